@@ -1,0 +1,81 @@
+package qwenchat.engine;
+
+import java.util.List;
+import qwenchat.model.ModelConfig;
+
+/**
+ * A loaded Qwen2 model and its KV cache: the one seam between serving code and the CPU and CUDA
+ * engines. Web code depends on this interface only.
+ *
+ * <h2>Sequences and the KV cache</h2>
+ * The engine owns a KV cache of fixed {@link #capacity()}: at most {@code maxSequences} open
+ * sequences of at most {@code maxTokensPerSequence} tokens each. {@link #openSequence()} reserves a
+ * slot, every prefill or decode step appends the tokens it is given to that slot's cache, and
+ * {@link #freeSequence(int)} returns the slot and its KV memory. Slot ids are small integers
+ * {@code 0 <= id < maxSequences} and are reused after a free.
+ *
+ * <h2>Continuous batching</h2>
+ * A scheduler drives the engine in a loop. Between two calls it may open sequences for newcomers
+ * and free finished or cancelled ones; nothing else holds state across calls. Each iteration it
+ * passes one {@link #step(List)}: newcomers carry their whole prompt (a prefill), running sequences
+ * carry the one token sampled for them last step (a decode). The engine may run prefills one by one
+ * and the decodes as one batch; the results come back in request order.
+ *
+ * <h2>Two levels</h2>
+ * {@link #prefillLogits} and {@link #decodeLogits} return raw float logits: the oracle interface
+ * that parity tests compare against transformers. {@link #step} samples inside the engine (on the
+ * GPU for CUDA) and returns only ids and optional top-k log-probabilities.
+ *
+ * <h2>Threading</h2>
+ * Not thread-safe: exactly one thread (the scheduler's loop) calls an engine at a time. The CUDA
+ * engine additionally keeps its context on its own worker thread and blocks callers on it.
+ */
+public interface InferenceEngine extends AutoCloseable {
+
+    ModelConfig config();
+
+    EngineInfo info();
+
+    KvCacheCapacity capacity();
+
+    /**
+     * Reserves a KV slot for a new, empty sequence.
+     *
+     * @throws KvCacheFullException when all {@code maxSequences} slots are open
+     */
+    int openSequence();
+
+    /** Releases the slot and its KV memory. Freeing a slot that is not open is a no-op. */
+    void freeSequence(int sequence);
+
+    /** Tokens currently held in the sequence's KV cache. */
+    int sequenceLength(int sequence);
+
+    /** How many sequences are open now. */
+    int openSequenceCount();
+
+    /**
+     * Appends {@code tokens} (at positions {@code sequenceLength .. +tokens.length-1}) to the
+     * sequence and returns the logits of the last position ({@code [1][vocab]}), or of every
+     * appended position ({@code [tokens.length][vocab]}) when {@code allPositions}.
+     *
+     * @throws KvCacheFullException when the sequence would exceed {@code maxTokensPerSequence}
+     */
+    float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions);
+
+    /** Appends {@code tokens[i]} to {@code sequences[i]} for every i and returns {@code [batch][vocab]} logits. */
+    float[][] decodeLogits(int[] sequences, int[] tokens);
+
+    /**
+     * Runs one scheduler iteration: appends each request's tokens to its sequence and samples the
+     * next token from the last position's logits with the request's sampling parameters. Penalties
+     * see every token the engine has been fed for that sequence (see {@link StepRequest}).
+     *
+     * @return one result per request, in request order
+     */
+    List<SampledToken> step(List<StepRequest> requests);
+
+    /** Frees every device and host resource. The engine is unusable afterwards. */
+    @Override
+    void close();
+}
