@@ -159,6 +159,7 @@ public final class Sampler {
     public static int[] topIds(float[] l, int k) {
         k = Math.min(k, l.length);
         int[] top = new int[k];
+        if (k == 0) return top;
         int size = 0;
         for (int i = 0; i < l.length; i++) {
             if (size == k && !(l[i] > l[top[k - 1]])) continue;
