@@ -50,7 +50,7 @@ final class ReferenceTokenizer {
     private static HuggingFaceTokenizer create(byte[] tokenizerJson) {
         try {
             return HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(tokenizerJson),
-                    Map.of("addSpecialTokens", "false"));
+                    Map.of("addSpecialTokens", "false", "truncation", "false"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
