@@ -2,17 +2,11 @@ package qwenchat.demo;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
 import qwenchat.model.ModelDirectory;
 import qwenchat.weights.SafetensorsWriter;
@@ -54,33 +48,11 @@ public final class DemoCheckpoint {
     }
 
     /**
-     * Returns the demo checkpoint in {@code dir}, writing it first if absent. The files are written
-     * to a sibling temporary directory that is then renamed atomically, so a reader never sees a
-     * half-written checkpoint and concurrent first uses (threads or processes) are safe: the loser
-     * of the rename discards its copy.
+     * Returns the demo checkpoint in {@code dir}, writing it first if absent (atomically, see
+     * {@link AtomicDirectory}), so concurrent first uses by threads or processes are safe.
      */
     public static ModelDirectory ensure(Path dir) {
-        if (!Files.isRegularFile(dir.resolve("config.json"))) {
-            try {
-                Path parent = dir.toAbsolutePath().getParent();
-                Files.createDirectories(parent);
-                Path tmp = Files.createTempDirectory(parent, dir.getFileName() + ".tmp-");
-                try {
-                    write(tmp);
-                    Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException e) {
-                    throw new UncheckedIOException("cannot rename " + tmp + " to " + dir + " atomically", e);
-                } catch (FileSystemException e) {
-                    // Linux reports a rename onto the winner's non-empty directory as a plain
-                    // FileSystemException (ENOTEMPTY); its files are identical to ours.
-                    if (!Files.isRegularFile(dir.resolve("config.json"))) throw e;
-                } finally {
-                    deleteTree(tmp);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write the demo checkpoint to " + dir + ": " + e.getMessage(), e);
-            }
-        }
+        AtomicDirectory.create(dir, DemoCheckpoint::write);
         return ModelDirectory.resolve(dir);
     }
 
@@ -154,13 +126,6 @@ public final class DemoCheckpoint {
             try (InputStream in = gunzip ? new GZIPInputStream(raw, 1 << 16) : raw) {
                 Files.copy(in, target);
             }
-        }
-    }
-
-    private static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path f : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
         }
     }
 }
