@@ -64,6 +64,26 @@ class CpuEngineTest {
     }
 
     @Test
+    void parallelKernelsAgreeWithScalarOracleOnRaggedShapes(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+        // rows not a multiple of the 4-row block or the thread split, and an odd token count
+        var shape = new qwenchat.demo.SyntheticCheckpoint.Shape("ragged", 66, 97, 2, 3, 1, 301, false);
+        var m = qwenchat.demo.SyntheticCheckpoint.ensure(shape, tmp.resolve("ragged"), 9);
+        int[] ids = {5, 300, 17, 0, 123};
+        try (Checkpoint c = m.openCheckpoint();
+                CpuEngine fast = CpuEngine.load(m.config(), c, new KvCacheCapacity(1, 8),
+                        CpuEngineOptions.defaults().withThreads(3));
+                CpuEngine slow = CpuEngine.load(m.config(), c, new KvCacheCapacity(1, 8),
+                        CpuEngineOptions.defaults().withScalarOracle(true))) {
+            float[][] a = fast.prefillLogits(fast.openSequence(), ids, true);
+            float[][] b = slow.prefillLogits(slow.openSequence(), ids, true);
+            for (int t = 0; t < ids.length; t++) {
+                double err = ReferenceData.relativeL2(a[t], b[t]);
+                assertTrue(err < 1e-5, "position " + t + ": parallel vs scalar relative error " + err);
+            }
+        }
+    }
+
+    @Test
     void batchedDecodeMatchesDecodingEachSequenceAlone() {
         int[][] prompts = {randomIds(7, 2), randomIds(19, 3), randomIds(3, 4)};
         int[] next = {5, 77, 901};
