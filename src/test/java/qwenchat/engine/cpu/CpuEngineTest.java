@@ -172,6 +172,34 @@ class CpuEngineTest {
     }
 
     @Test
+    void aStepThatDoesNotFitChangesNoSequence() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 16))) {
+            int a = e.openSequence();
+            int b = e.openSequence();
+            e.prefillLogits(b, randomIds(16, 10), false);
+            assertThrows(KvCacheFullException.class, () -> e.step(List.of(
+                    StepRequest.prefill(a, randomIds(5, 11), SamplingParams.greedyDecoding(), 0),
+                    StepRequest.decode(b, 3, SamplingParams.greedyDecoding(), 0))));
+            assertEquals(0, e.sequenceLength(a));
+            assertEquals(16, e.sequenceLength(b));
+        }
+    }
+
+    @Test
+    void kvCacheGrowsGeometricallyUpToTheCapacity() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 1000))) {
+            int s = e.openSequence();
+            long perToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES;
+            e.prefillLogits(s, randomIds(300, 12), false);
+            assertEquals(512 * perToken, e.info().kvCacheBytes()); // 300 rounded up to 256-token steps
+            e.prefillLogits(s, randomIds(300, 13), false);
+            assertEquals(768 * perToken, e.info().kvCacheBytes()); // 600 -> max(600, 1.5 * 512) -> 768
+            e.prefillLogits(s, randomIds(300, 14), false);
+            assertEquals(1000 * perToken, e.info().kvCacheBytes()); // capped at the capacity
+        }
+    }
+
+    @Test
     void rejectsTokenOutsideVocabulary() {
         try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 16))) {
             int s = e.openSequence();
