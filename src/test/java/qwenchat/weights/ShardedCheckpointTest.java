@@ -65,6 +65,25 @@ class ShardedCheckpointTest {
     }
 
     @Test
+    void prefersSingleFileOverIndexAsTransformersDoes() throws IOException {
+        Path dir = writeThreeShards();
+        writeIndex(dir, FULL_MAP);
+        new SafetensorsWriter().addF32("only", List.of(1L), new float[] {3f}).write(dir.resolve("model.safetensors"), null);
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            assertThat(c.tensorNames()).containsExactly("only");
+        }
+    }
+
+    @Test
+    void opensOneShardFileGivenDirectly() throws IOException {
+        Path dir = writeThreeShards();
+        try (Checkpoint c = Checkpoint.open(dir.resolve("model-00003-of-00003.safetensors"))) {
+            assertThat(c.tensorNames()).containsExactly("d", "e");
+            assertThat(c.tensor("e").toFloatArray()).containsExactly(11, 12);
+        }
+    }
+
+    @Test
     void openingMapsNothingAndMapsEachTensorOnceOnDemand() throws IOException {
         Path dir = writeThreeShards();
         writeIndex(dir, FULL_MAP);
