@@ -20,8 +20,8 @@ import java.util.zip.GZIPInputStream;
  * {@code <tool_call>}) are matched, as the reference does with {@code split_special_tokens=True}.
  *
  * <p>Known difference from the reference library: NFC uses the JDK's Unicode tables, the reference
- * Unicode 9-era ones, so text with combining marks encoded after Unicode 9 (e.g. U+1DF9) next to
- * other marks may be reordered differently. The regex classes ({@code \p{L}}, {@code \p{N}},
+ * older ones that lack marks added since Unicode 10 (e.g. U+1DF9), so such a mark next to another
+ * mark may be reordered differently. The regex classes ({@code \p{L}}, {@code \p{N}},
  * {@code \s}) showed no such difference on the test corpus.
  */
 public final class QwenTokenizer {
