@@ -122,11 +122,16 @@ public final class QwenTokenizer {
         return idBytes.length;
     }
 
+    private static final byte[] NO_BYTES = new byte[0];
+
     byte[] bytesOf(int id) {
-        if (id < 0 || id >= idBytes.length) {
-            throw new TokenizerException("token id " + id + " is outside the vocabulary (0.." + (idBytes.length - 1) + ")");
+        if (id < 0) {
+            throw new TokenizerException("token id " + id + " is negative");
         }
-        return idBytes[id];
+        // Models pad the vocabulary past the tokenizer (151665 ids; embeddings of 151936 or 152064
+        // rows). A padding id has no text, and Hugging Face's decode skips it; so do we, because a
+        // sampler can pick one (random demo weights do).
+        return id < idBytes.length ? idBytes[id] : NO_BYTES;
     }
 
     /** A Java string may hold unpaired surrogates, which UTF-8 cannot encode; they become U+FFFD. */
