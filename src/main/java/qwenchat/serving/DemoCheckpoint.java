@@ -25,10 +25,11 @@ public final class DemoCheckpoint {
     public static final String DISPLAY_NAME = "demo weights (random)";
 
     /** Bumped whenever the generated files change, so a stale directory is regenerated. */
-    static final String VERSION = "1";
+    static final String VERSION = "2";
 
     // Qwen2.5's padded vocabulary: the bundled tokenizer's ids all fit, like the real checkpoints.
     static final int VOCAB = 151_936;
+    static final int TOKENIZER_IDS = 151_665;
     static final int HIDDEN = 64;
     static final int INTERMEDIATE = 128;
     static final int LAYERS = 2;
@@ -95,7 +96,10 @@ public final class DemoCheckpoint {
         int kv = KV_HEADS * headDim;
         SafetensorsWriter w = new SafetensorsWriter();
         // A wide embedding spread keeps the next-token distribution peaked enough that greedy text varies.
-        w.addBf16("model.embed_tokens.weight", shape(VOCAB, HIDDEN), normal(rnd, VOCAB * HIDDEN, 0.5));
+        float[] embed = normal(rnd, VOCAB * HIDDEN, 0.5);
+        // Rows past the tokenizer's ids are padding, as in real checkpoints: zero, so they are rarely picked.
+        java.util.Arrays.fill(embed, TOKENIZER_IDS * HIDDEN, VOCAB * HIDDEN, 0f);
+        w.addBf16("model.embed_tokens.weight", shape(VOCAB, HIDDEN), embed);
         for (int i = 0; i < LAYERS; i++) {
             String p = "model.layers." + i + ".";
             w.addBf16(p + "input_layernorm.weight", shape(HIDDEN), ones(HIDDEN));

@@ -20,6 +20,13 @@ public class ServingConfiguration {
         return new ModelLoader(properties, engineFactory);
     }
 
+    @Bean
+    BatchScheduler generationService(QwenProperties properties, ModelLoader loader, ApplicationEventPublisher events) {
+        BatchScheduler scheduler = new BatchScheduler(properties, loader, events);
+        loader.onReady(scheduler::attach);
+        return scheduler;
+    }
+
     @Bean("modelHealthIndicator")
     ModelHealthIndicator model(ModelRuntime runtime) {
         return new ModelHealthIndicator(runtime);
