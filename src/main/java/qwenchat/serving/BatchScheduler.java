@@ -130,12 +130,7 @@ public final class BatchScheduler implements GenerationService, SmartLifecycle {
 
     private GenerationException notReady() {
         if (dead) return new GenerationException(Code.ENGINE_FAILURE, "the generation engine stopped; see the server log");
-        LoadStatus s = runtime.status();
-        if (s.state() == LoadState.FAILED) {
-            return new GenerationException(Code.MODEL_NOT_READY, "the model failed to load: " + s.error());
-        }
-        return new GenerationException(Code.MODEL_NOT_READY,
-                "model is loading (" + Math.round(Math.floor(s.percent())) + "%)");
+        return NotReady.of(runtime.status());
     }
 
     private static void validate(GenerationRequest r, ServedModel served) {
