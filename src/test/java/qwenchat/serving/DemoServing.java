@@ -13,7 +13,7 @@ final class DemoServing implements AutoCloseable {
     final List<Object> events = new CopyOnWriteArrayList<>();
 
     DemoServing(int kvMaxSequences, int queueLimit, Duration timeout) throws InterruptedException {
-        QwenProperties p = new QwenProperties(null, "target/qwen-chat-demo", "cpu", kvMaxSequences, null, queueLimit,
+        QwenProperties p = new QwenProperties(null, "target/qwen-chat-demo-v1", "cpu", kvMaxSequences, null, queueLimit,
                 timeout, 2, List.of(), 1 << 20);
         loader = new ModelLoader(p, new DefaultEngineFactory(p));
         scheduler = new BatchScheduler(p, loader, events::add);
