@@ -71,6 +71,13 @@ class ReadinessGateTest {
         assertThat(model.at("/details/demo").asBoolean()).isTrue();
         assertThat(runtime.served()).isEmpty();
 
+        Http.Reply api = http.post("/v1/chat/completions", "application/json",
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(api.status()).isEqualTo(503);
+        assertThat(api.json().at("/error/message").asString()).matches("model is loading \\(\\d+%\\)");
+        assertThat(api.raw().headers().firstValue("Retry-After")).isPresent();
+        assertThat(http.get("/v1/models").status()).isEqualTo(503);
+
         Http.Reply live = http.get("/actuator/health/liveness");
         assertThat(live.status()).isEqualTo(200);
         assertThat(live.json().at("/status").asString()).isEqualTo("UP");
