@@ -8,7 +8,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.context.SmartLifecycle;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.demo.DemoCheckpoint;
 import qwenchat.engine.KvCacheCapacity;
@@ -21,7 +22,7 @@ import qwenchat.tokenizer.ChatTemplate;
  * show. On success the model is handed to the scheduler; on failure everything is closed and the
  * status says why, for good (a restart is the way to retry).
  */
-public final class ModelLoader implements ModelRuntime, SmartLifecycle {
+public final class ModelLoader implements ModelRuntime, SmartInitializingSingleton, DisposableBean {
 
     private static final Logger log = LoggerFactory.getLogger(ModelLoader.class);
     private static final long PUBLISH_INTERVAL_NANOS = 100_000_000L;
@@ -78,7 +79,22 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
         readyHooks.add(hook);
     }
 
+    /**
+     * Starts loading once all beans exist (so the scheduler has registered for the model). Not a
+     * SmartLifecycle: a lifecycle stop/start (Spring pauses cached test contexts that way) must not
+     * unload and reload the model.
+     */
     @Override
+    public void afterSingletonsInstantiated() {
+        start();
+    }
+
+    /** Closes the engine after the web server has drained and the scheduler has stopped (it depends on this bean). */
+    @Override
+    public void destroy() {
+        stop();
+    }
+
     public void start() {
         running = true;
         Thread t = new Thread(this::load, "model-loader");
@@ -87,7 +103,6 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
         t.start();
     }
 
-    @Override
     public void stop() {
         running = false;
         Thread t = thread;
@@ -100,17 +115,6 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
             }
         }
         closeResources();
-    }
-
-    @Override
-    public boolean isRunning() {
-        return running;
-    }
-
-    @Override
-    public int getPhase() {
-        // Stops last: after the web server and the scheduler (higher phases stop first).
-        return SmartLifecycle.DEFAULT_PHASE - 8192;
     }
 
     private void load() {

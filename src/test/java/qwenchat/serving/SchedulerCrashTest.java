@@ -34,7 +34,10 @@ class SchedulerCrashTest {
             demo.scheduler.submit(request(demo, 4), broken);
             Collector.Outcome o = broken.await();
             assertThat(o.error().code()).isEqualTo(Code.ENGINE_FAILURE);
+            long end = System.nanoTime() + 2_000_000_000L;
+            while (demo.scheduler.stats().failed() < 1 && System.nanoTime() < end) Thread.sleep(5);
             assertThat(demo.scheduler.stats().failed()).isEqualTo(1);
+            assertThat(demo.scheduler.stats().openSequences()).isZero();
             fail.set(false);
             Collector fine = new Collector();
             demo.scheduler.submit(request(demo, 4), fine);
