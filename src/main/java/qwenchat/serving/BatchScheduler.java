@@ -47,6 +47,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private volatile boolean stopping;
     private volatile boolean dead;
     private volatile SchedulerStats stats = SchedulerStats.EMPTY;
+    private volatile int slotsInUse;                                          // written by the loop only
 
     // Loop-thread counters, published through stats.
     private long steps;
@@ -113,7 +114,9 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         lock.lock();
         try {
             if (stopping) throw new GenerationException(Code.MODEL_NOT_READY, "the server is shutting down");
-            if (waiting.size() >= properties.queueLimit()) {
+            // Requests that a free slot will take at the next iteration do not count against the queue.
+            int freeSlots = Math.max(0, properties.kvMaxSequences() - slotsInUse);
+            if (waiting.size() - freeSlots >= properties.queueLimit()) {
                 rejectedBusy++;
                 int retry = retryAfterSeconds();
                 throw new GenerationException(Code.BUSY, "the server is busy: " + waiting.size()
@@ -252,6 +255,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private boolean admit(ScheduledSequence s, InferenceEngine engine) {
         ServedModel served = model.served();
         s.slot = engine.openSequence();
+        slotsInUse++;
         s.startNanos = System.nanoTime();
         s.tracker = new SequenceTracker(TextDecoder.of(served.tokenizer()), s.request.stop(), eosIds,
                 s.request.maxNewTokens(), served.contextLength());
@@ -333,6 +337,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         if (s.slot >= 0) {
             model.engine().freeSequence(s.slot);
             s.slot = -1;
+            slotsInUse--;
             reservedTokens -= s.reservedTokens;
         }
     }

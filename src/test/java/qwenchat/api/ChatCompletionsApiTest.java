@@ -201,6 +201,14 @@ class ChatCompletionsApiTest {
                     assertThat(e.getMessage()).contains(prompt + " tokens").contains("max tokens is " + context)
                             .contains("context size of " + context);
                 });
+        String huge = "word ".repeat(context + 100);
+        int hugePrompt = promptTokens(huge);
+        assertThatThrownBy(() -> client.chat().completions().create(ChatCompletionCreateParams.builder().model("qwen")
+                .addUserMessage(huge).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> {
+                    assertThat(e.code()).contains("context_length_exceeded");
+                    assertThat(e.getMessage()).contains(hugePrompt + " tokens").contains("context size of " + context);
+                });
         assertThatThrownBy(() -> client.chat().completions().create(greedy(5).n(2).build()))
                 .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("n"));
         // JSON mode is instructed, not constrained, and its output is checked: random demo weights never pass.
