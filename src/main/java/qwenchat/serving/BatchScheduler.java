@@ -321,9 +321,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             }
             GeneratedToken token = new GeneratedToken(t.token(), text, t.logprob(), t.topIds(), t.topLogprobs());
             boolean ok = notify(s, () -> s.listener.onToken(token));
-            FinishReason reason = s.tracker.finishReason() == null ? null
-                    : s.tracker.finishReason() == qwenchat.generation.FinishReason.STOP ? FinishReason.STOP
-                    : FinishReason.LENGTH;
+            FinishReason reason = s.tracker.finishReason();
             if (!ok) reason = FinishReason.CANCELLED;
             if (reason != null) {
                 running.remove(s);
