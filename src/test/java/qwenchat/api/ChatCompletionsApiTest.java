@@ -186,6 +186,16 @@ class ChatCompletionsApiTest {
     }
 
     @Test
+    void unknownUrlsAndMethodsAreOpenAiShaped404s() {
+        for (Http.Reply r : List.of(http.get("/v1/nothing-here"), http.get("/v1/chat/completions"),
+                http.post("/v1/models", "application/json", "{}"))) {
+            assertThat(r.status()).isEqualTo(404);
+            assertThat(r.json().at("/error/code").asString()).isEqualTo("unknown_url");
+            assertThat(r.json().at("/error/message").asString()).startsWith("Unknown request URL: ");
+        }
+    }
+
+    @Test
     void errorsComeInOpenAiShapeNamingTheParameter() {
         assertThatThrownBy(() -> client.chat().completions().create(greedy(5).temperature(2.5).build()))
                 .isInstanceOfSatisfying(BadRequestException.class, e -> {
