@@ -28,7 +28,7 @@ public class PresetStore {
     public static final int MAX_CUSTOM_PRESETS = 200;
 
     /** The on-disk format; the version lets a later release migrate old files. */
-    public record PresetFile(int version, List<Preset> presets) {
+    public record PresetFile(Integer version, List<Preset> presets) {
     }
 
     private final Path file;
