@@ -38,11 +38,9 @@ public final class Generator {
             throw new IllegalArgumentException("the prompt has " + req.promptIds().length
                     + " tokens, leaving no room under the context limit of " + limit + " tokens");
         }
-        TextDecoder decoder = decoders.get();
-        StopStringFilter filter = new StopStringFilter(req.stopStrings());
-        List<Integer> ids = new ArrayList<>();
+        SequenceTracker tracker = new SequenceTracker(decoders.get(), req.stopStrings(), eosIds, req.maxNewTokens(),
+                limit);
         List<SampledToken> steps = new ArrayList<>();
-        FinishReason reason;
         int seq = engine.openSequence();
         long start = System.nanoTime();
         long firstAt;
@@ -52,35 +50,19 @@ public final class Generator {
             firstAt = System.nanoTime();
             while (true) {
                 steps.add(t);
-                if (eosIds.contains(t.token())) {
-                    reason = FinishReason.STOP;
-                    break;
-                }
-                ids.add(t.token());
-                emit(onText, filter.add(decoder.accept(t.token())));
-                if (filter.stopped()) {
-                    reason = FinishReason.STOP;
-                    break;
-                }
-                if (steps.size() >= req.maxNewTokens() || engine.sequenceLength(seq) + 1 > limit) {
-                    reason = FinishReason.LENGTH;
-                    break;
-                }
+                emit(onText, tracker.accept(t.token(), engine.sequenceLength(seq)));
+                if (tracker.finishReason() != null) break;
                 t = engine.step(List.of(StepRequest.decode(seq, t.token(), req.sampling(), req.topLogprobs()))).get(0);
             }
         } finally {
             engine.freeSequence(seq);
         }
         long end = System.nanoTime();
-        if (!filter.stopped()) {
-            emit(onText, filter.add(decoder.finish()));
-            emit(onText, filter.flush());
-        }
+        emit(onText, tracker.finish());
         double decodeSeconds = (end - firstAt) / 1e9;
         Usage usage = new Usage(req.promptIds().length, steps.size(), (firstAt - start) / 1e6,
                 steps.size() > 1 && decodeSeconds > 0 ? (steps.size() - 1) / decodeSeconds : 0);
-        return new GenerationResult(ids.stream().mapToInt(Integer::intValue).toArray(), filter.text(), reason, usage,
-                steps);
+        return new GenerationResult(tracker.ids(), tracker.text(), tracker.finishReason(), usage, steps);
     }
 
     private static void emit(Consumer<String> onText, String s) {

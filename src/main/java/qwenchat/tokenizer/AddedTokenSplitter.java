@@ -1,6 +1,7 @@
 package qwenchat.tokenizer;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -20,10 +21,13 @@ final class AddedTokenSplitter {
 
     /** Candidates by first char, longest first, so the first hit at a position is the longest. */
     private final Map<Character, List<AddedToken>> byFirstChar = new HashMap<>();
+    /** The first chars of all added tokens, to skip ordinary text without a map lookup. */
+    private final BitSet firstChars = new BitSet();
 
     AddedTokenSplitter(List<AddedToken> tokens) {
         for (AddedToken t : tokens) {
             byFirstChar.computeIfAbsent(t.content().charAt(0), c -> new ArrayList<>()).add(t);
+            firstChars.set(t.content().charAt(0));
         }
         for (List<AddedToken> list : byFirstChar.values()) {
             list.sort(Comparator.comparingInt((AddedToken t) -> t.content().length()).reversed());
@@ -53,6 +57,7 @@ final class AddedTokenSplitter {
     }
 
     private AddedToken longestAt(String text, int i) {
+        if (!firstChars.get(text.charAt(i))) return null;
         List<AddedToken> candidates = byFirstChar.get(text.charAt(i));
         if (candidates == null) return null;
         for (AddedToken t : candidates) {

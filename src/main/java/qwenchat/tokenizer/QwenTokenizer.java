@@ -16,7 +16,13 @@ import java.util.zip.GZIPInputStream;
  * it: added tokens are split out of the raw text, each remaining run is NFC-normalized, split by the
  * pre-tokenizer regex, mapped to byte-level symbols and merged by rank. Control tokens
  * ({@code special: true}, such as {@code <|im_start|>}) are never recognised in text given to
- * {@link #encode}; only {@link ChatTemplate} emits their ids.
+ * {@link #encode}; only {@link ChatTemplate} emits their ids. Non-special added tokens (such as
+ * {@code <tool_call>}) are matched, as the reference does with {@code split_special_tokens=True}.
+ *
+ * <p>Known difference from the reference library: NFC uses the JDK's Unicode tables, the reference
+ * older ones that lack marks added since Unicode 10 (e.g. U+1DF9), so such a mark next to another
+ * mark may be reordered differently. The regex classes ({@code \p{L}}, {@code \p{N}},
+ * {@code \s}) showed no such difference on the test corpus.
  */
 public final class QwenTokenizer {
 
@@ -116,11 +122,16 @@ public final class QwenTokenizer {
         return idBytes.length;
     }
 
+    private static final byte[] NO_BYTES = new byte[0];
+
     byte[] bytesOf(int id) {
-        if (id < 0 || id >= idBytes.length) {
-            throw new TokenizerException("token id " + id + " is outside the vocabulary (0.." + (idBytes.length - 1) + ")");
+        if (id < 0) {
+            throw new TokenizerException("token id " + id + " is negative");
         }
-        return idBytes[id];
+        // Models pad the vocabulary past the tokenizer (151665 ids; embeddings of 151936 or 152064
+        // rows). A padding id has no text, and Hugging Face's decode skips it; so do we, because a
+        // sampler can pick one (random demo weights do).
+        return id < idBytes.length ? idBytes[id] : NO_BYTES;
     }
 
     /** A Java string may hold unpaired surrogates, which UTF-8 cannot encode; they become U+FFFD. */

@@ -7,6 +7,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.TokenStreamFactory;
+import tools.jackson.core.json.JsonFactory;
+import tools.jackson.core.JsonToken;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -17,41 +21,103 @@ import tools.jackson.databind.json.JsonMapper;
  */
 final class TokenizerJsonReader {
 
-    private static final JsonMapper JSON = JsonMapper.builder().build();
+    // Canonicalizing 150k distinct vocabulary keys costs more than it could ever save.
+    private static final JsonMapper JSON = JsonMapper.builder(JsonFactory.builder()
+            .disable(TokenStreamFactory.Feature.CANONICALIZE_PROPERTY_NAMES).build()).build();
 
     private final String source;
+
+    // The small sections as trees; the model's vocab and merges (nearly all of the 5 MB) streamed into
+    // plain collections, since a full tree takes seconds to build in a cold JVM.
+    private final Map<String, JsonNode> sections = new HashMap<>();
+    private final Map<String, JsonNode> modelFields = new HashMap<>();
+    private Map<String, Integer> vocab;
+    private List<String[]> merges;
 
     private TokenizerJsonReader(String source) {
         this.source = source;
     }
 
     static QwenTokenizer read(InputStream in, String source) {
-        JsonNode root;
-        try (in) {
-            root = JSON.readTree(in);
-        } catch (JacksonException | IOException e) {
-            throw new TokenizerException(source + ": not readable as JSON: " + e.getMessage(), e);
+        TokenizerJsonReader reader = new TokenizerJsonReader(source);
+        try (in; JsonParser p = JSON.createParser(in)) {
+            reader.parse(p);
+        } catch (JacksonException e) {
+            throw new TokenizerException(source + ": not readable as JSON: " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new TokenizerException(source + ": cannot read: " + e.getMessage(), e);
         }
-        if (root == null || !root.isObject()) {
-            throw new TokenizerException(source + ": expected a JSON object at the top level");
-        }
-        return new TokenizerJsonReader(source).build(root);
+        return reader.build();
     }
 
-    private QwenTokenizer build(JsonNode root) {
-        boolean nfc = readNormalizer(root.get("normalizer"));
-        PreTokenizer preTokenizer = readPreTokenizer(root.get("pre_tokenizer"));
-        checkDecoder(root.get("decoder"));
-        JsonNode model = object(root, "model", "model");
-        String type = string(model, "type", "model.type");
-        if (!"BPE".equals(type)) fail("model.type", "is '" + type + "', only 'BPE' is supported");
-        if (!isNullOrAbsent(model.get("dropout"))) fail("model.dropout", "must be null: BPE dropout makes encoding random");
-        requireEmptyOrNull(model, "continuing_subword_prefix");
-        requireEmptyOrNull(model, "end_of_word_suffix");
-        if (model.path("byte_fallback").asBoolean(false)) fail("model.byte_fallback", "must be false for byte-level BPE");
-        boolean ignoreMerges = model.path("ignore_merges").asBoolean(false);
+    private void parse(JsonParser p) {
+        if (p.nextToken() != JsonToken.START_OBJECT) {
+            throw new TokenizerException(source + ": expected a JSON object at the top level");
+        }
+        while (p.nextToken() == JsonToken.PROPERTY_NAME) {
+            String name = p.currentName();
+            p.nextToken();
+            if (name.equals("model") && p.currentToken() == JsonToken.START_OBJECT) {
+                parseModel(p);
+            } else {
+                sections.put(name, p.<JsonNode>readValueAsTree());
+            }
+        }
+    }
 
-        Map<String, Integer> vocab = readVocab(object(model, "vocab", "model.vocab"));
+    private void parseModel(JsonParser p) {
+        while (p.nextToken() == JsonToken.PROPERTY_NAME) {
+            String name = p.currentName();
+            JsonToken value = p.nextToken();
+            if (name.equals("vocab") && value == JsonToken.START_OBJECT) {
+                vocab = new HashMap<>(1 << 18);
+                while (p.nextToken() == JsonToken.PROPERTY_NAME) {
+                    String token = p.currentName();
+                    if (p.nextToken() != JsonToken.VALUE_NUMBER_INT || p.getIntValue() < 0) {
+                        fail("model.vocab['" + token + "']", "must be a non-negative integer id");
+                    }
+                    vocab.put(token, p.getIntValue());
+                }
+            } else if (name.equals("merges") && value == JsonToken.START_ARRAY) {
+                merges = new ArrayList<>(1 << 18);
+                while (p.nextToken() != JsonToken.END_ARRAY) {
+                    merges.add(mergePair(p, merges.size()));
+                }
+            } else {
+                modelFields.put(name, p.<JsonNode>readValueAsTree());
+            }
+        }
+    }
+
+    /** One merge, either {@code ["left", "right"]} or the older {@code "left right"}. */
+    private String[] mergePair(JsonParser p, int rank) {
+        String field = "model.merges[" + rank + "]";
+        if (p.currentToken() == JsonToken.START_ARRAY) {
+            String left = p.nextToken() == JsonToken.VALUE_STRING ? p.getString() : null;
+            String right = left != null && p.nextToken() == JsonToken.VALUE_STRING ? p.getString() : null;
+            if (right != null && p.nextToken() == JsonToken.END_ARRAY) return new String[] {left, right};
+        } else if (p.currentToken() == JsonToken.VALUE_STRING) {
+            String[] parts = p.getString().split(" ", -1);
+            if (parts.length == 2) return parts;
+        }
+        throw fail(field, "must be [\"left\", \"right\"] or \"left right\"");
+    }
+
+    private QwenTokenizer build() {
+        boolean nfc = readNormalizer(sections.get("normalizer"));
+        PreTokenizer preTokenizer = readPreTokenizer(sections.get("pre_tokenizer"));
+        checkDecoder(sections.get("decoder"));
+        if (vocab == null && modelFields.isEmpty()) fail("model", "must be an object");
+        String type = string(modelFields.get("type"), "model.type");
+        if (!"BPE".equals(type)) fail("model.type", "is '" + type + "', only 'BPE' is supported");
+        if (!isNullOrAbsent(modelFields.get("dropout"))) fail("model.dropout", "must be null: BPE dropout makes encoding random");
+        requireEmptyOrNull("continuing_subword_prefix");
+        requireEmptyOrNull("end_of_word_suffix");
+        if (flag(modelFields.get("byte_fallback"))) fail("model.byte_fallback", "must be false for byte-level BPE");
+        boolean ignoreMerges = flag(modelFields.get("ignore_merges"));
+        if (vocab == null) fail("model.vocab", "must be an object");
+        if (merges == null) fail("model.merges", "must be an array");
+
         int[] byteToId = new int[256];
         for (int b = 0; b < 256; b++) {
             Integer id = vocab.get(String.valueOf(ByteLevel.charOf(b)));
@@ -61,12 +127,10 @@ final class TokenizerJsonReader {
             }
             byteToId[b] = id;
         }
-        JsonNode merges = model.get("merges");
-        if (merges == null || !merges.isArray()) fail("model.merges", "must be an array");
         PairRanks pairRanks = new PairRanks(merges.size());
-        int[] mergeResult = new int[merges.size()];
+        int[] mergeResult = new int[merges.size()]; // [merges] id each merge produces
         for (int rank = 0; rank < merges.size(); rank++) {
-            String[] pair = mergePair(merges.get(rank), rank);
+            String[] pair = merges.get(rank);
             Integer left = vocab.get(pair[0]);
             Integer right = vocab.get(pair[1]);
             Integer merged = vocab.get(pair[0] + pair[1]);
@@ -78,8 +142,9 @@ final class TokenizerJsonReader {
             mergeResult[rank] = merged;
         }
 
-        List<AddedToken> added = readAddedTokens(root.get("added_tokens"));
+        List<AddedToken> added = readAddedTokens(sections.get("added_tokens"));
         int size = vocab.size();
+        for (Integer id : vocab.values()) size = Math.max(size, id + 1);
         for (AddedToken t : added) size = Math.max(size, t.id() + 1);
         byte[][] idBytes = new byte[size][];  // [vocabularySize] what each id decodes to
         for (Map.Entry<String, Integer> e : vocab.entrySet()) {
@@ -144,28 +209,6 @@ final class TokenizerJsonReader {
         if (!"ByteLevel".equals(type)) fail("decoder.type", "is '" + type + "', expected ByteLevel");
     }
 
-    private Map<String, Integer> readVocab(JsonNode vocabNode) {
-        Map<String, Integer> vocab = new HashMap<>(vocabNode.size() * 2);
-        for (Map.Entry<String, JsonNode> e : vocabNode.properties()) {
-            JsonNode id = e.getValue();
-            if (!id.isInt() || id.intValue() < 0) fail("model.vocab['" + e.getKey() + "']", "must be a non-negative integer id");
-            vocab.put(e.getKey(), id.intValue());
-        }
-        return vocab;
-    }
-
-    private String[] mergePair(JsonNode merge, int rank) {
-        String field = "model.merges[" + rank + "]";
-        if (merge.isArray() && merge.size() == 2 && merge.get(0).isString() && merge.get(1).isString()) {
-            return new String[] {merge.get(0).stringValue(), merge.get(1).stringValue()};
-        }
-        if (merge.isString()) {
-            String[] parts = merge.stringValue().split(" ", -1);
-            if (parts.length == 2) return parts;
-        }
-        throw fail(field, "must be [\"left\", \"right\"] or \"left right\"");
-    }
-
     private List<AddedToken> readAddedTokens(JsonNode node) {
         List<AddedToken> added = new ArrayList<>();
         if (isNullOrAbsent(node)) return added;
@@ -186,20 +229,21 @@ final class TokenizerJsonReader {
         return added;
     }
 
-    private JsonNode object(JsonNode parent, String name, String field) {
-        JsonNode n = parent.get(name);
-        if (n == null || !n.isObject()) fail(field, "must be an object");
-        return n;
+    private String string(JsonNode parent, String name, String field) {
+        return string(parent == null ? null : parent.get(name), field);
     }
 
-    private String string(JsonNode parent, String name, String field) {
-        JsonNode n = parent == null ? null : parent.get(name);
+    private String string(JsonNode n, String field) {
         if (n == null || !n.isString()) fail(field, "must be a string");
         return n.stringValue();
     }
 
-    private void requireEmptyOrNull(JsonNode model, String name) {
-        JsonNode n = model.get(name);
+    private static boolean flag(JsonNode n) {
+        return n != null && n.asBoolean(false);
+    }
+
+    private void requireEmptyOrNull(String name) {
+        JsonNode n = modelFields.get(name);
         if (!isNullOrAbsent(n) && !(n.isString() && n.stringValue().isEmpty())) {
             fail("model." + name, "must be empty or null; subword prefixes and suffixes are not supported");
         }

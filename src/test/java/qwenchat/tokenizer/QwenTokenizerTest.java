@@ -91,9 +91,9 @@ class QwenTokenizerTest {
     }
 
     @Test
-    void rejectsIdsOutsideTheVocabulary() {
-        assertThatThrownBy(() -> tokenizer.decode(new int[] {1, 151936}))
-                .isInstanceOf(TokenizerException.class).hasMessageContaining("151936");
+    void rejectsNegativeIds() {
+        assertThatThrownBy(() -> tokenizer.decode(new int[] {1, -7}))
+                .isInstanceOf(TokenizerException.class).hasMessageContaining("-7");
         assertThatThrownBy(() -> tokenizer.newIncrementalDecoder().accept(-1))
                 .isInstanceOf(TokenizerException.class).hasMessageContaining("-1");
     }
@@ -181,4 +181,20 @@ class QwenTokenizerTest {
         Files.write(dir.resolve("tokenizer.json"), JSON.writeValueAsBytes(root));
     }
 
+
+    @Test
+    void decodesModelPaddingIdsAsNothingLikeHuggingFace() {
+        QwenTokenizer tokenizer = QwenTokenizer.bundled();
+        int[] hello = tokenizer.encode("hello");
+        int[] padded = new int[hello.length + 2];
+        System.arraycopy(hello, 0, padded, 1, hello.length);
+        padded[0] = 151665;
+        padded[padded.length - 1] = 152063;
+        assertThat(tokenizer.decode(padded)).isEqualTo("hello");
+        IncrementalDecoder stream = tokenizer.newIncrementalDecoder();
+        StringBuilder out = new StringBuilder();
+        for (int id : padded) out.append(stream.accept(id));
+        out.append(stream.finish());
+        assertThat(out.toString()).isEqualTo("hello");
+    }
 }

@@ -102,9 +102,9 @@ final class TokenizerCorpus {
      * Random valid scalar values, weighted towards the classes the pre-tokenizer tells apart.
      *
      * <p>Combining marks come only from {@link #COMBINING_RANGES}, all encoded by Unicode 9: the
-     * reference library normalizes with Unicode 9-era tables, so a mark added later (say U+1DF9,
-     * combining class 220, from Unicode 10) is reordered by the JDK's NFC and left alone by the
-     * reference. That is a difference of Unicode versions, not of tokenization, and is documented
+     * reference library normalizes with older tables than the JDK's, so a mark added later (say
+     * U+1DF9, combining class 220, from Unicode 10) is reordered by the JDK's NFC and left alone by
+     * the reference. That is a difference of Unicode versions, not of tokenization, and is documented
      * on QwenTokenizer.
      */
     static String fuzz(Random random) {

@@ -1,0 +1,261 @@
+package qwenchat.api;
+
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RestController;
+import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.model.GenerationConfig;
+import qwenchat.serving.FinishReason;
+import qwenchat.serving.GeneratedToken;
+import qwenchat.serving.GenerationException;
+import qwenchat.serving.GenerationHandle;
+import qwenchat.serving.GenerationRequest;
+import qwenchat.serving.GenerationService;
+import qwenchat.serving.ModelRuntime;
+import qwenchat.serving.NotReady;
+import qwenchat.serving.QwenProperties;
+import qwenchat.serving.ServedModel;
+import qwenchat.tokenizer.ChatMessage;
+import qwenchat.tokenizer.ChatTemplate;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * {@code POST /v1/chat/completions}, OpenAI-compatible, streaming (SSE) or not. The request is
+ * read and validated completely before the scheduler sees it; the response is written on the
+ * request's own (virtual) thread, so a slow or vanished client never stalls the scheduler, and a
+ * failed write cancels the generation.
+ */
+@RestController
+public class ChatCompletionsController {
+
+    private static final Logger log = LoggerFactory.getLogger(ChatCompletionsController.class);
+    static final String JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else.";
+
+    private final ModelRuntime runtime;
+    private final GenerationService generation;
+    private final QwenProperties properties;
+    private final SecureRandom seeds = new SecureRandom();
+
+    public ChatCompletionsController(ModelRuntime runtime, GenerationService generation, QwenProperties properties) {
+        this.runtime = runtime;
+        this.generation = generation;
+        this.properties = properties;
+    }
+
+    @PostMapping("/v1/chat/completions")
+    public ResponseEntity<String> complete(HttpServletRequest request, HttpServletResponse response) throws Exception {
+        ChatCompletionRequest req = ChatRequestParser.parse(readJson(request));
+        // TODO(lead): once the webchat branch's qwenchat.presets lands, apply req.preset() and reject unknown ones with a 400.
+        ServedModel model = runtime.served().orElseThrow(() -> NotReady.of(runtime.status()));
+        int[] prompt = render(model, req);
+        int maxTokens = req.maxTokens() != null ? req.maxTokens() : Math.max(1, model.contextLength() - prompt.length);
+        String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+        GenerationRequest gen = new GenerationRequest(id, prompt, maxTokens, sampling(model.generationDefaults(), req),
+                req.stop(), req.logprobs() ? req.topLogprobs() : 0);
+        GenerationEvents events = new GenerationEvents();
+        GenerationHandle handle = generation.submit(gen, events);
+        ChatResponses out = new ChatResponses(id, System.currentTimeMillis() / 1000, model.name(), model.tokenizer());
+        try {
+            if (req.stream()) {
+                stream(req, events, out, response);
+                return null;
+            }
+            return collect(req, events, out);
+        } finally {
+            // Whatever happened to this request (a write failed, the thread was interrupted), its KV slot goes back.
+            handle.cancel();
+        }
+    }
+
+    private JsonNode readJson(HttpServletRequest request) throws IOException {
+        String type = request.getContentType();
+        MediaType media;
+        try {
+            media = type == null ? null : MediaType.parseMediaType(type);
+        } catch (IllegalArgumentException e) {
+            media = null;
+        }
+        if (media == null || !media.isCompatibleWith(MediaType.APPLICATION_JSON) || media.isWildcardSubtype()) {
+            throw new ApiException(415, "invalid_request_error", null, "unsupported_media_type",
+                    "Content-Type must be application/json, got " + (type == null ? "none" : "'" + type + "'"), null);
+        }
+        int limit = properties.maxRequestBytes();
+        if (request.getContentLengthLong() > limit) throw tooLarge(request.getContentLengthLong(), limit);
+        byte[] body;
+        try (InputStream in = request.getInputStream()) {
+            body = in.readNBytes(limit + 1);
+        }
+        if (body.length > limit) throw tooLarge(-1, limit);
+        try {
+            return ApiErrors.JSON.readTree(body);
+        } catch (JacksonException e) {
+            throw ApiException.invalid(null, "the request body is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private static ApiException tooLarge(long length, int limit) {
+        return new ApiException(413, "invalid_request_error", null, "request_too_large",
+                "the request body" + (length >= 0 ? " has " + length + " bytes, which" : "") + " exceeds the limit of "
+                        + limit + " bytes", null);
+    }
+
+    private static int[] render(ServedModel model, ChatCompletionRequest req) {
+        List<ChatMessage> messages = req.messages();
+        if (req.jsonObject()) {
+            // No constrained decoding yet: the instruction goes into the system turn and the output is checked.
+            messages = new ArrayList<>(messages);
+            ChatMessage first = messages.get(0);
+            if (first.role().equals("system")) {
+                messages.set(0, new ChatMessage("system", first.content() + "\n\n" + JSON_INSTRUCTION));
+            } else {
+                messages.add(0, new ChatMessage("system", ChatTemplate.DEFAULT_SYSTEM_PROMPT + "\n\n" + JSON_INSTRUCTION));
+            }
+        }
+        try {
+            return model.chatTemplate().render(messages, true).ids();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid("messages", e.getMessage());
+        }
+    }
+
+    private SamplingParams sampling(GenerationConfig defaults, ChatCompletionRequest r) {
+        SamplingParams d = SamplingParams.defaults(defaults, 0);
+        double temperature = r.temperature() != null ? r.temperature() : d.temperature();
+        double topP = r.topP() != null ? r.topP() : d.topP();
+        int topK = r.topK() != null ? r.topK() : d.topK();
+        double repetition = r.repetitionPenalty() != null ? r.repetitionPenalty() : d.repetitionPenalty();
+        long seed = r.seed() != null ? r.seed() : seeds.nextLong();
+        return new SamplingParams(temperature, topK, topP, 0, repetition, r.presencePenalty(), r.frequencyPenalty(), seed);
+    }
+
+    private long waitMillis() {
+        return properties.requestTimeout().toMillis() + 30_000;
+    }
+
+    private ResponseEntity<String> collect(ChatCompletionRequest req, GenerationEvents events, ChatResponses out)
+            throws InterruptedException {
+        StringBuilder text = new StringBuilder();
+        ArrayNode logprobs = req.logprobs() ? ApiErrors.JSON.createArrayNode() : null;
+        while (true) {
+            GenerationEvents.Event e = events.next(waitMillis());
+            switch (e) {
+                case null -> throw new ApiException(504, "server_error", null, "timeout", "the generation timed out", null);
+                case GenerationEvents.Token t -> {
+                    text.append(t.token().text());
+                    if (logprobs != null) logprobs.add(out.logprob(t.token()));
+                }
+                case GenerationEvents.Failed f -> throw f.error();
+                case GenerationEvents.Done d -> {
+                    if (d.reason() == FinishReason.CANCELLED) {
+                        throw new ApiException(504, "server_error", null, "timeout",
+                                "the generation was cancelled after the server's time limit of "
+                                        + properties.requestTimeout().toSeconds() + " s", null);
+                    }
+                    text.append(d.tailText());
+                    if (req.jsonObject()) requireJsonObject(text.toString());
+                    ObjectNode body = out.completion(text.toString(), d.reason().wireName(), logprobs, d.usage());
+                    return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
+                            .body(ApiErrors.JSON.writeValueAsString(body));
+                }
+            }
+        }
+    }
+
+    private void stream(ChatCompletionRequest req, GenerationEvents events, ChatResponses out,
+            HttpServletResponse response) throws InterruptedException {
+        response.setStatus(200);
+        response.setContentType("text/event-stream");
+        response.setCharacterEncoding("UTF-8");
+        response.setHeader("Cache-Control", "no-cache");
+        response.setHeader("X-Accel-Buffering", "no");
+        boolean usageField = req.includeUsage();
+        StringBuilder text = req.jsonObject() ? new StringBuilder() : null;
+        try {
+            OutputStream os = response.getOutputStream();
+            send(os, out.chunk("assistant", "", null, null, usageField));
+            while (true) {
+                GenerationEvents.Event e = events.next(waitMillis());
+                switch (e) {
+                    case null -> {
+                        sendError(os, new ApiException(504, "server_error", null, "timeout", "the generation timed out", null));
+                        return;
+                    }
+                    case GenerationEvents.Token t -> {
+                        GeneratedToken tok = t.token();
+                        if (text != null) text.append(tok.text());
+                        if (req.logprobs()) {
+                            ArrayNode lp = ApiErrors.JSON.createArrayNode().add(out.logprob(tok));
+                            send(os, out.chunk(null, tok.text(), lp, null, usageField));
+                        } else if (!tok.text().isEmpty()) {
+                            send(os, out.chunk(null, tok.text(), null, null, usageField));
+                        }
+                    }
+                    case GenerationEvents.Failed f -> {
+                        sendError(os, ApiErrors.from(f.error()));
+                        return;
+                    }
+                    case GenerationEvents.Done d -> {
+                        if (!d.tailText().isEmpty()) send(os, out.chunk(null, d.tailText(), null, null, usageField));
+                        if (text != null) text.append(d.tailText());
+                        String reason = d.reason() == FinishReason.CANCELLED ? "length" : d.reason().wireName();
+                        send(os, out.chunk(null, null, null, reason, usageField));
+                        if (text != null) {
+                            try {
+                                requireJsonObject(text.toString());
+                            } catch (ApiException invalid) {
+                                sendError(os, invalid);
+                            }
+                        }
+                        if (usageField) send(os, out.usageChunk(d.usage()));
+                        os.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
+                        os.flush();
+                        return;
+                    }
+                }
+            }
+        } catch (IOException gone) {
+            // The client went away; the caller's finally cancels the generation and frees its KV slot.
+            log.debug("client of a streamed completion disconnected: {}", gone.toString());
+        }
+    }
+
+    private static void send(OutputStream os, ObjectNode chunk) throws IOException {
+        os.write(("data: " + ApiErrors.JSON.writeValueAsString(chunk) + "\n\n").getBytes(StandardCharsets.UTF_8));
+        os.flush();
+    }
+
+    private static void sendError(OutputStream os, ApiException e) throws IOException {
+        send(os, ApiErrors.body(e));
+    }
+
+    private static void requireJsonObject(String text) {
+        JsonNode node;
+        try {
+            node = ApiErrors.JSON.readTree(text);
+        } catch (JacksonException e) {
+            node = null;
+        }
+        if (node == null || !node.isObject()) {
+            throw new ApiException(500, "server_error", "response_format", "invalid_json_output",
+                    "the model's output is not a valid JSON object (response_format json_object is enforced by "
+                            + "instruction only; constrained decoding is not implemented yet)", null);
+        }
+    }
+
+}

@@ -1,0 +1,444 @@
+package qwenchat.serving;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.LivenessState;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.SmartLifecycle;
+import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.SampledToken;
+import qwenchat.engine.StepRequest;
+import qwenchat.generation.SequenceTracker;
+import qwenchat.generation.TextDecoder;
+import qwenchat.serving.GenerationException.Code;
+
+/**
+ * Continuous batching on one loop thread. Each iteration it drops cancelled and timed-out
+ * sequences, admits waiting requests while KV capacity allows (each reserves prompt plus max new
+ * tokens, as TGI does), then makes one {@link InferenceEngine#step} call carrying the newcomers'
+ * prompts and one token for every running sequence, and streams the results to the listeners.
+ */
+public final class BatchScheduler implements GenerationService, SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(BatchScheduler.class);
+
+    private final QwenProperties properties;
+    private final ModelRuntime runtime;
+    private final ApplicationEventPublisher events;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private final ArrayDeque<ScheduledSequence> waiting = new ArrayDeque<>(); // guarded by lock
+    private boolean wakeRequested;                                            // guarded by lock
+
+    private final List<ScheduledSequence> running = new ArrayList<>();         // loop thread only
+    private volatile LoadedModel model;
+    private volatile Thread loop;
+    private volatile boolean stopping;
+    private volatile boolean dead;
+    private volatile SchedulerStats stats = SchedulerStats.EMPTY;
+
+    // Loop-thread counters, published through stats.
+    private long steps;
+    private int maxBatch;
+    private int maxDecodeBatch;
+    private long tokensGenerated;
+    private long completed;
+    private long cancelled;
+    private long failed;
+    private volatile long rejectedBusy;
+    private long reservedTokens;
+    private Set<Integer> eosIds = Set.of();
+    // Mean time a finished request held its slot, for Retry-After estimates.
+    private volatile double meanServiceMillis = 1000;
+
+    public BatchScheduler(QwenProperties properties, ModelRuntime runtime, ApplicationEventPublisher events) {
+        this.properties = properties;
+        this.runtime = runtime;
+        this.events = events;
+    }
+
+    /** Starts serving {@code loaded}; called by the loader just before the model is declared READY. */
+    void attach(LoadedModel loaded) {
+        if (model != null) throw new IllegalStateException("a model is already attached");
+        eosIds = new HashSet<>(loaded.served().generationDefaults().eosTokenIds());
+        model = loaded;
+        Thread t = new Thread(this::runLoop, "generation-scheduler");
+        t.setDaemon(true);
+        loop = t;
+        t.start();
+    }
+
+    public SchedulerStats stats() {
+        SchedulerStats s = stats;
+        return new SchedulerStats(s.steps(), s.maxBatch(), s.maxDecodeBatch(), s.tokensGenerated(), s.completed(),
+                s.cancelled(), s.failed(), rejectedBusy, s.running(), s.waiting(), s.openSequences(), s.kvCacheBytes(),
+                s.reservedTokens());
+    }
+
+    @Override
+    public int runningCount() {
+        return stats.running();
+    }
+
+    @Override
+    public int waitingCount() {
+        lock.lock();
+        try {
+            return waiting.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public GenerationHandle submit(GenerationRequest request, GenerationListener listener) {
+        LoadedModel m = model;
+        if (m == null || dead) throw notReady();
+        validate(request, m.served());
+        long now = System.nanoTime();
+        ScheduledSequence s = new ScheduledSequence(request, listener, now,
+                now + properties.requestTimeout().toNanos(),
+                request.promptIds().length + request.maxNewTokens(), this::wakeUp);
+        lock.lock();
+        try {
+            if (stopping) throw new GenerationException(Code.MODEL_NOT_READY, "the server is shutting down");
+            if (waiting.size() >= properties.queueLimit()) {
+                rejectedBusy++;
+                int retry = retryAfterSeconds();
+                throw new GenerationException(Code.BUSY, "the server is busy: " + waiting.size()
+                        + " requests are already waiting; retry in " + retry + " s", retry, null);
+            }
+            waiting.addLast(s);
+            wakeRequested = true;
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        return s;
+    }
+
+    private GenerationException notReady() {
+        if (dead) return new GenerationException(Code.ENGINE_FAILURE, "the generation engine stopped; see the server log");
+        return NotReady.of(runtime.status());
+    }
+
+    private static void validate(GenerationRequest r, ServedModel served) {
+        if (r.promptIds() == null || r.promptIds().length == 0) {
+            throw new GenerationException(Code.INVALID_REQUEST, "the prompt has no tokens");
+        }
+        int vocab = served.config().vocabSize();
+        for (int id : r.promptIds()) {
+            if (id < 0 || id >= vocab) {
+                throw new GenerationException(Code.INVALID_REQUEST, "prompt token id " + id + " is outside the vocabulary of " + vocab);
+            }
+        }
+        if (r.maxNewTokens() < 1) {
+            throw new GenerationException(Code.INVALID_REQUEST, "max tokens must be >= 1, got " + r.maxNewTokens());
+        }
+        if (r.topLogprobs() < 0 || r.topLogprobs() > 20) {
+            throw new GenerationException(Code.INVALID_REQUEST, "top_logprobs must be 0..20, got " + r.topLogprobs());
+        }
+        if (r.sampling() == null) throw new GenerationException(Code.INVALID_REQUEST, "sampling parameters are missing");
+        for (String stop : r.stop()) {
+            if (stop.isEmpty()) throw new GenerationException(Code.INVALID_REQUEST, "a stop string must not be empty");
+        }
+        long need = (long) r.promptIds().length + r.maxNewTokens();
+        if (need > served.contextLength()) {
+            throw new GenerationException(Code.CONTEXT_OVERFLOW, "the prompt has " + r.promptIds().length
+                    + " tokens and max tokens is " + r.maxNewTokens() + ", together " + need
+                    + ", more than the context size of " + served.contextLength() + " tokens");
+        }
+    }
+
+    private int retryAfterSeconds() {
+        // Roughly how long until the queue ahead drains through the slots.
+        double rounds = (double) (waiting.size() + 1) / properties.kvMaxSequences();
+        return (int) Math.max(1, Math.min(600, Math.ceil(rounds * meanServiceMillis / 1000)));
+    }
+
+    private void wakeUp() {
+        lock.lock();
+        try {
+            wakeRequested = true;
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- the loop ----
+
+    private void runLoop() {
+        try {
+            while (!stopping) {
+                List<ScheduledSequence> newcomers = awaitWorkAndAdmit();
+                if (stopping) break;
+                if (running.isEmpty()) {
+                    publishStats();
+                    continue;
+                }
+                step(newcomers);
+                publishStats();
+            }
+        } catch (Throwable t) {
+            dead = true;
+            log.error("the generation scheduler loop crashed; liveness is now BROKEN", t);
+            AvailabilityChangeEvent.publish(events, this, LivenessState.BROKEN);
+            failEverything(new GenerationException(Code.ENGINE_FAILURE, "the generation engine stopped", null, t));
+            return;
+        }
+        failEverything(new GenerationException(Code.MODEL_NOT_READY, "the server is shutting down"));
+    }
+
+    /** Waits until there is something to do, drops cancelled sequences, admits newcomers. */
+    private List<ScheduledSequence> awaitWorkAndAdmit() throws InterruptedException {
+        List<ScheduledSequence> dropped = new ArrayList<>();
+        List<ScheduledSequence> admitted = new ArrayList<>();
+        lock.lock();
+        try {
+            while (running.isEmpty() && waiting.isEmpty() && !wakeRequested && !stopping) {
+                work.await(1, TimeUnit.SECONDS);
+            }
+            wakeRequested = false;
+            long now = System.nanoTime();
+            for (Iterator<ScheduledSequence> it = waiting.iterator(); it.hasNext(); ) {
+                ScheduledSequence s = it.next();
+                if (s.cancelRequested() || now - s.deadlineNanos > 0) {
+                    it.remove();
+                    dropped.add(s);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (ScheduledSequence s : dropped) complete(s, FinishReason.CANCELLED, "");
+        long now = System.nanoTime();
+        for (Iterator<ScheduledSequence> it = running.iterator(); it.hasNext(); ) {
+            ScheduledSequence s = it.next();
+            if (s.cancelRequested() || now - s.deadlineNanos > 0) {
+                it.remove();
+                release(s);
+                complete(s, FinishReason.CANCELLED, "");
+            }
+        }
+        InferenceEngine engine = model.engine();
+        long budget = (long) engine.capacity().maxSequences() * engine.capacity().maxTokensPerSequence();
+        while (running.size() < engine.capacity().maxSequences()) {
+            ScheduledSequence s;
+            lock.lock();
+            try {
+                s = waiting.peekFirst();
+                if (s == null || reservedTokens + s.reservedTokens > budget) break;
+                waiting.pollFirst();
+            } finally {
+                lock.unlock();
+            }
+            if (admit(s, engine)) admitted.add(s);
+        }
+        return admitted;
+    }
+
+    private boolean admit(ScheduledSequence s, InferenceEngine engine) {
+        ServedModel served = model.served();
+        s.slot = engine.openSequence();
+        s.startNanos = System.nanoTime();
+        s.tracker = new SequenceTracker(TextDecoder.of(served.tokenizer()), s.request.stop(), eosIds,
+                s.request.maxNewTokens(), served.contextLength());
+        reservedTokens += s.reservedTokens;
+        running.add(s);
+        if (!notify(s, () -> s.listener.onStart(s.request.promptIds().length))) {
+            running.remove(s);
+            release(s);
+            return false;
+        }
+        return true;
+    }
+
+    private void step(List<ScheduledSequence> newcomers) {
+        InferenceEngine engine = model.engine();
+        List<ScheduledSequence> batch = new ArrayList<>(running);
+        List<StepRequest> requests = new ArrayList<>(batch.size());
+        int decodes = 0;
+        for (ScheduledSequence s : batch) {
+            GenerationRequest r = s.request;
+            if (!s.prefilled) {
+                requests.add(StepRequest.prefill(s.slot, r.promptIds(), r.sampling(), r.topLogprobs()));
+            } else {
+                requests.add(StepRequest.decode(s.slot, s.lastToken, r.sampling(), r.topLogprobs()));
+                decodes++;
+            }
+        }
+        List<SampledToken> results;
+        try {
+            results = engine.step(requests);
+        } catch (RuntimeException e) {
+            // The engine rejected this step; its sequences cannot continue, but others may come.
+            log.error("engine step with {} sequences failed", batch.size(), e);
+            for (ScheduledSequence s : batch) {
+                running.remove(s);
+                release(s);
+                fail(s, new GenerationException(Code.ENGINE_FAILURE, "the engine failed during generation", null, e));
+            }
+            return;
+        }
+        steps++;
+        maxBatch = Math.max(maxBatch, batch.size());
+        maxDecodeBatch = Math.max(maxDecodeBatch, decodes);
+        long now = System.nanoTime();
+        for (int i = 0; i < batch.size(); i++) {
+            ScheduledSequence s = batch.get(i);
+            SampledToken t = results.get(i);
+            if (!s.prefilled) {
+                s.prefilled = true;
+                s.firstTokenNanos = now;
+            }
+            tokensGenerated++;
+            s.lastToken = t.token();
+            String text;
+            try {
+                text = s.tracker.accept(t.token(), engine.sequenceLength(s.slot));
+            } catch (RuntimeException e) {
+                log.error("request {}: cannot process token {}", s.requestId(), t.token(), e);
+                running.remove(s);
+                release(s);
+                fail(s, new GenerationException(Code.ENGINE_FAILURE, "generation failed at token id " + t.token(), null, e));
+                continue;
+            }
+            GeneratedToken token = new GeneratedToken(t.token(), text, t.logprob(), t.topIds(), t.topLogprobs());
+            boolean ok = notify(s, () -> s.listener.onToken(token));
+            FinishReason reason = s.tracker.finishReason() == null ? null
+                    : s.tracker.finishReason() == qwenchat.generation.FinishReason.STOP ? FinishReason.STOP
+                    : FinishReason.LENGTH;
+            if (!ok) reason = FinishReason.CANCELLED;
+            if (reason != null) {
+                running.remove(s);
+                release(s);
+                complete(s, reason, reason == FinishReason.CANCELLED ? "" : s.tracker.finish());
+            }
+        }
+    }
+
+    private void release(ScheduledSequence s) {
+        if (s.slot >= 0) {
+            model.engine().freeSequence(s.slot);
+            s.slot = -1;
+            reservedTokens -= s.reservedTokens;
+        }
+    }
+
+    private void complete(ScheduledSequence s, FinishReason reason, String tail) {
+        if (s.isDone()) return;
+        s.markDone();
+        long end = System.nanoTime();
+        if (reason == FinishReason.CANCELLED) cancelled++;
+        else completed++;
+        if (s.startNanos > 0) meanServiceMillis = 0.9 * meanServiceMillis + 0.1 * (end - s.startNanos) / 1e6;
+        int sampled = s.tracker == null ? 0 : s.tracker.sampledCount();
+        long queue = s.startNanos > 0 ? s.startNanos - s.submitNanos : end - s.submitNanos;
+        long ttft = s.firstTokenNanos > 0 ? s.firstTokenNanos - s.submitNanos : 0;
+        double decodeSeconds = s.firstTokenNanos > 0 ? (end - s.firstTokenNanos) / 1e9 : 0;
+        GenerationUsage usage = new GenerationUsage(s.request.promptIds().length, sampled, queue / 1_000_000,
+                ttft / 1_000_000, (end - s.submitNanos) / 1_000_000,
+                sampled > 1 && decodeSeconds > 0 ? (sampled - 1) / decodeSeconds : 0);
+        notify(s, () -> s.listener.onComplete(reason, tail, usage));
+    }
+
+    private void fail(ScheduledSequence s, GenerationException e) {
+        if (s.isDone()) return;
+        s.markDone();
+        failed++;
+        notify(s, () -> s.listener.onError(e));
+    }
+
+    /** Runs a listener callback; a throwing listener loses its sequence, never the loop. */
+    private static boolean notify(ScheduledSequence s, Runnable call) {
+        try {
+            call.run();
+            return true;
+        } catch (RuntimeException e) {
+            log.warn("listener of request {} failed; cancelling it", s.requestId(), e);
+            return false;
+        }
+    }
+
+    private void failEverything(GenerationException e) {
+        for (ScheduledSequence s : running) {
+            try {
+                release(s);
+            } catch (RuntimeException ignored) {
+                // The engine may be what broke; the sequence fails either way.
+            }
+            fail(s, e);
+        }
+        running.clear();
+        List<ScheduledSequence> queued;
+        lock.lock();
+        try {
+            queued = new ArrayList<>(waiting);
+            waiting.clear();
+        } finally {
+            lock.unlock();
+        }
+        for (ScheduledSequence s : queued) fail(s, e);
+        publishStats();
+    }
+
+    private void publishStats() {
+        LoadedModel m = model;
+        int open = 0;
+        long kv = 0;
+        if (m != null && !dead) {
+            try {
+                open = m.engine().openSequenceCount();
+                kv = m.engine().info().kvCacheBytes();
+            } catch (RuntimeException e) {
+                open = -1;
+            }
+        }
+        stats = new SchedulerStats(steps, maxBatch, maxDecodeBatch, tokensGenerated, completed, cancelled, failed,
+                rejectedBusy, running.size(), waitingCount(), open, kv, reservedTokens);
+    }
+
+    // ---- lifecycle ----
+
+    @Override
+    public void start() {
+        // The loop starts when the loader attaches a model.
+    }
+
+    @Override
+    public void stop() {
+        stopping = true;
+        wakeUp();
+        Thread t = loop;
+        if (t != null) {
+            try {
+                t.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Override
+    public boolean isRunning() {
+        return !stopping;
+    }
+
+    @Override
+    public int getPhase() {
+        // Stops after the web server, before the loader closes the engine.
+        return SmartLifecycle.DEFAULT_PHASE - 4096;
+    }
+}

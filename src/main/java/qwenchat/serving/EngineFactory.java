@@ -1,0 +1,18 @@
+package qwenchat.serving;
+
+import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.LoadProgressListener;
+import qwenchat.model.ModelConfig;
+import qwenchat.weights.Checkpoint;
+
+/**
+ * The one seam where serving builds an engine, so the CUDA engine (chosen by {@code qwen.engine})
+ * slots in without touching the lifecycle or the scheduler. The checkpoint stays open while the
+ * engine lives.
+ */
+public interface EngineFactory {
+
+    InferenceEngine create(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
+            LoadProgressListener progress);
+}

@@ -1,0 +1,266 @@
+package qwenchat.serving;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.tokenizer.ChatTemplate;
+
+/**
+ * The readiness gate: loads the model on a background thread while the HTTP port is already open,
+ * stage by stage, publishing a {@link LoadStatus} that the health endpoint and the loading screen
+ * show. On success the model is handed to the scheduler; on failure everything is closed and the
+ * status says why, for good (a restart is the way to retry).
+ */
+public final class ModelLoader implements ModelRuntime, SmartLifecycle {
+
+    private static final Logger log = LoggerFactory.getLogger(ModelLoader.class);
+    private static final long PUBLISH_INTERVAL_NANOS = 100_000_000L;
+
+    // Overall percent where each stage starts; weights dominate.
+    private static final double[] STAGE_START = {0, 2, 5, 95, 98, 100};
+
+    private final QwenProperties properties;
+    private final EngineFactory engines;
+    private final List<Consumer<LoadStatus>> listeners = new CopyOnWriteArrayList<>();
+    private final List<Consumer<LoadedModel>> readyHooks = new CopyOnWriteArrayList<>();
+
+    private final Object lock = new Object();
+    private LoadStatus status;
+    private final List<StageTiming> stages = new ArrayList<>();
+    private long weightsStartNanos;
+    private long lastPublishNanos;
+
+    private volatile LoadedModel loaded;
+    private volatile Thread thread;
+    private volatile boolean running;
+    private InferenceEngine engine;   // owned here until close
+    private ModelFiles files;
+
+    public ModelLoader(QwenProperties properties, EngineFactory engines) {
+        this.properties = properties;
+        this.engines = engines;
+        this.status = new LoadStatus(LoadState.LOADING, LoadStage.RESOLVE_MODEL, 0, 0, 0, 0, 0, null, null, null,
+                properties.modelDir() == null ? DemoCheckpoint.DISPLAY_NAME : properties.modelDir(),
+                properties.modelDir() == null, List.of());
+    }
+
+    @Override
+    public LoadStatus status() {
+        synchronized (lock) {
+            return status;
+        }
+    }
+
+    @Override
+    public AutoCloseable onStatus(Consumer<LoadStatus> listener) {
+        listeners.add(listener);
+        return () -> listeners.remove(listener);
+    }
+
+    @Override
+    public Optional<ServedModel> served() {
+        LoadedModel m = loaded;
+        return m == null ? Optional.empty() : Optional.of(m.served());
+    }
+
+    /** Runs {@code hook} with the loaded model just before the status turns READY. */
+    void onReady(Consumer<LoadedModel> hook) {
+        readyHooks.add(hook);
+    }
+
+    @Override
+    public void start() {
+        running = true;
+        Thread t = new Thread(this::load, "model-loader");
+        t.setDaemon(true);
+        thread = t;
+        t.start();
+    }
+
+    @Override
+    public void stop() {
+        running = false;
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+            try {
+                t.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        closeResources();
+    }
+
+    @Override
+    public boolean isRunning() {
+        return running;
+    }
+
+    @Override
+    public int getPhase() {
+        // Stops last: after the web server and the scheduler (higher phases stop first).
+        return SmartLifecycle.DEFAULT_PHASE - 8192;
+    }
+
+    private void load() {
+        try {
+            stage(LoadStage.RESOLVE_MODEL);
+            Path dir = resolveDirectory();
+
+            stage(LoadStage.VALIDATE_FILES);
+            ModelFiles f = ModelFiles.open(dir);
+            synchronized (lock) {
+                files = f;
+            }
+            int tensorsTotal = f.checkpoint().tensorNames().size();
+            long bytesTotal = f.checkpoint().totalBytes();
+
+            stage(LoadStage.LOAD_WEIGHTS);
+            int perSequence = properties.tokensPerSequence(f.config().contextLength());
+            KvCacheCapacity capacity = new KvCacheCapacity(properties.kvMaxSequences(), perSequence);
+            int[] tensorsDone = {0};
+            weightsStartNanos = System.nanoTime();
+            InferenceEngine e = engines.create(f.config(), f.checkpoint(), capacity, (done, total, tensor) -> {
+                tensorsDone[0]++;
+                weightProgress(done, total, tensorsDone[0], tensorsTotal, tensor);
+                if (Thread.currentThread().isInterrupted()) throw new IllegalStateException("loading was cancelled");
+            });
+            synchronized (lock) {
+                engine = e;
+            }
+            weightProgress(bytesTotal, bytesTotal, tensorsTotal, tensorsTotal, null);
+
+            boolean demo = properties.modelDir() == null;
+            ChatTemplate template = new ChatTemplate(f.tokenizer());
+            ServedModel served = new ServedModel(
+                    demo ? DemoCheckpoint.DISPLAY_NAME : dir.getFileName().toString(),
+                    dir.toAbsolutePath().toString(), demo, f.config(), f.generation(), f.tokenizer(), template,
+                    e.info(), Math.min(f.config().contextLength(), e.capacity().maxTokensPerSequence()));
+
+            stage(LoadStage.WARM_UP);
+            SelfCheck.warmUp(e, template, f.generation());
+
+            stage(LoadStage.SELF_CHECK);
+            SelfCheck.check(e, template, f.tokenizer());
+
+            LoadedModel model = new LoadedModel(served, e);
+            for (Consumer<LoadedModel> hook : readyHooks) hook.accept(model);
+            loaded = model;
+            stage(LoadStage.READY);
+            log.info("model {} ready: {} ({} s)", served.name(), e.info().device(), elapsedSeconds());
+        } catch (Throwable t) {
+            String reason = reason(t);
+            log.error("model loading failed in stage {}: {}", status().stage(), reason, t);
+            closeResources();
+            update(s -> new LoadStatus(LoadState.FAILED, s.stage(), s.percent(), s.bytesDone(), s.bytesTotal(),
+                    s.tensorsDone(), s.tensorsTotal(), s.currentTensor(), null, reason, s.modelName(), s.demo(),
+                    finishStage()), true);
+        }
+    }
+
+    private Path resolveDirectory() {
+        if (properties.modelDir() != null) return Path.of(properties.modelDir());
+        return DemoCheckpoint.ensure(Path.of(properties.demoDir()));
+    }
+
+    private static String reason(Throwable t) {
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+    }
+
+    private double elapsedSeconds() {
+        synchronized (lock) {
+            return stages.isEmpty() ? 0 : (System.currentTimeMillis() - stages.get(0).startedAtEpochMillis()) / 1000.0;
+        }
+    }
+
+    private void stage(LoadStage next) {
+        if (Thread.currentThread().isInterrupted()) throw new IllegalStateException("loading was cancelled");
+        update(s -> {
+            List<StageTiming> timings = finishStage();
+            if (next != LoadStage.READY) {
+                synchronized (lock) {
+                    stages.add(new StageTiming(next, System.currentTimeMillis(), null));
+                    timings = List.copyOf(stages);
+                }
+            }
+            return new LoadStatus(next == LoadStage.READY ? LoadState.READY : LoadState.LOADING, next,
+                    STAGE_START[next.ordinal()], s.bytesDone(), s.bytesTotal(), s.tensorsDone(), s.tensorsTotal(),
+                    null, next == LoadStage.READY ? Long.valueOf(0) : null, null,
+                    next == LoadStage.READY ? loaded.served().name() : s.modelName(), s.demo(), timings);
+        }, true);
+    }
+
+    /** Closes the running stage's timing and returns all timings. */
+    private List<StageTiming> finishStage() {
+        synchronized (lock) {
+            if (!stages.isEmpty()) {
+                StageTiming last = stages.get(stages.size() - 1);
+                if (last.durationMillis() == null) {
+                    stages.set(stages.size() - 1, new StageTiming(last.stage(), last.startedAtEpochMillis(),
+                            System.currentTimeMillis() - last.startedAtEpochMillis()));
+                }
+            }
+            return List.copyOf(stages);
+        }
+    }
+
+    private void weightProgress(long done, long total, int tensorsDone, int tensorsTotal, String tensor) {
+        double fraction = total > 0 ? (double) done / total : 1;
+        double percent = STAGE_START[2] + fraction * (STAGE_START[3] - STAGE_START[2]);
+        long elapsed = System.nanoTime() - weightsStartNanos;
+        Long eta = fraction > 0.01 ? Long.valueOf((long) (elapsed / 1e6 * (1 - fraction) / fraction)) : null;
+        boolean last = done >= total;
+        update(s -> new LoadStatus(LoadState.LOADING, LoadStage.LOAD_WEIGHTS, percent, done, total, tensorsDone,
+                tensorsTotal, tensor, eta, null, s.modelName(), s.demo(), s.stages()), last);
+    }
+
+    private void update(java.util.function.UnaryOperator<LoadStatus> change, boolean force) {
+        LoadStatus next;
+        boolean publish;
+        synchronized (lock) {
+            next = change.apply(status);
+            status = next;
+            long now = System.nanoTime();
+            publish = force || now - lastPublishNanos >= PUBLISH_INTERVAL_NANOS;
+            if (publish) lastPublishNanos = now;
+        }
+        if (!publish) return;
+        for (Consumer<LoadStatus> l : listeners) {
+            try {
+                l.accept(next);
+            } catch (RuntimeException e) {
+                log.warn("a load status listener failed", e);
+            }
+        }
+    }
+
+    private void closeResources() {
+        InferenceEngine e;
+        ModelFiles f;
+        synchronized (lock) {
+            e = engine;
+            f = files;
+            engine = null;
+            files = null;
+        }
+        loaded = null;
+        if (e != null) {
+            try {
+                e.close();
+            } catch (RuntimeException ex) {
+                log.warn("closing the engine failed", ex);
+            }
+        }
+        if (f != null) f.close();
+    }
+}

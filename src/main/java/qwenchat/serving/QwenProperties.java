@@ -1,0 +1,56 @@
+package qwenchat.serving;
+
+import jakarta.validation.constraints.Max;
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import java.time.Duration;
+import java.util.List;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * The server's {@code qwen.*} settings, checked at startup so a typo fails fast with the property's name.
+ *
+ * @param modelDir a Hugging Face model directory; unset means the demo checkpoint (env {@code QWEN_MODEL_DIR})
+ * @param demoDir where the demo checkpoint is generated on first use
+ * @param engine which engine runs the model: auto (CUDA when available, else CPU), cuda or cpu
+ * @param kvMaxSequences sequences decoded together at most (KV slots)
+ * @param maxTokensPerSequence KV tokens per slot; unset means the model's context capped at
+ *     {@link #DEFAULT_CPU_TOKEN_CAP} so a CPU host does not reserve gigabytes per slot
+ * @param queueLimit requests that may wait for a slot before new ones are refused with BUSY
+ * @param requestTimeout a generation running longer than this is cancelled and its KV freed
+ * @param cpuThreads CPU engine worker threads; unset means one per core
+ * @param apiKeys accepted bearer keys for {@code /v1/**}; empty means no authentication
+ * @param maxRequestBytes largest accepted HTTP request body
+ */
+@Validated
+@ConfigurationProperties("qwen")
+public record QwenProperties(
+        String modelDir,
+        @NotNull @DefaultValue("${java.io.tmpdir}/qwen-chat-demo") String demoDir,
+        @NotNull @Pattern(regexp = "auto|cuda|cpu", message = "must be auto, cuda or cpu") @DefaultValue("auto") String engine,
+        @Min(1) @Max(1024) @DefaultValue("32") int kvMaxSequences,
+        @Min(16) Integer maxTokensPerSequence,
+        @Min(0) @Max(100_000) @DefaultValue("64") int queueLimit,
+        @NotNull @DefaultValue("10m") Duration requestTimeout,
+        @Min(1) @Max(1024) Integer cpuThreads,
+        @NotNull @DefaultValue("") List<String> apiKeys,
+        @Min(1024) @DefaultValue("1048576") int maxRequestBytes) {
+
+    /** Tokens per sequence when the setting is absent: Qwen2.5's 32K context per slot is far too much for CPU RAM. */
+    public static final int DEFAULT_CPU_TOKEN_CAP = 4096;
+
+    public QwenProperties {
+        apiKeys = apiKeys == null ? List.of() : apiKeys.stream().filter(k -> !k.isBlank()).toList();
+        if (modelDir != null && modelDir.isBlank()) modelDir = null;
+    }
+
+    /** Tokens per KV slot for a model whose context is {@code modelContext}. */
+    public int tokensPerSequence(int modelContext) {
+        return maxTokensPerSequence != null
+                ? Math.min(maxTokensPerSequence, modelContext)
+                : Math.min(DEFAULT_CPU_TOKEN_CAP, modelContext);
+    }
+}

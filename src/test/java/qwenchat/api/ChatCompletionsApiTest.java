@@ -1,0 +1,334 @@
+package qwenchat.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
+import com.openai.errors.InternalServerException;
+import com.openai.models.ResponseFormatJsonObject;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.chat.completions.ChatCompletionTokenLogprob;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import qwenchat.serving.BatchScheduler;
+import qwenchat.serving.Http;
+import qwenchat.serving.LoadState;
+import qwenchat.serving.ModelRuntime;
+import qwenchat.serving.SchedulerStats;
+import qwenchat.tokenizer.ChatMessage;
+
+/** The OpenAI-compatible API on the demo model, driven by the official openai-java client. */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=32", "qwen.queue-limit=64"})
+class ChatCompletionsApiTest {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ChatCompletionsApiTest.class);
+    static final String USER = "Write a short poem about the sea.";
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    ModelRuntime runtime;
+
+    @Autowired
+    BatchScheduler scheduler;
+
+    OpenAIClient client;
+    Http http;
+
+    @BeforeEach
+    void setUp() throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+        client = OpenAIOkHttpClient.builder().baseUrl("http://localhost:" + port + "/v1").apiKey("unused")
+                .maxRetries(0).timeout(Duration.ofSeconds(120)).build();
+        http = new Http(port);
+    }
+
+    ChatCompletionCreateParams.Builder greedy(int maxTokens) {
+        return ChatCompletionCreateParams.builder().model("qwen").addUserMessage(USER).temperature(0.0)
+                .maxCompletionTokens(maxTokens);
+    }
+
+    int promptTokens(String user) {
+        return runtime.served().orElseThrow().chatTemplate().render(List.of(new ChatMessage("user", user)), true).ids().length;
+    }
+
+    @Test
+    void nonStreamingCompletionHasTextFinishReasonAndUsage() {
+        ChatCompletion c = client.chat().completions().create(greedy(12).build());
+        assertThat(c.id()).startsWith("chatcmpl-");
+        assertThat(c.choices()).hasSize(1);
+        assertThat(c.choices().get(0).finishReason().asString()).isEqualTo("length");
+        assertThat(c.choices().get(0).message().content()).get().asString().isNotEmpty();
+        var usage = c.usage().orElseThrow();
+        assertThat(usage.promptTokens()).isEqualTo(promptTokens(USER));
+        assertThat(usage.completionTokens()).isEqualTo(12);
+        assertThat(usage.totalTokens()).isEqualTo(usage.promptTokens() + 12);
+        // max_tokens is the older name of the same limit.
+        ChatCompletion old = client.chat().completions().create(ChatCompletionCreateParams.builder().model("qwen")
+                .addUserMessage(USER).temperature(0.0).maxTokens(12).build());
+        assertThat(old.choices().get(0).message().content()).isEqualTo(c.choices().get(0).message().content());
+    }
+
+    @Test
+    void streamingGivesTheSameTextWithRoleFirstOneIdFinishReasonAndUsage() {
+        String expected = client.chat().completions().create(greedy(16).build()).choices().get(0).message().content()
+                .orElseThrow();
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(greedy(16)
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            s.stream().forEach(chunks::add);
+        }
+        assertThat(chunks.get(0).choices().get(0).delta().role()).isPresent();
+        assertThat(chunks.stream().map(ChatCompletionChunk::id).distinct()).hasSize(1);
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        for (ChatCompletionChunk ch : chunks) {
+            for (var choice : ch.choices()) {
+                choice.delta().content().ifPresent(text::append);
+                if (choice.finishReason().isPresent()) finish = choice.finishReason().get().asString();
+            }
+        }
+        assertThat(text.toString()).isEqualTo(expected);
+        assertThat(finish).isEqualTo("length");
+        ChatCompletionChunk last = chunks.get(chunks.size() - 1);
+        assertThat(last.choices()).isEmpty();
+        assertThat(last.usage().orElseThrow().completionTokens()).isEqualTo(16);
+        assertThat(last.usage().orElseThrow().promptTokens()).isEqualTo(promptTokens(USER));
+    }
+
+    @Test
+    void stopStringsCutTheTextAndNeverLeakWhileStreaming() {
+        String full = client.chat().completions().create(greedy(40).build()).choices().get(0).message().content()
+                .orElseThrow();
+        assertThat(full.length()).isGreaterThan(12);
+        String stop = full.substring(full.length() / 2, full.length() / 2 + 3);
+        String expected = full.substring(0, full.indexOf(stop));
+
+        ChatCompletion c = client.chat().completions().create(greedy(40).stopOfStrings(List.of("never-here", stop)).build());
+        assertThat(c.choices().get(0).message().content()).contains(expected);
+        assertThat(c.choices().get(0).finishReason().asString()).isEqualTo("stop");
+
+        StringBuilder streamed = new StringBuilder();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(greedy(40).stop(stop).build())) {
+            s.stream().forEach(ch -> ch.choices().forEach(choice -> choice.delta().content().ifPresent(piece -> {
+                streamed.append(piece);
+                // No prefix of the stop string may have gone out ahead of the text that follows it.
+                assertThat(streamed.toString()).doesNotContain(stop);
+            })));
+        }
+        assertThat(streamed.toString()).isEqualTo(expected);
+    }
+
+    @Test
+    void sameSeedRepeatsAtTemperatureOne() {
+        ChatCompletionCreateParams p = ChatCompletionCreateParams.builder().model("qwen").addUserMessage(USER)
+                .temperature(1.0).topP(0.95).seed(1234).maxCompletionTokens(16).build();
+        String a = client.chat().completions().create(p).choices().get(0).message().content().orElseThrow();
+        String b = client.chat().completions().create(p).choices().get(0).message().content().orElseThrow();
+        assertThat(b).isEqualTo(a);
+        Set<String> others = new HashSet<>();
+        for (long seed = 1; seed <= 3; seed++) {
+            others.add(client.chat().completions().create(p.toBuilder().seed(seed).build()).choices().get(0).message()
+                    .content().orElseThrow());
+        }
+        assertThat(others).anySatisfy(o -> assertThat(o).isNotEqualTo(a));
+    }
+
+    @Test
+    void logprobsReportTheChosenTokenAndSortedAlternatives() {
+        ChatCompletion c = client.chat().completions().create(greedy(6).logprobs(true).topLogprobs(3).build());
+        List<ChatCompletionTokenLogprob> lps = c.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        assertThat(lps).hasSize(6);
+        StringBuilder text = new StringBuilder();
+        for (ChatCompletionTokenLogprob lp : lps) {
+            assertThat(lp.logprob()).isLessThanOrEqualTo(0.0);
+            assertThat(lp.topLogprobs()).hasSize(3);
+            // Greedy: the chosen token is the most likely one.
+            assertThat(lp.topLogprobs().get(0).token()).isEqualTo(lp.token());
+            assertThat(lp.topLogprobs().get(0).logprob()).isEqualTo(lp.logprob());
+            assertThat(lp.topLogprobs().get(1).logprob()).isLessThanOrEqualTo(lp.topLogprobs().get(0).logprob());
+            text.append(lp.token());
+        }
+        assertThat(c.choices().get(0).message().content().orElseThrow()).isEqualTo(text.toString());
+    }
+
+    @Test
+    void modelsListsTheLoadedModel() {
+        var models = client.models().list().data();
+        assertThat(models).hasSize(1);
+        assertThat(models.get(0).id()).isEqualTo(runtime.served().orElseThrow().name());
+    }
+
+    @Test
+    void errorsComeInOpenAiShapeNamingTheParameter() {
+        assertThatThrownBy(() -> client.chat().completions().create(greedy(5).temperature(2.5).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> {
+                    assertThat(e.statusCode()).isEqualTo(400);
+                    assertThat(e.param()).contains("temperature");
+                    assertThat(e.type()).contains("invalid_request_error");
+                });
+        int context = runtime.served().orElseThrow().contextLength();
+        int prompt = promptTokens(USER);
+        assertThatThrownBy(() -> client.chat().completions().create(greedy(context).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> {
+                    assertThat(e.code()).contains("context_length_exceeded");
+                    assertThat(e.getMessage()).contains(prompt + " tokens").contains("max tokens is " + context)
+                            .contains("context size of " + context);
+                });
+        assertThatThrownBy(() -> client.chat().completions().create(greedy(5).n(2).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("n"));
+        // JSON mode is instructed, not constrained, and its output is checked: random demo weights never pass.
+        assertThatThrownBy(() -> client.chat().completions().create(greedy(8)
+                .responseFormat(ResponseFormatJsonObject.builder().build()).build()))
+                .isInstanceOfSatisfying(InternalServerException.class, e -> {
+                    assertThat(e.code()).contains("invalid_json_output");
+                    assertThat(e.getMessage()).doesNotContain("Exception").doesNotContain("at qwenchat");
+                });
+    }
+
+    @Test
+    void everyBadInputGetsItsClientErrorBeforeTheEngineRuns() {
+        String ok = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        record Case(String contentType, String body, int status, String param) {
+        }
+        List<Case> cases = List.of(
+                new Case("text/plain", "{" + ok + "}", 415, null),
+                new Case("application/json", "[1,2]", 400, null),
+                new Case("application/json", "\"text\"", 400, null),
+                new Case("application/json", "{\"messages\": [", 400, null),
+                new Case("application/json", "{}", 400, "messages"),
+                new Case("application/json", "{\"messages\":[]}", 400, "messages"),
+                new Case("application/json", "{\"messages\":\"hi\"}", 400, "messages"),
+                new Case("application/json", "{\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}", 400, "messages[0].role"),
+                new Case("application/json", "{\"messages\":[{\"role\":\"user\"}]}", 400, "messages[0].content"),
+                new Case("application/json", "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}", 400,
+                        "messages[0].content[0].type"),
+                new Case("application/json", "{" + ok + ",\"temperature\":NaN}", 400, null),
+                new Case("application/json", "{" + ok + ",\"temperature\":\"NaN\"}", 400, "temperature"),
+                new Case("application/json", "{" + ok + ",\"temperature\":-0.1}", 400, "temperature"),
+                new Case("application/json", "{" + ok + ",\"temperature\":2.01}", 400, "temperature"),
+                new Case("application/json", "{" + ok + ",\"top_p\":0}", 400, "top_p"),
+                new Case("application/json", "{" + ok + ",\"top_p\":1.5}", 400, "top_p"),
+                new Case("application/json", "{" + ok + ",\"max_tokens\":0}", 400, "max_tokens"),
+                new Case("application/json", "{" + ok + ",\"max_tokens\":1.5}", 400, "max_tokens"),
+                new Case("application/json", "{" + ok + ",\"max_completion_tokens\":\"10\"}", 400, "max_completion_tokens"),
+                new Case("application/json", "{" + ok + ",\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}", 400, "stop"),
+                new Case("application/json", "{" + ok + ",\"stop\":[\"\"]}", 400, "stop"),
+                new Case("application/json", "{" + ok + ",\"presence_penalty\":3}", 400, "presence_penalty"),
+                new Case("application/json", "{" + ok + ",\"top_logprobs\":21,\"logprobs\":true}", 400, "top_logprobs"),
+                new Case("application/json", "{" + ok + ",\"seed\":1.5}", 400, "seed"),
+                new Case("application/json", "{" + ok + ",\"n\":3}", 400, "n"),
+                new Case("application/json", "{" + ok + ",\"response_format\":{\"type\":\"json_schema\"}}", 400,
+                        "response_format.type"));
+        long stepsBefore = scheduler.stats().steps();
+        for (Case c : cases) {
+            Http.Reply r = http.post("/v1/chat/completions", c.contentType(), c.body());
+            assertThat(r.status()).as(c.body()).isEqualTo(c.status());
+            assertThat(r.json().at("/error/message").asString()).as(c.body()).isNotBlank();
+            assertThat(r.json().at("/error/type").asString()).as(c.body()).isEqualTo("invalid_request_error");
+            if (c.param() != null) assertThat(r.json().at("/error/param").asString()).as(c.body()).isEqualTo(c.param());
+        }
+        assertThat(scheduler.stats().steps()).isEqualTo(stepsBefore);
+    }
+
+    @Test
+    void thirtyTwoConcurrentClientsGetTheSameGreedyTextAndAreBatched() throws Exception {
+        ChatCompletionCreateParams p = greedy(12).build();
+        String alone = client.chat().completions().create(p).choices().get(0).message().content().orElseThrow();
+        ExecutorService pool = Executors.newFixedThreadPool(32);
+        try {
+            List<Callable<String>> calls = new ArrayList<>();
+            for (int i = 0; i < 32; i++) {
+                calls.add(() -> client.chat().completions().create(p).choices().get(0).message().content().orElseThrow());
+            }
+            for (Future<String> f : pool.invokeAll(calls)) assertThat(f.get()).isEqualTo(alone);
+        } finally {
+            pool.shutdownNow();
+        }
+        SchedulerStats s = scheduler.stats();
+        log.info("32 concurrent clients: largest decode batch {}, largest step {}", s.maxDecodeBatch(), s.maxBatch());
+        assertThat(s.maxDecodeBatch()).as("largest decode batch").isGreaterThanOrEqualTo(16);
+    }
+
+    @Test
+    void twentyStreamingClientsThatDisconnectLeaveNoOpenSequences() throws Exception {
+        awaitIdle(Duration.ofSeconds(10));
+        long kvBaseline = scheduler.stats().kvCacheBytes();
+        String body = "{\"model\":\"qwen\",\"stream\":true,\"max_tokens\":3000,\"temperature\":0.8,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Talk forever.\"}]}";
+        List<Socket> sockets = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Socket s = new Socket("localhost", port);
+            OutputStream out = s.getOutputStream();
+            byte[] b = body.getBytes(StandardCharsets.UTF_8);
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(b);
+            out.flush();
+            sockets.add(s);
+        }
+        // Each client reads until it has content, mid-stream, then hangs up.
+        for (Socket s : sockets) {
+            s.setSoTimeout(60_000);
+            InputStream in = s.getInputStream();
+            StringBuilder seen = new StringBuilder();
+            byte[] buf = new byte[4096];
+            while (!seen.toString().contains("\"content\":\"") || countChunks(seen) < 3) {
+                int n = in.read(buf);
+                assertThat(n).as("stream ended early: " + seen).isPositive();
+                seen.append(new String(buf, 0, n, StandardCharsets.UTF_8));
+            }
+        }
+        assertThat(scheduler.stats().running()).isPositive();
+        long t0 = System.nanoTime();
+        for (Socket s : sockets) s.close();
+        awaitIdle(Duration.ofSeconds(2));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        SchedulerStats after = scheduler.stats();
+        assertThat(after.openSequences()).isZero();
+        assertThat(after.kvCacheBytes()).isEqualTo(kvBaseline);
+        log.info("20 disconnected streams freed in {} s", String.format("%.3f", seconds));
+        assertThat(seconds).isLessThan(2.0);
+    }
+
+    private static int countChunks(StringBuilder s) {
+        int n = 0;
+        for (int i = s.indexOf("data: "); i >= 0; i = s.indexOf("data: ", i + 1)) n++;
+        return n;
+    }
+
+    private void awaitIdle(Duration within) throws InterruptedException {
+        long end = System.nanoTime() + within.toNanos();
+        while (System.nanoTime() < end) {
+            SchedulerStats s = scheduler.stats();
+            if (s.openSequences() == 0 && s.running() == 0 && s.waiting() == 0) return;
+            Thread.sleep(10);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package qwenchat.serving;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import qwenchat.tokenizer.ChatMessage;
+
+/** The demo model loaded outside Spring, with a scheduler on it, for scheduler tests. */
+final class DemoServing implements AutoCloseable {
+
+    final ModelLoader loader;
+    final BatchScheduler scheduler;
+    final List<Object> events = new CopyOnWriteArrayList<>();
+
+    DemoServing(int kvMaxSequences, int queueLimit, Duration timeout) throws InterruptedException {
+        QwenProperties p = new QwenProperties(null, "target/qwen-chat-demo", "cpu", kvMaxSequences, null, queueLimit,
+                timeout, 2, List.of(), 1 << 20);
+        loader = new ModelLoader(p, new DefaultEngineFactory(p));
+        scheduler = new BatchScheduler(p, loader, events::add);
+        loader.onReady(scheduler::attach);
+        loader.start();
+        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (loader.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        if (loader.status().state() != LoadState.READY) throw new IllegalStateException("demo did not load: " + loader.status());
+    }
+
+    ServedModel served() {
+        return loader.served().orElseThrow();
+    }
+
+    int[] prompt(String user) {
+        return served().chatTemplate().render(List.of(new ChatMessage("user", user)), true).ids();
+    }
+
+    @Override
+    public void close() {
+        scheduler.stop();
+        loader.stop();
+    }
+}
