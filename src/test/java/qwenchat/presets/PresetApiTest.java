@@ -18,7 +18,7 @@ import qwenchat.web.FakeServing;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = FakeServing.NO_REAL_MODEL)
 @Import(FakeServing.class)
 class PresetApiTest {
 

@@ -23,7 +23,7 @@ import qwenchat.tokenizer.ChatMessage;
 import tools.jackson.databind.JsonNode;
 
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = "qwen.web.allowed-origins=http://allowed.example")
+        properties = {"qwen.web.allowed-origins=http://allowed.example", FakeServing.NO_REAL_MODEL})
 @Import(FakeServing.class)
 class ChatSocketTest {
 

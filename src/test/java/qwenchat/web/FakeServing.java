@@ -18,6 +18,9 @@ public class FakeServing {
 
     public static final int CONTEXT = 256;
 
+    /** The real model loader still runs beside the fakes: point it at nothing so it fails at once instead of loading. */
+    public static final String NO_REAL_MODEL = "qwen.model-dir=target/no-such-model-dir";
+
     @Bean
     @Primary
     FakeModelRuntime fakeModelRuntime() {

@@ -17,7 +17,7 @@ import qwenchat.tokenizer.ChatMessage;
 
 /** A client that stops reading must not make the server buffer its reply without bound. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-        properties = {"qwen.web.send-buffer-bytes=65536", "qwen.web.send-time-limit=2s"})
+        properties = {"qwen.web.send-buffer-bytes=65536", "qwen.web.send-time-limit=2s", FakeServing.NO_REAL_MODEL})
 @Import(FakeServing.class)
 class SlowClientTest {
 
