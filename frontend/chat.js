@@ -70,8 +70,8 @@
     appShown = false;
     $('app').hidden = true;
     $('loading-screen').hidden = false;
-    $('loading-model').textContent = I18N.t('loadingModel') + (s.modelName ? ': ' + s.modelName : '')
-      + (s.demo ? ' — ' + I18N.t('demoWeights') : '');
+    const name = s.demo ? I18N.t('demoWeights') : s.modelName;
+    $('loading-model').textContent = I18N.t('loadingModel') + (name ? ': ' + name : '');
     const pct = Math.max(0, Math.min(100, s.percent || 0));
     $('progress-bar').style.width = pct.toFixed(1) + '%';
     $('progress-bar').parentElement.setAttribute('aria-valuenow', pct.toFixed(0));
@@ -103,7 +103,8 @@
   function showApp() {
     $('loading-screen').hidden = true;
     $('app').hidden = false;
-    $('model-name').textContent = model.name + (model.engine ? ' · ' + model.engine : '');
+    // The demo's name is the badge itself; a real model shows its directory name.
+    $('model-name').textContent = (model.demo ? 'Qwen2.5' : model.name) + (model.engine ? ' · ' + model.engine : '');
     $('demo-badge').hidden = !model.demo;
     $('context-size').textContent = model.contextLength;
     if (!appShown) {
@@ -153,7 +154,11 @@
       const title = document.createElement('span');
       title.className = 'conv-title';
       title.textContent = c.title || I18N.t('untitled');
-      title.addEventListener('click', () => { if (!gen) openConversation(c.id); });
+      title.addEventListener('click', () => {
+        if (gen) return;
+        openConversation(c.id);
+        document.body.classList.remove('sidebar-open');
+      });
       const del = document.createElement('button');
       del.type = 'button';
       del.className = 'conv-delete';
@@ -503,6 +508,7 @@
     $('new-chat').addEventListener('click', newChat);
     $('preset-select').addEventListener('change', onPresetChange);
     $('toggle-sidebar').addEventListener('click', () => document.body.classList.toggle('sidebar-open'));
+    $('close-sidebar').addEventListener('click', () => document.body.classList.remove('sidebar-open'));
     $('lang-switch').addEventListener('click', () => {
       I18N.set(I18N.lang === 'zh' ? 'en' : 'zh');
       if (appShown) { renderPresetSelect(); renderConversationList(); if (!gen) renderMessages(); }
