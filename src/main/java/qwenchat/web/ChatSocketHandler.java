@@ -6,7 +6,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.stereotype.Component;
 import org.springframework.web.socket.CloseStatus;
 import org.springframework.web.socket.TextMessage;
@@ -48,11 +47,10 @@ public class ChatSocketHandler extends TextWebSocketHandler {
         }
     }
 
-    /** Without a runtime bean (a build without serving) sockets still open and report why nothing runs. */
-    public ChatSocketHandler(ObjectProvider<ModelRuntime> runtime, ObjectProvider<GenerationService> generation,
-            PresetStore presets, WebChatProperties limits, JsonMapper json) {
-        this.runtime = runtime.getIfAvailable(NoModelRuntime::new);
-        this.generation = generation.getIfAvailable();
+    public ChatSocketHandler(ModelRuntime runtime, GenerationService generation, PresetStore presets,
+            WebChatProperties limits, JsonMapper json) {
+        this.runtime = runtime;
+        this.generation = generation;
         this.presets = presets;
         this.limits = limits;
         this.json = json;

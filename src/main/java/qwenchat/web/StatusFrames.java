@@ -30,10 +30,4 @@ final class StatusFrames {
                 s.tensorsDone(), s.tensorsTotal(), s.currentTensor(), s.etaMillis(), s.error(), s.modelName(),
                 s.demo(), stages, m);
     }
-
-    /** What a socket sees when this build has no model runtime at all. */
-    static LoadStatus noRuntime() {
-        return new LoadStatus(qwenchat.serving.LoadState.FAILED, null, 0, 0, 0, 0, 0, null, null,
-                "this server has no model runtime configured", null, false, List.of());
-    }
 }

@@ -39,6 +39,7 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.HeldEngines;
+import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.EngineFactory;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.QwenProperties;
@@ -82,6 +83,8 @@ class ChatPageBrowserTest {
     ModelRuntime runtime;
     @Autowired
     PresetStore presets;
+    @Autowired
+    BatchScheduler scheduler;
 
     ChromeDriver driver;
     WebDriverWait wait;
@@ -294,5 +297,75 @@ class ChatPageBrowserTest {
         shot("phone-zh.png");
         el("lang-switch").click();
         driver.manage().window().setSize(new Dimension(1280, 900));
+    }
+
+    private void openConversationTitled(String title) {
+        driver.findElements(By.cssSelector("#conv-list .conv-title")).stream()
+                .filter(t -> t.getText().equals(title)).findFirst().orElseThrow().click();
+    }
+
+    @Test
+    @Order(8)
+    void editingAUserMessageResendsFromThere() throws Exception {
+        openConversationTitled("Hello there");
+        wait.until(d -> messages("user").size() == 2);
+        setMaxTokens(6);
+        long completed = scheduler.stats().completed();
+        messages("user").get(0).findElement(By.cssSelector(".edit-msg")).click();
+        WebElement box = driver.findElement(By.cssSelector("#messages .edit-box"));
+        box.clear();
+        box.sendKeys("Hi again");
+        driver.findElement(By.cssSelector("#messages .save-edit")).click();
+        waitUntilIdle();
+        assertThat(messages("user")).extracting(e -> e.findElement(By.cssSelector(".content")).getText()).containsExactly("Hi again");
+        assertThat(messages("assistant")).hasSize(1);
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).startsWith("6 tokens");
+        assertThat(scheduler.stats().completed()).isEqualTo(completed + 1);
+    }
+
+    @Test
+    @Order(9)
+    void regenerateReplacesTheLastReply() throws Exception {
+        long completed = scheduler.stats().completed();
+        el("regenerate").click();
+        waitUntilIdle();
+        assertThat(scheduler.stats().completed()).isEqualTo(completed + 1);
+        assertThat(messages("user")).hasSize(1);
+        assertThat(messages("assistant")).hasSize(1);
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).startsWith("6 tokens");
+    }
+
+    @Test
+    @Order(10)
+    void customPresetMadeInTheDialogIsSavedValidatedAndUsable() throws Exception {
+        el("new-chat").click();
+        el("manage-presets").click();
+        el("pf-id").sendKeys("pirate");
+        el("pf-name-en").sendKeys("Pirate");
+        el("pf-system").sendKeys("You are a pirate. Answer like one.");
+        el("pf-topP").sendKeys("5");
+        el("pf-save").click();
+        wait.until(d -> el("pf-error").isDisplayed());
+        assertThat(el("pf-error").getText()).isEqualTo("sampling.topP: must be in (0, 1], got 5.0");
+        assertThat(presets.find("pirate")).isEmpty();
+
+        el("pf-topP").clear();
+        el("pf-topP").sendKeys("0.9");
+        el("pf-save").click();
+        wait.until(d -> presets.find("pirate").isPresent());
+        assertThat(presets.get("pirate").sampling().topP()).isEqualTo(0.9);
+        wait.until(d -> d.findElements(By.cssSelector("#preset-admin-list li")).stream().anyMatch(li -> li.getText().startsWith("Pirate")));
+        el("pf-close").click();
+
+        new Select(el("preset-select")).selectByValue("pirate");
+        ServedModel model = runtime.served().orElseThrow();
+        int expected = model.chatTemplate().render(List.of(new ChatMessage("system", "You are a pirate. Answer like one.")), true).ids().length;
+        wait.until(d -> el("context-used").getText().equals(String.valueOf(expected)));
+        // Built-ins cannot be edited: the dialog offers a copy instead.
+        el("manage-presets").click();
+        WebElement general = driver.findElements(By.cssSelector("#preset-admin-list li")).get(0);
+        assertThat(general.getText()).contains("built-in");
+        assertThat(general.findElement(By.tagName("button")).getText()).isEqualTo("Copy");
+        el("pf-close").click();
     }
 }
