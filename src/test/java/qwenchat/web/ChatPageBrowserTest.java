@@ -354,7 +354,8 @@ class ChatPageBrowserTest {
         el("pf-save").click();
         wait.until(d -> presets.find("pirate").isPresent());
         assertThat(presets.get("pirate").sampling().topP()).isEqualTo(0.9);
-        wait.until(d -> d.findElements(By.cssSelector("#preset-admin-list li")).stream().anyMatch(li -> li.getText().startsWith("Pirate")));
+        // The list is rebuilt after each save, so ask the page rather than hold elements.
+        wait.until(d -> Boolean.TRUE.equals(js("return [...document.querySelectorAll('#preset-admin-list li')].some(li => li.textContent.startsWith('Pirate'))")));
         el("pf-close").click();
 
         new Select(el("preset-select")).selectByValue("pirate");

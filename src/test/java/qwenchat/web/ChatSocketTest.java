@@ -354,4 +354,21 @@ class ChatSocketTest {
         while (handler.openSessions() > before && System.currentTimeMillis() < deadline) Thread.sleep(10);
         assertThat(handler.openSessions()).isEqualTo(before);
     }
+
+    @Test
+    void pageIsServedWithAStrictContentSecurityPolicyAndItsLibraries() throws Exception {
+        var http = java.net.http.HttpClient.newHttpClient();
+        var page = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + port + "/"))
+                .header("Accept-Language", "zh-CN,zh;q=0.9").build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(page.statusCode()).isEqualTo(200);
+        assertThat(page.headers().firstValue("Content-Security-Policy")).hasValue(PageController.CONTENT_SECURITY_POLICY);
+        assertThat(page.body()).contains("<html lang=\"zh\"").contains("/webjars/dompurify/dist/purify.min.js")
+                .doesNotContain("<script>");
+        for (String asset : List.of("/webjars/marked/marked.min.js", "/webjars/dompurify/dist/purify.min.js",
+                "/webjars/highlightjs/highlight.min.js", "/chat.js", "/app.css")) {
+            var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + port + asset)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.discarding());
+            assertThat(r.statusCode()).as(asset).isEqualTo(200);
+        }
+    }
 }
