@@ -19,6 +19,7 @@ public final class Cli {
         COMMANDS.put("generate", GenerateCommand::new);
         COMMANDS.put("bench-cpu", CpuBenchCommand::new);
         COMMANDS.put("bench", GpuBenchCommand::new);
+        COMMANDS.put("load-test", LoadTestCommand::new);
         COMMANDS.put("help", () -> (args, in, out, err) -> {
             usage(out);
             return 0;

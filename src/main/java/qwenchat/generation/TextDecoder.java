@@ -14,12 +14,9 @@ public interface TextDecoder {
 
     static TextDecoder of(QwenTokenizer tokenizer) {
         IncrementalDecoder d = tokenizer.newIncrementalDecoder();
-        int known = tokenizer.vocabularySize();
         return new TextDecoder() {
             @Override
             public String accept(int id) {
-                // Checkpoints pad the vocabulary past the tokenizer's ids; such an id has no text.
-                if (id >= known && id >= 0) return "";
                 return d.accept(id);
             }
 

@@ -14,7 +14,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.LivenessState;
 import org.springframework.context.ApplicationEventPublisher;
-import org.springframework.context.SmartLifecycle;
+import org.springframework.beans.factory.DisposableBean;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
@@ -28,7 +28,7 @@ import qwenchat.serving.GenerationException.Code;
  * tokens, as TGI does), then makes one {@link InferenceEngine#step} call carrying the newcomers'
  * prompts and one token for every running sequence, and streams the results to the listeners.
  */
-public final class BatchScheduler implements GenerationService, SmartLifecycle {
+public final class BatchScheduler implements GenerationService, DisposableBean {
 
     private static final Logger log = LoggerFactory.getLogger(BatchScheduler.class);
 
@@ -412,12 +412,15 @@ public final class BatchScheduler implements GenerationService, SmartLifecycle {
 
     // ---- lifecycle ----
 
+    /**
+     * Runs after the web server's graceful shutdown (bean destruction follows the lifecycle stop),
+     * so in-flight generations may finish first; whatever is left then fails with a clear error.
+     */
     @Override
-    public void start() {
-        // The loop starts when the loader attaches a model.
+    public void destroy() {
+        stop();
     }
 
-    @Override
     public void stop() {
         stopping = true;
         wakeUp();
@@ -429,16 +432,5 @@ public final class BatchScheduler implements GenerationService, SmartLifecycle {
                 Thread.currentThread().interrupt();
             }
         }
-    }
-
-    @Override
-    public boolean isRunning() {
-        return !stopping;
-    }
-
-    @Override
-    public int getPhase() {
-        // Stops after the web server, before the loader closes the engine.
-        return SmartLifecycle.DEFAULT_PHASE - 4096;
     }
 }

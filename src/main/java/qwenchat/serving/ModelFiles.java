@@ -1,11 +1,6 @@
 package qwenchat.serving;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import qwenchat.model.GenerationConfig;
-import qwenchat.model.ModelConfig;
-import qwenchat.model.ModelConfigParser;
+import qwenchat.model.ModelDirectory;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.weights.Checkpoint;
 
@@ -13,37 +8,22 @@ import qwenchat.weights.Checkpoint;
  * A model directory whose files were read and checked against each other: config, generation
  * defaults, tokenizer and checkpoint headers. The checkpoint is open; close it when done.
  */
-record ModelFiles(Path dir, ModelConfig config, GenerationConfig generation, QwenTokenizer tokenizer,
-        Checkpoint checkpoint) implements AutoCloseable {
+record ModelFiles(ModelDirectory directory, QwenTokenizer tokenizer, Checkpoint checkpoint) implements AutoCloseable {
 
-    static ModelFiles open(Path dir) {
-        if (!Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("model directory " + dir + " does not exist or is not a directory");
+    static ModelFiles open(ModelDirectory dir) {
+        QwenTokenizer tokenizer = dir.tokenizer();
+        if (tokenizer.vocabularySize() > dir.config().vocabSize()) {
+            throw new IllegalArgumentException(dir.dir() + ": the tokenizer has " + tokenizer.vocabularySize()
+                    + " ids but config.json's vocab_size is " + dir.config().vocabSize());
         }
-        Path configFile = dir.resolve("config.json");
-        if (!Files.isRegularFile(configFile)) {
-            throw new IllegalArgumentException(configFile + ": no such file (a Hugging Face model directory holds config.json)");
-        }
-        ModelConfig config = ModelConfigParser.parseConfig(configFile);
-        QwenTokenizer tokenizer = QwenTokenizer.load(dir);
-        if (tokenizer.vocabularySize() > config.vocabSize()) {
-            throw new IllegalArgumentException(dir.resolve("tokenizer.json") + ": the tokenizer has "
-                    + tokenizer.vocabularySize() + " ids but config.json's vocab_size is " + config.vocabSize());
-        }
-        Path genFile = dir.resolve("generation_config.json");
-        GenerationConfig generation = Files.isRegularFile(genFile)
-                ? ModelConfigParser.parseGenerationConfig(genFile)
-                // Without generation_config.json, stop at the end-of-turn and end-of-text tokens.
-                : GenerationConfig.greedy(List.of(tokenizer.specialTokenId("<|im_end|>"),
-                        tokenizer.specialTokenId("<|endoftext|>")));
-        Checkpoint checkpoint = Checkpoint.open(dir);
+        Checkpoint checkpoint = dir.openCheckpoint();
         try {
-            checkpoint.validateAgainst(config);
+            checkpoint.validateAgainst(dir.config());
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
         }
-        return new ModelFiles(dir, config, generation, tokenizer, checkpoint);
+        return new ModelFiles(dir, tokenizer, checkpoint);
     }
 
     @Override

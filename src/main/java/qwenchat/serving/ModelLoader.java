@@ -8,9 +8,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.context.SmartLifecycle;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.SmartInitializingSingleton;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.demo.DemoCheckpoint;
 import qwenchat.engine.KvCacheCapacity;
+import qwenchat.model.ModelDirectory;
 import qwenchat.tokenizer.ChatTemplate;
 
 /**
@@ -19,7 +22,7 @@ import qwenchat.tokenizer.ChatTemplate;
  * show. On success the model is handed to the scheduler; on failure everything is closed and the
  * status says why, for good (a restart is the way to retry).
  */
-public final class ModelLoader implements ModelRuntime, SmartLifecycle {
+public final class ModelLoader implements ModelRuntime, SmartInitializingSingleton, DisposableBean {
 
     private static final Logger log = LoggerFactory.getLogger(ModelLoader.class);
     private static final long PUBLISH_INTERVAL_NANOS = 100_000_000L;
@@ -48,7 +51,7 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
         this.properties = properties;
         this.engines = engines;
         this.status = new LoadStatus(LoadState.LOADING, LoadStage.RESOLVE_MODEL, 0, 0, 0, 0, 0, null, null, null,
-                properties.modelDir() == null ? DemoCheckpoint.DISPLAY_NAME : properties.modelDir(),
+                properties.modelDir() == null ? ModelDirectory.DEMO_LABEL : properties.modelDir(),
                 properties.modelDir() == null, List.of());
     }
 
@@ -76,7 +79,22 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
         readyHooks.add(hook);
     }
 
+    /**
+     * Starts loading once all beans exist (so the scheduler has registered for the model). Not a
+     * SmartLifecycle: a lifecycle stop/start (Spring pauses cached test contexts that way) must not
+     * unload and reload the model.
+     */
     @Override
+    public void afterSingletonsInstantiated() {
+        start();
+    }
+
+    /** Closes the engine after the web server has drained and the scheduler has stopped (it depends on this bean). */
+    @Override
+    public void destroy() {
+        stop();
+    }
+
     public void start() {
         running = true;
         Thread t = new Thread(this::load, "model-loader");
@@ -85,7 +103,6 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
         t.start();
     }
 
-    @Override
     public void stop() {
         running = false;
         Thread t = thread;
@@ -100,24 +117,13 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
         closeResources();
     }
 
-    @Override
-    public boolean isRunning() {
-        return running;
-    }
-
-    @Override
-    public int getPhase() {
-        // Stops last: after the web server and the scheduler (higher phases stop first).
-        return SmartLifecycle.DEFAULT_PHASE - 8192;
-    }
-
     private void load() {
         try {
             stage(LoadStage.RESOLVE_MODEL);
-            Path dir = resolveDirectory();
+            Path dir = properties.modelDir() != null ? Path.of(properties.modelDir()) : demoDirectory();
 
             stage(LoadStage.VALIDATE_FILES);
-            ModelFiles f = ModelFiles.open(dir);
+            ModelFiles f = ModelFiles.open(ModelDirectory.resolve(dir));
             synchronized (lock) {
                 files = f;
             }
@@ -125,11 +131,12 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
             long bytesTotal = f.checkpoint().totalBytes();
 
             stage(LoadStage.LOAD_WEIGHTS);
-            int perSequence = properties.tokensPerSequence(f.config().contextLength());
+            ModelDirectory md = f.directory();
+            int perSequence = properties.tokensPerSequence(md.config().contextLength());
             KvCacheCapacity capacity = new KvCacheCapacity(properties.kvMaxSequences(), perSequence);
             int[] tensorsDone = {0};
             weightsStartNanos = System.nanoTime();
-            InferenceEngine e = engines.create(f.config(), f.checkpoint(), capacity, (done, total, tensor) -> {
+            InferenceEngine e = engines.create(md.config(), f.checkpoint(), capacity, (done, total, tensor) -> {
                 tensorsDone[0]++;
                 weightProgress(done, total, tensorsDone[0], tensorsTotal, tensor);
                 if (Thread.currentThread().isInterrupted()) throw new IllegalStateException("loading was cancelled");
@@ -139,15 +146,13 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
             }
             weightProgress(bytesTotal, bytesTotal, tensorsTotal, tensorsTotal, null);
 
-            boolean demo = properties.modelDir() == null;
             ChatTemplate template = new ChatTemplate(f.tokenizer());
-            ServedModel served = new ServedModel(
-                    demo ? DemoCheckpoint.DISPLAY_NAME : dir.getFileName().toString(),
-                    dir.toAbsolutePath().toString(), demo, f.config(), f.generation(), f.tokenizer(), template,
-                    e.info(), Math.min(f.config().contextLength(), e.capacity().maxTokensPerSequence()));
+            ServedModel served = new ServedModel(md.demo() ? ModelDirectory.DEMO_LABEL : md.displayName(),
+                    dir.toAbsolutePath().toString(), md.demo(), md.config(), md.generation(), f.tokenizer(), template,
+                    e.info(), Math.min(md.config().contextLength(), e.capacity().maxTokensPerSequence()));
 
             stage(LoadStage.WARM_UP);
-            SelfCheck.warmUp(e, template, f.generation());
+            SelfCheck.warmUp(e, template, md.generation());
 
             stage(LoadStage.SELF_CHECK);
             SelfCheck.check(e, template, f.tokenizer());
@@ -167,9 +172,10 @@ public final class ModelLoader implements ModelRuntime, SmartLifecycle {
         }
     }
 
-    private Path resolveDirectory() {
-        if (properties.modelDir() != null) return Path.of(properties.modelDir());
-        return DemoCheckpoint.ensure(Path.of(properties.demoDir()));
+    /** The demo checkpoint, generated on first use; no model directory was configured. */
+    private Path demoDirectory() {
+        Path dir = properties.demoDir() != null ? Path.of(properties.demoDir()) : DemoCheckpoint.defaultDirectory();
+        return DemoCheckpoint.ensure(dir).dir();
     }
 
     private static String reason(Throwable t) {

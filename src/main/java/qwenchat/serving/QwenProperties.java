@@ -14,7 +14,7 @@ import org.springframework.validation.annotation.Validated;
  * The server's {@code qwen.*} settings, checked at startup so a typo fails fast with the property's name.
  *
  * @param modelDir a Hugging Face model directory; unset means the demo checkpoint (env {@code QWEN_MODEL_DIR})
- * @param demoDir where the demo checkpoint is generated on first use
+ * @param demoDir where the demo checkpoint is generated on first use; unset means the demo's own cache directory
  * @param engine which engine runs the model: auto (CUDA when available, else CPU), cuda or cpu
  * @param kvMaxSequences sequences decoded together at most (KV slots)
  * @param maxTokensPerSequence KV tokens per slot; unset means the model's context capped at
@@ -29,7 +29,7 @@ import org.springframework.validation.annotation.Validated;
 @ConfigurationProperties("qwen")
 public record QwenProperties(
         String modelDir,
-        @NotNull @DefaultValue("${java.io.tmpdir}/qwen-chat-demo") String demoDir,
+        String demoDir,
         @NotNull @Pattern(regexp = "auto|cuda|cpu", message = "must be auto, cuda or cpu") @DefaultValue("auto") String engine,
         @Min(1) @Max(1024) @DefaultValue("32") int kvMaxSequences,
         @Min(16) Integer maxTokensPerSequence,
@@ -45,6 +45,7 @@ public record QwenProperties(
     public QwenProperties {
         apiKeys = apiKeys == null ? List.of() : apiKeys.stream().filter(k -> !k.isBlank()).toList();
         if (modelDir != null && modelDir.isBlank()) modelDir = null;
+        if (demoDir != null && demoDir.isBlank()) demoDir = null;
     }
 
     /** Tokens per KV slot for a model whose context is {@code modelContext}. */

@@ -27,6 +27,11 @@ public class ServingConfiguration {
         return scheduler;
     }
 
+    @Bean
+    SchedulerMetrics schedulerMetrics(BatchScheduler scheduler) {
+        return new SchedulerMetrics(scheduler);
+    }
+
     @Bean("modelHealthIndicator")
     ModelHealthIndicator model(ModelRuntime runtime) {
         return new ModelHealthIndicator(runtime);

@@ -13,9 +13,17 @@ final class DemoServing implements AutoCloseable {
     final List<Object> events = new CopyOnWriteArrayList<>();
 
     DemoServing(int kvMaxSequences, int queueLimit, Duration timeout) throws InterruptedException {
-        QwenProperties p = new QwenProperties(null, "target/qwen-chat-demo", "cpu", kvMaxSequences, null, queueLimit,
+        this(kvMaxSequences, queueLimit, timeout, java.util.function.UnaryOperator.identity());
+    }
+
+    /** With {@code wrap} applied to the engine, for tests that break it on purpose. */
+    DemoServing(int kvMaxSequences, int queueLimit, Duration timeout,
+            java.util.function.UnaryOperator<qwenchat.engine.InferenceEngine> wrap) throws InterruptedException {
+        QwenProperties p = new QwenProperties(null, "target/qwen-chat-demo-v1", "cpu", kvMaxSequences, null, queueLimit,
                 timeout, 2, List.of(), 1 << 20);
-        loader = new ModelLoader(p, new DefaultEngineFactory(p));
+        EngineFactory real = new DefaultEngineFactory(p);
+        loader = new ModelLoader(p, (config, checkpoint, capacity, progress) ->
+                wrap.apply(real.create(config, checkpoint, capacity, progress)));
         scheduler = new BatchScheduler(p, loader, events::add);
         loader.onReady(scheduler::attach);
         loader.start();

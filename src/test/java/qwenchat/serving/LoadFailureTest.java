@@ -36,7 +36,7 @@ class LoadFailureTest {
         assertThat(model.at("/details/state").asString()).isEqualTo("FAILED");
         assertThat(model.at("/details/stage").asString()).isEqualTo("VALIDATE_FILES");
         assertThat(model.at("/details/error").asString())
-                .contains("target/no-such-model-dir").contains("does not exist");
+                .contains("target/no-such-model-dir").contains("not a directory");
         assertThat(runtime.served()).isEmpty();
         // Loading failed, the process itself is healthy.
         assertThat(http.get("/actuator/health/liveness").status()).isEqualTo(200);

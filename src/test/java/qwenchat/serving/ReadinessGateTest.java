@@ -20,7 +20,7 @@ import qwenchat.engine.EngineException;
  * then 200 once warm-up and self-check passed; liveness is UP all along.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4"})
+        "qwen.demo-dir=target/qwen-chat-demo-v1", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4"})
 class ReadinessGateTest {
 
     static final CountDownLatch RELEASE = new CountDownLatch(1);
@@ -71,6 +71,13 @@ class ReadinessGateTest {
         assertThat(model.at("/details/demo").asBoolean()).isTrue();
         assertThat(runtime.served()).isEmpty();
 
+        Http.Reply api = http.post("/v1/chat/completions", "application/json",
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(api.status()).isEqualTo(503);
+        assertThat(api.json().at("/error/message").asString()).matches("model is loading \\(\\d+%\\)");
+        assertThat(api.raw().headers().firstValue("Retry-After")).isPresent();
+        assertThat(http.get("/v1/models").status()).isEqualTo(503);
+
         Http.Reply live = http.get("/actuator/health/liveness");
         assertThat(live.status()).isEqualTo(200);
         assertThat(live.json().at("/status").asString()).isEqualTo("UP");
@@ -85,13 +92,16 @@ class ReadinessGateTest {
         assertThat(s.state()).isEqualTo(LoadState.READY);
         assertThat(s.percent()).isEqualTo(100.0);
         assertThat(s.bytesDone()).isEqualTo(s.bytesTotal()).isPositive();
-        assertThat(s.tensorsDone()).isEqualTo(s.tensorsTotal()).isEqualTo(1 + 12 * 2 + 1);
+        // Tied embeddings: the embedding, 12 tensors per layer, the final norm.
+        int layers = runtime.served().orElseThrow().config().numHiddenLayers();
+        assertThat(s.tensorsDone()).isEqualTo(s.tensorsTotal()).isEqualTo(1 + 12 * layers + 1);
         assertThat(s.stages()).extracting(StageTiming::stage).containsExactly(LoadStage.RESOLVE_MODEL,
                 LoadStage.VALIDATE_FILES, LoadStage.LOAD_WEIGHTS, LoadStage.WARM_UP, LoadStage.SELF_CHECK);
         assertThat(s.stages()).allSatisfy(t -> assertThat(t.durationMillis()).isNotNull());
         ServedModel served = runtime.served().orElseThrow();
         assertThat(served.demo()).isTrue();
-        assertThat(served.name()).isEqualTo(DemoCheckpoint.DISPLAY_NAME);
-        assertThat(served.contextLength()).isEqualTo(DemoCheckpoint.CONTEXT);
+        assertThat(served.name()).isEqualTo(qwenchat.model.ModelDirectory.DEMO_LABEL);
+        // The demo's 32K context, capped per KV slot for CPU memory.
+        assertThat(served.contextLength()).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
     }
 }

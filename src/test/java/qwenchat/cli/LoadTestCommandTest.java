@@ -1,0 +1,67 @@
+package qwenchat.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import qwenchat.serving.BatchScheduler;
+import qwenchat.serving.LoadState;
+import qwenchat.serving.ModelRuntime;
+
+/** The load-test command against the running app on the demo model (same context as the API tests). */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "qwen.demo-dir=target/qwen-chat-demo-v1", "qwen.cpu-threads=2", "qwen.kv-max-sequences=32", "qwen.queue-limit=64"})
+class LoadTestCommandTest {
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    ModelRuntime runtime;
+
+    @Autowired
+    BatchScheduler scheduler;
+
+    @Test
+    void drivesConcurrentClientsAndReportsThroughputAndPercentiles() throws Exception {
+        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        long tokensBefore = scheduler.stats().tokensGenerated();
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Cli.run(new String[] {"load-test", "--url", "http://localhost:" + port, "--clients", "4",
+                "--duration", "2", "--max-tokens", "8"}, new ByteArrayInputStream(new byte[0]),
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        String report = out.toString(StandardCharsets.UTF_8);
+        assertThat(code).as(report + err).isZero();
+        Matcher m = Pattern.compile("requests: (\\d+) ok, (\\d+) failed").matcher(report);
+        assertThat(m.find()).as(report).isTrue();
+        int ok = Integer.parseInt(m.group(1));
+        assertThat(ok).isGreaterThanOrEqualTo(4);
+        assertThat(Integer.parseInt(m.group(2))).isZero();
+        // Every request asked for 8 tokens at most, and the server really generated them.
+        Matcher t = Pattern.compile("throughput: [\\d.]+ req/s, ([\\d.]+) completion tok/s").matcher(report);
+        assertThat(t.find()).isTrue();
+        assertThat(scheduler.stats().tokensGenerated() - tokensBefore).isBetween((long) ok, 8L * ok + 8 * 4);
+        assertThat(report).containsPattern("TTFT ms: p50 [\\d.]+, p90 [\\d.]+, p99 [\\d.]+, max [\\d.]+ \\(n=" + ok + "\\)");
+        assertThat(report).containsPattern("latency ms: p50 [\\d.]+");
+    }
+
+    @Test
+    void rejectsBadOptions() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Cli.run(new String[] {"load-test", "--clients", "0"}, new ByteArrayInputStream(new byte[0]),
+                new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--clients must be >= 1, got 0");
+    }
+}

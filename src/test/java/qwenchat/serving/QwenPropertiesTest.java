@@ -1,0 +1,60 @@
+package qwenchat.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Configuration;
+
+/** The qwen.* settings bind with their defaults and fail startup naming a bad property. */
+class QwenPropertiesTest {
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableConfigurationProperties(QwenProperties.class)
+    static class Props {
+    }
+
+    private final ApplicationContextRunner runner = new ApplicationContextRunner().withUserConfiguration(Props.class);
+
+    @Test
+    void defaults() {
+        runner.run(ctx -> {
+            QwenProperties p = ctx.getBean(QwenProperties.class);
+            assertThat(p.modelDir()).isNull();
+            assertThat(p.engine()).isEqualTo("auto");
+            assertThat(p.kvMaxSequences()).isEqualTo(32);
+            assertThat(p.queueLimit()).isEqualTo(64);
+            assertThat(p.requestTimeout()).isEqualTo(Duration.ofMinutes(10));
+            assertThat(p.apiKeys()).isEmpty();
+            // Qwen2.5's 32K context is capped per slot on CPU; a smaller model context wins.
+            assertThat(p.tokensPerSequence(32768)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
+            assertThat(p.tokensPerSequence(2048)).isEqualTo(2048);
+        });
+    }
+
+    @Test
+    void explicitValuesBind() {
+        runner.withPropertyValues("qwen.model-dir=/models/qwen", "qwen.engine=cpu", "qwen.max-tokens-per-sequence=8192",
+                "qwen.api-keys=a,b", "qwen.request-timeout=30s").run(ctx -> {
+                    QwenProperties p = ctx.getBean(QwenProperties.class);
+                    assertThat(p.modelDir()).isEqualTo("/models/qwen");
+                    assertThat(p.tokensPerSequence(32768)).isEqualTo(8192);
+                    assertThat(p.apiKeys()).containsExactly("a", "b");
+                    assertThat(p.requestTimeout()).isEqualTo(Duration.ofSeconds(30));
+                });
+    }
+
+    @Test
+    void badValuesFailStartupNamingTheProperty() {
+        runner.withPropertyValues("qwen.engine=gpu").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("engine");
+        });
+        runner.withPropertyValues("qwen.kv-max-sequences=0").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("kvMaxSequences");
+        });
+    }
+}
