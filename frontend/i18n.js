@@ -1,0 +1,63 @@
+// UI strings in English and Chinese. The language follows the browser unless the user switched it.
+(function () {
+  const STRINGS = {
+    en: {
+      newChat: 'New chat', exportChats: 'Export', importChats: 'Import', managePresets: 'Presets',
+      demoWeights: 'demo weights (random)', preset: 'Preset', settings: 'Settings',
+      placeholder: 'Message… (Enter to send, Shift+Enter for a new line)',
+      regenerate: 'Regenerate', stop: 'Stop', send: 'Send', temperature: 'Temperature',
+      maxTokens: 'Max tokens', seed: 'Seed', resetDefaults: 'Reset to defaults', close: 'Close',
+      settingsHint: "Empty fields use the preset's or the model's default.",
+      nameEn: 'Name (English)', nameZh: 'Name (Chinese)', description: 'Description',
+      systemPrompt: 'System prompt', greeting: 'Greeting', examples: 'Example prompts (one per line)',
+      save: 'Save', newPreset: 'New', export: 'Export', import: 'Import', edit: 'Edit', delete: 'Delete',
+      copy: 'Copy', copied: 'Copied', builtin: 'built-in', untitled: 'New chat',
+      loadingModel: 'Loading model', loadFailed: 'The model failed to load:', connecting: 'Connecting…',
+      reconnecting: 'Connection lost, reconnecting…', tokens: 'tokens', ttft: 'TTFT',
+      stopped: 'stopped', truncated: 'length limit', confirmDelete: 'Delete this conversation?',
+      confirmDeletePreset: 'Delete this preset?', importFailed: 'Import failed:', resend: 'Save & resend',
+      cancel: 'Cancel', contextFull: 'context full', eta: 'left',
+      stage_RESOLVE_MODEL: 'Resolving the model directory', stage_VALIDATE_FILES: 'Validating config, tokenizer and weights',
+      stage_LOAD_WEIGHTS: 'Loading weights into the engine', stage_WARM_UP: 'Warm-up generation',
+      stage_SELF_CHECK: 'Self-check', stage_READY: 'Ready',
+    },
+    zh: {
+      newChat: '新对话', exportChats: '导出', importChats: '导入', managePresets: '角色预设',
+      demoWeights: '演示权重（随机）', preset: '预设', settings: '设置',
+      placeholder: '输入消息…（Enter 发送，Shift+Enter 换行）',
+      regenerate: '重新生成', stop: '停止', send: '发送', temperature: '温度',
+      maxTokens: '最大 token 数', seed: '随机种子', resetDefaults: '恢复默认', close: '关闭',
+      settingsHint: '留空则使用预设或模型的默认值。',
+      nameEn: '名称（英文）', nameZh: '名称（中文）', description: '描述',
+      systemPrompt: '系统提示词', greeting: '开场白', examples: '示例提问（每行一个）',
+      save: '保存', newPreset: '新建', export: '导出', import: '导入', edit: '编辑', delete: '删除',
+      copy: '复制', copied: '已复制', builtin: '内置', untitled: '新对话',
+      loadingModel: '正在加载模型', loadFailed: '模型加载失败：', connecting: '正在连接…',
+      reconnecting: '连接断开，正在重连…', tokens: 'tokens', ttft: '首字延迟',
+      stopped: '已停止', truncated: '达到长度上限', confirmDelete: '删除这个对话？',
+      confirmDeletePreset: '删除这个预设？', importFailed: '导入失败：', resend: '保存并重新发送',
+      cancel: '取消', contextFull: '上下文已满', eta: '剩余',
+      stage_RESOLVE_MODEL: '定位模型目录', stage_VALIDATE_FILES: '校验配置、分词器和权重',
+      stage_LOAD_WEIGHTS: '将权重加载到推理引擎', stage_WARM_UP: '预热生成',
+      stage_SELF_CHECK: '自检', stage_READY: '就绪',
+    },
+  };
+
+  const saved = localStorage.getItem('qwenchat.lang');
+  let lang = saved || ((navigator.language || 'en').toLowerCase().startsWith('zh') ? 'zh' : 'en');
+
+  window.I18N = {
+    get lang() { return lang; },
+    t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; },
+    /** Picks the UI language's side of a {en, zh} text from the server. */
+    pick(text) { return text ? (text[lang] || text.en || text.zh || '') : ''; },
+    set(next) { lang = next; localStorage.setItem('qwenchat.lang', next); this.apply(); },
+    apply(root) {
+      document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+      (root || document).querySelectorAll('[data-i18n]').forEach(el => { el.textContent = this.t(el.dataset.i18n); });
+      (root || document).querySelectorAll('[data-i18n-placeholder]').forEach(el => { el.placeholder = this.t(el.dataset.i18nPlaceholder); });
+      const sw = document.getElementById('lang-switch');
+      if (sw) sw.textContent = lang === 'zh' ? 'English' : '中文';
+    },
+  };
+})();

@@ -1,0 +1,114 @@
+// Presets from /api/presets, and the management dialog (create, edit, delete, import, export).
+(function () {
+  let presets = [];
+
+  async function api(method, path, body) {
+    const res = await fetch(path, {
+      method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (!res.ok) throw new Error(data && data.error ? data.error.message : 'HTTP ' + res.status);
+    return data;
+  }
+
+  function num(id) { const v = document.getElementById(id).value; return v === '' ? null : Number(v); }
+
+  function fill(p) {
+    const s = (p && p.sampling) || {};
+    const set = (id, v) => { document.getElementById(id).value = v == null ? '' : v; };
+    set('pf-editing', p && !p.builtin ? p.id : '');
+    set('pf-id', p ? (p.builtin ? p.id + '-copy' : p.id) : '');
+    document.getElementById('pf-id').disabled = !!(p && !p.builtin);
+    set('pf-name-en', p ? p.name.en : ''); set('pf-name-zh', p ? p.name.zh : '');
+    set('pf-desc', p && p.description ? I18N.pick(p.description) : '');
+    set('pf-system', p ? p.systemPrompt : '');
+    set('pf-temperature', s.temperature); set('pf-topP', s.topP); set('pf-topK', s.topK); set('pf-maxTokens', s.maxTokens);
+    set('pf-greeting', p && p.greeting ? I18N.pick(p.greeting) : '');
+    set('pf-examples', p ? p.examples.join('\n') : '');
+    document.getElementById('pf-error').hidden = true;
+  }
+
+  function formValue() {
+    const v = id => document.getElementById(id).value.trim();
+    return {
+      id: v('pf-id') || null,
+      name: { en: v('pf-name-en'), zh: v('pf-name-zh') },
+      description: { en: v('pf-desc'), zh: v('pf-desc') },
+      systemPrompt: document.getElementById('pf-system').value,
+      sampling: { temperature: num('pf-temperature'), topP: num('pf-topP'), topK: num('pf-topK'), maxTokens: num('pf-maxTokens') },
+      greeting: { en: v('pf-greeting'), zh: v('pf-greeting') },
+      examples: document.getElementById('pf-examples').value.split('\n').map(x => x.trim()).filter(Boolean),
+    };
+  }
+
+  function showError(e) {
+    const el = document.getElementById('pf-error');
+    el.textContent = e.message;
+    el.hidden = false;
+  }
+
+  function renderAdminList() {
+    const ul = document.getElementById('preset-admin-list');
+    ul.replaceChildren();
+    for (const p of presets) {
+      const li = document.createElement('li');
+      const name = document.createElement('span');
+      name.textContent = I18N.pick(p.name) + (p.builtin ? ' · ' + I18N.t('builtin') : '');
+      li.appendChild(name);
+      const edit = document.createElement('button');
+      edit.type = 'button';
+      edit.textContent = p.builtin ? I18N.t('copy') : I18N.t('edit');
+      edit.addEventListener('click', () => fill(p));
+      li.appendChild(edit);
+      if (!p.builtin) {
+        const del = document.createElement('button');
+        del.type = 'button';
+        del.className = 'danger';
+        del.textContent = I18N.t('delete');
+        del.addEventListener('click', async () => {
+          if (!confirm(I18N.t('confirmDeletePreset'))) return;
+          try { await api('DELETE', '/api/presets/' + encodeURIComponent(p.id)); await Presets.reload(); } catch (e) { showError(e); }
+        });
+        li.appendChild(del);
+      }
+      ul.appendChild(li);
+    }
+  }
+
+  window.Presets = {
+    onChange: () => {},
+    all() { return presets; },
+    find(id) { return presets.find(p => p.id === id) || presets[0]; },
+    async reload() {
+      presets = await api('GET', '/api/presets');
+      renderAdminList();
+      this.onChange();
+    },
+    openDialog() {
+      fill(null);
+      renderAdminList();
+      document.getElementById('preset-dialog').showModal();
+    },
+    wire() {
+      document.getElementById('pf-close').addEventListener('click', () => document.getElementById('preset-dialog').close());
+      document.getElementById('pf-new').addEventListener('click', () => fill(null));
+      document.getElementById('pf-save').addEventListener('click', async () => {
+        const editing = document.getElementById('pf-editing').value;
+        try {
+          const saved = editing
+            ? await api('PUT', '/api/presets/' + encodeURIComponent(editing), formValue())
+            : await api('POST', '/api/presets', formValue());
+          await this.reload();
+          fill(saved);
+        } catch (e) { showError(e); }
+      });
+      document.getElementById('presets-export').addEventListener('click', () => { window.location.href = '/api/presets/export'; });
+      document.getElementById('presets-import').addEventListener('change', async ev => {
+        const file = ev.target.files[0];
+        ev.target.value = '';
+        if (!file) return;
+        try { await api('POST', '/api/presets/import', JSON.parse(await file.text())); await this.reload(); } catch (e) { showError(e); }
+      });
+    },
+  };
+})();

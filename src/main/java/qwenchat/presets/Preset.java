@@ -1,0 +1,34 @@
+package qwenchat.presets;
+
+import java.util.List;
+
+/**
+ * A role prompt: what the assistant is told to be, how it samples, and how the page introduces it.
+ *
+ * @param builtin true for the read-only presets shipped in the jar (set by the store, never by clients)
+ * @param examples prompts the page offers as one-click starters
+ */
+public record Preset(
+        String id,
+        LocalizedText name,
+        LocalizedText description,
+        String systemPrompt,
+        PresetSampling sampling,
+        LocalizedText greeting,
+        List<String> examples,
+        Boolean builtin) {
+
+    public Preset {
+        builtin = Boolean.TRUE.equals(builtin);
+        sampling = sampling == null ? PresetSampling.NONE : sampling;
+        examples = examples == null ? List.of() : List.copyOf(examples);
+    }
+
+    Preset withBuiltin(boolean value) {
+        return new Preset(id, name, description, systemPrompt, sampling, greeting, examples, value);
+    }
+
+    Preset withId(String value) {
+        return new Preset(value, name, description, systemPrompt, sampling, greeting, examples, builtin);
+    }
+}

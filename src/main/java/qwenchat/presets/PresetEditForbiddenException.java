@@ -1,0 +1,8 @@
+package qwenchat.presets;
+
+public class PresetEditForbiddenException extends RuntimeException {
+
+    public PresetEditForbiddenException(String message) {
+        super(message);
+    }
+}

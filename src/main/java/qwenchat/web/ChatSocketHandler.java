@@ -1,0 +1,150 @@
+package qwenchat.web;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+import org.springframework.web.socket.CloseStatus;
+import org.springframework.web.socket.TextMessage;
+import org.springframework.web.socket.WebSocketSession;
+import org.springframework.web.socket.handler.TextWebSocketHandler;
+import qwenchat.presets.PresetStore;
+import qwenchat.serving.GenerationService;
+import qwenchat.serving.ModelRuntime;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code /ws/chat}: see docs/protocol.md. Takes frames in pieces so an oversized one gets an
+ * {@code error} frame instead of the container closing the socket.
+ */
+@Component
+public class ChatSocketHandler extends TextWebSocketHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(ChatSocketHandler.class);
+
+    private final ModelRuntime runtime;
+    private final GenerationService generation;
+    private final PresetStore presets;
+    private final WebChatProperties limits;
+    private final JsonMapper json;
+    private final ExecutorService senders = Executors.newVirtualThreadPerTaskExecutor();
+    private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+
+    /** Per-socket state: the connection, its status subscription and a frame being assembled. */
+    private static final class Session {
+        final ChatConnection connection;
+        AutoCloseable statusSubscription;
+        final StringBuilder partial = new StringBuilder();
+        long partialBytes;
+        boolean discarding; // the frame in progress exceeded the limit; drop its remaining pieces
+
+        Session(ChatConnection connection) {
+            this.connection = connection;
+        }
+    }
+
+    public ChatSocketHandler(ModelRuntime runtime, GenerationService generation, PresetStore presets,
+            WebChatProperties limits, JsonMapper json) {
+        this.runtime = runtime;
+        this.generation = generation;
+        this.presets = presets;
+        this.limits = limits;
+        this.json = json;
+    }
+
+    @Override
+    public boolean supportsPartialMessages() {
+        return true;
+    }
+
+    @Override
+    public void afterConnectionEstablished(WebSocketSession ws) throws Exception {
+        ChatConnection[] self = new ChatConnection[1];
+        FrameSender sender = new FrameSender(ws, senders, limits.sendBufferBytes(), limits.sendTimeLimit().toMillis(),
+                () -> self[0].cancelForOverflow());
+        ChatConnection connection = new ChatConnection(sender, runtime, generation, presets, limits, json);
+        self[0] = connection;
+        Session session = new Session(connection);
+        sessions.put(ws.getId(), session);
+        // Subscribe before the first push so no change can fall between the two.
+        session.statusSubscription = runtime.onStatus(connection::status);
+        connection.status(runtime.status());
+    }
+
+    @Override
+    protected void handleTextMessage(WebSocketSession ws, TextMessage message) {
+        Session session = sessions.get(ws.getId());
+        if (session == null) return;
+        if (!session.discarding) {
+            String piece = message.getPayload();
+            session.partialBytes += utf8Length(piece);
+            if (session.partialBytes > limits.maxMessageBytes()) {
+                session.partial.setLength(0);
+                session.partial.trimToSize();
+                session.discarding = true;
+            } else {
+                session.partial.append(piece);
+            }
+        }
+        if (!message.isLast()) return;
+        session.partialBytes = 0;
+        if (session.discarding) {
+            session.discarding = false;
+            session.connection.sendError(null, ChatRejection.MESSAGE_TOO_LARGE, "the frame is larger than "
+                    + limits.maxMessageBytes() + " bytes (qwen.web.max-message-bytes); shorten the conversation or start a new chat");
+            return;
+        }
+        String text = session.partial.toString();
+        session.partial.setLength(0);
+        ClientFrame frame;
+        try {
+            frame = json.readValue(text, ClientFrame.class);
+        } catch (JacksonException e) {
+            session.connection.sendError(null, ChatRejection.INVALID_REQUEST,
+                    "the frame is not valid JSON for this protocol: " + e.getOriginalMessage());
+            return;
+        }
+        if (frame == null) {
+            session.connection.sendError(null, ChatRejection.INVALID_REQUEST, "the frame is empty");
+            return;
+        }
+        session.connection.onFrame(frame);
+    }
+
+    private static int utf8Length(CharSequence s) {
+        int n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            n += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3;
+        }
+        return n;
+    }
+
+    @Override
+    public void handleTransportError(WebSocketSession ws, Throwable exception) {
+        log.debug("chat socket {} transport error: {}", ws.getId(), exception.toString());
+    }
+
+    @Override
+    public void afterConnectionClosed(WebSocketSession ws, CloseStatus status) {
+        Session session = sessions.remove(ws.getId());
+        if (session == null) return;
+        session.connection.close();
+        if (session.statusSubscription != null) {
+            try {
+                session.statusSubscription.close();
+            } catch (Exception e) {
+                log.debug("unsubscribing {} from status failed: {}", ws.getId(), e.toString());
+            }
+        }
+    }
+
+    /** Open sockets, for tests and metrics. */
+    public int openSessions() {
+        return sessions.size();
+    }
+}

@@ -1,0 +1,104 @@
+package qwenchat.presets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.annotation.Import;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import qwenchat.web.FakeServing;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = FakeServing.NO_REAL_MODEL)
+@Import(FakeServing.class)
+class PresetApiTest {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static Path dataDir;
+
+    @DynamicPropertySource
+    static void dataDir(DynamicPropertyRegistry r) throws Exception {
+        dataDir = Files.createTempDirectory("qwen-presets-api");
+        r.add("qwen.data-dir", dataDir::toString);
+    }
+
+    @LocalServerPort
+    int port;
+
+    private final HttpClient http = HttpClient.newHttpClient();
+
+    private record Reply(int status, JsonNode body) {
+    }
+
+    private Reply call(String method, String path, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
+                .header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return new Reply(r.statusCode(), r.body().isEmpty() ? null : JSON.readTree(r.body()));
+    }
+
+    @Test
+    void crudImportAndExportOverHttp() throws Exception {
+        Reply list = call("GET", "/api/presets", null);
+        assertThat(list.status()).isEqualTo(200);
+        assertThat(list.body().size()).isGreaterThanOrEqualTo(8);
+        assertThat(list.body().get(0).path("builtin").asBoolean()).isTrue();
+
+        Reply created = call("POST", "/api/presets", """
+                {"id":"haiku","name":{"en":"Haiku poet","zh":"俳句诗人"},"systemPrompt":"Answer in haiku.",
+                 "sampling":{"temperature":1.1,"maxTokens":64},"examples":["Autumn"],"builtin":true}""");
+        assertThat(created.status()).isEqualTo(201);
+        assertThat(created.body().path("builtin").asBoolean()).as("clients cannot mark presets built in").isFalse();
+        assertThat(Files.readString(dataDir.resolve("presets.json"))).contains("\"haiku\"").contains("俳句诗人");
+
+        Reply edited = call("PUT", "/api/presets/haiku", """
+                {"name":{"en":"Haiku master"},"systemPrompt":"Only haiku.","sampling":{"topK":5}}""");
+        assertThat(edited.status()).isEqualTo(200);
+        assertThat(call("GET", "/api/presets/haiku", null).body().path("name").path("zh").asString()).isEqualTo("Haiku master");
+
+        Reply exported = call("GET", "/api/presets/export", null);
+        assertThat(exported.body().path("presets")).hasSize(1);
+        assertThat(call("DELETE", "/api/presets/haiku", null).status()).isEqualTo(204);
+        assertThat(call("GET", "/api/presets/haiku", null).status()).isEqualTo(404);
+
+        Reply imported = call("POST", "/api/presets/import", JSON.writeValueAsString(exported.body()));
+        assertThat(imported.status()).isEqualTo(200);
+        assertThat(imported.body().path("imported").asInt()).isEqualTo(1);
+        assertThat(call("GET", "/api/presets/haiku", null).body().path("systemPrompt").asString()).isEqualTo("Only haiku.");
+    }
+
+    @Test
+    void errorsNameTheFieldAndUseTheRightStatus() throws Exception {
+        Reply bad = call("POST", "/api/presets", """
+                {"id":"t1","name":{"en":"T"},"sampling":{"topP":0}}""");
+        assertThat(bad.status()).isEqualTo(400);
+        assertThat(bad.body().path("error").path("field").asString()).isEqualTo("sampling.topP");
+        assertThat(bad.body().path("error").path("message").asString()).isEqualTo("sampling.topP: must be in (0, 1], got 0.0");
+
+        Reply builtin = call("PUT", "/api/presets/general", """
+                {"name":{"en":"Mine"}}""");
+        assertThat(builtin.status()).isEqualTo(409);
+        assertThat(builtin.body().path("error").path("message").asString()).contains("built in and read-only");
+        assertThat(call("DELETE", "/api/presets/general", null).status()).isEqualTo(409);
+
+        Reply garbage = call("POST", "/api/presets", "{\"id\": [");
+        assertThat(garbage.status()).isEqualTo(400);
+        assertThat(garbage.body().path("error").path("message").asString()).startsWith("request body is not a valid preset JSON");
+
+        Reply badImport = call("POST", "/api/presets/import", """
+                {"presets":[{"id":"ok1","name":{"en":"Ok"}},{"id":"BAD!","name":{"en":"Bad"}}]}""");
+        assertThat(badImport.status()).isEqualTo(400);
+        assertThat(badImport.body().path("error").path("field").asString()).isEqualTo("presets[1].id");
+        assertThat(call("GET", "/api/presets/ok1", null).status()).as("import is all or nothing").isEqualTo(404);
+    }
+}

@@ -1,0 +1,372 @@
+package qwenchat.web;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.context.TestConfiguration;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Primary;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import qwenchat.presets.PresetStore;
+import qwenchat.serving.HeldEngines;
+import qwenchat.serving.BatchScheduler;
+import qwenchat.serving.EngineFactory;
+import qwenchat.serving.ModelRuntime;
+import qwenchat.serving.QwenProperties;
+import qwenchat.serving.ServedModel;
+import qwenchat.tokenizer.ChatMessage;
+
+/**
+ * The chat page in headless Debian chromium against the real app on the demo checkpoint. The
+ * engine is held at the weights stage until the first test has seen the loading screen.
+ * Screenshots go to target/screenshots/.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4"})
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ChatPageBrowserTest {
+
+    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
+    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
+    static final Path SHOTS = Path.of("target/screenshots");
+    static final CountDownLatch RELEASE = new CountDownLatch(1);
+
+    @TestConfiguration
+    static class HeldEngine {
+        @Bean
+        @Primary
+        EngineFactory heldEngineFactory(QwenProperties properties) {
+            return HeldEngines.heldUntil(RELEASE, properties);
+        }
+    }
+
+    @DynamicPropertySource
+    static void dataDir(DynamicPropertyRegistry r) throws Exception {
+        String dir = Files.createTempDirectory("qwen-webchat-browser").toString();
+        r.add("qwen.data-dir", () -> dir);
+    }
+
+    @LocalServerPort
+    int port;
+    @Autowired
+    ModelRuntime runtime;
+    @Autowired
+    PresetStore presets;
+    @Autowired
+    BatchScheduler scheduler;
+
+    ChromeDriver driver;
+    WebDriverWait wait;
+
+    @BeforeAll
+    void startBrowser() throws Exception {
+        assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+                "needs Debian chromium and chromium-driver (apt-get install -y chromium chromium-driver)");
+        Files.createDirectories(SHOTS);
+        // Explicit driver and browser paths: Selenium Manager never runs, nothing is downloaded.
+        System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(CHROMIUM.toFile());
+        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--lang=en-US", "--window-size=1280,900");
+        ChromeDriverService service = new ChromeDriverService.Builder()
+                .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
+        driver = new ChromeDriver(service, options);
+        wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+    }
+
+    @AfterAll
+    void stopBrowser() {
+        RELEASE.countDown();
+        if (driver != null) driver.quit();
+    }
+
+    private Object js(String script, Object... args) {
+        return ((JavascriptExecutor) driver).executeScript(script, args);
+    }
+
+    private void shot(String name) throws Exception {
+        File f = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
+        Files.copy(f.toPath(), SHOTS.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    private WebElement el(String id) {
+        return driver.findElement(By.id(id));
+    }
+
+    private List<WebElement> messages(String role) {
+        return driver.findElements(By.cssSelector("#messages .msg." + role + ":not(.greeting)"));
+    }
+
+    private void setMaxTokens(int n) {
+        el("open-settings").click();
+        WebElement input = el("set-maxTokens");
+        input.clear();
+        input.sendKeys(String.valueOf(n), Keys.TAB);
+        el("close-settings").click();
+    }
+
+    private void sendMessage(String text) {
+        WebElement input = el("input");
+        input.sendKeys(text);
+        input.sendKeys(Keys.ENTER);
+    }
+
+    private void waitUntilIdle() {
+        wait.until(d -> el("stop-btn").getAttribute("hidden") != null && el("send-btn").isDisplayed());
+    }
+
+    @Test
+    @Order(1)
+    void loadingScreenShowsProgressThenTurnsIntoTheChatByItself() throws Exception {
+        driver.get("http://localhost:" + port + "/");
+        wait.until(d -> el("loading-screen").isDisplayed()
+                && d.findElements(By.cssSelector("#stage-list li.current")).size() == 1
+                && d.findElement(By.cssSelector("#stage-list li.current")).getAttribute("data-stage").equals("LOAD_WEIGHTS"));
+        assertThat(el("app").isDisplayed()).isFalse();
+        assertThat(driver.findElements(By.cssSelector("#stage-list li.done"))).hasSizeGreaterThanOrEqualTo(2);
+        assertThat(el("loading-model").getText()).contains("demo weights (random)");
+        assertThat(el("progress-percent").getText()).matches("\\d+%");
+        shot("loading.png");
+
+        RELEASE.countDown();
+        wait.until(d -> el("app").isDisplayed());
+        assertThat(el("loading-screen").isDisplayed()).isFalse();
+        assertThat(el("demo-badge").isDisplayed()).isTrue();
+        assertThat(el("demo-badge").getText()).isEqualTo("demo weights (random)");
+        assertThat(el("model-name").getText()).isEqualTo("Qwen2.5 · cpu");
+        int context = runtime.served().orElseThrow().contextLength();
+        wait.until(d -> el("context-size").getText().equals(String.valueOf(context)));
+    }
+
+    @Test
+    @Order(2)
+    void aReplyStreamsInWithItsStats() throws Exception {
+        setMaxTokens(48);
+        sendMessage("Hello there");
+        wait.until(d -> messages("assistant").size() == 1);
+        assertThat(messages("user")).extracting(WebElement::getText).anyMatch(t -> t.startsWith("Hello there"));
+        waitUntilIdle();
+        WebElement reply = messages("assistant").get(0);
+        assertThat(reply.findElement(By.cssSelector(".content")).getText()).isNotBlank();
+        String stats = reply.findElement(By.cssSelector(".stats")).getText();
+        assertThat(stats).matches("48 tokens · [0-9.]+ tok/s · TTFT \\d+ ms · length limit");
+        // The context meter counts the whole conversation with the server's tokenizer.
+        wait.until(d -> Integer.parseInt(el("context-used").getText()) > 48);
+        shot("chat.png");
+    }
+
+    @Test
+    @Order(3)
+    void stopEndsALongReply() throws Exception {
+        setMaxTokens(3000);
+        sendMessage("Tell me a very long story");
+        wait.until(d -> el("stop-btn").isDisplayed()
+                && !messages("assistant").get(messages("assistant").size() - 1).getText().isBlank());
+        long t0 = System.nanoTime();
+        el("stop-btn").click();
+        waitUntilIdle();
+        double stopMillis = (System.nanoTime() - t0) / 1e6;
+        WebElement reply = messages("assistant").get(messages("assistant").size() - 1);
+        String stats = reply.findElement(By.cssSelector(".stats")).getText();
+        assertThat(stats).endsWith("stopped");
+        int tokens = Integer.parseInt(stats.substring(0, stats.indexOf(' ')));
+        assertThat(tokens).isBetween(1, 2999);
+        System.out.printf("stop: reply ended %.0f ms after the click, at %d tokens%n", stopMillis, tokens);
+        assertThat(stopMillis).isLessThan(5000);
+    }
+
+    @Test
+    @Order(4)
+    void switchingPresetChangesGreetingAndThePromptTheServerCounts() throws Exception {
+        el("new-chat").click();
+        wait.until(d -> messages("user").isEmpty());
+        ServedModel model = runtime.served().orElseThrow();
+        int general = model.chatTemplate().render(List.of(new ChatMessage("system", presets.get("general").systemPrompt())), true).ids().length;
+        int translator = model.chatTemplate().render(List.of(new ChatMessage("system", presets.get("translator-zh-en").systemPrompt())), true).ids().length;
+        assertThat(translator).isNotEqualTo(general);
+        wait.until(d -> el("context-used").getText().equals(String.valueOf(general)));
+
+        new Select(el("preset-select")).selectByValue("translator-zh-en");
+        wait.until(d -> el("context-used").getText().equals(String.valueOf(translator)));
+        assertThat(driver.findElement(By.cssSelector("#messages .greeting")).getText())
+                .contains("Send me Chinese or English text and I will translate it.");
+        driver.findElements(By.cssSelector("#messages .example")).get(0).click();
+        assertThat(el("input").getAttribute("value")).startsWith("The early bird");
+        setMaxTokens(8);
+        el("send-btn").click();
+        waitUntilIdle();
+        // The conversation remembers its preset.
+        assertThat(js("return JSON.parse(localStorage.getItem('qwenchat.conversations')).find(c => c.id === localStorage.getItem('qwenchat.current')).presetId"))
+                .isEqualTo("translator-zh-en");
+        shot("preset.png");
+    }
+
+    @Test
+    @Order(5)
+    void scriptAndEventHandlerPayloadsInModelOutputRenderInert() throws Exception {
+        String payload = """
+                {"conversations":[{"id":"xss","title":"XSS check","presetId":"general","updatedAt":1,"messages":[
+                 {"role":"user","content":"<img src=x onerror=\\"window.__xss='user'\\">"},
+                 {"role":"assistant","content":"Hi <img src=x onerror=\\"window.__xss='img'\\"> <script>window.__xss='script'</script> [click](javascript:window.__xss='link') <svg onload=\\"window.__xss='svg'\\"></svg> <iframe src=\\"javascript:window.__xss='iframe'\\"></iframe>\\n\\n```java\\nclass A { int x = 1; }\\n```"}]}]}""";
+        Path file = Files.createTempFile("xss-conversation", ".json");
+        Files.writeString(file, payload);
+        el("import-conversations").sendKeys(file.toAbsolutePath().toString());
+        wait.until(d -> d.findElements(By.cssSelector("#conv-list .conv.active[data-id='xss']")).size() == 1);
+        WebElement reply = messages("assistant").get(0);
+        driver.findElements(By.cssSelector("#messages .msg.assistant a")).forEach(a -> {
+            try { a.click(); } catch (RuntimeException ignored) { /* no href left to follow */ }
+        });
+        Thread.sleep(300);
+        assertThat(js("return window.__xss === undefined")).isEqualTo(true);
+        assertThat(driver.findElements(By.cssSelector("#messages script, #messages iframe, #messages [onerror], #messages [onload]"))).isEmpty();
+        assertThat(driver.findElements(By.cssSelector("#messages a[href^='javascript']"))).isEmpty();
+        // The user's text is shown literally, not parsed.
+        assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).startsWith("<img src=x onerror=");
+        // The code block survives sanitising, highlighted, with a copy button.
+        assertThat(reply.findElements(By.cssSelector("pre code.hljs.language-java"))).hasSize(1);
+        assertThat(reply.findElement(By.cssSelector("pre .copy-code")).getText()).isEqualTo("Copy");
+        shot("xss.png");
+    }
+
+    @Test
+    @Order(6)
+    void reloadKeepsTheConversations() throws Exception {
+        @SuppressWarnings("unchecked")
+        List<String> before = (List<String>) js("return [...document.querySelectorAll('#conv-list .conv')].map(e => e.dataset.id)");
+        String current = (String) js("return localStorage.getItem('qwenchat.current')");
+        driver.navigate().refresh();
+        wait.until(d -> el("app").isDisplayed());
+        wait.until(d -> d.findElements(By.cssSelector("#conv-list .conv")).size() == before.size());
+        assertThat(driver.findElement(By.cssSelector("#conv-list .conv.active")).getAttribute("data-id")).isEqualTo(current);
+        assertThat(messages("assistant")).hasSize(1);
+        assertThat(messages("user").get(0).getText()).startsWith("<img src=x onerror=");
+
+        // The first conversation, with its reply and stats, comes back too.
+        driver.findElements(By.cssSelector("#conv-list .conv-title")).stream()
+                .filter(t -> t.getText().equals("Hello there")).findFirst().orElseThrow().click();
+        wait.until(d -> messages("user").size() == 2);
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).startsWith("48 tokens");
+    }
+
+    @Test
+    @Order(7)
+    void worksOnAPhoneSizedScreenInChinese() throws Exception {
+        driver.manage().window().setSize(new Dimension(390, 844));
+        el("lang-switch").click();
+        assertThat(el("send-btn").getText()).isEqualTo("发送");
+        assertThat(el("demo-badge").getText()).isEqualTo("演示权重（随机）");
+        assertThat(el("sidebar").getRect().getX() + el("sidebar").getRect().getWidth()).isLessThanOrEqualTo(0);
+        el("toggle-sidebar").click();
+        wait.until(d -> el("sidebar").getRect().getX() >= 0);
+        el("close-sidebar").click();
+        wait.until(d -> el("sidebar").getRect().getX() + el("sidebar").getRect().getWidth() <= 0);
+        assertThat(el("input").isDisplayed()).isTrue();
+        shot("phone-zh.png");
+        el("lang-switch").click();
+        driver.manage().window().setSize(new Dimension(1280, 900));
+    }
+
+    private void openConversationTitled(String title) {
+        driver.findElements(By.cssSelector("#conv-list .conv-title")).stream()
+                .filter(t -> t.getText().equals(title)).findFirst().orElseThrow().click();
+    }
+
+    @Test
+    @Order(8)
+    void editingAUserMessageResendsFromThere() throws Exception {
+        openConversationTitled("Hello there");
+        wait.until(d -> messages("user").size() == 2);
+        setMaxTokens(6);
+        long completed = scheduler.stats().completed();
+        messages("user").get(0).findElement(By.cssSelector(".edit-msg")).click();
+        WebElement box = driver.findElement(By.cssSelector("#messages .edit-box"));
+        box.clear();
+        box.sendKeys("Hi again");
+        driver.findElement(By.cssSelector("#messages .save-edit")).click();
+        waitUntilIdle();
+        assertThat(messages("user")).extracting(e -> e.findElement(By.cssSelector(".content")).getText()).containsExactly("Hi again");
+        assertThat(messages("assistant")).hasSize(1);
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).startsWith("6 tokens");
+        assertThat(scheduler.stats().completed()).isEqualTo(completed + 1);
+    }
+
+    @Test
+    @Order(9)
+    void regenerateReplacesTheLastReply() throws Exception {
+        long completed = scheduler.stats().completed();
+        el("regenerate").click();
+        waitUntilIdle();
+        assertThat(scheduler.stats().completed()).isEqualTo(completed + 1);
+        assertThat(messages("user")).hasSize(1);
+        assertThat(messages("assistant")).hasSize(1);
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).startsWith("6 tokens");
+    }
+
+    @Test
+    @Order(10)
+    void customPresetMadeInTheDialogIsSavedValidatedAndUsable() throws Exception {
+        el("new-chat").click();
+        el("manage-presets").click();
+        el("pf-id").sendKeys("pirate");
+        el("pf-name-en").sendKeys("Pirate");
+        el("pf-system").sendKeys("You are a pirate. Answer like one.");
+        el("pf-topP").sendKeys("5");
+        el("pf-save").click();
+        wait.until(d -> el("pf-error").isDisplayed());
+        assertThat(el("pf-error").getText()).isEqualTo("sampling.topP: must be in (0, 1], got 5.0");
+        assertThat(presets.find("pirate")).isEmpty();
+
+        el("pf-topP").clear();
+        el("pf-topP").sendKeys("0.9");
+        el("pf-save").click();
+        wait.until(d -> presets.find("pirate").isPresent());
+        assertThat(presets.get("pirate").sampling().topP()).isEqualTo(0.9);
+        // The list is rebuilt after each save, so ask the page rather than hold elements.
+        wait.until(d -> Boolean.TRUE.equals(js("return [...document.querySelectorAll('#preset-admin-list li')].some(li => li.textContent.startsWith('Pirate'))")));
+        el("pf-close").click();
+
+        new Select(el("preset-select")).selectByValue("pirate");
+        ServedModel model = runtime.served().orElseThrow();
+        int expected = model.chatTemplate().render(List.of(new ChatMessage("system", "You are a pirate. Answer like one.")), true).ids().length;
+        wait.until(d -> el("context-used").getText().equals(String.valueOf(expected)));
+        // Built-ins cannot be edited: the dialog offers a copy instead.
+        el("manage-presets").click();
+        WebElement general = driver.findElements(By.cssSelector("#preset-admin-list li")).get(0);
+        assertThat(general.getText()).contains("built-in");
+        assertThat(general.findElement(By.tagName("button")).getText()).isEqualTo("Copy");
+        el("pf-close").click();
+    }
+}
