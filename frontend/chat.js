@@ -86,8 +86,10 @@
     (s.stages || []).forEach(t => { timings[t.stage] = t; });
     const list = $('stage-list');
     list.replaceChildren();
-    const current = STAGES.indexOf(s.stage);
-    STAGES.forEach((st, i) => {
+    // The download stage appears only when the model is fetched from a hub (QWEN_MODEL).
+    const stages = s.stage === 'DOWNLOAD_MODEL' || timings.DOWNLOAD_MODEL ? ['DOWNLOAD_MODEL', ...STAGES] : STAGES;
+    const current = stages.indexOf(s.stage);
+    stages.forEach((st, i) => {
       const li = document.createElement('li');
       li.dataset.stage = st;
       const t = timings[st];

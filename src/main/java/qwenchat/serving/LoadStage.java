@@ -2,6 +2,7 @@ package qwenchat.serving;
 
 /** The startup stages, in order; the readiness gate reports which one is running. */
 public enum LoadStage {
+    DOWNLOAD_MODEL("Downloading the model"),
     RESOLVE_MODEL("Resolving the model directory"),
     VALIDATE_FILES("Validating config, tokenizer and weights"),
     LOAD_WEIGHTS("Loading weights into the engine"),

@@ -29,7 +29,7 @@ final class ModelHealthIndicator implements HealthIndicator {
                 .withDetail("percent", Math.round(s.percent() * 10) / 10.0)
                 .withDetail("model", s.modelName())
                 .withDetail("demo", s.demo());
-        if (s.state() == LoadState.LOADING && s.stage() == LoadStage.LOAD_WEIGHTS) {
+        if (s.state() == LoadState.LOADING && (s.stage() == LoadStage.LOAD_WEIGHTS || s.stage() == LoadStage.DOWNLOAD_MODEL)) {
             b.withDetail("bytesDone", s.bytesDone()).withDetail("bytesTotal", s.bytesTotal())
                     .withDetail("tensorsDone", s.tensorsDone()).withDetail("tensorsTotal", s.tensorsTotal());
             if (s.etaMillis() != null) b.withDetail("etaMillis", s.etaMillis());

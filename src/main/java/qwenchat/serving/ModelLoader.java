@@ -12,6 +12,8 @@ import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.SmartInitializingSingleton;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.demo.DemoCheckpoint;
+import qwenchat.hub.HubProperties;
+import qwenchat.hub.ModelDownloader;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.model.ModelDirectory;
 import qwenchat.tokenizer.ChatTemplate;
@@ -27,11 +29,13 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
     private static final Logger log = LoggerFactory.getLogger(ModelLoader.class);
     private static final long PUBLISH_INTERVAL_NANOS = 100_000_000L;
 
-    // Overall percent where each stage starts; weights dominate.
-    private static final double[] STAGE_START = {0, 2, 5, 95, 98, 100};
+    // Overall percent where each stage starts; weights dominate. A download reports its own 0..100
+    // in DOWNLOAD_MODEL (it can take far longer than everything after it), then loading starts at 0.
+    private static final double[] STAGE_START = {0, 0, 2, 5, 95, 98, 100};
 
     private final QwenProperties properties;
     private final EngineFactory engines;
+    private final HubProperties hub;   // null or disabled: no download
     private final List<Consumer<LoadStatus>> listeners = new CopyOnWriteArrayList<>();
     private final List<Consumer<LoadedModel>> readyHooks = new CopyOnWriteArrayList<>();
 
@@ -48,11 +52,23 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
     private ModelFiles files;
 
     public ModelLoader(QwenProperties properties, EngineFactory engines) {
+        this(properties, engines, null);
+    }
+
+    /** With {@code hub} enabled and no model directory configured, the model is downloaded first. */
+    public ModelLoader(QwenProperties properties, EngineFactory engines, HubProperties hub) {
         this.properties = properties;
         this.engines = engines;
-        this.status = new LoadStatus(LoadState.LOADING, LoadStage.RESOLVE_MODEL, 0, 0, 0, 0, 0, null, null, null,
-                properties.modelDir() == null ? ModelDirectory.DEMO_LABEL : properties.modelDir(),
-                properties.modelDir() == null, List.of());
+        this.hub = hub;
+        boolean download = downloads();
+        this.status = new LoadStatus(LoadState.LOADING, download ? LoadStage.DOWNLOAD_MODEL : LoadStage.RESOLVE_MODEL,
+                0, 0, 0, 0, 0, null, null, null,
+                download ? hub.model() : properties.modelDir() == null ? ModelDirectory.DEMO_LABEL : properties.modelDir(),
+                properties.modelDir() == null && !download, List.of());
+    }
+
+    private boolean downloads() {
+        return properties.modelDir() == null && hub != null && hub.enabled();
     }
 
     @Override
@@ -119,8 +135,14 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
 
     private void load() {
         try {
+            Path downloaded = null;
+            if (downloads()) {
+                stage(LoadStage.DOWNLOAD_MODEL);
+                downloaded = new ModelDownloader(hub).fetch(this::downloadProgress);
+            }
             stage(LoadStage.RESOLVE_MODEL);
-            Path dir = properties.modelDir() != null ? Path.of(properties.modelDir()) : demoDirectory();
+            Path dir = properties.modelDir() != null ? Path.of(properties.modelDir())
+                    : downloaded != null ? downloaded : demoDirectory();
 
             stage(LoadStage.VALIDATE_FILES);
             ModelFiles f = ModelFiles.open(ModelDirectory.resolve(dir));
@@ -192,6 +214,8 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
     private void stage(LoadStage next) {
         if (Thread.currentThread().isInterrupted()) throw new IllegalStateException("loading was cancelled");
         update(s -> {
+            // Download bytes are not weight bytes: the loading stages start their own count.
+            boolean fromDownload = s.stage() == LoadStage.DOWNLOAD_MODEL;
             List<StageTiming> timings = finishStage();
             if (next != LoadStage.READY) {
                 synchronized (lock) {
@@ -200,7 +224,8 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
                 }
             }
             return new LoadStatus(next == LoadStage.READY ? LoadState.READY : LoadState.LOADING, next,
-                    STAGE_START[next.ordinal()], s.bytesDone(), s.bytesTotal(), s.tensorsDone(), s.tensorsTotal(),
+                    STAGE_START[next.ordinal()], fromDownload ? 0 : s.bytesDone(), fromDownload ? 0 : s.bytesTotal(),
+                    s.tensorsDone(), s.tensorsTotal(),
                     null, next == LoadStage.READY ? Long.valueOf(0) : null, null,
                     next == LoadStage.READY ? loaded.served().name() : s.modelName(), s.demo(), timings);
         }, true);
@@ -220,9 +245,16 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
         }
     }
 
+    private void downloadProgress(String file, long done, long total) {
+        double percent = total > 0 ? 100.0 * done / total : 0;
+        update(s -> new LoadStatus(LoadState.LOADING, LoadStage.DOWNLOAD_MODEL, percent, done, total, 0, 0, file,
+                null, null, s.modelName(), s.demo(), s.stages()), done >= total);
+    }
+
     private void weightProgress(long done, long total, int tensorsDone, int tensorsTotal, String tensor) {
         double fraction = total > 0 ? (double) done / total : 1;
-        double percent = STAGE_START[2] + fraction * (STAGE_START[3] - STAGE_START[2]);
+        double percent = STAGE_START[LoadStage.LOAD_WEIGHTS.ordinal()]
+                + fraction * (STAGE_START[LoadStage.WARM_UP.ordinal()] - STAGE_START[LoadStage.LOAD_WEIGHTS.ordinal()]);
         long elapsed = System.nanoTime() - weightsStartNanos;
         Long eta = fraction > 0.01 ? Long.valueOf((long) (elapsed / 1e6 * (1 - fraction) / fraction)) : null;
         boolean last = done >= total;

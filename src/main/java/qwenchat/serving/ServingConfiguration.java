@@ -1,9 +1,11 @@
 package qwenchat.serving;
 
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import qwenchat.hub.HubProperties;
 
 /** Wires the model lifecycle and the scheduler. */
 @Configuration(proxyBeanMethods = false)
@@ -16,8 +18,8 @@ public class ServingConfiguration {
     }
 
     @Bean
-    ModelLoader modelRuntime(QwenProperties properties, EngineFactory engineFactory) {
-        return new ModelLoader(properties, engineFactory);
+    ModelLoader modelRuntime(QwenProperties properties, EngineFactory engineFactory, ObjectProvider<HubProperties> hub) {
+        return new ModelLoader(properties, engineFactory, hub.getIfAvailable());
     }
 
     @Bean
