@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # qwen-chat image. Targets:
 #   runtime (default)   builds the jar with CUDA kernels and a jlinked JRE inside a CUDA devel image
 #   runtime-prebuilt    packs a jar and JRE prepared on the host (deploy/docker/prepare-prebuilt.sh),
@@ -8,11 +7,12 @@
 
 ARG RUNTIME_BASE=ubuntu:24.04
 ARG BUILD_BASE=nvidia/cuda:13.0.1-devel-ubuntu24.04
+ARG APP_UID=10001
 
 # ---------------------------------------------------------------------------------------------
 # What both runtime targets share: a non-root user, the volumes' mount points, the settings.
 FROM ${RUNTIME_BASE} AS runtime-base
-ARG APP_UID=10001
+ARG APP_UID
 # useradd is not in every minimal base; the passwd and group lines are all a user needs.
 RUN set -eu; \
     echo "qwen:x:${APP_UID}:${APP_UID}:qwen-chat:/home/qwen:/usr/sbin/nologin" >> /etc/passwd; \
@@ -20,7 +20,7 @@ RUN set -eu; \
     mkdir -p /home/qwen /data /cache /models /opt/qwen-chat; \
     chown -R ${APP_UID}:${APP_UID} /home/qwen /data /cache; \
     chmod 1777 /tmp
-COPY --chmod=0755 deploy/docker/healthcheck.sh /opt/qwen-chat/healthcheck.sh
+COPY deploy/docker/healthcheck.sh /opt/qwen-chat/healthcheck.sh
 ENV JAVA_HOME=/opt/java \
     PATH=/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/home/qwen \
@@ -43,6 +43,7 @@ ENTRYPOINT ["java", "org.springframework.boot.loader.launch.JarLauncher"]
 # ---------------------------------------------------------------------------------------------
 # Runtime from a jar and a JRE prepared on the host: target/docker/{jre,app/...}.
 FROM runtime-base AS runtime-prebuilt
+ARG APP_UID
 COPY target/docker/jre /opt/java
 COPY target/docker/app/dependencies/ ./
 COPY target/docker/app/spring-boot-loader/ ./
@@ -73,6 +74,7 @@ RUN deploy/docker/prepare-prebuilt.sh target/qwen-chat.jar target/docker
 # ---------------------------------------------------------------------------------------------
 # The default target: the build stage's jar and JRE on the small runtime base.
 FROM runtime-base AS runtime
+ARG APP_UID
 COPY --from=build /src/target/docker/jre /opt/java
 COPY --from=build /src/target/docker/app/dependencies/ ./
 COPY --from=build /src/target/docker/app/spring-boot-loader/ ./
