@@ -43,8 +43,9 @@ class DockerComposeConfigTest {
         Map<String, Object> device = map(at(svc, "deploy", "resources", "reservations", "devices", 0));
         assertThat(device.get("driver")).isEqualTo("nvidia");
         assertThat(list(device.get("capabilities"))).contains("gpu");
-        // Without the monitoring profile only the app runs.
-        assertThat(map(cfg.get("services")).keySet()).containsExactly("qwen-chat");
+        // Monitoring is opt-in: only the app runs without the profile.
+        assertThat(svc.get("profiles")).isNull();
+        assertThat(at(cfg, "services", "prometheus", "profiles")).isEqualTo(List.of("monitoring"));
     }
 
     @Test
@@ -64,8 +65,7 @@ class DockerComposeConfigTest {
     void modelIsMountedReadOnlyAndDataAndCacheAreVolumes() throws Exception {
         Map<String, Object> svc = map(at(AppSettings.yamlDocuments(composeConfig()).get(0), "services", "qwen-chat"));
         String volumes = String.valueOf(svc.get("volumes"));
-        assertThat(volumes).contains("/srv/models/Qwen2.5-7B-Instruct").contains("/models").contains("read_only=true")
-                .contains("/data").contains("/cache");
+        assertThat(volumes).contains("/srv/models/Qwen2.5-7B-Instruct:/models:ro").contains(":/data").contains(":/cache");
         Map<String, Object> env = map(svc.get("environment"));
         assertThat(env).containsKeys("QWEN_MODEL_DIR", "QWEN_MODEL", "HF_ENDPOINT", "HF_TOKEN", "QWEN_ADMIN_TOKEN", "QWEN_API_KEYS");
         assertThat(env.get("QWEN_MODEL_DIR")).isEqualTo("/models");
