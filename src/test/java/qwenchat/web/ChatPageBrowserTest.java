@@ -1,13 +1,9 @@
 package qwenchat.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterAll;
@@ -19,14 +15,9 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
-import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
-import org.openqa.selenium.OutputType;
-import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -52,14 +43,13 @@ import qwenchat.tokenizer.ChatMessage;
  * Screenshots go to target/screenshots/.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4"})
+        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4",
+        "qwen.admin.token=" + ChatPageBrowserTest.ADMIN_TOKEN})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ChatPageBrowserTest {
 
-    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-    static final Path SHOTS = Path.of("target/screenshots");
+    static final String ADMIN_TOKEN = "browser-admin-token";
     static final CountDownLatch RELEASE = new CountDownLatch(1);
 
     @TestConfiguration
@@ -86,44 +76,33 @@ class ChatPageBrowserTest {
     @Autowired
     BatchScheduler scheduler;
 
+    HeadlessChromium browser;
     ChromeDriver driver;
     WebDriverWait wait;
 
     @BeforeAll
     void startBrowser() throws Exception {
-        assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
-                "needs Debian chromium and chromium-driver (apt-get install -y chromium chromium-driver)");
-        Files.createDirectories(SHOTS);
-        // Explicit driver and browser paths: Selenium Manager never runs, nothing is downloaded.
-        System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary(CHROMIUM.toFile());
-        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--lang=en-US", "--window-size=1280,900");
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
-        driver = new ChromeDriver(service, options);
-        wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+        browser = HeadlessChromium.start();
+        driver = browser.driver;
+        wait = browser.wait;
     }
 
     @AfterAll
     void stopBrowser() {
         RELEASE.countDown();
-        if (driver != null) driver.quit();
+        if (browser != null) browser.close();
     }
 
     private Object js(String script, Object... args) {
-        return ((JavascriptExecutor) driver).executeScript(script, args);
+        return browser.js(script, args);
     }
 
     private void shot(String name) throws Exception {
-        File f = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
-        Files.copy(f.toPath(), SHOTS.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+        browser.shot(name);
     }
 
     private WebElement el(String id) {
-        return driver.findElement(By.id(id));
+        return browser.el(id);
     }
 
     private List<WebElement> messages(String role) {
@@ -344,8 +323,14 @@ class ChatPageBrowserTest {
         el("pf-name-en").sendKeys("Pirate");
         el("pf-system").sendKeys("You are a pirate. Answer like one.");
         el("pf-topP").sendKeys("5");
+        // Preset changes are admin-only: the first save is refused and the dialog asks for the token.
         el("pf-save").click();
-        wait.until(d -> el("pf-error").isDisplayed());
+        wait.until(d -> el("pf-auth").isDisplayed());
+        assertThat(el("pf-error").getText()).contains("admin token");
+        assertThat(presets.find("pirate")).isEmpty();
+        el("pf-token").sendKeys(ADMIN_TOKEN);
+        el("pf-save").click();
+        wait.until(d -> el("pf-error").getText().startsWith("sampling.topP"));
         assertThat(el("pf-error").getText()).isEqualTo("sampling.topP: must be in (0, 1], got 5.0");
         assertThat(presets.find("pirate")).isEmpty();
 
