@@ -87,7 +87,7 @@
     biasPlot = new uPlot({
       width: Math.max(260, el.clientWidth || 300), height: 130,
       series: [{ label: 'layer' }, { label: 'q', stroke: '#4f46e5' }, { label: 'k', stroke: '#dc2626' }, { label: 'v', stroke: '#15803d' }],
-      scales: { x: { time: false } }, axes: [{}, { size: 50 }],
+      scales: { x: { time: false } }, axes: [{ incrs: [1, 2, 5, 10, 20], values: (u, v) => v.map(String) }, { size: 50 }],
     }, [layers, norms.q, norms.k, norms.v], el);
   }
 

@@ -29,12 +29,17 @@ public final class AdminToken {
     /** The configured token, or a fresh random one announced once in the log. */
     static AdminToken fromConfigOrGenerate(String configured, SecureRandom random) {
         if (configured != null) return new AdminToken(configured);
-        byte[] bytes = new byte[32];
-        random.nextBytes(bytes);
-        String generated = HexFormat.of().formatHex(bytes);
+        String generated = generate(random);
         log.warn("no admin token configured (QWEN_ADMIN_TOKEN / qwen.admin.token); generated one for this run: {}",
                 generated);
         return new AdminToken(generated);
+    }
+
+    /** 256 random bits as 64 hex characters. */
+    static String generate(SecureRandom random) {
+        byte[] bytes = new byte[32];
+        random.nextBytes(bytes);
+        return HexFormat.of().formatHex(bytes);
     }
 
     /** Constant-time comparison of the UTF-8 bytes; null never matches. */

@@ -208,6 +208,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
 
     private void runLoop() {
         try {
+            publishStats();
             while (!stopping) {
                 List<ScheduledSequence> newcomers = awaitWorkAndAdmit();
                 heartbeat.beat();
@@ -237,6 +238,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         try {
             while (running.isEmpty() && waiting.isEmpty() && !wakeRequested && !stopping) {
                 work.await(1, TimeUnit.SECONDS);
+                heartbeat.beat();
             }
             wakeRequested = false;
             long now = System.nanoTime();

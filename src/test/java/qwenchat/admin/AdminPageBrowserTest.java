@@ -131,6 +131,8 @@ class AdminPageBrowserTest {
         assertThat(ttft).isPositive().isLessThan(60_000);
         // Every chart drew.
         assertThat(browser.driver.findElements(By.cssSelector(".charts canvas"))).hasSize(6);
+        // Tall enough to show every chart in the screenshot.
+        browser.driver.manage().window().setSize(new org.openqa.selenium.Dimension(1400, 1500));
         Thread.sleep(1500);
         assertThat(Files.size(browser.shot("admin.png"))).isPositive();
     }
@@ -138,6 +140,7 @@ class AdminPageBrowserTest {
     @Test
     @Order(4)
     void reloadShowsTheHistoryAtOnce() {
+        browser.driver.manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
         browser.driver.navigate().refresh();
         browser.wait.until(d -> el("dashboard").isDisplayed());
         // Straight from the server's ring buffer, before any new tick.
