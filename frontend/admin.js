@@ -56,6 +56,15 @@
       scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
     };
     charts[id] = { plot: new uPlot(opts, [series.t, ...keys.map(k => series[k])], el), keys };
+    fitWidth(el, charts[id].plot, 180);
+  }
+
+  // Charts follow their card's width (the grid decides it; the canvas never does).
+  function fitWidth(el, plot, height) {
+    new ResizeObserver(() => {
+      const w = Math.floor(el.clientWidth);
+      if (w > 0 && w !== plot.width) plot.setSize({ width: w, height });
+    }).observe(el);
   }
 
   function redraw() {
@@ -89,6 +98,7 @@
       series: [{ label: 'layer' }, { label: 'q', stroke: '#4f46e5' }, { label: 'k', stroke: '#dc2626' }, { label: 'v', stroke: '#15803d' }],
       scales: { x: { time: false } }, axes: [{ incrs: [1, 2, 5, 10, 20], values: (u, v) => v.map(String) }, { size: 50 }],
     }, [layers, norms.q, norms.k, norms.v], el);
+    fitWidth(el, biasPlot, 130);
   }
 
   // ---- cards ----
