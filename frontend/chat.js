@@ -286,6 +286,9 @@
   }
 
   function showNote(text) {
+    // The context meter re-counts on every keystroke; one refusal is enough to show.
+    const last = $('messages').lastElementChild;
+    if (last && last.classList.contains('note') && last.textContent === text) return;
     const n = document.createElement('div');
     n.className = 'msg note error';
     n.textContent = text;

@@ -224,19 +224,21 @@ class ChatPageBrowserTest {
         String payload = """
                 {"conversations":[{"id":"xss","title":"XSS check","presetId":"general","updatedAt":1,"messages":[
                  {"role":"user","content":"<img src=x onerror=\\"window.__xss='user'\\">"},
-                 {"role":"assistant","content":"Hi <img src=x onerror=\\"window.__xss='img'\\"> <script>window.__xss='script'</script> [click](javascript:window.__xss='link') <svg onload=\\"window.__xss='svg'\\"></svg> <iframe src=\\"javascript:window.__xss='iframe'\\"></iframe>\\n\\n```java\\nclass A { int x = 1; }\\n```"}]}]}""";
+                 {"role":"assistant","content":"Hi <img src=x onerror=\\"window.__xss='img'\\"> <script>window.__xss='script'</script> [click](javascript:window.__xss='link') [docs](https://example.com/) <svg onload=\\"window.__xss='svg'\\"></svg> <iframe src=\\"javascript:window.__xss='iframe'\\"></iframe>\\n\\n```java\\nclass A { int x = 1; }\\n```"}]}]}""";
         Path file = Files.createTempFile("xss-conversation", ".json");
         Files.writeString(file, payload);
         el("import-conversations").sendKeys(file.toAbsolutePath().toString());
         wait.until(d -> d.findElements(By.cssSelector("#conv-list .conv.active[data-id='xss']")).size() == 1);
         WebElement reply = messages("assistant").get(0);
-        driver.findElements(By.cssSelector("#messages .msg.assistant a")).forEach(a -> {
+        driver.findElements(By.cssSelector("#messages .msg.assistant a:not([href^='http'])")).forEach(a -> {
             try { a.click(); } catch (RuntimeException ignored) { /* no href left to follow */ }
         });
         Thread.sleep(300);
         assertThat(js("return window.__xss === undefined")).isEqualTo(true);
         assertThat(driver.findElements(By.cssSelector("#messages script, #messages iframe, #messages [onerror], #messages [onload]"))).isEmpty();
         assertThat(driver.findElements(By.cssSelector("#messages a[href^='javascript']"))).isEmpty();
+        // Ordinary links survive and open in a new tab that cannot reach back into the page.
+        assertThat(driver.findElements(By.cssSelector("#messages a[href='https://example.com/'][target='_blank'][rel='noopener noreferrer']"))).hasSize(1);
         // The user's text is shown literally, not parsed.
         assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).startsWith("<img src=x onerror=");
         // The code block survives sanitising, highlighted, with a copy button.
