@@ -64,7 +64,12 @@ public class ChatCompletionsController {
         // TODO(lead): once the webchat branch's qwenchat.presets lands, apply req.preset() and reject unknown ones with a 400.
         ServedModel model = runtime.served().orElseThrow(() -> NotReady.of(runtime.status()));
         int[] prompt = render(model, req);
-        int maxTokens = req.maxTokens() != null ? req.maxTokens() : Math.max(1, model.contextLength() - prompt.length);
+        int maxTokens = req.maxTokens() != null ? req.maxTokens() : model.contextLength() - prompt.length;
+        if (maxTokens < 1) {
+            throw new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded", "the prompt has "
+                    + prompt.length + " tokens, which leaves no room for a completion within the context size of "
+                    + model.contextLength() + " tokens", null);
+        }
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         GenerationRequest gen = new GenerationRequest(id, prompt, maxTokens, sampling(model.generationDefaults(), req),
                 req.stop(), req.logprobs() ? req.topLogprobs() : 0);
@@ -236,7 +241,12 @@ public class ChatCompletionsController {
     }
 
     private static void send(OutputStream os, ObjectNode chunk) throws IOException {
-        os.write(("data: " + ApiErrors.JSON.writeValueAsString(chunk) + "\n\n").getBytes(StandardCharsets.UTF_8));
+        os.write(("data: " + ApiErrors.JSON.writeValueAsString(chunk) + "\n").getBytes(StandardCharsets.UTF_8));
+        os.flush();
+        // The event's closing blank line goes out as a second write: when the client has hung up, the
+        // first write draws a reset and this one fails at once, so the generation is cancelled a whole
+        // scheduler step sooner than if the failure waited for the next token.
+        os.write('\n');
         os.flush();
     }
 

@@ -14,12 +14,12 @@ import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.sampling.SamplingParams;
-import qwenchat.generation.GenerationRequest;
 import qwenchat.generation.GenerationResult;
 import qwenchat.generation.Generator;
 import qwenchat.generation.TextDecoder;
 import qwenchat.model.ModelConfigException;
 import qwenchat.model.ModelDirectory;
+import qwenchat.serving.GenerationRequest;
 import qwenchat.tokenizer.ChatTemplate;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.weights.Checkpoint;
@@ -102,12 +102,7 @@ public final class GenerateCommand implements CliCommand {
                 CpuEngine engine = CpuEngine.load(model.config(), ckpt, new KvCacheCapacity(1, Math.max(capacity, 1)),
                         qwenchat.engine.cpu.CpuEngineOptions.defaults().withThreads(Math.max(1, threads)))) {
             Generator generator = new Generator(engine, () -> TextDecoder.of(tokenizer), model.generation().eosTokenIds());
-            GenerationRequest request;
-            try {
-                request = new GenerationRequest(prompt, sampling, maxNew, stops, TOP_LOGPROBS);
-            } catch (IllegalArgumentException e) {
-                throw new CliException("generate: " + e.getMessage());
-            }
+            GenerationRequest request = new GenerationRequest("cli", prompt, maxNew, sampling, stops, TOP_LOGPROBS);
             try {
                 result = generator.generate(request, text -> {
                     if (!json) {
@@ -132,8 +127,9 @@ public final class GenerateCommand implements CliCommand {
         Map<String, Object> usage = new LinkedHashMap<>();
         usage.put("prompt_tokens", r.usage().promptTokens());
         usage.put("completion_tokens", r.usage().completionTokens());
-        usage.put("total_tokens", r.usage().promptTokens() + r.usage().completionTokens());
-        usage.put("time_to_first_token_ms", r.usage().timeToFirstTokenMs());
+        usage.put("total_tokens", r.usage().totalTokens());
+        usage.put("time_to_first_token_ms", r.usage().timeToFirstTokenMillis());
+        usage.put("total_ms", r.usage().totalMillis());
         usage.put("decode_tokens_per_second", r.usage().decodeTokensPerSecond());
         List<Map<String, Object>> steps = new ArrayList<>();
         for (SampledToken t : r.steps()) {

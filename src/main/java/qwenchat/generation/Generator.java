@@ -9,6 +9,8 @@ import java.util.function.Supplier;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
+import qwenchat.serving.GenerationRequest;
+import qwenchat.serving.GenerationUsage;
 
 /**
  * Generates one sequence at a time on an engine: prefill, then decode until an eos id, a stop
@@ -32,14 +34,26 @@ public final class Generator {
         return Math.min(engine.capacity().maxTokensPerSequence(), engine.config().contextLength());
     }
 
+    /**
+     * Runs {@code req} to the end, passing text to {@code onText} as it becomes final.
+     *
+     * @throws IllegalArgumentException for an empty prompt, a token budget below 1, an empty stop
+     *     string, or a prompt that leaves no room under {@link #contextLimit()}
+     */
     public GenerationResult generate(GenerationRequest req, Consumer<String> onText) {
+        if (req.promptIds().length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        if (req.maxNewTokens() < 1) {
+            throw new IllegalArgumentException("max new tokens must be >= 1, got " + req.maxNewTokens());
+        }
+        for (String s : req.stop()) {
+            if (s.isEmpty()) throw new IllegalArgumentException("a stop string must not be empty");
+        }
         int limit = contextLimit();
         if (req.promptIds().length >= limit) {
             throw new IllegalArgumentException("the prompt has " + req.promptIds().length
                     + " tokens, leaving no room under the context limit of " + limit + " tokens");
         }
-        SequenceTracker tracker = new SequenceTracker(decoders.get(), req.stopStrings(), eosIds, req.maxNewTokens(),
-                limit);
+        SequenceTracker tracker = new SequenceTracker(decoders.get(), req.stop(), eosIds, req.maxNewTokens(), limit);
         List<SampledToken> steps = new ArrayList<>();
         int seq = engine.openSequence();
         long start = System.nanoTime();
@@ -60,7 +74,8 @@ public final class Generator {
         long end = System.nanoTime();
         emit(onText, tracker.finish());
         double decodeSeconds = (end - firstAt) / 1e9;
-        Usage usage = new Usage(req.promptIds().length, steps.size(), (firstAt - start) / 1e6,
+        GenerationUsage usage = new GenerationUsage(req.promptIds().length, steps.size(), 0,
+                (firstAt - start) / 1_000_000, (end - start) / 1_000_000,
                 steps.size() > 1 && decodeSeconds > 0 ? (steps.size() - 1) / decodeSeconds : 0);
         return new GenerationResult(tracker.ids(), tracker.text(), tracker.finishReason(), usage, steps);
     }

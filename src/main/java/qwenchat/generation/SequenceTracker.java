@@ -1,6 +1,7 @@
 package qwenchat.generation;
 
 import java.util.Set;
+import qwenchat.serving.FinishReason;
 
 /**
  * One sequence's stop logic and text, fed one sampled token at a time: eos ids, stop strings
@@ -54,7 +55,7 @@ public final class SequenceTracker {
         return out;
     }
 
-    /** Null while generation goes on. */
+    /** Null while generation goes on; otherwise STOP or LENGTH. */
     public FinishReason finishReason() {
         return reason;
     }

@@ -6,19 +6,19 @@ import java.util.List;
  * Streams text while watching for stop strings: text that could be the start of a stop string is
  * held back until it is clear it is not, so a stop string never reaches the client, even in part.
  */
-final class StopStringFilter {
+public final class StopStringFilter {
 
     private final List<String> stops;
     private final StringBuilder text = new StringBuilder();
     private int released;
     private boolean stopped;
 
-    StopStringFilter(List<String> stops) {
+    public StopStringFilter(List<String> stops) {
         this.stops = stops;
     }
 
     /** Adds decoded text and returns what may be sent now. */
-    String add(String piece) {
+    public String add(String piece) {
         if (stopped) return "";
         text.append(piece);
         int cut = firstStop();
@@ -31,15 +31,16 @@ final class StopStringFilter {
     }
 
     /** Releases everything held back: the stream ended without completing a stop string. */
-    String flush() {
+    public String flush() {
         return stopped ? "" : release(text.length());
     }
 
-    boolean stopped() {
+    public boolean stopped() {
         return stopped;
     }
 
-    String text() {
+    /** All text so far, cut before a stop string once one has appeared. */
+    public String text() {
         return text.toString();
     }
 

@@ -47,6 +47,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private volatile boolean stopping;
     private volatile boolean dead;
     private volatile SchedulerStats stats = SchedulerStats.EMPTY;
+    private volatile int slotsInUse;                                          // written by the loop only
 
     // Loop-thread counters, published through stats.
     private long steps;
@@ -105,6 +106,9 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     public GenerationHandle submit(GenerationRequest request, GenerationListener listener) {
         LoadedModel m = model;
         if (m == null || dead) throw notReady();
+        if (request == null || listener == null) {
+            throw new GenerationException(Code.INVALID_REQUEST, "a generation needs a request and a listener");
+        }
         validate(request, m.served());
         long now = System.nanoTime();
         ScheduledSequence s = new ScheduledSequence(request, listener, now,
@@ -113,7 +117,9 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         lock.lock();
         try {
             if (stopping) throw new GenerationException(Code.MODEL_NOT_READY, "the server is shutting down");
-            if (waiting.size() >= properties.queueLimit()) {
+            // Requests that a free slot will take at the next iteration do not count against the queue.
+            int freeSlots = Math.max(0, properties.kvMaxSequences() - slotsInUse);
+            if (waiting.size() - freeSlots >= properties.queueLimit()) {
                 rejectedBusy++;
                 int retry = retryAfterSeconds();
                 throw new GenerationException(Code.BUSY, "the server is busy: " + waiting.size()
@@ -252,6 +258,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private boolean admit(ScheduledSequence s, InferenceEngine engine) {
         ServedModel served = model.served();
         s.slot = engine.openSequence();
+        slotsInUse++;
         s.startNanos = System.nanoTime();
         s.tracker = new SequenceTracker(TextDecoder.of(served.tokenizer()), s.request.stop(), eosIds,
                 s.request.maxNewTokens(), served.contextLength());
@@ -317,9 +324,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             }
             GeneratedToken token = new GeneratedToken(t.token(), text, t.logprob(), t.topIds(), t.topLogprobs());
             boolean ok = notify(s, () -> s.listener.onToken(token));
-            FinishReason reason = s.tracker.finishReason() == null ? null
-                    : s.tracker.finishReason() == qwenchat.generation.FinishReason.STOP ? FinishReason.STOP
-                    : FinishReason.LENGTH;
+            FinishReason reason = s.tracker.finishReason();
             if (!ok) reason = FinishReason.CANCELLED;
             if (reason != null) {
                 running.remove(s);
@@ -333,6 +338,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         if (s.slot >= 0) {
             model.engine().freeSequence(s.slot);
             s.slot = -1;
+            slotsInUse--;
             reservedTokens -= s.reservedTokens;
         }
     }

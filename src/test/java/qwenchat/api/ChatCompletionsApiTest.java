@@ -186,6 +186,16 @@ class ChatCompletionsApiTest {
     }
 
     @Test
+    void unknownUrlsAndMethodsAreOpenAiShaped404s() {
+        for (Http.Reply r : List.of(http.get("/v1/nothing-here"), http.get("/v1/chat/completions"),
+                http.post("/v1/models", "application/json", "{}"))) {
+            assertThat(r.status()).isEqualTo(404);
+            assertThat(r.json().at("/error/code").asString()).isEqualTo("unknown_url");
+            assertThat(r.json().at("/error/message").asString()).startsWith("Unknown request URL: ");
+        }
+    }
+
+    @Test
     void errorsComeInOpenAiShapeNamingTheParameter() {
         assertThatThrownBy(() -> client.chat().completions().create(greedy(5).temperature(2.5).build()))
                 .isInstanceOfSatisfying(BadRequestException.class, e -> {
@@ -200,6 +210,14 @@ class ChatCompletionsApiTest {
                     assertThat(e.code()).contains("context_length_exceeded");
                     assertThat(e.getMessage()).contains(prompt + " tokens").contains("max tokens is " + context)
                             .contains("context size of " + context);
+                });
+        String huge = "word ".repeat(context + 100);
+        int hugePrompt = promptTokens(huge);
+        assertThatThrownBy(() -> client.chat().completions().create(ChatCompletionCreateParams.builder().model("qwen")
+                .addUserMessage(huge).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> {
+                    assertThat(e.code()).contains("context_length_exceeded");
+                    assertThat(e.getMessage()).contains(hugePrompt + " tokens").contains("context size of " + context);
                 });
         assertThatThrownBy(() -> client.chat().completions().create(greedy(5).n(2).build()))
                 .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("n"));

@@ -18,11 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.sampling.SamplingParams;
-import qwenchat.generation.GenerationRequest;
 import qwenchat.generation.GenerationResult;
 import qwenchat.generation.Generator;
 import qwenchat.generation.TextDecoder;
 import qwenchat.model.ModelDirectory;
+import qwenchat.serving.GenerationRequest;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.weights.Checkpoint;
 
@@ -37,7 +37,7 @@ class DemoCheckpointTest {
                 CpuEngine e = CpuEngine.load(demo.config(), ckpt, new KvCacheCapacity(1, 128))) {
             Generator g = new Generator(e, () -> TextDecoder.of(tok), demo.generation().eosTokenIds());
             int[] prompt = tok.encode("Hello, demo weights!");
-            return g.generate(new GenerationRequest(prompt, SamplingParams.defaults(demo.generation(), 7), 24,
+            return g.generate(new GenerationRequest("test", prompt, 24, SamplingParams.defaults(demo.generation(), 7),
                     List.of(), 0), s -> { });
         }
     }
@@ -73,7 +73,7 @@ class DemoCheckpointTest {
         assertArrayEquals(ra.ids(), rb.ids());
         assertArrayEquals(ra.text().getBytes(java.nio.charset.StandardCharsets.UTF_8),
                 rb.text().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        assertEquals(24, ra.ids().length + (ra.finishReason() == qwenchat.generation.FinishReason.STOP ? 1 : 0),
+        assertEquals(24, ra.ids().length + (ra.finishReason() == qwenchat.serving.FinishReason.STOP ? 1 : 0),
                 "either the whole budget or an eos");
     }
 

@@ -18,6 +18,8 @@ import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;
 import qwenchat.model.ModelConfigParser;
+import qwenchat.serving.FinishReason;
+import qwenchat.serving.GenerationRequest;
 import qwenchat.weights.Checkpoint;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -79,7 +81,7 @@ class GeneratorTest {
     private GenerationResult run(int capacity, List<Integer> eos, int maxNew, List<String> stops, StringBuilder streamed) {
         try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, capacity))) {
             Generator g = new Generator(e, GeneratorTest::brackets, eos);
-            GenerationResult r = g.generate(new GenerationRequest(prompt, SamplingParams.greedyDecoding(), maxNew, stops, 3),
+            GenerationResult r = g.generate(new GenerationRequest("test", prompt, maxNew, SamplingParams.greedyDecoding(), stops, 3),
                     streamed::append);
             assertEquals(0, e.openSequenceCount(), "the generator must free its sequence");
             return r;
@@ -98,7 +100,8 @@ class GeneratorTest {
         assertEquals(12, r.usage().completionTokens());
         assertEquals(12, r.steps().size());
         assertEquals(3, r.steps().get(0).topIds().length);
-        assertTrue(r.usage().timeToFirstTokenMs() > 0);
+        assertTrue(r.usage().timeToFirstTokenMillis() >= 0);
+        assertTrue(r.usage().totalMillis() >= r.usage().timeToFirstTokenMillis());
     }
 
     @Test

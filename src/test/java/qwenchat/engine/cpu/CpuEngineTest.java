@@ -200,6 +200,23 @@ class CpuEngineTest {
     }
 
     @Test
+    void reportsLoadProgressUpToEveryCheckpointByte() {
+        java.util.List<Long> done = new java.util.ArrayList<>();
+        java.util.Set<String> tensors = new java.util.HashSet<>();
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 8),
+                CpuEngineOptions.defaults().withProgress((d, total, name) -> {
+                    assertEquals(ckpt.totalBytes(), total);
+                    done.add(d);
+                    tensors.add(name);
+                }))) {
+            assertEquals(ckpt.totalBytes(), done.get(done.size() - 1));
+            assertEquals(ckpt.tensorNames(), tensors);
+            assertEquals(ckpt.totalBytes(), e.info().weightBytes());
+            assertEquals("cpu", e.info().kind());
+        }
+    }
+
+    @Test
     void rejectsTokenOutsideVocabulary() {
         try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 16))) {
             int s = e.openSequence();
