@@ -130,6 +130,9 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     public GenerationHandle submit(GenerationRequest request, GenerationListener listener) {
         LoadedModel m = model;
         if (m == null || dead) throw notReady();
+        if (request == null || listener == null) {
+            throw new GenerationException(Code.INVALID_REQUEST, "a generation needs a request and a listener");
+        }
         validate(request, m.served());
         long now = System.nanoTime();
         ScheduledSequence s = new ScheduledSequence(request, listener, now,

@@ -43,7 +43,6 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
 
     private volatile LoadedModel loaded;
     private volatile Thread thread;
-    private volatile boolean running;
     private InferenceEngine engine;   // owned here until close
     private ModelFiles files;
 
@@ -96,7 +95,6 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
     }
 
     public void start() {
-        running = true;
         Thread t = new Thread(this::load, "model-loader");
         t.setDaemon(true);
         thread = t;
@@ -104,7 +102,6 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
     }
 
     public void stop() {
-        running = false;
         Thread t = thread;
         if (t != null) {
             t.interrupt();

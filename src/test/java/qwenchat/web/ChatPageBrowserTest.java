@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterAll;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -76,33 +78,31 @@ class ChatPageBrowserTest {
     @Autowired
     BatchScheduler scheduler;
 
-    HeadlessChromium browser;
     ChromeDriver driver;
     WebDriverWait wait;
 
     @BeforeAll
     void startBrowser() throws Exception {
-        browser = HeadlessChromium.start();
-        driver = browser.driver;
-        wait = browser.wait;
+        driver = HeadlessChromium.start();
+        wait = new WebDriverWait(driver, Duration.ofSeconds(60));
     }
 
     @AfterAll
     void stopBrowser() {
         RELEASE.countDown();
-        if (browser != null) browser.close();
+        if (driver != null) driver.quit();
     }
 
     private Object js(String script, Object... args) {
-        return browser.js(script, args);
+        return ((JavascriptExecutor) driver).executeScript(script, args);
     }
 
     private void shot(String name) throws Exception {
-        browser.shot(name);
+        HeadlessChromium.screenshot(driver, name);
     }
 
     private WebElement el(String id) {
-        return browser.el(id);
+        return driver.findElement(By.id(id));
     }
 
     private List<WebElement> messages(String role) {
@@ -131,7 +131,9 @@ class ChatPageBrowserTest {
     @Order(1)
     void loadingScreenShowsProgressThenTurnsIntoTheChatByItself() throws Exception {
         driver.get("http://localhost:" + port + "/");
-        wait.until(d -> el("loading-screen").isDisplayed()
+        new WebDriverWait(driver, Duration.ofSeconds(60)).withMessage(() -> "loading screen never showed the held weights stage; "
+                + "runtime: " + runtime.status().state() + "/" + runtime.status().stage() + ", page: "
+                + js("return document.getElementById('loading-screen').innerText")).until(d -> el("loading-screen").isDisplayed()
                 && d.findElements(By.cssSelector("#stage-list li.current")).size() == 1
                 && d.findElement(By.cssSelector("#stage-list li.current")).getAttribute("data-stage").equals("LOAD_WEIGHTS"));
         assertThat(el("app").isDisplayed()).isFalse();
@@ -154,6 +156,11 @@ class ChatPageBrowserTest {
     @Order(2)
     void aReplyStreamsInWithItsStats() throws Exception {
         setMaxTokens(48);
+        // Shift+Enter is a new line, not a send.
+        el("input").sendKeys("line one", Keys.chord(Keys.SHIFT, Keys.ENTER), "line two");
+        assertThat(el("input").getAttribute("value")).isEqualTo("line one\nline two");
+        assertThat(messages("user")).isEmpty();
+        el("input").clear();
         sendMessage("Hello there");
         wait.until(d -> messages("assistant").size() == 1);
         assertThat(messages("user")).extracting(WebElement::getText).anyMatch(t -> t.startsWith("Hello there"));
@@ -219,19 +226,21 @@ class ChatPageBrowserTest {
         String payload = """
                 {"conversations":[{"id":"xss","title":"XSS check","presetId":"general","updatedAt":1,"messages":[
                  {"role":"user","content":"<img src=x onerror=\\"window.__xss='user'\\">"},
-                 {"role":"assistant","content":"Hi <img src=x onerror=\\"window.__xss='img'\\"> <script>window.__xss='script'</script> [click](javascript:window.__xss='link') <svg onload=\\"window.__xss='svg'\\"></svg> <iframe src=\\"javascript:window.__xss='iframe'\\"></iframe>\\n\\n```java\\nclass A { int x = 1; }\\n```"}]}]}""";
+                 {"role":"assistant","content":"Hi <img src=x onerror=\\"window.__xss='img'\\"> <script>window.__xss='script'</script> [click](javascript:window.__xss='link') [docs](https://example.com/) <svg onload=\\"window.__xss='svg'\\"></svg> <iframe src=\\"javascript:window.__xss='iframe'\\"></iframe>\\n\\n```java\\nclass A { int x = 1; }\\n```"}]}]}""";
         Path file = Files.createTempFile("xss-conversation", ".json");
         Files.writeString(file, payload);
         el("import-conversations").sendKeys(file.toAbsolutePath().toString());
         wait.until(d -> d.findElements(By.cssSelector("#conv-list .conv.active[data-id='xss']")).size() == 1);
         WebElement reply = messages("assistant").get(0);
-        driver.findElements(By.cssSelector("#messages .msg.assistant a")).forEach(a -> {
+        driver.findElements(By.cssSelector("#messages .msg.assistant a:not([href^='http'])")).forEach(a -> {
             try { a.click(); } catch (RuntimeException ignored) { /* no href left to follow */ }
         });
         Thread.sleep(300);
         assertThat(js("return window.__xss === undefined")).isEqualTo(true);
         assertThat(driver.findElements(By.cssSelector("#messages script, #messages iframe, #messages [onerror], #messages [onload]"))).isEmpty();
         assertThat(driver.findElements(By.cssSelector("#messages a[href^='javascript']"))).isEmpty();
+        // Ordinary links survive and open in a new tab that cannot reach back into the page.
+        assertThat(driver.findElements(By.cssSelector("#messages a[href='https://example.com/'][target='_blank'][rel='noopener noreferrer']"))).hasSize(1);
         // The user's text is shown literally, not parsed.
         assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).startsWith("<img src=x onerror=");
         // The code block survives sanitising, highlighted, with a copy button.
@@ -267,7 +276,8 @@ class ChatPageBrowserTest {
         el("lang-switch").click();
         assertThat(el("send-btn").getText()).isEqualTo("发送");
         assertThat(el("demo-badge").getText()).isEqualTo("演示权重（随机）");
-        assertThat(el("sidebar").getRect().getX() + el("sidebar").getRect().getWidth()).isLessThanOrEqualTo(0);
+        // The sidebar slides out of view (a 0.2 s transition) once the screen is phone-sized.
+        wait.until(d -> el("sidebar").getRect().getX() + el("sidebar").getRect().getWidth() <= 0);
         el("toggle-sidebar").click();
         wait.until(d -> el("sidebar").getRect().getX() >= 0);
         el("close-sidebar").click();
