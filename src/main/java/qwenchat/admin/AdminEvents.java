@@ -6,7 +6,11 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 
-/** The open dashboard event streams; each tick's data goes to all of them. */
+/**
+ * The open dashboard event streams; each tick's data goes to all of them from the sampler thread.
+ * A few kilobytes a second per stream, to a handful of operators: a slow reader delays the next
+ * tick at worst, never the decode loop.
+ */
 final class AdminEvents {
 
     /** Streams end after this and the page reconnects with a fresh ticket, so none lives forever. */

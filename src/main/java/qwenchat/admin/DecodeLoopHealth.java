@@ -8,8 +8,8 @@ import qwenchat.serving.LoopHeartbeat;
 
 /**
  * The {@code decodeLoop} contributor of the liveness group: DOWN when an engine step has run longer
- * than {@code qwen.admin.stall-timeout}, or requests have waited that long without the loop
- * beating. An idle loop is never stalled. It reads only the heartbeat, never the GPU, so a busy or
+ * than {@code qwen.admin.stall-timeout}, or requests have been in flight that long without the
+ * loop beating. An idle loop is never stalled. It reads only the heartbeat, never the GPU, so a busy or
  * failing device cannot cascade into restarts through this check.
  */
 final class DecodeLoopHealth implements HealthIndicator {
@@ -31,10 +31,11 @@ final class DecodeLoopHealth implements HealthIndicator {
             return "an engine step has been running for " + stepping / 1_000_000 + " ms (stall timeout "
                     + stallTimeout.toMillis() + " ms)";
         }
-        int waiting = scheduler.waitingCount();
+        // Outside a step the loop also hangs if a listener blocks it: work in flight and no beat.
+        int pending = scheduler.waitingCount() + scheduler.runningCount();
         long since = hb.sinceLastBeatNanos();
-        if (waiting > 0 && since > limit) {
-            return waiting + " request(s) waiting but the decode loop has not run for " + since / 1_000_000 + " ms";
+        if (pending > 0 && since > limit) {
+            return pending + " request(s) in flight but the decode loop has not run for " + since / 1_000_000 + " ms";
         }
         return null;
     }
