@@ -32,10 +32,11 @@ final class DecodeLoopHealth implements HealthIndicator {
                     + stallTimeout.toMillis() + " ms)";
         }
         // Outside a step the loop also hangs if a listener blocks it: work in flight and no beat.
-        int pending = scheduler.waitingCount() + scheduler.runningCount();
+        int waiting = scheduler.waitingCount();
         long since = hb.sinceLastBeatNanos();
-        if (pending > 0 && since > limit) {
-            return pending + " request(s) in flight but the decode loop has not run for " + since / 1_000_000 + " ms";
+        if ((hb.working() || waiting > 0) && since > limit) {
+            return "requests are in flight (" + waiting + " waiting) but the decode loop has not run for "
+                    + since / 1_000_000 + " ms";
         }
         return null;
     }

@@ -215,6 +215,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             while (!stopping) {
                 List<ScheduledSequence> newcomers = awaitWorkAndAdmit();
                 heartbeat.beat();
+                heartbeat.working(!running.isEmpty());
                 if (stopping) break;
                 if (running.isEmpty()) {
                     publishStats();

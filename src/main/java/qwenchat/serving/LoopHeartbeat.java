@@ -10,9 +10,15 @@ public final class LoopHeartbeat {
     private volatile long lastBeatNanos = System.nanoTime();
     private volatile long stepStartedNanos;
     private volatile boolean stepping;
+    private volatile boolean working;
 
     void beat() {
         lastBeatNanos = System.nanoTime();
+    }
+
+    /** Whether the iteration now running has sequences to serve (an idle loop is never stalled). */
+    void working(boolean hasWork) {
+        working = hasWork;
     }
 
     void stepStarted() {
@@ -23,6 +29,11 @@ public final class LoopHeartbeat {
     void stepEnded() {
         stepping = false;
         lastBeatNanos = System.nanoTime();
+    }
+
+    /** True while the loop serves sequences, from admission until it next finds nothing to do. */
+    public boolean working() {
+        return working;
     }
 
     /** Nanoseconds since the loop last beat. */

@@ -14,7 +14,14 @@ import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Primary;
+import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.EngineFactory;
+import qwenchat.serving.FinishReason;
+import qwenchat.serving.GeneratedToken;
+import qwenchat.serving.GenerationException;
+import qwenchat.serving.GenerationListener;
+import qwenchat.serving.GenerationRequest;
+import qwenchat.serving.GenerationUsage;
 import qwenchat.serving.HeldEngines;
 import qwenchat.serving.Http;
 import qwenchat.serving.LoadState;
@@ -23,7 +30,8 @@ import qwenchat.serving.QwenProperties;
 
 /**
  * The decode-loop heartbeat: an idle loop stays live however long it idles; an engine step that
- * hangs past {@code qwen.admin.stall-timeout} turns liveness DOWN; it recovers when the step returns.
+ * hangs past {@code qwen.admin.stall-timeout}, or a listener that blocks the loop with work in
+ * flight, turns liveness DOWN; it recovers when the loop runs again.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "qwen.demo-dir=target/qwen-chat-demo-v1", "qwen.cpu-threads=2", "qwen.kv-max-sequences=2",
@@ -50,6 +58,8 @@ class HeartbeatLivenessTest {
     int port;
     @Autowired
     ModelRuntime runtime;
+    @Autowired
+    BatchScheduler scheduler;
 
     @Test
     void aStepThatHangsPastTheStallTimeoutTurnsLivenessDownAndBackUp() throws Exception {
@@ -89,5 +99,42 @@ class HeartbeatLivenessTest {
         chat.join(30_000);
         assertThat(http.await("/actuator/health/liveness", 200, Duration.ofSeconds(10)).status()).isEqualTo(200);
         System.out.printf("liveness turned DOWN %.2f s after the step blocked (stall timeout 1 s)%n", afterSeconds);
+    }
+
+    @Test
+    void aListenerThatBlocksTheLoopAlsoTurnsLivenessDown() throws Exception {
+        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        Http http = new Http(port);
+        assertThat(http.await("/actuator/health/liveness", 200, Duration.ofSeconds(10)).status()).isEqualTo(200);
+        CountDownLatch unblock = new CountDownLatch(1);
+        CountDownLatch blocked = new CountDownLatch(1);
+        int[] prompt = runtime.served().orElseThrow().chatTemplate()
+                .render(List.of(new qwenchat.tokenizer.ChatMessage("user", "hi")), true).ids();
+        scheduler.submit(new GenerationRequest("blocking-listener", prompt, 3,
+                qwenchat.engine.sampling.SamplingParams.greedyDecoding(), List.of(), 0), new GenerationListener() {
+                    @Override public void onStart(int promptTokens) { }
+                    @Override public void onToken(GeneratedToken token) {
+                        // A listener that breaks the contract and blocks the loop thread.
+                        blocked.countDown();
+                        try {
+                            unblock.await(60, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                    @Override public void onComplete(FinishReason reason, String tail, GenerationUsage usage) { }
+                    @Override public void onError(GenerationException error) { }
+                });
+        assertThat(blocked.await(30, TimeUnit.SECONDS)).isTrue();
+        try {
+            Http.Reply down = http.await("/actuator/health/liveness", 503, Duration.ofSeconds(10));
+            assertThat(down.status()).isEqualTo(503);
+            assertThat(down.json().path("components").path("decodeLoop").path("details").path("reason").asString())
+                    .startsWith("requests are in flight (0 waiting) but the decode loop has not run for");
+        } finally {
+            unblock.countDown();
+        }
+        assertThat(http.await("/actuator/health/liveness", 200, Duration.ofSeconds(10)).status()).isEqualTo(200);
     }
 }
