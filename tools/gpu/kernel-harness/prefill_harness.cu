@@ -1,9 +1,11 @@
 // prefill_harness.cu: checks and times the prefill kernels (src/main/cuda/prefill_gemm.cu,
 // prefill_attention.cu) at Qwen2.5-7B shapes on random data.
 //
-// Build (on the GPU machine, from the repository root):
-//   nvcc -O3 -std=c++17 -arch=sm_90 -Isrc/main/cuda -o prefill_harness tools/gpu/kernel-harness/prefill_harness.cu
-// Run: ./prefill_harness [--quick]      (--quick: correctness only, no timing)
+// Build (on the GPU machine, from the repository root; sm_90a so the wgmma kernels are real):
+//   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Isrc/main/cuda \
+//        -o prefill_harness tools/gpu/kernel-harness/prefill_harness.cu
+// Run: ./prefill_harness [--quick | --small]
+//   --quick: correctness only, no timing; --small: a few small correctness cases, for compute-sanitizer
 //
 // For every case the output is first poisoned with NaN, the kernel runs once, every element must be
 // finite afterwards (an unwritten element stays NaN), and sampled rows are compared with a naive f32
@@ -22,6 +24,7 @@
 
 #include "prefill_attention.cu"
 #include "prefill_gemm.cu"
+#include "prefill_gemm_sm90.cu"
 
 #define CHECK(call)                                                                                 \
     do {                                                                                            \
@@ -37,6 +40,7 @@
 
 static constexpr double PEAK_TFLOPS = 790.0;
 static bool g_quick = false;
+static bool g_small = false;
 static int g_failures = 0;
 
 // ---------------------------------------------------------------- helpers on the device
@@ -249,16 +253,19 @@ struct GemmVariant {
     GemmKernel fn;
     int bn;
     bool swiglu;
+    int smem;
 };
+
+static constexpr int mmaSmem(int bn) { return prefill_gemm::STAGES * (prefill_gemm::BM + bn) * prefill_gemm::BK * 2; }
 
 static const GemmVariant kVariants[] = {
-    {"prefill_gemm_bf16_bn128", prefill_gemm_bf16_bn128, 128, false},
-    {"prefill_gemm_bf16_bn256", prefill_gemm_bf16_bn256, 256, false},
-    {"prefill_gemm_swiglu_bn128", prefill_gemm_swiglu_bn128, 128, true},
-    {"prefill_gemm_swiglu_bn256", prefill_gemm_swiglu_bn256, 256, true},
+    {"prefill_gemm_bf16_bn128", prefill_gemm_bf16_bn128, 128, false, mmaSmem(128)},
+    {"prefill_gemm_bf16_bn256", prefill_gemm_bf16_bn256, 256, false, mmaSmem(256)},
+    {"prefill_gemm_wgmma_bf16", prefill_gemm_wgmma_bf16, 256, false, prefill_gemm_sm90::SMEM_BYTES},
+    {"prefill_gemm_swiglu_bn128", prefill_gemm_swiglu_bn128, 128, true, mmaSmem(128)},
+    {"prefill_gemm_swiglu_bn256", prefill_gemm_swiglu_bn256, 256, true, mmaSmem(256)},
+    {"prefill_gemm_wgmma_swiglu", prefill_gemm_wgmma_swiglu, 256, true, prefill_gemm_sm90::SMEM_BYTES},
 };
-
-static int gemm_smem(int bn) { return prefill_gemm::STAGES * (prefill_gemm::BM + bn) * prefill_gemm::BK * 2; }
 
 static void launch_gemm(const GemmVariant& v, const __nv_bfloat16* A, const __nv_bfloat16* W, __nv_bfloat16* C,
                         float* Cf, const __nv_bfloat16* bias, const __nv_bfloat16* R, int M, int N, int K) {
@@ -268,7 +275,7 @@ static void launch_gemm(const GemmVariant& v, const __nv_bfloat16* A, const __nv
     }
     const int outBn = v.swiglu ? v.bn / 2 : v.bn;
     const int grid = ((M + 127) / 128) * ((N + outBn - 1) / outBn);
-    v.fn<<<grid, 256, gemm_smem(v.bn)>>>(A, W, C, Cf, bias, R, M, N, K);
+    v.fn<<<grid, 256, v.smem>>>(A, W, C, Cf, bias, R, M, N, K);
 }
 
 // N: output columns (for swiglu the weight has 2N rows).
@@ -423,16 +430,22 @@ static double find_ms(const std::string& kernel, const std::string& shapePrefix,
     return -1;
 }
 
-static double best_ms(const char* a, const char* b, const std::string& shape, int m) {
-    const double x = find_ms(a, shape, m), y = find_ms(b, shape, m);
-    if (x < 0) return y;
-    if (y < 0) return x;
-    return std::min(x, y);
+// Fastest passing variant whose name starts with `family` for this shape.
+static double best_ms(const std::string& family, const std::string& shape, int m, std::string* which) {
+    const Row* best = nullptr;
+    for (const Row& r : g_rows)
+        if (r.pass && r.kernel.rfind(family, 0) == 0 && r.m == m && r.shape.rfind(shape, 0) == 0 &&
+            (best == nullptr || r.ms < best->ms))
+            best = &r;
+    if (best == nullptr) return NAN;
+    *which += " " + best->kernel;
+    return best->ms;
 }
 
 int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--quick") g_quick = true;
+        else if (std::string(argv[i]) == "--small") g_small = g_quick = true;
     cudaDeviceProp prop;
     CHECK(cudaGetDeviceProperties(&prop, 0));
     int driver = 0, runtime = 0;
@@ -441,10 +454,19 @@ int main(int argc, char** argv) {
     std::printf("GPU: %s, %d SMs, L2 %d MB, cc %d.%d, driver %d, runtime %d\n", prop.name, prop.multiProcessorCount,
                 prop.l2CacheSize >> 20, prop.major, prop.minor, driver, runtime);
     for (const GemmVariant& v : kVariants)
-        CHECK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, gemm_smem(v.bn)));
+        CHECK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem));
     CHECK(cudaFuncSetAttribute(prefill_attention_causal_hd128, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                5 * 64 * 256));
 
+    if (g_small) {
+        gemm_case("qkv+bias", Epi::Bias, 4608, 3584, {17, 200});
+        gemm_case("gate_up->swiglu", Epi::Swiglu, 1024, 512, {17, 200});
+        gemm_case("o f32", Epi::F32, 512, 1024, {200});
+        attention_case(200, 0);
+        attention_case(17, 100);
+        std::printf("%s: %d failing case(s)\n", g_failures ? "FAIL" : "PASS", g_failures);
+        return g_failures ? 1 : 0;
+    }
     const std::vector<int> ms = {1, 17, 1024, 8192};
     gemm_case("qkv+bias", Epi::Bias, 4608, 3584, ms);
     gemm_case("o+residual", Epi::Residual, 3584, 3584, ms);
@@ -469,13 +491,18 @@ int main(int argc, char** argv) {
         // Per-layer sum of the best variant of each projection plus attention, times 28 layers: the
         // matrix part of a prefill (norms, RoPE, embedding and the last-row lm_head not included).
         for (int m : {1024, 8192}) {
-            const double layer = best_ms("prefill_gemm_bf16_bn128", "prefill_gemm_bf16_bn256", "qkv", m) +
-                                 best_ms("prefill_gemm_bf16_bn128", "prefill_gemm_bf16_bn256", "o+", m) +
-                                 best_ms("prefill_gemm_swiglu_bn128", "prefill_gemm_swiglu_bn256", "gate_up", m) +
-                                 best_ms("prefill_gemm_bf16_bn128", "prefill_gemm_bf16_bn256", "down", m) +
-                                 find_ms("prefill_attention_causal_hd128", "T=" + std::to_string(m) + " past=0", m);
-            std::printf("projected 7B prefill, %d tokens: %.2f ms per layer, %.1f ms for 28 layers\n", m, layer,
-                        28 * layer);
+            for (const char* family : {"prefill_gemm_bf16_bn", "prefill_gemm_"}) {
+                // First line: mma.sync kernels only (all sm_80+); second: any kernel, wgmma included.
+                const bool mmaOnly = std::string(family) == "prefill_gemm_bf16_bn";
+                std::string used;
+                const double layer =
+                    best_ms(family, "qkv", m, &used) + best_ms(family, "o+", m, &used) +
+                    best_ms(mmaOnly ? "prefill_gemm_swiglu_bn" : "prefill_gemm_", "gate_up", m, &used) +
+                    best_ms(family, "down", m, &used) +
+                    find_ms("prefill_attention_causal_hd128", "T=" + std::to_string(m) + " past=0", m);
+                std::printf("projected 7B prefill (%s), %d tokens: %.2f ms per layer, %.1f ms for 28 layers (%s)\n",
+                            mmaOnly ? "mma.sync only" : "best incl. wgmma", m, layer, 28 * layer, used.c_str() + 1);
+            }
         }
     }
     std::printf("%s: %d failing case(s)\n", g_failures ? "FAIL" : "PASS", g_failures);
