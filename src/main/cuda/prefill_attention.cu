@@ -17,12 +17,15 @@
 //   O: element (i, h, d) at O[i*oTokenStride + h*oHeadStride + d]   e.g. [T][qHeads*128]: 3584, 128
 //   All strides must be multiples of 8 (16-byte chunks); pointers 16-byte aligned.
 //
-// Launch layout (prefill_attention_causal_hd128):
-//   grid  = (ceil(T/64), qHeads, 1); blockIdx.x is walked in reverse so the longest (last) query
-//           blocks start first
-//   block = 128 threads (4 warps, 16 query rows each; 64 keys per inner step)
-//   dynamic shared memory = 81920 bytes (Q tile 16 KB + double-buffered K and V tiles 2 x 32 KB);
-//           set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES to 81920 before launching.
+// Launch layout: two kernels with identical parameters and results, differing in block height:
+//   prefill_attention_causal_hd128:    block = 128 threads (4 warps), 64 query rows per block,
+//       grid = (ceil(T/64), qHeads, 1), dynamic shared memory = 81920 bytes
+//       (Q tile 16 KB + double-buffered K and V tiles 2 x 2 x 16 KB)
+//   prefill_attention_causal_hd128_w8: block = 256 threads (8 warps), 128 query rows per block,
+//       grid = (ceil(T/128), qHeads, 1), dynamic shared memory = 98304 bytes (Q tile 32 KB + 64 KB)
+//   Each warp owns 16 query rows; keys are consumed 64 at a time. blockIdx.x is walked in reverse so
+//   the longest (last) query blocks start first. Both need
+//   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES set to their shared size before launching.
 // Parameters (in order): Q, qTokenStride, qHeadStride, K, V, kvHeadStride, kvTokenStride,
 //   O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale (float, 1/sqrt(128)).
 //   All ints 32-bit. Requires T >= 1, past >= 0, qHeads % kvHeads == 0.
@@ -33,19 +36,18 @@ namespace prefill_attn {
 using namespace prefill_mma;
 
 constexpr int HD = 128;                // head dim
-constexpr int BQ = 64;                 // query rows per block
 constexpr int BKV = 64;                // keys per step
-constexpr int THREADS = 128;
 constexpr int ROW_BYTES = HD * 2;      // 256 bytes, 16 chunks
-constexpr int TILE_BYTES = 64 * ROW_BYTES;  // 16 KB for a 64-row tile
+constexpr int KV_TILE_BYTES = BKV * ROW_BYTES;  // 16 KB
 constexpr float LOG2E = 1.4426950408889634f;
 
-// Copies rows [row0, row0+64) of a [rows][128] strided matrix into a swizzled tile; rows >= limit
+// Copies rows [row0, row0+ROWS) of a [rows][128] strided matrix into a swizzled tile; rows >= limit
 // are zero-filled.
+template <int ROWS, int THREADS>
 static __device__ __forceinline__ void load_tile(uint32_t dst, const __nv_bfloat16* base, size_t rowStride,
                                                  int row0, int limit, int tid) {
 #pragma unroll
-    for (int i = 0; i < (64 * 16) / THREADS; ++i) {
+    for (int i = 0; i < (ROWS * 16) / THREADS; ++i) {
         const int id = tid + i * THREADS;
         const int r = id >> 4;
         const int c = id & 15;
@@ -56,17 +58,17 @@ static __device__ __forceinline__ void load_tile(uint32_t dst, const __nv_bfloat
     }
 }
 
-}  // namespace prefill_attn
-
-extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128(
+template <int WARPS>
+static __device__ __forceinline__ void attention_block(
     const __nv_bfloat16* __restrict__ Q, int qTokenStride, int qHeadStride, const __nv_bfloat16* __restrict__ K,
     const __nv_bfloat16* __restrict__ V, int kvHeadStride, int kvTokenStride, __nv_bfloat16* __restrict__ O,
     int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale) {
-    using namespace prefill_attn;
+    constexpr int BQ = 16 * WARPS;  // query rows per block, 16 per warp
+    constexpr int THREADS = 32 * WARPS;
     extern __shared__ __align__(128) unsigned char smem[];
     const uint32_t sQ = smem_addr(smem);
-    const uint32_t sK = sQ + TILE_BYTES;            // 2 buffers
-    const uint32_t sV = sK + 2 * TILE_BYTES;        // 2 buffers
+    const uint32_t sK = sQ + BQ * ROW_BYTES;        // 2 buffers
+    const uint32_t sV = sK + 2 * KV_TILE_BYTES;     // 2 buffers
 
     const int tid = threadIdx.x;
     const int lane = tid & 31;
@@ -84,9 +86,9 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128
     const __nv_bfloat16* kBase = K + (size_t)kvHead * kvHeadStride;
     const __nv_bfloat16* vBase = V + (size_t)kvHead * kvHeadStride;
 
-    load_tile(sQ, qBase, qTokenStride, q0, T, tid);
-    load_tile(sK, kBase, kvTokenStride, 0, kvLen, tid);
-    load_tile(sV, vBase, kvTokenStride, 0, kvLen, tid);
+    load_tile<BQ, THREADS>(sQ, qBase, qTokenStride, q0, T, tid);
+    load_tile<BKV, THREADS>(sK, kBase, kvTokenStride, 0, kvLen, tid);
+    load_tile<BKV, THREADS>(sV, vBase, kvTokenStride, 0, kvLen, tid);
     cp_async_commit();
 
     // Rows this thread owns in the accumulator fragments: fragRow and fragRow + 8 of the warp's 16.
@@ -108,8 +110,8 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128
         const int buf = kb & 1;
         // The other buffer was last read in iteration kb-1, which ended with a barrier.
         if (kb + 1 < kvBlocks) {
-            load_tile(sK + (buf ^ 1) * TILE_BYTES, kBase, kvTokenStride, (kb + 1) * BKV, kvLen, tid);
-            load_tile(sV + (buf ^ 1) * TILE_BYTES, vBase, kvTokenStride, (kb + 1) * BKV, kvLen, tid);
+            load_tile<BKV, THREADS>(sK + (buf ^ 1) * KV_TILE_BYTES, kBase, kvTokenStride, (kb + 1) * BKV, kvLen, tid);
+            load_tile<BKV, THREADS>(sV + (buf ^ 1) * KV_TILE_BYTES, vBase, kvTokenStride, (kb + 1) * BKV, kvLen, tid);
         }
         cp_async_commit();
         cp_async_wait<1>();
@@ -124,7 +126,7 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128
         }
 
         // S = Q K^T for this warp's 16 rows x 64 keys.
-        const uint32_t tK = sK + buf * TILE_BYTES;
+        const uint32_t tK = sK + buf * KV_TILE_BYTES;
         float s[BKV / 8][4];
 #pragma unroll
         for (int i = 0; i < BKV / 8; ++i)
@@ -184,7 +186,7 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128
         }
 
         // O += P V: the S accumulators of two adjacent 8-key tiles form one 16-key A fragment.
-        const uint32_t tV = sV + buf * TILE_BYTES;
+        const uint32_t tV = sV + buf * KV_TILE_BYTES;
 #pragma unroll
         for (int kk = 0; kk < BKV / 16; ++kk) {
             uint32_t pa[4];
@@ -220,3 +222,23 @@ extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128
                 __floats2bfloat162_rn(o[di][2 * h] * inv, o[di][2 * h + 1] * inv);
     }
 }
+
+}  // namespace prefill_attn
+
+#define PREFILL_ATTN_PARAMS                                                                                    \
+    const __nv_bfloat16 *__restrict__ Q, int qTokenStride, int qHeadStride, const __nv_bfloat16 *__restrict__ K, \
+        const __nv_bfloat16 *__restrict__ V, int kvHeadStride, int kvTokenStride, __nv_bfloat16 *__restrict__ O,  \
+        int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale
+#define PREFILL_ATTN_ARGS \
+    Q, qTokenStride, qHeadStride, K, V, kvHeadStride, kvTokenStride, O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale
+
+extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128(PREFILL_ATTN_PARAMS) {
+    prefill_attn::attention_block<4>(PREFILL_ATTN_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256) prefill_attention_causal_hd128_w8(PREFILL_ATTN_PARAMS) {
+    prefill_attn::attention_block<8>(PREFILL_ATTN_ARGS);
+}
+
+#undef PREFILL_ATTN_PARAMS
+#undef PREFILL_ATTN_ARGS

@@ -4,8 +4,9 @@
 // Build (on the GPU machine, from the repository root; sm_90a so the wgmma kernels are real):
 //   nvcc -O3 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Isrc/main/cuda \
 //        -o prefill_harness tools/gpu/kernel-harness/prefill_harness.cu
-// Run: ./prefill_harness [--quick | --small]
-//   --quick: correctness only, no timing; --small: a few small correctness cases, for compute-sanitizer
+// Run: ./prefill_harness [--quick | --small] [--only SUBSTRING] [--skip SUBSTRING]
+//   --quick: correctness only, no timing; --small: a few small correctness cases, for compute-sanitizer;
+//   --only / --skip: run only / skip the kernels whose name contains SUBSTRING
 //
 // For every case the output is first poisoned with NaN, the kernel runs once, every element must be
 // finite afterwards (an unwritten element stays NaN), and sampled rows are compared with a naive f32
@@ -41,6 +42,13 @@
 static constexpr double PEAK_TFLOPS = 790.0;
 static bool g_quick = false;
 static bool g_small = false;
+static std::string g_only, g_skip;  // kernel-name substrings: run only matching / skip matching kernels
+
+static bool selected(const std::string& name) {
+    if (!g_only.empty() && name.find(g_only) == std::string::npos) return false;
+    if (!g_skip.empty() && name.find(g_skip) != std::string::npos) return false;
+    return true;
+}
 static int g_failures = 0;
 
 // ---------------------------------------------------------------- helpers on the device
@@ -254,17 +262,25 @@ struct GemmVariant {
     int bn;
     bool swiglu;
     int smem;
+    int threads;
 };
 
 static constexpr int mmaSmem(int bn) { return prefill_gemm::STAGES * (prefill_gemm::BM + bn) * prefill_gemm::BK * 2; }
 
+static constexpr int kWgmmaSmem = prefill_gemm_sm90::smem_bytes<256, 4>();
+static constexpr int kWgmmaBn128Smem = prefill_gemm_sm90::smem_bytes<128, 6>();
+static constexpr int kWgmmaWsSmem = prefill_gemm_sm90::smem_bytes_ws<256, 4>();
+
 static const GemmVariant kVariants[] = {
-    {"prefill_gemm_bf16_bn128", prefill_gemm_bf16_bn128, 128, false, mmaSmem(128)},
-    {"prefill_gemm_bf16_bn256", prefill_gemm_bf16_bn256, 256, false, mmaSmem(256)},
-    {"prefill_gemm_wgmma_bf16", prefill_gemm_wgmma_bf16, 256, false, prefill_gemm_sm90::SMEM_BYTES},
-    {"prefill_gemm_swiglu_bn128", prefill_gemm_swiglu_bn128, 128, true, mmaSmem(128)},
-    {"prefill_gemm_swiglu_bn256", prefill_gemm_swiglu_bn256, 256, true, mmaSmem(256)},
-    {"prefill_gemm_wgmma_swiglu", prefill_gemm_wgmma_swiglu, 256, true, prefill_gemm_sm90::SMEM_BYTES},
+    {"prefill_gemm_bf16_bn128", prefill_gemm_bf16_bn128, 128, false, mmaSmem(128), 256},
+    {"prefill_gemm_bf16_bn256", prefill_gemm_bf16_bn256, 256, false, mmaSmem(256), 256},
+    {"prefill_gemm_wgmma_bf16", prefill_gemm_wgmma_bf16, 256, false, kWgmmaSmem, 256},
+    {"prefill_gemm_wgmma_bf16_bn128", prefill_gemm_wgmma_bf16_bn128, 128, false, kWgmmaBn128Smem, 256},
+    {"prefill_gemm_wgmma_ws_bf16", prefill_gemm_wgmma_ws_bf16, 256, false, kWgmmaWsSmem, 384},
+    {"prefill_gemm_swiglu_bn128", prefill_gemm_swiglu_bn128, 128, true, mmaSmem(128), 256},
+    {"prefill_gemm_swiglu_bn256", prefill_gemm_swiglu_bn256, 256, true, mmaSmem(256), 256},
+    {"prefill_gemm_wgmma_swiglu", prefill_gemm_wgmma_swiglu, 256, true, kWgmmaSmem, 256},
+    {"prefill_gemm_wgmma_ws_swiglu", prefill_gemm_wgmma_ws_swiglu, 256, true, kWgmmaWsSmem, 384},
 };
 
 static void launch_gemm(const GemmVariant& v, const __nv_bfloat16* A, const __nv_bfloat16* W, __nv_bfloat16* C,
@@ -275,7 +291,7 @@ static void launch_gemm(const GemmVariant& v, const __nv_bfloat16* A, const __nv
     }
     const int outBn = v.swiglu ? v.bn / 2 : v.bn;
     const int grid = ((M + 127) / 128) * ((N + outBn - 1) / outBn);
-    v.fn<<<grid, 256, v.smem>>>(A, W, C, Cf, bias, R, M, N, K);
+    v.fn<<<grid, v.threads, v.smem>>>(A, W, C, Cf, bias, R, M, N, K);
 }
 
 // N: output columns (for swiglu the weight has 2N rows).
@@ -297,7 +313,7 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
     CHECK(cudaMalloc(&dRef, (size_t)512 * N * 4));
     uint64_t seed = 1000 + N * 7 + K;
     for (const GemmVariant& v : kVariants) {
-        if (v.swiglu != swiglu) continue;
+        if (v.swiglu != swiglu || !selected(v.name)) continue;
         for (int M : ms) {
             // Fresh inputs for every check; weights scaled so outputs stay O(1) like real activations.
             fill(A, (size_t)M * K, ++seed, 1.f);
@@ -364,71 +380,82 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
 static const int QH = 28, KVH = 4, HD = 128, MAX_TOKENS = 16384;
 static const int QKV_STRIDE = (QH + 2 * KVH) * HD;  // Q read as a column slice of the fused qkv output
 
+typedef void (*AttnKernel)(const __nv_bfloat16*, int, int, const __nv_bfloat16*, const __nv_bfloat16*, int, int,
+                           __nv_bfloat16*, int, int, int, int, int, int, float);
+struct AttnVariant {
+    const char* name;
+    AttnKernel fn;
+    int warps;
+    int smem() const { return (16 * warps + 4 * 64) * 256; }  // Q tile + 2 x (K, V) tiles of 256-byte rows
+};
+static const AttnVariant kAttnVariants[] = {
+    {"prefill_attention_causal_hd128", prefill_attention_causal_hd128, 4},
+    {"prefill_attention_causal_hd128_w8", prefill_attention_causal_hd128_w8, 8},
+};
+
 static void attention_case(int T, int past) {
-    const int kvLen = past + T;
-    __nv_bfloat16 *qkv, *K, *V, *O;
-    CHECK(cudaMalloc(&qkv, (size_t)T * QKV_STRIDE * 2));
-    CHECK(cudaMalloc(&K, (size_t)KVH * MAX_TOKENS * HD * 2));
-    CHECK(cudaMalloc(&V, (size_t)KVH * MAX_TOKENS * HD * 2));
-    CHECK(cudaMalloc(&O, (size_t)T * QH * HD * 2));
-    uint64_t seed = 77 + T * 3 + past;
-    fill(qkv, (size_t)T * QKV_STRIDE, ++seed, 2.f);  // q.k of std ~1.3 after scaling: peaked enough to matter
-    // The whole cache, also past kvLen, holds random data that the kernel must not see.
-    fill(K, (size_t)KVH * MAX_TOKENS * HD, ++seed, 1.f);
-    fill(V, (size_t)KVH * MAX_TOKENS * HD, ++seed, 1.f);
-    fill_nan_bf16<<<2048, 256>>>(O, (size_t)T * QH * HD);
-    CHECK_LAUNCH();
-    const float scale = 1.f / std::sqrt((float)HD);
-    const int smem = 5 * 64 * 256;
-    auto launch = [&] {
-        dim3 grid((T + 63) / 64, QH);
-        prefill_attention_causal_hd128<<<grid, 128, smem>>>(qkv, QKV_STRIDE, HD, K, V, MAX_TOKENS * HD, HD, O,
-                                                            QH * HD, HD, T, past, QH, KVH, scale);
-    };
-    launch();
-    CHECK_LAUNCH();
-    CHECK(cudaDeviceSynchronize());
-    const unsigned long long bad = nonfinite(O, (size_t)T * QH * HD);
+    for (const AttnVariant& v : kAttnVariants) {
+        if (!selected(v.name)) continue;
+        const int kvLen = past + T;
+        __nv_bfloat16 *qkv, *K, *V, *O;
+        CHECK(cudaMalloc(&qkv, (size_t)T * QKV_STRIDE * 2));
+        CHECK(cudaMalloc(&K, (size_t)KVH * MAX_TOKENS * HD * 2));
+        CHECK(cudaMalloc(&V, (size_t)KVH * MAX_TOKENS * HD * 2));
+        CHECK(cudaMalloc(&O, (size_t)T * QH * HD * 2));
+        uint64_t seed = 77 + T * 3 + past + 1000 * v.warps;
+        fill(qkv, (size_t)T * QKV_STRIDE, ++seed, 2.f);  // q.k of std ~1.3 after scaling: peaked enough to matter
+        // The whole cache, also past kvLen, holds random data that the kernel must not see.
+        fill(K, (size_t)KVH * MAX_TOKENS * HD, ++seed, 1.f);
+        fill(V, (size_t)KVH * MAX_TOKENS * HD, ++seed, 1.f);
+        fill_nan_bf16<<<2048, 256>>>(O, (size_t)T * QH * HD);
+        CHECK_LAUNCH();
+        const float scale = 1.f / std::sqrt((float)HD);
+        const int rowsPerBlock = 16 * v.warps;
+        auto launch = [&] {
+            dim3 grid((T + rowsPerBlock - 1) / rowsPerBlock, QH);
+            v.fn<<<grid, 32 * v.warps, v.smem()>>>(qkv, QKV_STRIDE, HD, K, V, MAX_TOKENS * HD, HD, O, QH * HD, HD, T, past,
+                                                   QH, KVH, scale);
+        };
+        launch();
+        CHECK_LAUNCH();
+        CHECK(cudaDeviceSynchronize());
+        const unsigned long long bad = nonfinite(O, (size_t)T * QH * HD);
 
-    std::vector<int> rows = sample_rows(T, 192);
-    int* dRows;
-    float* dRef;
-    CHECK(cudaMalloc(&dRows, rows.size() * sizeof(int)));
-    CHECK(cudaMalloc(&dRef, rows.size() * QH * HD * 4));
-    CHECK(cudaMemcpy(dRows, rows.data(), rows.size() * sizeof(int), cudaMemcpyHostToDevice));
-    const int refSmem = (160 + kvLen) * 4;
-    CHECK(cudaFuncSetAttribute(ref_attention, cudaFuncAttributeMaxDynamicSharedMemorySize, refSmem));
-    ref_attention<<<dim3(rows.size(), QH), 128, refSmem>>>(qkv, QKV_STRIDE, K, V, MAX_TOKENS * HD, HD, dRows, past,
-                                                           QH, KVH, scale, dRef);
-    CHECK_LAUNCH();
-    std::vector<float> ref(rows.size() * QH * HD), got(rows.size() * QH * HD);
-    CHECK(cudaMemcpy(ref.data(), dRef, ref.size() * 4, cudaMemcpyDeviceToHost));
-    std::vector<__nv_bfloat16> tmp(QH * HD);
-    for (size_t i = 0; i < rows.size(); ++i) {
-        CHECK(cudaMemcpy(tmp.data(), O + (size_t)rows[i] * QH * HD, tmp.size() * 2, cudaMemcpyDeviceToHost));
-        for (int j = 0; j < QH * HD; ++j) got[i * QH * HD + j] = __bfloat162float(tmp[j]);
+        std::vector<int> rows = sample_rows(T, 192);
+        int* dRows;
+        float* dRef;
+        CHECK(cudaMalloc(&dRows, rows.size() * sizeof(int)));
+        CHECK(cudaMalloc(&dRef, rows.size() * QH * HD * 4));
+        CHECK(cudaMemcpy(dRows, rows.data(), rows.size() * sizeof(int), cudaMemcpyHostToDevice));
+        const int refSmem = (160 + kvLen) * 4;
+        CHECK(cudaFuncSetAttribute(ref_attention, cudaFuncAttributeMaxDynamicSharedMemorySize, refSmem));
+        ref_attention<<<dim3(rows.size(), QH), 128, refSmem>>>(qkv, QKV_STRIDE, K, V, MAX_TOKENS * HD, HD, dRows, past,
+                                                               QH, KVH, scale, dRef);
+        CHECK_LAUNCH();
+        std::vector<float> ref(rows.size() * QH * HD), got(rows.size() * QH * HD);
+        CHECK(cudaMemcpy(ref.data(), dRef, ref.size() * 4, cudaMemcpyDeviceToHost));
+        std::vector<__nv_bfloat16> tmp(QH * HD);
+        for (size_t i = 0; i < rows.size(); ++i) {
+            CHECK(cudaMemcpy(tmp.data(), O + (size_t)rows[i] * QH * HD, tmp.size() * 2, cudaMemcpyDeviceToHost));
+            for (int j = 0; j < QH * HD; ++j) got[i * QH * HD + j] = __bfloat162float(tmp[j]);
+        }
+        const double err = rel_l2(got, ref);
+        double ms = g_quick ? 0 : median_ms(launch, T >= 1024 ? 20 : 50);
+        // Causal work actually required: query i sees past + i + 1 keys; QK^T and PV, 2 flops per MAC each.
+        const double pairs = (double)T * past + (double)T * (T + 1) / 2;
+        const double flops = 4.0 * HD * QH * pairs;
+        char shape[64];
+        std::snprintf(shape, sizeof shape, "T=%d past=%d", T, past);
+        report({v.name, shape, T, err, bad, ms, ms > 0 ? flops / (ms * 1e-3) / 1e12 : 0, false});
+        CHECK(cudaFree(qkv));
+        CHECK(cudaFree(K));
+        CHECK(cudaFree(V));
+        CHECK(cudaFree(O));
+        CHECK(cudaFree(dRows));
+        CHECK(cudaFree(dRef));
     }
-    const double err = rel_l2(got, ref);
-    double ms = g_quick ? 0 : median_ms(launch, T >= 1024 ? 20 : 50);
-    // Causal work actually required: query i sees past + i + 1 keys; QK^T and PV, 2 flops per MAC each.
-    const double pairs = (double)T * past + (double)T * (T + 1) / 2;
-    const double flops = 4.0 * HD * QH * pairs;
-    char shape[64];
-    std::snprintf(shape, sizeof shape, "T=%d past=%d", T, past);
-    report({"prefill_attention_causal_hd128", shape, T, err, bad, ms, ms > 0 ? flops / (ms * 1e-3) / 1e12 : 0, false});
-    CHECK(cudaFree(qkv));
-    CHECK(cudaFree(K));
-    CHECK(cudaFree(V));
-    CHECK(cudaFree(O));
-    CHECK(cudaFree(dRows));
-    CHECK(cudaFree(dRef));
 }
 
-static double find_ms(const std::string& kernel, const std::string& shapePrefix, int m) {
-    for (const Row& r : g_rows)
-        if (r.kernel == kernel && r.m == m && r.shape.rfind(shapePrefix, 0) == 0) return r.ms;
-    return -1;
-}
 
 // Fastest passing variant whose name starts with `family` for this shape.
 static double best_ms(const std::string& family, const std::string& shape, int m, std::string* which) {
@@ -446,6 +473,8 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--quick") g_quick = true;
         else if (std::string(argv[i]) == "--small") g_small = g_quick = true;
+        else if (std::string(argv[i]) == "--only" && i + 1 < argc) g_only = argv[++i];
+        else if (std::string(argv[i]) == "--skip" && i + 1 < argc) g_skip = argv[++i];
     cudaDeviceProp prop;
     CHECK(cudaGetDeviceProperties(&prop, 0));
     int driver = 0, runtime = 0;
@@ -455,8 +484,8 @@ int main(int argc, char** argv) {
                 prop.l2CacheSize >> 20, prop.major, prop.minor, driver, runtime);
     for (const GemmVariant& v : kVariants)
         CHECK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem));
-    CHECK(cudaFuncSetAttribute(prefill_attention_causal_hd128, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               5 * 64 * 256));
+    for (const AttnVariant& v : kAttnVariants)
+        CHECK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem()));
 
     if (g_small) {
         gemm_case("qkv+bias", Epi::Bias, 4608, 3584, {17, 200});
@@ -499,7 +528,7 @@ int main(int argc, char** argv) {
                     best_ms(family, "qkv", m, &used) + best_ms(family, "o+", m, &used) +
                     best_ms(mmaOnly ? "prefill_gemm_swiglu_bn" : "prefill_gemm_", "gate_up", m, &used) +
                     best_ms(family, "down", m, &used) +
-                    find_ms("prefill_attention_causal_hd128", "T=" + std::to_string(m) + " past=0", m);
+                    best_ms("prefill_attention_causal_hd128", "T=" + std::to_string(m) + " past=0", m, &used);
                 std::printf("projected 7B prefill (%s), %d tokens: %.2f ms per layer, %.1f ms for 28 layers (%s)\n",
                             mmaOnly ? "mma.sync only" : "best incl. wgmma", m, layer, 28 * layer, used.c_str() + 1);
             }
