@@ -486,6 +486,16 @@ int main(int argc, char** argv) {
         CHECK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem));
     for (const AttnVariant& v : kAttnVariants)
         CHECK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, v.smem()));
+    auto describe = [](const char* name, const void* fn, int threads, int smem) {
+        cudaFuncAttributes a;
+        CHECK(cudaFuncGetAttributes(&a, fn));
+        int blocks = 0;
+        CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, fn, threads, smem));
+        std::printf("  %-34s %3d threads %3d regs %6d B dynamic smem %2d block(s)/SM\n", name, threads, a.numRegs,
+                    smem, blocks);
+    };
+    for (const GemmVariant& v : kVariants) describe(v.name, (const void*)v.fn, v.threads, v.smem);
+    for (const AttnVariant& v : kAttnVariants) describe(v.name, (const void*)v.fn, 32 * v.warps, v.smem());
 
     if (g_small) {
         gemm_case("qkv+bias", Epi::Bias, 4608, 3584, {17, 200});
