@@ -150,6 +150,7 @@ class CudaEngineReferenceTest {
 
     @Test
     void refusesTokensPastTheSlotAndSlotsPastCapacity() {
+        GpuTestSupport.assumeGpu();
         TinyReference ref = TinyReference.load("tiny-yarn-f4");
         ModelConfig c = config(ref);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
