@@ -1,0 +1,238 @@
+package qwenchat.engine.cpu;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import qwenchat.engine.EngineException;
+import qwenchat.engine.EngineInfo;
+import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.KvCacheFullException;
+import qwenchat.engine.SampledToken;
+import qwenchat.engine.StepRequest;
+import qwenchat.engine.sampling.Sampler;
+import qwenchat.model.ModelConfig;
+import qwenchat.weights.Checkpoint;
+
+/**
+ * Qwen2 in plain Java, float32 arithmetic over bf16 weights read in place: the oracle the CUDA
+ * engine is tested against, and the fallback without a GPU. Matches transformers' Qwen2 up to
+ * float rounding (see the golden parity tests). The checkpoint must stay open while the engine lives.
+ */
+public final class CpuEngine implements InferenceEngine {
+
+    /** Long prompts run in chunks of this many tokens, bounding activation memory. */
+    static final int PREFILL_CHUNK = 256;
+
+    private final ModelConfig config;
+    private final KvCacheCapacity capacity;
+    private final ModelWeights weights;
+    private final Parallel parallel;
+    private final Qwen2Forward forward;
+    private final SequenceState[] slots;
+    private final int threads;
+    private boolean closed;
+
+    private CpuEngine(ModelConfig config, ModelWeights weights, KvCacheCapacity capacity, CpuEngineOptions options) {
+        this.config = config;
+        this.capacity = capacity;
+        this.weights = weights;
+        this.threads = options.scalarOracle() ? 1 : options.threads();
+        this.parallel = new Parallel(threads);
+        MatrixOps ops = options.scalarOracle() ? new ScalarMatrixOps() : new ParallelMatrixOps(parallel);
+        this.forward = new Qwen2Forward(config, weights, ops, parallel);
+        this.slots = new SequenceState[capacity.maxSequences()];
+    }
+
+    public static CpuEngine load(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity) {
+        return load(config, checkpoint, capacity, CpuEngineOptions.defaults());
+    }
+
+    public static CpuEngine load(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
+            CpuEngineOptions options) {
+        ModelWeights w = ModelWeights.load(config, checkpoint, options.overrides(), options.progress());
+        return new CpuEngine(config, w, capacity, options);
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    @Override
+    public EngineInfo info() {
+        long kv = 0;
+        for (SequenceState s : slots) if (s != null) kv += s.kvBytes();
+        String device = threads + " thread(s) on " + Runtime.getRuntime().availableProcessors() + " core(s), "
+                + System.getProperty("os.arch") + ", Java " + Runtime.version().feature();
+        return new EngineInfo("cpu", device, null, null, weights.bytes(), kv, 0, 0);
+    }
+
+    @Override
+    public KvCacheCapacity capacity() {
+        return capacity;
+    }
+
+    @Override
+    public int openSequence() {
+        checkOpen();
+        for (int i = 0; i < slots.length; i++) {
+            if (slots[i] == null) {
+                slots[i] = new SequenceState(i, config.numHiddenLayers(), config.kvDim(),
+                        capacity.maxTokensPerSequence());
+                return i;
+            }
+        }
+        throw new KvCacheFullException("all " + slots.length + " sequence slots are open");
+    }
+
+    @Override
+    public void freeSequence(int sequence) {
+        if (sequence >= 0 && sequence < slots.length) slots[sequence] = null;
+    }
+
+    @Override
+    public int sequenceLength(int sequence) {
+        return state(sequence).length;
+    }
+
+    @Override
+    public int openSequenceCount() {
+        int n = 0;
+        for (SequenceState s : slots) if (s != null) n++;
+        return n;
+    }
+
+    @Override
+    public float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions) {
+        SequenceState s = state(sequence);
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        float[][] logits = prefill(s, tokens, allPositions);
+        s.history.addPrompt(tokens);
+        return logits;
+    }
+
+    @Override
+    public float[][] decodeLogits(int[] sequences, int[] tokens) {
+        if (sequences.length != tokens.length) {
+            throw new IllegalArgumentException(sequences.length + " sequences but " + tokens.length + " tokens");
+        }
+        SequenceState[] states = distinctStates(sequences);
+        float[][] logits = decode(states, tokens);
+        for (int i = 0; i < states.length; i++) states[i].history.addGenerated(tokens[i]);
+        return logits;
+    }
+
+    @Override
+    public List<SampledToken> step(List<StepRequest> requests) {
+        int[] seqIds = requests.stream().mapToInt(StepRequest::sequence).toArray();
+        SequenceState[] states = distinctStates(seqIds);
+        float[][] logits = new float[requests.size()][];
+        List<Integer> decodes = new ArrayList<>();
+        for (int i = 0; i < requests.size(); i++) {
+            StepRequest r = requests.get(i);
+            if (r.prefill()) {
+                logits[i] = prefill(states[i], r.tokens(), false)[0];
+                states[i].history.addPrompt(r.tokens());
+            } else {
+                decodes.add(i);
+            }
+        }
+        if (!decodes.isEmpty()) {
+            SequenceState[] ds = new SequenceState[decodes.size()];
+            int[] dt = new int[decodes.size()];
+            for (int j = 0; j < ds.length; j++) {
+                ds[j] = states[decodes.get(j)];
+                dt[j] = requests.get(decodes.get(j)).tokens()[0];
+            }
+            float[][] dl = decode(ds, dt);
+            for (int j = 0; j < ds.length; j++) {
+                logits[decodes.get(j)] = dl[j];
+                ds[j].history.addGenerated(dt[j]);
+            }
+        }
+        List<SampledToken> out = new ArrayList<>(requests.size());
+        for (int i = 0; i < requests.size(); i++) {
+            StepRequest r = requests.get(i);
+            out.add(Sampler.sample(r.sequence(), logits[i], r.sampling(), states[i].history, r.topLogprobs()));
+        }
+        return out;
+    }
+
+    private float[][] prefill(SequenceState s, int[] tokens, boolean allPositions) {
+        s.reserve(tokens.length);
+        float[][] all = allPositions ? new float[tokens.length][] : null;
+        float[][] last = null;
+        for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
+            int n = Math.min(PREFILL_CHUNK, tokens.length - from);
+            int[] chunk = new int[n];
+            SequenceState[] seqs = new SequenceState[n];
+            int[] pos = new int[n];
+            for (int t = 0; t < n; t++) {
+                chunk[t] = tokens[from + t];
+                seqs[t] = s;
+                pos[t] = s.length + t;
+            }
+            boolean lastChunk = from + n == tokens.length;
+            int[] rows;
+            if (allPositions) {
+                rows = new int[n];
+                for (int t = 0; t < n; t++) rows[t] = t;
+            } else {
+                rows = lastChunk ? new int[] {n - 1} : new int[0];
+            }
+            float[][] logits = forward.run(chunk, seqs, pos, rows);
+            s.length += n;
+            if (allPositions) System.arraycopy(logits, 0, all, from, n);
+            if (lastChunk) last = new float[][] {logits[logits.length - 1]};
+        }
+        return allPositions ? all : last;
+    }
+
+    private float[][] decode(SequenceState[] states, int[] tokens) {
+        int n = states.length;
+        for (SequenceState s : states) s.reserve(1);
+        int[] pos = new int[n];
+        int[] rows = new int[n];
+        for (int i = 0; i < n; i++) {
+            pos[i] = states[i].length;
+            rows[i] = i;
+        }
+        float[][] logits = forward.run(tokens, states, pos, rows);
+        for (SequenceState s : states) s.length++;
+        return logits;
+    }
+
+    private SequenceState[] distinctStates(int[] sequences) {
+        checkOpen();
+        SequenceState[] states = new SequenceState[sequences.length];
+        Set<Integer> seen = new HashSet<>();
+        for (int i = 0; i < sequences.length; i++) {
+            if (!seen.add(sequences[i])) {
+                throw new IllegalArgumentException("sequence " + sequences[i] + " appears twice in one step");
+            }
+            states[i] = state(sequences[i]);
+        }
+        return states;
+    }
+
+    private SequenceState state(int sequence) {
+        checkOpen();
+        if (sequence < 0 || sequence >= slots.length || slots[sequence] == null) {
+            throw new IllegalArgumentException("sequence " + sequence + " is not open");
+        }
+        return slots[sequence];
+    }
+
+    private void checkOpen() {
+        if (closed) throw new EngineException("the CPU engine is closed");
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        parallel.close();
+        for (int i = 0; i < slots.length; i++) slots[i] = null;
+    }
+}

@@ -1,0 +1,170 @@
+package qwenchat.engine.cpu;
+
+import qwenchat.model.ModelConfig;
+
+/**
+ * The Qwen2 decoder over a batch of tokens that may belong to different sequences, in float32:
+ * each token is appended to its sequence's KV cache at its position and attends causally to that
+ * sequence's cache. A prefill is a batch of one sequence's tokens; a batched decode one token per
+ * sequence. Every weight matrix is streamed once per batch.
+ */
+final class Qwen2Forward {
+
+    private final ModelConfig c;
+    private final ModelWeights w;
+    private final MatrixOps ops;
+    private final Parallel parallel;
+    private final Rope rope;
+    private final float attnScale;
+
+    Qwen2Forward(ModelConfig c, ModelWeights w, MatrixOps ops, Parallel parallel) {
+        this.c = c;
+        this.w = w;
+        this.ops = ops;
+        this.parallel = parallel;
+        this.rope = Rope.of(c);
+        this.attnScale = (float) (1.0 / Math.sqrt(c.headDim()));
+    }
+
+    /**
+     * Runs the batch; the caller has reserved cache room and advances lengths afterwards.
+     *
+     * @param seqs the sequence of each token
+     * @param positions each token's position in its sequence
+     * @param outputRows tokens whose logits to return
+     * @return {@code [outputRows.length][vocab]}
+     */
+    float[][] run(int[] tokens, SequenceState[] seqs, int[] positions, int[] outputRows) {
+        int n = tokens.length;
+        int hidden = c.hiddenSize();
+        int qDim = c.qDim();
+        int kvDim = c.kvDim();
+        int hd = c.headDim();
+        float[][] x = new float[n][hidden];        // residual stream
+        float[][] xn = new float[n][hidden];       // normed input of a block
+        float[][] q = new float[n][qDim];
+        float[][] k = new float[n][kvDim];
+        float[][] v = new float[n][kvDim];
+        float[][] attn = new float[n][qDim];
+        float[][] proj = new float[n][hidden];
+        float[][] gate = new float[n][c.intermediateSize()];
+        float[][] up = new float[n][c.intermediateSize()];
+        float[][] cos = new float[n][hd / 2];
+        float[][] sin = new float[n][hd / 2];
+        for (int t = 0; t < n; t++) {
+            if (tokens[t] < 0 || tokens[t] >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tokens[t] + " is outside the vocabulary [0, "
+                        + c.vocabSize() + ")");
+            }
+            w.embed().readRow(tokens[t], x[t]);
+            rope.cosSin(positions[t], cos[t], sin[t]);
+        }
+        for (int l = 0; l < w.layers().length; l++) {
+            LayerWeights lw = w.layers()[l];
+            rmsNorm(x, n, lw.inputNorm(), xn);
+            ops.matmul(lw.q(), xn, n, q);
+            ops.matmul(lw.k(), xn, n, k);
+            ops.matmul(lw.v(), xn, n, v);
+            for (int t = 0; t < n; t++) {
+                addBias(q[t], lw.qBias());
+                addBias(k[t], lw.kBias());
+                addBias(v[t], lw.vBias());
+                Rope.rotate(q[t], 0, c.numAttentionHeads(), hd, cos[t], sin[t]);
+                Rope.rotate(k[t], 0, c.numKeyValueHeads(), hd, cos[t], sin[t]);
+                System.arraycopy(k[t], 0, seqs[t].keys[l], positions[t] * kvDim, kvDim);
+                System.arraycopy(v[t], 0, seqs[t].values[l], positions[t] * kvDim, kvDim);
+            }
+            attention(l, q, seqs, positions, n, attn);
+            ops.matmul(lw.o(), attn, n, proj);
+            addInto(x, proj, n);
+            rmsNorm(x, n, lw.postNorm(), xn);
+            ops.matmul(lw.gate(), xn, n, gate);
+            ops.matmul(lw.up(), xn, n, up);
+            for (int t = 0; t < n; t++) {
+                float[] g = gate[t];
+                float[] u = up[t];
+                for (int i = 0; i < g.length; i++) g[i] = g[i] / (1f + (float) Math.exp(-g[i])) * u[i];
+            }
+            ops.matmul(lw.down(), gate, n, proj);
+            addInto(x, proj, n);
+        }
+        if (outputRows.length == 0) return new float[0][];
+        float[][] last = new float[outputRows.length][];
+        for (int i = 0; i < outputRows.length; i++) last[i] = x[outputRows[i]];
+        float[][] normed = new float[outputRows.length][hidden];
+        rmsNorm(last, last.length, w.finalNorm(), normed);
+        float[][] logits = new float[outputRows.length][c.vocabSize()];
+        ops.matmul(w.lmHead(), normed, normed.length, logits);
+        return logits;
+    }
+
+    /** Causal GQA attention of each token over its own sequence's cache, in parallel over (token, head). */
+    private void attention(int layer, float[][] q, SequenceState[] seqs, int[] positions, int n, float[][] out) {
+        int heads = c.numAttentionHeads();
+        int hd = c.headDim();
+        int kvDim = c.kvDim();
+        int group = c.groupSize();
+        parallel.forRange(n * heads, 4, (start, end) -> {
+            float[] scores = null;
+            for (int job = start; job < end; job++) {
+                int t = job / heads;
+                int h = job % heads;
+                int len = positions[t] + 1;
+                if (scores == null || scores.length < len) scores = new float[Math.max(len, 64)];
+                float[] keys = seqs[t].keys[layer];
+                float[] values = seqs[t].values[layer];
+                int qOff = h * hd;
+                int kvOff = (h / group) * hd;
+                float[] qt = q[t];
+                float max = Float.NEGATIVE_INFINITY;
+                for (int p = 0; p < len; p++) {
+                    int kb = p * kvDim + kvOff;
+                    float s = 0;
+                    for (int d = 0; d < hd; d++) s += qt[qOff + d] * keys[kb + d];
+                    s *= attnScale;
+                    scores[p] = s;
+                    if (s > max) max = s;
+                }
+                float sum = 0;
+                for (int p = 0; p < len; p++) {
+                    float e = (float) Math.exp(scores[p] - max);
+                    scores[p] = e;
+                    sum += e;
+                }
+                float[] o = out[t];
+                for (int d = 0; d < hd; d++) o[qOff + d] = 0;
+                float inv = 1f / sum;
+                for (int p = 0; p < len; p++) {
+                    float a = scores[p] * inv;
+                    int vb = p * kvDim + kvOff;
+                    for (int d = 0; d < hd; d++) o[qOff + d] += a * values[vb + d];
+                }
+            }
+        });
+    }
+
+    private void rmsNorm(float[][] in, int n, float[] weight, float[][] out) {
+        float eps = (float) c.rmsNormEps();
+        for (int t = 0; t < n; t++) {
+            float[] a = in[t];
+            double ss = 0;
+            for (float f : a) ss += (double) f * f;
+            float variance = (float) (ss / a.length);
+            float r = (float) (1.0 / Math.sqrt(variance + eps));
+            float[] o = out[t];
+            for (int i = 0; i < a.length; i++) o[i] = weight[i] * (a[i] * r);
+        }
+    }
+
+    private static void addBias(float[] a, float[] bias) {
+        for (int i = 0; i < a.length; i++) a[i] += bias[i];
+    }
+
+    private static void addInto(float[][] x, float[][] d, int n) {
+        for (int t = 0; t < n; t++) {
+            float[] a = x[t];
+            float[] b = d[t];
+            for (int i = 0; i < a.length; i++) a[i] += b[i];
+        }
+    }
+}

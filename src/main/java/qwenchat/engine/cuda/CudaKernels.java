@@ -1,0 +1,126 @@
+package qwenchat.engine.cuda;
+
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+
+/**
+ * Typed launches of the model kernels (see each {@code src/main/cuda/*.cu} for what it computes).
+ * Shapes are checked here, where a wrong one is still a readable Java exception rather than a
+ * device fault. Call on the context's worker thread.
+ */
+public final class CudaKernels {
+    /** Rows of activations one forward pass handles; the decode GEMV's batch tiles cover 1..64. */
+    public static final int MAX_ROWS = 64;
+    /** Tokens per flash-decoding split; must match attn::SPLIT in attention_decode.cu. */
+    public static final int ATTN_SPLIT = 128;
+    /** Largest query-head group per KV head; must match attn::MAXG. */
+    public static final int ATTN_MAX_GROUP = 16;
+    /** Most log-probabilities logits_topk reports per row; must match sampling::MAXK. */
+    public static final int MAX_TOPK = 20;
+
+    public enum GemvMode {
+        PLAIN("gemv_plain"), RESIDUAL("gemv_residual"), QKV("gemv_qkv"), SWIGLU("gemv_swiglu");
+
+        final String prefix;
+
+        GemvMode(String prefix) {
+            this.prefix = prefix;
+        }
+    }
+
+    private final Launcher launcher;
+
+    public CudaKernels(KernelModule module, CUstream stream) {
+        this.launcher = new Launcher(module, stream);
+    }
+
+    public Launcher launcher() {
+        return launcher;
+    }
+
+    /** x[r] = float(E[tokens[r]]): tokens int [rows], E bf16 [vocab][hidden], x f32 [rows][hidden]. */
+    public void embedRows(CUdeviceptr tokens, CUdeviceptr embed, CUdeviceptr x, int rows, int hidden) {
+        launcher.launch("embed_rows", rows, 1, 1, 256, 0, tokens, embed, x, hidden);
+    }
+
+    /** out[r] = rmsnorm(x[rowIndex ? rowIndex[r] : r]) * w as bf16; rowIndex may be null. */
+    public void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr rowIndex, int rows, int hidden, float eps) {
+        launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, out, rowIndex == null ? new CUdeviceptr() : rowIndex,
+                hidden, eps);
+    }
+
+    /** Smallest compiled batch tile covering {@code rows} (capped at 32: larger batches take several tiles). */
+    static int batchTile(int rows) {
+        int t = 1;
+        while (t < rows && t < 32) t <<= 1;
+        return t;
+    }
+
+    /** Everything a GEMV epilogue may need; unused fields are null/0 for a mode. */
+    public record GemvArgs(CUdeviceptr outF32, CUdeviceptr outBf16, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale,
+                           CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
+                           int qDim, int kvDim, int headDim, int maxT) {
+        public static GemvArgs out(CUdeviceptr f32) {
+            return new GemvArgs(f32, null, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
+        }
+
+        public static GemvArgs swiglu(CUdeviceptr bf16) {
+            return new GemvArgs(null, bf16, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
+        }
+    }
+
+    /** acc[b][n] = W[n] . X[b] for b < rows, n < N, then the mode's epilogue. */
+    public void gemv(GemvMode mode, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a) {
+        if (k % 8 != 0) throw new IllegalArgumentException("gemv needs K % 8 == 0, got K=" + k);
+        if (rows < 1 || rows > MAX_ROWS) throw new IllegalArgumentException("gemv rows must be 1.." + MAX_ROWS + ", got " + rows);
+        if ((mode == GemvMode.QKV || mode == GemvMode.SWIGLU) && n % 2 != 0) {
+            throw new IllegalArgumentException(mode + " gemv needs an even N, got " + n);
+        }
+        int pairs = (n + 1) / 2;
+        int tile = batchTile(rows);
+        int gridY = (rows + tile - 1) / tile;
+        launcher.launch(mode.prefix + "_bt" + tile, (pairs + 7) / 8, gridY, 1, 256, 0,
+                w, x, n, k, rows, orNull(a.outF32()), orNull(a.outBf16()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
+                orNull(a.kCache()), orNull(a.vCache()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(), a.maxT());
+    }
+
+    private static CUdeviceptr orNull(CUdeviceptr p) {
+        return p == null ? new CUdeviceptr() : p;
+    }
+
+    /** Splits needed to cover {@code tokens} cache positions. */
+    public static int splitsFor(int tokens) {
+        return (tokens + ATTN_SPLIT - 1) / ATTN_SPLIT;
+    }
+
+    /**
+     * Flash-decoding partials. {@code gridSplits} splits are launched (covering the longest row);
+     * {@code partSplits} is the split stride of the partial buffers (sized for the cache).
+     */
+    public void attentionPartial(CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
+                                 CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
+                                 int maxT, int gridSplits, int partSplits, float scale) {
+        int group = heads / kvHeads;
+        if (group > ATTN_MAX_GROUP) throw new IllegalArgumentException("attention group " + group + " > " + ATTN_MAX_GROUP);
+        if (headDim % 8 != 0) throw new IllegalArgumentException("attention needs head_dim % 8 == 0, got " + headDim);
+        int shared = (group * headDim + group * ATTN_SPLIT) * Float.BYTES;
+        launcher.launch("attn_partial", gridSplits, kvHeads, rows, 128, shared, q, kCache, vCache, slots, pos, partO, partMl,
+                heads, kvHeads, headDim, maxT, partSplits, scale);
+    }
+
+    public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, int rows, int heads,
+                                 int headDim, int partSplits) {
+        launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, out, heads, headDim, partSplits);
+    }
+
+    /** Per row: the k best ids and their log-probabilities, and log-sum-exp. */
+    public void logitsTopk(CUdeviceptr logits, int rows, int vocab, int k, CUdeviceptr ids, CUdeviceptr logprobs, CUdeviceptr lse) {
+        if (k < 1 || k > MAX_TOPK) throw new IllegalArgumentException("top-k must be 1.." + MAX_TOPK + ", got " + k);
+        launcher.launch("logits_topk", rows, 1, 1, 1024, 0, logits, vocab, k, ids, logprobs, lse);
+    }
+
+    /** Streams {@code bytes} (a multiple of 16) from {@code p}; one partial sum per block into {@code out}. */
+    public void readBandwidth(CUdeviceptr p, long bytes, CUdeviceptr out, int blocks) {
+        launcher.launch("read_bandwidth", blocks, 1, 1, 512, 0, p, bytes / 16, out);
+    }
+}

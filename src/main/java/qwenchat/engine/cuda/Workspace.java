@@ -1,0 +1,84 @@
+package qwenchat.engine.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+import qwenchat.model.ModelConfig;
+
+/**
+ * Scratch buffers for one forward pass of up to {@link CudaKernels#MAX_ROWS} rows. The per-step
+ * inputs (tokens, slots, positions, logit rows) live here too, at fixed addresses, so a captured
+ * CUDA graph reads whatever was copied in before its launch.
+ */
+final class Workspace implements AutoCloseable {
+    static final int R = CudaKernels.MAX_ROWS;
+
+    final DeviceBuffer tokens;    // int [R]
+    final DeviceBuffer slots;     // int [R]
+    final DeviceBuffer positions; // int [R]
+    final DeviceBuffer logitRows; // int [R]
+    final DeviceBuffer x;         // f32 [R][hidden], the residual stream
+    final DeviceBuffer xn;        // bf16 [R][hidden], normalised input of a projection
+    final DeviceBuffer q;         // f32 [R][qDim]
+    final DeviceBuffer attn;      // bf16 [R][qDim]
+    final DeviceBuffer act;       // bf16 [R][intermediate]
+    final DeviceBuffer partO;     // f32 [R][heads][splits][headDim]
+    final DeviceBuffer partMl;    // f32 [R][heads][splits][2]
+    final DeviceBuffer logits;    // f32 [R][vocab]
+    final DeviceBuffer topIds;    // int [R][MAX_TOPK]
+    final DeviceBuffer topLogprobs; // f32 [R][MAX_TOPK]
+    final DeviceBuffer lse;       // f32 [R]
+    final DeviceBuffer invFreq;   // f32 [headDim/2]
+    final int splits;
+    private final List<DeviceBuffer> all = new ArrayList<>();
+
+    static long bytes(ModelConfig c, int maxTokens) {
+        long splits = CudaKernels.splitsFor(maxTokens);
+        long h = c.hiddenSize();
+        return R * (4L * 4 + 4 * h + 2 * h + 4L * c.qDim() + 2L * c.qDim() + 2L * c.intermediateSize()
+                + 4L * c.numAttentionHeads() * splits * c.headDim() + 8L * c.numAttentionHeads() * splits
+                + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4) + 4L * c.headDim() / 2;
+    }
+
+    Workspace(ModelConfig c, int maxTokens) {
+        splits = CudaKernels.splitsFor(maxTokens);
+        long h = c.hiddenSize();
+        try {
+            tokens = alloc("rows.tokens", 4L * R);
+            slots = alloc("rows.slots", 4L * R);
+            positions = alloc("rows.positions", 4L * R);
+            logitRows = alloc("rows.logitRows", 4L * R);
+            x = alloc("x (residual)", 4L * R * h);
+            xn = alloc("xn (normed)", 2L * R * h);
+            q = alloc("q", 4L * R * c.qDim());
+            attn = alloc("attention out", 2L * R * c.qDim());
+            act = alloc("mlp act", 2L * R * c.intermediateSize());
+            partO = alloc("attention partial o", 4L * R * c.numAttentionHeads() * splits * c.headDim());
+            partMl = alloc("attention partial m/l", 8L * R * c.numAttentionHeads() * splits);
+            logits = alloc("logits", 4L * R * c.vocabSize());
+            topIds = alloc("top ids", 4L * R * CudaKernels.MAX_TOPK);
+            topLogprobs = alloc("top logprobs", 4L * R * CudaKernels.MAX_TOPK);
+            lse = alloc("logsumexp", 4L * R);
+            invFreq = alloc("rope inv_freq", 4L * c.headDim() / 2);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private DeviceBuffer alloc(String name, long bytes) {
+        DeviceBuffer b = DeviceBuffer.allocate(name, bytes);
+        all.add(b);
+        return b;
+    }
+
+    long totalBytes() {
+        long n = 0;
+        for (DeviceBuffer b : all) n += b.bytes();
+        return n;
+    }
+
+    @Override
+    public void close() {
+        for (DeviceBuffer b : all) b.close();
+    }
+}

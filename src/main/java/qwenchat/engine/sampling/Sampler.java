@@ -1,0 +1,188 @@
+package qwenchat.engine.sampling;
+
+import java.util.Arrays;
+import java.util.Map;
+import qwenchat.engine.SampledToken;
+
+/**
+ * Picks the next token from raw logits with {@link SamplingParams}, in the documented order:
+ * repetition penalty (prompt and generated ids, as transformers), presence and frequency penalties
+ * (generated ids, as OpenAI), then temperature 0 means argmax; otherwise temperature, top-k, top-p,
+ * min-p, and a draw with {@link CounterUniform}. The reported log-probabilities are of the raw
+ * logits. Ties in argmax and top lists go to the lower id.
+ *
+ * <p>The draw: with the surviving ids' probabilities {@code p} (softmax of the processed logits,
+ * in double), it picks the first id in ascending id order at which the running sum exceeds
+ * {@code u * sum(p)}, where {@code u = CounterUniform.uniform(seed, n)} and {@code n} is the index of
+ * the generated token (0 for the first token after the prompt).
+ */
+public final class Sampler {
+
+    private Sampler() {
+    }
+
+    public static SampledToken sample(int sequence, float[] logits, SamplingParams p, TokenHistory history,
+            int topLogprobs) {
+        double lse = logSumExp(logits);
+        int token = pick(logits, p, history);
+        int[] topIds = topIds(logits, topLogprobs);
+        float[] topLp = new float[topIds.length];
+        for (int i = 0; i < topIds.length; i++) topLp[i] = (float) (logits[topIds[i]] - lse);
+        return new SampledToken(sequence, token, (float) (logits[token] - lse), topIds, topLp);
+    }
+
+    /** The chosen id, without log-probabilities. */
+    public static int pick(float[] logits, SamplingParams p, TokenHistory history) {
+        boolean penalties = p.repetitionPenalty() != 1 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0;
+        if (p.greedy() && !penalties) return argmax(logits);
+        float[] l = logits.clone();
+        applyPenalties(l, p, history);
+        if (p.greedy()) return argmax(l);
+        applyTemperature(l, p.temperature());
+        applyTopK(l, p.topK());
+        applyTopP(l, p.topP());
+        applyMinP(l, p.minP());
+        return draw(l, CounterUniform.uniform(p.seed(), history.generatedCount()));
+    }
+
+    static void applyPenalties(float[] l, SamplingParams p, TokenHistory h) {
+        if (p.repetitionPenalty() != 1) {
+            float penalty = (float) p.repetitionPenalty();
+            for (int id = h.seen().nextSetBit(0); id >= 0 && id < l.length; id = h.seen().nextSetBit(id + 1)) {
+                l[id] = l[id] < 0 ? l[id] * penalty : l[id] / penalty;
+            }
+        }
+        if (p.presencePenalty() != 0 || p.frequencyPenalty() != 0) {
+            for (Map.Entry<Integer, Integer> e : h.generatedCounts().entrySet()) {
+                int id = e.getKey();
+                if (id < l.length) {
+                    l[id] -= (float) (e.getValue() * p.frequencyPenalty() + p.presencePenalty());
+                }
+            }
+        }
+    }
+
+    static void applyTemperature(float[] l, double temperature) {
+        float t = (float) temperature;
+        if (t == 1f) return;
+        for (int i = 0; i < l.length; i++) l[i] /= t;
+    }
+
+    /** Keeps every id whose logit is at least the k-th largest (ties at the boundary survive, as in transformers). */
+    static void applyTopK(float[] l, int k) {
+        if (k <= 0 || k >= l.length) return;
+        float[] sorted = l.clone();
+        Arrays.sort(sorted);
+        float threshold = sorted[sorted.length - k];
+        for (int i = 0; i < l.length; i++) if (l[i] < threshold) l[i] = Float.NEGATIVE_INFINITY;
+    }
+
+    /**
+     * Keeps the smallest set of most likely ids whose probability sum reaches {@code topP}: an id
+     * survives when the mass of the ids ranked above it is below {@code topP}; the best always does.
+     */
+    static void applyTopP(float[] l, double topP) {
+        if (topP >= 1) return;
+        int[] order = descending(l);
+        double[] prob = softmax(l);
+        double above = 0;
+        boolean cut = false;
+        for (int id : order) {
+            if (cut) {
+                l[id] = Float.NEGATIVE_INFINITY;
+                continue;
+            }
+            if (above >= topP && prob[id] > 0) {
+                cut = true;
+                l[id] = Float.NEGATIVE_INFINITY;
+                continue;
+            }
+            above += prob[id];
+        }
+    }
+
+    /** Drops ids whose probability is below {@code minP} times the largest probability. */
+    static void applyMinP(float[] l, double minP) {
+        if (minP <= 0) return;
+        double[] prob = softmax(l);
+        double max = 0;
+        for (double v : prob) max = Math.max(max, v);
+        double threshold = minP * max;
+        for (int i = 0; i < l.length; i++) if (prob[i] < threshold) l[i] = Float.NEGATIVE_INFINITY;
+    }
+
+    static int draw(float[] l, double u) {
+        double[] prob = softmax(l);
+        double total = 0;
+        for (double v : prob) total += v;
+        double target = u * total;
+        double run = 0;
+        int last = -1;
+        for (int i = 0; i < prob.length; i++) {
+            if (prob[i] <= 0) continue;
+            run += prob[i];
+            last = i;
+            if (run > target) return i;
+        }
+        return last;
+    }
+
+    /** Unnormalised-safe softmax in double; -inf logits get probability 0. */
+    static double[] softmax(float[] l) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : l) max = Math.max(max, v);
+        double[] p = new double[l.length];
+        double sum = 0;
+        for (int i = 0; i < l.length; i++) {
+            p[i] = l[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp((double) l[i] - max);
+            sum += p[i];
+        }
+        for (int i = 0; i < p.length; i++) p[i] /= sum;
+        return p;
+    }
+
+    static double logSumExp(float[] l) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : l) max = Math.max(max, v);
+        double sum = 0;
+        for (float v : l) sum += Math.exp((double) v - max);
+        return max + Math.log(sum);
+    }
+
+    public static int argmax(float[] l) {
+        int best = 0;
+        for (int i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
+        return best;
+    }
+
+    /** The {@code k} ids with the largest logits, best first (lower id first among equals). */
+    public static int[] topIds(float[] l, int k) {
+        k = Math.min(k, l.length);
+        int[] top = new int[k];
+        if (k == 0) return top;
+        int size = 0;
+        for (int i = 0; i < l.length; i++) {
+            if (size == k && !(l[i] > l[top[k - 1]])) continue;
+            int pos = size < k ? size++ : k - 1;
+            while (pos > 0 && l[i] > l[top[pos - 1]]) {
+                top[pos] = top[pos - 1];
+                pos--;
+            }
+            top[pos] = i;
+        }
+        return top;
+    }
+
+    /** Ids still alive (logit above -inf), most likely first. */
+    private static int[] descending(float[] l) {
+        int alive = 0;
+        for (float v : l) if (v != Float.NEGATIVE_INFINITY) alive++;
+        Integer[] idx = new Integer[alive];
+        int j = 0;
+        for (int i = 0; i < l.length; i++) if (l[i] != Float.NEGATIVE_INFINITY) idx[j++] = i;
+        Arrays.sort(idx, (a, b) -> l[a] != l[b] ? Float.compare(l[b], l[a]) : Integer.compare(a, b));
+        int[] out = new int[idx.length];
+        for (int i = 0; i < out.length; i++) out[i] = idx[i];
+        return out;
+    }
+}

@@ -1,0 +1,173 @@
+package qwenchat.engine.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.KvCacheFullException;
+import qwenchat.engine.SampledToken;
+import qwenchat.engine.StepRequest;
+import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.model.ModelConfig;
+import qwenchat.model.ModelConfigParser;
+import qwenchat.weights.Checkpoint;
+
+/** Engine behaviour that transformers does not cover: kernels, batching, chunking, slots. */
+class CpuEngineTest {
+
+    static ReferenceData ref;
+    static ModelConfig config;
+    static Checkpoint ckpt;
+
+    @BeforeAll
+    static void open() {
+        ref = ReferenceData.load("tiny-untied-hd64-g2");
+        config = ModelConfigParser.parseConfig(ref.dir().resolve("config.json"));
+        ckpt = Checkpoint.open(ref.dir());
+    }
+
+    @AfterAll
+    static void close() {
+        ckpt.close();
+    }
+
+    static int[] randomIds(int n, long seed) {
+        Random r = new Random(seed);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = r.nextInt(config.vocabSize());
+        return ids;
+    }
+
+    @Test
+    void parallelKernelsAgreeWithScalarOracle() {
+        int[] ids = randomIds(40, 1);
+        float[][] fast;
+        float[][] slow;
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 64),
+                CpuEngineOptions.defaults().withThreads(3))) {
+            fast = e.prefillLogits(e.openSequence(), ids, true);
+        }
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 64),
+                CpuEngineOptions.defaults().withScalarOracle(true))) {
+            slow = e.prefillLogits(e.openSequence(), ids, true);
+        }
+        for (int t = 0; t < ids.length; t++) {
+            double err = ReferenceData.relativeL2(fast[t], slow[t]);
+            assertTrue(err < 1e-5, "position " + t + ": parallel vs scalar relative error " + err);
+        }
+    }
+
+    @Test
+    void batchedDecodeMatchesDecodingEachSequenceAlone() {
+        int[][] prompts = {randomIds(7, 2), randomIds(19, 3), randomIds(3, 4)};
+        int[] next = {5, 77, 901};
+        float[][] alone = new float[3][];
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(3, 64))) {
+            for (int i = 0; i < 3; i++) {
+                int s = e.openSequence();
+                e.prefillLogits(s, prompts[i], false);
+                alone[i] = e.decodeLogits(new int[] {s}, new int[] {next[i]})[0];
+                e.freeSequence(s);
+            }
+            int[] seqs = new int[3];
+            for (int i = 0; i < 3; i++) {
+                seqs[i] = e.openSequence();
+                e.prefillLogits(seqs[i], prompts[i], false);
+            }
+            float[][] batched = e.decodeLogits(seqs, next);
+            for (int i = 0; i < 3; i++) {
+                assertTrue(ReferenceData.relativeL2(batched[i], alone[i]) < 1e-5, "sequence " + i);
+                assertEquals(prompts[i].length + 1, e.sequenceLength(seqs[i]));
+            }
+        }
+    }
+
+    @Test
+    void longPrefillInChunksMatchesTokenByTokenDecoding() {
+        int[] ids = randomIds(CpuEngine.PREFILL_CHUNK + 45, 5);
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 400))) {
+            float[][] chunked = e.prefillLogits(e.openSequence(), ids, true);
+            int s = e.openSequence();
+            e.prefillLogits(s, new int[] {ids[0]}, false);
+            for (int t = 1; t < ids.length; t++) {
+                float[] one = e.decodeLogits(new int[] {s}, new int[] {ids[t]})[0];
+                if (t % 37 == 0 || t == ids.length - 1) {
+                    double err = ReferenceData.relativeL2(chunked[t], one);
+                    assertTrue(err < 1e-5, "position " + t + " relative error " + err);
+                }
+            }
+        }
+    }
+
+    @Test
+    void stepReturnsResultsInRequestOrderWithTopLogprobs() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 64))) {
+            int a = e.openSequence();
+            int b = e.openSequence();
+            int[] pa = randomIds(9, 6);
+            List<SampledToken> first = e.step(List.of(
+                    StepRequest.prefill(b, randomIds(4, 7), SamplingParams.greedyDecoding(), 0),
+                    StepRequest.prefill(a, pa, SamplingParams.greedyDecoding(), 5)));
+            assertEquals(b, first.get(0).sequence());
+            assertEquals(a, first.get(1).sequence());
+            SampledToken ta = first.get(1);
+            assertEquals(5, ta.topIds().length);
+            assertEquals(ta.token(), ta.topIds()[0]);
+            assertEquals(ta.logprob(), ta.topLogprobs()[0], 0f);
+            for (int i = 1; i < 5; i++) assertTrue(ta.topLogprobs()[i] <= ta.topLogprobs()[i - 1]);
+            try (CpuEngine alone = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 64))) {
+                float[] logits = alone.prefillLogits(alone.openSequence(), pa, false)[0];
+                double lse = 0;
+                float max = Float.NEGATIVE_INFINITY;
+                for (float f : logits) max = Math.max(max, f);
+                for (float f : logits) lse += Math.exp(f - max);
+                lse = max + Math.log(lse);
+                assertEquals(logits[ta.token()] - lse, ta.logprob(), 1e-4);
+            }
+        }
+    }
+
+    @Test
+    void slotsAreLimitedAndReusedAfterFree() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 16))) {
+            int a = e.openSequence();
+            int b = e.openSequence();
+            assertThrows(KvCacheFullException.class, e::openSequence);
+            e.freeSequence(a);
+            assertEquals(1, e.openSequenceCount());
+            assertEquals(a, e.openSequence());
+            assertEquals(0, e.sequenceLength(a));
+            e.prefillLogits(b, randomIds(16, 8), false);
+            KvCacheFullException full = assertThrows(KvCacheFullException.class,
+                    () -> e.decodeLogits(new int[] {b}, new int[] {1}));
+            assertTrue(full.getMessage().contains("16"), full.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> e.sequenceLength(7));
+        }
+    }
+
+    @Test
+    void rejectsTokenOutsideVocabulary() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 16))) {
+            int s = e.openSequence();
+            IllegalArgumentException ex = assertThrows(IllegalArgumentException.class,
+                    () -> e.prefillLogits(s, new int[] {1, config.vocabSize()}, false));
+            assertTrue(ex.getMessage().contains(String.valueOf(config.vocabSize())), ex.getMessage());
+        }
+    }
+
+    @Test
+    void kvCacheGrowsWithTheSequenceNotTheCapacity() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 32768))) {
+            int s = e.openSequence();
+            e.prefillLogits(s, randomIds(10, 9), false);
+            long perToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES;
+            assertEquals(SequenceState.GROWTH_TOKENS * perToken, e.info().kvCacheBytes());
+        }
+    }
+}
