@@ -4,9 +4,11 @@
 //   prefill_gemm_bf16_bn{128,256}:   C[m][n] = sum_k A[m][k] * W[n][k]  (+ bias[n]) (+ R[m][n])
 //       A [M][K] bf16 row-major (activations, one row per token)
 //       W [N][K] bf16 row-major (checkpoint layout [out_features][in_features])
-//       bias [N] bf16 or null; R [M][N] bf16 or null (residual; R == C is allowed: in-place
-//       "hidden += proj(x)", each element is read and written by the same thread)
-//       output: C [M][N] bf16 when C != null, else Cf [M][N] f32 (e.g. logits); exactly one non-null.
+//       bias [N] bf16 or null
+//       output: C [M][N] bf16 when C != null, else Cf [M][N] f32 (e.g. logits); exactly one non-null
+//       R [M][N] or null: residual added before the store, with the output's element type (bf16
+//       with C, f32 with Cf). R == C or R == Cf is allowed: in-place "x += proj(a)" on the f32
+//       residual stream, since each element is read and written by the same thread.
 //   prefill_gemm_swiglu_bn{128,256}: W [2N][K] is the fused gate/up weight (rows 0..N-1 gate,
 //       rows N..2N-1 up); C[m][n] = silu(g) * u with g = A[m].W[n], u = A[m].W[N+n]; C [M][N] bf16.
 //       bias and R are ignored (Qwen2 MLP has neither). The block loads gate and up rows of the
@@ -47,7 +49,7 @@ template <int BN, bool SWIGLU>
 static __device__ __forceinline__ void gemm_tile(const __nv_bfloat16* __restrict__ A,
                                                  const __nv_bfloat16* __restrict__ W, __nv_bfloat16* C,
                                                  float* Cf, const __nv_bfloat16* __restrict__ bias,
-                                                 const __nv_bfloat16* R, int M, int N, int K) {
+                                                 const void* R, int M, int N, int K) {
     constexpr int WM = BM / WARPS_M;  // 64
     constexpr int WN = BN / WARPS_N;  // 32 or 64
     constexpr int MI = WM / 16;       // 4
@@ -208,7 +210,10 @@ static __device__ __forceinline__ void gemm_tile(const __nv_bfloat16* __restrict
                     float v1 = acc[mi][ni][2 * h + 1] + b1;
                     const size_t off = (size_t)row * N + col;
                     if (R != nullptr) {
-                        const float2 r = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(R + off));
+                        // The residual has the output's element type: bf16 with C, f32 with Cf.
+                        const float2 r = C != nullptr
+                                             ? __bfloat1622float2(static_cast<const __nv_bfloat162*>(R)[off / 2])
+                                             : static_cast<const float2*>(R)[off / 2];
                         v0 += r.x;
                         v1 += r.y;
                     }
@@ -226,7 +231,7 @@ static __device__ __forceinline__ void gemm_tile(const __nv_bfloat16* __restrict
 
 #define PREFILL_GEMM_PARAMS                                                                          \
     const __nv_bfloat16 *__restrict__ A, const __nv_bfloat16 *__restrict__ W, __nv_bfloat16 *C, float *Cf, \
-        const __nv_bfloat16 *__restrict__ bias, const __nv_bfloat16 *R, int M, int N, int K
+        const __nv_bfloat16 *__restrict__ bias, const void *R, int M, int N, int K
 
 extern "C" __global__ void __launch_bounds__(256, 2) prefill_gemm_bf16_bn128(PREFILL_GEMM_PARAMS) {
     prefill_gemm::gemm_tile<128, false>(A, W, C, Cf, bias, R, M, N, K);

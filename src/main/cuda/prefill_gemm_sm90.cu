@@ -2,7 +2,8 @@
 //
 // What it computes: exactly what prefill_gemm.cu's kernels compute, with the same parameters
 // (A, W, C, Cf, bias, R, M, N, K):
-//   *_bf16:   C[m][n] = A[m].W[n] (+ bias[n]) (+ R[m][n]), bf16 C or f32 Cf output, R may alias C
+//   *_bf16:   C[m][n] = A[m].W[n] (+ bias[n]) (+ R[m][n]), bf16 C or f32 Cf output; R has the
+//             output's element type and may alias it (in-place residual add)
 //   *_swiglu: C[m][n] = silu(A[m].W[n]) * A[m].W[N+n], W = fused [2N][K] gate/up weight
 // Numerics and CPU counterpart as in prefill_gemm.cu (f32 accumulation, one bf16 rounding).
 //
@@ -219,7 +220,7 @@ static __device__ __forceinline__ void load_stage(uint32_t sA, uint32_t sB, cons
 template <int BN, bool SWIGLU>
 static __device__ __forceinline__ void store_tile(const float (&acc)[BN / 2], int rowBase, int n0, int lane,
                                                   __nv_bfloat16* C, float* Cf, const __nv_bfloat16* __restrict__ bias,
-                                                  const __nv_bfloat16* R, int M, int N) {
+                                                  const void* R, int M, int N) {
     const int colBase = (lane & 3) * 2;
     if (SWIGLU) {
         constexpr int HALF = BN / 16;  // n8 chunks of gate; the up chunk of gate chunk j is j + HALF
@@ -256,7 +257,9 @@ static __device__ __forceinline__ void store_tile(const float (&acc)[BN / 2], in
                 float v1 = acc[4 * j + 2 * h + 1] + b1;
                 const size_t off = (size_t)row * N + col;
                 if (R != nullptr) {
-                    const float2 r = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(R + off));
+                    // The residual has the output's element type: bf16 with C, f32 with Cf.
+                    const float2 r = C != nullptr ? __bfloat1622float2(static_cast<const __nv_bfloat162*>(R)[off / 2])
+                                                  : static_cast<const float2*>(R)[off / 2];
                     v0 += r.x;
                     v1 += r.y;
                 }
@@ -275,7 +278,7 @@ template <int BN, int STAGES, bool SWIGLU>
 static __device__ __forceinline__ void gemm_cooperative(const __nv_bfloat16* __restrict__ A,
                                                         const __nv_bfloat16* __restrict__ W, __nv_bfloat16* C,
                                                         float* Cf, const __nv_bfloat16* __restrict__ bias,
-                                                        const __nv_bfloat16* R, int M, int N, int K) {
+                                                        const void* R, int M, int N, int K) {
 #ifdef PREFILL_WGMMA_ENABLED
     constexpr int B_STAGE = BN * ROW_BYTES;
     extern __shared__ __align__(1024) unsigned char smem[];
@@ -337,7 +340,7 @@ template <int BN, int STAGES, bool SWIGLU>
 static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __restrict__ A,
                                                         const __nv_bfloat16* __restrict__ W, __nv_bfloat16* C,
                                                         float* Cf, const __nv_bfloat16* __restrict__ bias,
-                                                        const __nv_bfloat16* R, int M, int N, int K) {
+                                                        const void* R, int M, int N, int K) {
 #ifdef PREFILL_WGMMA_ENABLED
     constexpr int B_STAGE = BN * ROW_BYTES;
     extern __shared__ __align__(1024) unsigned char smem[];
@@ -399,7 +402,7 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
 
 #define PREFILL_WGMMA_PARAMS                                                                         \
     const __nv_bfloat16 *__restrict__ A, const __nv_bfloat16 *__restrict__ W, __nv_bfloat16 *C, float *Cf, \
-        const __nv_bfloat16 *__restrict__ bias, const __nv_bfloat16 *R, int M, int N, int K
+        const __nv_bfloat16 *__restrict__ bias, const void *R, int M, int N, int K
 #define PREFILL_WGMMA_ARGS A, W, C, Cf, bias, R, M, N, K
 
 extern "C" __global__ void __launch_bounds__(256, 1) prefill_gemm_wgmma_bf16(PREFILL_WGMMA_PARAMS) {

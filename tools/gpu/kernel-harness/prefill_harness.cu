@@ -69,6 +69,11 @@ __global__ void fill_uniform(__nv_bfloat16* p, size_t n, uint64_t seed, float sc
     }
 }
 
+__global__ void fill_uniform_f32(float* p, size_t n, uint64_t seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        p[i] = ((hash32(i * 0x9E3779B97F4A7C15ULL + seed) >> 8) * (1.0f / 16777216.0f) * 2.f - 1.f) * scale;
+}
+
 __global__ void fill_nan_bf16(__nv_bfloat16* p, size_t n) {
     const __nv_bfloat16 nan = __ushort_as_bfloat16(0x7FC0);
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) p[i] = nan;
@@ -90,7 +95,8 @@ __global__ void count_nonfinite(const T* p, size_t n, unsigned long long* count)
 
 // One warp per (sampled row, output column). mode 0: A.W[n] + bias + R; mode 1: silu(A.W[n]) * A.W[N+n].
 __global__ void ref_gemm(const __nv_bfloat16* A, const __nv_bfloat16* W, const __nv_bfloat16* bias,
-                         const __nv_bfloat16* R, const int* rows, int nRows, int N, int K, int mode, float* out) {
+                         const __nv_bfloat16* R, const float* Rf, const int* rows, int nRows, int N, int K, int mode,
+                         float* out) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int n = blockIdx.x * (blockDim.x >> 5) + warp;
     const int ri = blockIdx.y;
@@ -117,6 +123,7 @@ __global__ void ref_gemm(const __nv_bfloat16* A, const __nv_bfloat16* W, const _
         v = s0;
         if (bias) v += __bfloat162float(bias[n]);
         if (R) v += __bfloat162float(R[(size_t)row * N + n]);
+        if (Rf) v += Rf[(size_t)row * N + n];
     }
     out[(size_t)ri * N + n] = v;
 }
@@ -251,10 +258,11 @@ static void report(Row r) {
     g_rows.push_back(r);
 }
 
-enum class Epi { Bias, Residual, ResidualInPlace, Swiglu, F32 };
+// ResidualF32InPlace: f32 output that is also the residual (the engine's f32 residual stream).
+enum class Epi { Bias, Residual, ResidualInPlace, Swiglu, F32, ResidualF32InPlace };
 
 typedef void (*GemmKernel)(const __nv_bfloat16*, const __nv_bfloat16*, __nv_bfloat16*, float*, const __nv_bfloat16*,
-                           const __nv_bfloat16*, int, int, int);
+                           const void*, int, int, int);
 
 struct GemmVariant {
     const char* name;
@@ -284,7 +292,7 @@ static const GemmVariant kVariants[] = {
 };
 
 static void launch_gemm(const GemmVariant& v, const __nv_bfloat16* A, const __nv_bfloat16* W, __nv_bfloat16* C,
-                        float* Cf, const __nv_bfloat16* bias, const __nv_bfloat16* R, int M, int N, int K) {
+                        float* Cf, const __nv_bfloat16* bias, const void* R, int M, int N, int K) {
     if (K % 64 != 0 || N % 8 != 0 || M < 1) {
         std::fprintf(stderr, "bad GEMM shape M=%d N=%d K=%d (need K%%64==0, N%%8==0, M>=1)\n", M, N, K);
         std::exit(2);
@@ -306,7 +314,10 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
     CHECK(cudaMalloc(&bias, (size_t)N * 2));
     CHECK(cudaMalloc(&R, (size_t)maxM * N * 2));
     CHECK(cudaMalloc(&C, (size_t)maxM * N * 2));
-    if (epi == Epi::F32) CHECK(cudaMalloc(&Cf, (size_t)maxM * N * 4));
+    const bool f32Out = epi == Epi::F32 || epi == Epi::ResidualF32InPlace;
+    float* Rf = nullptr;  // f32 residual, copied into Cf before an in-place f32 launch
+    if (f32Out) CHECK(cudaMalloc(&Cf, (size_t)maxM * N * 4));
+    if (epi == Epi::ResidualF32InPlace) CHECK(cudaMalloc(&Rf, (size_t)maxM * N * 4));
     int* dRows;
     CHECK(cudaMalloc(&dRows, 512 * sizeof(int)));
     float* dRef;
@@ -321,7 +332,7 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
             fill(bias, N, ++seed, 1.f);
             fill(R, (size_t)M * N, ++seed, 1.f);
             const __nv_bfloat16* biasArg = epi == Epi::Bias ? bias : nullptr;
-            const __nv_bfloat16* rArg = nullptr;
+            const void* rArg = nullptr;
             if (epi == Epi::Residual) rArg = R;
             if (epi == Epi::ResidualInPlace) {
                 CHECK(cudaMemcpy(C, R, (size_t)M * N * 2, cudaMemcpyDeviceToDevice));
@@ -330,7 +341,12 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
                 fill_nan_bf16<<<2048, 256>>>(C, (size_t)M * N);
                 CHECK_LAUNCH();
             }
-            if (Cf) {
+            if (epi == Epi::ResidualF32InPlace) {
+                fill_uniform_f32<<<2048, 256>>>(Rf, (size_t)M * N, ++seed, 8.f);
+                CHECK_LAUNCH();
+                CHECK(cudaMemcpy(Cf, Rf, (size_t)M * N * 4, cudaMemcpyDeviceToDevice));
+                rArg = Cf;
+            } else if (Cf) {
                 fill_nan_f32<<<2048, 256>>>(Cf, (size_t)M * N);
                 CHECK_LAUNCH();
             }
@@ -341,8 +357,9 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
 
             std::vector<int> rows = sample_rows(M, M <= 64 ? 64 : 96);
             CHECK(cudaMemcpy(dRows, rows.data(), rows.size() * sizeof(int), cudaMemcpyHostToDevice));
-            ref_gemm<<<dim3((N + 7) / 8, rows.size()), 256>>>(A, W, biasArg, (epi == Epi::Residual || epi == Epi::ResidualInPlace) ? R : nullptr,
-                                                          dRows, rows.size(), N, K, swiglu ? 1 : 0, dRef);
+            const bool bf16Residual = epi == Epi::Residual || epi == Epi::ResidualInPlace;
+            ref_gemm<<<dim3((N + 7) / 8, rows.size()), 256>>>(A, W, biasArg, bf16Residual ? R : nullptr, Rf, dRows,
+                                                              rows.size(), N, K, swiglu ? 1 : 0, dRef);
             CHECK_LAUNCH();
             std::vector<float> ref((size_t)rows.size() * N), got((size_t)rows.size() * N);
             CHECK(cudaMemcpy(ref.data(), dRef, ref.size() * 4, cudaMemcpyDeviceToHost));
@@ -373,6 +390,7 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
     CHECK(cudaFree(R));
     CHECK(cudaFree(C));
     if (Cf) CHECK(cudaFree(Cf));
+    if (Rf) CHECK(cudaFree(Rf));
     CHECK(cudaFree(dRows));
     CHECK(cudaFree(dRef));
 }
@@ -501,6 +519,7 @@ int main(int argc, char** argv) {
         gemm_case("qkv+bias", Epi::Bias, 4608, 3584, {17, 200});
         gemm_case("gate_up->swiglu", Epi::Swiglu, 1024, 512, {17, 200});
         gemm_case("o f32", Epi::F32, 512, 1024, {200});
+        gemm_case("o+residual f32(inplace)", Epi::ResidualF32InPlace, 512, 1024, {17, 200});
         attention_case(200, 0);
         attention_case(17, 100);
         std::printf("%s: %d failing case(s)\n", g_failures ? "FAIL" : "PASS", g_failures);
@@ -512,6 +531,7 @@ int main(int argc, char** argv) {
     gemm_case("gate_up->swiglu", Epi::Swiglu, 18944, 3584, ms);
     gemm_case("down+residual(inplace)", Epi::ResidualInPlace, 3584, 18944, ms);
     gemm_case("lm_head f32", Epi::F32, 152064, 3584, {1, 17});
+    gemm_case("o+residual f32(inplace)", Epi::ResidualF32InPlace, 3584, 3584, {17, 1024});
 
     attention_case(1024, 0);
     attention_case(8192, 0);
