@@ -6,8 +6,9 @@
 //   query i sits at absolute position past + i. The new tokens' K/V (after RoPE on K) must already be
 //   written to the cache at positions past .. past+T-1 before the launch. Scores and the softmax are
 //   f32 (online softmax, exp2 with log2(e) folded into the scale); P is rounded to bf16 for the P.V
-//   tensor-core product; output bf16. CPU counterpart: the CPU engine's causal GQA attention
-//   (softmax(q.k^T / sqrt(headDim)) v over cache positions 0..pos).
+//   tensor-core product; output bf16. CPU counterpart: Qwen2Forward#attention in
+//   qwenchat.engine.cpu (softmax(q.k / sqrt(headDim)) . v over the sequence's positions 0..pos, per
+//   query head, KV head h / group), which keeps q, k, v and the output in f32.
 //
 // Memory layouts (all strides in elements, bf16, 16-byte aligned rows):
 //   Q: element (i, h, d) at Q[i*qTokenStride + h*qHeadStride + d]   e.g. [T][qHeads][128]: 3584, 128
