@@ -19,8 +19,11 @@ if [ "$mode" = prepare ]; then
   echo "[prepare] building jar and test classes in $repo"
   ./mvnw -B -q -o package -DskipTests
   ./mvnw -B -q -o test-compile dependency:build-classpath -Dmdep.outputFile=target/test-cp.txt -Dmdep.includeScope=test >/dev/null
+  # KEEP_JRE=1 reuses a JRE packed by an earlier prepare (jlink + xz take a minute and a half).
+  if [ "${KEEP_JRE:-0}" = 1 ] && [ -f "$dest/jre.tar.xz" ]; then mv "$dest/jre.tar.xz" /tmp/qwen-jre.tar.xz; fi
   rm -rf "$dest"
   mkdir -p "$dest/lib"
+  if [ -f /tmp/qwen-jre.tar.xz ] && [ "${KEEP_JRE:-0}" = 1 ]; then mv /tmp/qwen-jre.tar.xz "$dest/jre.tar.xz"; fi
   # Thin classpath: our classes (with the fatbin), the tests, and only the jars they load. The
   # Spring Boot fat jar plus a JRE would not fit the 64 MiB transfer.
   cp -r target/classes "$dest/classes"
@@ -41,12 +44,14 @@ if [ "$mode" = prepare ]; then
   # Modules from jdeps on our classes and the jars above (the thin run needs no Spring: the full app
   # needs java.desktop, java.naming, java.sql, java.xml and jdk.management as well). The stripped
   # JRE travels as .tar.xz, about 19 MB instead of 38.
+  if [ ! -f "$dest/jre.tar.xz" ]; then
   jre=$(mktemp -d)
   "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
     --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$jre/jre"
   strip --strip-unneeded "$jre/jre/lib/server/libjvm.so"
   tar -cJf "$dest/jre.tar.xz" -C "$jre" jre
   rm -rf "$jre"
+  fi
   for f in tools/gpu/run-gpu-checks.sh tools/reference/make_7b_reference.py tools/gpu/bench_transformers.py; do
     [ -f "$f" ] && cp "$f" "$dest/"
   done

@@ -7,7 +7,7 @@
 //   q      f32  [R][nH*hd]                      (RoPE applied)
 //   caches bf16 [slots][nKv][maxT][hd]          (this layer)
 //   part_o f32  [R][nH][nSplits][hd], part_ml f32 [R][nH][nSplits][2]
-//   out    bf16 [R][nH*hd]                      (input of o_proj)
+//   out    f32  [R][nH*hd]                      (input of o_proj)
 // attn_partial launch: grid (nSplits, nKv, R), block 128; one pass over a KV head's split serves all
 // group = nH/nKv query heads. Dynamic shared: (group*hd + group*SPLIT) floats. Splits past the row's
 // length return at once, so the grid can be sized for maxT and captured in a CUDA graph.
@@ -110,7 +110,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_partial(
 
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
-    __nv_bfloat16* __restrict__ out, int nH, int hd, int nSplits) {
+    float* __restrict__ out, int nH, int hd, int nSplits) {
     int h = blockIdx.x, r = blockIdx.y;
     int used = (pos[r] + 1 + attn::SPLIT - 1) / attn::SPLIT;
     const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
@@ -123,6 +123,6 @@ extern "C" __global__ void __launch_bounds__(128) attn_combine(
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float acc = 0.f;
         for (int s = 0; s < used; s++) acc += po[(size_t)s * hd + d] * __expf(ml[2 * s] - M);
-        out[((size_t)r * nH + h) * hd + d] = __float2bfloat16(acc * invL);
+        out[((size_t)r * nH + h) * hd + d] = acc * invL;
     }
 }

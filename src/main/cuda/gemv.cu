@@ -1,5 +1,5 @@
 // gemv.cu: the decode projections, a weight-streaming skinny GEMM for 1..64 rows of activations.
-//   acc[b][n] = sum_k W[n][k] * X[b][k]     W bf16 [N][K] row-major, X bf16 [B][K], f32 accumulate
+//   acc[b][n] = sum_k W[n][k] * X[b][k]     W bf16 [N][K] row-major, X f32 [B][K], f32 accumulate
 // Each warp owns a PAIR of weight rows and BT activation rows; lanes stride K in 16-byte loads
 // (8 bf16), UNROLL iterations' loads are issued before any math so several loads are in flight,
 // and a butterfly shuffle leaves every lane all 2*BT sums so lane b < BT runs the epilogue for
@@ -9,7 +9,7 @@
 //   residual rows (2p, 2p+1)             x[b][n] += acc                             (o_proj, down_proj)
 //   qkv      rows (h*hd+i, h*hd+i+hd/2)  + bias, RoPE (half-split) on q and k, q -> q_out f32
 //                                        [B][qDim], k and v -> bf16 KV cache at the row's slot/pos
-//   swiglu   rows (p, I+p)               act[b][p] = bf16(silu(gate) * up)          (gate/up fused)
+//   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
 // Launch: block 256 (8 warps, one pair each), grid.x = ceil(pairs/8), grid.y = ceil(B/BT).
 // CPU counterparts: CpuEngine's matVec plus, per epilogue, its bias/RoPE/KV write, silu*mul and
 // residual add.
@@ -21,10 +21,10 @@ enum Mode { PLAIN = 0, RESIDUAL = 1, QKV = 2, SWIGLU = 3 };
 
 struct Params {
     const __nv_bfloat16* W;   // [N][K]
-    const __nv_bfloat16* X;   // [B][K]
+    const float* X;           // [B][K]
     int N, K, B;
     float* out_f32;           // plain: [B][N]; residual: x [B][N]; qkv: q [B][qDim]
-    __nv_bfloat16* out_bf16;  // swiglu: [B][N/2]
+    float* out_act;           // swiglu: [B][N/2]
     // qkv only
     const __nv_bfloat16* bias;  // [N]
     const float* inv_freq;      // [hd/2]
@@ -63,7 +63,7 @@ static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r
     } else if (MODE == SWIGLU) {
         float g = a0, u = a1;
         float silu = g / (1.f + __expf(-g));
-        p.out_bf16[(size_t)b * (p.N >> 1) + r0] = __float2bfloat16(silu * u);
+        p.out_act[(size_t)b * (p.N >> 1) + r0] = silu * u;
     } else {  // QKV
         a0 += __bfloat162float(p.bias[r0]);
         a1 += __bfloat162float(p.bias[r1]);
@@ -110,7 +110,7 @@ static __device__ __forceinline__ void run(const Params& p) {
     int nb = min(BT, p.B - b0);
     const uint4* w0 = reinterpret_cast<const uint4*>(p.W + (size_t)r0 * p.K);
     const uint4* w1 = reinterpret_cast<const uint4*>(p.W + (size_t)(has1 ? r1 : r0) * p.K);
-    const uint4* x = reinterpret_cast<const uint4*>(p.X + (size_t)b0 * p.K);
+    const float4* x = reinterpret_cast<const float4*>(p.X + (size_t)b0 * p.K);
     int kv = p.K >> 3;  // 16-byte words per row
     float acc0[BT], acc1[BT];
 #pragma unroll
@@ -129,9 +129,10 @@ static __device__ __forceinline__ void run(const Params& p) {
 #pragma unroll
             for (int b = 0; b < BT; b++) {
                 if (b < nb) {
-                    uint4 xv = __ldg(x + (size_t)b * kv + k + 32 * u);
-                    acc0[b] += qc::dot8(wa[u], xv);
-                    acc1[b] += qc::dot8(wb[u], xv);
+                    const float4* xr = x + ((size_t)b * kv + k + 32 * u) * 2;
+                    float4 xa = __ldg(xr), xb = __ldg(xr + 1);
+                    acc0[b] += qc::dot8f(wa[u], xa, xb);
+                    acc1[b] += qc::dot8f(wb[u], xa, xb);
                 }
             }
         }
@@ -141,9 +142,10 @@ static __device__ __forceinline__ void run(const Params& p) {
 #pragma unroll
         for (int b = 0; b < BT; b++) {
             if (b < nb) {
-                uint4 xv = __ldg(x + (size_t)b * kv + k);
-                acc0[b] += qc::dot8(wa, xv);
-                acc1[b] += qc::dot8(wb, xv);
+                const float4* xr = x + ((size_t)b * kv + k) * 2;
+                float4 xa = __ldg(xr), xb = __ldg(xr + 1);
+                acc0[b] += qc::dot8f(wa, xa, xb);
+                acc1[b] += qc::dot8f(wb, xa, xb);
             }
         }
     }
@@ -163,11 +165,11 @@ static __device__ __forceinline__ void run(const Params& p) {
 
 #define GEMV_KERNEL(NAME, MODE, BT)                                                                          \
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
-        const __nv_bfloat16* W, const __nv_bfloat16* X, int N, int K, int B, float* out_f32,                 \
-        __nv_bfloat16* out_bf16, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,        \
+        const __nv_bfloat16* W, const float* X, int N, int K, int B, float* out_f32,                         \
+        float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,        \
         __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* slots, const int* pos, int qDim,         \
         int kvDim, int hd, int maxT) {                                                                       \
-        gemv::Params p{W, X, N, K, B, out_f32, out_bf16, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
+        gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
                        pos, qDim, kvDim, hd, maxT};                                                          \
         gemv::run<BT, MODE>(p);                                                                              \
     }

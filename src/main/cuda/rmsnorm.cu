@@ -1,12 +1,13 @@
-// rmsnorm.cu: RMSNorm of f32 rows into bf16, rounded as transformers' Qwen2RMSNorm does:
-// t = bf16(x * rsqrt(mean(x^2) + eps)), out = bf16(w * t), with the sum of squares in f32.
-// x f32 [*][hidden], w bf16 [hidden], out bf16 [rows][hidden]. rowIndex (may be null) picks the
+// rmsnorm.cu: RMSNorm of f32 rows, all in f32 as the CPU engine computes it:
+// out = w * (x * rsqrt(mean(x^2) + eps)). Activations stay f32 between kernels (only weights and
+// the KV cache are bf16), so the engine tracks the float32 reference closely.
+// x f32 [*][hidden], w bf16 [hidden], out f32 [rows][hidden]. rowIndex (may be null) picks the
 // input row for output row blockIdx.x, so the final norm can run on only the rows whose logits
 // are wanted. Launch: grid = rows, block = 256. CPU counterpart: CpuEngine's rmsNorm.
 #include "common.cuh"
 
 extern "C" __global__ void rmsnorm_rows(const float* __restrict__ x, const __nv_bfloat16* __restrict__ w,
-                                        __nv_bfloat16* __restrict__ out, const int* __restrict__ rowIndex,
+                                        float* __restrict__ out, const int* __restrict__ rowIndex,
                                         int hidden, float eps) {
     __shared__ float scratch[32];
     int src = rowIndex ? rowIndex[blockIdx.x] : blockIdx.x;
@@ -15,9 +16,6 @@ extern "C" __global__ void rmsnorm_rows(const float* __restrict__ x, const __nv_
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) ss = fmaf(in[i], in[i], ss);
     ss = qc::block_sum(ss, scratch);
     float rstd = rsqrtf(ss / (float)hidden + eps);
-    __nv_bfloat16* o = out + (size_t)blockIdx.x * hidden;
-    for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
-        float t = qc::round_bf16(in[i] * rstd);
-        o[i] = __float2bfloat16(__bfloat162float(w[i]) * t);
-    }
+    float* o = out + (size_t)blockIdx.x * hidden;
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) o[i] = __bfloat162float(w[i]) * (in[i] * rstd);
 }

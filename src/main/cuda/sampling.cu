@@ -74,3 +74,109 @@ extern "C" __global__ void __launch_bounds__(1024) logits_topk(const float* __re
     }
     if (threadIdx.x == 0) lse[blockIdx.x] = logZ;
 }
+
+// ---- penalties, temperature and top-k candidates for Sampler-exact sampling ----
+// The CPU Sampler's pipeline is: repetition penalty (ids seen in prompt or output), presence and
+// frequency penalties (generated ids), temperature, top-k (ties at the k-th value survive), top-p,
+// min-p, then a counter-based draw. The first four run here, per row, with the same float32
+// operations the Sampler uses (so results are bit-identical); only the top-k survivors then cross
+// to the host, where top-p, min-p and the draw (double precision, CounterUniform) finish exactly
+// as the Sampler does. Per row r (grid = rows, block = 1024):
+//   mode[r]: 0 nothing to do (plain greedy), 1 greedy after penalties, 2 sample
+//   proc[r] = raw[r]; then for entries e in [off[r], off[r+1]): id = ids[e];
+//     if (flags[e] & 1) and rep[r] != 1: proc = proc < 0 ? proc * rep : proc / rep
+//     proc -= delta[e]                       (delta = count*frequency + presence, as float)
+//   mode 2: proc /= temp[r] for every id (skipped when temp == 1, as the Sampler does)
+extern "C" __global__ void __launch_bounds__(1024) sample_prepare(
+    const float* __restrict__ raw, float* __restrict__ proc, int V, const int* __restrict__ mode,
+    const float* __restrict__ rep, const float* __restrict__ temp, const int* __restrict__ off,
+    const int* __restrict__ ids, const int* __restrict__ flags, const float* __restrict__ delta) {
+    int r = blockIdx.x;
+    int m = mode[r];
+    if (m == 0) return;
+    const float* in = raw + (size_t)r * V;
+    float* out = proc + (size_t)r * V;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) out[i] = in[i];
+    __syncthreads();
+    float pen = rep[r];
+    for (int e = off[r] + threadIdx.x; e < off[r + 1]; e += blockDim.x) {
+        int id = ids[e];
+        float v = out[id];
+        if ((flags[e] & 1) && pen != 1.f) v = v < 0.f ? v * pen : v / pen;
+        v -= delta[e];
+        out[id] = v;
+    }
+    __syncthreads();
+    float t = temp[r];
+    if (m == 2 && t != 1.f) {
+        for (int i = threadIdx.x; i < V; i += blockDim.x) out[i] = out[i] / t;
+    }
+}
+
+namespace sampling {
+static __device__ __forceinline__ unsigned ordered(float f) {
+    unsigned u = __float_as_uint(f);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+}  // namespace sampling
+
+// For mode-2 rows with 0 < topK[r] < V: every id whose processed logit is >= the topK-th largest
+// (ties included), at most maxCand of them, as (candIds, candVals)[r][0..count); count[r] = -1
+// when the host must use the whole row instead (top-k off, or more ties than maxCand).
+// The threshold comes from a 4-pass 8-bit radix select over order-preserving keys.
+extern "C" __global__ void __launch_bounds__(1024) topk_candidates(
+    const float* __restrict__ proc, int V, const int* __restrict__ mode, const int* __restrict__ topK, int maxCand,
+    int* __restrict__ count, int* __restrict__ candIds, float* __restrict__ candVals) {
+    __shared__ unsigned hist[256];
+    __shared__ unsigned prefix, prefixMask;
+    __shared__ int remaining;
+    __shared__ int n;
+    int r = blockIdx.x;
+    int k = topK[r];
+    if (mode[r] != 2) return;
+    if (k <= 0 || k >= V) {
+        if (threadIdx.x == 0) count[r] = -1;
+        return;
+    }
+    const float* row = proc + (size_t)r * V;
+    if (threadIdx.x == 0) {
+        prefix = 0;
+        prefixMask = 0;
+        remaining = k;
+        n = 0;
+    }
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
+        __syncthreads();
+        for (int i = threadIdx.x; i < V; i += blockDim.x) {
+            unsigned u = sampling::ordered(row[i]);
+            if ((u & prefixMask) == prefix) atomicAdd(&hist[(u >> shift) & 255u], 1u);
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int need = remaining;
+            int d = 255;
+            for (; d > 0; d--) {
+                if ((int)hist[d] >= need) break;
+                need -= hist[d];
+            }
+            remaining = need;
+            prefix |= (unsigned)d << shift;
+            prefixMask |= 255u << shift;
+        }
+        __syncthreads();
+    }
+    unsigned threshold = prefix;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) {
+        float v = row[i];
+        if (sampling::ordered(v) >= threshold) {
+            int slot = atomicAdd(&n, 1);
+            if (slot < maxCand) {
+                candIds[(size_t)r * maxCand + slot] = i;
+                candVals[(size_t)r * maxCand + slot] = v;
+            }
+        }
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) count[r] = n > maxCand ? -1 : n;
+}

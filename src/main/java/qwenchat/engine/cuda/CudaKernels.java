@@ -43,7 +43,7 @@ public final class CudaKernels {
         launcher.launch("embed_rows", rows, 1, 1, 256, 0, tokens, embed, x, hidden);
     }
 
-    /** out[r] = rmsnorm(x[rowIndex ? rowIndex[r] : r]) * w as bf16; rowIndex may be null. */
+    /** out[r] = w * rmsnorm(x[rowIndex ? rowIndex[r] : r]), all f32; rowIndex may be null. */
     public void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr rowIndex, int rows, int hidden, float eps) {
         launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, out, rowIndex == null ? new CUdeviceptr() : rowIndex,
                 hidden, eps);
@@ -57,15 +57,15 @@ public final class CudaKernels {
     }
 
     /** Everything a GEMV epilogue may need; unused fields are null/0 for a mode. */
-    public record GemvArgs(CUdeviceptr outF32, CUdeviceptr outBf16, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale,
+    public record GemvArgs(CUdeviceptr outF32, CUdeviceptr outAct, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale,
                            CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
                            int qDim, int kvDim, int headDim, int maxT) {
         public static GemvArgs out(CUdeviceptr f32) {
             return new GemvArgs(f32, null, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
         }
 
-        public static GemvArgs swiglu(CUdeviceptr bf16) {
-            return new GemvArgs(null, bf16, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
+        public static GemvArgs swiglu(CUdeviceptr act) {
+            return new GemvArgs(null, act, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
         }
     }
 
@@ -80,7 +80,7 @@ public final class CudaKernels {
         int tile = batchTile(rows);
         int gridY = (rows + tile - 1) / tile;
         launcher.launch(mode.prefix + "_bt" + tile, (pairs + 7) / 8, gridY, 1, 256, 0,
-                w, x, n, k, rows, orNull(a.outF32()), orNull(a.outBf16()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
+                w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
                 orNull(a.kCache()), orNull(a.vCache()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(), a.maxT());
     }
 
@@ -117,6 +117,22 @@ public final class CudaKernels {
     public void logitsTopk(CUdeviceptr logits, int rows, int vocab, int k, CUdeviceptr ids, CUdeviceptr logprobs, CUdeviceptr lse) {
         if (k < 1 || k > MAX_TOPK) throw new IllegalArgumentException("top-k must be 1.." + MAX_TOPK + ", got " + k);
         launcher.launch("logits_topk", rows, 1, 1, 1024, 0, logits, vocab, k, ids, logprobs, lse);
+    }
+
+    /** Most top-k survivors (ties included) a row sends to the host; more means the whole row is read. */
+    public static final int MAX_CANDIDATES = 4096;
+
+    /** Penalties and temperature into {@code proc} for rows whose mode is 1 (greedy) or 2 (sample); see sampling.cu. */
+    public void samplePrepare(CUdeviceptr raw, CUdeviceptr proc, int rows, int vocab, CUdeviceptr mode, CUdeviceptr rep,
+                              CUdeviceptr temp, CUdeviceptr off, CUdeviceptr ids, CUdeviceptr flags, CUdeviceptr delta) {
+        launcher.launch("sample_prepare", rows, 1, 1, 1024, 0, raw, proc, vocab, mode, rep, temp, off, ids, flags, delta);
+    }
+
+    /** The top-k survivors (ties included) of mode-2 rows; count -1 where the host needs the whole row. */
+    public void topkCandidates(CUdeviceptr proc, int rows, int vocab, CUdeviceptr mode, CUdeviceptr topK, CUdeviceptr count,
+                               CUdeviceptr candIds, CUdeviceptr candVals) {
+        launcher.launch("topk_candidates", rows, 1, 1, 1024, 0, proc, vocab, mode, topK, MAX_CANDIDATES, count, candIds,
+                candVals);
     }
 
     /** Streams {@code bytes} (a multiple of 16) from {@code p}; one partial sum per block into {@code out}. */

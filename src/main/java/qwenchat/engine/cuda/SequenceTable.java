@@ -2,6 +2,7 @@ package qwenchat.engine.cuda;
 
 import java.util.Arrays;
 import qwenchat.engine.KvCacheFullException;
+import qwenchat.engine.sampling.TokenHistory;
 
 /**
  * Host-side bookkeeping of the KV slots: which are open, how many tokens each holds, and the
@@ -14,6 +15,7 @@ final class SequenceTable {
     private final int[] length;
     private final int[][] fed;         // every token appended, in order
     private final boolean[][] decoded; // fed[i] came from a decode step
+    private final TokenHistory[] history; // what the CPU Sampler's draw counter and penalties see
     private int openCount;
 
     SequenceTable(int maxSequences, int maxTokens) {
@@ -22,6 +24,7 @@ final class SequenceTable {
         length = new int[maxSequences];
         fed = new int[maxSequences][];
         decoded = new boolean[maxSequences][];
+        history = new TokenHistory[maxSequences];
     }
 
     int open() {
@@ -31,6 +34,7 @@ final class SequenceTable {
                 length[i] = 0;
                 fed[i] = new int[16];
                 decoded[i] = new boolean[16];
+                history[i] = new TokenHistory();
                 openCount++;
                 return i;
             }
@@ -44,6 +48,7 @@ final class SequenceTable {
             length[s] = 0;
             fed[s] = null;
             decoded[s] = null;
+            history[s] = null;
             openCount--;
         }
     }
@@ -80,8 +85,17 @@ final class SequenceTable {
             decoded[s] = Arrays.copyOf(decoded[s], cap);
         }
         System.arraycopy(tokens, from, fed[s], length[s], count);
+        if (byDecode) {
+            for (int i = 0; i < count; i++) history[s].addGenerated(tokens[from + i]);
+        } else {
+            history[s].addPrompt(Arrays.copyOfRange(tokens, from, from + count));
+        }
         Arrays.fill(decoded[s], length[s], n, byDecode);
         length[s] = n;
+    }
+
+    TokenHistory history(int s) {
+        return history[s];
     }
 
     /** Tokens fed to the sequence so far (a copy). */

@@ -17,10 +17,10 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer positions; // int [R]
     final DeviceBuffer logitRows; // int [R]
     final DeviceBuffer x;         // f32 [R][hidden], the residual stream
-    final DeviceBuffer xn;        // bf16 [R][hidden], normalised input of a projection
+    final DeviceBuffer xn;        // f32 [R][hidden], normalised input of a projection
     final DeviceBuffer q;         // f32 [R][qDim]
-    final DeviceBuffer attn;      // bf16 [R][qDim]
-    final DeviceBuffer act;       // bf16 [R][intermediate]
+    final DeviceBuffer attn;      // f32 [R][qDim]
+    final DeviceBuffer act;       // f32 [R][intermediate]
     final DeviceBuffer partO;     // f32 [R][heads][splits][headDim]
     final DeviceBuffer partMl;    // f32 [R][heads][splits][2]
     final DeviceBuffer logits;    // f32 [R][vocab]
@@ -28,15 +28,27 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer topLogprobs; // f32 [R][MAX_TOPK]
     final DeviceBuffer lse;       // f32 [R]
     final DeviceBuffer invFreq;   // f32 [headDim/2]
+    // Sampling (see sampling.cu): processed logits, per-row parameters, penalty entries, candidates.
+    final DeviceBuffer proc;      // f32 [R][vocab]
+    final DeviceBuffer sampleParams; // int mode[R], float rep[R], float temp[R], int topK[R], int off[R+1]
+    final DeviceBuffer penaltyIds;   // int [R * maxPenaltyEntries]
+    final DeviceBuffer penaltyFlags; // int [same]
+    final DeviceBuffer penaltyDelta; // f32 [same]
+    final DeviceBuffer candCount;    // int [R]
+    final DeviceBuffer candIds;      // int [R][MAX_CANDIDATES]
+    final DeviceBuffer candVals;     // f32 [R][MAX_CANDIDATES]
+    final int maxPenaltyEntries;
     final int splits;
     private final List<DeviceBuffer> all = new ArrayList<>();
 
     static long bytes(ModelConfig c, int maxTokens) {
         long splits = CudaKernels.splitsFor(maxTokens);
         long h = c.hiddenSize();
-        return R * (4L * 4 + 4 * h + 2 * h + 4L * c.qDim() + 2L * c.qDim() + 2L * c.intermediateSize()
+        return R * (4L * 4 + 4 * h + 4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
                 + 4L * c.numAttentionHeads() * splits * c.headDim() + 8L * c.numAttentionHeads() * splits
-                + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4) + 4L * c.headDim() / 2;
+                + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4
+                + 4L * c.vocabSize() + 24 + 12L * Math.min(c.vocabSize(), maxTokens) + 8L * CudaKernels.MAX_CANDIDATES)
+                + 4L * c.headDim() / 2;
     }
 
     Workspace(ModelConfig c, int maxTokens) {
@@ -48,10 +60,10 @@ final class Workspace implements AutoCloseable {
             positions = alloc("rows.positions", 4L * R);
             logitRows = alloc("rows.logitRows", 4L * R);
             x = alloc("x (residual)", 4L * R * h);
-            xn = alloc("xn (normed)", 2L * R * h);
+            xn = alloc("xn (normed)", 4L * R * h);
             q = alloc("q", 4L * R * c.qDim());
-            attn = alloc("attention out", 2L * R * c.qDim());
-            act = alloc("mlp act", 2L * R * c.intermediateSize());
+            attn = alloc("attention out", 4L * R * c.qDim());
+            act = alloc("mlp act", 4L * R * c.intermediateSize());
             partO = alloc("attention partial o", 4L * R * c.numAttentionHeads() * splits * c.headDim());
             partMl = alloc("attention partial m/l", 8L * R * c.numAttentionHeads() * splits);
             logits = alloc("logits", 4L * R * c.vocabSize());
@@ -59,6 +71,15 @@ final class Workspace implements AutoCloseable {
             topLogprobs = alloc("top logprobs", 4L * R * CudaKernels.MAX_TOPK);
             lse = alloc("logsumexp", 4L * R);
             invFreq = alloc("rope inv_freq", 4L * c.headDim() / 2);
+            maxPenaltyEntries = Math.min(c.vocabSize(), maxTokens);
+            proc = alloc("processed logits", 4L * R * c.vocabSize());
+            sampleParams = alloc("sampling parameters", 4L * (5 * R + 1));
+            penaltyIds = alloc("penalty ids", 4L * R * maxPenaltyEntries);
+            penaltyFlags = alloc("penalty flags", 4L * R * maxPenaltyEntries);
+            penaltyDelta = alloc("penalty deltas", 4L * R * maxPenaltyEntries);
+            candCount = alloc("candidate counts", 4L * R);
+            candIds = alloc("candidate ids", 4L * R * CudaKernels.MAX_CANDIDATES);
+            candVals = alloc("candidate logits", 4L * R * CudaKernels.MAX_CANDIDATES);
         } catch (RuntimeException e) {
             close();
             throw e;

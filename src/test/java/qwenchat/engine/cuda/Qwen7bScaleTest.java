@@ -1,0 +1,100 @@
+package qwenchat.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.LoadProgressListener;
+import qwenchat.engine.SampledToken;
+import qwenchat.engine.StepRequest;
+import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.model.ModelConfig;
+import qwenchat.model.ModelConfigParser;
+import qwenchat.weights.Checkpoint;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Parity at full Qwen2.5-7B scale against transformers in bf16, on the random checkpoint that
+ * tools/reference/make_7b_reference.py builds on the GPU machine; QWEN_7B_DIR points at it.
+ */
+@Tag("gpu")
+@Tag("gpu7b")
+class Qwen7bScaleTest {
+
+    @Test
+    void sevenBillionParameterModelMatchesTransformersBf16() throws Exception {
+        String dirName = System.getenv("QWEN_7B_DIR");
+        Assumptions.assumeTrue(dirName != null && Files.isRegularFile(Path.of(dirName, "reference.json")),
+                "QWEN_7B_DIR with reference.json not set (make_7b_reference.py builds it)");
+        GpuTestSupport.assumeGpu();
+        Path dir = Path.of(dirName);
+        JsonNode ref = JsonMapper.builder().build().readTree(Files.readString(dir.resolve("reference.json")));
+        ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
+        long t0 = System.nanoTime();
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(4, 4096), LoadProgressListener.NONE)) {
+            System.out.printf("[7b] loaded %.2f GB of weights in %.1f s on %s%n", e.info().weightBytes() / 1e9,
+                    (System.nanoTime() - t0) / 1e9, e.info().device());
+            int positions = 0;
+            int agree = 0;
+            List<String> failures = new ArrayList<>();
+            for (JsonNode p : ref.get("prompts")) {
+                int[] ids = ints(p.get("ids"));
+                int[] argmax = ints(p.get("argmax"));
+                int[] greedy = ints(p.get("greedy"));
+                float[] last = readF32(dir.resolve(p.get("last_logits").asString()), c.vocabSize());
+                int s = e.openSequence();
+                float[][] logits = e.prefillLogits(s, ids, true);
+                int a = 0;
+                for (int i = 0; i < ids.length; i++) if (TinyReference.argmax(logits[i]) == argmax[i]) a++;
+                positions += ids.length;
+                agree += a;
+                double rel = TinyReference.relativeL2(logits[ids.length - 1], last);
+                e.freeSequence(s);
+
+                // Greedy continuation through step(): prefill then decodes, sampled on the GPU.
+                s = e.openSequence();
+                SamplingParams g = SamplingParams.greedyDecoding();
+                int[] got = new int[greedy.length];
+                SampledToken t = e.step(List.of(StepRequest.prefill(s, ids, g, 0))).get(0);
+                for (int i = 0; i < greedy.length; i++) {
+                    got[i] = t.token();
+                    if (i + 1 < greedy.length) t = e.step(List.of(StepRequest.decode(s, got[i], g, 0))).get(0);
+                }
+                e.freeSequence(s);
+                int same = 0;
+                while (same < greedy.length && got[same] == greedy[same]) same++;
+                System.out.printf("[7b] prompt %d: top-1 %d/%d, last relL2 %.3e, greedy matches %d/%d%n", ids.length, a,
+                        ids.length, rel, same, greedy.length);
+                if (rel > 2e-2) failures.add("prompt " + ids.length + ": last relL2 " + rel);
+                if (same < 16) failures.add("prompt " + ids.length + ": greedy matched only " + same + " tokens");
+            }
+            double rate = agree / (double) positions;
+            System.out.printf("[7b] top-1 agreement %.4f over %d positions%n", rate, positions);
+            if (rate < 0.99) failures.add("top-1 agreement " + rate);
+            assertTrue(failures.isEmpty(), String.join("; ", failures));
+        }
+    }
+
+    private static int[] ints(JsonNode a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asInt();
+        return out;
+    }
+
+    private static float[] readF32(Path file, int n) throws java.io.IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        float[] out = new float[n];
+        b.asFloatBuffer().get(out);
+        return out;
+    }
+}
