@@ -75,6 +75,18 @@ static __device__ __forceinline__ float dot8f(const uint4& w, const float4& a, c
     return s;
 }
 
+static __device__ __forceinline__ float dot8ff(const float* f, const float4& a, const float4& b) {
+    float s = f[0] * a.x;
+    s = fmaf(f[1], a.y, s);
+    s = fmaf(f[2], a.z, s);
+    s = fmaf(f[3], a.w, s);
+    s = fmaf(f[4], b.x, s);
+    s = fmaf(f[5], b.y, s);
+    s = fmaf(f[6], b.z, s);
+    s = fmaf(f[7], b.w, s);
+    return s;
+}
+
 static __device__ __forceinline__ float round_bf16(float v) {
     return __bfloat162float(__float2bfloat16(v));
 }

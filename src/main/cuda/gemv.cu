@@ -126,26 +126,31 @@ static __device__ __forceinline__ void run(const Params& p) {
         }
 #pragma unroll
         for (int u = 0; u < UNROLL; u++) {
+            float fa[8], fb[8];  // unpacked once, reused by every activation row
+            qc::unpack8(wa[u], fa);
+            qc::unpack8(wb[u], fb);
 #pragma unroll
             for (int b = 0; b < BT; b++) {
                 if (b < nb) {
                     const float4* xr = x + ((size_t)b * kv + k + 32 * u) * 2;
                     float4 xa = __ldg(xr), xb = __ldg(xr + 1);
-                    acc0[b] += qc::dot8f(wa[u], xa, xb);
-                    acc1[b] += qc::dot8f(wb[u], xa, xb);
+                    acc0[b] += qc::dot8ff(fa, xa, xb);
+                    acc1[b] += qc::dot8ff(fb, xa, xb);
                 }
             }
         }
     }
     for (; k < kv; k += 32) {
-        uint4 wa = __ldcs(w0 + k), wb = __ldcs(w1 + k);
+        float fa[8], fb[8];
+        qc::unpack8(__ldcs(w0 + k), fa);
+        qc::unpack8(__ldcs(w1 + k), fb);
 #pragma unroll
         for (int b = 0; b < BT; b++) {
             if (b < nb) {
                 const float4* xr = x + ((size_t)b * kv + k) * 2;
                 float4 xa = __ldg(xr), xb = __ldg(xr + 1);
-                acc0[b] += qc::dot8f(wa, xa, xb);
-                acc1[b] += qc::dot8f(wb, xa, xb);
+                acc0[b] += qc::dot8ff(fa, xa, xb);
+                acc1[b] += qc::dot8ff(fb, xa, xb);
             }
         }
     }

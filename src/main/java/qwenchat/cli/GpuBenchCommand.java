@@ -115,6 +115,7 @@ public final class GpuBenchCommand implements CliCommand {
                 r.put("ttft_" + len + "_ms", best * 1e3);
                 log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, best * 1e3);
             }
+            profile(e, c, rnd, log);
             for (int batch : new int[] {16, 32, 64}) {
                 int[] seqs = new int[batch];
                 int[] toks = new int[batch];
@@ -138,6 +139,29 @@ public final class GpuBenchCommand implements CliCommand {
             }
         }
         return r;
+    }
+
+    /** Per-kernel times of one batch-1 decode step (context 128) and one 1K prefill, run eagerly. */
+    private static void profile(CudaEngine e, ModelConfig c, Random rnd, PrintStream log) {
+        SamplingParams g = SamplingParams.greedyDecoding();
+        int s = e.openSequence();
+        int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
+        e.profileStep(List.of(StepRequest.decode(s, tok, g, 0)));  // warm-up
+        print(log, "decode batch 1, context 130", e.profileStep(List.of(StepRequest.decode(s, tok, g, 0))));
+        e.freeSequence(s);
+        s = e.openSequence();
+        print(log, "prefill 1024 tokens", e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, 1024, c.vocabSize()), g, 0))));
+        e.freeSequence(s);
+    }
+
+    private static void print(PrintStream log, String what, Map<String, double[]> t) {
+        double total = 0;
+        for (double[] v : t.values()) total += v[0];
+        log.printf("[profile] %s: %.3f ms in kernels%n", what, total);
+        for (Map.Entry<String, double[]> en : t.entrySet()) {
+            log.printf("[profile]   %-36s %9.1f us  %4d launches  %7.1f us each%n", en.getKey(), en.getValue()[0] * 1e3,
+                    (int) en.getValue()[1], en.getValue()[0] * 1e3 / en.getValue()[1]);
+        }
     }
 
     private static int[] randomIds(Random r, int n, int vocab) {

@@ -28,10 +28,18 @@ import qwenchat.weights.Checkpoint;
  */
 public final class CudaEngine implements InferenceEngine {
 
-    /** @param graphs replay captured CUDA graphs for decode steps (off only for debugging) */
-    public record Options(int device, boolean graphs) {
+    /**
+     * @param graphs replay captured CUDA graphs for decode steps (off only for debugging)
+     * @param gemm use the tensor-core GEMMs for prefill chunks and large decode batches (off: every
+     *     pass goes through the GEMV kernels, as a cross-check)
+     */
+    public record Options(int device, boolean graphs, boolean gemm) {
+        public Options(int device, boolean graphs) {
+            this(device, graphs, true);
+        }
+
         public static Options defaults() {
-            return new Options(0, true);
+            return new Options(0, true, true);
         }
     }
 
@@ -107,7 +115,8 @@ public final class CudaEngine implements InferenceEngine {
         module = KernelModule.load();
         long weightBytes = DeviceWeights.deviceBytes(config);
         long kvBytes = DeviceKvCache.totalBytes(config, capacity);
-        long wsBytes = Workspace.bytes(config, capacity.maxTokensPerSequence());
+        boolean gemmChunks = ForwardPass.gemmFits(config) && options.gemm();
+        long wsBytes = Workspace.bytes(config, capacity.maxTokensPerSequence(), gemmChunks);
         long staging = 2L * WeightUploader.STAGE_BYTES;
         long[] mem = ctx.memoryInfo();
         long need = weightBytes + kvBytes + wsBytes + RESERVE_BYTES;
@@ -125,14 +134,18 @@ public final class CudaEngine implements InferenceEngine {
             weights = DeviceWeights.upload(config, checkpoint, up);
         }
         kv = new DeviceKvCache(config, capacity);
-        ws = new Workspace(config, capacity.maxTokensPerSequence());
+        ws = new Workspace(config, capacity.maxTokensPerSequence(), gemmChunks);
         // The CPU engine's table, so both engines rotate by the very same float32 frequencies.
         Rope rope = Rope.of(config);
         ws.invFreq.copyFromHost(rope.invFreq());
         kernels = new CudaKernels(module, ctx.stream());
-        forward = new ForwardPass(config, weights, kv, ws, kernels, ctx.stream(), capacity.maxTokensPerSequence(),
-                rope.attentionScaling());
-        io = PinnedBuffer.allocate(64L * 1024);
+        PrefillGemm gemm = gemmChunks
+                ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability()) : null;
+        forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, new PrefillAttention(module, ctx.stream()),
+                ctx.stream(), capacity.maxTokensPerSequence(), rope.attentionScaling());
+        ioResults = 16L * ws.chunk;
+        resultsAt = (int) ioResults;
+        io = PinnedBuffer.allocate(ioResults + 64L * 1024);
         info = new EngineInfo("cuda", ctx.deviceName(), ctx.computeCapability(), ctx.driverVersion(), weights.bytes(),
                 kvBytes, ws.totalBytes() + staging, ctx.totalMemory());
         ctx.synchronize();
@@ -179,29 +192,28 @@ public final class CudaEngine implements InferenceEngine {
 
     // ---- forward passes (worker thread) ----
 
-    private static final int IO_TOKENS = 0;
-    private static final int IO_SLOTS = 256;
-    private static final int IO_POS = 512;
-    private static final int IO_LOGIT_ROWS = 768;
-    private static final int IO_RESULTS = 1024;
+    // Pinned staging layout: tokens, slots, positions and logit rows ([chunk] ints each), then results.
+    private long ioResults;
+    private int resultsAt;
 
-    /** Stages rows and runs one pass; logits of {@code logitRows} land in ws.logits rows 0.. */
-    private void pass(int n, int[] tokens, int[] slots, int[] pos, int[] logitRows, int nLogit, boolean graph) {
+    /** Copies the rows' inputs to the workspace (async, on the stream); returns the longest attended length. */
+    private int stage(int n, int[] tokens, int[] slots, int[] pos, int[] logitRows, int nLogit) {
         ByteBuffer b = io.buffer();
+        int c = ws.chunk;
         int maxLen = 0;
         for (int i = 0; i < n; i++) {
-            b.putInt(IO_TOKENS + 4 * i, tokens[i]);
-            b.putInt(IO_SLOTS + 4 * i, slots[i]);
-            b.putInt(IO_POS + 4 * i, pos[i]);
+            b.putInt(4 * i, tokens[i]);
+            b.putInt(4 * (c + i), slots[i]);
+            b.putInt(4 * (2 * c + i), pos[i]);
             maxLen = Math.max(maxLen, pos[i] + 1);
         }
-        for (int i = 0; i < nLogit; i++) b.putInt(IO_LOGIT_ROWS + 4 * i, logitRows[i]);
+        for (int i = 0; i < nLogit; i++) b.putInt(4 * (3 * c + i), logitRows[i]);
         Pointer p = io.pointer();
-        ws.tokens.copyFromHostAsync(p.withByteOffset(IO_TOKENS), 0, 4L * n, ctx.stream());
-        ws.slots.copyFromHostAsync(p.withByteOffset(IO_SLOTS), 0, 4L * n, ctx.stream());
-        ws.positions.copyFromHostAsync(p.withByteOffset(IO_POS), 0, 4L * n, ctx.stream());
-        if (nLogit > 0) ws.logitRows.copyFromHostAsync(p.withByteOffset(IO_LOGIT_ROWS), 0, 4L * nLogit, ctx.stream());
-        forward.enqueue(n, nLogit, maxLen, graph && options.graphs());
+        ws.tokens.copyFromHostAsync(p, 0, 4L * n, ctx.stream());
+        ws.slots.copyFromHostAsync(p.withByteOffset(4L * c), 0, 4L * n, ctx.stream());
+        ws.positions.copyFromHostAsync(p.withByteOffset(8L * c), 0, 4L * n, ctx.stream());
+        if (nLogit > 0) ws.logitRows.copyFromHostAsync(p.withByteOffset(12L * c), 0, 4L * nLogit, ctx.stream());
+        return maxLen;
     }
 
     private void checkTokens(int[] tokens) {
@@ -220,9 +232,12 @@ public final class CudaEngine implements InferenceEngine {
         return out;
     }
 
-    /** Runs a prefill in chunks; logits of the wanted rows are fetched per chunk into {@code sink}. */
+    /**
+     * Runs a prefill in chunks of ws.chunk rows; logits of the wanted rows are computed 64 at a time
+     * and fetched into {@code sink}; without a sink the last row's logits stay in ws.logits row 0.
+     */
     private void prefillChunks(int seq, int[] tokens, boolean allPositions, List<float[]> sink) {
-        int max = CudaKernels.MAX_ROWS;
+        int max = ws.chunk;
         int[] slots = new int[max];
         int[] pos = new int[max];
         int[] logitRows = new int[max];
@@ -238,9 +253,15 @@ public final class CudaEngine implements InferenceEngine {
             } else if (last) {
                 logitRows[nLogit++] = n - 1;
             }
-            pass(n, Arrays.copyOfRange(tokens, from, from + n), slots, pos, logitRows, nLogit, false);
+            stage(n, Arrays.copyOfRange(tokens, from, from + n), slots, pos, logitRows, nLogit);
+            forward.currentSlot = seq;
+            forward.prefill(n, start);
             seqs.append(seq, tokens, from, n, false);
-            if (sink != null && nLogit > 0) sink.addAll(Arrays.asList(readLogits(nLogit)));
+            for (int g = 0; g < nLogit; g += CudaKernels.MAX_ROWS) {
+                int cnt = Math.min(CudaKernels.MAX_ROWS, nLogit - g);
+                forward.logits(g, cnt);
+                if (sink != null) sink.addAll(Arrays.asList(readLogits(cnt)));
+            }
         }
     }
 
@@ -297,7 +318,8 @@ public final class CudaEngine implements InferenceEngine {
             pos[i] = seqs.length(s);
             logitRows[i] = i;
         }
-        pass(n, tok, slots, pos, logitRows, n, true);
+        int maxLen = stage(n, tok, slots, pos, logitRows, n);
+        forward.decode(n, n, maxLen, options.graphs() && KernelTimer.active == null);
         for (int i = 0; i < n; i++) seqs.append(sequences[from + i], tokens, from + i, 1, true);
     }
 
@@ -366,9 +388,9 @@ public final class CudaEngine implements InferenceEngine {
         int[] processedArgmax = anyProcessed ? prepareSampling(rows, mode) : null;
         Pointer p = io.pointer();
         long idsBytes = 4L * n * k;
-        ws.topIds.copyToHostAsync(p.withByteOffset(IO_RESULTS), 0, idsBytes, ctx.stream());
-        ws.topLogprobs.copyToHostAsync(p.withByteOffset(IO_RESULTS + idsBytes), 0, idsBytes, ctx.stream());
-        long lseAt = IO_RESULTS + 2 * idsBytes;
+        ws.topIds.copyToHostAsync(p.withByteOffset(resultsAt), 0, idsBytes, ctx.stream());
+        ws.topLogprobs.copyToHostAsync(p.withByteOffset(resultsAt + idsBytes), 0, idsBytes, ctx.stream());
+        long lseAt = resultsAt + 2 * idsBytes;
         ws.lse.copyToHostAsync(p.withByteOffset(lseAt), 0, 4L * n, ctx.stream());
         ctx.synchronize();
         ByteBuffer b = io.buffer();
@@ -379,14 +401,14 @@ public final class CudaEngine implements InferenceEngine {
             int[] ids = new int[want];
             float[] lps = new float[want];
             for (int j = 0; j < want; j++) {
-                ids[j] = b.getInt((int) (IO_RESULTS + 4L * (i * k + j)));
-                lps[j] = b.getFloat((int) (IO_RESULTS + idsBytes + 4L * (i * k + j)));
+                ids[j] = b.getInt((int) (resultsAt + 4L * (i * k + j)));
+                lps[j] = b.getFloat((int) (resultsAt + idsBytes + 4L * (i * k + j)));
             }
             int token;
             float lp;
             if (mode[i] == 0) {
-                token = b.getInt((int) (IO_RESULTS + 4L * i * k));
-                lp = b.getFloat((int) (IO_RESULTS + idsBytes + 4L * i * k));
+                token = b.getInt((int) (resultsAt + 4L * i * k));
+                lp = b.getFloat((int) (resultsAt + idsBytes + 4L * i * k));
             } else {
                 token = mode[i] == 1 ? processedArgmax[i] : drawOnHost(i, r);
                 float[] raw = new float[1];
@@ -506,6 +528,24 @@ public final class CudaEngine implements InferenceEngine {
         // Penalties, temperature and top-k are applied already: the Sampler finishes with them neutral.
         SamplingParams rest = new SamplingParams(1, 0, p.topP(), p.minP(), 1, 0, 0, p.seed());
         return Sampler.pick(l, rest, seqs.history(r.sequence()));
+    }
+
+    /**
+     * Runs one {@link #step} eagerly with every kernel timed; returns kernel name to {total ms,
+     * launches}. For the benchmark's breakdown (graph replay hides the individual kernels).
+     */
+    public java.util.Map<String, double[]> profileStep(List<StepRequest> requests) {
+        return ctx.call(() -> {
+            KernelTimer timer = new KernelTimer();
+            KernelTimer.active = timer;
+            try {
+                step(requests);
+                ctx.synchronize();
+            } finally {
+                KernelTimer.active = null;
+            }
+            return timer.totals();
+        });
     }
 
     /** For the benchmark and tests: runs {@code work} on the engine's CUDA thread with its kernels. */

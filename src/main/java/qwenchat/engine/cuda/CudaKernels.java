@@ -45,8 +45,26 @@ public final class CudaKernels {
 
     /** out[r] = w * rmsnorm(x[rowIndex ? rowIndex[r] : r]), all f32; rowIndex may be null. */
     public void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr rowIndex, int rows, int hidden, float eps) {
-        launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, out, rowIndex == null ? new CUdeviceptr() : rowIndex,
-                hidden, eps);
+        rmsnorm(x, w, out, null, rowIndex, rows, hidden, eps);
+    }
+
+    /** RMSNorm into an f32 and/or a bf16 output (either may be null). */
+    public void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr outBf16, CUdeviceptr rowIndex, int rows,
+                        int hidden, float eps) {
+        launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, orNull(out), orNull(outBf16), orNull(rowIndex), hidden, eps);
+    }
+
+    /** Bias, RoPE and the KV-cache write for f32 q/k/v rows [rows][qDim+2*kvDim] (see rope_store.cu). */
+    public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
+                             CUdeviceptr qBf16, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
+                             int rows, int qDim, int kvDim, int headDim, int maxT) {
+        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kCache,
+                vCache, slots, pos, qDim, kvDim, headDim, maxT);
+    }
+
+    public void f32ToBf16(CUdeviceptr in, CUdeviceptr out, long n) {
+        int blocks = (int) Math.min(4096, (n + 255) / 256);
+        launcher.launch("f32_to_bf16", blocks, 1, 1, 256, 0, in, out, n);
     }
 
     /** Smallest compiled batch tile covering {@code rows} (capped at 32: larger batches take several tiles). */

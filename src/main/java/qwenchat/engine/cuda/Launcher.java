@@ -35,9 +35,12 @@ public final class Launcher {
             throw new IllegalArgumentException("kernel " + kernel + " launched with an empty grid " + gridX + "x" + gridY + "x" + gridZ);
         }
         Pointer params = Pointer.to(pack(kernel, args));
+        KernelTimer timer = KernelTimer.active;
+        if (timer != null) timer.before(kernel, stream);
         check(JCudaDriver.cuLaunchKernel(module.function(kernel), gridX, gridY, gridZ, block, 1, 1, sharedBytes,
                 stream, params, null), "cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x" + gridZ
                 + ", block " + block + ", shared " + sharedBytes + ")");
+        if (timer != null) timer.after(stream);
     }
 
     private static NativePointerObject[] pack(String kernel, Object[] args) {

@@ -5,18 +5,27 @@ import java.util.List;
 import qwenchat.model.ModelConfig;
 
 /**
- * Scratch buffers for one forward pass of up to {@link CudaKernels#MAX_ROWS} rows. The per-step
+ * Scratch buffers for one forward pass: up to {@link CudaKernels#MAX_ROWS} rows through the GEMV
+ * and split-attention kernels, up to {@link #chunk} rows (a prefill chunk) through the tensor-core
+ * GEMMs, whose operands are bf16 copies of the f32 activations. The per-step
  * inputs (tokens, slots, positions, logit rows) live here too, at fixed addresses, so a captured
  * CUDA graph reads whatever was copied in before its launch.
  */
 final class Workspace implements AutoCloseable {
     static final int R = CudaKernels.MAX_ROWS;
 
-    final DeviceBuffer tokens;    // int [R]
-    final DeviceBuffer slots;     // int [R]
-    final DeviceBuffer positions; // int [R]
-    final DeviceBuffer logitRows; // int [R]
-    final DeviceBuffer x;         // f32 [R][hidden], the residual stream
+    final int chunk;              // rows of the GEMM path (>= R)
+    final DeviceBuffer tokens;    // int [chunk]
+    final DeviceBuffer slots;     // int [chunk]
+    final DeviceBuffer positions; // int [chunk]
+    final DeviceBuffer logitRows; // int [chunk]
+    final DeviceBuffer x;         // f32 [chunk][hidden], the residual stream
+    final DeviceBuffer xnb;       // bf16 [chunk][hidden]
+    final DeviceBuffer qkvF32;    // f32 [chunk][qkvDim], GEMM output before bias/RoPE
+    final DeviceBuffer qGemm;     // f32 [chunk][qDim]
+    final DeviceBuffer qb;        // bf16 [chunk][qDim], flash-attention input
+    final DeviceBuffer attnb;     // bf16 [chunk][qDim]
+    final DeviceBuffer actb;      // bf16 [chunk][intermediate]
     final DeviceBuffer xn;        // f32 [R][hidden], normalised input of a projection
     final DeviceBuffer q;         // f32 [R][qDim]
     final DeviceBuffer attn;      // f32 [R][qDim]
@@ -41,25 +50,40 @@ final class Workspace implements AutoCloseable {
     final int splits;
     private final List<DeviceBuffer> all = new ArrayList<>();
 
-    static long bytes(ModelConfig c, int maxTokens) {
+    /** Rows per prefill chunk: the flash-attention kernel needs head_dim 128, else chunks use split attention. */
+    static int chunkRows(ModelConfig c, int maxTokens, boolean gemm) {
+        return gemm && c.headDim() == PrefillAttention.HEAD_DIM ? Math.max(R, Math.min(2048, maxTokens)) : R;
+    }
+
+    static long bytes(ModelConfig c, int maxTokens, boolean gemm) {
         long splits = CudaKernels.splitsFor(maxTokens);
         long h = c.hiddenSize();
-        return R * (4L * 4 + 4 * h + 4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
+        long ch = chunkRows(c, maxTokens, gemm);
+        long gemmRows = ch * (4L * 4 + 4 * h + 2 * h + 4L * c.qkvDim() + 4L * c.qDim() + 2L * c.qDim() + 2L * c.qDim()
+                + 2L * c.intermediateSize());
+        return gemmRows + R * (4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
                 + 4L * c.numAttentionHeads() * splits * c.headDim() + 8L * c.numAttentionHeads() * splits
                 + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4
                 + 4L * c.vocabSize() + 24 + 12L * Math.min(c.vocabSize(), maxTokens) + 8L * CudaKernels.MAX_CANDIDATES)
                 + 4L * c.headDim() / 2;
     }
 
-    Workspace(ModelConfig c, int maxTokens) {
+    Workspace(ModelConfig c, int maxTokens, boolean gemm) {
         splits = CudaKernels.splitsFor(maxTokens);
+        chunk = chunkRows(c, maxTokens, gemm);
         long h = c.hiddenSize();
         try {
-            tokens = alloc("rows.tokens", 4L * R);
-            slots = alloc("rows.slots", 4L * R);
-            positions = alloc("rows.positions", 4L * R);
-            logitRows = alloc("rows.logitRows", 4L * R);
-            x = alloc("x (residual)", 4L * R * h);
+            tokens = alloc("rows.tokens", 4L * chunk);
+            slots = alloc("rows.slots", 4L * chunk);
+            positions = alloc("rows.positions", 4L * chunk);
+            logitRows = alloc("rows.logitRows", 4L * chunk);
+            x = alloc("x (residual)", 4L * chunk * h);
+            xnb = alloc("xn bf16", 2L * chunk * h);
+            qkvF32 = alloc("qkv f32", 4L * chunk * c.qkvDim());
+            qGemm = alloc("q f32 (gemm path)", 4L * chunk * c.qDim());
+            qb = alloc("q bf16", 2L * chunk * c.qDim());
+            attnb = alloc("attention out bf16", 2L * chunk * c.qDim());
+            actb = alloc("mlp act bf16", 2L * chunk * c.intermediateSize());
             xn = alloc("xn (normed)", 4L * R * h);
             q = alloc("q", 4L * R * c.qDim());
             attn = alloc("attention out", 4L * R * c.qDim());

@@ -41,21 +41,63 @@ class CudaEngineReferenceTest {
                 new CudaEngine.Options(0, graphs));
     }
 
+    /**
+     * A position whose top-2 logits (by the float32 CPU engine, which tracks transformers' float32
+     * run to ~1e-6) are closer than this fraction of the logits' RMS is a near-tie: bf16 weights in
+     * the KV cache and the bf16 tensor-core operands legitimately decide it either way.
+     */
+    static final double NEAR_TIE = 0.02;
+
+    static double rms(float[] l) {
+        double s = 0;
+        for (float v : l) s += (double) v * v;
+        return Math.sqrt(s / l.length);
+    }
+
+    /** Top-2 ids of l, best first. */
+    static int[] top2(float[] l) {
+        int a = TinyReference.argmax(l);
+        int b = a == 0 ? 1 : 0;
+        for (int i = 0; i < l.length; i++) if (i != a && l[i] > l[b]) b = i;
+        return new int[] {a, b};
+    }
+
+    static boolean nearTie(float[] l) {
+        int[] t = top2(l);
+        return l[t[0]] - l[t[1]] < NEAR_TIE * rms(l);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"tiny-untied-hd64-g2", "tiny-tied-hd128-g3", "tiny-yarn-f4"})
     void everyPositionsTop1AndLastLogitsMatchTransformers(String name) {
         TinyReference ref = TinyReference.load(name);
-        try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CudaEngine e = engine(ref, ckpt, 2, true)) {
+        ModelConfig c = config(ref);
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CudaEngine e = engine(ref, ckpt, 2, true);
+             CpuEngine cpu = CpuEngine.load(c, ckpt, new KvCacheCapacity(1, c.contextLength()))) {
             for (TinyReference.Prompt p : ref.prompts()) {
                 int s = e.openSequence();
                 float[][] logits = e.prefillLogits(s, p.ids(), true);
+                int cs = cpu.openSequence();
+                float[][] oracle = cpu.prefillLogits(cs, p.ids(), true);
+                cpu.freeSequence(cs);
                 assertEquals(p.ids().length, logits.length);
                 int agree = 0;
-                for (int i = 0; i < logits.length; i++) if (TinyReference.argmax(logits[i]) == p.argmax()[i]) agree++;
+                int ties = 0;
+                for (int i = 0; i < logits.length; i++) {
+                    int got = TinyReference.argmax(logits[i]);
+                    if (got == p.argmax()[i]) {
+                        agree++;
+                    } else {
+                        assertTrue(nearTie(oracle[i]), "position " + i + ": argmax " + got + ", transformers "
+                                + p.argmax()[i] + ", and the top-2 gap is no near-tie");
+                        assertTrue(Arrays.stream(top2(oracle[i])).anyMatch(t -> t == got), "position " + i
+                                + ": " + got + " is not among the top 2");
+                        ties++;
+                    }
+                }
                 double rel = TinyReference.relativeL2(logits[logits.length - 1], p.lastLogits());
-                System.out.printf("[tiny] %s prompt %d: top-1 %d/%d, last relL2 %.3e%n", name, p.ids().length, agree,
-                        logits.length, rel);
-                assertEquals(logits.length, agree, "top-1 agreement over all positions");
+                System.out.printf("[tiny] %s prompt %d: top-1 %d/%d (%d near-tie flips), last relL2 %.3e%n", name,
+                        p.ids().length, agree, logits.length, ties, rel);
                 assertTrue(rel < 2e-2, "last-position relative L2 " + rel);
                 e.freeSequence(s);
             }
@@ -87,14 +129,29 @@ class CudaEngineReferenceTest {
                 }
                 if (t + 1 < steps) out = e.step(step);
             }
-            for (int i = 0; i < n; i++) {
-                int[] want = ref.prompts().get(i).greedy();
-                int same = 0;
-                while (same < steps && got[i][same] == want[same]) same++;
-                System.out.printf("[tiny] %s prompt %d: greedy matches transformers for %d/%d tokens%n", name,
-                        ref.prompts().get(i).ids().length, same, steps);
-                assertTrue(same >= 16, "first 16 greedy tokens: got " + Arrays.toString(got[i]) + " want "
-                        + Arrays.toString(want));
+            ModelConfig c = config(ref);
+            try (CpuEngine cpu = CpuEngine.load(c, ckpt, new KvCacheCapacity(1, c.contextLength()))) {
+                for (int i = 0; i < n; i++) {
+                    int[] want = ref.prompts().get(i).greedy();
+                    int same = 0;
+                    while (same < steps && got[i][same] == want[same]) same++;
+                    String note = "";
+                    if (same < 16) {
+                        // Teacher-force the reference continuation through the f32 CPU engine to see the
+                        // margin at the first difference: only a near-tie may be decided differently.
+                        int cs = cpu.openSequence();
+                        float[] l = cpu.prefillLogits(cs, ref.prompts().get(i).ids(), false)[0];
+                        for (int t = 0; t < same; t++) l = cpu.decodeLogits(new int[] {cs}, new int[] {want[t]})[0];
+                        cpu.freeSequence(cs);
+                        final int diff = got[i][same];
+                        assertTrue(nearTie(l) && Arrays.stream(top2(l)).anyMatch(x -> x == diff),
+                                "greedy differs at token " + same + " without a near-tie: got " + Arrays.toString(got[i])
+                                        + " want " + Arrays.toString(want));
+                        note = " (then a near-tie at token " + same + ")";
+                    }
+                    System.out.printf("[tiny] %s prompt %d: greedy matches transformers for %d/%d tokens%s%n", name,
+                            ref.prompts().get(i).ids().length, same, steps, note);
+                }
             }
         }
     }
@@ -145,6 +202,50 @@ class CudaEngineReferenceTest {
             System.out.printf("[tiny] batched decode vs CPU engine (graphs %s): worst relL2 %.3e%n", graphs, worst);
             assertTrue(worst < 2e-2, "worst relL2 " + worst);
             if (graphs) assertTrue(gpu.capturedGraphs() > 0, "decode steps should replay captured graphs");
+        }
+    }
+
+    @Test
+    void tensorCorePathAgreesWithTheGemvPathForPrefillAndWideDecodeBatches() {
+        TinyReference ref = TinyReference.load("tiny-tied-hd128-g3");
+        ModelConfig c = config(ref);
+        int n = 17;  // above ForwardPass.GEMM_MIN_ROWS: decode batches take the GEMM path too
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir());
+             CudaEngine fast = CudaEngine.load(c, ckpt, new KvCacheCapacity(n, c.contextLength()), LoadProgressListener.NONE,
+                     new CudaEngine.Options(0, true, true));
+             CudaEngine plain = CudaEngine.load(c, ckpt, new KvCacheCapacity(n, c.contextLength()), LoadProgressListener.NONE,
+                     new CudaEngine.Options(0, true, false))) {
+            int[] a = new int[n];
+            int[] b = new int[n];
+            double worst = 0;
+            int agree = 0;
+            int total = 0;
+            for (int i = 0; i < n; i++) {
+                a[i] = fast.openSequence();
+                b[i] = plain.openSequence();
+                int[] prompt = Arrays.copyOf(ref.prompts().get(3).ids(), 20 + 2 * i);  // 20..52 rows: GEMM + flash
+                float[][] f = fast.prefillLogits(a[i], prompt, true);
+                float[][] g = plain.prefillLogits(b[i], prompt, true);
+                for (int r = 0; r < f.length; r++) {
+                    worst = Math.max(worst, TinyReference.relativeL2(f[r], g[r]));
+                    if (TinyReference.argmax(f[r]) == TinyReference.argmax(g[r])) agree++;
+                    total++;
+                }
+            }
+            for (int t = 0; t < 6; t++) {
+                int[] tokens = new int[n];
+                for (int i = 0; i < n; i++) tokens[i] = (31 * t + 7 * i + 1) % c.vocabSize();
+                float[][] f = fast.decodeLogits(a, tokens);
+                float[][] g = plain.decodeLogits(b, tokens);
+                for (int i = 0; i < n; i++) {
+                    worst = Math.max(worst, TinyReference.relativeL2(f[i], g[i]));
+                    if (TinyReference.argmax(f[i]) == TinyReference.argmax(g[i])) agree++;
+                    total++;
+                }
+            }
+            System.out.printf("[tiny] tensor-core vs GEMV path: worst relL2 %.3e, argmax agree %d/%d%n", worst, agree, total);
+            assertTrue(worst < 2e-2, "worst relL2 " + worst);
+            assertTrue(agree >= 0.97 * total, "argmax agreement " + agree + "/" + total);
         }
     }
 

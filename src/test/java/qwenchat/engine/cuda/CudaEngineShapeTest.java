@@ -41,6 +41,7 @@ class CudaEngineShapeTest {
         // K and V, 28 layers, 4 KV heads of 128 bf16 per token.
         long perToken = 2L * 28 * 4 * 128 * 2;
         assertTrue(DeviceKvCache.totalBytes(c, new KvCacheCapacity(2, 1000)) == 2 * 1000 * perToken);
-        assertTrue(Workspace.bytes(c, 32768) > Workspace.bytes(c, 1024));
+        assertTrue(Workspace.bytes(c, 32768, true) > Workspace.bytes(c, 1024, true));
+        assertTrue(Workspace.chunkRows(c, 32768, true) == 2048 && Workspace.chunkRows(c, 32768, false) == 64);
     }
 }
