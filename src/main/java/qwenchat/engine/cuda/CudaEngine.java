@@ -32,14 +32,20 @@ public final class CudaEngine implements InferenceEngine {
      * @param graphs replay captured CUDA graphs for decode steps (off only for debugging)
      * @param gemm use the tensor-core GEMMs for prefill chunks and large decode batches (off: every
      *     pass goes through the GEMV kernels, as a cross-check)
+     * @param alignedChunks cut prefills into whole 128-row tiles plus a <= 64-row tail (see
+     *     {@link #chunkLength}); off only to measure what the unaligned cut does
      */
-    public record Options(int device, boolean graphs, boolean gemm) {
+    public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks) {
         public Options(int device, boolean graphs) {
-            this(device, graphs, true);
+            this(device, graphs, true, true);
+        }
+
+        public Options(int device, boolean graphs, boolean gemm) {
+            this(device, graphs, gemm, true);
         }
 
         public static Options defaults() {
-            return new Options(0, true, true);
+            return new Options(0, true, true, true);
         }
     }
 
@@ -97,7 +103,7 @@ public final class CudaEngine implements InferenceEngine {
         List<String> bad = new ArrayList<>();
         if (c.hiddenSize() % 8 != 0) bad.add("hidden_size " + c.hiddenSize() + " is not a multiple of 8");
         if (c.intermediateSize() % 8 != 0) bad.add("intermediate_size " + c.intermediateSize() + " is not a multiple of 8");
-        if (c.headDim() % 8 != 0) bad.add("head_dim " + c.headDim() + " is not a multiple of 8");
+        if (c.headDim() != 64 && c.headDim() != 128) bad.add("head_dim " + c.headDim() + " is not 64 or 128");
         if (c.numAttentionHeads() % c.numKeyValueHeads() != 0) {
             bad.add("num_attention_heads " + c.numAttentionHeads() + " is not a multiple of num_key_value_heads "
                     + c.numKeyValueHeads());
@@ -233,7 +239,19 @@ public final class CudaEngine implements InferenceEngine {
     }
 
     /**
-     * Runs a prefill in chunks of ws.chunk rows; logits of the wanted rows are computed 64 at a time
+     * Rows of the next prefill chunk: whole 128-row GEMM tiles while at least 128 remain, then at
+     * most 64 rows (which PrefillGemm serves with its narrow kernel), then the rest. The 7B parity
+     * runs showed the warp-specialized GEMM's results drifting when a pass ended in a partial
+     * 128-row tile (M > 64, M % 128 != 0); aligned chunks never ask it for one.
+     */
+    static int chunkLength(int remaining, int max) {
+        if (max <= 64 || remaining <= 64) return Math.min(remaining, max);
+        if (remaining >= 128) return Math.min(max, remaining - remaining % 128);
+        return 64;
+    }
+
+    /**
+     * Runs a prefill in chunks of up to ws.chunk rows; logits of the wanted rows are computed 64 at a time
      * and fetched into {@code sink}; without a sink the last row's logits stay in ws.logits row 0.
      */
     private void prefillChunks(int seq, int[] tokens, boolean allPositions, List<float[]> sink) {
@@ -241,8 +259,8 @@ public final class CudaEngine implements InferenceEngine {
         int[] slots = new int[max];
         int[] pos = new int[max];
         int[] logitRows = new int[max];
-        for (int from = 0; from < tokens.length; from += max) {
-            int n = Math.min(max, tokens.length - from);
+        for (int from = 0, n; from < tokens.length; from += n) {
+            n = options.alignedChunks() ? chunkLength(tokens.length - from, max) : Math.min(max, tokens.length - from);
             int start = seqs.length(seq);
             Arrays.fill(slots, 0, n, seq);
             for (int i = 0; i < n; i++) pos[i] = start + i;
@@ -384,7 +402,11 @@ public final class CudaEngine implements InferenceEngine {
             mode[i] = !p.greedy() ? 2 : penalties ? 1 : 0;
             anyProcessed |= mode[i] != 0;
         }
-        kernels.logitsTopk(ws.logits.ptr(), n, v, k, ws.topIds.ptr(), ws.topLogprobs.ptr(), ws.lse.ptr());
+        if (k == 1) {
+            kernels.logitsArgmax(ws.logits.ptr(), n, v, ws.argmaxPart.ptr(), ws.topIds.ptr(), ws.topLogprobs.ptr(), ws.lse.ptr());
+        } else {
+            kernels.logitsTopk(ws.logits.ptr(), n, v, k, ws.topIds.ptr(), ws.topLogprobs.ptr(), ws.lse.ptr());
+        }
         int[] processedArgmax = anyProcessed ? prepareSampling(rows, mode) : null;
         Pointer p = io.pointer();
         long idsBytes = 4L * n * k;
@@ -495,7 +517,7 @@ public final class CudaEngine implements InferenceEngine {
         for (int m : mode) anyGreedy |= m == 1;
         if (anyGreedy) {
             // Argmax of the penalised logits, through the candidate buffers (free until top-k below).
-            kernels.logitsTopk(ws.proc.ptr(), n, v, 1, ws.candCount.ptr(), ws.candVals.ptr(),
+            kernels.logitsArgmax(ws.proc.ptr(), n, v, ws.argmaxPart.ptr(), ws.candCount.ptr(), ws.candVals.ptr(),
                     ws.candVals.ptr().withByteOffset(4L * n));
             ctx.synchronize();
             ws.candCount.copyToHost(Pointer.to(argmax), 0, 4L * n);

@@ -12,7 +12,7 @@ public final class CudaKernels {
     /** Rows of activations one forward pass handles; the decode GEMV's batch tiles cover 1..64. */
     public static final int MAX_ROWS = 64;
     /** Tokens per flash-decoding split; must match attn::SPLIT in attention_decode.cu. */
-    public static final int ATTN_SPLIT = 128;
+    public static final int ATTN_SPLIT = 64;
     /** Largest query-head group per KV head; must match attn::MAXG. */
     public static final int ATTN_MAX_GROUP = 16;
     /** Most log-probabilities logits_topk reports per row; must match sampling::MAXK. */
@@ -120,15 +120,28 @@ public final class CudaKernels {
                                  int maxT, int gridSplits, int partSplits, float scale) {
         int group = heads / kvHeads;
         if (group > ATTN_MAX_GROUP) throw new IllegalArgumentException("attention group " + group + " > " + ATTN_MAX_GROUP);
-        if (headDim % 8 != 0) throw new IllegalArgumentException("attention needs head_dim % 8 == 0, got " + headDim);
-        int shared = (group * headDim + group * ATTN_SPLIT) * Float.BYTES;
-        launcher.launch("attn_partial", gridSplits, kvHeads, rows, 128, shared, q, kCache, vCache, slots, pos, partO, partMl,
-                heads, kvHeads, headDim, maxT, partSplits, scale);
+        if (headDim != 64 && headDim != 128) {
+            throw new IllegalArgumentException("decode attention has kernels for head_dim 64 and 128, got " + headDim);
+        }
+        int shared = (group * headDim + group * ATTN_SPLIT + 4 * group * headDim) * Float.BYTES;
+        launcher.launch("attn_partial_hd" + headDim, gridSplits, kvHeads, rows, 128, shared, q, kCache, vCache, slots, pos,
+                partO, partMl, heads, kvHeads, maxT, partSplits, scale);
     }
 
     public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, int rows, int heads,
                                  int headDim, int partSplits) {
         launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, out, heads, headDim, partSplits);
+    }
+
+    /** Chunks per row of the two-stage argmax; ws.argmaxPart holds [rows][ARGMAX_CHUNKS][3] floats. */
+    public static final int ARGMAX_CHUNKS = 64;
+
+    /** The k = 1 case of {@link #logitsTopk}, in two stages over many blocks: ids[r], lps[r], lse[r]. */
+    public void logitsArgmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr part, CUdeviceptr ids, CUdeviceptr logprobs,
+                             CUdeviceptr lse) {
+        int chunk = (vocab + ARGMAX_CHUNKS - 1) / ARGMAX_CHUNKS;
+        launcher.launch("logits_argmax_partial", ARGMAX_CHUNKS, rows, 1, 256, 0, logits, vocab, chunk, part);
+        launcher.launch("logits_argmax_finish", rows, 1, 1, 32, 0, part, ARGMAX_CHUNKS, ids, logprobs, lse);
     }
 
     /** Per row: the k best ids and their log-probabilities, and log-sum-exp. */

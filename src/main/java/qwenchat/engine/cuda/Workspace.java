@@ -36,6 +36,7 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer topIds;    // int [R][MAX_TOPK]
     final DeviceBuffer topLogprobs; // f32 [R][MAX_TOPK]
     final DeviceBuffer lse;       // f32 [R]
+    final DeviceBuffer argmaxPart; // f32 [R][ARGMAX_CHUNKS][3]
     final DeviceBuffer invFreq;   // f32 [headDim/2]
     // Sampling (see sampling.cu): processed logits, per-row parameters, penalty entries, candidates.
     final DeviceBuffer proc;      // f32 [R][vocab]
@@ -63,7 +64,7 @@ final class Workspace implements AutoCloseable {
                 + 2L * c.intermediateSize());
         return gemmRows + R * (4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
                 + 4L * c.numAttentionHeads() * splits * c.headDim() + 8L * c.numAttentionHeads() * splits
-                + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4
+                + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4 + 12L * CudaKernels.ARGMAX_CHUNKS
                 + 4L * c.vocabSize() + 24 + 12L * Math.min(c.vocabSize(), maxTokens) + 8L * CudaKernels.MAX_CANDIDATES)
                 + 4L * c.headDim() / 2;
     }
@@ -94,6 +95,7 @@ final class Workspace implements AutoCloseable {
             topIds = alloc("top ids", 4L * R * CudaKernels.MAX_TOPK);
             topLogprobs = alloc("top logprobs", 4L * R * CudaKernels.MAX_TOPK);
             lse = alloc("logsumexp", 4L * R);
+            argmaxPart = alloc("argmax partials", 12L * R * CudaKernels.ARGMAX_CHUNKS);
             invFreq = alloc("rope inv_freq", 4L * c.headDim() / 2);
             maxPenaltyEntries = Math.min(c.vocabSize(), maxTokens);
             proc = alloc("processed logits", 4L * R * c.vocabSize());

@@ -144,9 +144,12 @@ class CudaEngineReferenceTest {
                         for (int t = 0; t < same; t++) l = cpu.decodeLogits(new int[] {cs}, new int[] {want[t]})[0];
                         cpu.freeSequence(cs);
                         final int diff = got[i][same];
-                        assertTrue(nearTie(l) && Arrays.stream(top2(l)).anyMatch(x -> x == diff),
-                                "greedy differs at token " + same + " without a near-tie: got " + Arrays.toString(got[i])
-                                        + " want " + Arrays.toString(want));
+                        int[] t2 = top2(l);
+                        String gap = String.format("CPU engine top-2 %d (%.4f), %d (%.4f), ours %d (%.4f), rms %.4f", t2[0],
+                                l[t2[0]], t2[1], l[t2[1]], diff, l[diff], rms(l));
+                        assertTrue(nearTie(l) && Arrays.stream(t2).anyMatch(x -> x == diff),
+                                "greedy differs at token " + same + " without a near-tie (" + gap + "): got "
+                                        + Arrays.toString(got[i]) + " want " + Arrays.toString(want));
                         note = " (then a near-tie at token " + same + ")";
                     }
                     System.out.printf("[tiny] %s prompt %d: greedy matches transformers for %d/%d tokens%s%n", name,

@@ -21,10 +21,10 @@ class CudaEngineShapeTest {
     }
 
     @Test
-    void rejectsHeadDimNotMultipleOf8AndNamesIt() {
+    void rejectsHeadDimWithoutAttentionKernelAndNamesIt() {
         var e = assertThrows(EngineException.class,
                 () -> CudaEngine.checkShapes(config(3588, 26, 2, 138), new KvCacheCapacity(1, 128)));
-        assertTrue(e.getMessage().contains("head_dim 138"), e.getMessage());
+        assertTrue(e.getMessage().contains("head_dim 138 is not 64 or 128"), e.getMessage());
         assertTrue(e.getMessage().contains("hidden_size 3588"), e.getMessage());
     }
 
@@ -33,6 +33,23 @@ class CudaEngineShapeTest {
         var e = assertThrows(EngineException.class,
                 () -> CudaEngine.checkShapes(config(3584, 28, 4, 128), new KvCacheCapacity(1, 40000)));
         assertTrue(e.getMessage().contains("maxTokensPerSequence 40000"), e.getMessage());
+    }
+
+    @Test
+    void prefillChunksAreWholeTilesThenANarrowTail() {
+        int[] cuts = {1000, 300, 64, 65, 127, 128, 5000};
+        int[][] want = {{896, 64, 40}, {256, 44}, {64}, {64, 1}, {64, 63}, {128}, {2048, 2048, 896, 8}};
+        for (int i = 0; i < cuts.length; i++) {
+            java.util.List<Integer> got = new java.util.ArrayList<>();
+            for (int left = cuts[i]; left > 0; ) {
+                int n = CudaEngine.chunkLength(left, 2048);
+                got.add(n);
+                left -= n;
+            }
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.Arrays.toString(want[i]), got.toString().replace(" ", "").replace(",", ", "),
+                    "cut of " + cuts[i]);
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(64, CudaEngine.chunkLength(1000, 64));
     }
 
     @Test

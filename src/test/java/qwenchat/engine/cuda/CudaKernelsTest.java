@@ -368,6 +368,39 @@ class CudaKernelsTest {
     }
 
     @Test
+    void twoStageArgmaxAgreesWithTopkOnIdsLogprobsAndLogSumExp() {
+        int rows = 3;
+        Random r = new Random(9);
+        float[] logits = gaussian(r, rows * V, 3.0);
+        logits[5000] = 30f;
+        logits[4000] = 30f;        // tie: 4000 must win
+        logits[V + V - 1] = 25f;   // in the last chunk
+        logits[2 * V] = 25f;       // the very first id
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer dl = f32("logits", logits); DeviceBuffer part = DeviceBuffer.allocate("part", 12L * rows * 64);
+                 DeviceBuffer ids = DeviceBuffer.allocate("ids", 4L * rows); DeviceBuffer lps = poisonedF32("lps", rows);
+                 DeviceBuffer lse = poisonedF32("lse", rows)) {
+                k.logitsArgmax(dl.ptr(), rows, V, part.ptr(), ids.ptr(), lps.ptr(), lse.ptr());
+                ctx.synchronize();
+                int[] i = new int[rows];
+                ids.copyToHost(i);
+                return new float[][] {{i[0], i[1], i[2]}, readF32(lps, rows), readF32(lse, rows)};
+            }
+        });
+        int[] want = {4000, 2 * V - 1 - V, 0};
+        for (int b = 0; b < rows; b++) {
+            double m = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < V; i++) m = Math.max(m, logits[b * V + i]);
+            double s = 0;
+            for (int i = 0; i < V; i++) s += Math.exp(logits[b * V + i] - m);
+            double lse = m + Math.log(s);
+            assertEquals(want[b], (int) got[0][b], "argmax row " + b);
+            assertEquals(lse, got[2][b], 1e-5 * Math.abs(lse), "lse row " + b);
+            assertEquals(logits[b * V + want[b]] - lse, got[1][b], 1e-4, "logprob row " + b);
+        }
+    }
+
+    @Test
     void bandwidthKernelReadsEveryWord() {
         int n = 1 << 20;
         float[] sums = ctx.call(() -> {
