@@ -97,7 +97,8 @@ public final class CudaKernels {
         int pairs = (n + 1) / 2;
         int tile = batchTile(rows);
         int gridY = (rows + tile - 1) / tile;
-        launcher.launch(mode.prefix + "_bt" + tile, (pairs + 7) / 8, gridY, 1, 256, 0,
+        // 4 warps per block: more, smaller blocks spread a small matrix evenly over the SMs.
+        launcher.launch(mode.prefix + "_bt" + tile, (pairs + 3) / 4, gridY, 1, 128, 0,
                 w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
                 orNull(a.kCache()), orNull(a.vCache()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(), a.maxT());
     }
