@@ -78,6 +78,16 @@ def main():
     size = sum(os.path.getsize(os.path.join(out, x)) for x in os.listdir(out))
     log(f"saved {size / 1e9:.2f} GB in {time.time() - t0:.1f}s to {out}")
 
+    # Run what was saved, loaded the way users load a checkpoint. Not the model object built above:
+    # its .to(bfloat16) also rounded the rotary inv_freq buffer to bf16 (from_pretrained keeps it
+    # float32), which shifts every RoPE angle by up to 2^-9 relative, ~2 rad at position 1000.
+    del model
+    torch.cuda.empty_cache()
+    model = Qwen2ForCausalLM.from_pretrained(out, dtype=torch.bfloat16, device_map="cuda").eval()
+    inv = model.model.rotary_emb.inv_freq
+    log(f"reloaded: rotary inv_freq dtype {inv.dtype}, attention {model.config._attn_implementation}")
+    assert inv.dtype == torch.float32, "inv_freq must stay float32"
+
     gen = torch.Generator().manual_seed(SEED)
     prompt_ids = [torch.randint(3, cj["vocab_size"] - 1000, (n,), generator=gen).tolist() for n in PROMPT_LENGTHS]
 
@@ -93,17 +103,26 @@ def main():
                 rmss = logits.pow(2).mean(-1).sqrt().tolist()
                 gen_out = m.generate(input_ids=inp, attention_mask=torch.ones_like(inp), do_sample=False,
                                      max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, eos_token_id=None,
-                                     pad_token_id=0)
+                                     pad_token_id=0, output_logits=True, return_dict_in_generate=True)
+                step_logits = torch.stack(gen_out.logits)[:, 0].float()  # [steps][vocab], raw
+                step_top2 = torch.topk(step_logits, 2, dim=-1).values
+                greedy_gap = (step_top2[:, 0] - step_top2[:, 1]).tolist()
+                greedy_rms = step_logits.pow(2).mean(-1).sqrt().tolist()
+                gen_out = gen_out.sequences
             last = logits[-1].cpu().contiguous()
             last.numpy().astype("<f4").tofile(os.path.join(out, f"last_logits_{tag}_{i}.f32"))
             rows.append(dict(argmax=logits.argmax(-1).tolist(), greedy=gen_out[0, n:].tolist(),
+                             greedy_top2_gap=greedy_gap, greedy_rms=greedy_rms,
                              last_logits=f"last_logits_{tag}_{i}.f32", top2_gap=gaps, rms=rmss, last=last))
             log(f"{tag} prompt {n}: argmax[-1]={rows[-1]['argmax'][-1]} greedy[:6]={rows[-1]['greedy'][:6]} "
                 f"logit rms {rmss[-1]:.3f} min top-2 gap {min(gaps):.4f}")
         return rows
 
     bf16 = run(model, "bf16")
-    model = model.float()  # the same bf16 weights, upcast: transformers' float32 answer
+    del model
+    torch.cuda.empty_cache()
+    model = Qwen2ForCausalLM.from_pretrained(out, dtype=torch.float32, device_map="cuda").eval()  # same weights, upcast
+    assert model.model.rotary_emb.inv_freq.dtype == torch.float32
     f32 = run(model, "f32")
     prompts = []
     for i, ids in enumerate(prompt_ids):

@@ -62,9 +62,9 @@ class CudaEngineReferenceTest {
         return new int[] {a, b};
     }
 
-    static boolean nearTie(float[] l) {
-        int[] t = top2(l);
-        return l[t[0]] - l[t[1]] < NEAR_TIE * rms(l);
+    /** Whether picking {@code id} instead of l's argmax is a near-tie decision. */
+    static boolean withinNearTie(float[] l, int id) {
+        return l[TinyReference.argmax(l)] - l[id] < NEAR_TIE * rms(l);
     }
 
     @ParameterizedTest
@@ -88,10 +88,8 @@ class CudaEngineReferenceTest {
                     if (got == p.argmax()[i]) {
                         agree++;
                     } else {
-                        assertTrue(nearTie(oracle[i]), "position " + i + ": argmax " + got + ", transformers "
-                                + p.argmax()[i] + ", and the top-2 gap is no near-tie");
-                        assertTrue(Arrays.stream(top2(oracle[i])).anyMatch(t -> t == got), "position " + i
-                                + ": " + got + " is not among the top 2");
+                        assertTrue(withinNearTie(oracle[i], got), "position " + i + ": argmax " + got + ", transformers "
+                                + p.argmax()[i] + ", and the gap is no near-tie");
                         ties++;
                     }
                 }
@@ -147,7 +145,7 @@ class CudaEngineReferenceTest {
                         int[] t2 = top2(l);
                         String gap = String.format("CPU engine top-2 %d (%.4f), %d (%.4f), ours %d (%.4f), rms %.4f", t2[0],
                                 l[t2[0]], t2[1], l[t2[1]], diff, l[diff], rms(l));
-                        assertTrue(nearTie(l) && Arrays.stream(t2).anyMatch(x -> x == diff),
+                        assertTrue(withinNearTie(l, diff),
                                 "greedy differs at token " + same + " without a near-tie (" + gap + "): got "
                                         + Arrays.toString(got[i]) + " want " + Arrays.toString(want));
                         note = " (then a near-tie at token " + same + ")";

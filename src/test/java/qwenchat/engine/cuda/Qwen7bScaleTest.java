@@ -31,7 +31,7 @@ import tools.jackson.databind.json.JsonMapper;
 class Qwen7bScaleTest {
 
     @Test
-    void sevenBillionParameterModelMatchesTransformersBf16() throws Exception {
+    void sevenBillionParameterModelMatchesTransformers() throws Exception {
         String dirName = System.getenv("QWEN_7B_DIR");
         Assumptions.assumeTrue(dirName != null && Files.isRegularFile(Path.of(dirName, "reference.json")),
                 "QWEN_7B_DIR with reference.json not set (make_7b_reference.py builds it)");
@@ -41,10 +41,9 @@ class Qwen7bScaleTest {
         ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
         List<String> failures = new ArrayList<>();
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            // The production configuration decides the test; the other two are printed to locate
-            // differences: unaligned prefill chunks, and no tensor cores at all (GEMV, f32 activations).
+            // The production configuration decides the test; the other one is printed to locate
+            // differences: no tensor cores at all (GEMV, f32 activations throughout).
             failures.addAll(compare("default", c, ckpt, dir, ref, CudaEngine.Options.defaults()));
-            compare("unaligned chunks", c, ckpt, dir, ref, new CudaEngine.Options(0, true, true, false));
             compare("gemv only", c, ckpt, dir, ref, new CudaEngine.Options(0, true, false, true));
         }
         assertTrue(failures.isEmpty(), String.join("; ", failures));
@@ -93,7 +92,16 @@ class Qwen7bScaleTest {
                             ids.length, tags[r], a, ids.length, rel, same, steps);
                     if (r == 0) {
                         if (rel > 2e-2) failures.add("prompt " + ids.length + ": last relL2 " + rel);
-                        if (same < 16) failures.add("prompt " + ids.length + ": greedy matched only " + same + " tokens");
+                        // Diverging before 16 tokens is allowed only where transformers' own float32 run
+                        // had a near-tie (top-2 gap under 2% of the logits' RMS) at that step.
+                        boolean nearTie = same < steps && want.has("greedy_top2_gap")
+                                && want.get("greedy_top2_gap").get(same).asDouble() < 0.02 * want.get("greedy_rms").get(same).asDouble();
+                        if (same < 16 && !nearTie) {
+                            failures.add("prompt " + ids.length + ": greedy matched only " + same + " tokens");
+                        } else if (same < 16) {
+                            System.out.printf("[7b] %s: prompt %d greedy diverges at a float32 near-tie (gap %.4f)%n", label,
+                                    ids.length, want.get("greedy_top2_gap").get(same).asDouble());
+                        }
                     }
                 }
                 if (label.equals("default")) System.out.printf("[7b] prompt %d: transformers' own bf16 vs f32: last relL2 %.3e, top-1 %.4f, greedy %d%n",
