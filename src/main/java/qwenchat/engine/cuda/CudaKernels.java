@@ -97,7 +97,8 @@ public final class CudaKernels {
         int pairs = (n + 1) / 2;
         int tile = batchTile(rows);
         int gridY = (rows + tile - 1) / tile;
-        // 4 warps per block: more, smaller blocks spread a small matrix evenly over the SMs.
+        // 4 warps per block (the configuration benchmarked in docs/performance.md). The two H200
+        // profiles disagree on whether 8 would be faster for gate/up and down; see that file.
         launcher.launch(mode.prefix + "_bt" + tile, (pairs + 3) / 4, gridY, 1, 128, 0,
                 w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
                 orNull(a.kCache()), orNull(a.vCache()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(), a.maxT());
