@@ -11,6 +11,7 @@ out_dir=$2
 mkdir -p "$out_dir"
 props="$out_dir/kernels.properties"
 if ! command -v nvcc >/dev/null 2>&1; then
+  rm -f "$out_dir/qwen.fatbin" "$out_dir/.sources.sha"
   printf 'available=false\nreason=nvcc was not on the PATH when this jar was built\n' >"$props"
   echo "[kernels] nvcc not found: building without CUDA kernels"
   exit 0
@@ -18,6 +19,7 @@ fi
 shopt -s nullglob
 sources=("$src_dir"/*.cu)
 if [ ${#sources[@]} -eq 0 ]; then
+  rm -f "$out_dir/qwen.fatbin" "$out_dir/.sources.sha"
   printf 'available=false\nreason=no kernel sources in src/main/cuda\n' >"$props"
   exit 0
 fi

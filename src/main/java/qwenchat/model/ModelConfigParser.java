@@ -34,7 +34,8 @@ public final class ModelConfigParser {
         }
         int hidden = f.positiveInt("hidden_size");
         int heads = f.positiveInt("num_attention_heads");
-        int kvHeads = root.has("num_key_value_heads") ? f.positiveInt("num_key_value_heads") : heads;
+        // transformers reads an absent or null num_key_value_heads as plain multi-head attention.
+        int kvHeads = f.has("num_key_value_heads") ? f.positiveInt("num_key_value_heads") : heads;
         if (hidden % heads != 0) {
             throw new ModelConfigException(source + ": field 'hidden_size' (" + hidden
                     + ") is not divisible by 'num_attention_heads' (" + heads + ")");
@@ -44,7 +45,7 @@ public final class ModelConfigParser {
                     + ") is not a multiple of 'num_key_value_heads' (" + kvHeads + ")");
         }
         int headDim = hidden / heads;
-        if (root.has("head_dim") && !root.get("head_dim").isNull() && f.positiveInt("head_dim") != headDim) {
+        if (f.has("head_dim") && f.positiveInt("head_dim") != headDim) {
             throw new ModelConfigException(source + ": field 'head_dim' (" + f.positiveInt("head_dim")
                     + ") differs from hidden_size/num_attention_heads (" + headDim + "); Qwen2 derives it");
         }
@@ -52,9 +53,14 @@ public final class ModelConfigParser {
             throw new ModelConfigException(source + ": head dimension " + headDim
                     + " (hidden_size/num_attention_heads) must be even for rotary embeddings");
         }
-        String act = root.has("hidden_act") ? f.string("hidden_act") : "silu";
+        String act = f.has("hidden_act") ? f.string("hidden_act") : "silu";
         if (!"silu".equals(act)) {
             throw new ModelConfigException(source + ": field 'hidden_act' is '" + act + "'; Qwen2 uses 'silu'");
+        }
+        // Qwen2.5 ships use_sliding_window false; with it on, upper layers attend to a window only,
+        // which neither engine implements, so generating would silently go wrong past the window.
+        if (f.has("use_sliding_window") && f.bool("use_sliding_window")) {
+            throw new ModelConfigException(source + ": field 'use_sliding_window' is true; sliding-window attention is not supported");
         }
         int maxPos = f.positiveInt("max_position_embeddings");
         RopeScaling scaling = parseRopeScaling(root.get("rope_scaling"), source, maxPos);
@@ -68,11 +74,11 @@ public final class ModelConfigParser {
                 headDim,
                 f.positiveInt("vocab_size"),
                 maxPos,
-                root.has("rope_theta") ? f.positiveDouble("rope_theta") : 10000.0,
+                f.has("rope_theta") ? f.positiveDouble("rope_theta") : 10000.0,
                 f.positiveDouble("rms_norm_eps"),
-                root.has("tie_word_embeddings") && f.bool("tie_word_embeddings"),
+                f.has("tie_word_embeddings") && f.bool("tie_word_embeddings"),
                 scaling,
-                root.has("torch_dtype") ? f.string("torch_dtype") : (root.has("dtype") ? f.string("dtype") : "bfloat16"));
+                f.has("torch_dtype") ? f.string("torch_dtype") : (f.has("dtype") ? f.string("dtype") : "bfloat16"));
     }
 
     private static RopeScaling parseRopeScaling(JsonNode node, String source, int maxPos) {
@@ -81,7 +87,7 @@ public final class ModelConfigParser {
             throw new ModelConfigException(source + ": field 'rope_scaling' must be an object or null");
         }
         Fields f = new Fields(node, source, "rope_scaling.");
-        String type = node.has("type") ? f.string("type") : (node.has("rope_type") ? f.string("rope_type") : null);
+        String type = f.has("type") ? f.string("type") : (f.has("rope_type") ? f.string("rope_type") : null);
         if (type == null) {
             throw new ModelConfigException(source + ": field 'rope_scaling.type' is missing");
         }
@@ -91,12 +97,11 @@ public final class ModelConfigParser {
                     + "'; only 'yarn' is supported for Qwen2.5");
         }
         double factor = f.positiveDouble("factor");
-        int original = node.has("original_max_position_embeddings")
+        int original = f.has("original_max_position_embeddings")
                 ? f.positiveInt("original_max_position_embeddings") : maxPos;
-        Double attention = node.has("attention_factor") && !node.get("attention_factor").isNull()
-                ? f.positiveDouble("attention_factor") : null;
-        double betaFast = node.has("beta_fast") ? f.positiveDouble("beta_fast") : 32.0;
-        double betaSlow = node.has("beta_slow") ? f.positiveDouble("beta_slow") : 1.0;
+        Double attention = f.has("attention_factor") ? f.positiveDouble("attention_factor") : null;
+        double betaFast = f.has("beta_fast") ? f.positiveDouble("beta_fast") : 32.0;
+        double betaSlow = f.has("beta_slow") ? f.positiveDouble("beta_slow") : 1.0;
         return new RopeScaling(type, factor, original, attention, betaFast, betaSlow);
     }
 
@@ -116,23 +121,26 @@ public final class ModelConfigParser {
             throw new ModelConfigException(source + ": field 'eos_token_id' is missing");
         } else if (e.isArray()) {
             for (JsonNode id : e) {
-                if (!id.isIntegralNumber() || id.asLong() < 0) {
+                if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0) {
                     throw new ModelConfigException(source + ": field 'eos_token_id' holds a non-id value " + id);
                 }
                 eos.add(id.asInt());
+            }
+            if (eos.isEmpty()) {
+                throw new ModelConfigException(source + ": field 'eos_token_id' is an empty list; generation needs a stop id");
             }
         } else {
             eos.add(f.nonNegativeInt("eos_token_id"));
         }
         return new GenerationConfig(
                 eos,
-                root.has("bos_token_id") && !root.get("bos_token_id").isNull() ? f.nonNegativeInt("bos_token_id") : null,
-                root.has("pad_token_id") && !root.get("pad_token_id").isNull() ? f.nonNegativeInt("pad_token_id") : null,
-                root.has("do_sample") && f.bool("do_sample"),
-                root.has("temperature") ? f.positiveDouble("temperature") : 1.0,
-                root.has("top_p") ? f.positiveDouble("top_p") : 1.0,
-                root.has("top_k") ? f.nonNegativeInt("top_k") : 0,
-                root.has("repetition_penalty") ? f.positiveDouble("repetition_penalty") : 1.0);
+                f.has("bos_token_id") ? f.nonNegativeInt("bos_token_id") : null,
+                f.has("pad_token_id") ? f.nonNegativeInt("pad_token_id") : null,
+                f.has("do_sample") && f.bool("do_sample"),
+                f.has("temperature") ? f.positiveDouble("temperature") : 1.0,
+                f.has("top_p") ? f.positiveDouble("top_p") : 1.0,
+                f.has("top_k") ? f.nonNegativeInt("top_k") : 0,
+                f.has("repetition_penalty") ? f.positiveDouble("repetition_penalty") : 1.0);
     }
 
     private static JsonNode readTree(Path file) {
@@ -162,6 +170,12 @@ public final class ModelConfigParser {
     private record Fields(JsonNode node, String source, String prefix) {
         Fields(JsonNode node, String source) {
             this(node, source, "");
+        }
+
+        /** Present and not null: JSON null means "use the default", as in transformers. */
+        boolean has(String name) {
+            JsonNode v = node.get(name);
+            return v != null && !v.isNull();
         }
 
         private JsonNode require(String name) {

@@ -93,6 +93,11 @@ class SafetensorsValidationTest {
     }
 
     @Test
+    void rejectsTextAfterHeaderObject() throws IOException {
+        assertThat(rejection("{} {}", new byte[0]).getMessage()).contains("header is not valid JSON");
+    }
+
+    @Test
     void rejectsDuplicateTensorNames() throws IOException {
         String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                 + "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";

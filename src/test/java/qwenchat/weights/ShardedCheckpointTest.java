@@ -65,6 +65,25 @@ class ShardedCheckpointTest {
     }
 
     @Test
+    void prefersSingleFileOverIndexAsTransformersDoes() throws IOException {
+        Path dir = writeThreeShards();
+        writeIndex(dir, FULL_MAP);
+        new SafetensorsWriter().addF32("only", List.of(1L), new float[] {3f}).write(dir.resolve("model.safetensors"), null);
+        try (Checkpoint c = Checkpoint.open(dir)) {
+            assertThat(c.tensorNames()).containsExactly("only");
+        }
+    }
+
+    @Test
+    void opensOneShardFileGivenDirectly() throws IOException {
+        Path dir = writeThreeShards();
+        try (Checkpoint c = Checkpoint.open(dir.resolve("model-00003-of-00003.safetensors"))) {
+            assertThat(c.tensorNames()).containsExactly("d", "e");
+            assertThat(c.tensor("e").toFloatArray()).containsExactly(11, 12);
+        }
+    }
+
+    @Test
     void openingMapsNothingAndMapsEachTensorOnceOnDemand() throws IOException {
         Path dir = writeThreeShards();
         writeIndex(dir, FULL_MAP);
@@ -115,14 +134,19 @@ class ShardedCheckpointTest {
     }
 
     @Test
-    void rejectsShardSymlinkEscapingModelDirectory() throws IOException {
-        Path dir = writeThreeShards();
-        Path outside = root.resolve("outside.safetensors");
-        new SafetensorsWriter().addF32("x", List.of(1L), new float[1]).write(outside, null);
-        Files.createSymbolicLink(dir.resolve("link.safetensors"), outside);
-        writeIndex(dir, "\"x\":\"link.safetensors\"");
-        assertThatThrownBy(() -> Checkpoint.open(dir))
-                .hasMessageContaining("tensor 'x' names shard 'link.safetensors', a symbolic link escaping the model directory");
+    void acceptsShardSymlinksIntoHubBlobStore() throws IOException {
+        // The layout of a Hugging Face hub cache snapshot: shards are links to ../../blobs/<sha>.
+        Path blobs = Files.createDirectories(root.resolve("hub/blobs"));
+        Path snapshot = Files.createDirectories(root.resolve("hub/snapshots/abc"));
+        new SafetensorsWriter().addF32("x", List.of(2L), new float[] {1, 2}).write(blobs.resolve("sha1"), null);
+        new SafetensorsWriter().addF32("y", List.of(1L), new float[] {3}).write(blobs.resolve("sha2"), null);
+        Files.createSymbolicLink(snapshot.resolve("model-00001-of-00002.safetensors"), Path.of("../../blobs/sha1"));
+        Files.createSymbolicLink(snapshot.resolve("model-00002-of-00002.safetensors"), Path.of("../../blobs/sha2"));
+        writeIndex(snapshot, "\"x\":\"model-00001-of-00002.safetensors\",\"y\":\"model-00002-of-00002.safetensors\"");
+        try (Checkpoint c = Checkpoint.open(snapshot)) {
+            assertThat(c.tensor("x").toFloatArray()).containsExactly(1, 2);
+            assertThat(c.tensor("y").toFloatArray()).containsExactly(3);
+        }
     }
 
     @Test

@@ -108,6 +108,7 @@ public final class CpuEngine implements InferenceEngine {
     public float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions) {
         SequenceState s = state(sequence);
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        checkVocabulary(tokens);
         float[][] logits = prefill(s, tokens, allPositions);
         s.history.addPrompt(tokens);
         return logits;
@@ -119,6 +120,8 @@ public final class CpuEngine implements InferenceEngine {
             throw new IllegalArgumentException(sequences.length + " sequences but " + tokens.length + " tokens");
         }
         SequenceState[] states = distinctStates(sequences);
+        for (SequenceState s : states) s.checkRoom(1);
+        checkVocabulary(tokens);
         float[][] logits = decode(states, tokens);
         for (int i = 0; i < states.length; i++) states[i].history.addGenerated(tokens[i]);
         return logits;
@@ -128,6 +131,9 @@ public final class CpuEngine implements InferenceEngine {
     public List<SampledToken> step(List<StepRequest> requests) {
         int[] seqIds = requests.stream().mapToInt(StepRequest::sequence).toArray();
         SequenceState[] states = distinctStates(seqIds);
+        // Check every request first, so that a step that cannot run changes no sequence.
+        for (int i = 0; i < states.length; i++) states[i].checkRoom(requests.get(i).tokens().length);
+        for (StepRequest r : requests) checkVocabulary(r.tokens());
         float[][] logits = new float[requests.size()][];
         List<Integer> decodes = new ArrayList<>();
         for (int i = 0; i < requests.size(); i++) {
@@ -202,6 +208,15 @@ public final class CpuEngine implements InferenceEngine {
         float[][] logits = forward.run(tokens, states, pos, rows);
         for (SequenceState s : states) s.length++;
         return logits;
+    }
+
+    private void checkVocabulary(int[] tokens) {
+        for (int t : tokens) {
+            if (t < 0 || t >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + t + " is outside the vocabulary [0, "
+                        + config.vocabSize() + ")");
+            }
+        }
     }
 
     private SequenceState[] distinctStates(int[] sequences) {

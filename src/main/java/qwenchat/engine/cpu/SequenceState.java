@@ -5,8 +5,9 @@ import qwenchat.engine.KvCacheFullException;
 import qwenchat.engine.sampling.TokenHistory;
 
 /**
- * One open sequence: its float32 KV cache, grown in chunks so that a long-context capacity costs
- * memory only as the sequence actually grows, and the tokens the penalties look at.
+ * One open sequence: its float32 KV cache, grown in 256-token steps (and by half at least) so that
+ * a long-context capacity costs memory only as the sequence actually grows, and the tokens the
+ * penalties look at.
  */
 final class SequenceState {
 
@@ -35,19 +36,26 @@ final class SequenceState {
 
     /** Makes room for {@code more} tokens after the current length. */
     void reserve(int more) {
+        checkRoom(more);
         long need = (long) length + more;
-        if (need > maxTokens) {
-            throw new KvCacheFullException("sequence " + slot + " would hold " + need
-                    + " tokens, over the KV cache's " + maxTokens + " tokens per sequence");
-        }
         if (need <= allocatedTokens) return;
-        int grown = (int) Math.min(maxTokens,
-                ((need + GROWTH_TOKENS - 1) / GROWTH_TOKENS) * GROWTH_TOKENS);
+        // Grow by half again at least, so a 32K-token sequence is copied a few dozen times, not 128.
+        long target = Math.max(need, allocatedTokens + allocatedTokens / 2);
+        int grown = (int) Math.min(maxTokens, ((target + GROWTH_TOKENS - 1) / GROWTH_TOKENS) * GROWTH_TOKENS);
         for (int l = 0; l < keys.length; l++) {
             keys[l] = Arrays.copyOf(keys[l], grown * kvDim);
             values[l] = Arrays.copyOf(values[l], grown * kvDim);
         }
         allocatedTokens = grown;
+    }
+
+    /** Throws unless {@code more} tokens fit under the per-sequence capacity. */
+    void checkRoom(int more) {
+        long need = (long) length + more;
+        if (need > maxTokens) {
+            throw new KvCacheFullException("sequence " + slot + " would hold " + need
+                    + " tokens, over the KV cache's " + maxTokens + " tokens per sequence");
+        }
     }
 
     long kvBytes() {

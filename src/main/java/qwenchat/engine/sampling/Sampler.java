@@ -71,9 +71,15 @@ public final class Sampler {
     /** Keeps every id whose logit is at least the k-th largest (ties at the boundary survive, as in transformers). */
     static void applyTopK(float[] l, int k) {
         if (k <= 0 || k >= l.length) return;
-        float[] sorted = l.clone();
-        Arrays.sort(sorted);
-        float threshold = sorted[sorted.length - k];
+        float threshold;
+        if (k <= 256) {
+            // one pass with a small insertion list beats sorting 152K logits every token
+            threshold = l[topIds(l, k)[k - 1]];
+        } else {
+            float[] sorted = l.clone();
+            Arrays.sort(sorted);
+            threshold = sorted[sorted.length - k];
+        }
         for (int i = 0; i < l.length; i++) if (l[i] < threshold) l[i] = Float.NEGATIVE_INFINITY;
     }
 

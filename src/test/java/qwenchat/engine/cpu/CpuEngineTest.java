@@ -64,6 +64,26 @@ class CpuEngineTest {
     }
 
     @Test
+    void parallelKernelsAgreeWithScalarOracleOnRaggedShapes(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) {
+        // rows not a multiple of the 4-row block or the thread split, and an odd token count
+        var shape = new qwenchat.demo.SyntheticCheckpoint.Shape("ragged", 66, 97, 2, 3, 1, 301, false);
+        var m = qwenchat.demo.SyntheticCheckpoint.ensure(shape, tmp.resolve("ragged"), 9);
+        int[] ids = {5, 300, 17, 0, 123};
+        try (Checkpoint c = m.openCheckpoint();
+                CpuEngine fast = CpuEngine.load(m.config(), c, new KvCacheCapacity(1, 8),
+                        CpuEngineOptions.defaults().withThreads(3));
+                CpuEngine slow = CpuEngine.load(m.config(), c, new KvCacheCapacity(1, 8),
+                        CpuEngineOptions.defaults().withScalarOracle(true))) {
+            float[][] a = fast.prefillLogits(fast.openSequence(), ids, true);
+            float[][] b = slow.prefillLogits(slow.openSequence(), ids, true);
+            for (int t = 0; t < ids.length; t++) {
+                double err = ReferenceData.relativeL2(a[t], b[t]);
+                assertTrue(err < 1e-5, "position " + t + ": parallel vs scalar relative error " + err);
+            }
+        }
+    }
+
+    @Test
     void batchedDecodeMatchesDecodingEachSequenceAlone() {
         int[][] prompts = {randomIds(7, 2), randomIds(19, 3), randomIds(3, 4)};
         int[] next = {5, 77, 901};
@@ -148,6 +168,51 @@ class CpuEngineTest {
                     () -> e.decodeLogits(new int[] {b}, new int[] {1}));
             assertTrue(full.getMessage().contains("16"), full.getMessage());
             assertThrows(IllegalArgumentException.class, () -> e.sequenceLength(7));
+        }
+    }
+
+    @Test
+    void aStepThatDoesNotFitChangesNoSequence() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 16))) {
+            int a = e.openSequence();
+            int b = e.openSequence();
+            e.prefillLogits(b, randomIds(16, 10), false);
+            assertThrows(KvCacheFullException.class, () -> e.step(List.of(
+                    StepRequest.prefill(a, randomIds(5, 11), SamplingParams.greedyDecoding(), 0),
+                    StepRequest.decode(b, 3, SamplingParams.greedyDecoding(), 0))));
+            assertEquals(0, e.sequenceLength(a));
+            assertEquals(16, e.sequenceLength(b));
+        }
+    }
+
+    @Test
+    void kvCacheGrowsGeometricallyUpToTheCapacity() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 1000))) {
+            int s = e.openSequence();
+            long perToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES;
+            e.prefillLogits(s, randomIds(300, 12), false);
+            assertEquals(512 * perToken, e.info().kvCacheBytes()); // 300 rounded up to 256-token steps
+            e.prefillLogits(s, randomIds(300, 13), false);
+            assertEquals(768 * perToken, e.info().kvCacheBytes()); // 600 -> max(600, 1.5 * 512) -> 768
+            e.prefillLogits(s, randomIds(300, 14), false);
+            assertEquals(1000 * perToken, e.info().kvCacheBytes()); // capped at the capacity
+        }
+    }
+
+    @Test
+    void reportsLoadProgressUpToEveryCheckpointByte() {
+        java.util.List<Long> done = new java.util.ArrayList<>();
+        java.util.Set<String> tensors = new java.util.HashSet<>();
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 8),
+                CpuEngineOptions.defaults().withProgress((d, total, name) -> {
+                    assertEquals(ckpt.totalBytes(), total);
+                    done.add(d);
+                    tensors.add(name);
+                }))) {
+            assertEquals(ckpt.totalBytes(), done.get(done.size() - 1));
+            assertEquals(ckpt.tensorNames(), tensors);
+            assertEquals(ckpt.totalBytes(), e.info().weightBytes());
+            assertEquals("cpu", e.info().kind());
         }
     }
 

@@ -65,6 +65,23 @@ class SamplerTest {
     }
 
     @Test
+    void topKAgreesBetweenTheSelectionAndTheSortingPaths() {
+        java.util.Random r = new java.util.Random(3);
+        float[] l = new float[5000];
+        for (int i = 0; i < l.length; i++) l[i] = (float) Math.floor(r.nextGaussian() * 20) / 4; // many ties
+        for (int k : new int[] {1, 20, 256, 257, 1000}) {
+            float[] a = l.clone();
+            Sampler.applyTopK(a, k);
+            float[] sorted = l.clone();
+            java.util.Arrays.sort(sorted);
+            float threshold = sorted[sorted.length - k];
+            for (int i = 0; i < l.length; i++) {
+                assertEquals(l[i] >= threshold ? l[i] : NEG, a[i], "k " + k + " id " + i);
+            }
+        }
+    }
+
+    @Test
     void topPKeepsTheSmallestSetReachingP() {
         // probabilities by id: 0.15, 0.5, 0.05, 0.3
         float[] a = logitsOf(0.15, 0.5, 0.05, 0.3);

@@ -1,0 +1,21 @@
+package qwenchat.serving;
+
+/** Why a generation ended; the wire names are OpenAI's. */
+public enum FinishReason {
+    /** An eos token or a stop string. */
+    STOP("stop"),
+    /** max new tokens or the context window. */
+    LENGTH("length"),
+    /** The client stopped it or went away. */
+    CANCELLED("cancelled");
+
+    private final String wireName;
+
+    FinishReason(String wireName) {
+        this.wireName = wireName;
+    }
+
+    public String wireName() {
+        return wireName;
+    }
+}

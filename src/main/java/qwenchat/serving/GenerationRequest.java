@@ -1,0 +1,26 @@
+package qwenchat.serving;
+
+import java.util.List;
+import qwenchat.engine.sampling.SamplingParams;
+
+/**
+ * One generation to run: already-templated prompt ids plus how to sample and when to stop.
+ *
+ * @param requestId caller-chosen id for logs and metrics (never the prompt)
+ * @param promptIds the rendered conversation's token ids
+ * @param maxNewTokens upper bound on generated tokens (also bounded by the context window)
+ * @param stop stop strings; a stop string never appears in the streamed text
+ * @param topLogprobs how many alternatives to report per token (0..20)
+ */
+public record GenerationRequest(
+        String requestId,
+        int[] promptIds,
+        int maxNewTokens,
+        SamplingParams sampling,
+        List<String> stop,
+        int topLogprobs) {
+
+    public GenerationRequest {
+        stop = List.copyOf(stop);
+    }
+}
