@@ -190,7 +190,7 @@ public final class GpuBenchCommand implements CliCommand {
                 {"decode 64 seqs (tok/s)", "decode_b64_tok_s", "+"},
                 {"load 7B checkpoint (s)", "load_s", "-"},
         };
-        StringBuilder s = new StringBuilder("| metric | qwen-chat CUDA | transformers (eager) | ours / peer |\n|---|---:|---:|---:|\n");
+        StringBuilder s = new StringBuilder("| metric | qwen-chat CUDA | transformers (SDPA, no compile) | ours / peer |\n|---|---:|---:|---:|\n");
         for (String[] row : rows) {
             double x = a.has(row[1]) ? a.get(row[1]).asDouble() : Double.NaN;
             double y = b.has(row[1]) ? b.get(row[1]).asDouble() : Double.NaN;
