@@ -251,6 +251,22 @@ class CudaEngineReferenceTest {
     }
 
     @Test
+    void refusesACacheLargerThanTheDeviceBeforeAllocatingIt() {
+        GpuTestSupport.assumeGpu();
+        TinyReference ref = TinyReference.load("tiny-untied-hd64-g2");
+        ModelConfig c = config(ref);
+        // 768 bytes of K and V per token x 256 tokens x a million sequences: about 197 GB.
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir())) {
+            var e = assertThrows(qwenchat.engine.EngineException.class, () -> CudaEngine.load(c, ckpt,
+                    new KvCacheCapacity(1_000_000, c.contextLength()), (done, total, name) -> {
+                        throw new AssertionError("weights were uploaded before the size check: " + name);
+                    }));
+            assertTrue(e.getMessage().startsWith("not enough device memory"), e.getMessage());
+            assertTrue(e.getMessage().contains("KV cache") && e.getMessage().contains("1000000 sequences"), e.getMessage());
+        }
+    }
+
+    @Test
     void refusesTokensPastTheSlotAndSlotsPastCapacity() {
         GpuTestSupport.assumeGpu();
         TinyReference ref = TinyReference.load("tiny-yarn-f4");
