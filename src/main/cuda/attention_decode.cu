@@ -171,18 +171,33 @@ ATTN_PARTIAL(attn_partial_hd128, 4)
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
     float* __restrict__ out, int nH, int hd, int nSplits) {
+    // Split weights exp(m_s - M) / L, computed once by the block (the splits in parallel) and then
+    // applied by one thread per dimension; at 8K context a row has 128 splits.
+    constexpr int MAX_SPLITS = 4096;
+    __shared__ float wts[MAX_SPLITS];
+    __shared__ float scratch[32];
     int h = blockIdx.x, r = blockIdx.y;
     int used = (pos[r] + 1 + attn::SPLIT - 1) / attn::SPLIT;
     const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
-    float M = -INFINITY;
-    for (int s = 0; s < used; s++) M = fmaxf(M, ml[2 * s]);
-    float L = 0.f;
-    for (int s = 0; s < used; s++) L += ml[2 * s + 1] * __expf(ml[2 * s] - M);
+    float m = -INFINITY;
+    for (int s = threadIdx.x; s < used; s += blockDim.x) m = fmaxf(m, ml[2 * s]);
+    float M = qc::block_max(m, scratch);
+    float l = 0.f;
+    for (int s = threadIdx.x; s < used; s += blockDim.x) {
+        float w = __expf(ml[2 * s] - M);
+        if (s < MAX_SPLITS) wts[s] = w;
+        l += ml[2 * s + 1] * w;
+    }
+    float L = qc::block_sum(l, scratch);  // ends with __syncthreads, so wts is complete
     float invL = 1.f / L;
     const float* po = part_o + ((size_t)r * nH + h) * nSplits * hd;
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float acc = 0.f;
-        for (int s = 0; s < used; s++) acc += po[(size_t)s * hd + d] * __expf(ml[2 * s] - M);
+#pragma unroll 8
+        for (int s = 0; s < used; s++) {
+            float w = s < MAX_SPLITS ? wts[s] : __expf(ml[2 * s] - M);
+            acc = fmaf(po[(size_t)s * hd + d], w, acc);
+        }
         out[((size_t)r * nH + h) * hd + d] = acc * invL;
     }
 }

@@ -10,7 +10,7 @@
 //   qkv      rows (h*hd+i, h*hd+i+hd/2)  + bias, RoPE (half-split) on q and k, q -> q_out f32
 //                                        [B][qDim], k and v -> bf16 KV cache at the row's slot/pos
 //   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
-// Launch: block 128 (4 warps, one pair each), grid.x = ceil(pairs/4), grid.y = ceil(B/BT).
+// Launch: block 32*W (W warps, one pair each; W = 8, or 4 for qkv), grid.x = ceil(pairs/W), grid.y = ceil(B/BT).
 // CPU counterparts: CpuEngine's matVec plus, per epilogue, its bias/RoPE/KV write, silu*mul and
 // residual add.
 #include "common.cuh"

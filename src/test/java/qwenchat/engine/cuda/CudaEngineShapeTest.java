@@ -38,11 +38,11 @@ class CudaEngineShapeTest {
     @Test
     void prefillChunksAreWholeTilesThenANarrowTail() {
         int[] cuts = {1000, 300, 64, 65, 127, 128, 5000};
-        int[][] want = {{896, 64, 40}, {256, 44}, {64}, {64, 1}, {64, 63}, {128}, {2048, 2048, 896, 8}};
+        int[][] want = {{896, 64, 40}, {256, 44}, {64}, {64, 1}, {64, 63}, {128}, {4992, 8}};
         for (int i = 0; i < cuts.length; i++) {
             java.util.List<Integer> got = new java.util.ArrayList<>();
             for (int left = cuts[i]; left > 0; ) {
-                int n = CudaEngine.chunkLength(left, 2048);
+                int n = CudaEngine.chunkLength(left, 8192);
                 got.add(n);
                 left -= n;
             }
@@ -59,6 +59,6 @@ class CudaEngineShapeTest {
         long perToken = 2L * 28 * 4 * 128 * 2;
         assertTrue(DeviceKvCache.totalBytes(c, new KvCacheCapacity(2, 1000)) == 2 * 1000 * perToken);
         assertTrue(Workspace.bytes(c, 32768, true) > Workspace.bytes(c, 1024, true));
-        assertTrue(Workspace.chunkRows(c, 32768, true) == 2048 && Workspace.chunkRows(c, 32768, false) == 64);
+        assertTrue(Workspace.chunkRows(c, 32768, true) == 8192 && Workspace.chunkRows(c, 32768, false) == 64);
     }
 }
