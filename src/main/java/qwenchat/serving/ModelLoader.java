@@ -129,7 +129,7 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
 
             stage(LoadStage.LOAD_WEIGHTS);
             ModelDirectory md = f.directory();
-            int perSequence = properties.tokensPerSequence(md.config().contextLength());
+            int perSequence = properties.tokensPerSequence(md.config().contextLength(), engines.kvCacheOnGpu());
             KvCacheCapacity capacity = new KvCacheCapacity(properties.kvMaxSequences(), perSequence);
             int[] tensorsDone = {0};
             weightsStartNanos = System.nanoTime();
