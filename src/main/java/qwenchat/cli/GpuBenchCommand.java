@@ -12,7 +12,6 @@ import java.util.Random;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.cuda.CudaEngine;
-import qwenchat.engine.cuda.CudaKernels;
 import qwenchat.engine.cuda.DeviceBenchmarks;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;
@@ -117,49 +116,29 @@ public final class GpuBenchCommand implements CliCommand {
                 log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, best * 1e3);
             }
             profile(e, c, rnd, log);
-            decodeBatches(e, c, rnd, "", r, log);
-        }
-        // The same batches with every decode pass through the GEMV kernels, so one run shows which
-        // path is faster at each width (CudaEngine.Options.decodeGemmMinRows picks it).
-        try (Checkpoint ckpt = Checkpoint.open(dir);
-             CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(64, 8192 + 256), (done, total, name) -> { },
-                     CudaEngine.Options.defaults().withDecodeGemmMinRows(CudaKernels.MAX_ROWS + 1))) {
-            decodeBatches(e, c, new Random(11), "_gemv", r, log);
+            for (int batch : new int[] {16, 32, 64}) {
+                int[] seqs = new int[batch];
+                int[] toks = new int[batch];
+                for (int i = 0; i < batch; i++) {
+                    seqs[i] = e.openSequence();
+                    toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
+                }
+                int steps = 32;
+                long t = 0;
+                for (int i = -4; i < steps; i++) {
+                    if (i == 0) t = System.nanoTime();
+                    List<StepRequest> reqs = new ArrayList<>();
+                    for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
+                    var outs = e.step(reqs);
+                    for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
+                }
+                double tps = (double) batch * steps / secs(t);
+                r.put("decode_b" + batch + "_tok_s", tps);
+                log.printf("[bench] decode %d sequences: %.0f tok/s aggregate%n", batch, tps);
+                for (int s : seqs) e.freeSequence(s);
+            }
         }
         return r;
-    }
-
-    /** Aggregate decode tokens/s at 16, 32 and 64 sequences of 128-token prompts, keys decode_b{n}{suffix}_tok_s. */
-    private static void decodeBatches(CudaEngine e, ModelConfig c, Random rnd, String suffix, Map<String, Double> r,
-                                      PrintStream log) {
-        SamplingParams g = SamplingParams.greedyDecoding();
-        for (int batch : new int[] {16, 32, 64}) {
-            int[] seqs = new int[batch];
-            int[] toks = new int[batch];
-            for (int i = 0; i < batch; i++) {
-                seqs[i] = e.openSequence();
-                toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
-            }
-            int steps = 32;
-            long t = 0;
-            for (int i = -4; i < steps; i++) {
-                if (i == 0) t = System.nanoTime();
-                List<StepRequest> reqs = new ArrayList<>();
-                for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
-                var outs = e.step(reqs);
-                for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
-            }
-            double tps = (double) batch * steps / secs(t);
-            if (batch == 32) {
-                List<StepRequest> reqs = new ArrayList<>();
-                for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
-                print(log, "decode 32 sequences" + suffix, e.profileStep(reqs));
-            }
-            r.put("decode_b" + batch + suffix + "_tok_s", tps);
-            log.printf("[bench] decode %d sequences%s: %.0f tok/s aggregate%n", batch,
-                    suffix.isEmpty() ? "" : " (" + suffix.substring(1) + ")", tps);
-            for (int s : seqs) e.freeSequence(s);
-        }
     }
 
     /** Per-kernel times of one batch-1 decode step (context 128) and one 1K prefill, run eagerly. */

@@ -34,22 +34,8 @@ public final class CudaEngine implements InferenceEngine {
      *     pass goes through the GEMV kernels, as a cross-check)
      * @param alignedChunks cut prefills into whole 128-row tiles plus a <= 64-row tail (see
      *     {@link #chunkLength}); off only to measure what the unaligned cut does
-     * @param decodeGemmMinRows decode batches of at least this many rows go through the tensor-core
-     *     GEMM, smaller ones through the GEMV kernels (which take up to {@link CudaKernels#MAX_ROWS});
-     *     {@link #DECODE_GEMM_MIN_ROWS} by default, from the H200 bench that measures both
      */
-    public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, int decodeGemmMinRows) {
-        /** The default decode threshold; {@code CudaKernels.MAX_ROWS + 1} sends every decode batch through the GEMV. */
-        public static final int DECODE_GEMM_MIN_ROWS = ForwardPass.GEMM_MIN_ROWS;
-
-        public Options {
-            if (decodeGemmMinRows < 1) throw new IllegalArgumentException("decodeGemmMinRows must be >= 1, got " + decodeGemmMinRows);
-        }
-
-        public Options(int device, boolean graphs, boolean gemm, boolean alignedChunks) {
-            this(device, graphs, gemm, alignedChunks, DECODE_GEMM_MIN_ROWS);
-        }
-
+    public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks) {
         public Options(int device, boolean graphs) {
             this(device, graphs, true, true);
         }
@@ -60,10 +46,6 @@ public final class CudaEngine implements InferenceEngine {
 
         public static Options defaults() {
             return new Options(0, true, true, true);
-        }
-
-        public Options withDecodeGemmMinRows(int rows) {
-            return new Options(device, graphs, gemm, alignedChunks, rows);
         }
     }
 
@@ -166,7 +148,7 @@ public final class CudaEngine implements InferenceEngine {
         PrefillGemm gemm = gemmChunks
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability()) : null;
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, new PrefillAttention(module, ctx.stream()),
-                ctx.stream(), capacity.maxTokensPerSequence(), rope.attentionScaling(), options.decodeGemmMinRows());
+                ctx.stream(), capacity.maxTokensPerSequence(), rope.attentionScaling());
         ioResults = 16L * ws.chunk;
         resultsAt = (int) ioResults;
         io = PinnedBuffer.allocate(ioResults + 64L * 1024);

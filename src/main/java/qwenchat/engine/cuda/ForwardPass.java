@@ -17,8 +17,7 @@ import qwenchat.model.ModelConfig;
 /**
  * The launches of one forward pass over the rows staged in the {@link Workspace}. Two paths:
  * <ul>
- * <li>GEMV (fewer than {@link #GEMM_MIN_ROWS} prefill rows, or decode batches under the
- * {@code decodeGemmMinRows} option): per layer norm, fused QKV+bias+RoPE+KV write,
+ * <li>GEMV (fewer than {@link #GEMM_MIN_ROWS} rows): per layer norm, fused QKV+bias+RoPE+KV write,
  * split attention, o_proj+residual, norm, fused gate/up+SiLU*mul, down_proj+residual, all with f32
  * activations; weights are streamed once per step, which is what batch-1 decode is bound by.</li>
  * <li>GEMM (more rows: prefill chunks, large decode batches): the tensor-core {@link PrefillGemm}
@@ -31,7 +30,7 @@ import qwenchat.model.ModelConfig;
  * time at batch 1.
  */
 final class ForwardPass implements AutoCloseable {
-    /** Prefill rows from which the tensor-core GEMM beats the GEMV (which re-reads activations per weight row pair). */
+    /** Rows from which the tensor-core GEMM beats the GEMV (which re-reads activations per weight row pair). */
     static final int GEMM_MIN_ROWS = 16;
 
     private final ModelConfig c;
@@ -44,12 +43,10 @@ final class ForwardPass implements AutoCloseable {
     private final CUstream stream;
     private final int maxT;
     private final float ropeScale;
-    /** Decode batches (distinct sequences, one row each) from which the GEMM is used; Options says why it differs. */
-    private final int decodeGemmMinRows;
     private final Map<Long, CUgraphExec> graphs = new HashMap<>();
 
     ForwardPass(ModelConfig c, DeviceWeights w, DeviceKvCache kv, Workspace ws, CudaKernels k, PrefillGemm gemm,
-                PrefillAttention flash, CUstream stream, int maxT, float ropeScale, int decodeGemmMinRows) {
+                PrefillAttention flash, CUstream stream, int maxT, float ropeScale) {
         this.c = c;
         this.w = w;
         this.kv = kv;
@@ -60,7 +57,6 @@ final class ForwardPass implements AutoCloseable {
         this.stream = stream;
         this.maxT = maxT;
         this.ropeScale = ropeScale;
-        this.decodeGemmMinRows = decodeGemmMinRows;
     }
 
     /** Whether the tensor-core kernels can take this model's shapes (K % 64, N % 8). */
@@ -78,7 +74,7 @@ final class ForwardPass implements AutoCloseable {
         int gridSplits = CudaKernels.splitsFor(maxLength);
         if (!useGraph) {
             layers(rows, gridSplits, -1);
-            logits(0, logitRows, decodeGemmMinRows);
+            logits(0, logitRows);
             return;
         }
         // Round the splits up to a power of two so a growing context re-captures only log2(maxT) times.
@@ -90,7 +86,7 @@ final class ForwardPass implements AutoCloseable {
             // Run it eagerly this once (so one-time set-up such as raising a kernel's shared-memory
             // limit happens outside the capture), then capture the same launches for later steps.
             layers(rows, bucket, -1);
-            logits(0, logitRows, decodeGemmMinRows);
+            logits(0, logitRows);
             graphs.put(key, capture(rows, logitRows, bucket));
             return;
         }
@@ -108,7 +104,7 @@ final class ForwardPass implements AutoCloseable {
         CUgraph graph = new CUgraph();
         try {
             layers(rows, gridSplits, -1);
-            logits(0, logitRows, decodeGemmMinRows);
+            logits(0, logitRows);
         } finally {
             check(JCudaDriver.cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
         }
@@ -126,7 +122,7 @@ final class ForwardPass implements AutoCloseable {
     private void layers(int rows, int gridSplits, int past) {
         int h = c.hiddenSize();
         k.embedRows(ws.tokens.ptr(), w.embed.ptr(), ws.x.ptr(), rows, h);
-        boolean useGemm = rows >= (past >= 0 ? GEMM_MIN_ROWS : decodeGemmMinRows) && gemm != null;
+        boolean useGemm = rows >= GEMM_MIN_ROWS && gemm != null;
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             if (useGemm) gemmLayer(l, rows, gridSplits, past);
             else gemvLayer(l, rows, gridSplits);
@@ -198,15 +194,11 @@ final class ForwardPass implements AutoCloseable {
 
     /** Final norm and lm_head for ws.logitRows[from..from+count) (count <= 64) into ws.logits rows 0..count-1. */
     void logits(int from, int count) {
-        logits(from, count, GEMM_MIN_ROWS);
-    }
-
-    private void logits(int from, int count, int gemmMinRows) {
         if (count <= 0) return;
         int h = c.hiddenSize();
         float eps = (float) c.rmsNormEps();
         CUdeviceptr rowIndex = ws.logitRows.at(4L * from);
-        if (count >= gemmMinRows && gemm != null) {
+        if (count >= GEMM_MIN_ROWS && gemm != null) {
             k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), null, ws.xnb.ptr(), rowIndex, count, h, eps);
             gemm.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
         } else {

@@ -61,11 +61,4 @@ class CudaEngineShapeTest {
         assertTrue(Workspace.bytes(c, 32768, true) > Workspace.bytes(c, 1024, true));
         assertTrue(Workspace.chunkRows(c, 32768, true) == 8192 && Workspace.chunkRows(c, 32768, false) == 64);
     }
-
-    @Test
-    void optionsRejectANonPositiveDecodeGemmThresholdAndNameIt() {
-        var e = assertThrows(IllegalArgumentException.class, () -> CudaEngine.Options.defaults().withDecodeGemmMinRows(0));
-        assertTrue(e.getMessage().contains("decodeGemmMinRows must be >= 1, got 0"), e.getMessage());
-        assertTrue(CudaEngine.Options.defaults().decodeGemmMinRows() == CudaEngine.Options.DECODE_GEMM_MIN_ROWS);
-    }
 }
