@@ -3,7 +3,8 @@
 #
 # Here (no GPU):  tools/gpu/run-gpu-checks.sh prepare
 #   builds the jar and test classes, a jlinked JRE and a thin classpath (the GPU machine has no
-#   Java or Maven) into DEST (default /work/main/.device/cuda, git-ignored there), under ~55 MB,
+#   Java or Maven) into DEST (default /work/main/.device/cuda, git-ignored there; another engineer's
+#   run stages its own, e.g. DEST=/work/main/.device/cuda2), under ~55 MB,
 #   and prints the `run` tool command to use.
 # There (GPU machine, repo root):  bash .device/cuda/run-gpu-checks.sh run [STAGES]
 #   STAGES is a comma list of: tests (gpu-tagged JUnit tests), 7b (random 7B checkpoint, transformers
@@ -57,8 +58,9 @@ if [ "$mode" = prepare ]; then
   done
   du -sh "$dest" "$dest"/* | sed 's/^/[prepare] /'
   echo "[prepare] now call the run tool with:"
-  echo "  carry: [\".device/cuda\"], timeout_s: 540,"
-  echo "  command: bash .device/cuda/run-gpu-checks.sh run tests,7b,bench,peer"
+  area=".device/$(basename "$dest")"
+  echo "  carry: [\"$area\"], timeout_s: 540,"
+  echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer"
   exit 0
 fi
 

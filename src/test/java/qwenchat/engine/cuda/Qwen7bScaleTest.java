@@ -29,7 +29,7 @@ import tools.jackson.databind.json.JsonMapper;
 @Tag("gpu")
 @Tag("gpu7b")
 class Qwen7bScaleTest {
-    /** Top-2 gap, as a fraction of the logits' RMS, under which float32 transformers is at a near-tie. */
+    /** Top-2 gap, as a fraction of the logits' RMS, under which float32 transformers is at a near-tie (printed only). */
     static final double NEAR_TIE = 0.05;
 
     @Test
@@ -104,15 +104,12 @@ class Qwen7bScaleTest {
                             ids.length, tags[r], a, ids.length, rel, same, steps);
                     if (r == 0) {
                         if (rel > 2e-2) failures.add("prompt " + ids.length + ": last relL2 " + rel);
-                        // Diverging before 16 tokens is allowed only where transformers' own float32 run
-                        // had a near-tie (top-2 gap under NEAR_TIE of the logits' RMS) at that step.
-                        boolean nearTie = same < steps && want.has("greedy_top2_gap")
-                                && want.get("greedy_top2_gap").get(same).asDouble() < NEAR_TIE * want.get("greedy_rms").get(same).asDouble();
-                        if (same < 16 && !nearTie) {
+                        if (same < 16) {
                             failures.add("prompt " + ids.length + ": greedy matched only " + same + " tokens");
-                        } else if (same < 16) {
-                            System.out.printf("[7b] %s: prompt %d greedy diverges at a float32 near-tie (gap %.4f)%n", label,
-                                    ids.length, want.get("greedy_top2_gap").get(same).asDouble());
+                            if (want.has("greedy_top2_gap")) {
+                                System.out.printf("[7b] %s: prompt %d greedy diverges where float32's top-2 gap is %.4f%n",
+                                        label, ids.length, want.get("greedy_top2_gap").get(same).asDouble());
+                            }
                         }
                     }
                 }
@@ -124,13 +121,14 @@ class Qwen7bScaleTest {
                 System.out.printf("[7b] " + label + ": top-1 agreement with transformers %s: %.4f over %d positions%n", tags[r],
                         agree[r] / (double) positions, positions);
             }
-            // The random model has top-2 gaps down to 1e-4 (transformers' own bf16 run agrees with its
-            // float32 run on only ~92% of positions), so 99% top-1 is required where float32
-            // transformers' top-2 gap is at least NEAR_TIE of the logits' RMS; the raw rate is printed.
+            // The criterion, over every prompt position. The checkpoint's lm_head makes the
+            // output as peaked as a trained model's (make_7b_reference.py says how and why); the rate
+            // away from float32 near-ties is printed to tell rounding at ties from real differences.
+            double rawRate = agree[0] / (double) positions;
+            if (rawRate < 0.99) failures.add("top-1 agreement with transformers f32 " + rawRate + " over " + positions + " positions");
             double decidedRate = 1 - decided[0] / (double) Math.max(1, decided[1]);
             System.out.printf("[7b] %s: top-1 agreement with transformers f32 where it is not a near-tie: %.4f over %d positions%n",
                     label, decidedRate, decided[1]);
-            if (decidedRate < 0.99) failures.add("top-1 agreement away from near-ties " + decidedRate);
         }
         return failures;
     }
