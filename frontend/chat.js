@@ -93,7 +93,8 @@
       const li = document.createElement('li');
       li.dataset.stage = st;
       const t = timings[st];
-      li.className = i < current || (t && t.durationMillis != null) ? 'done' : i === current ? (s.state === 'FAILED' ? 'failed' : 'current') : '';
+      if (i === current) li.className = s.state === 'FAILED' ? 'failed' : 'current';
+      else if (i < current || (t && t.durationMillis != null)) li.className = 'done';
       li.textContent = I18N.t('stage_' + st) + (t && t.durationMillis != null ? ' (' + (t.durationMillis / 1000).toFixed(1) + ' s)' : '');
       list.appendChild(li);
     });
@@ -287,6 +288,9 @@
   }
 
   function showNote(text) {
+    // The context meter re-counts on every keystroke; one refusal is enough to show.
+    const last = $('messages').lastElementChild;
+    if (last && last.classList.contains('note') && last.textContent === text) return;
     const n = document.createElement('div');
     n.className = 'msg note error';
     n.textContent = text;

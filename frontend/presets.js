@@ -1,12 +1,25 @@
 // Presets from /api/presets, and the management dialog (create, edit, delete, import, export).
 (function () {
   let presets = [];
+  // Shared with the admin dashboard: the token lives in this tab's sessionStorage only.
+  const TOKEN_KEY = 'qwenchat.adminToken';
 
   async function api(method, path, body) {
-    const res = await fetch(path, {
-      method, headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined,
-    });
+    const headers = body ? { 'Content-Type': 'application/json' } : {};
+    const typed = document.getElementById('pf-token').value.trim();
+    if (typed) sessionStorage.setItem(TOKEN_KEY, typed);
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (method !== 'GET' && token) headers.Authorization = 'Bearer ' + token;
+    const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
     const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (res.status === 401) {
+      // Preset changes are admin-only: ask for the token and let the user retry.
+      sessionStorage.removeItem(TOKEN_KEY);
+      document.getElementById('pf-token').value = '';
+      document.getElementById('pf-auth').hidden = false;
+      document.getElementById('pf-token').focus();
+      throw new Error((data && data.error ? data.error.message + '. ' : '') + I18N.t('adminTokenNeeded'));
+    }
     if (!res.ok) throw new Error(data && data.error ? data.error.message : 'HTTP ' + res.status);
     return data;
   }

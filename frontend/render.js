@@ -3,6 +3,14 @@
 (function () {
   marked.setOptions({ gfm: true, breaks: true });
 
+  // Links from model output open in a new tab without access to this page.
+  DOMPurify.addHook('afterSanitizeAttributes', node => {
+    if (node.tagName === 'A' && node.hasAttribute('href')) {
+      node.setAttribute('target', '_blank');
+      node.setAttribute('rel', 'noopener noreferrer');
+    }
+  });
+
   function sanitize(html) {
     return DOMPurify.sanitize(html, { USE_PROFILES: { html: true }, FORBID_TAGS: ['style', 'form', 'input'], FORBID_ATTR: ['style'] });
   }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build hook called by Maven (generate-resources): compiles every kernel in SRC_DIR into one fatbin
 # at OUT_DIR/qwen.fatbin, for Ampere, Ada and Hopper machine code plus compute_90 PTX so newer GPUs
-# can JIT it. Without nvcc the build still passes and OUT_DIR/kernels.properties says so, which is
+# can JIT it. Hopper code is built as sm_90a (runs on compute capability 9.0 only) because the wgmma
+# prefill GEMMs (prefill_gemm_sm90.cu) need the arch-specific instructions; under the compute_90 PTX
+# those kernels trap, so hosts other than cc 9.0 must use the mma.sync kernels. Without nvcc the build still passes and OUT_DIR/kernels.properties says so, which is
 # how the running app tells "no kernels in this jar" apart from a broken build.
 set -euo pipefail
 src_dir=$1
@@ -37,7 +39,7 @@ nvcc -fatbin -O3 -std=c++17 -I"$src_dir" \
   -gencode arch=compute_80,code=sm_80 \
   -gencode arch=compute_86,code=sm_86 \
   -gencode arch=compute_89,code=sm_89 \
-  -gencode arch=compute_90,code=sm_90 \
+  -gencode arch=compute_90a,code=sm_90a \
   -gencode arch=compute_90,code=compute_90 \
   -o "$out_dir/qwen.fatbin" "$unit"
 rm -f "$unit"

@@ -11,7 +11,7 @@ import qwenchat.tokenizer.ChatMessage;
  * @param seed null means a fresh random seed
  * @param topLogprobs alternatives per token; meaningful only with {@code logprobs}
  * @param jsonObject {@code response_format: {type: json_object}}
- * @param preset accepted and ignored until presets exist
+ * @param preset a role-prompt preset id: its system prompt and sampling defaults apply under the request's own values
  */
 record ChatCompletionRequest(
         String model,

@@ -18,6 +18,9 @@ import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RestController;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.GenerationConfig;
+import qwenchat.presets.Preset;
+import qwenchat.presets.PresetSampling;
+import qwenchat.presets.PresetStore;
 import qwenchat.serving.FinishReason;
 import qwenchat.serving.GeneratedToken;
 import qwenchat.serving.GenerationException;
@@ -50,28 +53,35 @@ public class ChatCompletionsController {
     private final ModelRuntime runtime;
     private final GenerationService generation;
     private final QwenProperties properties;
+    private final PresetStore presets;
     private final SecureRandom seeds = new SecureRandom();
 
-    public ChatCompletionsController(ModelRuntime runtime, GenerationService generation, QwenProperties properties) {
+    public ChatCompletionsController(ModelRuntime runtime, GenerationService generation, QwenProperties properties,
+            PresetStore presets) {
         this.runtime = runtime;
         this.generation = generation;
         this.properties = properties;
+        this.presets = presets;
     }
 
     @PostMapping("/v1/chat/completions")
     public ResponseEntity<String> complete(HttpServletRequest request, HttpServletResponse response) throws Exception {
         ChatCompletionRequest req = ChatRequestParser.parse(readJson(request));
-        // TODO(lead): once the webchat branch's qwenchat.presets lands, apply req.preset() and reject unknown ones with a 400.
+        Preset preset = req.preset() == null ? null : presets.find(req.preset()).orElseThrow(() ->
+                ApiException.invalid("preset", "preset '" + req.preset() + "' does not exist; GET /api/presets lists them"));
         ServedModel model = runtime.served().orElseThrow(() -> NotReady.of(runtime.status()));
-        int[] prompt = render(model, req);
-        int maxTokens = req.maxTokens() != null ? req.maxTokens() : model.contextLength() - prompt.length;
+        PresetSampling presetSampling = preset == null ? PresetSampling.NONE : preset.sampling();
+        int[] prompt = render(model, req, preset);
+        int maxTokens = req.maxTokens() != null ? req.maxTokens()
+                : presetSampling.maxTokens() != null ? Math.min(presetSampling.maxTokens(), model.contextLength() - prompt.length)
+                : model.contextLength() - prompt.length;
         if (maxTokens < 1) {
             throw new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded", "the prompt has "
                     + prompt.length + " tokens, which leaves no room for a completion within the context size of "
                     + model.contextLength() + " tokens", null);
         }
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
-        GenerationRequest gen = new GenerationRequest(id, prompt, maxTokens, sampling(model.generationDefaults(), req),
+        GenerationRequest gen = new GenerationRequest(id, prompt, maxTokens, sampling(model.generationDefaults(), presetSampling, req),
                 req.stop(), req.logprobs() ? req.topLogprobs() : 0);
         GenerationEvents events = new GenerationEvents();
         GenerationHandle handle = generation.submit(gen, events);
@@ -120,8 +130,8 @@ public class ChatCompletionsController {
                         + limit + " bytes", null);
     }
 
-    private static int[] render(ServedModel model, ChatCompletionRequest req) {
-        List<ChatMessage> messages = req.messages();
+    private static int[] render(ServedModel model, ChatCompletionRequest req, Preset preset) {
+        List<ChatMessage> messages = preset == null ? req.messages() : preset.framing(req.messages());
         if (req.jsonObject()) {
             // No constrained decoding yet: the instruction goes into the system turn and the output is checked.
             messages = new ArrayList<>(messages);
@@ -139,14 +149,19 @@ public class ChatCompletionsController {
         }
     }
 
-    private SamplingParams sampling(GenerationConfig defaults, ChatCompletionRequest r) {
+    /** The request's explicit values over the preset's defaults over the model's generation_config. */
+    private SamplingParams sampling(GenerationConfig defaults, PresetSampling p, ChatCompletionRequest r) {
         SamplingParams d = SamplingParams.defaults(defaults, 0);
-        double temperature = r.temperature() != null ? r.temperature() : d.temperature();
-        double topP = r.topP() != null ? r.topP() : d.topP();
-        int topK = r.topK() != null ? r.topK() : d.topK();
-        double repetition = r.repetitionPenalty() != null ? r.repetitionPenalty() : d.repetitionPenalty();
+        double temperature = first(r.temperature(), p.temperature(), d.temperature());
+        double topP = first(r.topP(), p.topP(), d.topP());
+        int topK = first(r.topK(), p.topK(), d.topK());
+        double repetition = first(r.repetitionPenalty(), p.repetitionPenalty(), d.repetitionPenalty());
         long seed = r.seed() != null ? r.seed() : seeds.nextLong();
         return new SamplingParams(temperature, topK, topP, 0, repetition, r.presencePenalty(), r.frequencyPenalty(), seed);
+    }
+
+    private static <T> T first(T request, T preset, T model) {
+        return request != null ? request : preset != null ? preset : model;
     }
 
     private long waitMillis() {
@@ -241,7 +256,12 @@ public class ChatCompletionsController {
     }
 
     private static void send(OutputStream os, ObjectNode chunk) throws IOException {
-        os.write(("data: " + ApiErrors.JSON.writeValueAsString(chunk) + "\n\n").getBytes(StandardCharsets.UTF_8));
+        os.write(("data: " + ApiErrors.JSON.writeValueAsString(chunk) + "\n").getBytes(StandardCharsets.UTF_8));
+        os.flush();
+        // The event's closing blank line goes out as a second write: when the client has hung up, the
+        // first write draws a reset and this one fails at once, so the generation is cancelled a whole
+        // scheduler step sooner than if the failure waited for the next token.
+        os.write('\n');
         os.flush();
     }
 

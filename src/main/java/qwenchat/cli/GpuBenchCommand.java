@@ -2,12 +2,207 @@ package qwenchat.cli;
 
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.StepRequest;
+import qwenchat.engine.cuda.CudaEngine;
+import qwenchat.engine.cuda.DeviceBenchmarks;
+import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.model.ModelConfig;
+import qwenchat.model.ModelConfigParser;
+import qwenchat.weights.Checkpoint;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
-/** Placeholder until the command lands. */
+/**
+ * {@code bench --model DIR [--out FILE]}: the CUDA engine's numbers on a checkpoint: the card's read
+ * bandwidth and the batch-1 floor it implies, decode tokens/s at batch 1 (128- and 8K-token
+ * contexts), time to first token (1K and 8K prompts), aggregate decode tokens/s at 16/32/64
+ * sequences, and load time. Every timing goes through {@code step()}, so it includes sampling and
+ * the host round trip. {@code bench --table OURS.json PEER.json} prints the comparison table.
+ */
 public final class GpuBenchCommand implements CliCommand {
+
+    /** Bytes one batch-1 decode step must stream for Qwen2.5-7B: all weights but the embedding (a row lookup). */
+    static final double BYTES_PER_TOKEN_7B = 14.14e9;
+
+    public static void main(String[] args) throws Exception {
+        System.exit(Cli.run(prepend("bench", args), System.in, System.out, System.err));
+    }
+
+    private static String[] prepend(String first, String[] rest) {
+        String[] a = new String[rest.length + 1];
+        a[0] = first;
+        System.arraycopy(rest, 0, a, 1, rest.length);
+        return a;
+    }
+
     @Override
-    public int run(List<String> args, InputStream stdin, PrintStream out, PrintStream err) {
-        throw new CliException("not implemented yet");
+    public int run(List<String> args, InputStream stdin, PrintStream out, PrintStream err) throws Exception {
+        if (args.size() == 3 && args.get(0).equals("--table")) {
+            out.print(table(Path.of(args.get(1)), Path.of(args.get(2))));
+            return 0;
+        }
+        Path model = null;
+        Path outFile = null;
+        for (int i = 0; i < args.size(); i++) {
+            switch (args.get(i)) {
+                case "--model" -> model = Path.of(value(args, ++i, "--model"));
+                case "--out" -> outFile = Path.of(value(args, ++i, "--out"));
+                default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR [--out FILE]"
+                        + " | bench --table OURS.json PEER.json");
+            }
+        }
+        if (model == null) throw new CliException("bench needs --model DIR");
+        Map<String, Double> r = measure(model, out);
+        StringBuilder json = new StringBuilder("{");
+        r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
+        json.append("\n}\n");
+        out.print(json);
+        if (outFile != null) Files.writeString(outFile, json);
+        return 0;
+    }
+
+    private static String value(List<String> args, int i, String flag) {
+        if (i >= args.size()) throw new CliException(flag + " needs a value");
+        return args.get(i);
+    }
+
+    static Map<String, Double> measure(Path dir, PrintStream log) {
+        Map<String, Double> r = new LinkedHashMap<>();
+        ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
+        long t0 = System.nanoTime();
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(64, 8192 + 256),
+                     (done, total, name) -> { })) {
+            r.put("load_s", secs(t0));
+            log.printf("[bench] loaded %s in %.1f s on %s%n", dir, r.get("load_s"), e.info().device());
+            double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
+            r.put("read_bandwidth_gbps", gbps);
+            r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
+            log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
+            Random rnd = new Random(7);
+            SamplingParams g = SamplingParams.greedyDecoding();
+            for (int ctxLen : new int[] {128, 8192}) {
+                int s = e.openSequence();
+                int[] prompt = randomIds(rnd, ctxLen, c.vocabSize());
+                int tok = e.step(List.of(StepRequest.prefill(s, prompt, g, 0))).get(0).token();
+                for (int i = 0; i < 8; i++) tok = e.step(List.of(StepRequest.decode(s, tok, g, 0))).get(0).token();
+                int steps = 64;
+                long t = System.nanoTime();
+                for (int i = 0; i < steps; i++) tok = e.step(List.of(StepRequest.decode(s, tok, g, 0))).get(0).token();
+                double tps = steps / secs(t);
+                r.put("decode_b1_ctx" + ctxLen + "_tok_s", tps);
+                log.printf("[bench] decode batch 1, context %d: %.1f tok/s%n", ctxLen, tps);
+                e.freeSequence(s);
+            }
+            for (int len : new int[] {1024, 8192}) {
+                double best = Double.MAX_VALUE;
+                for (int rep = 0; rep < 3; rep++) {
+                    int s = e.openSequence();
+                    int[] prompt = randomIds(rnd, len, c.vocabSize());
+                    long t = System.nanoTime();
+                    e.step(List.of(StepRequest.prefill(s, prompt, g, 0)));
+                    best = Math.min(best, secs(t));
+                    e.freeSequence(s);
+                }
+                r.put("ttft_" + len + "_ms", best * 1e3);
+                log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, best * 1e3);
+            }
+            profile(e, c, rnd, log);
+            for (int batch : new int[] {16, 32, 64}) {
+                int[] seqs = new int[batch];
+                int[] toks = new int[batch];
+                for (int i = 0; i < batch; i++) {
+                    seqs[i] = e.openSequence();
+                    toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
+                }
+                int steps = 32;
+                long t = 0;
+                for (int i = -4; i < steps; i++) {
+                    if (i == 0) t = System.nanoTime();
+                    List<StepRequest> reqs = new ArrayList<>();
+                    for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
+                    var outs = e.step(reqs);
+                    for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
+                }
+                double tps = (double) batch * steps / secs(t);
+                r.put("decode_b" + batch + "_tok_s", tps);
+                log.printf("[bench] decode %d sequences: %.0f tok/s aggregate%n", batch, tps);
+                for (int s : seqs) e.freeSequence(s);
+            }
+        }
+        return r;
+    }
+
+    /** Per-kernel times of one batch-1 decode step (context 128) and one 1K prefill, run eagerly. */
+    private static void profile(CudaEngine e, ModelConfig c, Random rnd, PrintStream log) {
+        SamplingParams g = SamplingParams.greedyDecoding();
+        int s = e.openSequence();
+        int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
+        e.profileStep(List.of(StepRequest.decode(s, tok, g, 0)));  // warm-up
+        print(log, "decode batch 1, context 130", e.profileStep(List.of(StepRequest.decode(s, tok, g, 0))));
+        e.freeSequence(s);
+        s = e.openSequence();
+        print(log, "prefill 1024 tokens", e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, 1024, c.vocabSize()), g, 0))));
+        e.freeSequence(s);
+    }
+
+    private static void print(PrintStream log, String what, Map<String, double[]> t) {
+        double total = 0;
+        for (double[] v : t.values()) total += v[0];
+        log.printf("[profile] %s: %.3f ms in kernels%n", what, total);
+        for (Map.Entry<String, double[]> en : t.entrySet()) {
+            log.printf("[profile]   %-36s %9.1f us  %4d launches  %7.1f us each%n", en.getKey(), en.getValue()[0] * 1e3,
+                    (int) en.getValue()[1], en.getValue()[0] * 1e3 / en.getValue()[1]);
+        }
+    }
+
+    private static int[] randomIds(Random r, int n, int vocab) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) a[i] = 3 + r.nextInt(vocab - 1003);
+        return a;
+    }
+
+    private static double secs(long t0) {
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    static String table(Path ours, Path peer) throws java.io.IOException {
+        JsonMapper m = JsonMapper.builder().build();
+        JsonNode a = m.readTree(Files.readString(ours));
+        JsonNode b = m.readTree(Files.readString(peer));
+        String[][] rows = {
+                {"read bandwidth (GB/s)", "read_bandwidth_gbps", "+"},
+                {"batch-1 floor (tok/s)", "batch1_floor_tok_s", "+"},
+                {"decode batch 1, 128 ctx (tok/s)", "decode_b1_ctx128_tok_s", "+"},
+                {"decode batch 1, 8K ctx (tok/s)", "decode_b1_ctx8192_tok_s", "+"},
+                {"TTFT 1K prompt (ms)", "ttft_1024_ms", "-"},
+                {"TTFT 8K prompt (ms)", "ttft_8192_ms", "-"},
+                {"decode 16 seqs (tok/s)", "decode_b16_tok_s", "+"},
+                {"decode 32 seqs (tok/s)", "decode_b32_tok_s", "+"},
+                {"decode 64 seqs (tok/s)", "decode_b64_tok_s", "+"},
+                {"load 7B checkpoint (s)", "load_s", "-"},
+        };
+        StringBuilder s = new StringBuilder("| metric | qwen-chat CUDA | transformers (SDPA, no compile) | ours / peer |\n|---|---:|---:|---:|\n");
+        for (String[] row : rows) {
+            double x = a.has(row[1]) ? a.get(row[1]).asDouble() : Double.NaN;
+            double y = b.has(row[1]) ? b.get(row[1]).asDouble() : Double.NaN;
+            double ratio = row[2].equals("+") ? x / y : y / x;
+            s.append(String.format("| %s | %s | %s | %s |%n", row[0], fmt(x), fmt(y),
+                    Double.isNaN(ratio) ? "-" : String.format("%.2fx", ratio)));
+        }
+        return s.toString();
+    }
+
+    private static String fmt(double v) {
+        if (Double.isNaN(v)) return "-";
+        return v >= 100 ? String.format("%.0f", v) : String.format("%.2f", v);
     }
 }

@@ -1,6 +1,8 @@
 package qwenchat.presets;
 
+import java.util.ArrayList;
 import java.util.List;
+import qwenchat.tokenizer.ChatMessage;
 
 /**
  * A role prompt: what the assistant is told to be, how it samples, and how the page introduces it.
@@ -22,6 +24,19 @@ public record Preset(
         builtin = Boolean.TRUE.equals(builtin);
         sampling = sampling == null ? PresetSampling.NONE : sampling;
         examples = examples == null ? List.of() : List.copyOf(examples);
+    }
+
+    /**
+     * The conversation as this preset frames it: its system prompt goes first unless the
+     * conversation brings its own system message (the user's choice wins).
+     */
+    public List<ChatMessage> framing(List<ChatMessage> messages) {
+        boolean ownSystem = !messages.isEmpty() && "system".equals(messages.get(0).role());
+        if (ownSystem || systemPrompt == null || systemPrompt.isEmpty()) return messages;
+        List<ChatMessage> turns = new ArrayList<>(messages.size() + 1);
+        turns.add(new ChatMessage("system", systemPrompt));
+        turns.addAll(messages);
+        return turns;
     }
 
     Preset withBuiltin(boolean value) {

@@ -3,8 +3,9 @@ package qwenchat.presets;
 import jakarta.servlet.http.HttpServletRequest;
 
 /**
- * Decides who may create, edit, delete or import custom presets. Everyone may for now; the admin
- * credential (a later issue) replaces the bean, and nothing else has to change.
+ * Decides who may create, edit, delete or import custom presets. {@link #allowAll()} is the default
+ * bean; the running app replaces it with the admin-token policy ({@code qwenchat.admin}), which
+ * answers 401 through {@link PresetEditUnauthorizedException}.
  */
 public interface PresetEditPolicy {
 

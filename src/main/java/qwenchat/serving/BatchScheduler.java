@@ -6,6 +6,7 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -15,6 +16,7 @@ import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.LivenessState;
 import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.beans.factory.DisposableBean;
+import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
@@ -48,6 +50,9 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private volatile boolean dead;
     private volatile SchedulerStats stats = SchedulerStats.EMPTY;
     private volatile int slotsInUse;                                          // written by the loop only
+    private final LoopHeartbeat heartbeat = new LoopHeartbeat();
+    private final List<SchedulerObserver> observers = new CopyOnWriteArrayList<>();
+    private volatile EngineSnapshot engineSnapshot;
 
     // Loop-thread counters, published through stats.
     private long steps;
@@ -80,6 +85,25 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         t.start();
     }
 
+    /** Adds a receiver of counts and timings (metrics, request log); see {@link SchedulerObserver}. */
+    public void addObserver(SchedulerObserver observer) {
+        observers.add(observer);
+    }
+
+    public LoopHeartbeat heartbeat() {
+        return heartbeat;
+    }
+
+    /** The engine as the loop last saw it; null before a model is attached. */
+    public EngineSnapshot engineSnapshot() {
+        return engineSnapshot;
+    }
+
+    /** False once the loop has crashed. */
+    public boolean loopAlive() {
+        return !dead;
+    }
+
     public SchedulerStats stats() {
         SchedulerStats s = stats;
         return new SchedulerStats(s.steps(), s.maxBatch(), s.maxDecodeBatch(), s.tokensGenerated(), s.completed(),
@@ -106,6 +130,9 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     public GenerationHandle submit(GenerationRequest request, GenerationListener listener) {
         LoadedModel m = model;
         if (m == null || dead) throw notReady();
+        if (request == null || listener == null) {
+            throw new GenerationException(Code.INVALID_REQUEST, "a generation needs a request and a listener");
+        }
         validate(request, m.served());
         long now = System.nanoTime();
         ScheduledSequence s = new ScheduledSequence(request, listener, now,
@@ -184,8 +211,11 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
 
     private void runLoop() {
         try {
+            publishStats();
             while (!stopping) {
                 List<ScheduledSequence> newcomers = awaitWorkAndAdmit();
+                heartbeat.beat();
+                heartbeat.working(!running.isEmpty());
                 if (stopping) break;
                 if (running.isEmpty()) {
                     publishStats();
@@ -212,6 +242,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         try {
             while (running.isEmpty() && waiting.isEmpty() && !wakeRequested && !stopping) {
                 work.await(1, TimeUnit.SECONDS);
+                heartbeat.beat();
             }
             wakeRequested = false;
             long now = System.nanoTime();
@@ -284,9 +315,12 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             }
         }
         List<SampledToken> results;
+        long stepStart = System.nanoTime();
+        heartbeat.stepStarted();
         try {
             results = engine.step(requests);
         } catch (RuntimeException e) {
+            heartbeat.stepEnded();
             // The engine rejected this step; its sequences cannot continue, but others may come.
             log.error("engine step with {} sequences failed", batch.size(), e);
             for (ScheduledSequence s : batch) {
@@ -296,6 +330,12 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             }
             return;
         }
+        heartbeat.stepEnded();
+        int prefillTokens = 0;
+        for (ScheduledSequence s : batch) if (!s.prefilled) prefillTokens += s.request.promptIds().length;
+        int prefills = prefillTokens;
+        int decoded = decodes;
+        observe(o -> o.onStep(prefills, decoded, System.nanoTime() - stepStart));
         steps++;
         maxBatch = Math.max(maxBatch, batch.size());
         maxDecodeBatch = Math.max(maxDecodeBatch, decodes);
@@ -306,7 +346,13 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             if (!s.prefilled) {
                 s.prefilled = true;
                 s.firstTokenNanos = now;
+                long queue = s.startNanos - s.submitNanos;
+                observe(o -> o.onFirstToken(queue, now - s.submitNanos));
+            } else {
+                long gap = now - s.lastTokenNanos;
+                observe(o -> o.onInterTokenLatency(gap));
             }
+            s.lastTokenNanos = now;
             tokensGenerated++;
             s.lastToken = t.token();
             String text;
@@ -355,6 +401,20 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
                 ttft / 1_000_000, (end - s.submitNanos) / 1_000_000,
                 sampled > 1 && decodeSeconds > 0 ? (sampled - 1) / decodeSeconds : 0);
         notify(s, () -> s.listener.onComplete(reason, tail, usage));
+        observe(o -> o.onFinished(new RequestOutcome(s.requestId(), usage.promptTokens(), sampled, queue,
+                s.firstTokenNanos > 0 ? ttft : -1, end - s.submitNanos, reason.wireName(), null,
+                usage.decodeTokensPerSecond())));
+    }
+
+    /** Runs an observer callback; observers never break the loop. */
+    private void observe(java.util.function.Consumer<SchedulerObserver> call) {
+        for (SchedulerObserver o : observers) {
+            try {
+                call.accept(o);
+            } catch (RuntimeException e) {
+                log.warn("scheduler observer {} failed", o.getClass().getName(), e);
+            }
+        }
     }
 
     private void fail(ScheduledSequence s, GenerationException e) {
@@ -362,6 +422,12 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         s.markDone();
         failed++;
         notify(s, () -> s.listener.onError(e));
+        long end = System.nanoTime();
+        int sampled = s.tracker == null ? 0 : s.tracker.sampledCount();
+        observe(o -> o.onFinished(new RequestOutcome(s.requestId(), s.request.promptIds().length, sampled,
+                (s.startNanos > 0 ? s.startNanos : end) - s.submitNanos,
+                s.firstTokenNanos > 0 ? s.firstTokenNanos - s.submitNanos : -1, end - s.submitNanos, "error",
+                e.code().name(), 0)));
     }
 
     /** Runs a listener callback; a throwing listener loses its sequence, never the loop. */
@@ -403,8 +469,14 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         long kv = 0;
         if (m != null && !dead) {
             try {
-                open = m.engine().openSequenceCount();
-                kv = m.engine().info().kvCacheBytes();
+                InferenceEngine engine = m.engine();
+                open = engine.openSequenceCount();
+                EngineInfo info = engine.info();
+                kv = info.kvCacheBytes();
+                long used = 0;
+                for (ScheduledSequence s : running) if (s.slot >= 0) used += engine.sequenceLength(s.slot);
+                engineSnapshot = new EngineSnapshot(info, engine.capacity(), open, used, reservedTokens,
+                        System.currentTimeMillis());
             } catch (RuntimeException e) {
                 open = -1;
             }

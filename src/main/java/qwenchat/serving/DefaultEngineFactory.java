@@ -1,35 +1,45 @@
 package qwenchat.serving;
 
-import qwenchat.engine.EngineException;
+import qwenchat.engine.EngineFactory.Choice;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.LoadProgressListener;
-import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.cpu.CpuEngineOptions;
+import qwenchat.engine.cuda.CudaAvailability;
 import qwenchat.model.ModelConfig;
 import qwenchat.weights.Checkpoint;
 
 /**
- * Chooses the engine from {@code qwen.engine}. Until the CUDA engine's factory lands, {@code auto}
- * means CPU and {@code cuda} fails loading with a clear reason.
+ * Chooses the engine from {@code qwen.engine} through {@link qwenchat.engine.EngineFactory}: auto
+ * takes CUDA when a device and the jar's kernels are present, an explicit cuda without them fails
+ * with the probe's reason. The probe runs once, when the choice is first needed.
  */
 final class DefaultEngineFactory implements EngineFactory {
 
     private final QwenProperties properties;
+    private Choice resolved;
 
     DefaultEngineFactory(QwenProperties properties) {
         this.properties = properties;
     }
 
+    private synchronized Choice resolved() {
+        if (resolved == null) {
+            resolved = qwenchat.engine.EngineFactory.resolve(Choice.parse(properties.engine()), CudaAvailability.probe());
+        }
+        return resolved;
+    }
+
+    @Override
+    public boolean kvCacheOnGpu() {
+        return resolved() == Choice.CUDA;
+    }
+
     @Override
     public InferenceEngine create(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
             LoadProgressListener progress) {
-        // TODO(lead): delegate to the cuda branch's engine factory (qwen.engine=auto|cuda|cpu) once it is merged.
-        if (properties.engine().equals("cuda")) {
-            throw new EngineException("qwen.engine=cuda, but this build has no CUDA engine yet; use qwen.engine=cpu or auto");
-        }
         CpuEngineOptions options = CpuEngineOptions.defaults().withProgress(progress);
         if (properties.cpuThreads() != null) options = options.withThreads(properties.cpuThreads());
-        return CpuEngine.load(config, checkpoint, capacity, options);
+        return qwenchat.engine.EngineFactory.create(resolved(), config, checkpoint, capacity, options, progress);
     }
 }

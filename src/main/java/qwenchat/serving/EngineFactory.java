@@ -15,4 +15,12 @@ public interface EngineFactory {
 
     InferenceEngine create(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
             LoadProgressListener progress);
+
+    /**
+     * Whether the engine this factory will build keeps its KV cache in GPU memory, where a slot can
+     * hold the model's whole context; host RAM gets a smaller default (see {@link QwenProperties}).
+     */
+    default boolean kvCacheOnGpu() {
+        return false;
+    }
 }

@@ -47,7 +47,6 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
 
     private volatile LoadedModel loaded;
     private volatile Thread thread;
-    private volatile boolean running;
     private InferenceEngine engine;   // owned here until close
     private ModelFiles files;
 
@@ -112,7 +111,6 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
     }
 
     public void start() {
-        running = true;
         Thread t = new Thread(this::load, "model-loader");
         t.setDaemon(true);
         thread = t;
@@ -120,7 +118,6 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
     }
 
     public void stop() {
-        running = false;
         Thread t = thread;
         if (t != null) {
             t.interrupt();
@@ -154,7 +151,7 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
 
             stage(LoadStage.LOAD_WEIGHTS);
             ModelDirectory md = f.directory();
-            int perSequence = properties.tokensPerSequence(md.config().contextLength());
+            int perSequence = properties.tokensPerSequence(md.config().contextLength(), engines.kvCacheOnGpu());
             KvCacheCapacity capacity = new KvCacheCapacity(properties.kvMaxSequences(), perSequence);
             int[] tensorsDone = {0};
             weightsStartNanos = System.nanoTime();

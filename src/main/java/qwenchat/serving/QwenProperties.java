@@ -17,8 +17,8 @@ import org.springframework.validation.annotation.Validated;
  * @param demoDir where the demo checkpoint is generated on first use; unset means the demo's own cache directory
  * @param engine which engine runs the model: auto (CUDA when available, else CPU), cuda or cpu
  * @param kvMaxSequences sequences decoded together at most (KV slots)
- * @param maxTokensPerSequence KV tokens per slot; unset means the model's context capped at
- *     {@link #DEFAULT_CPU_TOKEN_CAP} so a CPU host does not reserve gigabytes per slot
+ * @param maxTokensPerSequence KV tokens per slot; unset means the model's whole context on a GPU, and
+ *     the context capped at {@link #DEFAULT_CPU_TOKEN_CAP} on a CPU host so it does not reserve gigabytes per slot
  * @param queueLimit requests that may wait for a slot before new ones are refused with BUSY
  * @param requestTimeout a generation running longer than this is cancelled and its KV freed
  * @param cpuThreads CPU engine worker threads; unset means one per core
@@ -49,9 +49,8 @@ public record QwenProperties(
     }
 
     /** Tokens per KV slot for a model whose context is {@code modelContext}. */
-    public int tokensPerSequence(int modelContext) {
-        return maxTokensPerSequence != null
-                ? Math.min(maxTokensPerSequence, modelContext)
-                : Math.min(DEFAULT_CPU_TOKEN_CAP, modelContext);
+    public int tokensPerSequence(int modelContext, boolean kvCacheOnGpu) {
+        if (maxTokensPerSequence != null) return Math.min(maxTokensPerSequence, modelContext);
+        return kvCacheOnGpu ? modelContext : Math.min(DEFAULT_CPU_TOKEN_CAP, modelContext);
     }
 }

@@ -24,6 +24,7 @@ final class ScheduledSequence implements GenerationHandle {
     int lastToken;
     long startNanos;
     long firstTokenNanos;
+    long lastTokenNanos;
     SequenceTracker tracker;
 
     ScheduledSequence(GenerationRequest request, GenerationListener listener, long submitNanos, long deadlineNanos,

@@ -19,7 +19,6 @@ import qwenchat.serving.LoadState;
 import qwenchat.serving.LoadStatus;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.ServedModel;
-import qwenchat.tokenizer.ChatMessage;
 import tools.jackson.databind.json.JsonMapper;
 
 /** One open chat socket: at most one generation at a time, cancelled by {@code stop} or by closing. */

@@ -1,6 +1,5 @@
 package qwenchat.web;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -28,12 +27,7 @@ public final class ChatPreparer {
     public static RenderedPrompt render(ServedModel model, Preset preset, List<ChatMessage> messages, int maxMessages) {
         if (messages == null) messages = List.of();
         validate(messages, maxMessages);
-        List<ChatMessage> turns = new ArrayList<>(messages.size() + 1);
-        boolean ownSystem = !messages.isEmpty() && messages.get(0).role().equals("system");
-        if (!ownSystem && !preset.systemPrompt().isEmpty()) {
-            turns.add(new ChatMessage("system", preset.systemPrompt()));
-        }
-        turns.addAll(messages);
+        List<ChatMessage> turns = preset.framing(messages);
         if (turns.isEmpty()) {
             // Only the template's default system turn: what an empty chat with an empty preset costs.
             return model.chatTemplate().render(List.of(new ChatMessage("user", "")), true);

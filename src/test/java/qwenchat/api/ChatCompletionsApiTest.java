@@ -37,6 +37,8 @@ import qwenchat.serving.Http;
 import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.SchedulerStats;
+import qwenchat.presets.Preset;
+import qwenchat.presets.PresetStore;
 import qwenchat.tokenizer.ChatMessage;
 
 /** The OpenAI-compatible API on the demo model, driven by the official openai-java client. */
@@ -55,6 +57,9 @@ class ChatCompletionsApiTest {
 
     @Autowired
     BatchScheduler scheduler;
+
+    @Autowired
+    PresetStore presets;
 
     OpenAIClient client;
     Http http;
@@ -262,6 +267,7 @@ class ChatCompletionsApiTest {
                 new Case("application/json", "{" + ok + ",\"top_logprobs\":21,\"logprobs\":true}", 400, "top_logprobs"),
                 new Case("application/json", "{" + ok + ",\"seed\":1.5}", 400, "seed"),
                 new Case("application/json", "{" + ok + ",\"n\":3}", 400, "n"),
+                new Case("application/json", "{" + ok + ",\"preset\":\"no-such-preset\"}", 400, "preset"),
                 new Case("application/json", "{" + ok + ",\"response_format\":{\"type\":\"json_schema\"}}", 400,
                         "response_format.type"));
         long stepsBefore = scheduler.stats().steps();
@@ -273,6 +279,33 @@ class ChatCompletionsApiTest {
             if (c.param() != null) assertThat(r.json().at("/error/param").asString()).as(c.body()).isEqualTo(c.param());
         }
         assertThat(scheduler.stats().steps()).isEqualTo(stepsBefore);
+    }
+
+    @Test
+    void presetFramesTheConversationAndItsSamplingDefaultsApplyUnderTheRequests() {
+        // json-extractor is greedy (temperature 0) with a system prompt of its own.
+        Preset preset = presets.get("json-extractor");
+        String body = "{\"messages\":[{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"max_tokens\":8,"
+                + "\"preset\":\"json-extractor\"}";
+        Http.Reply first = http.post("/v1/chat/completions", "application/json", body);
+        Http.Reply second = http.post("/v1/chat/completions", "application/json", body);
+        assertThat(first.status()).as(first.body()).isEqualTo(200);
+        int framed = runtime.served().orElseThrow().chatTemplate()
+                .render(List.of(new ChatMessage("system", preset.systemPrompt()), new ChatMessage("user", USER)), true).ids().length;
+        assertThat(first.json().at("/usage/prompt_tokens").asInt()).isEqualTo(framed).isNotEqualTo(promptTokens(USER));
+        String text = first.json().at("/choices/0/message/content").asString();
+        assertThat(second.json().at("/choices/0/message/content").asString()).isEqualTo(text);
+        // The same conversation sent without the preset, greedy by the request's own temperature.
+        String plain = client.chat().completions().create(ChatCompletionCreateParams.builder().model("qwen")
+                .addSystemMessage(preset.systemPrompt()).addUserMessage(USER).temperature(0.0).maxCompletionTokens(8)
+                .build()).choices().get(0).message().content().orElseThrow();
+        assertThat(text).isEqualTo(plain);
+        // A conversation with its own system message keeps it.
+        Http.Reply own = http.post("/v1/chat/completions", "application/json", "{\"messages\":[{\"role\":\"system\","
+                + "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"" + USER + "\"}],\"max_tokens\":2,"
+                + "\"preset\":\"json-extractor\"}");
+        assertThat(own.json().at("/usage/prompt_tokens").asInt()).isEqualTo(runtime.served().orElseThrow().chatTemplate()
+                .render(List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", USER)), true).ids().length);
     }
 
     @Test

@@ -18,10 +18,12 @@ import qwenchat.web.FakeServing;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = FakeServing.NO_REAL_MODEL)
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {FakeServing.NO_REAL_MODEL,
+        "qwen.admin.token=" + PresetApiTest.ADMIN_TOKEN})
 @Import(FakeServing.class)
 class PresetApiTest {
 
+    static final String ADMIN_TOKEN = "preset-admin-token";
     private static final JsonMapper JSON = JsonMapper.builder().build();
     private static Path dataDir;
 
@@ -39,10 +41,16 @@ class PresetApiTest {
     private record Reply(int status, JsonNode body) {
     }
 
+    /** Sends the admin token: changing presets needs it. */
     private Reply call(String method, String path, String body) throws Exception {
+        return call(method, path, body, ADMIN_TOKEN);
+    }
+
+    private Reply call(String method, String path, String body, String token) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + port + path))
                 .header("Content-Type", "application/json")
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (token != null) b.header("Authorization", "Bearer " + token);
         HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
         return new Reply(r.statusCode(), r.body().isEmpty() ? null : JSON.readTree(r.body()));
     }
@@ -100,5 +108,21 @@ class PresetApiTest {
         assertThat(badImport.status()).isEqualTo(400);
         assertThat(badImport.body().path("error").path("field").asString()).isEqualTo("presets[1].id");
         assertThat(call("GET", "/api/presets/ok1", null).status()).as("import is all or nothing").isEqualTo(404);
+    }
+
+    @Test
+    void changesWithoutTheAdminTokenAre401AndChangeNothing() throws Exception {
+        String preset = """
+                {"id":"nope","name":{"en":"Nope"},"systemPrompt":"x"}""";
+        for (String token : new String[] {null, "wrong", ADMIN_TOKEN.toUpperCase()}) {
+            Reply r = call("POST", "/api/presets", preset, token);
+            assertThat(r.status()).isEqualTo(401);
+            assertThat(r.body().path("error").path("message").asString()).contains("admin token");
+            assertThat(call("PUT", "/api/presets/general", preset, token).status()).isEqualTo(401);
+            assertThat(call("DELETE", "/api/presets/general", null, token).status()).isEqualTo(401);
+            assertThat(call("POST", "/api/presets/import", "{\"presets\":[" + preset + "]}", token).status()).isEqualTo(401);
+        }
+        assertThat(call("GET", "/api/presets/nope", null, null).status()).isEqualTo(404);
+        assertThat(call("GET", "/api/presets/general", null, null).status()).isEqualTo(200);
     }
 }

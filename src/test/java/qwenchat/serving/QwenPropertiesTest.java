@@ -29,8 +29,9 @@ class QwenPropertiesTest {
             assertThat(p.requestTimeout()).isEqualTo(Duration.ofMinutes(10));
             assertThat(p.apiKeys()).isEmpty();
             // Qwen2.5's 32K context is capped per slot on CPU; a smaller model context wins.
-            assertThat(p.tokensPerSequence(32768)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
-            assertThat(p.tokensPerSequence(2048)).isEqualTo(2048);
+            assertThat(p.tokensPerSequence(32768, false)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
+            assertThat(p.tokensPerSequence(2048, false)).isEqualTo(2048);
+            assertThat(p.tokensPerSequence(32768, true)).as("a GPU slot holds the whole context").isEqualTo(32768);
         });
     }
 
@@ -40,7 +41,8 @@ class QwenPropertiesTest {
                 "qwen.api-keys=a,b", "qwen.request-timeout=30s").run(ctx -> {
                     QwenProperties p = ctx.getBean(QwenProperties.class);
                     assertThat(p.modelDir()).isEqualTo("/models/qwen");
-                    assertThat(p.tokensPerSequence(32768)).isEqualTo(8192);
+                    assertThat(p.tokensPerSequence(32768, false)).isEqualTo(8192);
+                    assertThat(p.tokensPerSequence(32768, true)).isEqualTo(8192);
                     assertThat(p.apiKeys()).containsExactly("a", "b");
                     assertThat(p.requestTimeout()).isEqualTo(Duration.ofSeconds(30));
                 });

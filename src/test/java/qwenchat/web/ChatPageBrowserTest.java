@@ -1,12 +1,9 @@
 package qwenchat.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -21,12 +18,8 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
-import org.openqa.selenium.OutputType;
-import org.openqa.selenium.TakesScreenshot;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -52,14 +45,13 @@ import qwenchat.tokenizer.ChatMessage;
  * Screenshots go to target/screenshots/.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
-        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4"})
+        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4",
+        "qwen.admin.token=" + ChatPageBrowserTest.ADMIN_TOKEN})
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ChatPageBrowserTest {
 
-    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
-    static final Path SHOTS = Path.of("target/screenshots");
+    static final String ADMIN_TOKEN = "browser-admin-token";
     static final CountDownLatch RELEASE = new CountDownLatch(1);
 
     @TestConfiguration
@@ -91,19 +83,7 @@ class ChatPageBrowserTest {
 
     @BeforeAll
     void startBrowser() throws Exception {
-        assumeTrue(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
-                "needs Debian chromium and chromium-driver (apt-get install -y chromium chromium-driver)");
-        Files.createDirectories(SHOTS);
-        // Explicit driver and browser paths: Selenium Manager never runs, nothing is downloaded.
-        System.setProperty("webdriver.chrome.driver", CHROMEDRIVER.toString());
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary(CHROMIUM.toFile());
-        options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                "--lang=en-US", "--window-size=1280,900");
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
-        driver = new ChromeDriver(service, options);
+        driver = HeadlessChromium.start();
         wait = new WebDriverWait(driver, Duration.ofSeconds(60));
     }
 
@@ -118,8 +98,7 @@ class ChatPageBrowserTest {
     }
 
     private void shot(String name) throws Exception {
-        File f = ((TakesScreenshot) driver).getScreenshotAs(OutputType.FILE);
-        Files.copy(f.toPath(), SHOTS.resolve(name), StandardCopyOption.REPLACE_EXISTING);
+        HeadlessChromium.screenshot(driver, name);
     }
 
     private WebElement el(String id) {
@@ -152,7 +131,9 @@ class ChatPageBrowserTest {
     @Order(1)
     void loadingScreenShowsProgressThenTurnsIntoTheChatByItself() throws Exception {
         driver.get("http://localhost:" + port + "/");
-        wait.until(d -> el("loading-screen").isDisplayed()
+        new WebDriverWait(driver, Duration.ofSeconds(60)).withMessage(() -> "loading screen never showed the held weights stage; "
+                + "runtime: " + runtime.status().state() + "/" + runtime.status().stage() + ", page: "
+                + js("return document.getElementById('loading-screen').innerText")).until(d -> el("loading-screen").isDisplayed()
                 && d.findElements(By.cssSelector("#stage-list li.current")).size() == 1
                 && d.findElement(By.cssSelector("#stage-list li.current")).getAttribute("data-stage").equals("LOAD_WEIGHTS"));
         assertThat(el("app").isDisplayed()).isFalse();
@@ -175,6 +156,11 @@ class ChatPageBrowserTest {
     @Order(2)
     void aReplyStreamsInWithItsStats() throws Exception {
         setMaxTokens(48);
+        // Shift+Enter is a new line, not a send.
+        el("input").sendKeys("line one", Keys.chord(Keys.SHIFT, Keys.ENTER), "line two");
+        assertThat(el("input").getAttribute("value")).isEqualTo("line one\nline two");
+        assertThat(messages("user")).isEmpty();
+        el("input").clear();
         sendMessage("Hello there");
         wait.until(d -> messages("assistant").size() == 1);
         assertThat(messages("user")).extracting(WebElement::getText).anyMatch(t -> t.startsWith("Hello there"));
@@ -240,19 +226,21 @@ class ChatPageBrowserTest {
         String payload = """
                 {"conversations":[{"id":"xss","title":"XSS check","presetId":"general","updatedAt":1,"messages":[
                  {"role":"user","content":"<img src=x onerror=\\"window.__xss='user'\\">"},
-                 {"role":"assistant","content":"Hi <img src=x onerror=\\"window.__xss='img'\\"> <script>window.__xss='script'</script> [click](javascript:window.__xss='link') <svg onload=\\"window.__xss='svg'\\"></svg> <iframe src=\\"javascript:window.__xss='iframe'\\"></iframe>\\n\\n```java\\nclass A { int x = 1; }\\n```"}]}]}""";
+                 {"role":"assistant","content":"Hi <img src=x onerror=\\"window.__xss='img'\\"> <script>window.__xss='script'</script> [click](javascript:window.__xss='link') [docs](https://example.com/) <svg onload=\\"window.__xss='svg'\\"></svg> <iframe src=\\"javascript:window.__xss='iframe'\\"></iframe>\\n\\n```java\\nclass A { int x = 1; }\\n```"}]}]}""";
         Path file = Files.createTempFile("xss-conversation", ".json");
         Files.writeString(file, payload);
         el("import-conversations").sendKeys(file.toAbsolutePath().toString());
         wait.until(d -> d.findElements(By.cssSelector("#conv-list .conv.active[data-id='xss']")).size() == 1);
         WebElement reply = messages("assistant").get(0);
-        driver.findElements(By.cssSelector("#messages .msg.assistant a")).forEach(a -> {
+        driver.findElements(By.cssSelector("#messages .msg.assistant a:not([href^='http'])")).forEach(a -> {
             try { a.click(); } catch (RuntimeException ignored) { /* no href left to follow */ }
         });
         Thread.sleep(300);
         assertThat(js("return window.__xss === undefined")).isEqualTo(true);
         assertThat(driver.findElements(By.cssSelector("#messages script, #messages iframe, #messages [onerror], #messages [onload]"))).isEmpty();
         assertThat(driver.findElements(By.cssSelector("#messages a[href^='javascript']"))).isEmpty();
+        // Ordinary links survive and open in a new tab that cannot reach back into the page.
+        assertThat(driver.findElements(By.cssSelector("#messages a[href='https://example.com/'][target='_blank'][rel='noopener noreferrer']"))).hasSize(1);
         // The user's text is shown literally, not parsed.
         assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).startsWith("<img src=x onerror=");
         // The code block survives sanitising, highlighted, with a copy button.
@@ -288,7 +276,8 @@ class ChatPageBrowserTest {
         el("lang-switch").click();
         assertThat(el("send-btn").getText()).isEqualTo("发送");
         assertThat(el("demo-badge").getText()).isEqualTo("演示权重（随机）");
-        assertThat(el("sidebar").getRect().getX() + el("sidebar").getRect().getWidth()).isLessThanOrEqualTo(0);
+        // The sidebar slides out of view (a 0.2 s transition) once the screen is phone-sized.
+        wait.until(d -> el("sidebar").getRect().getX() + el("sidebar").getRect().getWidth() <= 0);
         el("toggle-sidebar").click();
         wait.until(d -> el("sidebar").getRect().getX() >= 0);
         el("close-sidebar").click();
@@ -344,8 +333,14 @@ class ChatPageBrowserTest {
         el("pf-name-en").sendKeys("Pirate");
         el("pf-system").sendKeys("You are a pirate. Answer like one.");
         el("pf-topP").sendKeys("5");
+        // Preset changes are admin-only: the first save is refused and the dialog asks for the token.
         el("pf-save").click();
-        wait.until(d -> el("pf-error").isDisplayed());
+        wait.until(d -> el("pf-auth").isDisplayed());
+        assertThat(el("pf-error").getText()).contains("admin token");
+        assertThat(presets.find("pirate")).isEmpty();
+        el("pf-token").sendKeys(ADMIN_TOKEN);
+        el("pf-save").click();
+        wait.until(d -> el("pf-error").getText().startsWith("sampling.topP"));
         assertThat(el("pf-error").getText()).isEqualTo("sampling.topP: must be in (0, 1], got 5.0");
         assertThat(presets.find("pirate")).isEmpty();
 

@@ -1,0 +1,203 @@
+// attention_decode.cu: causal GQA attention of R query rows against the bf16 KV cache, split over
+// the KV length (flash-decoding): attn_partial computes, per (row, kv head, split of SPLIT tokens),
+// the scores of the group's query heads, their max m and sum l of exp(s - m), and the
+// unnormalised sum of p * V; attn_combine rescales the splits to a common max and normalises.
+// Row r attends to cache positions 0..pos[r] of its slot (its own k/v were written by the QKV
+// epilogue), so decode rows and the rows of a prefill chunk use the same kernels.
+//   q      f32  [R][nH*hd]                      (RoPE applied)
+//   caches bf16 [slots][nKv][maxT][hd]          (this layer)
+//   part_o f32  [R][nH][nSplits][hd], part_ml f32 [R][nH][nSplits][2]
+//   out    f32  [R][nH*hd]                      (input of o_proj)
+// attn_partial_hd{64,128} launch: grid (nSplits, nKv, R), block 128; one pass over a KV head's split
+// serves all group = nH/nKv query heads: scores with two threads per token, then p*V with the 4 warps
+// taking every 4th token and each lane 2 or 4 dims, summed over warps in shared memory. Dynamic
+// shared: (G*hd + G*SPLIT + 4*G*hd) floats. Splits past the row's length return at once, so the grid
+// can be sized for the longest row and captured in a CUDA graph.
+// attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT must match CudaKernels.ATTN_SPLIT.
+// CPU counterpart: Qwen2Forward's attention.
+#include "common.cuh"
+
+namespace attn {
+constexpr int SPLIT = 64;   // tokens per split: short serial loops, and many blocks even at batch 1
+constexpr int MAXG = 16;    // largest group size supported
+constexpr int THREADS = 128;
+
+// DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128).
+template <int DPL>
+static __device__ __forceinline__ void partial(
+    const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc,
+    const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,
+    float* __restrict__ part_ml, int nH, int nKv, int maxT, int nSplits, float scale) {
+    constexpr int HD = 32 * DPL;
+    constexpr int WARPS = THREADS / 32;
+    extern __shared__ float smem[];
+    int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z;
+    int len = pos[r] + 1;
+    int t0 = split * SPLIT;
+    if (t0 >= len) return;
+    int n = min(SPLIT, len - t0);
+    int G = nH / nKv;
+    float* qs = smem;                    // [G][HD]
+    float* sc = qs + G * HD;             // [G][SPLIT]
+    float* red = sc + G * SPLIT;         // [WARPS][G][HD]
+    __shared__ float ms[MAXG], ls[MAXG];
+    const float* qrow = q + (size_t)r * nH * HD + (size_t)kvh * G * HD;
+    for (int i = threadIdx.x; i < G * HD; i += THREADS) qs[i] = qrow[i];
+    __syncthreads();
+    size_t headBase = ((size_t)slots[r] * nKv + kvh) * maxT;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    // Phase 1: two threads per token (adjacent lanes, half the dims each), all G heads at once.
+    {
+        int t = threadIdx.x >> 1, halfSel = threadIdx.x & 1;
+        bool live = t < n;
+        const uint4* krow = reinterpret_cast<const uint4*>(kc + (headBase + t0 + (live ? t : 0)) * HD) + halfSel * (HD / 16);
+        float acc[MAXG];
+#pragma unroll
+        for (int g = 0; g < MAXG; g++) acc[g] = 0.f;
+        uint4 kv4[HD / 16];
+#pragma unroll
+        for (int d8 = 0; d8 < HD / 16; d8++) kv4[d8] = live ? krow[d8] : make_uint4(0, 0, 0, 0);
+#pragma unroll
+        for (int d8 = 0; d8 < HD / 16; d8++) {
+            float kf[8];
+            qc::unpack8(kv4[d8], kf);
+#pragma unroll
+            for (int g = 0; g < MAXG; g++) {
+                if (g < G) {
+                    const float* qg = qs + g * HD + halfSel * (HD / 2) + d8 * 8;
+#pragma unroll
+                    for (int j = 0; j < 8; j++) acc[g] = fmaf(qg[j], kf[j], acc[g]);
+                }
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < MAXG; g++) {
+            if (g < G) {
+                float v = acc[g] + __shfl_xor_sync(0xffffffffu, acc[g], 1);
+                if (live && halfSel == 0) sc[g * SPLIT + t] = v * scale;
+            }
+        }
+    }
+    __syncthreads();
+    // Phase 2: per head max and sum of exponentials; one warp per head.
+    for (int g = warp; g < G; g += WARPS) {
+        float m = -INFINITY;
+        for (int t = lane; t < n; t += 32) m = fmaxf(m, sc[g * SPLIT + t]);
+        m = qc::warp_max(m);
+        float l = 0.f;
+        for (int t = lane; t < n; t += 32) {
+            float e = __expf(sc[g * SPLIT + t] - m);
+            sc[g * SPLIT + t] = e;
+            l += e;
+        }
+        l = qc::warp_sum(l);
+        if (lane == 0) {
+            ms[g] = m;
+            ls[g] = l;
+        }
+    }
+    __syncthreads();
+    // Phase 3: p * V. Warps take every WARPS-th token, lanes DPL dims each; then a sum over warps.
+    {
+        float acc[MAXG][DPL];
+#pragma unroll
+        for (int g = 0; g < MAXG; g++)
+#pragma unroll
+            for (int j = 0; j < DPL; j++) acc[g][j] = 0.f;
+        const __nv_bfloat16* vbase = vc + (headBase + t0) * HD + lane * DPL;
+#pragma unroll 4
+        for (int t = warp; t < n; t += WARPS) {
+            float v[DPL];
+            if constexpr (DPL == 4) {
+                uint2 u = *reinterpret_cast<const uint2*>(vbase + (size_t)t * HD);
+                float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+                float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+                v[0] = a.x;
+                v[1] = a.y;
+                v[2] = b.x;
+                v[3] = b.y;
+            } else {
+#pragma unroll
+                for (int j = 0; j < DPL; j += 2) {
+                    float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(vbase + (size_t)t * HD + j));
+                    v[j] = a.x;
+                    v[j + 1] = a.y;
+                }
+            }
+#pragma unroll
+            for (int g = 0; g < MAXG; g++) {
+                if (g < G) {
+                    float p = sc[g * SPLIT + t];
+#pragma unroll
+                    for (int j = 0; j < DPL; j++) acc[g][j] = fmaf(p, v[j], acc[g][j]);
+                }
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < MAXG; g++)
+            if (g < G)
+#pragma unroll
+                for (int j = 0; j < DPL; j++) red[(warp * G + g) * HD + lane * DPL + j] = acc[g][j];
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * HD; i += THREADS) {
+        int g = i / HD, d = i - g * HD;
+        float o = 0.f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) o += red[(w * G + g) * HD + d];
+        int h = kvh * G + g;
+        part_o[(((size_t)r * nH + h) * nSplits + split) * HD + d] = o;
+    }
+    if (threadIdx.x < G) {
+        int h = kvh * G + threadIdx.x;
+        size_t i = (((size_t)r * nH + h) * nSplits + split) * 2;
+        part_ml[i] = ms[threadIdx.x];
+        part_ml[i + 1] = ls[threadIdx.x];
+    }
+}
+}  // namespace attn
+
+#define ATTN_PARTIAL(NAME, DPL)                                                                              \
+    extern "C" __global__ void __launch_bounds__(attn::THREADS) NAME(                                        \
+        const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
+        const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
+        float* __restrict__ part_ml, int nH, int nKv, int maxT, int nSplits, float scale) {                  \
+        attn::partial<DPL>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, maxT, nSplits, scale);           \
+    }
+
+ATTN_PARTIAL(attn_partial_hd64, 2)
+ATTN_PARTIAL(attn_partial_hd128, 4)
+
+extern "C" __global__ void __launch_bounds__(128) attn_combine(
+    const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
+    float* __restrict__ out, int nH, int hd, int nSplits) {
+    // Split weights exp(m_s - M) / L, computed once by the block (the splits in parallel) and then
+    // applied by one thread per dimension; at 8K context a row has 128 splits.
+    constexpr int MAX_SPLITS = 4096;
+    __shared__ float wts[MAX_SPLITS];
+    __shared__ float scratch[32];
+    int h = blockIdx.x, r = blockIdx.y;
+    int used = (pos[r] + 1 + attn::SPLIT - 1) / attn::SPLIT;
+    const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
+    float m = -INFINITY;
+    for (int s = threadIdx.x; s < used; s += blockDim.x) m = fmaxf(m, ml[2 * s]);
+    float M = qc::block_max(m, scratch);
+    float l = 0.f;
+    for (int s = threadIdx.x; s < used; s += blockDim.x) {
+        float w = __expf(ml[2 * s] - M);
+        if (s < MAX_SPLITS) wts[s] = w;
+        l += ml[2 * s + 1] * w;
+    }
+    float L = qc::block_sum(l, scratch);  // ends with __syncthreads, so wts is complete
+    float invL = 1.f / L;
+    const float* po = part_o + ((size_t)r * nH + h) * nSplits * hd;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float acc = 0.f;
+#pragma unroll 8
+        for (int s = 0; s < used; s++) {
+            float w = s < MAX_SPLITS ? wts[s] : __expf(ml[2 * s] - M);
+            acc = fmaf(po[(size_t)s * hd + d], w, acc);
+        }
+        out[((size_t)r * nH + h) * hd + d] = acc * invL;
+    }
+}

@@ -1,0 +1,94 @@
+// common.cuh: small device helpers shared by the kernel files. Everything here is static or
+// inline so the single translation unit (build-kernels.sh includes every .cu) sees one copy.
+#pragma once
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+namespace qc {
+
+static __device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+static __device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Sum over the block; every thread gets the result. scratch holds >= 32 floats.
+static __device__ __forceinline__ float block_sum(float v, float* scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float t = lane < warps ? scratch[lane] : 0.f;
+    return warp_sum(t);
+}
+
+static __device__ __forceinline__ float block_max(float v, float* scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float t = lane < warps ? scratch[lane] : -INFINITY;
+    return warp_max(t);
+}
+
+// 8 bf16 packed in 16 bytes, unpacked to float.
+static __device__ __forceinline__ void unpack8(const uint4& u, float* f) {
+    const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        float2 t = __bfloat1622float2(h[i]);
+        f[2 * i] = t.x;
+        f[2 * i + 1] = t.y;
+    }
+}
+
+static __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
+    float fa[8], fb[8];
+    unpack8(a, fa);
+    unpack8(b, fb);
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < 8; i++) s = fmaf(fa[i], fb[i], s);
+    return s;
+}
+
+// 8 bf16 weights (16 bytes) against 8 f32 activations (two 16-byte loads).
+static __device__ __forceinline__ float dot8f(const uint4& w, const float4& a, const float4& b) {
+    float f[8];
+    unpack8(w, f);
+    float s = f[0] * a.x;
+    s = fmaf(f[1], a.y, s);
+    s = fmaf(f[2], a.z, s);
+    s = fmaf(f[3], a.w, s);
+    s = fmaf(f[4], b.x, s);
+    s = fmaf(f[5], b.y, s);
+    s = fmaf(f[6], b.z, s);
+    s = fmaf(f[7], b.w, s);
+    return s;
+}
+
+static __device__ __forceinline__ float dot8ff(const float* f, const float4& a, const float4& b) {
+    float s = f[0] * a.x;
+    s = fmaf(f[1], a.y, s);
+    s = fmaf(f[2], a.z, s);
+    s = fmaf(f[3], a.w, s);
+    s = fmaf(f[4], b.x, s);
+    s = fmaf(f[5], b.y, s);
+    s = fmaf(f[6], b.z, s);
+    s = fmaf(f[7], b.w, s);
+    return s;
+}
+
+static __device__ __forceinline__ float round_bf16(float v) {
+    return __bfloat162float(__float2bfloat16(v));
+}
+
+}  // namespace qc

@@ -1,0 +1,193 @@
+// gemv.cu: the decode projections, a weight-streaming skinny GEMM for 1..64 rows of activations.
+//   acc[b][n] = sum_k W[n][k] * X[b][k]     W bf16 [N][K] row-major, X f32 [B][K], f32 accumulate
+// Each warp owns a PAIR of weight rows and BT activation rows; lanes stride K in 16-byte loads
+// (8 bf16), UNROLL iterations' loads are issued before any math so several loads are in flight,
+// and a butterfly shuffle leaves every lane all 2*BT sums so lane b < BT runs the epilogue for
+// activation row b. K must be a multiple of 8 (checked on the host). Which rows form a pair is
+// what lets epilogues fuse:
+//   plain    rows (2p, 2p+1)             out_f32[b][n] = acc                        (lm_head)
+//   residual rows (2p, 2p+1)             x[b][n] += acc                             (o_proj, down_proj)
+//   qkv      rows (h*hd+i, h*hd+i+hd/2)  + bias, RoPE (half-split) on q and k, q -> q_out f32
+//                                        [B][qDim], k and v -> bf16 KV cache at the row's slot/pos
+//   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
+// Launch: block 32*W (W warps, one pair each; W = 8, or 4 for qkv), grid.x = ceil(pairs/W), grid.y = ceil(B/BT).
+// CPU counterparts: CpuEngine's matVec plus, per epilogue, its bias/RoPE/KV write, silu*mul and
+// residual add.
+#include "common.cuh"
+
+namespace gemv {
+
+enum Mode { PLAIN = 0, RESIDUAL = 1, QKV = 2, SWIGLU = 3 };
+
+struct Params {
+    const __nv_bfloat16* W;   // [N][K]
+    const float* X;           // [B][K]
+    int N, K, B;
+    float* out_f32;           // plain: [B][N]; residual: x [B][N]; qkv: q [B][qDim]
+    float* out_act;           // swiglu: [B][N/2]
+    // qkv only
+    const __nv_bfloat16* bias;  // [N]
+    const float* inv_freq;      // [hd/2]
+    float rope_scale;           // attention factor multiplying cos and sin (YaRN), 1 otherwise
+    __nv_bfloat16* k_cache;     // this layer: [slots][kvHeads][maxT][hd]
+    __nv_bfloat16* v_cache;
+    const int* slots;           // [B]
+    const int* pos;             // [B]
+    int qDim, kvDim, hd, maxT;
+};
+
+template <int MODE>
+static __device__ __forceinline__ void pair_rows(const Params& p, int pair, int& r0, int& r1) {
+    if (MODE == QKV) {
+        int half = p.hd >> 1;
+        int head = pair / half, i = pair - head * half;
+        r0 = head * p.hd + i;
+        r1 = r0 + half;
+    } else if (MODE == SWIGLU) {
+        r0 = pair;
+        r1 = (p.N >> 1) + pair;
+    } else {
+        r0 = 2 * pair;
+        r1 = 2 * pair + 1;
+    }
+}
+
+template <int MODE>
+static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r0, int r1, int b, float a0, float a1) {
+    if (MODE == PLAIN) {
+        p.out_f32[(size_t)b * p.N + r0] = a0;
+        if (r1 < p.N) p.out_f32[(size_t)b * p.N + r1] = a1;
+    } else if (MODE == RESIDUAL) {
+        p.out_f32[(size_t)b * p.N + r0] += a0;
+        if (r1 < p.N) p.out_f32[(size_t)b * p.N + r1] += a1;
+    } else if (MODE == SWIGLU) {
+        float g = a0, u = a1;
+        float silu = g / (1.f + __expf(-g));
+        p.out_act[(size_t)b * (p.N >> 1) + r0] = silu * u;
+    } else {  // QKV
+        a0 += __bfloat162float(p.bias[r0]);
+        a1 += __bfloat162float(p.bias[r1]);
+        int half = p.hd >> 1;
+        int i = r0 % p.hd;  // < half by construction
+        int pos = p.pos[b];
+        if (r0 < p.qDim + p.kvDim) {
+            float angle = (float)pos * p.inv_freq[i];
+            float s, c;
+            sincosf(angle, &s, &c);
+            c *= p.rope_scale;
+            s *= p.rope_scale;
+            float x0 = a0, x1 = a1;
+            a0 = x0 * c - x1 * s;
+            a1 = x1 * c + x0 * s;
+        }
+        if (r0 < p.qDim) {
+            p.out_f32[(size_t)b * p.qDim + r0] = a0;
+            p.out_f32[(size_t)b * p.qDim + r1] = a1;
+        } else {
+            bool isK = r0 < p.qDim + p.kvDim;
+            int rel = r0 - p.qDim - (isK ? 0 : p.kvDim);
+            int kvh = rel / p.hd;
+            int kvHeads = p.kvDim / p.hd;
+            size_t base = (((size_t)p.slots[b] * kvHeads + kvh) * p.maxT + pos) * p.hd + i;
+            __nv_bfloat16* dst = isK ? p.k_cache : p.v_cache;
+            dst[base] = __float2bfloat16(a0);
+            dst[base + half] = __float2bfloat16(a1);
+        }
+    }
+}
+
+template <int BT, int MODE>
+static __device__ __forceinline__ void run(const Params& p) {
+    constexpr int UNROLL = 4;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int pairs = (MODE == QKV || MODE == SWIGLU) ? (p.N >> 1) : ((p.N + 1) >> 1);
+    int pair = blockIdx.x * (blockDim.x >> 5) + warp;
+    if (pair >= pairs) return;
+    int r0, r1;
+    pair_rows<MODE>(p, pair, r0, r1);
+    bool has1 = r1 < p.N;
+    int b0 = blockIdx.y * BT;
+    int nb = min(BT, p.B - b0);
+    const uint4* w0 = reinterpret_cast<const uint4*>(p.W + (size_t)r0 * p.K);
+    const uint4* w1 = reinterpret_cast<const uint4*>(p.W + (size_t)(has1 ? r1 : r0) * p.K);
+    const float4* x = reinterpret_cast<const float4*>(p.X + (size_t)b0 * p.K);
+    int kv = p.K >> 3;  // 16-byte words per row
+    float acc0[BT], acc1[BT];
+#pragma unroll
+    for (int b = 0; b < BT; b++) acc0[b] = acc1[b] = 0.f;
+
+    int k = lane;
+    for (; k + 32 * (UNROLL - 1) < kv; k += 32 * UNROLL) {
+        uint4 wa[UNROLL], wb[UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            wa[u] = __ldcs(w0 + k + 32 * u);  // weights are streamed once: keep them out of L1/L2's way
+            wb[u] = __ldcs(w1 + k + 32 * u);
+        }
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            float fa[8], fb[8];  // unpacked once, reused by every activation row
+            qc::unpack8(wa[u], fa);
+            qc::unpack8(wb[u], fb);
+#pragma unroll
+            for (int b = 0; b < BT; b++) {
+                if (b < nb) {
+                    const float4* xr = x + ((size_t)b * kv + k + 32 * u) * 2;
+                    float4 xa = __ldg(xr), xb = __ldg(xr + 1);
+                    acc0[b] += qc::dot8ff(fa, xa, xb);
+                    acc1[b] += qc::dot8ff(fb, xa, xb);
+                }
+            }
+        }
+    }
+    for (; k < kv; k += 32) {
+        float fa[8], fb[8];
+        qc::unpack8(__ldcs(w0 + k), fa);
+        qc::unpack8(__ldcs(w1 + k), fb);
+#pragma unroll
+        for (int b = 0; b < BT; b++) {
+            if (b < nb) {
+                const float4* xr = x + ((size_t)b * kv + k) * 2;
+                float4 xa = __ldg(xr), xb = __ldg(xr + 1);
+                acc0[b] += qc::dot8ff(fa, xa, xb);
+                acc1[b] += qc::dot8ff(fb, xa, xb);
+            }
+        }
+    }
+#pragma unroll
+    for (int b = 0; b < BT; b++) {
+        acc0[b] = qc::warp_sum(acc0[b]);
+        acc1[b] = qc::warp_sum(acc1[b]);
+    }
+    // Every lane now holds every sum; spread the epilogues over the lanes.
+#pragma unroll
+    for (int b = 0; b < BT; b++) {
+        if (lane == (b & 31) && b < nb) epilogue<MODE>(p, pair, r0, r1, b0 + b, acc0[b], acc1[b]);
+    }
+}
+
+}  // namespace gemv
+
+#define GEMV_KERNEL(NAME, MODE, BT)                                                                          \
+    extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
+        const __nv_bfloat16* W, const float* X, int N, int K, int B, float* out_f32,                         \
+        float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,        \
+        __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* slots, const int* pos, int qDim,         \
+        int kvDim, int hd, int maxT) {                                                                       \
+        gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
+                       pos, qDim, kvDim, hd, maxT};                                                          \
+        gemv::run<BT, MODE>(p);                                                                              \
+    }
+
+#define GEMV_ALL_TILES(PREFIX, MODE)       \
+    GEMV_KERNEL(PREFIX##_bt1, MODE, 1)     \
+    GEMV_KERNEL(PREFIX##_bt2, MODE, 2)     \
+    GEMV_KERNEL(PREFIX##_bt4, MODE, 4)     \
+    GEMV_KERNEL(PREFIX##_bt8, MODE, 8)     \
+    GEMV_KERNEL(PREFIX##_bt16, MODE, 16)   \
+    GEMV_KERNEL(PREFIX##_bt32, MODE, 32)
+
+GEMV_ALL_TILES(gemv_plain, gemv::PLAIN)
+GEMV_ALL_TILES(gemv_residual, gemv::RESIDUAL)
+GEMV_ALL_TILES(gemv_qkv, gemv::QKV)
+GEMV_ALL_TILES(gemv_swiglu, gemv::SWIGLU)

@@ -1,0 +1,430 @@
+// prefill_gemm_sm90.cu: Hopper (sm_90a) warpgroup-MMA versions of prefill_gemm.cu, same math.
+//
+// What it computes: exactly what prefill_gemm.cu's kernels compute, with the same parameters
+// (A, W, C, Cf, bias, R, M, N, K):
+//   *_bf16:   C[m][n] = A[m].W[n] (+ bias[n]) (+ R[m][n]), bf16 C or f32 Cf output; R has the
+//             output's element type and may alias it (in-place residual add)
+//   *_swiglu: C[m][n] = silu(A[m].W[n]) * A[m].W[N+n], W = fused [2N][K] gate/up weight
+// Numerics and CPU counterpart as in prefill_gemm.cu (f32 accumulation, one bf16 rounding).
+//
+// Kernels and launch layout (grid is 1-D: ceil(M/128) * ceil(Nw/BN) blocks, Nw = N for plain and 2N
+// for swiglu, walked in groups of 8 M-tiles as in prefill_gemm.cu; tiles are 128 x BN x 64, the
+// swiglu tile holds BN/2 gate rows and the BN/2 up rows of the same output columns):
+//   prefill_gemm_wgmma_bf16, prefill_gemm_wgmma_swiglu: BN = 256, block = 256 threads (2 warpgroups,
+//       warpgroup g computes rows [64g, 64g+64) with wgmma.m64n256k16); all threads also issue the
+//       cp.async loads, 4 stages, dynamic shared memory 197632 bytes
+//   prefill_gemm_wgmma_bf16_bn128: BN = 128 (wgmma.m64n128k16), block = 256 threads, 6 stages,
+//       dynamic shared memory 197632 bytes; more blocks for narrow layers at ~1K tokens
+//   prefill_gemm_wgmma_ws_bf16, prefill_gemm_wgmma_ws_swiglu: BN = 256, block = 384 threads:
+//       warpgroup 0 only loads (cp.async completing on mbarriers), warpgroups 1 and 2 only compute,
+//       4 stages, dynamic shared memory 197888 bytes
+//   The shared sizes include 1 KB so tiles can be 1024-aligned (the 128-byte swizzle of the wgmma
+//   descriptors needs it); set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES before launching.
+// Requirements: as prefill_gemm.cu (K % 64 == 0, N % 8 == 0, M >= 1, 16-byte aligned, dense rows).
+// Only real on sm_90a machine code: build with -gencode arch=compute_90a,code=sm_90a. Compiled for
+// any other target (including plain sm_90 and PTX JIT) the kernels trap, so the host must launch
+// them only on compute capability 9.0 with a module that contains sm_90a code, and otherwise use
+// prefill_gemm.cu's mma.sync kernels.
+#include "prefill_mma.cuh"
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define PREFILL_WGMMA_ENABLED 1
+#endif
+
+namespace prefill_gemm_sm90 {
+
+using namespace prefill_mma;
+
+constexpr int BM = 128;
+constexpr int BK = 64;
+constexpr int GROUP_M = 8;
+constexpr int ROW_BYTES = BK * 2;
+constexpr int A_STAGE = BM * ROW_BYTES;  // 16 KB
+
+template <int BN, int STAGES>
+constexpr int smem_bytes() {
+    return STAGES * (A_STAGE + BN * ROW_BYTES) + 1024;
+}
+// The warp-specialized kernel also keeps 2 * STAGES mbarriers after the stages.
+template <int BN, int STAGES>
+constexpr int smem_bytes_ws() {
+    return smem_bytes<BN, STAGES>() + 256;
+}
+static_assert(GROUP_M > 0 && smem_bytes_ws<256, 4>() <= 227 * 1024 && smem_bytes<128, 6>() <= 227 * 1024,
+              "tile configs exceed the sm_90 shared memory limit");
+
+#ifdef PREFILL_WGMMA_ENABLED
+// Shared-memory matrix descriptor for a K-major tile with 128-byte rows in the 128-byte swizzle
+// (16-byte chunk c of row r stored at chunk c ^ (r & 7), the layout swizzle<128> writes): start
+// address, leading offset unused for this layout (1), stride between 8-row groups 1024 bytes.
+static __device__ __forceinline__ uint64_t smem_desc(uint32_t addr) {
+    uint64_t d = (uint64_t)((addr & 0x3FFFF) >> 4);
+    d |= (uint64_t)1 << 16;
+    d |= (uint64_t)(1024 >> 4) << 32;
+    d |= (uint64_t)1 << 62;
+    return d;
+}
+
+static __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+static __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+static __device__ __forceinline__ void wgmma_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// cp.async writes through the generic proxy; wgmma reads shared memory through the async proxy.
+static __device__ __forceinline__ void fence_proxy_async() {
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+static __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+static __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+// Arrives on the barrier once all of this thread's earlier cp.async copies have landed.
+static __device__ __forceinline__ void mbar_arrive_cp_async(uint32_t bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+static __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+    asm volatile(
+        "{\n"
+        ".reg .pred done;\n"
+        "WAIT_AGAIN:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+        "@!done bra WAIT_AGAIN;\n"
+        "}\n" ::"r"(bar),
+        "r"(parity)
+        : "memory");
+}
+
+// d[64 x 256] += A[64 x 16] * B[256 x 16]^T, both operands from shared memory.
+static __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t descA, uint64_t descB) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        " %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        " %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        " %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        " %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        " %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        " %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+        "%128, %129, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(descA), "l"(descB), "r"(1));
+}
+
+// d[64 x 128] += A[64 x 16] * B[128 x 16]^T.
+static __device__ __forceinline__ void wgmma_m64n128k16(float (&d)[64], uint64_t descA, uint64_t descB) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        " %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        " %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "%64, %65, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(descA), "l"(descB), "r"(1));
+}
+
+template <int BN>
+static __device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t descA, uint64_t descB) {
+    if constexpr (BN == 256) {
+        wgmma_m64n256k16(d, descA, descB);
+    } else {
+        wgmma_m64n128k16(d, descA, descB);
+    }
+}
+#endif  // PREFILL_WGMMA_ENABLED
+
+// Block -> (first row, first output column), grouped so that concurrently running blocks share tiles in L2.
+template <int OUT_BN>
+static __device__ __forceinline__ int2 tile_origin(int M, int N) {
+    const int mTiles = (M + BM - 1) / BM;
+    const int nTiles = (N + OUT_BN - 1) / OUT_BN;
+    const int pid = blockIdx.x;
+    const int perGroup = GROUP_M * nTiles;
+    const int firstM = (pid / perGroup) * GROUP_M;
+    const int groupRows = min(mTiles - firstM, GROUP_M);
+    return make_int2((firstM + (pid % perGroup) % groupRows) * BM, ((pid % perGroup) / groupRows) * OUT_BN);
+}
+
+// Copies k-tile kTile of the A rows [m0, m0+128) and of the BN weight rows of this block into one
+// stage, spread over THREADS threads (t = this thread's index among them). For swiglu, tile rows
+// [0, BN/2) are gate rows and [BN/2, BN) the up rows of output columns n0 .. n0+BN/2-1.
+template <int BN, bool SWIGLU, int THREADS>
+static __device__ __forceinline__ void load_stage(uint32_t sA, uint32_t sB, const __nv_bfloat16* __restrict__ A,
+                                                  const __nv_bfloat16* __restrict__ W, int M, int N, int K, int m0,
+                                                  int n0, int kTile, int t) {
+    const int chunk = t & 7;
+    const int row0 = t >> 3;
+    constexpr int ROWS_PER_PASS = THREADS / 8;
+    const int k0 = kTile * BK + chunk * 8;
+#pragma unroll
+    for (int i = 0; i < BM / ROWS_PER_PASS; ++i) {
+        const int r = row0 + i * ROWS_PER_PASS;
+        const int gr = m0 + r;
+        const bool valid = gr < M;
+        cp_async_16(sA + swizzle<ROW_BYTES>(r, chunk), A + (size_t)(valid ? gr : 0) * K + k0, valid);
+    }
+#pragma unroll
+    for (int i = 0; i < BN / ROWS_PER_PASS; ++i) {
+        const int r = row0 + i * ROWS_PER_PASS;
+        int gr;
+        bool valid;
+        if (SWIGLU) {
+            const int col = n0 + (r & (BN / 2 - 1));
+            valid = col < N;
+            gr = r < BN / 2 ? col : N + col;
+        } else {
+            gr = n0 + r;
+            valid = gr < N;
+        }
+        cp_async_16(sB + swizzle<ROW_BYTES>(r, chunk), W + (size_t)(valid ? gr : 0) * K + k0, valid);
+    }
+}
+
+// Accumulator layout of one warpgroup's 64 x BN result: acc[4j+e] sits at row rowBase (+8 for e >= 2),
+// column 8j + 2*(lane%4) + (e&1), where rowBase = first row of the warp's 16 + lane/4.
+template <int BN, bool SWIGLU>
+static __device__ __forceinline__ void store_tile(const float (&acc)[BN / 2], int rowBase, int n0, int lane,
+                                                  __nv_bfloat16* C, float* Cf, const __nv_bfloat16* __restrict__ bias,
+                                                  const void* R, int M, int N) {
+    const int colBase = (lane & 3) * 2;
+    if (SWIGLU) {
+        constexpr int HALF = BN / 16;  // n8 chunks of gate; the up chunk of gate chunk j is j + HALF
+#pragma unroll
+        for (int j = 0; j < HALF; ++j) {
+            const int col = n0 + j * 8 + colBase;
+            if (col >= N) continue;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = rowBase + h * 8;
+                if (row >= M) continue;
+                const float g0 = acc[4 * j + 2 * h], g1 = acc[4 * j + 2 * h + 1];
+                const float u0 = acc[4 * (j + HALF) + 2 * h], u1 = acc[4 * (j + HALF) + 2 * h + 1];
+                *reinterpret_cast<__nv_bfloat162*>(C + (size_t)row * N + col) =
+                    __floats2bfloat162_rn(g0 / (1.f + __expf(-g0)) * u0, g1 / (1.f + __expf(-g1)) * u1);
+            }
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < BN / 8; ++j) {
+            const int col = n0 + j * 8 + colBase;
+            if (col >= N) continue;
+            float b0 = 0.f, b1 = 0.f;
+            if (bias != nullptr) {
+                const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(bias + col));
+                b0 = b.x;
+                b1 = b.y;
+            }
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = rowBase + h * 8;
+                if (row >= M) continue;
+                float v0 = acc[4 * j + 2 * h] + b0;
+                float v1 = acc[4 * j + 2 * h + 1] + b1;
+                const size_t off = (size_t)row * N + col;
+                if (R != nullptr) {
+                    // The residual has the output's element type: bf16 with C, f32 with Cf.
+                    const float2 r = C != nullptr ? __bfloat1622float2(static_cast<const __nv_bfloat162*>(R)[off / 2])
+                                                  : static_cast<const float2*>(R)[off / 2];
+                    v0 += r.x;
+                    v1 += r.y;
+                }
+                if (C != nullptr) {
+                    *reinterpret_cast<__nv_bfloat162*>(C + off) = __floats2bfloat162_rn(v0, v1);
+                } else {
+                    *reinterpret_cast<float2*>(Cf + off) = make_float2(v0, v1);
+                }
+            }
+        }
+    }
+}
+
+// 256 threads; every thread loads, each warpgroup multiplies its 64 rows.
+template <int BN, int STAGES, bool SWIGLU>
+static __device__ __forceinline__ void gemm_cooperative(const __nv_bfloat16* __restrict__ A,
+                                                        const __nv_bfloat16* __restrict__ W, __nv_bfloat16* C,
+                                                        float* Cf, const __nv_bfloat16* __restrict__ bias,
+                                                        const void* R, int M, int N, int K) {
+#ifdef PREFILL_WGMMA_ENABLED
+    constexpr int B_STAGE = BN * ROW_BYTES;
+    extern __shared__ __align__(1024) unsigned char smem[];
+    const uint32_t sA = (smem_addr(smem) + 1023u) & ~1023u;
+    const uint32_t sB = sA + STAGES * A_STAGE;
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int wg = warp >> 2;
+    const int2 origin = tile_origin<SWIGLU ? BN / 2 : BN>(M, N);
+    const int m0 = origin.x, n0 = origin.y;
+
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.f;
+
+    // Prefetch distance STAGES-2: the stage refilled in iteration kt was read by the wgmmas of tile
+    // kt-2, which every warp has retired (wgmma_wait<1> at the end of iteration kt-1) before the barrier.
+    const int kTiles = K / BK;
+#pragma unroll
+    for (int s = 0; s < STAGES - 2; ++s) {
+        if (s < kTiles)
+            load_stage<BN, SWIGLU, 256>(sA + s * A_STAGE, sB + s * B_STAGE, A, W, M, N, K, m0, n0, s, tid);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < kTiles; ++kt) {
+        cp_async_wait<STAGES - 3>();
+        fence_proxy_async();
+        __syncthreads();
+        const int next = kt + STAGES - 2;
+        if (next < kTiles) {
+            const int ns = next % STAGES;
+            load_stage<BN, SWIGLU, 256>(sA + ns * A_STAGE, sB + ns * B_STAGE, A, W, M, N, K, m0, n0, next, tid);
+        }
+        cp_async_commit();
+
+        const int stage = kt % STAGES;
+        const uint32_t tA = sA + stage * A_STAGE + wg * (64 * ROW_BYTES);
+        const uint32_t tB = sB + stage * B_STAGE;
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; ++kk) wgmma_tile<BN>(acc, smem_desc(tA + kk * 32), smem_desc(tB + kk * 32));
+        wgmma_commit();
+        wgmma_wait<1>();
+    }
+    wgmma_wait<0>();
+    cp_async_wait<0>();
+    store_tile<BN, SWIGLU>(acc, m0 + wg * 64 + (warp & 3) * 16 + (lane >> 2), n0, lane, C, Cf, bias, R, M, N);
+#else
+    __trap();  // no wgmma in this build target; see the head comment
+#endif
+}
+
+// 384 threads: warpgroup 0 produces stages, warpgroups 1 and 2 consume them. No setmaxnreg: the
+// consumers fit in the 168-register cap, and lowering the producer's cap made it spill addresses. full[s] completes when
+// all 128 producer threads' copies into stage s have landed; empty[s] when all 256 consumer threads
+// have retired the wgmmas that read it.
+template <int BN, int STAGES, bool SWIGLU>
+static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __restrict__ A,
+                                                        const __nv_bfloat16* __restrict__ W, __nv_bfloat16* C,
+                                                        float* Cf, const __nv_bfloat16* __restrict__ bias,
+                                                        const void* R, int M, int N, int K) {
+#ifdef PREFILL_WGMMA_ENABLED
+    constexpr int B_STAGE = BN * ROW_BYTES;
+    extern __shared__ __align__(1024) unsigned char smem[];
+    const uint32_t sA = (smem_addr(smem) + 1023u) & ~1023u;
+    const uint32_t sB = sA + STAGES * A_STAGE;
+    const uint32_t full = sB + STAGES * B_STAGE;  // STAGES barriers of 8 bytes
+    const uint32_t empty = full + STAGES * 8;
+    const int tid = threadIdx.x;
+    const int lane = tid & 31;
+    const int warp = tid >> 5;
+    const int wg = warp >> 2;
+    const int2 origin = tile_origin<SWIGLU ? BN / 2 : BN>(M, N);
+    const int m0 = origin.x, n0 = origin.y;
+    const int kTiles = K / BK;
+
+    if (tid == 0) {
+        for (int s = 0; s < STAGES; ++s) {
+            mbar_init(full + 8 * s, 128);
+            mbar_init(empty + 8 * s, 256);
+        }
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        for (int kt = 0; kt < kTiles; ++kt) {
+            const int s = kt % STAGES;
+            if (kt >= STAGES) mbar_wait(empty + 8 * s, ((kt / STAGES) - 1) & 1);
+            load_stage<BN, SWIGLU, 128>(sA + s * A_STAGE, sB + s * B_STAGE, A, W, M, N, K, m0, n0, kt, tid);
+            mbar_arrive_cp_async(full + 8 * s);
+        }
+    } else {
+        const int cw = wg - 1;
+        float acc[BN / 2];
+#pragma unroll
+        for (int i = 0; i < BN / 2; ++i) acc[i] = 0.f;
+        for (int kt = 0; kt < kTiles; ++kt) {
+            const int s = kt % STAGES;
+            mbar_wait(full + 8 * s, (kt / STAGES) & 1);
+            fence_proxy_async();
+            const uint32_t tA = sA + s * A_STAGE + cw * (64 * ROW_BYTES);
+            const uint32_t tB = sB + s * B_STAGE;
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < BK / 16; ++kk)
+                wgmma_tile<BN>(acc, smem_desc(tA + kk * 32), smem_desc(tB + kk * 32));
+            wgmma_commit();
+            wgmma_wait<1>();
+            if (kt > 0) mbar_arrive(empty + 8 * ((kt - 1) % STAGES));
+        }
+        wgmma_wait<0>();
+        store_tile<BN, SWIGLU>(acc, m0 + cw * 64 + (warp & 3) * 16 + (lane >> 2), n0, lane, C, Cf, bias, R, M, N);
+    }
+#else
+    __trap();
+#endif
+}
+
+}  // namespace prefill_gemm_sm90
+
+#define PREFILL_WGMMA_PARAMS                                                                         \
+    const __nv_bfloat16 *__restrict__ A, const __nv_bfloat16 *__restrict__ W, __nv_bfloat16 *C, float *Cf, \
+        const __nv_bfloat16 *__restrict__ bias, const void *R, int M, int N, int K
+#define PREFILL_WGMMA_ARGS A, W, C, Cf, bias, R, M, N, K
+
+extern "C" __global__ void __launch_bounds__(256, 1) prefill_gemm_wgmma_bf16(PREFILL_WGMMA_PARAMS) {
+    prefill_gemm_sm90::gemm_cooperative<256, 4, false>(PREFILL_WGMMA_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) prefill_gemm_wgmma_swiglu(PREFILL_WGMMA_PARAMS) {
+    prefill_gemm_sm90::gemm_cooperative<256, 4, true>(PREFILL_WGMMA_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) prefill_gemm_wgmma_bf16_bn128(PREFILL_WGMMA_PARAMS) {
+    prefill_gemm_sm90::gemm_cooperative<128, 6, false>(PREFILL_WGMMA_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_bf16(PREFILL_WGMMA_PARAMS) {
+    prefill_gemm_sm90::gemm_specialized<256, 4, false>(PREFILL_WGMMA_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_swiglu(PREFILL_WGMMA_PARAMS) {
+    prefill_gemm_sm90::gemm_specialized<256, 4, true>(PREFILL_WGMMA_ARGS);
+}
+
+#undef PREFILL_WGMMA_PARAMS
+#undef PREFILL_WGMMA_ARGS
+#undef PREFILL_WGMMA_ENABLED

@@ -1,0 +1,60 @@
+// rope_store.cu: the QKV epilogue of gemv.cu as a kernel of its own, for rows whose fused q/k/v
+// projection came from the tensor-core GEMM (prefill, large decode batches) as f32 without bias.
+// For row r and every pair (head h, i < hd/2) of q and k heads: v0 = qkv[r][h*hd+i] + bias,
+// v1 = qkv[r][h*hd+i+hd/2] + bias, rotated by angle = float(pos[r]) * inv_freq[i] (cos and sin times
+// rope_scale); q goes to q_out f32 [R][qDim] and, when q_bf16 is not null, to q_bf16 [R][qDim] (the
+// flash-attention input); k (rotated) and v (bias only) go to the bf16 cache
+// [slots][kvHeads][maxT][hd] at (slots[r], pos[r]). Launch: grid = R, block = 256, threads stride the
+// pairs. CPU counterpart: Qwen2Forward's bias add, Rope#rotate and KV append.
+#include "common.cuh"
+
+extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const __nv_bfloat16* __restrict__ bias,
+                                          const float* __restrict__ inv_freq, float rope_scale, float* __restrict__ q_out,
+                                          __nv_bfloat16* __restrict__ q_bf16, __nv_bfloat16* __restrict__ k_cache,
+                                          __nv_bfloat16* __restrict__ v_cache, const int* __restrict__ slots,
+                                          const int* __restrict__ pos, int qDim, int kvDim, int hd, int maxT) {
+    int r = blockIdx.x;
+    int half = hd >> 1;
+    int n = qDim + 2 * kvDim;
+    const float* row = qkv + (size_t)r * n;
+    int p = pos[r];
+    int kvHeads = kvDim / hd;
+    for (int pair = threadIdx.x; pair < (n >> 1); pair += blockDim.x) {
+        int head = pair / half, i = pair - head * half;
+        int r0 = head * hd + i, r1 = r0 + half;
+        float a0 = row[r0] + __bfloat162float(bias[r0]);
+        float a1 = row[r1] + __bfloat162float(bias[r1]);
+        if (r0 < qDim + kvDim) {
+            float s, c;
+            sincosf((float)p * inv_freq[i], &s, &c);
+            c *= rope_scale;
+            s *= rope_scale;
+            float x0 = a0, x1 = a1;
+            a0 = x0 * c - x1 * s;
+            a1 = x1 * c + x0 * s;
+        }
+        if (r0 < qDim) {
+            q_out[(size_t)r * qDim + r0] = a0;
+            q_out[(size_t)r * qDim + r1] = a1;
+            if (q_bf16) {
+                q_bf16[(size_t)r * qDim + r0] = __float2bfloat16(a0);
+                q_bf16[(size_t)r * qDim + r1] = __float2bfloat16(a1);
+            }
+        } else {
+            bool isK = r0 < qDim + kvDim;
+            int rel = r0 - qDim - (isK ? 0 : kvDim);
+            int kvh = rel / hd;
+            size_t base = (((size_t)slots[r] * kvHeads + kvh) * maxT + p) * hd + i;
+            __nv_bfloat16* dst = isK ? k_cache : v_cache;
+            dst[base] = __float2bfloat16(a0);
+            dst[base + half] = __float2bfloat16(a1);
+        }
+    }
+}
+
+// out[i] = bf16(in[i]) for i < n: f32 activations into a tensor-core GEMM's bf16 operand.
+// Launch: grid-stride, block 256.
+extern "C" __global__ void f32_to_bf16(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, long long n) {
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = __float2bfloat16(in[i]);
+}

@@ -1,0 +1,77 @@
+package qwenchat.admin;
+
+import jakarta.servlet.http.HttpServletResponse;
+import java.util.Map;
+import org.springframework.http.MediaType;
+import org.springframework.stereotype.Controller;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.ResponseBody;
+import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
+
+/**
+ * {@code /admin}: the page is only a shell with a login form (it holds no data); everything it shows
+ * comes from {@code /admin/api/**}, which {@link AdminAuthFilter} guards.
+ */
+@Controller
+class AdminController {
+
+    /** Like the chat page's: our own scripts and styles only. */
+    static final String CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; "
+            + "img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-src 'none'; frame-ancestors 'none'; "
+            + "base-uri 'none'; form-action 'self'";
+
+    private final Overview overview;
+    private final SampleHistory history;
+    private final StreamTickets tickets;
+    private final AdminEvents events;
+
+    AdminController(Overview overview, SampleHistory history, StreamTickets tickets, AdminEvents events) {
+        this.overview = overview;
+        this.history = history;
+        this.tickets = tickets;
+        this.events = events;
+    }
+
+    @GetMapping({"/admin", "/admin/"})
+    String page(HttpServletResponse response) {
+        response.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
+        response.setHeader("X-Content-Type-Options", "nosniff");
+        response.setHeader("Referrer-Policy", "no-referrer");
+        return "admin";
+    }
+
+    @GetMapping(path = "/admin/api/overview", produces = MediaType.APPLICATION_JSON_VALUE)
+    @ResponseBody
+    Map<String, Object> overview(HttpServletResponse response) {
+        response.setHeader("Cache-Control", "no-store");
+        return overview.build();
+    }
+
+    @GetMapping(path = "/admin/api/history", produces = MediaType.APPLICATION_JSON_VALUE)
+    @ResponseBody
+    Map<String, Object> history(HttpServletResponse response) {
+        response.setHeader("Cache-Control", "no-store");
+        return Map.of("intervalSeconds", 1, "samples", history.snapshot());
+    }
+
+    /** A one-time ticket for {@code /admin/api/events}: EventSource cannot send the bearer header. */
+    @PostMapping(path = "/admin/api/ticket", produces = MediaType.APPLICATION_JSON_VALUE)
+    @ResponseBody
+    Map<String, Object> ticket(HttpServletResponse response) {
+        response.setHeader("Cache-Control", "no-store");
+        return Map.of("ticket", tickets.issue(), "expiresInSeconds", StreamTickets.TTL_MILLIS / 1000);
+    }
+
+    @GetMapping(path = "/admin/api/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
+    SseEmitter events(HttpServletResponse response) {
+        response.setHeader("Cache-Control", "no-store");
+        SseEmitter e = events.open();
+        try {
+            e.send(SseEmitter.event().name("tick").data(Map.of("overview", overview.build())));
+        } catch (java.io.IOException ex) {
+            e.completeWithError(ex);
+        }
+        return e;
+    }
+}

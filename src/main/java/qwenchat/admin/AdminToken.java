@@ -1,0 +1,62 @@
+package qwenchat.admin;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import jakarta.servlet.http.HttpServletRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The admin credential: configured, or generated once at startup (256 random bits) and printed in
+ * the log so the operator can copy it. Checked in constant time.
+ */
+public final class AdminToken {
+
+    private static final Logger log = LoggerFactory.getLogger(AdminToken.class);
+
+    private final byte[] token;
+
+    private AdminToken(String token) {
+        this.token = token.getBytes(StandardCharsets.UTF_8);
+    }
+
+    static AdminToken of(String configured) {
+        return new AdminToken(configured);
+    }
+
+    /** The configured token, or a fresh random one announced once in the log. */
+    static AdminToken fromConfigOrGenerate(String configured, SecureRandom random) {
+        if (configured != null) return new AdminToken(configured);
+        String generated = generate(random);
+        log.warn("no admin token configured (QWEN_ADMIN_TOKEN / qwen.admin.token); generated one for this run: {}",
+                generated);
+        return new AdminToken(generated);
+    }
+
+    /** 256 random bits as 64 hex characters. */
+    static String generate(SecureRandom random) {
+        byte[] bytes = new byte[32];
+        random.nextBytes(bytes);
+        return HexFormat.of().formatHex(bytes);
+    }
+
+    /** Constant-time comparison of the UTF-8 bytes; null never matches. */
+    public boolean matches(String presented) {
+        if (presented == null) return false;
+        return MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The bearer credential of {@code Authorization: Bearer <token>}, or null when absent. */
+    static String bearer(HttpServletRequest request) {
+        String header = request.getHeader("Authorization");
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) return null;
+        return header.substring(7).trim();
+    }
+
+    /** Whether the request carries the admin token as its bearer credential. */
+    public boolean authorizes(HttpServletRequest request) {
+        return matches(bearer(request));
+    }
+}

@@ -1,0 +1,176 @@
+package qwenchat.engine.cuda;
+
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+
+/**
+ * Typed launches of the model kernels (see each {@code src/main/cuda/*.cu} for what it computes).
+ * Shapes are checked here, where a wrong one is still a readable Java exception rather than a
+ * device fault. Call on the context's worker thread.
+ */
+public final class CudaKernels {
+    /** Rows of activations one forward pass handles; the decode GEMV's batch tiles cover 1..64. */
+    public static final int MAX_ROWS = 64;
+    /** Tokens per flash-decoding split; must match attn::SPLIT in attention_decode.cu. */
+    public static final int ATTN_SPLIT = 64;
+    /** Largest query-head group per KV head; must match attn::MAXG. */
+    public static final int ATTN_MAX_GROUP = 16;
+    /** Most log-probabilities logits_topk reports per row; must match sampling::MAXK. */
+    public static final int MAX_TOPK = 20;
+
+    public enum GemvMode {
+        PLAIN("gemv_plain"), RESIDUAL("gemv_residual"), QKV("gemv_qkv"), SWIGLU("gemv_swiglu");
+
+        final String prefix;
+
+        GemvMode(String prefix) {
+            this.prefix = prefix;
+        }
+    }
+
+    private final Launcher launcher;
+
+    public CudaKernels(KernelModule module, CUstream stream) {
+        this.launcher = new Launcher(module, stream);
+    }
+
+    public Launcher launcher() {
+        return launcher;
+    }
+
+    /** x[r] = float(E[tokens[r]]): tokens int [rows], E bf16 [vocab][hidden], x f32 [rows][hidden]. */
+    public void embedRows(CUdeviceptr tokens, CUdeviceptr embed, CUdeviceptr x, int rows, int hidden) {
+        launcher.launch("embed_rows", rows, 1, 1, 256, 0, tokens, embed, x, hidden);
+    }
+
+    /** out[r] = w * rmsnorm(x[rowIndex ? rowIndex[r] : r]), all f32; rowIndex may be null. */
+    public void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr rowIndex, int rows, int hidden, float eps) {
+        rmsnorm(x, w, out, null, rowIndex, rows, hidden, eps);
+    }
+
+    /** RMSNorm into an f32 and/or a bf16 output (either may be null). */
+    public void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr outBf16, CUdeviceptr rowIndex, int rows,
+                        int hidden, float eps) {
+        launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, orNull(out), orNull(outBf16), orNull(rowIndex), hidden, eps);
+    }
+
+    /** Bias, RoPE and the KV-cache write for f32 q/k/v rows [rows][qDim+2*kvDim] (see rope_store.cu). */
+    public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
+                             CUdeviceptr qBf16, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
+                             int rows, int qDim, int kvDim, int headDim, int maxT) {
+        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kCache,
+                vCache, slots, pos, qDim, kvDim, headDim, maxT);
+    }
+
+    public void f32ToBf16(CUdeviceptr in, CUdeviceptr out, long n) {
+        int blocks = (int) Math.min(4096, (n + 255) / 256);
+        launcher.launch("f32_to_bf16", blocks, 1, 1, 256, 0, in, out, n);
+    }
+
+    /** Smallest compiled batch tile covering {@code rows} (capped at 32: larger batches take several tiles). */
+    static int batchTile(int rows) {
+        int t = 1;
+        while (t < rows && t < 32) t <<= 1;
+        return t;
+    }
+
+    /** Everything a GEMV epilogue may need; unused fields are null/0 for a mode. */
+    public record GemvArgs(CUdeviceptr outF32, CUdeviceptr outAct, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale,
+                           CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
+                           int qDim, int kvDim, int headDim, int maxT) {
+        public static GemvArgs out(CUdeviceptr f32) {
+            return new GemvArgs(f32, null, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
+        }
+
+        public static GemvArgs swiglu(CUdeviceptr act) {
+            return new GemvArgs(null, act, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
+        }
+    }
+
+    /** acc[b][n] = W[n] . X[b] for b < rows, n < N, then the mode's epilogue. */
+    public void gemv(GemvMode mode, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a) {
+        if (k % 8 != 0) throw new IllegalArgumentException("gemv needs K % 8 == 0, got K=" + k);
+        if (rows < 1 || rows > MAX_ROWS) throw new IllegalArgumentException("gemv rows must be 1.." + MAX_ROWS + ", got " + rows);
+        if ((mode == GemvMode.QKV || mode == GemvMode.SWIGLU) && n % 2 != 0) {
+            throw new IllegalArgumentException(mode + " gemv needs an even N, got " + n);
+        }
+        int pairs = (n + 1) / 2;
+        int tile = batchTile(rows);
+        int gridY = (rows + tile - 1) / tile;
+        // Warps per block, from the H200 profiles: 8 for gate/up, o/down and lm_head (gate/up streamed
+        // at 4.08 TB/s with 8 against 3.28 with 4), 4 for the short qkv matrix (equal either way).
+        int warps = mode == GemvMode.QKV ? 4 : 8;
+        launcher.launch(mode.prefix + "_bt" + tile, (pairs + warps - 1) / warps, gridY, 1, 32 * warps, 0,
+                w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
+                orNull(a.kCache()), orNull(a.vCache()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(), a.maxT());
+    }
+
+    private static CUdeviceptr orNull(CUdeviceptr p) {
+        return p == null ? new CUdeviceptr() : p;
+    }
+
+    /** Splits needed to cover {@code tokens} cache positions. */
+    public static int splitsFor(int tokens) {
+        return (tokens + ATTN_SPLIT - 1) / ATTN_SPLIT;
+    }
+
+    /**
+     * Flash-decoding partials. {@code gridSplits} splits are launched (covering the longest row);
+     * {@code partSplits} is the split stride of the partial buffers (sized for the cache).
+     */
+    public void attentionPartial(CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
+                                 CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
+                                 int maxT, int gridSplits, int partSplits, float scale) {
+        int group = heads / kvHeads;
+        if (group > ATTN_MAX_GROUP) throw new IllegalArgumentException("attention group " + group + " > " + ATTN_MAX_GROUP);
+        if (headDim != 64 && headDim != 128) {
+            throw new IllegalArgumentException("decode attention has kernels for head_dim 64 and 128, got " + headDim);
+        }
+        int shared = (group * headDim + group * ATTN_SPLIT + 4 * group * headDim) * Float.BYTES;
+        launcher.launch("attn_partial_hd" + headDim, gridSplits, kvHeads, rows, 128, shared, q, kCache, vCache, slots, pos,
+                partO, partMl, heads, kvHeads, maxT, partSplits, scale);
+    }
+
+    public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, int rows, int heads,
+                                 int headDim, int partSplits) {
+        launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, out, heads, headDim, partSplits);
+    }
+
+    /** Chunks per row of the two-stage argmax; ws.argmaxPart holds [rows][ARGMAX_CHUNKS][3] floats. */
+    public static final int ARGMAX_CHUNKS = 64;
+
+    /** The k = 1 case of {@link #logitsTopk}, in two stages over many blocks: ids[r], lps[r], lse[r]. */
+    public void logitsArgmax(CUdeviceptr logits, int rows, int vocab, CUdeviceptr part, CUdeviceptr ids, CUdeviceptr logprobs,
+                             CUdeviceptr lse) {
+        int chunk = (vocab + ARGMAX_CHUNKS - 1) / ARGMAX_CHUNKS;
+        launcher.launch("logits_argmax_partial", ARGMAX_CHUNKS, rows, 1, 256, 0, logits, vocab, chunk, part);
+        launcher.launch("logits_argmax_finish", rows, 1, 1, 32, 0, part, ARGMAX_CHUNKS, ids, logprobs, lse);
+    }
+
+    /** Per row: the k best ids and their log-probabilities, and log-sum-exp. */
+    public void logitsTopk(CUdeviceptr logits, int rows, int vocab, int k, CUdeviceptr ids, CUdeviceptr logprobs, CUdeviceptr lse) {
+        if (k < 1 || k > MAX_TOPK) throw new IllegalArgumentException("top-k must be 1.." + MAX_TOPK + ", got " + k);
+        launcher.launch("logits_topk", rows, 1, 1, 1024, 0, logits, vocab, k, ids, logprobs, lse);
+    }
+
+    /** Most top-k survivors (ties included) a row sends to the host; more means the whole row is read. */
+    public static final int MAX_CANDIDATES = 4096;
+
+    /** Penalties and temperature into {@code proc} for rows whose mode is 1 (greedy) or 2 (sample); see sampling.cu. */
+    public void samplePrepare(CUdeviceptr raw, CUdeviceptr proc, int rows, int vocab, CUdeviceptr mode, CUdeviceptr rep,
+                              CUdeviceptr temp, CUdeviceptr off, CUdeviceptr ids, CUdeviceptr flags, CUdeviceptr delta) {
+        launcher.launch("sample_prepare", rows, 1, 1, 1024, 0, raw, proc, vocab, mode, rep, temp, off, ids, flags, delta);
+    }
+
+    /** The top-k survivors (ties included) of mode-2 rows; count -1 where the host needs the whole row. */
+    public void topkCandidates(CUdeviceptr proc, int rows, int vocab, CUdeviceptr mode, CUdeviceptr topK, CUdeviceptr count,
+                               CUdeviceptr candIds, CUdeviceptr candVals) {
+        launcher.launch("topk_candidates", rows, 1, 1, 1024, 0, proc, vocab, mode, topK, MAX_CANDIDATES, count, candIds,
+                candVals);
+    }
+
+    /** Streams {@code bytes} (a multiple of 16) from {@code p}; one partial sum per block into {@code out}. */
+    public void readBandwidth(CUdeviceptr p, long bytes, CUdeviceptr out, int blocks) {
+        launcher.launch("read_bandwidth", blocks, 1, 1, 512, 0, p, bytes / 16, out);
+    }
+}

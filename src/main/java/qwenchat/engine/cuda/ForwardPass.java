@@ -1,0 +1,215 @@
+package qwenchat.engine.cuda;
+
+import static qwenchat.engine.cuda.CudaCheck.check;
+
+import java.util.HashMap;
+import java.util.Map;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
+import jcuda.driver.JCudaDriver;
+import qwenchat.engine.cuda.CudaKernels.GemvArgs;
+import qwenchat.engine.cuda.CudaKernels.GemvMode;
+import qwenchat.model.ModelConfig;
+
+/**
+ * The launches of one forward pass over the rows staged in the {@link Workspace}. Two paths:
+ * <ul>
+ * <li>GEMV (fewer than {@link #GEMM_MIN_ROWS} rows): per layer norm, fused QKV+bias+RoPE+KV write,
+ * split attention, o_proj+residual, norm, fused gate/up+SiLU*mul, down_proj+residual, all with f32
+ * activations; weights are streamed once per step, which is what batch-1 decode is bound by.</li>
+ * <li>GEMM (more rows: prefill chunks, large decode batches): the tensor-core {@link PrefillGemm}
+ * on bf16 copies of the activations, {@code qkv_rope_store} for bias/RoPE/KV write, and causal
+ * {@link PrefillAttention} for a single sequence's chunk with head_dim 128 (split attention
+ * otherwise); the residual stream stays f32.</li>
+ * </ul>
+ * Decode passes are captured as CUDA graphs once per (rows, logit rows, attention splits) and
+ * replayed: 28 layers are over 200 launches, whose JNI and driver cost would otherwise exceed the GPU
+ * time at batch 1.
+ */
+final class ForwardPass implements AutoCloseable {
+    /** Rows from which the tensor-core GEMM beats the GEMV (which re-reads activations per weight row pair). */
+    static final int GEMM_MIN_ROWS = 16;
+
+    private final ModelConfig c;
+    private final DeviceWeights w;
+    private final DeviceKvCache kv;
+    private final Workspace ws;
+    private final CudaKernels k;
+    private final PrefillGemm gemm;
+    private final PrefillAttention flash;
+    private final CUstream stream;
+    private final int maxT;
+    private final float ropeScale;
+    private final Map<Long, CUgraphExec> graphs = new HashMap<>();
+
+    ForwardPass(ModelConfig c, DeviceWeights w, DeviceKvCache kv, Workspace ws, CudaKernels k, PrefillGemm gemm,
+                PrefillAttention flash, CUstream stream, int maxT, float ropeScale) {
+        this.c = c;
+        this.w = w;
+        this.kv = kv;
+        this.ws = ws;
+        this.k = k;
+        this.gemm = gemm;
+        this.flash = flash;
+        this.stream = stream;
+        this.maxT = maxT;
+        this.ropeScale = ropeScale;
+    }
+
+    /** Whether the tensor-core kernels can take this model's shapes (K % 64, N % 8). */
+    static boolean gemmFits(ModelConfig c) {
+        return c.hiddenSize() % 64 == 0 && c.intermediateSize() % 64 == 0 && c.qDim() % 64 == 0 && c.qkvDim() % 8 == 0
+                && c.vocabSize() % 8 == 0;
+    }
+
+    /**
+     * Enqueues a decode pass (rows of distinct sequences); logits for ws.logitRows[0..logitRows).
+     *
+     * @param maxLength the longest attended length among the rows (position + 1)
+     */
+    void decode(int rows, int logitRows, int maxLength, boolean useGraph) {
+        int gridSplits = CudaKernels.splitsFor(maxLength);
+        if (!useGraph) {
+            layers(rows, gridSplits, -1);
+            logits(0, logitRows);
+            return;
+        }
+        // Round the splits up to a power of two so a growing context re-captures only log2(maxT) times.
+        int bucket = gridSplits == 1 ? 1 : Integer.highestOneBit(gridSplits - 1) << 1;
+        bucket = Math.min(bucket, ws.splits);
+        long key = ((long) rows << 40) | ((long) logitRows << 20) | bucket;
+        CUgraphExec exec = graphs.get(key);
+        if (exec == null) {
+            // Run it eagerly this once (so one-time set-up such as raising a kernel's shared-memory
+            // limit happens outside the capture), then capture the same launches for later steps.
+            layers(rows, bucket, -1);
+            logits(0, logitRows);
+            graphs.put(key, capture(rows, logitRows, bucket));
+            return;
+        }
+        check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch(rows " + rows + ", splits " + bucket + ")");
+    }
+
+    /** Enqueues the layers for a chunk of one sequence's prompt at positions past..past+rows-1. */
+    void prefill(int rows, int past) {
+        layers(rows, CudaKernels.splitsFor(past + rows), past);
+    }
+
+    private CUgraphExec capture(int rows, int logitRows, int gridSplits) {
+        check(JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                "cuStreamBeginCapture");
+        CUgraph graph = new CUgraph();
+        try {
+            layers(rows, gridSplits, -1);
+            logits(0, logitRows);
+        } finally {
+            check(JCudaDriver.cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
+        }
+        CUgraphExec exec = new CUgraphExec();
+        check(JCudaDriver.cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate(rows " + rows + ")");
+        check(JCudaDriver.cuGraphDestroy(graph), "cuGraphDestroy");
+        return exec;
+    }
+
+    int capturedGraphs() {
+        return graphs.size();
+    }
+
+    /** @param past >= 0: the rows are one sequence's prompt chunk starting there (flash attention allowed) */
+    private void layers(int rows, int gridSplits, int past) {
+        int h = c.hiddenSize();
+        k.embedRows(ws.tokens.ptr(), w.embed.ptr(), ws.x.ptr(), rows, h);
+        boolean useGemm = rows >= GEMM_MIN_ROWS && gemm != null;
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            if (useGemm) gemmLayer(l, rows, gridSplits, past);
+            else gemvLayer(l, rows, gridSplits);
+        }
+    }
+
+    private void gemvLayer(int l, int rows, int gridSplits) {
+        int h = c.hiddenSize();
+        int hd = c.headDim();
+        float eps = (float) c.rmsNormEps();
+        DeviceWeights.Layer L = w.layers.get(l);
+        DeviceBuffer kc = kv.k.get(l);
+        DeviceBuffer vc = kv.v.get(l);
+        k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
+        k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows,
+                new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
+                        ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, maxT));
+        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
+        k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
+        k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
+        k.gemv(GemvMode.SWIGLU, L.gateUp().ptr(), ws.xn.ptr(), 2 * c.intermediateSize(), h, rows,
+                GemvArgs.swiglu(ws.act.ptr()));
+        k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(ws.x.ptr()));
+    }
+
+    private void gemmLayer(int l, int rows, int gridSplits, int past) {
+        int h = c.hiddenSize();
+        int hd = c.headDim();
+        float eps = (float) c.rmsNormEps();
+        DeviceWeights.Layer L = w.layers.get(l);
+        DeviceBuffer kc = kv.k.get(l);
+        DeviceBuffer vc = kv.v.get(l);
+        boolean useFlash = past >= 0 && hd == PrefillAttention.HEAD_DIM;
+        k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
+        gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
+        k.qkvRopeStore(ws.qkvF32.ptr(), L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, ws.qGemm.ptr(),
+                useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, c.qDim(),
+                c.kvDim(), hd, maxT);
+        if (useFlash) {
+            // One sequence: its slot is where every row's K/V went; the kernel reads positions 0..past+rows-1.
+            int slot = currentSlot;
+            long slotOffset = (long) slot * c.numKeyValueHeads() * maxT * hd * 2;
+            flash.causal(ws.qb.ptr(), kc.at(slotOffset), vc.at(slotOffset), ws.attnb.ptr(),
+                    new PrefillAttention.Strides(c.qDim(), hd, maxT * hd, hd, c.qDim(), hd), rows, past,
+                    c.numAttentionHeads(), c.numKeyValueHeads());
+        } else {
+            splitAttention(ws.qGemm.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
+            k.f32ToBf16(ws.attn.ptr(), ws.attnb.ptr(), (long) rows * c.qDim());
+        }
+        gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
+        k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
+        gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+        gemm.linearAddF32(ws.actb.ptr(), L.down().ptr(), rows, h, c.intermediateSize(), ws.x.ptr());
+    }
+
+    /** The slot of the single sequence a prefill chunk belongs to; set by the engine before {@link #prefill}. */
+    int currentSlot;
+
+    private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, int rows, int gridSplits) {
+        if (rows > CudaKernels.MAX_ROWS) {
+            throw new IllegalStateException("split attention takes at most " + CudaKernels.MAX_ROWS + " rows, got " + rows);
+        }
+        int hd = c.headDim();
+        k.attentionPartial(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(), rows,
+                c.numAttentionHeads(), c.numKeyValueHeads(), hd, maxT, gridSplits, ws.splits, (float) (1.0 / Math.sqrt(hd)));
+        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, rows, c.numAttentionHeads(), hd,
+                ws.splits);
+    }
+
+    /** Final norm and lm_head for ws.logitRows[from..from+count) (count <= 64) into ws.logits rows 0..count-1. */
+    void logits(int from, int count) {
+        if (count <= 0) return;
+        int h = c.hiddenSize();
+        float eps = (float) c.rmsNormEps();
+        CUdeviceptr rowIndex = ws.logitRows.at(4L * from);
+        if (count >= GEMM_MIN_ROWS && gemm != null) {
+            k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), null, ws.xnb.ptr(), rowIndex, count, h, eps);
+            gemm.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
+        } else {
+            k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), ws.xn.ptr(), null, rowIndex, count, h, eps);
+            k.gemv(GemvMode.PLAIN, w.lmHead.ptr(), ws.xn.ptr(), c.vocabSize(), h, count, GemvArgs.out(ws.logits.ptr()));
+        }
+    }
+
+    @Override
+    public void close() {
+        for (CUgraphExec e : graphs.values()) JCudaDriver.cuGraphExecDestroy(e);
+        graphs.clear();
+    }
+}

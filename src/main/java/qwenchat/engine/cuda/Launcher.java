@@ -1,0 +1,62 @@
+package qwenchat.engine.cuda;
+
+import static qwenchat.engine.cuda.CudaCheck.check;
+
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * Launches kernels of a {@link KernelModule} on a stream. Arguments are given in the kernel's
+ * parameter order as {@link DeviceBuffer}, {@link CUdeviceptr}, {@link Integer}, {@link Long} or
+ * {@link Float}; a mismatch is a bug here, so it is reported with the kernel and argument index.
+ */
+public final class Launcher {
+    private final KernelModule module;
+    private final CUstream stream;
+
+    public Launcher(KernelModule module, CUstream stream) {
+        this.module = module;
+        this.stream = stream;
+    }
+
+    public KernelModule module() {
+        return module;
+    }
+
+    public CUstream stream() {
+        return stream;
+    }
+
+    public void launch(String kernel, int gridX, int gridY, int gridZ, int block, int sharedBytes, Object... args) {
+        if (gridX <= 0 || gridY <= 0 || gridZ <= 0) {
+            throw new IllegalArgumentException("kernel " + kernel + " launched with an empty grid " + gridX + "x" + gridY + "x" + gridZ);
+        }
+        Pointer params = Pointer.to(pack(kernel, args));
+        KernelTimer timer = KernelTimer.active;
+        if (timer != null) timer.before(kernel, stream);
+        check(JCudaDriver.cuLaunchKernel(module.function(kernel), gridX, gridY, gridZ, block, 1, 1, sharedBytes,
+                stream, params, null), "cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x" + gridZ
+                + ", block " + block + ", shared " + sharedBytes + ")");
+        if (timer != null) timer.after(stream);
+    }
+
+    private static NativePointerObject[] pack(String kernel, Object[] args) {
+        NativePointerObject[] out = new NativePointerObject[args.length];
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            if (a instanceof DeviceBuffer b) out[i] = Pointer.to(b.ptr());
+            else if (a instanceof CUdeviceptr p) out[i] = Pointer.to(p);
+            else if (a instanceof Integer v) out[i] = Pointer.to(new int[] {v});
+            else if (a instanceof Long v) out[i] = Pointer.to(new long[] {v});
+            else if (a instanceof Float v) out[i] = Pointer.to(new float[] {v});
+            else {
+                throw new IllegalArgumentException("kernel " + kernel + " argument " + i + " has unsupported type "
+                        + (a == null ? "null" : a.getClass().getName()));
+            }
+        }
+        return out;
+    }
+}

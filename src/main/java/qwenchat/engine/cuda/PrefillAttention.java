@@ -1,0 +1,81 @@
+package qwenchat.engine.cuda;
+
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+
+/**
+ * Causal flash attention over a whole prompt chunk (src/main/cuda/prefill_attention.cu): new token i
+ * sits at position past + i and attends to cache positions 0..past+i, query head h to KV head
+ * h / (qHeads / kvHeads), softmax(q·k / sqrt(128)) in f32, bf16 in and out. The chunk's own K/V
+ * (after RoPE) must already be in the cache. Call on the context's worker thread.
+ */
+public final class PrefillAttention {
+    public static final int HEAD_DIM = 128;
+    static final String KERNEL = "prefill_attention_causal_hd128";
+    static final int ROWS_PER_BLOCK = 64;
+    static final int THREADS = 128;
+    static final int SHARED_BYTES = 81920;
+
+    /**
+     * Element strides (bf16 elements, each a multiple of 8) of the three operands:
+     * q(i, h, d) = q[i*qToken + h*qHead + d], k/v(kvh, j, d) = k[kvh*kvHead + j*kvToken + d],
+     * out(i, h, d) = out[i*outToken + h*outHead + d].
+     */
+    public record Strides(int qToken, int qHead, int kvHead, int kvToken, int outToken, int outHead) {
+        public Strides {
+            int[] all = {qToken, qHead, kvHead, kvToken, outToken, outHead};
+            String[] names = {"qToken", "qHead", "kvHead", "kvToken", "outToken", "outHead"};
+            for (int i = 0; i < all.length; i++) {
+                if (all[i] < 0 || all[i] % 8 != 0) {
+                    throw new IllegalArgumentException("prefill attention stride " + names[i] + " must be a non-negative multiple of 8 elements, got " + all[i]);
+                }
+            }
+        }
+
+        /**
+         * Q as a column slice of the fused qkv rows [tokens][(qHeads + 2*kvHeads) * 128], one slot's
+         * cache [kvHeads][maxT][128], output [tokens][qHeads * 128].
+         */
+        public static Strides fusedQkv(int qHeads, int kvHeads, int maxT) {
+            return new Strides((qHeads + 2 * kvHeads) * HEAD_DIM, HEAD_DIM, maxT * HEAD_DIM, HEAD_DIM, qHeads * HEAD_DIM, HEAD_DIM);
+        }
+    }
+
+    private final KernelModule module;
+    private final Launcher launcher;
+    private boolean sharedRaised;
+
+    public PrefillAttention(KernelModule module, CUstream stream) {
+        this.module = module;
+        this.launcher = new Launcher(module, stream);
+    }
+
+    static void checkShape(int tokens, int past, int qHeads, int kvHeads) {
+        if (tokens < 1) throw new IllegalArgumentException("prefill attention: tokens must be >= 1, got " + tokens);
+        if (past < 0) throw new IllegalArgumentException("prefill attention: past must be >= 0, got " + past);
+        if (kvHeads < 1 || qHeads < kvHeads || qHeads % kvHeads != 0) {
+            throw new IllegalArgumentException("prefill attention: qHeads (" + qHeads + ") must be a positive multiple of kvHeads (" + kvHeads + ")");
+        }
+    }
+
+    /** Grid: one block per 64 query rows per query head. */
+    static int blocksX(int tokens) {
+        return (tokens + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
+    }
+
+    /**
+     * @param k the slot's K cache of this layer, positions 0..past+tokens-1 filled
+     * @param v the slot's V cache, same layout as k
+     */
+    public void causal(CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr out, Strides s, int tokens, int past,
+                       int qHeads, int kvHeads) {
+        checkShape(tokens, past, qHeads, kvHeads);
+        if (!sharedRaised) {
+            module.allowDynamicShared(KERNEL, SHARED_BYTES);
+            sharedRaised = true;
+        }
+        launcher.launch(KERNEL, blocksX(tokens), qHeads, 1, THREADS, SHARED_BYTES, q, s.qToken(), s.qHead(), k, v,
+                s.kvHead(), s.kvToken(), out, s.outToken(), s.outHead(), tokens, past, qHeads, kvHeads,
+                (float) (1.0 / Math.sqrt(HEAD_DIM)));
+    }
+}

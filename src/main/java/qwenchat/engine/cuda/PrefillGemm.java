@@ -1,0 +1,113 @@
+package qwenchat.engine.cuda;
+
+import java.util.HashSet;
+import java.util.Set;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+
+/**
+ * Prefill projections for many token rows at once: out = a · w^T with a fused epilogue, on tensor
+ * cores (src/main/cuda/prefill_gemm.cu and prefill_gemm_sm90.cu say what each kernel computes and
+ * measured speeds are in docs/prefill-kernels.md). On compute capability 9.0 it launches the Hopper
+ * wgmma kernels, whose sm_90a code the build always emits; anywhere else those kernels would trap,
+ * so it launches the portable mma.sync ones. Operands: a bf16 [m][k] row-major, weights bf16
+ * [n][k] as in the checkpoint, f32 accumulation. Call on the context's worker thread.
+ */
+public final class PrefillGemm {
+    /** Rows of {@code a} one block covers; any m >= 1 works, the last tile is masked. */
+    static final int TILE_M = 128;
+    /** Up to this many rows the narrower wgmma tile wins (more blocks for a thin problem). */
+    static final int SMALL_M = 64;
+
+    /** One compiled kernel and how to launch it; tileN counts weight rows per block. */
+    record Kernel(String name, int tileN, int threads, int sharedBytes, boolean swiglu) {
+        /** 1-D grid: one block per 128-row by tileN-output tile (swiglu blocks emit tileN/2 columns). */
+        long blocks(int m, int outColumns) {
+            int outTile = swiglu ? tileN / 2 : tileN;
+            return (long) ((m + TILE_M - 1) / TILE_M) * ((outColumns + outTile - 1) / outTile);
+        }
+    }
+
+    static final Kernel MMA_PLAIN = new Kernel("prefill_gemm_bf16_bn128", 128, 256, 98304, false);
+    static final Kernel MMA_SWIGLU = new Kernel("prefill_gemm_swiglu_bn128", 128, 256, 98304, true);
+    static final Kernel WGMMA_NARROW = new Kernel("prefill_gemm_wgmma_bf16_bn128", 128, 256, 197632, false);
+    static final Kernel WGMMA_PLAIN = new Kernel("prefill_gemm_wgmma_ws_bf16", 256, 384, 197888, false);
+    static final Kernel WGMMA_SWIGLU = new Kernel("prefill_gemm_wgmma_ws_swiglu", 256, 384, 197888, true);
+
+    private final KernelModule module;
+    private final Launcher launcher;
+    private final boolean wgmma;
+    private final Set<String> sharedRaised = new HashSet<>();
+
+    /** Picks the kernel family for the device's compute capability ("major.minor"). */
+    public PrefillGemm(KernelModule module, CUstream stream, String computeCapability) {
+        this(module, stream, usesWgmma(computeCapability));
+    }
+
+    /** Tests use this to run the mma.sync family on a Hopper card too. */
+    PrefillGemm(KernelModule module, CUstream stream, boolean wgmma) {
+        this.module = module;
+        this.launcher = new Launcher(module, stream);
+        this.wgmma = wgmma;
+    }
+
+    /** The wgmma kernels exist only as sm_90a machine code, which runs on compute capability 9.0 alone. */
+    public static boolean usesWgmma(String computeCapability) {
+        return "9.0".equals(computeCapability);
+    }
+
+    static Kernel choose(boolean wgmma, boolean swiglu, int m) {
+        if (!wgmma) return swiglu ? MMA_SWIGLU : MMA_PLAIN;
+        if (swiglu) return WGMMA_SWIGLU;
+        return m <= SMALL_M ? WGMMA_NARROW : WGMMA_PLAIN;
+    }
+
+    /** Rejects shapes the kernels cannot tile; the message names the operation and the bad dimension. */
+    static void checkShape(String op, int m, int n, int k) {
+        if (m < 1) throw new IllegalArgumentException(op + ": row count m must be >= 1, got " + m);
+        if (n < 8 || n % 8 != 0) throw new IllegalArgumentException(op + ": output width n must be a positive multiple of 8, got " + n);
+        if (k < 64 || k % 64 != 0) throw new IllegalArgumentException(op + ": inner dimension k must be a positive multiple of 64, got " + k);
+    }
+
+    /** out[r][j] = a[r] · w[j] (+ bias[j]) rounded to bf16, for r < m, j < n; bias (bf16 [n]) may be null. */
+    public void linear(CUdeviceptr a, CUdeviceptr w, CUdeviceptr bias, int m, int n, int k, CUdeviceptr out) {
+        checkShape("prefill linear", m, n, k);
+        launch(choose(wgmma, false, m), a, w, out, null, bias, null, m, n, k);
+    }
+
+    /** x[r][j] += a[r] · w[j] in f32, in place: the o_proj and down_proj updates of the residual stream. */
+    public void linearAddF32(CUdeviceptr a, CUdeviceptr w, int m, int n, int k, CUdeviceptr x) {
+        checkShape("prefill residual linear", m, n, k);
+        launch(choose(wgmma, false, m), a, w, null, x, null, x, m, n, k);
+    }
+
+    /** out[r][j] = a[r] · w[j] in f32 (logits). */
+    public void linearF32(CUdeviceptr a, CUdeviceptr w, int m, int n, int k, CUdeviceptr out) {
+        checkShape("prefill f32 linear", m, n, k);
+        launch(choose(wgmma, false, m), a, w, null, out, null, null, m, n, k);
+    }
+
+    /**
+     * out[r][i] = silu(a[r] · gateUp[i]) * (a[r] · gateUp[intermediate + i]) as bf16 [m][intermediate]:
+     * gateUp is the fused [2*intermediate][k] weight, gate rows first.
+     */
+    public void swiglu(CUdeviceptr a, CUdeviceptr gateUp, int m, int intermediate, int k, CUdeviceptr out) {
+        checkShape("prefill swiglu", m, intermediate, k);
+        launch(choose(wgmma, true, m), a, gateUp, out, null, null, null, m, intermediate, k);
+    }
+
+    private void launch(Kernel kn, CUdeviceptr a, CUdeviceptr w, CUdeviceptr outBf16, CUdeviceptr outF32,
+                        CUdeviceptr bias, CUdeviceptr residual, int m, int n, int k) {
+        long blocks = kn.blocks(m, n);
+        if (blocks > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(kn.name() + ": " + m + "x" + n + " needs " + blocks + " blocks, more than a 1-D grid holds");
+        }
+        if (sharedRaised.add(kn.name())) module.allowDynamicShared(kn.name(), kn.sharedBytes());
+        launcher.launch(kn.name(), (int) blocks, 1, 1, kn.threads(), kn.sharedBytes(), a, w, orNull(outBf16),
+                orNull(outF32), orNull(bias), orNull(residual), m, n, k);
+    }
+
+    private static CUdeviceptr orNull(CUdeviceptr p) {
+        return p == null ? new CUdeviceptr() : p;
+    }
+}

@@ -1,0 +1,114 @@
+package qwenchat.engine.cuda;
+
+import java.util.Arrays;
+import qwenchat.engine.KvCacheFullException;
+import qwenchat.engine.sampling.TokenHistory;
+
+/**
+ * Host-side bookkeeping of the KV slots: which are open, how many tokens each holds, and the
+ * tokens fed so far (the sampler's penalties need them: repetition sees all, presence/frequency
+ * only the ones appended by decode steps).
+ */
+final class SequenceTable {
+    private final int maxTokens;
+    private final boolean[] open;
+    private final int[] length;
+    private final int[][] fed;         // every token appended, in order
+    private final boolean[][] decoded; // fed[i] came from a decode step
+    private final TokenHistory[] history; // what the CPU Sampler's draw counter and penalties see
+    private int openCount;
+
+    SequenceTable(int maxSequences, int maxTokens) {
+        this.maxTokens = maxTokens;
+        open = new boolean[maxSequences];
+        length = new int[maxSequences];
+        fed = new int[maxSequences][];
+        decoded = new boolean[maxSequences][];
+        history = new TokenHistory[maxSequences];
+    }
+
+    int open() {
+        for (int i = 0; i < open.length; i++) {
+            if (!open[i]) {
+                open[i] = true;
+                length[i] = 0;
+                fed[i] = new int[16];
+                decoded[i] = new boolean[16];
+                history[i] = new TokenHistory();
+                openCount++;
+                return i;
+            }
+        }
+        throw new KvCacheFullException("all " + open.length + " KV cache slots are in use");
+    }
+
+    void free(int s) {
+        if (s >= 0 && s < open.length && open[s]) {
+            open[s] = false;
+            length[s] = 0;
+            fed[s] = null;
+            decoded[s] = null;
+            history[s] = null;
+            openCount--;
+        }
+    }
+
+    int openCount() {
+        return openCount;
+    }
+
+    int length(int s) {
+        requireOpen(s);
+        return length[s];
+    }
+
+    void requireOpen(int s) {
+        if (s < 0 || s >= open.length || !open[s]) {
+            throw new IllegalArgumentException("sequence " + s + " is not open (slots 0.." + (open.length - 1) + ")");
+        }
+    }
+
+    /** Throws unless {@code n} more tokens fit in the sequence's slot. */
+    void requireRoom(int s, int n) {
+        requireOpen(s);
+        if ((long) length[s] + n > maxTokens) {
+            throw new KvCacheFullException("sequence " + s + " holds " + length[s] + " tokens; appending " + n
+                    + " would exceed the " + maxTokens + " tokens per sequence of the KV cache");
+        }
+    }
+
+    void append(int s, int[] tokens, int from, int count, boolean byDecode) {
+        int n = length[s] + count;
+        if (n > fed[s].length) {
+            int cap = Math.max(n, fed[s].length * 2);
+            fed[s] = Arrays.copyOf(fed[s], cap);
+            decoded[s] = Arrays.copyOf(decoded[s], cap);
+        }
+        System.arraycopy(tokens, from, fed[s], length[s], count);
+        if (byDecode) {
+            for (int i = 0; i < count; i++) history[s].addGenerated(tokens[from + i]);
+        } else {
+            history[s].addPrompt(Arrays.copyOfRange(tokens, from, from + count));
+        }
+        Arrays.fill(decoded[s], length[s], n, byDecode);
+        length[s] = n;
+    }
+
+    TokenHistory history(int s) {
+        return history[s];
+    }
+
+    /** Tokens fed to the sequence so far (a copy). */
+    int[] fedTokens(int s) {
+        return Arrays.copyOf(fed[s], length[s]);
+    }
+
+    /** The tokens appended by decode steps (the generated ones), in order. */
+    int[] decodedTokens(int s) {
+        int n = 0;
+        for (int i = 0; i < length[s]; i++) if (decoded[s][i]) n++;
+        int[] out = new int[n];
+        for (int i = 0, j = 0; i < length[s]; i++) if (decoded[s][i]) out[j++] = fed[s][i];
+        return out;
+    }
+}

@@ -1,0 +1,172 @@
+package qwenchat.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.openqa.selenium.By;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.support.ui.WebDriverWait;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import qwenchat.serving.Http;
+import qwenchat.serving.LoadState;
+import qwenchat.serving.ModelRuntime;
+import qwenchat.web.HeadlessChromium;
+
+/**
+ * The dashboard in headless chromium against the real app on the demo checkpoint: sign-in, the
+ * model card, and charts that move after chats. The screenshot lands in target/screenshots/admin.png.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "qwen.demo-dir=target/qwen-chat-demo", "qwen.cpu-threads=2", "qwen.kv-max-sequences=4",
+        "qwen.admin.token=" + AdminPageBrowserTest.TOKEN})
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class AdminPageBrowserTest {
+
+    static final String TOKEN = "dashboard-Token-42";
+
+    @DynamicPropertySource
+    static void dataDir(DynamicPropertyRegistry r) throws Exception {
+        String dir = Files.createTempDirectory("qwen-admin-browser").toString();
+        r.add("qwen.data-dir", () -> dir);
+    }
+
+    @LocalServerPort
+    int port;
+    @Autowired
+    ModelRuntime runtime;
+
+    Browser browser;
+
+    /** The shared headless chromium with the few helpers this test uses. */
+    record Browser(ChromeDriver driver, WebDriverWait waiter) {
+        Object js(String script, Object... args) {
+            return driver.executeScript(script, args);
+        }
+
+        WebElement el(String id) {
+            return driver.findElement(By.id(id));
+        }
+
+        Path shot(String name) throws Exception {
+            HeadlessChromium.screenshot(driver, name);
+            return HeadlessChromium.SHOTS.resolve(name);
+        }
+    }
+
+    @BeforeAll
+    void start() throws Exception {
+        ChromeDriver driver = HeadlessChromium.start();
+        browser = new Browser(driver, new WebDriverWait(driver, Duration.ofSeconds(60)));
+        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+    }
+
+    @AfterAll
+    void stop() {
+        if (browser != null) browser.driver().quit();
+    }
+
+    private WebElement el(String id) {
+        return browser.el(id);
+    }
+
+    private String prop(String dl, String key) {
+        return browser.driver().findElement(By.cssSelector("#" + dl + " dd[data-key='" + key + "']")).getText();
+    }
+
+    private void chat(int maxTokens) {
+        Http.Reply r = new Http(port).post("/v1/chat/completions", "application/json",
+                "{\"model\":\"qwen\",\"messages\":[{\"role\":\"user\",\"content\":\"How busy are you?\"}],\"max_tokens\":"
+                        + maxTokens + "}");
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+    }
+
+    @Test
+    @Order(1)
+    void signInRefusesAWrongTokenAndAcceptsTheRightOne() {
+        browser.driver().get("http://localhost:" + port + "/admin");
+        browser.waiter().until(d -> el("login").isDisplayed());
+        assertThat(el("dashboard").isDisplayed()).isFalse();
+        el("token").sendKeys(TOKEN.toLowerCase());
+        el("login-btn").click();
+        browser.waiter().until(d -> el("login-error").isDisplayed());
+        assertThat(el("login-error").getText()).isEqualTo("incorrect admin token");
+        assertThat(browser.js("return sessionStorage.getItem('qwenchat.adminToken')")).isNull();
+
+        el("token").sendKeys(TOKEN);
+        el("login-btn").click();
+        browser.waiter().until(d -> el("dashboard").isDisplayed());
+        assertThat(browser.js("return sessionStorage.getItem('qwenchat.adminToken')")).isEqualTo(TOKEN);
+    }
+
+    @Test
+    @Order(2)
+    void modelCardEngineAndTimelineDescribeTheDemoModel() {
+        var config = runtime.served().orElseThrow().config();
+        browser.waiter().until(d -> !el("model-kv").getText().isBlank());
+        assertThat(prop("model-kv", "Name")).isEqualTo("demo weights (random)");
+        assertThat(el("demo-badge").isDisplayed()).isTrue();
+        assertThat(prop("model-kv", "Layers")).isEqualTo(String.valueOf(config.numHiddenLayers()));
+        assertThat(prop("model-kv", "Heads / KV heads"))
+                .isEqualTo(config.numAttentionHeads() + " / " + config.numKeyValueHeads());
+        assertThat(prop("model-kv", "Embeddings")).isEqualTo(config.tieWordEmbeddings() ? "tied" : "untied");
+        browser.waiter().until(d -> prop("model-kv", "q/k/v bias").equals("present"));
+        // The bias chart has one point per layer for q, k and v.
+        browser.waiter().until(d -> browser.driver().findElements(By.cssSelector("#chart-bias canvas")).size() == 1);
+        assertThat(prop("engine-kv", "Engine")).isEqualTo("cpu");
+        assertThat(prop("engine-kv", "KV capacity")).startsWith("4 sequences");
+        assertThat(browser.driver().findElements(By.cssSelector("#timeline li"))).hasSize(5);
+        assertThat(el("health-badge").getText()).isEqualTo("healthy");
+        assertThat(el("h-liveness").getText()).startsWith("CORRECT");
+        assertThat(el("stream-state").getText()).isEqualTo("live");
+    }
+
+    @Test
+    @Order(3)
+    void chartsMoveAfterChats() throws Exception {
+        Object before = browser.js("return AdminDashboard.series.decode.filter(v => v > 0).length");
+        assertThat(((Number) before).intValue()).isZero();
+        long completed = Long.parseLong(el("h-totals").getAttribute("data-completed"));
+        for (int i = 0; i < 3; i++) chat(40);
+        browser.waiter().until(d -> Long.parseLong(el("h-totals").getAttribute("data-completed")) >= completed + 3);
+        browser.waiter().until(d -> ((Number) browser.js("return AdminDashboard.series.decode.filter(v => v > 0).length")).intValue() > 0);
+        browser.waiter().until(d -> ((Number) browser.js("return AdminDashboard.series.ttft50.filter(v => v != null).length")).intValue() > 0);
+        double ttft = ((Number) browser.js("return Math.max(...AdminDashboard.series.ttft95.filter(v => v != null))")).doubleValue();
+        assertThat(ttft).isPositive().isLessThan(60_000);
+        // Every chart drew.
+        assertThat(browser.driver().findElements(By.cssSelector(".charts canvas"))).hasSize(6);
+        // Tall enough to show every chart in the screenshot.
+        browser.driver().manage().window().setSize(new org.openqa.selenium.Dimension(1400, 1500));
+        Thread.sleep(1500);
+        assertThat(Files.size(browser.shot("admin.png"))).isPositive();
+    }
+
+    @Test
+    @Order(4)
+    void reloadShowsTheHistoryAtOnce() {
+        browser.driver().manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
+        browser.driver().navigate().refresh();
+        browser.waiter().until(d -> el("dashboard").isDisplayed());
+        // Straight from the server's ring buffer, before any new tick.
+        browser.waiter().until(d -> ((Number) browser.js("return AdminDashboard.series.decode.filter(v => v > 0).length")).intValue() > 0);
+        el("logout").click();
+        browser.waiter().until(d -> el("login").isDisplayed());
+        assertThat(browser.js("return sessionStorage.getItem('qwenchat.adminToken')")).isNull();
+    }
+}

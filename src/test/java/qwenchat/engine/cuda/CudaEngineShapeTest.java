@@ -1,0 +1,64 @@
+package qwenchat.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import qwenchat.engine.EngineException;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.model.ModelConfig;
+
+class CudaEngineShapeTest {
+    static ModelConfig config(int hidden, int heads, int kvHeads, int headDim) {
+        return new ModelConfig("qwen2", hidden, 18944, 28, heads, kvHeads, headDim, 152064, 32768, 1e6, 1e-6, false, null,
+                "bfloat16");
+    }
+
+    @Test
+    void acceptsQwen7bShapes() {
+        assertDoesNotThrow(() -> CudaEngine.checkShapes(config(3584, 28, 4, 128), new KvCacheCapacity(64, 32768)));
+    }
+
+    @Test
+    void rejectsHeadDimWithoutAttentionKernelAndNamesIt() {
+        var e = assertThrows(EngineException.class,
+                () -> CudaEngine.checkShapes(config(3588, 26, 2, 138), new KvCacheCapacity(1, 128)));
+        assertTrue(e.getMessage().contains("head_dim 138 is not 64 or 128"), e.getMessage());
+        assertTrue(e.getMessage().contains("hidden_size 3588"), e.getMessage());
+    }
+
+    @Test
+    void rejectsKvCacheLongerThanTheContext() {
+        var e = assertThrows(EngineException.class,
+                () -> CudaEngine.checkShapes(config(3584, 28, 4, 128), new KvCacheCapacity(1, 40000)));
+        assertTrue(e.getMessage().contains("maxTokensPerSequence 40000"), e.getMessage());
+    }
+
+    @Test
+    void prefillChunksAreWholeTilesThenANarrowTail() {
+        int[] cuts = {1000, 300, 64, 65, 127, 128, 5000};
+        int[][] want = {{896, 64, 40}, {256, 44}, {64}, {64, 1}, {64, 63}, {128}, {4992, 8}};
+        for (int i = 0; i < cuts.length; i++) {
+            java.util.List<Integer> got = new java.util.ArrayList<>();
+            for (int left = cuts[i]; left > 0; ) {
+                int n = CudaEngine.chunkLength(left, 8192);
+                got.add(n);
+                left -= n;
+            }
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.Arrays.toString(want[i]), got.toString().replace(" ", "").replace(",", ", "),
+                    "cut of " + cuts[i]);
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(64, CudaEngine.chunkLength(1000, 64));
+    }
+
+    @Test
+    void workspaceAndKvCacheSizesFollowTheShapes() {
+        ModelConfig c = config(3584, 28, 4, 128);
+        // K and V, 28 layers, 4 KV heads of 128 bf16 per token.
+        long perToken = 2L * 28 * 4 * 128 * 2;
+        assertTrue(DeviceKvCache.totalBytes(c, new KvCacheCapacity(2, 1000)) == 2 * 1000 * perToken);
+        assertTrue(Workspace.bytes(c, 32768, true) > Workspace.bytes(c, 1024, true));
+        assertTrue(Workspace.chunkRows(c, 32768, true) == 8192 && Workspace.chunkRows(c, 32768, false) == 64);
+    }
+}

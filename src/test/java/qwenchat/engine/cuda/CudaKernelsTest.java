@@ -1,0 +1,416 @@
+package qwenchat.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static qwenchat.engine.cuda.DeviceData.*;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import qwenchat.engine.cuda.CudaKernels.GemvArgs;
+import qwenchat.engine.cuda.CudaKernels.GemvMode;
+
+/**
+ * Each kernel against a plain-Java reference on random inputs at Qwen2.5-7B shapes (hidden 3584,
+ * intermediate 18944, 28 query / 4 KV heads of 128, vocab 152064). Outputs are poisoned with NaN
+ * first, so an element the kernel never writes fails the test. Relative L2 errors are printed.
+ */
+@Tag("gpu")
+class CudaKernelsTest {
+    static final int H = 3584;
+    static final int I = 18944;
+    static final int HEADS = 28;
+    static final int KV_HEADS = 4;
+    static final int HD = 128;
+    static final int V = 152064;
+
+    static CudaContext ctx;
+    static KernelModule module;
+    static CudaKernels k;
+
+    @BeforeAll
+    static void load() {
+        ctx = GpuTestSupport.context();
+        module = ctx.call(KernelModule::load);
+        k = new CudaKernels(module, ctx.stream());
+    }
+
+    @AfterAll
+    static void unload() {
+        if (module != null) ctx.run(module::close);
+    }
+
+    static void report(String what, double relL2) {
+        System.out.printf("[kernel] %-44s relL2 %.3e%n", what, relL2);
+    }
+
+    @Test
+    void embeddingRowsAreExactCopies() {
+        Random r = new Random(1);
+        int vocab = 1000;
+        float[] table = roundBf16(gaussian(r, vocab * H, 0.05));
+        int[] tokens = {0, 999, 17, 17, 512};
+        float[] got = ctx.call(() -> {
+            try (DeviceBuffer e = bf16("E", table); DeviceBuffer t = i32("tokens", tokens);
+                 DeviceBuffer x = poisonedF32("x", (long) tokens.length * H)) {
+                k.embedRows(t.ptr(), e.ptr(), x.ptr(), tokens.length, H);
+                ctx.synchronize();
+                return readF32(x, tokens.length * H);
+            }
+        });
+        for (int i = 0; i < tokens.length; i++) {
+            assertArrayEquals(Arrays.copyOfRange(table, tokens[i] * H, (tokens[i] + 1) * H),
+                    Arrays.copyOfRange(got, i * H, (i + 1) * H), 0f, "row " + i);
+        }
+    }
+
+    @Test
+    void rmsnormMatchesCpuRoundingOnSelectedRows() {
+        Random r = new Random(2);
+        int rows = 6;
+        float[] x = gaussian(r, rows * H, 3.0);
+        float[] w = roundBf16(gaussian(r, H, 0.1));
+        for (int i = 0; i < H; i++) w[i] += 1f;
+        roundBf16(w);
+        int[] pick = {5, 0, 3};
+        float eps = 1e-6f;
+        float[] got = ctx.call(() -> {
+            try (DeviceBuffer dx = f32("x", x); DeviceBuffer dw = bf16("w", w); DeviceBuffer idx = i32("rows", pick);
+                 DeviceBuffer out = poisonedF32("out", (long) pick.length * H)) {
+                k.rmsnorm(dx.ptr(), dw.ptr(), out.ptr(), idx.ptr(), pick.length, H, eps);
+                ctx.synchronize();
+                return readF32(out, pick.length * H);
+            }
+        });
+        double[] want = new double[pick.length * H];
+        for (int o = 0; o < pick.length; o++) {
+            int src = pick[o] * H;
+            double ss = 0;
+            for (int i = 0; i < H; i++) ss += (double) x[src + i] * x[src + i];
+            float rstd = (float) (1 / Math.sqrt(ss / H + eps));
+            for (int i = 0; i < H; i++) want[o * H + i] = (double) w[i] * x[src + i] * rstd;
+        }
+        assertEquals(0, nanCount(got), "unwritten outputs");
+        double rel = relativeL2(got, want);
+        report("rmsnorm 3 of 6 rows x 3584", rel);
+        assertTrue(rel < 1e-5, "relL2 " + rel);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 64})
+    void residualGemvAddsDownProjection(int rows) {
+        Random r = new Random(3 + rows);
+        float[] w = roundBf16(gaussian(r, H * I, 0.02));
+        float[] a = gaussian(r, rows * I, 1.0);
+        float[] x0 = gaussian(r, rows * H, 1.0);
+        float[] got = ctx.call(() -> {
+            try (DeviceBuffer dw = bf16("w", w); DeviceBuffer da = f32("a", a); DeviceBuffer dx = f32("x", x0)) {
+                k.gemv(GemvMode.RESIDUAL, dw.ptr(), da.ptr(), H, I, rows, GemvArgs.out(dx.ptr()));
+                ctx.synchronize();
+                return readF32(dx, rows * H);
+            }
+        });
+        double[] want = matmul(w, a, H, I, rows);
+        for (int i = 0; i < want.length; i++) want[i] += x0[i];
+        double rel = relativeL2(got, want);
+        report("gemv residual down_proj 3584x18944 rows " + rows, rel);
+        assertTrue(rel < 1e-4, "relL2 " + rel);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 5})
+    void plainGemvComputesLmHeadLogits(int rows) {
+        Random r = new Random(4 + rows);
+        float[] w = roundBf16(gaussian(r, V * H, 0.02));
+        float[] x = gaussian(r, rows * H, 1.0);
+        float[] got = ctx.call(() -> {
+            try (DeviceBuffer dw = bf16("w", w); DeviceBuffer dx = f32("x", x);
+                 DeviceBuffer out = poisonedF32("logits", (long) rows * V)) {
+                k.gemv(GemvMode.PLAIN, dw.ptr(), dx.ptr(), V, H, rows, GemvArgs.out(out.ptr()));
+                ctx.synchronize();
+                return readF32(out, rows * V);
+            }
+        });
+        assertEquals(0, nanCount(got), "unwritten logits");
+        double rel = relativeL2(got, matmul(w, x, V, H, rows));
+        report("gemv plain lm_head 152064x3584 rows " + rows, rel);
+        assertTrue(rel < 1e-4, "relL2 " + rel);
+    }
+
+    @Test
+    void swigluGemvFusesGateAndUp() {
+        int rows = 3;
+        Random r = new Random(5);
+        float[] w = roundBf16(gaussian(r, 2 * I * H, 0.02));
+        float[] x = gaussian(r, rows * H, 1.0);
+        float[] got = ctx.call(() -> {
+            try (DeviceBuffer dw = bf16("w", w); DeviceBuffer dx = f32("x", x);
+                 DeviceBuffer out = poisonedF32("act", (long) rows * I)) {
+                k.gemv(GemvMode.SWIGLU, dw.ptr(), dx.ptr(), 2 * I, H, rows, GemvArgs.swiglu(out.ptr()));
+                ctx.synchronize();
+                return readF32(out, rows * I);
+            }
+        });
+        double[] gu = matmul(w, x, 2 * I, H, rows);
+        double[] want = new double[rows * I];
+        for (int b = 0; b < rows; b++) {
+            for (int j = 0; j < I; j++) {
+                double g = gu[b * 2 * I + j];
+                double u = gu[b * 2 * I + I + j];
+                want[b * I + j] = g / (1 + Math.exp(-g)) * u;
+            }
+        }
+        assertEquals(0, nanCount(got), "unwritten activations");
+        double rel = relativeL2(got, want);
+        report("gemv swiglu gate/up 2x18944x3584 rows 3", rel);
+        assertTrue(rel < 1e-4, "relL2 " + rel);
+    }
+
+    @Test
+    void qkvGemvAddsBiasRotatesAndWritesTheCache() {
+        int rows = 4;
+        int maxT = 32768;
+        int slotsN = 3;
+        int qDim = HEADS * HD;
+        int kvDim = KV_HEADS * HD;
+        int n = qDim + 2 * kvDim;
+        Random r = new Random(6);
+        float[] w = roundBf16(gaussian(r, n * H, 0.02));
+        float[] bias = roundBf16(gaussian(r, n, 1.0));
+        for (int i = qDim; i < qDim + kvDim; i++) bias[i] = roundBf16(new float[] {(float) (r.nextGaussian() * 20)})[0];
+        float[] x = gaussian(r, rows * H, 1.0);
+        int[] slots = {2, 0, 1, 2};
+        int[] pos = {0, 5, 1000, 32767};
+        float[] inv = new float[HD / 2];
+        for (int i = 0; i < inv.length; i++) inv[i] = (float) (1 / Math.pow(1e6, (2.0 * i) / HD));
+        float scale = 1.2f;
+        long cacheElems = (long) slotsN * KV_HEADS * maxT * HD;
+        List<float[]> got = ctx.call(() -> {
+            try (DeviceBuffer dw = bf16("w", w); DeviceBuffer db = bf16("bias", bias); DeviceBuffer dx = f32("x", x);
+                 DeviceBuffer dinv = f32("inv", inv); DeviceBuffer ds = i32("slots", slots); DeviceBuffer dp = i32("pos", pos);
+                 DeviceBuffer q = poisonedF32("q", (long) rows * qDim);
+                 DeviceBuffer kc = poisonedBf16("k", cacheElems); DeviceBuffer vc = poisonedBf16("v", cacheElems)) {
+                k.gemv(GemvMode.QKV, dw.ptr(), dx.ptr(), n, H, rows, new GemvArgs(q.ptr(), null, db.ptr(), dinv.ptr(), scale,
+                        kc.ptr(), vc.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, HD, maxT));
+                ctx.synchronize();
+                List<float[]> out = new ArrayList<>();
+                out.add(readF32(q, rows * qDim));
+                for (int b = 0; b < rows; b++) {
+                    for (DeviceBuffer c : new DeviceBuffer[] {kc, vc}) {
+                        float[] kvRow = new float[kvDim];
+                        for (int h = 0; h < KV_HEADS; h++) {
+                            short[] s = new short[HD];
+                            long off = ((((long) slots[b] * KV_HEADS + h) * maxT) + pos[b]) * HD * 2;
+                            c.copyToHost(jcuda.Pointer.to(s), off, 2L * HD);
+                            System.arraycopy(fromBf16(s), 0, kvRow, h * HD, HD);
+                        }
+                        out.add(kvRow);
+                    }
+                }
+                // A position no row wrote must still hold the poison.
+                short[] untouched = new short[HD];
+                kc.copyToHost(jcuda.Pointer.to(untouched), ((((long) slots[1] * KV_HEADS) * maxT) + pos[1] + 1) * HD * 2, 2L * HD);
+                out.add(fromBf16(untouched));
+                return out;
+            }
+        });
+        double[] raw = matmul(w, x, n, H, rows);
+        double[] wantQ = new double[rows * qDim];
+        double[] wantK = new double[rows * kvDim];
+        double[] wantV = new double[rows * kvDim];
+        for (int b = 0; b < rows; b++) {
+            double[] v = new double[n];
+            for (int j = 0; j < n; j++) v[j] = raw[b * n + j] + bias[j];
+            for (int head = 0; head < HEADS + KV_HEADS; head++) {
+                int base = head * HD;
+                for (int i = 0; i < HD / 2; i++) {
+                    float angle = (float) pos[b] * inv[i];
+                    double c = Math.cos(angle) * scale;
+                    double s = Math.sin(angle) * scale;
+                    double x0 = v[base + i];
+                    double x1 = v[base + i + HD / 2];
+                    v[base + i] = x0 * c - x1 * s;
+                    v[base + i + HD / 2] = x1 * c + x0 * s;
+                }
+            }
+            System.arraycopy(v, 0, wantQ, b * qDim, qDim);
+            System.arraycopy(v, qDim, wantK, b * kvDim, kvDim);
+            System.arraycopy(v, qDim + kvDim, wantV, b * kvDim, kvDim);
+        }
+        float[] gotK = new float[rows * kvDim];
+        float[] gotV = new float[rows * kvDim];
+        for (int b = 0; b < rows; b++) {
+            System.arraycopy(got.get(1 + 2 * b), 0, gotK, b * kvDim, kvDim);
+            System.arraycopy(got.get(2 + 2 * b), 0, gotV, b * kvDim, kvDim);
+        }
+        assertEquals(0, nanCount(got.get(0)), "unwritten q");
+        assertEquals(0, nanCount(gotK), "unwritten k cache entries");
+        assertEquals(0, nanCount(gotV), "unwritten v cache entries");
+        assertEquals(HD, nanCount(got.get(got.size() - 1)), "a cache position no row owns was written");
+        double rq = relativeL2(got.get(0), wantQ);
+        double rk = relativeL2(gotK, wantK);
+        double rv = relativeL2(gotV, wantV);
+        report("gemv qkv+bias+rope q (f32) rows 4", rq);
+        report("gemv qkv+bias+rope k cache (bf16)", rk);
+        report("gemv qkv v cache (bf16)", rv);
+        assertTrue(rq < 1e-4, "q relL2 " + rq);
+        assertTrue(rk < 1e-2, "k relL2 " + rk);
+        assertTrue(rv < 1e-2, "v relL2 " + rv);
+    }
+
+    @Test
+    void splitAttentionMatchesSoftmaxOverTheCachePrefix() {
+        int maxT = 8192;
+        int slotsN = 2;
+        int[] slots = {0, 1, 0, 1, 0};
+        int[] pos = {0, 127, 128, 4999, 8191};
+        int rows = slots.length;
+        int qDim = HEADS * HD;
+        Random r = new Random(7);
+        float[] q = gaussian(r, rows * qDim, 1.0);
+        int cacheElems = slotsN * KV_HEADS * maxT * HD;
+        float[] kc = roundBf16(gaussian(r, cacheElems, 1.0));
+        float[] vc = roundBf16(gaussian(r, cacheElems, 1.0));
+        float scale = (float) (1 / Math.sqrt(HD));
+        int splits = CudaKernels.splitsFor(maxT);
+        float[] got = ctx.call(() -> {
+            try (DeviceBuffer dq = f32("q", q); DeviceBuffer dk = bf16("k", kc); DeviceBuffer dv = bf16("v", vc);
+                 DeviceBuffer ds = i32("slots", slots); DeviceBuffer dp = i32("pos", pos);
+                 DeviceBuffer po = DeviceBuffer.allocate("partO", 4L * rows * HEADS * splits * HD);
+                 DeviceBuffer pm = DeviceBuffer.allocate("partMl", 8L * rows * HEADS * splits);
+                 DeviceBuffer out = poisonedF32("out", (long) rows * qDim)) {
+                k.attentionPartial(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(), po.ptr(), pm.ptr(), rows, HEADS, KV_HEADS,
+                        HD, maxT, CudaKernels.splitsFor(8192), splits, scale);
+                k.attentionCombine(po.ptr(), pm.ptr(), dp.ptr(), out.ptr(), rows, HEADS, HD, splits);
+                ctx.synchronize();
+                return readF32(out, rows * qDim);
+            }
+        });
+        double[] want = new double[rows * qDim];
+        int group = HEADS / KV_HEADS;
+        for (int b = 0; b < rows; b++) {
+            int len = pos[b] + 1;
+            for (int h = 0; h < HEADS; h++) {
+                int kvh = h / group;
+                long base = ((long) slots[b] * KV_HEADS + kvh) * maxT * HD;
+                double[] s = new double[len];
+                double m = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < len; t++) {
+                    double d = 0;
+                    for (int i = 0; i < HD; i++) d += (double) q[b * qDim + h * HD + i] * kc[(int) (base + (long) t * HD + i)];
+                    s[t] = d * scale;
+                    m = Math.max(m, s[t]);
+                }
+                double sum = 0;
+                for (int t = 0; t < len; t++) sum += s[t] = Math.exp(s[t] - m);
+                for (int i = 0; i < HD; i++) {
+                    double o = 0;
+                    for (int t = 0; t < len; t++) o += s[t] * vc[(int) (base + (long) t * HD + i)];
+                    want[b * qDim + h * HD + i] = o / sum;
+                }
+            }
+        }
+        assertEquals(0, nanCount(got), "unwritten attention outputs");
+        double rel = relativeL2(got, want);
+        report("attention split/combine GQA 28/4 lens 1..8192", rel);
+        assertTrue(rel < 1e-4, "relL2 " + rel);
+    }
+
+    @Test
+    void topkReportsBestIdsWithLogprobsAndLowerIdOnTies() {
+        int rows = 3;
+        int kk = 20;
+        Random r = new Random(8);
+        float[] logits = gaussian(r, rows * V, 2.0);
+        logits[V + 100] = 50f;
+        logits[V + 7] = 50f;     // tie with a lower id: 7 must come first
+        logits[2 * V + V - 1] = 40f;
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer dl = f32("logits", logits);
+                 DeviceBuffer ids = DeviceBuffer.allocate("ids", 4L * rows * kk);
+                 DeviceBuffer lps = poisonedF32("lps", (long) rows * kk); DeviceBuffer lse = poisonedF32("lse", rows)) {
+                k.logitsTopk(dl.ptr(), rows, V, kk, ids.ptr(), lps.ptr(), lse.ptr());
+                ctx.synchronize();
+                int[] i = new int[rows * kk];
+                ids.copyToHost(i);
+                float[] fi = new float[i.length];
+                for (int j = 0; j < i.length; j++) fi[j] = i[j];
+                return new float[][] {fi, readF32(lps, rows * kk), readF32(lse, rows)};
+            }
+        });
+        for (int b = 0; b < rows; b++) {
+            final int row = b;
+            double m = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < V; i++) m = Math.max(m, logits[b * V + i]);
+            double s = 0;
+            for (int i = 0; i < V; i++) s += Math.exp(logits[b * V + i] - m);
+            double lse = m + Math.log(s);
+            Integer[] order = new Integer[V];
+            for (int i = 0; i < V; i++) order[i] = i;
+            Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> -logits[row * V + i]).thenComparingInt(i -> i));
+            assertEquals(lse, got[2][b], 1e-4 * Math.abs(lse), "lse row " + b);
+            for (int j = 0; j < kk; j++) {
+                assertEquals(order[j], (int) got[0][b * kk + j], "rank " + j + " of row " + b);
+                assertEquals(logits[b * V + order[j]] - lse, got[1][b * kk + j], 1e-4, "logprob rank " + j);
+            }
+        }
+        assertEquals(7, (int) got[0][kk]);
+        assertEquals(100, (int) got[0][kk + 1]);
+    }
+
+    @Test
+    void twoStageArgmaxAgreesWithTopkOnIdsLogprobsAndLogSumExp() {
+        int rows = 3;
+        Random r = new Random(9);
+        float[] logits = gaussian(r, rows * V, 3.0);
+        logits[5000] = 30f;
+        logits[4000] = 30f;        // tie: 4000 must win
+        logits[V + V - 1] = 25f;   // in the last chunk
+        logits[2 * V] = 25f;       // the very first id
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer dl = f32("logits", logits); DeviceBuffer part = DeviceBuffer.allocate("part", 12L * rows * 64);
+                 DeviceBuffer ids = DeviceBuffer.allocate("ids", 4L * rows); DeviceBuffer lps = poisonedF32("lps", rows);
+                 DeviceBuffer lse = poisonedF32("lse", rows)) {
+                k.logitsArgmax(dl.ptr(), rows, V, part.ptr(), ids.ptr(), lps.ptr(), lse.ptr());
+                ctx.synchronize();
+                int[] i = new int[rows];
+                ids.copyToHost(i);
+                return new float[][] {{i[0], i[1], i[2]}, readF32(lps, rows), readF32(lse, rows)};
+            }
+        });
+        int[] want = {4000, 2 * V - 1 - V, 0};
+        for (int b = 0; b < rows; b++) {
+            double m = Double.NEGATIVE_INFINITY;
+            for (int i = 0; i < V; i++) m = Math.max(m, logits[b * V + i]);
+            double s = 0;
+            for (int i = 0; i < V; i++) s += Math.exp(logits[b * V + i] - m);
+            double lse = m + Math.log(s);
+            assertEquals(want[b], (int) got[0][b], "argmax row " + b);
+            assertEquals(lse, got[2][b], 1e-5 * Math.abs(lse), "lse row " + b);
+            assertEquals(logits[b * V + want[b]] - lse, got[1][b], 1e-4, "logprob row " + b);
+        }
+    }
+
+    @Test
+    void bandwidthKernelReadsEveryWord() {
+        int n = 1 << 20;
+        float[] sums = ctx.call(() -> {
+            try (DeviceBuffer src = DeviceBuffer.allocate("src", 16L * n); DeviceBuffer out = poisonedF32("sums", 64)) {
+                src.zero();
+                k.readBandwidth(src.ptr(), 16L * n, out.ptr(), 64);
+                ctx.synchronize();
+                return readF32(out, 64);
+            }
+        });
+        for (float s : sums) assertEquals(0f, s, "every block writes its partial sum");
+    }
+}

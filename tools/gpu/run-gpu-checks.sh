@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# GPU checks for the CUDA engine, in two halves.
+#
+# Here (no GPU):  tools/gpu/run-gpu-checks.sh prepare
+#   builds the jar and test classes, a jlinked JRE and a thin classpath (the GPU machine has no
+#   Java or Maven) into DEST (default /work/main/.device/cuda, git-ignored there; another engineer's
+#   run stages its own, e.g. DEST=/work/main/.device/cuda2), under ~55 MB,
+#   and prints the `run` tool command to use.
+# There (GPU machine, repo root):  bash .device/cuda/run-gpu-checks.sh run [STAGES]
+#   STAGES is a comma list of: tests (gpu-tagged JUnit tests), 7b (random 7B checkpoint, transformers
+#   reference, our engine's parity), bench (our benchmark), peer (transformers on the same weights).
+#   Default: tests,7b,bench,peer. Everything goes to $OUT.
+set -euo pipefail
+mode=${1:-prepare}
+
+if [ "$mode" = prepare ]; then
+  repo=$(cd "$(dirname "$0")/../.." && pwd)
+  dest=${DEST:-/work/main/.device/cuda}
+  cd "$repo"
+  echo "[prepare] building jar and test classes in $repo"
+  ./mvnw -B -q -o package -DskipTests
+  ./mvnw -B -q -o test-compile dependency:build-classpath -Dmdep.outputFile=target/test-cp.txt -Dmdep.includeScope=test >/dev/null
+  # KEEP_JRE=1 reuses a JRE packed by an earlier prepare (jlink + xz take a minute and a half).
+  if [ "${KEEP_JRE:-0}" = 1 ] && [ -f "$dest/jre.tar.xz" ]; then mv "$dest/jre.tar.xz" /tmp/qwen-jre.tar.xz; fi
+  rm -rf "$dest"
+  mkdir -p "$dest/lib"
+  if [ -f /tmp/qwen-jre.tar.xz ] && [ "${KEEP_JRE:-0}" = 1 ]; then mv /tmp/qwen-jre.tar.xz "$dest/jre.tar.xz"; fi
+  # Thin classpath: our classes (with the fatbin), the tests, and only the jars they load. The
+  # Spring Boot fat jar plus a JRE would not fit the 64 MiB transfer.
+  cp -r target/classes "$dest/classes"
+  cp -r target/test-classes "$dest/test-classes"
+  tr ':' '\n' <target/test-cp.txt | grep -E '/(jcuda-12|jackson-databind-3|jackson-core-3|jackson-annotations-2)[^/]*\.jar$' \
+    | xargs -I{} cp {} "$dest/lib/"
+  # Only the driver-API natives: the CUDA 12 library bindings (cuBLAS, cuFFT...) are dead weight here.
+  natives=$(tr ':' '\n' <target/test-cp.txt | grep 'jcuda-natives-.*linux-x86_64.jar$')
+  tmp=$(mktemp -d)
+  (cd "$tmp" && unzip -q "$natives" && zip -q -r "$dest/lib/jcuda-natives-driver.jar" META-INF \
+      $(find . -name '*JCudaDriver*' -o -name '*JCudaRuntime*' | sed 's|^\./||'))
+  rm -rf "$tmp"
+  console=$(find ~/.m2/repository/org/junit/platform/junit-platform-console-standalone -name '*.jar' | sort | tail -1)
+  [ -n "$console" ] || { echo "junit-platform-console-standalone missing: ./mvnw dependency:get -Dartifact=org.junit.platform:junit-platform-console-standalone:6.0.3"; exit 1; }
+  cp "$console" "$dest/lib/"
+  rm -f "$dest/classes/qwen2.5/tokenizer.json.gz"  # not used by the GPU checks
+  jdk=/usr/lib/jvm/temurin-25-jdk-amd64
+  # Modules from jdeps on our classes and the jars above (the thin run needs no Spring: the full app
+  # needs java.desktop, java.naming, java.sql, java.xml and jdk.management as well). The stripped
+  # JRE travels as .tar.xz, about 19 MB instead of 38.
+  if [ ! -f "$dest/jre.tar.xz" ]; then
+  jre=$(mktemp -d)
+  "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
+    --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$jre/jre"
+  strip --strip-unneeded "$jre/jre/lib/server/libjvm.so"
+  tar -cJf "$dest/jre.tar.xz" -C "$jre" jre
+  rm -rf "$jre"
+  fi
+  for f in tools/gpu/run-gpu-checks.sh tools/reference/make_7b_reference.py tools/gpu/bench_transformers.py; do
+    [ -f "$f" ] && cp "$f" "$dest/"
+  done
+  du -sh "$dest" "$dest"/* | sed 's/^/[prepare] /'
+  echo "[prepare] now call the run tool with:"
+  area=".device/$(basename "$dest")"
+  echo "  carry: [\"$area\"], timeout_s: 540,"
+  echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer"
+  exit 0
+fi
+
+# ---- run (GPU machine) ----
+stages=${2:-tests,7b,bench,peer}
+here=$(cd "$(dirname "$0")" && pwd)
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+[ -x /tmp/jre/bin/java ] || tar -xJf "$here/jre.tar.xz" -C /tmp
+java=/tmp/jre/bin/java
+cp="$here/classes:$here/test-classes:$(ls "$here"/lib/*.jar | grep -v console-standalone | paste -sd:)"
+console=$(ls "$here"/lib/junit-platform-console-standalone-*.jar)
+jvm=(-Xss4m -Xmx60g -XX:+UseParallelGC)
+model=/tmp/qwen7b-random
+has() { [[ ",$stages," == *",$1,"* ]]; }
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv 2>&1 | tee "$OUT/gpu.txt" || true
+status=0
+
+if has tests; then
+  echo "=== gpu-tagged JUnit tests"
+  "$java" "${jvm[@]}" -jar "$console" execute --class-path "$cp" --include-tag gpu --exclude-tag gpu7b \
+    --select-package qwenchat --details tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/tests.log" || status=1
+fi
+
+if has 7b; then
+  echo "=== 7B-scale parity: random checkpoint with the Qwen2.5-7B config"
+  python3 "$here/make_7b_reference.py" "$model" 2>&1 | tee "$OUT/make_7b.log" || status=1
+  QWEN_7B_DIR=$model "$java" "${jvm[@]}" -jar "$console" execute --class-path "$cp" --include-tag gpu7b \
+    --select-package qwenchat --details tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/parity_7b.log" || status=1
+fi
+
+if has bench; then
+  echo "=== benchmark (ours)"
+  "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" --out "$OUT/bench.json" 2>&1 \
+    | tee "$OUT/bench.log" || status=1
+fi
+
+if has peer; then
+  echo "=== benchmark (transformers peer)"
+  python3 "$here/bench_transformers.py" "$model" "$OUT/peer.json" 2>&1 | tee "$OUT/peer.log" || status=1
+  if [ -f "$OUT/bench.json" ] && [ -f "$OUT/peer.json" ]; then
+    "$java" -cp "$cp" qwenchat.cli.GpuBenchCommand --table "$OUT/bench.json" "$OUT/peer.json" | tee "$OUT/table.md"
+  fi
+fi
+exit $status
