@@ -112,7 +112,10 @@ class ModelDownloaderTest {
         Path dir = fetch(settings(hub.endpoint(), null));
 
         assertThat(hub.cutsDone()).isEqualTo(1);
-        assertThat(hub.requests).contains("GET /cdn/model.safetensors bytes=120000-");
+        // Resumed from what arrived before the cut (the kernel may drop some of the bytes sent in flight).
+        long resumedFrom = hub.requests.stream().filter(r -> r.startsWith("GET /cdn/model.safetensors bytes="))
+                .mapToLong(r -> Long.parseLong(r.substring(r.indexOf('=') + 1, r.length() - 1))).findFirst().orElse(-1);
+        assertThat(resumedFrom).isPositive().isLessThanOrEqualTo(120_000);
         assertThat(Files.readAllBytes(dir.resolve("model.safetensors"))).isEqualTo(weights);
         assertThat(leftovers(dir)).isEmpty();
         // Progress never counts the resumed bytes twice.
