@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.openqa.selenium.By;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.support.ui.WebDriverWait;
@@ -71,7 +72,10 @@ class AdminPageBrowserTest {
     @BeforeAll
     void start() throws Exception {
         ChromeDriver driver = HeadlessChromium.start();
-        browser = new Browser(driver, new WebDriverWait(driver, Duration.ofSeconds(60)));
+        // The dashboard re-renders its cards on every live update, so an element found a moment ago can go stale.
+        WebDriverWait waiter = new WebDriverWait(driver, Duration.ofSeconds(60));
+        waiter.ignoring(StaleElementReferenceException.class);
+        browser = new Browser(driver, waiter);
         long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
         while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
         assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
@@ -86,8 +90,17 @@ class AdminPageBrowserTest {
         return browser.el(id);
     }
 
+    /** An element's visible text, read in one script call (see {@link #prop}). */
+    private String text(String id) {
+        Object t = browser.js("const e = document.getElementById(arguments[0]); return e ? e.innerText : null;", id);
+        return t == null ? "" : t.toString().trim();
+    }
+
+    /** One value of a card, read in a single script call so a live re-render cannot leave it stale. */
     private String prop(String dl, String key) {
-        return browser.driver().findElement(By.cssSelector("#" + dl + " dd[data-key='" + key + "']")).getText();
+        Object text = browser.js("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                "#" + dl + " dd[data-key='" + key + "']");
+        return text == null ? "" : text.toString().trim();
     }
 
     private void chat(int maxTokens) {
@@ -106,7 +119,7 @@ class AdminPageBrowserTest {
         el("token").sendKeys(TOKEN.toLowerCase());
         el("login-btn").click();
         browser.waiter().until(d -> el("login-error").isDisplayed());
-        assertThat(el("login-error").getText()).isEqualTo("incorrect admin token");
+        assertThat(text("login-error")).isEqualTo("incorrect admin token");
         assertThat(browser.js("return sessionStorage.getItem('qwenchat.adminToken')")).isNull();
 
         el("token").sendKeys(TOKEN);
@@ -119,7 +132,7 @@ class AdminPageBrowserTest {
     @Order(2)
     void modelCardEngineAndTimelineDescribeTheDemoModel() {
         var config = runtime.served().orElseThrow().config();
-        browser.waiter().until(d -> !el("model-kv").getText().isBlank());
+        browser.waiter().until(d -> !text("model-kv").isBlank());
         assertThat(prop("model-kv", "Name")).isEqualTo("demo weights (random)");
         assertThat(el("demo-badge").isDisplayed()).isTrue();
         assertThat(prop("model-kv", "Layers")).isEqualTo(String.valueOf(config.numHiddenLayers()));
@@ -132,9 +145,9 @@ class AdminPageBrowserTest {
         assertThat(prop("engine-kv", "Engine")).isEqualTo("cpu");
         assertThat(prop("engine-kv", "KV capacity")).startsWith("4 sequences");
         assertThat(browser.driver().findElements(By.cssSelector("#timeline li"))).hasSize(5);
-        assertThat(el("health-badge").getText()).isEqualTo("healthy");
-        assertThat(el("h-liveness").getText()).startsWith("CORRECT");
-        assertThat(el("stream-state").getText()).isEqualTo("live");
+        assertThat(text("health-badge")).isEqualTo("healthy");
+        assertThat(text("h-liveness")).startsWith("CORRECT");
+        assertThat(text("stream-state")).isEqualTo("live");
     }
 
     @Test

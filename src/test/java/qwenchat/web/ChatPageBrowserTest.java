@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.openqa.selenium.By;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
@@ -85,6 +86,8 @@ class ChatPageBrowserTest {
     void startBrowser() throws Exception {
         driver = HeadlessChromium.start();
         wait = new WebDriverWait(driver, Duration.ofSeconds(60));
+        // Streaming re-renders message bubbles: an element found a moment ago may be replaced.
+        wait.ignoring(StaleElementReferenceException.class);
     }
 
     @AfterAll
