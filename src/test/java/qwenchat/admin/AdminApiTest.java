@@ -17,8 +17,8 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.Http;
-import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 import tools.jackson.databind.JsonNode;
 
@@ -45,9 +45,7 @@ class AdminApiTest {
 
     @BeforeEach
     void awaitModel() throws InterruptedException {
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
-        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+        LoadWait.ready(runtime);
         http = new Http(port);
     }
 

@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.Http;
 import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
@@ -26,8 +27,7 @@ class AdminLoadFailureTest {
 
     @Test
     void overviewShowsTheFailedStageAndItsReason() throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        LoadWait.settled(runtime, Duration.ofSeconds(30));
         assertThat(runtime.status().state()).isEqualTo(LoadState.FAILED);
         Http http = new Http(port);
         JsonNode o = http.send(HttpRequest.newBuilder(http.uri("/admin/api/overview"))

@@ -22,8 +22,8 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.Http;
-import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.web.HeadlessChromium;
 
@@ -76,9 +76,7 @@ class AdminPageBrowserTest {
         WebDriverWait waiter = new WebDriverWait(driver, Duration.ofSeconds(60));
         waiter.ignoring(StaleElementReferenceException.class);
         browser = new Browser(driver, waiter);
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
-        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+        LoadWait.ready(runtime);
     }
 
     @AfterAll

@@ -14,6 +14,7 @@ import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Primary;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.EngineFactory;
 import qwenchat.serving.FinishReason;
@@ -24,7 +25,6 @@ import qwenchat.serving.GenerationRequest;
 import qwenchat.serving.GenerationUsage;
 import qwenchat.serving.HeldEngines;
 import qwenchat.serving.Http;
-import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.QwenProperties;
 
@@ -63,9 +63,7 @@ class HeartbeatLivenessTest {
 
     @Test
     void aStepThatHangsPastTheStallTimeoutTurnsLivenessDownAndBackUp() throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
-        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+        LoadWait.ready(runtime);
         Http http = new Http(port);
 
         // Idle for longer than the stall timeout: not stalled.
@@ -103,8 +101,7 @@ class HeartbeatLivenessTest {
 
     @Test
     void aListenerThatBlocksTheLoopAlsoTurnsLivenessDown() throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        LoadWait.settled(runtime, Duration.ofSeconds(120));
         Http http = new Http(port);
         assertThat(http.await("/actuator/health/liveness", 200, Duration.ofSeconds(10)).status()).isEqualTo(200);
         CountDownLatch unblock = new CountDownLatch(1);

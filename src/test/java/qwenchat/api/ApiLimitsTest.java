@@ -21,9 +21,9 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.Http;
-import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 
 /** API keys, the body size limit and over-admission (one KV slot, a queue of one). */
@@ -43,9 +43,7 @@ class ApiLimitsTest {
 
     @BeforeEach
     void awaitReady() throws InterruptedException {
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
-        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+        LoadWait.ready(runtime);
     }
 
     OpenAIClient client(String key) {

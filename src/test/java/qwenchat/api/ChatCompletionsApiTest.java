@@ -32,9 +32,9 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.Http;
-import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.SchedulerStats;
 import qwenchat.presets.Preset;
@@ -66,9 +66,7 @@ class ChatCompletionsApiTest {
 
     @BeforeEach
     void setUp() throws InterruptedException {
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
-        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+        LoadWait.ready(runtime);
         client = OpenAIOkHttpClient.builder().baseUrl("http://localhost:" + port + "/v1").apiKey("unused")
                 .maxRetries(0).timeout(Duration.ofSeconds(120)).build();
         http = new Http(port);

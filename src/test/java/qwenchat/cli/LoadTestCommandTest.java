@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.BatchScheduler;
-import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 
 /** The load-test command against the running app on the demo model (same context as the API tests). */
@@ -33,8 +33,7 @@ class LoadTestCommandTest {
 
     @Test
     void drivesConcurrentClientsAndReportsThroughputAndPercentiles() throws Exception {
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        LoadWait.settled(runtime, Duration.ofSeconds(120));
         long tokensBefore = scheduler.stats().tokensGenerated();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 import qwenchat.demo.DemoCheckpoint;
 import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.cpu.CpuEngineOptions;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.EngineFactory;
 import qwenchat.serving.LoadStage;
 import qwenchat.serving.LoadState;
@@ -59,8 +60,7 @@ class ModelLoaderDownloadTest {
         assertThat(loader.status().stage()).isEqualTo(LoadStage.DOWNLOAD_MODEL);
         assertThat(loader.status().modelName()).isEqualTo(REPO);
         loader.start();
-        long end = System.nanoTime() + Duration.ofSeconds(100).toNanos();
-        while (loader.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        LoadWait.settled(loader, Duration.ofSeconds(100));
         return loader.status();
     }
 

@@ -27,8 +27,7 @@ final class DemoServing implements AutoCloseable {
         scheduler = new BatchScheduler(p, loader, events::add);
         loader.onReady(scheduler::attach);
         loader.start();
-        long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-        while (loader.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        LoadWait.settled(loader, Duration.ofSeconds(120));
         if (loader.status().state() != LoadState.READY) throw new IllegalStateException("demo did not load: " + loader.status());
     }
 

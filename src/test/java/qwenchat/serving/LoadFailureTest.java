@@ -24,8 +24,7 @@ class LoadFailureTest {
     @Test
     void badModelDirectoryGivesReadinessDownWithTheReason() throws Exception {
         assertThat(Files.exists(Path.of("target/no-such-model-dir"))).isFalse();
-        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (runtime.status().state() == LoadState.LOADING && System.nanoTime() < end) Thread.sleep(20);
+        LoadWait.settled(runtime, Duration.ofSeconds(30));
 
         Http http = new Http(port);
         Http.Reply r = http.get("/actuator/health/readiness");

@@ -13,8 +13,8 @@ import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
+import qwenchat.serving.LoadWait;
 import qwenchat.serving.BatchScheduler;
-import qwenchat.serving.LoadState;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.SchedulerStats;
 import qwenchat.tokenizer.ChatMessage;
@@ -40,9 +40,7 @@ class ChatSocketRealModelTest {
 
     @BeforeEach
     void awaitReady() throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 120_000;
-        while (runtime.status().state() == LoadState.LOADING && System.currentTimeMillis() < deadline) Thread.sleep(50);
-        assertThat(runtime.status().state()).isEqualTo(LoadState.READY);
+        LoadWait.ready(runtime);
     }
 
     private static Map<String, Object> chat(String id, String text, Map<String, Object> params) {
