@@ -116,29 +116,66 @@ public final class GpuBenchCommand implements CliCommand {
                 log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, best * 1e3);
             }
             profile(e, c, rnd, log);
-            for (int batch : new int[] {16, 32, 64}) {
-                int[] seqs = new int[batch];
-                int[] toks = new int[batch];
-                for (int i = 0; i < batch; i++) {
-                    seqs[i] = e.openSequence();
-                    toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
-                }
-                int steps = 32;
-                long t = 0;
-                for (int i = -4; i < steps; i++) {
-                    if (i == 0) t = System.nanoTime();
-                    List<StepRequest> reqs = new ArrayList<>();
-                    for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
-                    var outs = e.step(reqs);
-                    for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
-                }
-                double tps = (double) batch * steps / secs(t);
-                r.put("decode_b" + batch + "_tok_s", tps);
-                log.printf("[bench] decode %d sequences: %.0f tok/s aggregate%n", batch, tps);
-                for (int s : seqs) e.freeSequence(s);
-            }
+            String tag = CudaEngine.Options.SKINNY_DEFAULT ? "skinny" : "prefill_gemm";
+            decodeBatches(e, c, rnd, log, r, "", tag);
+            profileBatch(e, c, rnd, log, 32, tag);
+        }
+        // The other route for 16-64-row decode batches, measured the same way so one run compares both.
+        boolean other = !CudaEngine.Options.SKINNY_DEFAULT;
+        String otherTag = other ? "skinny" : "prefill_gemm";
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(64, 512), (done, total, name) -> { },
+                     new CudaEngine.Options(0, true, true, true, other))) {
+            Random rnd = new Random(8);
+            decodeBatches(e, c, rnd, log, r, "_" + otherTag, otherTag);
+            profileBatch(e, c, rnd, log, 32, otherTag);
         }
         return r;
+    }
+
+    /** Aggregate decode tok/s at 16/32/64 sequences (128-token prompts), into r as decode_b{N}_tok_s + suffix. */
+    private static void decodeBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r,
+                                      String suffix, String route) {
+        SamplingParams g = SamplingParams.greedyDecoding();
+        for (int batch : new int[] {16, 32, 64}) {
+            int[] seqs = new int[batch];
+            int[] toks = new int[batch];
+            for (int i = 0; i < batch; i++) {
+                seqs[i] = e.openSequence();
+                toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
+            }
+            int steps = 32;
+            long t = 0;
+            for (int i = -4; i < steps; i++) {
+                if (i == 0) t = System.nanoTime();
+                List<StepRequest> reqs = new ArrayList<>();
+                for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
+                var outs = e.step(reqs);
+                for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
+            }
+            double tps = (double) batch * steps / secs(t);
+            r.put("decode_b" + batch + "_tok_s" + suffix, tps);
+            log.printf("[bench] decode %d sequences (%s): %.0f tok/s aggregate, %.2f ms per step%n", batch, route, tps,
+                    1e3 * batch / tps);
+            for (int s : seqs) e.freeSequence(s);
+        }
+    }
+
+    /** Per-kernel times of one eager decode step over {@code batch} sequences with 128-token contexts. */
+    private static void profileBatch(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, int batch, String route) {
+        SamplingParams g = SamplingParams.greedyDecoding();
+        int[] seqs = new int[batch];
+        List<StepRequest> reqs = new ArrayList<>();
+        for (int i = 0; i < batch; i++) {
+            seqs[i] = e.openSequence();
+            int tok = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
+            reqs.add(StepRequest.decode(seqs[i], tok, g, 0));
+        }
+        e.profileStep(reqs);  // warm-up
+        List<StepRequest> next = new ArrayList<>();
+        for (StepRequest q : reqs) next.add(StepRequest.decode(q.sequence(), 5, g, 0));
+        print(log, "decode " + batch + " sequences (" + route + ")", e.profileStep(next));
+        for (int s : seqs) e.freeSequence(s);
     }
 
     /** Per-kernel times of one batch-1 decode step (context 128) and one 1K prefill, run eagerly. */

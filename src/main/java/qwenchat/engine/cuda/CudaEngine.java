@@ -34,18 +34,27 @@ public final class CudaEngine implements InferenceEngine {
      *     pass goes through the GEMV kernels, as a cross-check)
      * @param alignedChunks cut prefills into whole 128-row tiles plus a <= 64-row tail (see
      *     {@link #chunkLength}); off only to measure what the unaligned cut does
+     * @param skinny send passes of 16-64 rows (wide decode batches, short prefill tails) through
+     *     {@link SkinnyGemm} instead of the prefill GEMM; only with {@code gemm}
      */
-    public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks) {
+    public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny) {
+        /** Whether {@link #defaults()} routes 16-64-row passes through {@link SkinnyGemm}. */
+        public static final boolean SKINNY_DEFAULT = true;
+
         public Options(int device, boolean graphs) {
-            this(device, graphs, true, true);
+            this(device, graphs, true, true, SKINNY_DEFAULT);
         }
 
         public Options(int device, boolean graphs, boolean gemm) {
-            this(device, graphs, gemm, true);
+            this(device, graphs, gemm, true, SKINNY_DEFAULT);
+        }
+
+        public Options(int device, boolean graphs, boolean gemm, boolean alignedChunks) {
+            this(device, graphs, gemm, alignedChunks, SKINNY_DEFAULT);
         }
 
         public static Options defaults() {
-            return new Options(0, true, true, true);
+            return new Options(0, true, true, true, SKINNY_DEFAULT);
         }
     }
 
@@ -147,7 +156,8 @@ public final class CudaEngine implements InferenceEngine {
         kernels = new CudaKernels(module, ctx.stream());
         PrefillGemm gemm = gemmChunks
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability()) : null;
-        forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, new PrefillAttention(module, ctx.stream()),
+        SkinnyGemm skinny = gemmChunks && options.skinny() ? new SkinnyGemm(module, ctx.stream()) : null;
+        forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
                 ctx.stream(), capacity.maxTokensPerSequence(), rope.attentionScaling());
         ioResults = 16L * ws.chunk;
         resultsAt = (int) ioResults;

@@ -23,7 +23,8 @@ import qwenchat.model.ModelConfig;
  * <li>GEMM (more rows: prefill chunks, large decode batches): the tensor-core {@link PrefillGemm}
  * on bf16 copies of the activations, {@code qkv_rope_store} for bias/RoPE/KV write, and causal
  * {@link PrefillAttention} for a single sequence's chunk with head_dim 128 (split attention
- * otherwise); the residual stream stays f32.</li>
+ * otherwise); the residual stream stays f32. Passes of at most {@link SkinnyGemm#MAX_ROWS} rows
+ * (wide decode batches) run their projections through {@link SkinnyGemm} when the engine has one.</li>
  * </ul>
  * Decode passes are captured as CUDA graphs once per (rows, logit rows, attention splits) and
  * replayed: 28 layers are over 200 launches, whose JNI and driver cost would otherwise exceed the GPU
@@ -39,6 +40,8 @@ final class ForwardPass implements AutoCloseable {
     private final Workspace ws;
     private final CudaKernels k;
     private final PrefillGemm gemm;
+    /** Null: 16-64-row passes use {@link #gemm} as well. */
+    private final SkinnyGemm skinny;
     private final PrefillAttention flash;
     private final CUstream stream;
     private final int maxT;
@@ -46,13 +49,14 @@ final class ForwardPass implements AutoCloseable {
     private final Map<Long, CUgraphExec> graphs = new HashMap<>();
 
     ForwardPass(ModelConfig c, DeviceWeights w, DeviceKvCache kv, Workspace ws, CudaKernels k, PrefillGemm gemm,
-                PrefillAttention flash, CUstream stream, int maxT, float ropeScale) {
+                SkinnyGemm skinny, PrefillAttention flash, CUstream stream, int maxT, float ropeScale) {
         this.c = c;
         this.w = w;
         this.kv = kv;
         this.ws = ws;
         this.k = k;
         this.gemm = gemm;
+        this.skinny = skinny;
         this.flash = flash;
         this.stream = stream;
         this.maxT = maxT;
@@ -156,8 +160,10 @@ final class ForwardPass implements AutoCloseable {
         DeviceBuffer kc = kv.k.get(l);
         DeviceBuffer vc = kv.v.get(l);
         boolean useFlash = past >= 0 && hd == PrefillAttention.HEAD_DIM;
+        boolean thin = thin(rows);
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
-        gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
+        if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
+        else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
         k.qkvRopeStore(ws.qkvF32.ptr(), L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, ws.qGemm.ptr(),
                 useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, c.qDim(),
                 c.kvDim(), hd, maxT);
@@ -172,10 +178,21 @@ final class ForwardPass implements AutoCloseable {
             splitAttention(ws.qGemm.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
             k.f32ToBf16(ws.attn.ptr(), ws.attnb.ptr(), (long) rows * c.qDim());
         }
-        gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
+        if (thin) skinny.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
+        else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
         k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
-        gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
-        gemm.linearAddF32(ws.actb.ptr(), L.down().ptr(), rows, h, c.intermediateSize(), ws.x.ptr());
+        if (thin) {
+            skinny.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+            skinny.linearAddF32(ws.actb.ptr(), L.down().ptr(), rows, h, c.intermediateSize(), ws.x.ptr());
+        } else {
+            gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+            gemm.linearAddF32(ws.actb.ptr(), L.down().ptr(), rows, h, c.intermediateSize(), ws.x.ptr());
+        }
+    }
+
+    /** Whether a GEMM-path pass of this many rows goes through the weight-streaming {@link SkinnyGemm}. */
+    private boolean thin(int rows) {
+        return skinny != null && rows <= SkinnyGemm.MAX_ROWS;
     }
 
     /** The slot of the single sequence a prefill chunk belongs to; set by the engine before {@link #prefill}. */
@@ -200,7 +217,8 @@ final class ForwardPass implements AutoCloseable {
         CUdeviceptr rowIndex = ws.logitRows.at(4L * from);
         if (count >= GEMM_MIN_ROWS && gemm != null) {
             k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), null, ws.xnb.ptr(), rowIndex, count, h, eps);
-            gemm.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
+            if (thin(count)) skinny.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
+            else gemm.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
         } else {
             k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), ws.xn.ptr(), null, rowIndex, count, h, eps);
             k.gemv(GemvMode.PLAIN, w.lmHead.ptr(), ws.xn.ptr(), c.vocabSize(), h, count, GemvArgs.out(ws.logits.ptr()));

@@ -206,14 +206,16 @@ class CudaEngineReferenceTest {
         }
     }
 
-    @Test
-    void tensorCorePathAgreesWithTheGemvPathForPrefillAndWideDecodeBatches() {
+    /** skinny: 17-row decode batches and the 20..52-row prefills go through SkinnyGemm (else the prefill GEMM). */
+    @ParameterizedTest(name = "skinny={0}")
+    @ValueSource(booleans = {true, false})
+    void tensorCorePathAgreesWithTheGemvPathForPrefillAndWideDecodeBatches(boolean skinny) {
         TinyReference ref = TinyReference.load("tiny-tied-hd128-g3");
         ModelConfig c = config(ref);
         int n = 17;  // above ForwardPass.GEMM_MIN_ROWS: decode batches take the GEMM path too
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine fast = CudaEngine.load(c, ckpt, new KvCacheCapacity(n, c.contextLength()), LoadProgressListener.NONE,
-                     new CudaEngine.Options(0, true, true));
+                     new CudaEngine.Options(0, true, true, true, skinny));
              CudaEngine plain = CudaEngine.load(c, ckpt, new KvCacheCapacity(n, c.contextLength()), LoadProgressListener.NONE,
                      new CudaEngine.Options(0, true, false))) {
             int[] a = new int[n];
@@ -244,7 +246,8 @@ class CudaEngineReferenceTest {
                     total++;
                 }
             }
-            System.out.printf("[tiny] tensor-core vs GEMV path: worst relL2 %.3e, argmax agree %d/%d%n", worst, agree, total);
+            System.out.printf("[tiny] tensor-core (skinny %s) vs GEMV path: worst relL2 %.3e, argmax agree %d/%d%n", skinny, worst,
+                    agree, total);
             assertTrue(worst < 2e-2, "worst relL2 " + worst);
             assertTrue(agree >= 0.97 * total, "argmax agreement " + agree + "/" + total);
         }

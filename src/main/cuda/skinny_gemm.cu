@@ -1,0 +1,189 @@
+// skinny_gemm.cu: projections of 16-64 activation rows (wide decode batches) on tensor cores, bound
+// by the weight stream rather than by the activations. The prefill GEMMs tile the activations as the
+// MMA's M side, so at M <= 64 most of each tile is padding and the few blocks stream the weights at
+// ~1.5 TB/s; here the weight rows are the MMA's M side (C^T = W * A^T with mma.sync m16n8k16) and the
+// whole batch is its N side, so every block streams 128 weight rows and split-K fills the SMs.
+#include "prefill_mma.cuh"
+
+namespace skinny {
+using namespace prefill_mma;
+
+constexpr int THREADS = 256;      // 8 warps, 16 weight rows each
+constexpr int TILE_W = 128;       // weight rows per block
+constexpr int TILE_K = 64;        // k per pipeline stage (one 128-byte row per operand row)
+constexpr int STAGES = 4;
+constexpr int ROW_BYTES = TILE_K * 2;
+
+// Issues the cp.async loads of k-chunk `chunk` into pipeline stage `st`. Weight tile row t comes from
+// weight row wrow(t) (< 0: zero-filled); activation rows >= m are zero-filled.
+template <int NB, bool SWIGLU>
+static __device__ __forceinline__ void load_stage(unsigned char* smem, int st, const __nv_bfloat16* __restrict__ a,
+                                                  const __nv_bfloat16* __restrict__ w, int m, int n, int k, int tile0,
+                                                  int chunk) {
+    unsigned char* ws = smem + st * (TILE_W * ROW_BYTES + NB * ROW_BYTES);
+    unsigned char* as = ws + TILE_W * ROW_BYTES;
+    const int tid = threadIdx.x;
+    const long kb = (long)chunk * TILE_K;
+#pragma unroll
+    for (int i = 0; i < TILE_W * 8 / THREADS; i++) {
+        const int c = tid + i * THREADS;
+        const int t = c >> 3, kc = c & 7;
+        int row;
+        bool ok;
+        if (SWIGLU) {
+            // Rows 0..63: gate rows tile0..tile0+63; rows 64..127: the matching up rows n + ...
+            const int col = tile0 + (t & 63);
+            ok = col < n;
+            row = (t < 64 ? col : n + col);
+        } else {
+            row = tile0 + t;
+            ok = row < n;
+        }
+        const __nv_bfloat16* src = w + (long)(ok ? row : 0) * k + kb + kc * 8;
+        cp_async_16(smem_addr(ws) + swizzle<ROW_BYTES>(t, kc), src, ok);
+    }
+    for (int c = tid; c < NB * 8; c += THREADS) {
+        const int r = c >> 3, kc = c & 7;
+        const bool ok = r < m;
+        const __nv_bfloat16* src = a + (long)(ok ? r : 0) * k + kb + kc * 8;
+        cp_async_16(smem_addr(as) + swizzle<ROW_BYTES>(r, kc), src, ok);
+    }
+}
+
+// acc[t][*] covers weight rows warp*16 + (lane/4) (+8 for [2],[3]) and batch rows t*8 + 2*(lane%4) (+1).
+template <int NB, bool SWIGLU>
+static __device__ __forceinline__ void mainloop(float (&acc)[NB / 8][4], unsigned char* smem,
+                                                const __nv_bfloat16* __restrict__ a,
+                                                const __nv_bfloat16* __restrict__ w, int m, int n, int k, int tile0,
+                                                int c0, int c1) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int nc = c1 - c0;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < nc) load_stage<NB, SWIGLU>(smem, s, a, w, m, n, k, tile0, c0 + s);
+        cp_async_commit();
+    }
+    const int arow = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+    const int akc = lane >> 4;
+    const int brow = (lane & 7) + (lane >> 4) * 8;
+    const int bkc = (lane >> 3) & 1;
+    for (int c = 0; c < nc; c++) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();  // stage c is in for everyone, and stage c-1 (refilled next) is consumed
+        const int nxt = c + STAGES - 1;
+        if (nxt < nc) load_stage<NB, SWIGLU>(smem, nxt % STAGES, a, w, m, n, k, tile0, c0 + nxt);
+        cp_async_commit();
+        const unsigned char* ws = smem + (c % STAGES) * (TILE_W * ROW_BYTES + NB * ROW_BYTES);
+        const uint32_t wsa = smem_addr(ws), asa = smem_addr(ws + TILE_W * ROW_BYTES);
+#pragma unroll
+        for (int s = 0; s < TILE_K / 16; s++) {
+            uint32_t af[4];
+            ldmatrix_x4(af, wsa + swizzle<ROW_BYTES>(arow, s * 2 + akc));
+#pragma unroll
+            for (int p = 0; p < NB / 16; p++) {
+                uint32_t bf[4];
+                ldmatrix_x4(bf, asa + swizzle<ROW_BYTES>(p * 16 + brow, s * 2 + bkc));
+                mma_bf16_16816(acc[2 * p], af, bf[0], bf[1]);
+                mma_bf16_16816(acc[2 * p + 1], af, bf[2], bf[3]);
+            }
+        }
+    }
+    cp_async_wait<0>();
+}
+
+// out[r][j] (f32, [m][n]) for the block's 128 weight rows. One split-K part (gridDim.y == 1) stores or
+// adds; several add atomically, into a zeroed `out` (store) or into the residual stream (accumulate).
+template <int NB>
+static __device__ void gemm_f32(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,
+                                float* __restrict__ out, int m, int n, int k, int accumulate, int chunks_per_split) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    float acc[NB / 8][4];
+#pragma unroll
+    for (int t = 0; t < NB / 8; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
+    const int tile0 = blockIdx.x * TILE_W;
+    const int chunks = k / TILE_K;
+    const int c0 = blockIdx.y * chunks_per_split;
+    const int c1 = min(chunks, c0 + chunks_per_split);
+    mainloop<NB, false>(acc, smem, a, w, m, n, k, tile0, c0, c1);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const bool atomic = gridDim.y > 1;
+#pragma unroll
+    for (int t = 0; t < NB / 8; t++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int j = tile0 + warp * 16 + (lane >> 2) + (e >> 1) * 8;
+            const int r = t * 8 + 2 * (lane & 3) + (e & 1);
+            if (j >= n || r >= m) continue;
+            float* p = out + (long)r * n + j;
+            if (atomic) atomicAdd(p, acc[t][e]);
+            else if (accumulate) *p += acc[t][e];
+            else *p = acc[t][e];
+        }
+    }
+}
+
+// out[r][i] = silu(a[r].w[i]) * (a[r].w[n+i]) as bf16 [m][n]; the block's 128 weight rows are 64 gate
+// rows and the 64 matching up rows, so no split-K (the non-linearity needs whole sums).
+template <int NB>
+static __device__ void gemm_swiglu(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,
+                                   __nv_bfloat16* __restrict__ out, int m, int n, int k) {
+    extern __shared__ __align__(128) unsigned char smem[];
+    float acc[NB / 8][4];
+#pragma unroll
+    for (int t = 0; t < NB / 8; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
+    const int tile0 = blockIdx.x * (TILE_W / 2);
+    mainloop<NB, true>(acc, smem, a, w, m, n, k, tile0, 0, k / TILE_K);
+    __syncthreads();  // every warp is done with the pipeline buffers, reused for the up sums
+    float* up = reinterpret_cast<float*>(smem);  // [64 tile rows][NB]
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (warp >= 4) {
+#pragma unroll
+        for (int t = 0; t < NB / 8; t++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int u = (warp - 4) * 16 + (lane >> 2) + (e >> 1) * 8;
+                up[u * NB + t * 8 + 2 * (lane & 3) + (e & 1)] = acc[t][e];
+            }
+    }
+    __syncthreads();
+    if (warp < 4) {
+#pragma unroll
+        for (int t = 0; t < NB / 8; t++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int u = warp * 16 + (lane >> 2) + (e >> 1) * 8;
+                const int r = t * 8 + 2 * (lane & 3) + (e & 1);
+                const int i = tile0 + u;
+                if (i >= n || r >= m) continue;
+                const float g = acc[t][e];
+                out[(long)r * n + i] = __float2bfloat16_rn(g / (1.f + __expf(-g)) * up[u * NB + r]);
+            }
+    }
+}
+}  // namespace skinny
+
+// skinny_gemm_f32_nb{16,32,48,64}: out = a . w^T in f32 for m <= NB activation rows.
+//   a bf16 [m][k] row-major, w bf16 [n][k] (checkpoint layout), out f32 [m][n]; k % 64 == 0.
+//   Launch: grid (ceil(n/128), splits), 256 threads, dynamic shared 4 * (128 + NB) * 128 bytes;
+//   k-chunks of 64 are split chunks_per_split to a blockIdx.y. splits > 1 adds with atomics, so the
+//   caller zeroes out first unless accumulate (x += a . w^T, the o_proj/down residual update).
+//   CPU counterpart: qwenchat.engine.cpu matmul (out = x . W^T), plus the residual add for accumulate.
+// skinny_gemm_swiglu_nb{16,32,48,64}: out[r][i] = silu(a[r].w[i]) * a[r].w[n+i], bf16 [m][n].
+//   w is the fused [2n][k] gate/up weight, gate rows first. Launch: grid ceil(n/64), 256 threads,
+//   the same shared bytes. CPU counterpart: the MLP's silu(gate(x)) * up(x).
+#define SKINNY_KERNELS(NB)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
+        skinny_gemm_f32_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,        \
+                               float* __restrict__ out, int m, int n, int k, int accumulate, int chunks_per_split) { \
+        skinny::gemm_f32<NB>(a, w, out, m, n, k, accumulate, chunks_per_split);                                 \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
+        skinny_gemm_swiglu_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,     \
+                                  __nv_bfloat16* __restrict__ out, int m, int n, int k) {                       \
+        skinny::gemm_swiglu<NB>(a, w, out, m, n, k);                                                            \
+    }
+
+SKINNY_KERNELS(16)
+SKINNY_KERNELS(32)
+SKINNY_KERNELS(48)
+SKINNY_KERNELS(64)

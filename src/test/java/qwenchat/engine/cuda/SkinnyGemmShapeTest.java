@@ -1,0 +1,51 @@
+package qwenchat.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** Batch tiles, split-K sizing and shape checks of {@link SkinnyGemm}; no GPU needed. */
+class SkinnyGemmShapeTest {
+    @Test
+    void batchTileRoundsRowsUpToSixteen() {
+        assertEquals(16, SkinnyGemm.batchTile(1));
+        assertEquals(16, SkinnyGemm.batchTile(16));
+        assertEquals(48, SkinnyGemm.batchTile(33));
+        assertEquals(64, SkinnyGemm.batchTile(64));
+    }
+
+    @Test
+    void splitKFillsTheResidentBlocksWithoutASecondWave() {
+        // 7B shapes: qkv 36 tiles, o_proj/down 28 tiles, lm_head 1188 tiles.
+        int[][] shapes = {{4608, 3584}, {3584, 3584}, {3584, 18944}, {152064, 3584}};
+        for (int[] s : shapes) {
+            int tiles = (s[0] + 127) / 128;
+            int splits = SkinnyGemm.splits(s[0], s[1]);
+            int chunks = s[1] / 64;
+            int per = (chunks + splits - 1) / splits;
+            assertTrue(tiles * splits <= Math.max(tiles, SkinnyGemm.RESIDENT_BLOCKS), s[0] + "x" + s[1] + ": " + splits + " splits");
+            assertEquals(splits, (chunks + per - 1) / per, "no empty split part for " + s[0] + "x" + s[1]);
+            assertTrue(per >= SkinnyGemm.MIN_CHUNKS_PER_SPLIT || splits == 1, "split parts too short for " + s[0] + "x" + s[1]);
+        }
+        assertEquals(7, SkinnyGemm.splits(4608, 3584));
+        assertEquals(8, SkinnyGemm.splits(3584, 3584));
+        assertEquals(9, SkinnyGemm.splits(3584, 18944));
+        assertEquals(1, SkinnyGemm.splits(152064, 3584));
+    }
+
+    @Test
+    void sharedMemoryAllowsTwoBlocksPerSm() {
+        assertEquals(98304, SkinnyGemm.sharedBytes(64));
+        assertTrue(2 * (SkinnyGemm.sharedBytes(64) + 1024) <= 228 * 1024);
+    }
+
+    @Test
+    void rejectsRowsPastTheWidestTileAndRaggedK() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SkinnyGemm.checkShape("op", 65, 128, 64));
+        assertTrue(e.getMessage().contains("m must be 1..64, got 65"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SkinnyGemm.checkShape("op", 16, 128, 100));
+        assertTrue(e.getMessage().contains("multiple of 64, got 100"), e.getMessage());
+    }
+}
