@@ -53,7 +53,7 @@ if [ "$mode" = prepare ]; then
   tar -cJf "$dest/jre.tar.xz" -C "$jre" jre
   rm -rf "$jre"
   fi
-  for f in tools/gpu/run-gpu-checks.sh tools/reference/make_7b_reference.py tools/gpu/bench_transformers.py; do
+  for f in tools/gpu/run-gpu-checks.sh tools/gpu/skinny-run.sh tools/reference/make_7b_reference.py tools/gpu/bench_transformers.py; do
     [ -f "$f" ] && cp "$f" "$dest/"
   done
   du -sh "$dest" "$dest"/* | sed 's/^/[prepare] /'

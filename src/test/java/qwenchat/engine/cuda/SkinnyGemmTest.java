@@ -129,7 +129,7 @@ class SkinnyGemmTest {
 
     @Test
     void lmHeadLogitsForARaggedBatch() {
-        int m = 33;
+        int m = 17;  // a masked 32-row batch tile; 17 rows keep the 152064-row double reference quick
         Random r = new Random(51);
         float[] a = roundBf16(gaussian(r, m * HIDDEN, 1.0));
         float[] w = roundBf16(gaussian(r, VOCAB * HIDDEN, 1.0 / Math.sqrt(HIDDEN)));
@@ -143,7 +143,7 @@ class SkinnyGemmTest {
                 return readF32(out, m * VOCAB);
             }
         });
-        assertClose("lm_head 152064x3584 f32 m=33", got, want, 1e-5);
+        assertClose("lm_head 152064x3584 f32 m=17", got, want, 1e-5);
     }
 
     @Test
