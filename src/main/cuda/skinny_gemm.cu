@@ -162,15 +162,21 @@ static __device__ void gemm_swiglu(const __nv_bfloat16* __restrict__ a, const __
 }
 }  // namespace skinny
 
-// skinny_gemm_f32_nb{16,32,48,64}: out = a . w^T in f32 for m <= NB activation rows.
-//   a bf16 [m][k] row-major, w bf16 [n][k] (checkpoint layout), out f32 [m][n]; k % 64 == 0.
-//   Launch: grid (ceil(n/128), splits), 256 threads, dynamic shared 4 * (128 + NB) * 128 bytes;
-//   k-chunks of 64 are split chunks_per_split to a blockIdx.y. splits > 1 adds with atomics, so the
-//   caller zeroes out first unless accumulate (x += a . w^T, the o_proj/down residual update).
-//   CPU counterpart: qwenchat.engine.cpu matmul (out = x . W^T), plus the residual add for accumulate.
-// skinny_gemm_swiglu_nb{16,32,48,64}: out[r][i] = silu(a[r].w[i]) * a[r].w[n+i], bf16 [m][n].
-//   w is the fused [2n][k] gate/up weight, gate rows first. Launch: grid ceil(n/64), 256 threads,
-//   the same shared bytes. CPU counterpart: the MLP's silu(gate(x)) * up(x).
+// What it computes (bf16 operands, f32 accumulation), for m <= NB activation rows:
+//   skinny_gemm_f32_nb{16,32,48,64}:    out[r][j] = sum_k a[r][k] * w[j][k]   (accumulate: out += ...)
+//       a [m][k] bf16 row-major (activations), w [n][k] bf16 row-major (checkpoint layout), out [m][n]
+//       f32; k % 64 == 0, any n (weight rows past n are zero-filled and not stored).
+//   skinny_gemm_swiglu_nb{16,32,48,64}: out[r][i] = silu(g) * u, g = a[r].w[i], u = a[r].w[n+i],
+//       out [m][n] bf16; w is the fused [2n][k] gate/up weight, gate rows first.
+// Numerics: f32 sums; with split-K (gridDim.y > 1) the parts are added with f32 atomics in no fixed
+// order, so the caller zeroes `out` first unless accumulate (the o_proj/down residual update, which
+// adds onto the f32 stream). The swiglu output is rounded to bf16 once, like prefill_gemm's.
+// Launch layout: block 256 threads (8 warps x 16 weight rows), dynamic shared 4 * (128 + NB) * 128
+//   bytes (98304 at NB = 64: raise the dynamic-shared limit; two blocks fit per SM);
+//   f32: grid (ceil(n/128), splits), blockIdx.y takes k-chunks [y*chunks_per_split, +chunks_per_split);
+//   swiglu: grid (ceil(n/64), 1), 64 gate and the 64 matching up rows per block.
+// CPU counterpart (qwenchat.engine.cpu.Qwen2Forward#forward): MatrixOps.matmul, then addBias for q/k/v
+// (done here by qkv_rope_store), addInto for the residual, and the SwiGLU loop g / (1 + exp(-g)) * u.
 #define SKINNY_KERNELS(NB)                                                                                       \
     extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
         skinny_gemm_f32_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,        \
