@@ -156,7 +156,7 @@ public final class CudaEngine implements InferenceEngine {
         kernels = new CudaKernels(module, ctx.stream());
         PrefillGemm gemm = gemmChunks
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability()) : null;
-        SkinnyGemm skinny = gemmChunks && options.skinny() ? new SkinnyGemm(module, ctx.stream()) : null;
+        SkinnyGemm skinny = gemmChunks && options.skinny() ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors()) : null;
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
                 ctx.stream(), capacity.maxTokensPerSequence(), rope.attentionScaling());
         ioResults = 16L * ws.chunk;

@@ -23,8 +23,10 @@ public final class SkinnyGemm {
     static final int TILE_K = 64;
     static final int THREADS = 256;
     static final int STAGES = 4;
-    /** Blocks that run at once: two per SM (registers and shared memory allow two) on a 132-SM H200. */
-    static final int RESIDENT_BLOCKS = 264;
+    /** Blocks of this kernel one SM runs at once (its registers and shared memory allow two). */
+    static final int BLOCKS_PER_SM = 2;
+    /** Resident blocks on the 132-SM H200 the split choices were measured on. */
+    static final int H200_RESIDENT_BLOCKS = 132 * BLOCKS_PER_SM;
     /** Fewest k-chunks per split-K part, so the 4-stage pipeline is not all ramp. */
     static final int MIN_CHUNKS_PER_SPLIT = 4;
 
@@ -32,11 +34,14 @@ public final class SkinnyGemm {
     private final Launcher launcher;
     private final CUstream stream;
     private final Set<String> sharedRaised = new HashSet<>();
+    private final int residentBlocks;
 
-    public SkinnyGemm(KernelModule module, CUstream stream) {
+    /** @param multiprocessors the device's SM count: split-K fills one wave of resident blocks */
+    public SkinnyGemm(KernelModule module, CUstream stream, int multiprocessors) {
         this.module = module;
         this.launcher = new Launcher(module, stream);
         this.stream = stream;
+        this.residentBlocks = multiprocessors * BLOCKS_PER_SM;
     }
 
     /** Batch tile (activation rows per kernel) for m rows: 16, 32, 48 or 64. */
@@ -49,10 +54,10 @@ public final class SkinnyGemm {
     }
 
     /** Split-K parts for an n-row weight over k: fill the resident blocks without a partial second wave. */
-    static int splits(int n, int k) {
+    static int splits(int n, int k, int residentBlocks) {
         int tiles = (n + TILE_W - 1) / TILE_W;
         int chunks = k / TILE_K;
-        int s = Math.max(1, Math.min(RESIDENT_BLOCKS / tiles, chunks / MIN_CHUNKS_PER_SPLIT));
+        int s = Math.max(1, Math.min(residentBlocks / tiles, chunks / MIN_CHUNKS_PER_SPLIT));
         int per = (chunks + s - 1) / s;
         return (chunks + per - 1) / per;
     }
@@ -68,7 +73,7 @@ public final class SkinnyGemm {
     /** out[r][j] = a[r] · w[j] in f32 (qkv before bias/RoPE, logits). */
     public void linearF32(CUdeviceptr a, CUdeviceptr w, int m, int n, int k, CUdeviceptr out) {
         checkShape("skinny f32 linear", m, n, k);
-        int s = splits(n, k);
+        int s = splits(n, k, residentBlocks);
         // Split-K parts add atomically, so they need a zero start.
         if (s > 1) check(JCudaDriver.cuMemsetD32Async(out, 0, (long) m * n, stream), "cuMemsetD32Async(skinny out, " + m + "x" + n + ")");
         launchF32(a, w, out, m, n, k, 0, s);
@@ -77,7 +82,7 @@ public final class SkinnyGemm {
     /** x[r][j] += a[r] · w[j] in f32, in place: the o_proj and down_proj residual updates. */
     public void linearAddF32(CUdeviceptr a, CUdeviceptr w, int m, int n, int k, CUdeviceptr x) {
         checkShape("skinny residual linear", m, n, k);
-        launchF32(a, w, x, m, n, k, 1, splits(n, k));
+        launchF32(a, w, x, m, n, k, 1, splits(n, k, residentBlocks));
     }
 
     /** out[r][i] = silu(a[r] · gateUp[i]) * (a[r] · gateUp[intermediate + i]), bf16 [m][intermediate]. */

@@ -22,17 +22,17 @@ class SkinnyGemmShapeTest {
         int[][] shapes = {{4608, 3584}, {3584, 3584}, {3584, 18944}, {152064, 3584}};
         for (int[] s : shapes) {
             int tiles = (s[0] + 127) / 128;
-            int splits = SkinnyGemm.splits(s[0], s[1]);
+            int splits = SkinnyGemm.splits(s[0], s[1], SkinnyGemm.H200_RESIDENT_BLOCKS);
             int chunks = s[1] / 64;
             int per = (chunks + splits - 1) / splits;
-            assertTrue(tiles * splits <= Math.max(tiles, SkinnyGemm.RESIDENT_BLOCKS), s[0] + "x" + s[1] + ": " + splits + " splits");
+            assertTrue(tiles * splits <= Math.max(tiles, SkinnyGemm.H200_RESIDENT_BLOCKS), s[0] + "x" + s[1] + ": " + splits + " splits");
             assertEquals(splits, (chunks + per - 1) / per, "no empty split part for " + s[0] + "x" + s[1]);
             assertTrue(per >= SkinnyGemm.MIN_CHUNKS_PER_SPLIT || splits == 1, "split parts too short for " + s[0] + "x" + s[1]);
         }
-        assertEquals(7, SkinnyGemm.splits(4608, 3584));
-        assertEquals(8, SkinnyGemm.splits(3584, 3584));
-        assertEquals(9, SkinnyGemm.splits(3584, 18944));
-        assertEquals(1, SkinnyGemm.splits(152064, 3584));
+        assertEquals(7, SkinnyGemm.splits(4608, 3584, SkinnyGemm.H200_RESIDENT_BLOCKS));
+        assertEquals(8, SkinnyGemm.splits(3584, 3584, SkinnyGemm.H200_RESIDENT_BLOCKS));
+        assertEquals(9, SkinnyGemm.splits(3584, 18944, SkinnyGemm.H200_RESIDENT_BLOCKS));
+        assertEquals(1, SkinnyGemm.splits(152064, 3584, SkinnyGemm.H200_RESIDENT_BLOCKS));
     }
 
     @Test
@@ -47,5 +47,14 @@ class SkinnyGemmShapeTest {
         assertTrue(e.getMessage().contains("m must be 1..64, got 65"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> SkinnyGemm.checkShape("op", 16, 128, 100));
         assertTrue(e.getMessage().contains("multiple of 64, got 100"), e.getMessage());
+    }
+
+    @Test
+    void splitKFollowsTheDevicesSmCount() {
+        // A GPU with fewer SMs has fewer resident blocks to fill, so it splits o_proj less.
+        int h200 = SkinnyGemm.splits(3584, 3584, SkinnyGemm.H200_RESIDENT_BLOCKS);
+        int small = SkinnyGemm.splits(3584, 3584, 46 * SkinnyGemm.BLOCKS_PER_SM);
+        assertTrue(small < h200, small + " vs " + h200);
+        assertEquals(3, small);
     }
 }

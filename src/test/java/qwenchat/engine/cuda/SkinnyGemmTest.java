@@ -39,7 +39,7 @@ class SkinnyGemmTest {
     }
 
     static SkinnyGemm gemm() {
-        return new SkinnyGemm(module, ctx.stream());
+        return new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors());
     }
 
     static void assertClose(String what, float[] got, double[] want, double limit) {
@@ -55,7 +55,7 @@ class SkinnyGemmTest {
         Random r = new Random(21 + m);
         float[] a = roundBf16(gaussian(r, m * HIDDEN, 1.0));
         float[] w = roundBf16(gaussian(r, QKV * HIDDEN, 1.0 / Math.sqrt(HIDDEN)));
-        assertTrue(SkinnyGemm.splits(QKV, HIDDEN) > 1, "this shape should exercise split-K");
+        assertTrue(SkinnyGemm.splits(QKV, HIDDEN, SkinnyGemm.H200_RESIDENT_BLOCKS) > 1, "this shape should exercise split-K");
         double[] want = matmul(w, a, QKV, HIDDEN, m);
         float[] got = ctx.call(() -> {
             try (DeviceBuffer da = bf16("a", a); DeviceBuffer dw = bf16("w_qkv", w);
@@ -133,7 +133,7 @@ class SkinnyGemmTest {
         Random r = new Random(51);
         float[] a = roundBf16(gaussian(r, m * HIDDEN, 1.0));
         float[] w = roundBf16(gaussian(r, VOCAB * HIDDEN, 1.0 / Math.sqrt(HIDDEN)));
-        assertEquals(1, SkinnyGemm.splits(VOCAB, HIDDEN), "enough weight tiles without split-K");
+        assertEquals(1, SkinnyGemm.splits(VOCAB, HIDDEN, SkinnyGemm.H200_RESIDENT_BLOCKS), "enough weight tiles without split-K");
         double[] want = matmul(w, a, VOCAB, HIDDEN, m);
         float[] got = ctx.call(() -> {
             try (DeviceBuffer da = bf16("a", a); DeviceBuffer dw = bf16("lm_head", w);
