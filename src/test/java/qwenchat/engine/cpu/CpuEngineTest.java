@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import qwenchat.engine.ReferenceData;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;

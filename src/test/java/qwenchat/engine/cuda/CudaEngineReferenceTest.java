@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import qwenchat.engine.sampling.Sampler;
+import qwenchat.engine.ReferenceData;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -30,11 +32,11 @@ import qwenchat.weights.Checkpoint;
 @Tag("gpu")
 class CudaEngineReferenceTest {
 
-    static ModelConfig config(TinyReference ref) {
+    static ModelConfig config(ReferenceData ref) {
         return ModelConfigParser.parseConfig(ref.dir().resolve("config.json"));
     }
 
-    static CudaEngine engine(TinyReference ref, Checkpoint ckpt, int seqs, boolean graphs) {
+    static CudaEngine engine(ReferenceData ref, Checkpoint ckpt, int seqs, boolean graphs) {
         GpuTestSupport.assumeGpu();
         ModelConfig c = config(ref);
         return CudaEngine.load(c, ckpt, new KvCacheCapacity(seqs, c.contextLength()), LoadProgressListener.NONE,
@@ -56,7 +58,7 @@ class CudaEngineReferenceTest {
 
     /** Top-2 ids of l, best first. */
     static int[] top2(float[] l) {
-        int a = TinyReference.argmax(l);
+        int a = Sampler.argmax(l);
         int b = a == 0 ? 1 : 0;
         for (int i = 0; i < l.length; i++) if (i != a && l[i] > l[b]) b = i;
         return new int[] {a, b};
@@ -64,17 +66,17 @@ class CudaEngineReferenceTest {
 
     /** Whether picking {@code id} instead of l's argmax is a near-tie decision. */
     static boolean withinNearTie(float[] l, int id) {
-        return l[TinyReference.argmax(l)] - l[id] < NEAR_TIE * rms(l);
+        return l[Sampler.argmax(l)] - l[id] < NEAR_TIE * rms(l);
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"tiny-untied-hd64-g2", "tiny-tied-hd128-g3", "tiny-yarn-f4"})
     void everyPositionsTop1AndLastLogitsMatchTransformers(String name) {
-        TinyReference ref = TinyReference.load(name);
+        ReferenceData ref = ReferenceData.load(name);
         ModelConfig c = config(ref);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CudaEngine e = engine(ref, ckpt, 2, true);
              CpuEngine cpu = CpuEngine.load(c, ckpt, new KvCacheCapacity(1, c.contextLength()))) {
-            for (TinyReference.Prompt p : ref.prompts()) {
+            for (ReferenceData.Prompt p : ref.prompts()) {
                 int s = e.openSequence();
                 float[][] logits = e.prefillLogits(s, p.ids(), true);
                 int cs = cpu.openSequence();
@@ -84,7 +86,7 @@ class CudaEngineReferenceTest {
                 int agree = 0;
                 int ties = 0;
                 for (int i = 0; i < logits.length; i++) {
-                    int got = TinyReference.argmax(logits[i]);
+                    int got = Sampler.argmax(logits[i]);
                     if (got == p.argmax()[i]) {
                         agree++;
                     } else {
@@ -93,7 +95,7 @@ class CudaEngineReferenceTest {
                         ties++;
                     }
                 }
-                double rel = TinyReference.relativeL2(logits[logits.length - 1], p.lastLogits());
+                double rel = ReferenceData.relativeL2(logits[logits.length - 1], p.lastLogits());
                 System.out.printf("[tiny] %s prompt %d: top-1 %d/%d (%d near-tie flips), last relL2 %.3e%n", name,
                         p.ids().length, agree, logits.length, ties, rel);
                 assertTrue(rel < 2e-2, "last-position relative L2 " + rel);
@@ -105,7 +107,7 @@ class CudaEngineReferenceTest {
     @ParameterizedTest
     @ValueSource(strings = {"tiny-untied-hd64-g2", "tiny-tied-hd128-g3", "tiny-yarn-f4"})
     void greedyStepsReproduceTransformersGenerate(String name) {
-        TinyReference ref = TinyReference.load(name);
+        ReferenceData ref = ReferenceData.load(name);
         SamplingParams greedy = SamplingParams.greedyDecoding();
         try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CudaEngine e = engine(ref, ckpt, 4, true)) {
             // All prompts run as one continuous batch: prefills first, then batched decode steps.
@@ -159,9 +161,9 @@ class CudaEngineReferenceTest {
 
     @Test
     void firstStepReportsTransformersTopLogprobs() {
-        TinyReference ref = TinyReference.load("tiny-untied-hd64-g2");
+        ReferenceData ref = ReferenceData.load("tiny-untied-hd64-g2");
         try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CudaEngine e = engine(ref, ckpt, 1, true)) {
-            TinyReference.Prompt p = ref.prompts().get(2);
+            ReferenceData.Prompt p = ref.prompts().get(2);
             SampledToken t = e.step(List.of(StepRequest.prefill(e.openSequence(), p.ids(),
                     SamplingParams.greedyDecoding(), 5))).get(0);
             assertEquals(p.greedy()[0], t.token());
@@ -177,7 +179,7 @@ class CudaEngineReferenceTest {
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void batchedDecodeMatchesTheCpuEngineWithAndWithoutGraphs(boolean graphs) {
-        TinyReference ref = TinyReference.load("tiny-tied-hd128-g3");
+        ReferenceData ref = ReferenceData.load("tiny-tied-hd128-g3");
         ModelConfig c = config(ref);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CudaEngine gpu = engine(ref, ckpt, 3, graphs);
              CpuEngine cpu = CpuEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()))) {
@@ -196,8 +198,8 @@ class CudaEngineReferenceTest {
                 float[][] g = gpu.decodeLogits(gs, tokens);
                 float[][] w = cpu.decodeLogits(cs, tokens);
                 for (int i = 0; i < 3; i++) {
-                    worst = Math.max(worst, TinyReference.relativeL2(g[i], w[i]));
-                    assertEquals(TinyReference.argmax(w[i]), TinyReference.argmax(g[i]), "argmax step " + t + " seq " + i);
+                    worst = Math.max(worst, ReferenceData.relativeL2(g[i], w[i]));
+                    assertEquals(Sampler.argmax(w[i]), Sampler.argmax(g[i]), "argmax step " + t + " seq " + i);
                 }
             }
             System.out.printf("[tiny] batched decode vs CPU engine (graphs %s): worst relL2 %.3e%n", graphs, worst);
@@ -210,7 +212,7 @@ class CudaEngineReferenceTest {
     @ParameterizedTest(name = "skinny={0}")
     @ValueSource(booleans = {true, false})
     void tensorCorePathAgreesWithTheGemvPathForPrefillAndWideDecodeBatches(boolean skinny) {
-        TinyReference ref = TinyReference.load("tiny-tied-hd128-g3");
+        ReferenceData ref = ReferenceData.load("tiny-tied-hd128-g3");
         ModelConfig c = config(ref);
         int n = 17;  // above ForwardPass.GEMM_MIN_ROWS: decode batches take the GEMM path too
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
@@ -230,8 +232,8 @@ class CudaEngineReferenceTest {
                 float[][] f = fast.prefillLogits(a[i], prompt, true);
                 float[][] g = plain.prefillLogits(b[i], prompt, true);
                 for (int r = 0; r < f.length; r++) {
-                    worst = Math.max(worst, TinyReference.relativeL2(f[r], g[r]));
-                    if (TinyReference.argmax(f[r]) == TinyReference.argmax(g[r])) agree++;
+                    worst = Math.max(worst, ReferenceData.relativeL2(f[r], g[r]));
+                    if (Sampler.argmax(f[r]) == Sampler.argmax(g[r])) agree++;
                     total++;
                 }
             }
@@ -241,8 +243,8 @@ class CudaEngineReferenceTest {
                 float[][] f = fast.decodeLogits(a, tokens);
                 float[][] g = plain.decodeLogits(b, tokens);
                 for (int i = 0; i < n; i++) {
-                    worst = Math.max(worst, TinyReference.relativeL2(f[i], g[i]));
-                    if (TinyReference.argmax(f[i]) == TinyReference.argmax(g[i])) agree++;
+                    worst = Math.max(worst, ReferenceData.relativeL2(f[i], g[i]));
+                    if (Sampler.argmax(f[i]) == Sampler.argmax(g[i])) agree++;
                     total++;
                 }
             }
@@ -256,7 +258,7 @@ class CudaEngineReferenceTest {
     @Test
     void refusesACacheLargerThanTheDeviceBeforeAllocatingIt() {
         GpuTestSupport.assumeGpu();
-        TinyReference ref = TinyReference.load("tiny-untied-hd64-g2");
+        ReferenceData ref = ReferenceData.load("tiny-untied-hd64-g2");
         ModelConfig c = config(ref);
         // 768 bytes of K and V per token x 256 tokens x a million sequences: about 197 GB.
         try (Checkpoint ckpt = Checkpoint.open(ref.dir())) {
@@ -272,7 +274,7 @@ class CudaEngineReferenceTest {
     @Test
     void refusesTokensPastTheSlotAndSlotsPastCapacity() {
         GpuTestSupport.assumeGpu();
-        TinyReference ref = TinyReference.load("tiny-yarn-f4");
+        ReferenceData ref = ReferenceData.load("tiny-yarn-f4");
         ModelConfig c = config(ref);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 10), LoadProgressListener.NONE)) {

@@ -2,6 +2,7 @@ package qwenchat.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import qwenchat.engine.ReferenceData;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,7 +26,7 @@ class CudaSamplingTest {
     @Test
     void gpuSamplingPicksWhatTheCpuSamplerPicksFromTheSameLogits() {
         GpuTestSupport.assumeGpu();
-        TinyReference ref = TinyReference.load("tiny-untied-hd64-g2");
+        ReferenceData ref = ReferenceData.load("tiny-untied-hd64-g2");
         List<SamplingParams> params = List.of(
                 new SamplingParams(0, 0, 1, 0, 1.3, 0.5, 0.4, 0),         // greedy with all three penalties
                 new SamplingParams(0.7, 20, 0.8, 0, 1.05, 0, 0, 42),      // the checkpoint's defaults

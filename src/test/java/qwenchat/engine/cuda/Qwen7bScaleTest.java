@@ -2,6 +2,8 @@ package qwenchat.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import qwenchat.engine.sampling.Sampler;
+import qwenchat.engine.ReferenceData;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -87,7 +89,7 @@ class Qwen7bScaleTest {
                     float[] last = readF32(dir.resolve(want.get("last_logits").asString()), c.vocabSize());
                     int a = 0;
                     for (int i = 0; i < ids.length; i++) {
-                        if (TinyReference.argmax(logits[i]) == argmax[i]) {
+                        if (Sampler.argmax(logits[i]) == argmax[i]) {
                             a++;
                         } else if (r == 0 && want.get("top2_gap").get(i).asDouble() >= NEAR_TIE * want.get("rms").get(i).asDouble()) {
                             decided[0]++;  // a flip where float32 transformers was not near a tie
@@ -97,7 +99,7 @@ class Qwen7bScaleTest {
                         }
                     }
                     agree[r] += a;
-                    double rel = TinyReference.relativeL2(logits[ids.length - 1], last);
+                    double rel = ReferenceData.relativeL2(logits[ids.length - 1], last);
                     int same = 0;
                     while (same < steps && got[same] == greedy[same]) same++;
                     System.out.printf("[7b] " + label + ": prompt %d vs transformers %s: top-1 %d/%d, last relL2 %.3e, greedy matches %d/%d%n",

@@ -1,4 +1,4 @@
-package qwenchat.engine.cpu;
+package qwenchat.engine;
 
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -8,16 +8,19 @@ import java.util.List;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
-/** One committed reference checkpoint and what transformers computed on it (tools/reference/make_references.py). */
-record ReferenceData(Path dir, float[] invFreq, double attentionScaling, List<Prompt> prompts) {
+/**
+ * One committed reference checkpoint and what transformers computed on it
+ * (tools/reference/make_references.py): the oracle data for both engines' parity tests.
+ */
+public record ReferenceData(Path dir, float[] invFreq, double attentionScaling, List<Prompt> prompts) {
 
-    static final List<String> NAMES = List.of("tiny-untied-hd64-g2", "tiny-tied-hd128-g3", "tiny-yarn-f4");
+    public static final List<String> NAMES = List.of("tiny-untied-hd64-g2", "tiny-tied-hd128-g3", "tiny-yarn-f4");
 
-    record Prompt(int[] ids, float[] lastLogits, int[] topIds, float[] topLogprobs, int[] argmax, int[] greedy,
+    public record Prompt(int[] ids, float[] lastLogits, int[] topIds, float[] topLogprobs, int[] argmax, int[] greedy,
             int[] greedyNoBias) {
     }
 
-    static ReferenceData load(String name) {
+    public static ReferenceData load(String name) {
         try {
             Path dir = Path.of(ReferenceData.class.getResource("/reference/" + name).toURI());
             JsonNode root = JsonMapper.builder().build().readTree(Files.readString(dir.resolve("references.json")));
@@ -46,7 +49,8 @@ record ReferenceData(Path dir, float[] invFreq, double attentionScaling, List<Pr
         return out;
     }
 
-    static double relativeL2(float[] a, float[] b) {
+    /** {@code ||got - want|| / ||want||}, accumulated in double. */
+    public static double relativeL2(float[] a, float[] b) {
         double num = 0;
         double den = 0;
         for (int i = 0; i < b.length; i++) {
