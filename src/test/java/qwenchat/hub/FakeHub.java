@@ -46,6 +46,8 @@ final class FakeHub implements AutoCloseable {
     private final AtomicInteger stalls = new AtomicInteger();
     /** Send the listing's headers and half its JSON, then stall. */
     volatile boolean stallListing;
+    /** Accept the listing request and stall before any headers. */
+    volatile boolean stallListingHeaders;
     private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
     private final HttpServer server;
     private final java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newCachedThreadPool();
@@ -110,7 +112,9 @@ final class FakeHub implements AutoCloseable {
             }
             String listing = "/api/models/" + repo + "/revision/" + revision;
             String resolve = "/" + repo + "/resolve/" + revision + "/";
-            if (path.equals(listing) && stallListing) {
+            if (path.equals(listing) && stallListingHeaders) {
+                stall();
+            } else if (path.equals(listing) && stallListing) {
                 byte[] json = listingJson().getBytes(StandardCharsets.UTF_8);
                 ex.sendResponseHeaders(200, json.length);
                 ex.getResponseBody().write(json, 0, json.length / 2);

@@ -296,6 +296,21 @@ class ModelDownloaderTest {
         assertNoWatchdogThreadLeft();
     }
 
+    @Test
+    void listingWhoseHeadersNeverComeFailsWithinTheRequestTimeout() {
+        hub.file("model.safetensors", weights, true);
+        hub.stallListingHeaders = true;
+        HubProperties s = new HubProperties(REPO, "main", URI.create(hub.endpoint()), null, cache.toString(),
+                Duration.ofMillis(300), Duration.ofSeconds(30), 2);
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> fetch(s))
+                .isInstanceOf(HubException.class)
+                .hasMessageContaining("cannot fetch the file list of " + REPO + " from " + hub.endpoint() + "/api/models/" + REPO)
+                .hasMessageContaining("no answer within 300 ms");
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(5_000);
+    }
+
     private static void assertNoWatchdogThreadLeft() {
         // shutdownNow ends the watchdog thread asynchronously; give it a moment.
         long deadline = System.nanoTime() + 2_000_000_000L;
