@@ -13,6 +13,7 @@ import java.net.http.HttpTimeoutException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -60,12 +61,19 @@ final class HubClient {
     /** The repository's files with what the listing says about their sizes and hashes. */
     List<RemoteFile> listFiles() {
         String url = listingUrl();
-        HttpResponse<byte[]> r = send(url, "GET", null, HttpResponse.BodyHandlers.ofByteArray(),
-                "the file list of " + settings.model());
-        if (r.statusCode() != 200) throw httpError(r.statusCode(), url, "repository " + settings.model());
+        String what = "the file list of " + settings.model();
+        HttpResponse<InputStream> r = send(url, "GET", null, HttpResponse.BodyHandlers.ofInputStream(), what);
+        byte[] body;
+        // The request timeout ends at the headers; the body gets the idle-read watchdog like a file.
+        try (InputStream in = new IdleTimeoutInputStream(r.body(), settings.readTimeout())) {
+            if (r.statusCode() != 200) throw httpError(r.statusCode(), url, "repository " + settings.model());
+            body = in.readAllBytes();
+        } catch (IOException e) {
+            throw unreachable(url, what, e);
+        }
         JsonNode root;
         try {
-            root = JsonMapper.builder().build().readTree(r.body());
+            root = JsonMapper.builder().build().readTree(body);
         } catch (RuntimeException e) {
             throw new HubException(url + " did not answer JSON (" + e.getMessage() + "); is HF_ENDPOINT a Hugging Face-compatible hub?", e);
         }
@@ -100,14 +108,15 @@ final class HubClient {
      * request. Reports each chunk written (a negative count when the server ignored the range and
      * the part file starts over).
      *
-     * @throws IOException when the connection fails or drops mid-body: the caller may resume
+     * @throws IOException when the connection fails, drops mid-body or stalls for longer than
+     *     {@code qwen.hub.read-timeout} ({@link TransferStalledException}): the caller may resume
      */
     void fetch(String file, Path part, LongConsumer written) throws IOException {
         String url = fileUrl(file);
         long have = Files.exists(part) ? Files.size(part) : 0;
         HttpResponse<InputStream> r = sendOrThrowIo(url, have > 0 ? "bytes=" + have + "-" : null, file);
         int status = r.statusCode();
-        try (InputStream in = r.body()) {
+        try (InputStream in = new IdleTimeoutInputStream(r.body(), settings.readTimeout())) {
             if (status == 416 && have > 0) {
                 // The part already holds the whole file (or more): let verification decide.
                 return;
@@ -180,8 +189,9 @@ final class HubClient {
 
     HubException unreachable(String url, String what, IOException e) {
         String why = e instanceof ConnectException ? "connection refused or host unreachable"
-                : e instanceof HttpConnectTimeoutException ? "connect timed out after " + settings.timeout().toSeconds() + " s"
-                : e instanceof HttpTimeoutException ? "no answer within " + settings.timeout().toSeconds() + " s"
+                : e instanceof HttpConnectTimeoutException ? "connect timed out after " + describe(settings.timeout())
+                : e instanceof HttpTimeoutException ? "no answer within " + describe(settings.timeout())
+                : e instanceof TransferStalledException s ? "the transfer stalled: " + s.getMessage()
                 : e.toString();
         return new HubException("cannot fetch " + what + " from " + url + ": " + why
                 + "; check HF_ENDPOINT and the network, or mount the model and set QWEN_MODEL_DIR", e);
@@ -199,6 +209,11 @@ final class HubClient {
             case 404 -> new HubException("HTTP 404 from " + url + ": " + what + " not found in " + repo);
             default -> new HubException("HTTP " + status + " from " + url + " while fetching " + what);
         };
+    }
+
+    /** "300 ms", "30 s": sub-second timeouts are legal and must not print as "0 s". */
+    static String describe(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     private String encodedRevision() {

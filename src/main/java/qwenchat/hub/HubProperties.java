@@ -1,11 +1,14 @@
 package qwenchat.hub;
 
+import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import org.hibernate.validator.constraints.time.DurationMin;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
 
@@ -19,8 +22,10 @@ import org.springframework.validation.annotation.Validated;
  * @param token sent as a Bearer token, for gated or private repositories (env {@code HF_TOKEN})
  * @param cacheDir downloads land here, one directory per repository and revision (env {@code QWEN_MODEL_CACHE});
  *     unset means ~/.cache/qwen-chat/hub
- * @param timeout connect timeout, and the longest wait for the next bytes of a response
- * @param retries how many times a dropped download is resumed before giving up
+ * @param timeout connect timeout, and the longest wait for a response's headers (HEAD, listing, file GET)
+ * @param readTimeout the longest wait for the next bytes of a response body (env {@code QWEN_HUB_READ_TIMEOUT});
+ *     a body silent that long is abandoned and, for a file, resumed like a dropped connection
+ * @param retries how many times a dropped or stalled download is resumed before giving up
  */
 @Validated
 @ConfigurationProperties("qwen.hub")
@@ -32,9 +37,20 @@ public record HubProperties(
         @NotNull @DefaultValue("https://huggingface.co") URI endpoint,
         String token,
         String cacheDir,
-        @NotNull @DefaultValue("30s") Duration timeout,
-        @DefaultValue("5") int retries) {
+        @NotNull @DurationMin(millis = 1, message = "must be positive, e.g. 30s") @DefaultValue("30s") Duration timeout,
+        @NotNull @DurationMin(millis = 1, message = "must be positive, e.g. 60s") @DefaultValue("60s") Duration readTimeout,
+        @Min(value = 0, message = "must be 0 or more") @DefaultValue("5") int retries) {
 
+    static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(60);
+
+    /** Without a read timeout: the default's. */
+    public HubProperties(String model, String revision, URI endpoint, String token, String cacheDir, Duration timeout,
+            int retries) {
+        this(model, revision, endpoint, token, cacheDir, timeout, DEFAULT_READ_TIMEOUT, retries);
+    }
+
+    // Bound through the canonical constructor; the shorter one is for callers that take the default read timeout.
+    @ConstructorBinding
     public HubProperties {
         if (model != null && model.isBlank()) model = null;
         if (token != null && token.isBlank()) token = null;

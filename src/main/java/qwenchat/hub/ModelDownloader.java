@@ -170,7 +170,8 @@ public final class ModelDownloader {
                 break;
             } catch (IOException e) {
                 if (attempt >= settings.retries()) {
-                    throw client.unreachable(url, "file " + f.name() + " (gave up after " + (attempt + 1) + " attempts)", e);
+                    throw client.unreachable(url, "file " + f.name() + " (gave up after " + (attempt + 1) + " attempts with "
+                            + received(part, f) + " in " + part + ", kept for the next start to resume)", e);
                 }
                 log.warn("download of {} interrupted ({}); resuming (attempt {} of {})", url, e.toString(), attempt + 2,
                         settings.retries() + 1);
@@ -183,6 +184,16 @@ public final class ModelDownloader {
         } catch (IOException e) {
             throw new HubException("cannot rename " + part + " to " + target + ": " + e, e);
         }
+    }
+
+    private static String received(Path part, RemoteFile f) {
+        long have;
+        try {
+            have = Files.exists(part) ? Files.size(part) : 0;
+        } catch (IOException e) {
+            return "an unreadable number of bytes";
+        }
+        return have + (f.sizeKnown() ? " of " + f.size() : "") + " bytes";
     }
 
     private static void verify(RemoteFile f, Path part, String url) {

@@ -36,6 +36,19 @@ final class FakeHub implements AutoCloseable {
     volatile int cutAfter;
     private final AtomicInteger cuts = new AtomicInteger();
     volatile String requiredToken;
+    /**
+     * Stall the body of this file for the first {@code stallTimes} GETs: send the file's bytes up
+     * to offset {@code stallAt}, then nothing more, keeping the socket open until the hub closes.
+     */
+    volatile String stallFile;
+    volatile int stallAt;
+    volatile int stallTimes;
+    private final AtomicInteger stalls = new AtomicInteger();
+    /** Send the listing's headers and half its JSON, then stall. */
+    volatile boolean stallListing;
+    /** Accept the listing request and stall before any headers. */
+    volatile boolean stallListingHeaders;
+    private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
     private final HttpServer server;
     private final java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newCachedThreadPool();
     /** Listed, but the resolve URL answers 404 (a listing out of step with storage). */
@@ -68,6 +81,20 @@ final class FakeHub implements AutoCloseable {
         advertisedSha256.put(name, sha256);
     }
 
+    int stallsDone() {
+        return Math.min(stalls.get(), stallTimes);
+    }
+
+    /** Holds the connection open, sending nothing, until the hub closes; then drops it. */
+    private void stall() {
+        try {
+            closing.await(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        throw new IllegalStateException("dropping a stalled connection (test fault)");
+    }
+
     int cutsDone() {
         return cuts.get();
     }
@@ -85,7 +112,15 @@ final class FakeHub implements AutoCloseable {
             }
             String listing = "/api/models/" + repo + "/revision/" + revision;
             String resolve = "/" + repo + "/resolve/" + revision + "/";
-            if (path.equals(listing)) {
+            if (path.equals(listing) && stallListingHeaders) {
+                stall();
+            } else if (path.equals(listing) && stallListing) {
+                byte[] json = listingJson().getBytes(StandardCharsets.UTF_8);
+                ex.sendResponseHeaders(200, json.length);
+                ex.getResponseBody().write(json, 0, json.length / 2);
+                ex.getResponseBody().flush();
+                stall();
+            } else if (path.equals(listing)) {
                 send(ex, 200, listingJson().getBytes(StandardCharsets.UTF_8), false);
             } else if (path.startsWith(resolve) && files.containsKey(path.substring(resolve.length()))
                     && !unservable.contains(path.substring(resolve.length()))) {
@@ -120,6 +155,13 @@ final class FakeHub implements AutoCloseable {
         }
         byte[] body = java.util.Arrays.copyOfRange(all, from, all.length);
         boolean head = ex.getRequestMethod().equals("HEAD");
+        if (!head && name.equals(stallFile) && stalls.getAndIncrement() < stallTimes) {
+            ex.sendResponseHeaders(from > 0 ? 206 : 200, body.length);
+            OutputStream out = ex.getResponseBody();
+            out.write(body, 0, Math.max(0, Math.min(stallAt - from, body.length)));
+            out.flush();
+            stall();
+        }
         if (!head && name.equals(cutFile) && cuts.get() == 0) {
             cuts.incrementAndGet();
             // Promise the whole body, send part of it, then drop the connection.
@@ -184,6 +226,7 @@ final class FakeHub implements AutoCloseable {
 
     @Override
     public void close() {
+        closing.countDown();
         server.stop(0);
         pool.shutdownNow();
     }

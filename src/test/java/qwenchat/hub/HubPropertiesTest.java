@@ -21,6 +21,8 @@ class HubPropertiesTest {
             assertThat(p.endpoint()).isEqualTo(URI.create("https://huggingface.co"));
             assertThat(p.revision()).isEqualTo("main");
             assertThat(p.timeout()).isEqualTo(Duration.ofSeconds(30));
+            assertThat(p.readTimeout()).isEqualTo(Duration.ofSeconds(60));
+            assertThat(p.retries()).isEqualTo(5);
             assertThat(p.cacheRoot()).isEqualTo(Path.of(System.getProperty("user.home"), ".cache", "qwen-chat", "hub"));
         });
     }
@@ -36,6 +38,21 @@ class HubPropertiesTest {
                     .isEqualTo(Path.of("/cache/hub/Qwen--Qwen2.5-7B-Instruct/refs--pr--1"));
             assertThat(new HubClient(p).fileUrl("config.json"))
                     .isEqualTo("https://hf-mirror.example/Qwen/Qwen2.5-7B-Instruct/resolve/refs%2Fpr%2F1/config.json");
+        });
+    }
+
+    @Test
+    void readTimeoutBindsFromItsProperty() {
+        runner.withPropertyValues("qwen.hub.read-timeout=250ms").run(ctx ->
+                assertThat(ctx.getBean(HubProperties.class).readTimeout()).isEqualTo(Duration.ofMillis(250)));
+    }
+
+    @Test
+    void zeroReadTimeoutFailsStartupNamingTheProperty() {
+        runner.withPropertyValues("qwen.hub.read-timeout=0s").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("qwen.hub.read-timeout")
+                    .hasMessageContaining("must be positive");
         });
     }
 

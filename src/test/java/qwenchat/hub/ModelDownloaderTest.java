@@ -225,6 +225,104 @@ class ModelDownloaderTest {
         assertThat(cache.resolve("Qwen--Qwen2.5-Tiny-Instruct").resolve("main").resolve(".complete")).doesNotExist();
     }
 
+    private HubProperties stallSettings(Duration readTimeout) {
+        return new HubProperties(REPO, "main", URI.create(hub.endpoint()), null, cache.toString(), Duration.ofSeconds(5),
+                readTimeout, 2);
+    }
+
+    @Test
+    void resumesWithARangeRequestAfterTheBodyStallsWithTheSocketOpen() throws IOException {
+        hub.file("model.safetensors", weights, true);
+        hub.stallFile = "model.safetensors";
+        hub.stallAt = 150_000;
+        hub.stallTimes = 1;
+
+        long start = System.nanoTime();
+        Path dir = fetch(stallSettings(Duration.ofMillis(300)));
+        long millis = (System.nanoTime() - start) / 1_000_000;
+
+        assertThat(hub.stallsDone()).isEqualTo(1);
+        // The bytes that arrived before the stall stayed in the part file: the resume starts exactly there.
+        assertThat(hub.requests.stream().filter(r -> r.startsWith("GET /cdn/model.safetensors")))
+                .containsExactly("GET /cdn/model.safetensors", "GET /cdn/model.safetensors bytes=150000-");
+        assertThat(Files.readAllBytes(dir.resolve("model.safetensors"))).isEqualTo(weights);
+        assertThat(dir.resolve(".complete")).exists();
+        assertThat(leftovers(dir)).isEmpty();
+        long[] last = progress.get(progress.size() - 1);
+        assertThat(last[0]).isEqualTo(last[1]);
+        // One idle window plus the first backoff, not a hang.
+        assertThat(millis).isLessThan(5_000);
+        assertNoWatchdogThreadLeft();
+    }
+
+    @Test
+    void bodyThatAlwaysStallsFailsNamingUrlFileBytesAndTimeout() throws IOException {
+        hub.file("model.safetensors", weights, true);
+        hub.stallFile = "model.safetensors";
+        hub.stallAt = 100_000;
+        hub.stallTimes = Integer.MAX_VALUE;
+        Path dir = cache.resolve("Qwen--Qwen2.5-Tiny-Instruct").resolve("main");
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> fetch(stallSettings(Duration.ofMillis(300))))
+                .isInstanceOf(HubException.class)
+                .hasMessageContaining("cannot fetch file model.safetensors")
+                .hasMessageContaining(hub.endpoint() + "/" + REPO + "/resolve/main/model.safetensors")
+                .hasMessageContaining("gave up after 3 attempts with 100000 of 300000 bytes in " + dir.resolve("model.safetensors.part"))
+                .hasMessageContaining("the transfer stalled: no data for 300 ms")
+                .hasMessageContaining("QWEN_HUB_READ_TIMEOUT");
+        long millis = (System.nanoTime() - start) / 1_000_000;
+
+        // Three idle windows and two backoffs (250 + 500 ms).
+        assertThat(millis).isBetween(3 * 300L + 750, 8_000L);
+        assertThat(hub.stallsDone()).isEqualTo(3);
+        assertThat(dir.resolve("model.safetensors")).doesNotExist();
+        assertThat(dir.resolve(".complete")).doesNotExist();
+        assertThat(Files.readAllBytes(dir.resolve("model.safetensors.part"))).isEqualTo(Arrays.copyOf(weights, 100_000));
+        assertNoWatchdogThreadLeft();
+    }
+
+    @Test
+    void listingWhoseBodyStallsFailsNamingTheListingUrlAndTimeout() {
+        hub.file("model.safetensors", weights, true);
+        hub.stallListing = true;
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> fetch(stallSettings(Duration.ofMillis(300))))
+                .isInstanceOf(HubException.class)
+                .hasMessageContaining("cannot fetch the file list of " + REPO + " from " + hub.endpoint() + "/api/models/" + REPO)
+                .hasMessageContaining("no data for 300 ms");
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(5_000);
+        assertNoWatchdogThreadLeft();
+    }
+
+    @Test
+    void listingWhoseHeadersNeverComeFailsWithinTheRequestTimeout() {
+        hub.file("model.safetensors", weights, true);
+        hub.stallListingHeaders = true;
+        HubProperties s = new HubProperties(REPO, "main", URI.create(hub.endpoint()), null, cache.toString(),
+                Duration.ofMillis(300), Duration.ofSeconds(30), 2);
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> fetch(s))
+                .isInstanceOf(HubException.class)
+                .hasMessageContaining("cannot fetch the file list of " + REPO + " from " + hub.endpoint() + "/api/models/" + REPO)
+                .hasMessageContaining("no answer within 300 ms");
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(5_000);
+    }
+
+    private static void assertNoWatchdogThreadLeft() {
+        // shutdownNow ends the watchdog thread asynchronously; give it a moment.
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        while (watchdogThreads() > 0 && System.nanoTime() < deadline) Thread.onSpinWait();
+        assertThat(watchdogThreads()).isZero();
+    }
+
+    private static long watchdogThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("hub-read-watchdog") && t.isAlive()).count();
+    }
+
     private static List<Path> leftovers(Path dir) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(p -> p.getFileName().toString().endsWith(".part")).toList();
