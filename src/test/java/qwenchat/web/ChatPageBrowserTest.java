@@ -552,4 +552,24 @@ class ChatPageBrowserTest {
         wait.until(d -> d.findElement(By.cssSelector("#messages .greeting")).getText().contains("Ask, and I reply in seventeen syllables."));
         shot("presets-imported.png");
     }
+
+    @Test
+    @Order(14)
+    void importedReplyStatsOfTheWrongTypeDoNotBreakThePage() throws Exception {
+        Path file = Files.createTempFile("bad-stats", ".json");
+        Files.writeString(file, """
+                {"conversations":[{"id":"bad-stats","title":"Bad stats","presetId":"general","updatedAt":2,"messages":[
+                 {"role":"user","content":"hi"},
+                 {"role":"assistant","content":"hello","stats":{"tokens":"many","tps":"fast","ttft":{"ms":1},"finishReason":"length"}}]}]}""");
+        el("import-conversations").sendKeys(file.toAbsolutePath().toString());
+        wait.until(d -> d.findElements(By.cssSelector("#conv-list .conv.active[data-id='bad-stats']")).size() == 1);
+        wait.until(d -> messages("assistant").size() == 1);
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".content")).getText()).isEqualTo("hello");
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).isEqualTo("0 tokens · length limit");
+        // It is the open conversation after a reload too, so a throw here would leave the page blank every time.
+        driver.navigate().refresh();
+        wait.until(d -> el("app").isDisplayed());
+        wait.until(d -> messages("assistant").size() == 1);
+        assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).isEqualTo("hi");
+    }
 }
