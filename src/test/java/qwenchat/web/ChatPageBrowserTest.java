@@ -493,6 +493,27 @@ class ChatPageBrowserTest {
                 + "navigator.clipboard.readText().then(done, e => done({error: String(e)}));");
         assertThat(clip).isEqualTo(fenced);
         wait.until(d -> copy.getText().equals("Copy"));
+
+        // Where the clipboard API refuses, the page falls back to a selected textarea and execCommand.
+        driver.executeAsyncScript("const done = arguments[arguments.length - 1]; navigator.clipboard.writeText('something else').then(done, done);");
+        js("window.__realWriteText = navigator.clipboard.writeText;"
+                + "navigator.clipboard.writeText = () => Promise.reject(new DOMException('refused by the test', 'NotAllowedError'));");
+        try {
+            copy.click();
+            new WebDriverWait(driver, Duration.ofSeconds(5), Duration.ofMillis(20)).until(d -> copy.getText().equals("Copied"));
+            assertThat(driver.executeAsyncScript("const done = arguments[arguments.length - 1];"
+                    + "navigator.clipboard.readText().then(done, e => done({error: String(e)}));")).isEqualTo(fenced);
+            wait.until(d -> copy.getText().equals("Copy"));
+
+            // And where that is refused too, the button says so instead of claiming success.
+            js("window.__realExec = document.execCommand; document.execCommand = () => false;");
+            copy.click();
+            new WebDriverWait(driver, Duration.ofSeconds(5), Duration.ofMillis(20)).until(d -> copy.getText().equals("Copy failed"));
+            wait.until(d -> copy.getText().equals("Copy"));
+        } finally {
+            js("navigator.clipboard.writeText = window.__realWriteText; if (window.__realExec) document.execCommand = window.__realExec;");
+        }
+        assertThat(driver.findElements(By.cssSelector("body > textarea"))).isEmpty();
     }
 
     @Test
