@@ -593,4 +593,19 @@ class ChatPageBrowserTest {
         wait.until(d -> messages("assistant").size() == 1);
         assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).isEqualTo("hi");
     }
+
+    @Test
+    @Order(15)
+    void importingAFileWithoutConversationsSaysWhyAndChangesNothing() throws Exception {
+        String before = (String) js("return localStorage.getItem('qwenchat.conversations')");
+        Path file = Files.createTempFile("not-conversations", ".json");
+        // The second entry has no messages: the whole file is refused, not half imported.
+        Files.writeString(file, "{\"conversations\":[{\"id\":\"fine\",\"messages\":[]},{\"id\":\"broken\",\"title\":\"no messages\"}]}");
+        el("import-conversations").sendKeys(file.toAbsolutePath().toString());
+        var alert = wait.until(ExpectedConditions.alertIsPresent());
+        assertThat(alert.getText()).isEqualTo("Import failed: not a conversation");
+        alert.accept();
+        assertThat(js("return localStorage.getItem('qwenchat.conversations')")).isEqualTo(before);
+        assertThat(listedConversationIds()).doesNotContain("fine", "broken");
+    }
 }
