@@ -26,8 +26,8 @@
       btn.textContent = I18N.t('copy');
       btn.addEventListener('click', () => {
         const text = code.textContent;
-        const done = () => { btn.textContent = I18N.t('copied'); setTimeout(() => { btn.textContent = I18N.t('copy'); }, 1200); };
-        if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, () => fallbackCopy(text, done));
+        const done = ok => { btn.textContent = I18N.t(ok ? 'copied' : 'copyFailed'); setTimeout(() => { btn.textContent = I18N.t('copy'); }, 1200); };
+        if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(() => done(true), () => fallbackCopy(text, done));
         else fallbackCopy(text, done);
       });
       code.parentElement.classList.add('has-copy');
@@ -40,9 +40,11 @@
     ta.value = text;
     document.body.appendChild(ta);
     ta.select();
-    try { document.execCommand('copy'); } catch (e) { /* nothing else to try */ }
+    // execCommand answers false (or throws) where the browser refuses; saying "Copied" then would be a lie.
+    let ok = false;
+    try { ok = document.execCommand('copy'); } catch (e) { /* nothing else to try */ }
     ta.remove();
-    done();
+    done(ok);
   }
 
   window.Render = {

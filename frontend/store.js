@@ -12,6 +12,20 @@
     return 'c' + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
   }
 
+  /**
+   * A reply's stats with each field of the type the page formats (numbers, a string reason): a
+   * file with "tps": "fast" would otherwise throw in the renderer, and every reload reopens it.
+   */
+  function cleanStats(s) {
+    if (!s || typeof s !== 'object') return undefined;
+    const num = v => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    const out = { tokens: num(s.tokens) ?? 0 };
+    if ('tps' in s) out.tps = num(s.tps);
+    if ('ttft' in s) out.ttft = num(s.ttft);
+    if (typeof s.finishReason === 'string') out.finishReason = s.finishReason;
+    return out;
+  }
+
   /** Keeps only what the page understands, so an imported file cannot smuggle other fields in. */
   function clean(c) {
     if (!c || typeof c !== 'object' || !Array.isArray(c.messages)) throw new Error('not a conversation');
@@ -21,7 +35,7 @@
       presetId: typeof c.presetId === 'string' ? c.presetId : 'general',
       updatedAt: typeof c.updatedAt === 'number' ? c.updatedAt : Date.now(),
       messages: c.messages.filter(m => m && ['system', 'user', 'assistant'].includes(m.role) && typeof m.content === 'string')
-        .map(m => ({ role: m.role, content: m.content, stats: m.stats && typeof m.stats === 'object' ? m.stats : undefined })),
+        .map(m => ({ role: m.role, content: m.content, stats: cleanStats(m.stats) })),
     };
   }
 

@@ -2,10 +2,16 @@ package qwenchat.web;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.StreamSupport;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,6 +27,7 @@ import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -39,6 +46,8 @@ import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.QwenProperties;
 import qwenchat.serving.ServedModel;
 import qwenchat.tokenizer.ChatMessage;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The chat page in headless Debian chromium against the real app on the demo checkpoint. The
@@ -81,10 +90,12 @@ class ChatPageBrowserTest {
 
     ChromeDriver driver;
     WebDriverWait wait;
+    Path downloads;
 
     @BeforeAll
     void startBrowser() throws Exception {
-        driver = HeadlessChromium.start();
+        downloads = Files.createTempDirectory("qwen-webchat-downloads");
+        driver = HeadlessChromium.start(downloads);
         wait = new WebDriverWait(driver, Duration.ofSeconds(60));
         // Streaming re-renders message bubbles: an element found a moment ago may be replaced.
         wait.ignoring(StaleElementReferenceException.class);
@@ -366,5 +377,235 @@ class ChatPageBrowserTest {
         assertThat(general.getText()).contains("built-in");
         assertThat(general.findElement(By.tagName("button")).getText()).isEqualTo("Copy");
         el("pf-close").click();
+    }
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /** Waits for chromium to finish writing {@code name} into the download folder (it writes a .crdownload first). */
+    private Path awaitDownload(String name) {
+        Path file = downloads.resolve(name);
+        new WebDriverWait(driver, Duration.ofSeconds(20), Duration.ofMillis(50))
+                .withMessage(() -> "no download " + name + " in " + downloads)
+                .until(d -> {
+                    try (var files = Files.list(downloads)) {
+                        return Files.isRegularFile(file) && files.noneMatch(f -> f.toString().endsWith(".crdownload"));
+                    } catch (java.io.IOException e) {
+                        return false;
+                    }
+                });
+        return file;
+    }
+
+    /** Confirms the page's confirm() dialog. */
+    private void acceptConfirm() {
+        wait.until(ExpectedConditions.alertIsPresent()).accept();
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<String> storedConversationIds() {
+        return (List<String>) js("return Store.conversations().map(c => c.id)");
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<String> listedConversationIds() {
+        return (List<String>) js("return [...document.querySelectorAll('#conv-list .conv')].map(e => e.dataset.id)");
+    }
+
+    private static JsonNode conversation(JsonNode file, String id) {
+        return StreamSupport.stream(file.get("conversations").spliterator(), false)
+                .filter(c -> c.get("id").asString().equals(id)).findFirst().orElseThrow(() -> new AssertionError("no conversation " + id + " in the export"));
+    }
+
+    @Test
+    @Order(11)
+    void exportedConversationsComeBackAfterDeletingThemAndImportingTheFile() throws Exception {
+        waitUntilIdle();
+        List<String> ids = storedConversationIds();
+        assertThat(ids).contains("xss").hasSizeGreaterThanOrEqualTo(3);
+        String storedBefore = (String) js("return JSON.stringify(Store.conversations())");
+
+        el("export-conversations").click();
+        Path file = awaitDownload("qwen-chat-conversations.json");
+        JsonNode exported = JSON.readTree(file.toFile());
+        assertThat(exported.get("version").asInt()).isEqualTo(1);
+        assertThat(StreamSupport.stream(exported.get("conversations").spliterator(), false).map(c -> c.get("id").asString()))
+                .containsExactlyElementsOf(ids);
+        // Every field the page keeps is in the file, the reply stats included.
+        assertThat(JSON.readTree(storedBefore)).isEqualTo(exported.get("conversations"));
+        JsonNode xss = conversation(exported, "xss");
+        assertThat(xss.get("title").asString()).isEqualTo("XSS check");
+        assertThat(xss.get("messages").get(1).get("content").asString()).contains("```java\nclass A { int x = 1; }\n```");
+
+        for (String id : ids) {
+            driver.findElement(By.cssSelector("#conv-list .conv[data-id='" + id + "'] .conv-delete")).click();
+            acceptConfirm();
+            wait.until(d -> !listedConversationIds().contains(id));
+        }
+        assertThat(storedConversationIds()).isEmpty();
+        assertThat(messages("assistant")).isEmpty();
+
+        el("import-conversations").sendKeys(file.toAbsolutePath().toString());
+        wait.until(d -> listedConversationIds().containsAll(ids));
+        // The first imported conversation opens.
+        assertThat(driver.findElement(By.cssSelector("#conv-list .conv.active")).getAttribute("data-id")).isEqualTo(ids.get(0));
+
+        driver.navigate().refresh();
+        wait.until(d -> el("app").isDisplayed());
+        wait.until(d -> listedConversationIds().containsAll(ids));
+        assertThat(storedConversationIds()).containsExactlyElementsOf(ids);
+        assertThat(JSON.readTree((String) js("return JSON.stringify(Store.conversations())"))).isEqualTo(exported.get("conversations"));
+
+        openConversationTitled("Hello there");
+        wait.until(d -> messages("user").size() == 1 && messages("assistant").size() == 1);
+        assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).isEqualTo("Hi again");
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).startsWith("6 tokens");
+
+        openConversationTitled("XSS check");
+        wait.until(d -> "xss".equals(d.findElement(By.cssSelector("#conv-list .conv.active")).getAttribute("data-id")));
+        wait.until(d -> messages("assistant").size() == 1);
+        assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).startsWith("<img src=x onerror=");
+        assertThat(messages("assistant").get(0).findElements(By.cssSelector("pre code.hljs.language-java"))).hasSize(1);
+        // The server counts the imported conversation like any other.
+        ServedModel model = runtime.served().orElseThrow();
+        List<ChatMessage> framed = new java.util.ArrayList<>(List.of(new ChatMessage("system", presets.get("general").systemPrompt())));
+        xss.get("messages").forEach(m -> framed.add(new ChatMessage(m.get("role").asString(), m.get("content").asString())));
+        int counted = model.chatTemplate().render(framed, true).ids().length;
+        wait.until(d -> el("context-used").getText().equals(String.valueOf(counted)));
+        shot("imported.png");
+    }
+
+    @Test
+    @Order(12)
+    void copyButtonPutsTheCodeBlockOnTheClipboard() throws Exception {
+        openConversationTitled("XSS check");
+        wait.until(d -> "xss".equals(d.findElement(By.cssSelector("#conv-list .conv.active")).getAttribute("data-id")));
+        String content = (String) js("return Store.conversations().find(c => c.id === 'xss').messages[1].content");
+        String fenced = content.substring(content.indexOf("```java\n") + "```java\n".length(), content.lastIndexOf("```"));
+        driver.executeCdpCommand("Browser.grantPermissions", Map.of("origin", "http://localhost:" + port,
+                "permissions", List.of("clipboardReadWrite", "clipboardSanitizedWrite")));
+
+        WebElement copy = messages("assistant").get(0).findElement(By.cssSelector("pre .copy-code"));
+        assertThat(copy.getText()).isEqualTo("Copy");
+        copy.click();
+        // The feedback lasts 1.2 s, so poll faster than the default half second.
+        new WebDriverWait(driver, Duration.ofSeconds(5), Duration.ofMillis(20)).until(d -> copy.getText().equals("Copied"));
+        Object clip = driver.executeAsyncScript("const done = arguments[arguments.length - 1];"
+                + "navigator.clipboard.readText().then(done, e => done({error: String(e)}));");
+        assertThat(clip).isEqualTo(fenced);
+        wait.until(d -> copy.getText().equals("Copy"));
+
+        // Where the clipboard API refuses, the page falls back to a selected textarea and execCommand.
+        driver.executeAsyncScript("const done = arguments[arguments.length - 1]; navigator.clipboard.writeText('something else').then(done, done);");
+        js("window.__realWriteText = navigator.clipboard.writeText;"
+                + "navigator.clipboard.writeText = () => Promise.reject(new DOMException('refused by the test', 'NotAllowedError'));");
+        try {
+            copy.click();
+            new WebDriverWait(driver, Duration.ofSeconds(5), Duration.ofMillis(20)).until(d -> copy.getText().equals("Copied"));
+            assertThat(driver.executeAsyncScript("const done = arguments[arguments.length - 1];"
+                    + "navigator.clipboard.readText().then(done, e => done({error: String(e)}));")).isEqualTo(fenced);
+            wait.until(d -> copy.getText().equals("Copy"));
+
+            // And where that is refused too, the button says so instead of claiming success.
+            js("window.__realExec = document.execCommand; document.execCommand = () => false;");
+            copy.click();
+            new WebDriverWait(driver, Duration.ofSeconds(5), Duration.ofMillis(20)).until(d -> copy.getText().equals("Copy failed"));
+            wait.until(d -> copy.getText().equals("Copy"));
+        } finally {
+            js("navigator.clipboard.writeText = window.__realWriteText; if (window.__realExec) document.execCommand = window.__realExec;");
+        }
+        assertThat(driver.findElements(By.cssSelector("body > textarea"))).isEmpty();
+    }
+
+    @Test
+    @Order(13)
+    void customPresetsExportedFromTheDialogImportBack() throws Exception {
+        String haiku = """
+                {"id":"haiku","name":{"en":"Haiku","zh":"俳句"},"description":{"en":"Answers in haiku","zh":"用俳句回答"},
+                 "systemPrompt":"Answer every question as a haiku.","sampling":{"temperature":0.6,"topK":30,"maxTokens":64},
+                 "greeting":{"en":"Ask, and I reply in seventeen syllables.","zh":"请提问。"},"examples":["Why is the sky blue?"]}""";
+        HttpResponse<String> created = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/api/presets"))
+                .header("Content-Type", "application/json").header("Authorization", "Bearer " + ADMIN_TOKEN)
+                .POST(HttpRequest.BodyPublishers.ofString(haiku)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
+        var original = presets.get("haiku");
+        List<String> customIds = presets.exportCustom().stream().map(p -> p.id()).toList();
+        assertThat(customIds).contains("haiku", "pirate");
+
+        // The page reads the preset list when it loads.
+        driver.navigate().refresh();
+        wait.until(d -> el("app").isDisplayed());
+        wait.until(d -> d.findElements(By.cssSelector("#preset-select option[value='haiku']")).size() == 1);
+        js("sessionStorage.setItem('qwenchat.adminToken', arguments[0])", ADMIN_TOKEN);
+
+        el("manage-presets").click();
+        el("presets-export").click();
+        Path file = awaitDownload("qwen-chat-presets.json");
+        JsonNode exported = JSON.readTree(file.toFile());
+        assertThat(StreamSupport.stream(exported.get("presets").spliterator(), false).map(p -> p.get("id").asString()))
+                .containsExactlyInAnyOrderElementsOf(customIds);
+        // Downloading must not navigate the page away from the chat.
+        assertThat(el("preset-dialog").isDisplayed()).isTrue();
+
+        for (String id : customIds) {
+            String name = presets.get(id).name().en();
+            // The list is rebuilt after each change: find and click in one retried step.
+            wait.until(d -> {
+                d.findElements(By.cssSelector("#preset-admin-list li")).stream()
+                        .filter(li -> li.getText().startsWith(name)).findFirst().orElseThrow()
+                        .findElement(By.cssSelector("button.danger")).click();
+                return true;
+            });
+            acceptConfirm();
+            wait.until(d -> presets.find(id).isEmpty());
+        }
+        wait.until(d -> d.findElements(By.cssSelector("#preset-select option[value='haiku'], #preset-select option[value='pirate']")).isEmpty());
+
+        el("presets-import").sendKeys(file.toAbsolutePath().toString());
+        wait.until(d -> customIds.stream().allMatch(id -> presets.find(id).isPresent()));
+        assertThat(presets.get("haiku")).isEqualTo(original);
+        wait.until(d -> d.findElements(By.cssSelector("#preset-select option[value='haiku'], #preset-select option[value='pirate']")).size() == 2);
+        wait.until(d -> Boolean.TRUE.equals(js("return [...document.querySelectorAll('#preset-admin-list li')].some(li => li.textContent.startsWith('Haiku'))")));
+        assertThat(el("pf-error").isDisplayed()).isFalse();
+        el("pf-close").click();
+
+        el("new-chat").click();
+        new Select(el("preset-select")).selectByValue("haiku");
+        wait.until(d -> d.findElement(By.cssSelector("#messages .greeting")).getText().contains("Ask, and I reply in seventeen syllables."));
+        shot("presets-imported.png");
+    }
+
+    @Test
+    @Order(14)
+    void importedReplyStatsOfTheWrongTypeDoNotBreakThePage() throws Exception {
+        Path file = Files.createTempFile("bad-stats", ".json");
+        Files.writeString(file, """
+                {"conversations":[{"id":"bad-stats","title":"Bad stats","presetId":"general","updatedAt":2,"messages":[
+                 {"role":"user","content":"hi"},
+                 {"role":"assistant","content":"hello","stats":{"tokens":"many","tps":"fast","ttft":{"ms":1},"finishReason":"length"}}]}]}""");
+        el("import-conversations").sendKeys(file.toAbsolutePath().toString());
+        wait.until(d -> d.findElements(By.cssSelector("#conv-list .conv.active[data-id='bad-stats']")).size() == 1);
+        wait.until(d -> messages("assistant").size() == 1);
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".content")).getText()).isEqualTo("hello");
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".stats")).getText()).isEqualTo("0 tokens · length limit");
+        // It is the open conversation after a reload too, so a throw here would leave the page blank every time.
+        driver.navigate().refresh();
+        wait.until(d -> el("app").isDisplayed());
+        wait.until(d -> messages("assistant").size() == 1);
+        assertThat(messages("user").get(0).findElement(By.cssSelector(".content")).getText()).isEqualTo("hi");
+    }
+
+    @Test
+    @Order(15)
+    void importingAFileWithoutConversationsSaysWhyAndChangesNothing() throws Exception {
+        String before = (String) js("return localStorage.getItem('qwenchat.conversations')");
+        Path file = Files.createTempFile("not-conversations", ".json");
+        // The second entry has no messages: the whole file is refused, not half imported.
+        Files.writeString(file, "{\"conversations\":[{\"id\":\"fine\",\"messages\":[]},{\"id\":\"broken\",\"title\":\"no messages\"}]}");
+        el("import-conversations").sendKeys(file.toAbsolutePath().toString());
+        var alert = wait.until(ExpectedConditions.alertIsPresent());
+        assertThat(alert.getText()).isEqualTo("Import failed: not a conversation");
+        alert.accept();
+        assertThat(js("return localStorage.getItem('qwenchat.conversations')")).isEqualTo(before);
+        assertThat(listedConversationIds()).doesNotContain("fine", "broken");
     }
 }
