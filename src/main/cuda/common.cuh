@@ -60,10 +60,8 @@ static __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
     return s;
 }
 
-// 8 bf16 weights (16 bytes) against 8 f32 activations (two 16-byte loads).
-static __device__ __forceinline__ float dot8f(const uint4& w, const float4& a, const float4& b) {
-    float f[8];
-    unpack8(w, f);
+// 8 already-unpacked weights against 8 f32 activations (two 16-byte loads), in a fixed fma order.
+static __device__ __forceinline__ float dot8ff(const float* f, const float4& a, const float4& b) {
     float s = f[0] * a.x;
     s = fmaf(f[1], a.y, s);
     s = fmaf(f[2], a.z, s);
@@ -75,16 +73,11 @@ static __device__ __forceinline__ float dot8f(const uint4& w, const float4& a, c
     return s;
 }
 
-static __device__ __forceinline__ float dot8ff(const float* f, const float4& a, const float4& b) {
-    float s = f[0] * a.x;
-    s = fmaf(f[1], a.y, s);
-    s = fmaf(f[2], a.z, s);
-    s = fmaf(f[3], a.w, s);
-    s = fmaf(f[4], b.x, s);
-    s = fmaf(f[5], b.y, s);
-    s = fmaf(f[6], b.z, s);
-    s = fmaf(f[7], b.w, s);
-    return s;
+// 8 bf16 weights (16 bytes) against 8 f32 activations: the same fma order as dot8ff.
+static __device__ __forceinline__ float dot8f(const uint4& w, const float4& a, const float4& b) {
+    float f[8];
+    unpack8(w, f);
+    return dot8ff(f, a, b);
 }
 
 static __device__ __forceinline__ float round_bf16(float v) {
