@@ -44,12 +44,6 @@ public final class EngineFactory {
         };
     }
 
-    public static InferenceEngine create(Choice choice, ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
-                                         LoadProgressListener progress) {
-        return create(resolve(choice, CudaAvailability.probe()), config, checkpoint, capacity,
-                CpuEngineOptions.defaults().withProgress(progress), progress);
-    }
-
     /**
      * Builds the engine for an already {@link #resolve resolved} choice ({@code CUDA} or {@code CPU}).
      *
