@@ -24,9 +24,24 @@ if [ ${#sources[@]} -eq 0 ]; then
   exit 0
 fi
 stamp="$out_dir/.sources.sha"
-sum=$(cat "${sources[@]}" "$src_dir"/*.cuh "$0" 2>/dev/null | sha256sum | cut -d' ' -f1)
+sum=$( (cat "${sources[@]}" "$src_dir"/*.cuh "$0" 2>/dev/null; nvcc --version | tail -1) | sha256sum | cut -d' ' -f1)
 if [ -f "$out_dir/qwen.fatbin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ]; then
   echo "[kernels] up to date"
+  exit 0
+fi
+names=$(for s in "${sources[@]}"; do basename "$s" .cu; done | paste -sd, -)
+write_props() {
+  printf 'available=true\nnvcc=%s\nsources=%s\n' "$(nvcc --version | tail -1)" "$names" >"$props"
+  echo "$sum" >"$stamp"
+}
+# A clean build or a second clone reuses a fatbin compiled from the same sources by the same nvcc:
+# compiling takes minutes and the result depends only on what the hash covers.
+cache_dir=${QWEN_KERNEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qwen-chat/kernels}
+cached="$cache_dir/$sum.fatbin"
+if [ -s "$cached" ]; then
+  cp "$cached" "$out_dir/qwen.fatbin"
+  write_props
+  echo "[kernels] reused $cached"
   exit 0
 fi
 # One translation unit that includes every kernel file: a single module for cuModuleLoadData.
@@ -43,6 +58,8 @@ nvcc -fatbin -O3 -std=c++17 -I"$src_dir" \
   -gencode arch=compute_90,code=compute_90 \
   -o "$out_dir/qwen.fatbin" "$unit"
 rm -f "$unit"
-names=$(for s in "${sources[@]}"; do basename "$s" .cu; done | paste -sd, -)
-printf 'available=true\nnvcc=%s\nsources=%s\n' "$(nvcc --version | tail -1)" "$names" >"$props"
-echo "$sum" >"$stamp"
+write_props
+# Publish into the cache by rename so a concurrent build never reads half a file.
+if mkdir -p "$cache_dir" 2>/dev/null && cp "$out_dir/qwen.fatbin" "$cached.tmp.$$" 2>/dev/null; then
+  mv -f "$cached.tmp.$$" "$cached"
+fi
