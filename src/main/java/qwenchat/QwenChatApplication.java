@@ -2,6 +2,7 @@ package qwenchat;
 
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.security.autoconfigure.UserDetailsServiceAutoConfiguration;
 import qwenchat.cli.Cli;
 
 /**
@@ -9,7 +10,9 @@ import qwenchat.cli.Cli;
  * command ({@code tokenize}, {@code chat-template}, {@code generate}, {@code bench}, ...) runs
  * that command instead, without starting Spring.
  */
-@SpringBootApplication
+// No user store: every credential is a bearer token checked by qwenchat.security, and Boot's
+// default user would print a generated password nobody can use.
+@SpringBootApplication(exclude = UserDetailsServiceAutoConfiguration.class)
 public class QwenChatApplication {
 
     public static void main(String[] args) {

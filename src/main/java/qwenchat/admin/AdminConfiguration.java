@@ -2,18 +2,15 @@ package qwenchat.admin;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import java.security.SecureRandom;
-import java.time.Clock;
 import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.context.annotation.Primary;
-import qwenchat.presets.PresetEditPolicy;
+import qwenchat.security.AdminToken;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.ModelRuntime;
 
-/** Wires the admin credential, the dashboard, the vLLM metrics, the request log and the decode-loop health. */
+/** Wires the admin credential (checked by {@code qwenchat.security}), the dashboard, the vLLM metrics, the request log and the decode-loop health. */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(AdminProperties.class)
 public class AdminConfiguration {
@@ -21,25 +18,6 @@ public class AdminConfiguration {
     @Bean
     AdminToken adminToken(AdminProperties properties) {
         return AdminToken.fromConfigOrGenerate(properties.token(), new SecureRandom());
-    }
-
-    @Bean
-    StreamTickets streamTickets() {
-        return new StreamTickets(new SecureRandom(), Clock.systemUTC());
-    }
-
-    @Bean
-    FilterRegistrationBean<AdminAuthFilter> adminAuthFilter(AdminToken token, StreamTickets tickets) {
-        FilterRegistrationBean<AdminAuthFilter> r = new FilterRegistrationBean<>(new AdminAuthFilter(token, tickets));
-        r.addUrlPatterns("/admin/api/*");
-        return r;
-    }
-
-    /** Primary over the presets' allow-all default, whatever order the configurations load in. */
-    @Bean
-    @Primary
-    PresetEditPolicy adminPresetEditPolicy(AdminToken token) {
-        return new AdminPresetEditPolicy(token);
     }
 
     @Bean("decodeLoopHealthIndicator")

@@ -8,18 +8,14 @@ import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.ResponseBody;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
+import qwenchat.security.StreamTickets;
 
 /**
  * {@code /admin}: the page is only a shell with a login form (it holds no data); everything it shows
- * comes from {@code /admin/api/**}, which {@link AdminAuthFilter} guards.
+ * comes from {@code /admin/api/**}, which {@code qwenchat.security} guards with the admin token.
  */
 @Controller
 class AdminController {
-
-    /** Like the chat page's: our own scripts and styles only. */
-    static final String CONTENT_SECURITY_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; "
-            + "img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-src 'none'; frame-ancestors 'none'; "
-            + "base-uri 'none'; form-action 'self'";
 
     private final Overview overview;
     private final SampleHistory history;
@@ -34,10 +30,7 @@ class AdminController {
     }
 
     @GetMapping({"/admin", "/admin/"})
-    String page(HttpServletResponse response) {
-        response.setHeader("Content-Security-Policy", CONTENT_SECURITY_POLICY);
-        response.setHeader("X-Content-Type-Options", "nosniff");
-        response.setHeader("Referrer-Policy", "no-referrer");
+    String page() {
         return "admin";
     }
 
@@ -60,7 +53,7 @@ class AdminController {
     @ResponseBody
     Map<String, Object> ticket(HttpServletResponse response) {
         response.setHeader("Cache-Control", "no-store");
-        return Map.of("ticket", tickets.issue(), "expiresInSeconds", StreamTickets.TTL_MILLIS / 1000);
+        return Map.of("ticket", tickets.issue(StreamTickets.Purpose.ADMIN_EVENTS), "expiresInSeconds", StreamTickets.TTL_MILLIS / 1000);
     }
 
     @GetMapping(path = "/admin/api/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)

@@ -73,8 +73,8 @@ public class ApiErrors {
         return b.body(JSON.writeValueAsString(body(e)));
     }
 
-    /** Writes the error directly, for filters that run outside the MVC exception handling. */
-    static void write(HttpServletResponse response, ApiException e) throws IOException {
+    /** Writes the error directly, for code that runs outside the MVC exception handling (the security filters). */
+    public static void write(HttpServletResponse response, ApiException e) throws IOException {
         response.setStatus(e.status());
         response.setContentType(MediaType.APPLICATION_JSON_VALUE);
         if (e.retryAfterSeconds() != null) response.setHeader(HttpHeaders.RETRY_AFTER, e.retryAfterSeconds().toString());

@@ -2,7 +2,6 @@ package qwenchat.presets;
 
 import java.nio.file.Path;
 import org.springframework.beans.factory.annotation.Value;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import tools.jackson.databind.json.JsonMapper;
@@ -14,11 +13,5 @@ public class PresetConfig {
     @Bean
     PresetStore presetStore(@Value("${qwen.data-dir:./data}") Path dataDir, JsonMapper json) {
         return new PresetStore(dataDir, new AtomicFileWriter(), json);
-    }
-
-    @Bean
-    @ConditionalOnMissingBean
-    PresetEditPolicy presetEditPolicy() {
-        return PresetEditPolicy.allowAll();
     }
 }

@@ -1,6 +1,5 @@
 package qwenchat.presets;
 
-import jakarta.servlet.http.HttpServletRequest;
 import java.util.List;
 import java.util.Map;
 import org.springframework.http.HttpHeaders;
@@ -16,17 +15,18 @@ import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
 
-/** {@code /api/presets}: list and read everything; create, edit, delete, import and export custom presets. */
+/**
+ * {@code /api/presets}: list and read everything; create, edit, delete, import and export custom
+ * presets. Who may change them (the admin token) is decided in {@code qwenchat.security}.
+ */
 @RestController
 @RequestMapping("/api/presets")
 public class PresetController {
 
     private final PresetStore store;
-    private final PresetEditPolicy policy;
 
-    public PresetController(PresetStore store, PresetEditPolicy policy) {
+    public PresetController(PresetStore store) {
         this.store = store;
-        this.policy = policy;
     }
 
     @GetMapping
@@ -41,21 +41,18 @@ public class PresetController {
 
     @PostMapping
     @ResponseStatus(HttpStatus.CREATED)
-    public Preset create(@RequestBody Preset preset, HttpServletRequest request) {
-        policy.checkMayEdit(request);
+    public Preset create(@RequestBody Preset preset) {
         return store.create(preset);
     }
 
     @PutMapping("/{id}")
-    public Preset update(@PathVariable String id, @RequestBody Preset preset, HttpServletRequest request) {
-        policy.checkMayEdit(request);
+    public Preset update(@PathVariable String id, @RequestBody Preset preset) {
         return store.update(id, preset);
     }
 
     @DeleteMapping("/{id}")
     @ResponseStatus(HttpStatus.NO_CONTENT)
-    public void delete(@PathVariable String id, HttpServletRequest request) {
-        policy.checkMayEdit(request);
+    public void delete(@PathVariable String id) {
         store.delete(id);
     }
 
@@ -69,8 +66,7 @@ public class PresetController {
 
     /** Accepts what {@code /export} produced: {@code {"presets": [...]}}. */
     @PostMapping("/import")
-    public Map<String, Object> importPresets(@RequestBody PresetStore.PresetFile file, HttpServletRequest request) {
-        policy.checkMayEdit(request);
+    public Map<String, Object> importPresets(@RequestBody PresetStore.PresetFile file) {
         List<Preset> imported = store.importPresets(file.presets());
         return Map.of("imported", imported.size(), "presets", imported);
     }

@@ -38,18 +38,6 @@ public class PresetErrorHandler {
         return body(HttpStatus.CONFLICT, "id", e.getMessage());
     }
 
-    @ExceptionHandler(PresetEditForbiddenException.class)
-    ResponseEntity<Map<String, Object>> forbidden(PresetEditForbiddenException e) {
-        return body(HttpStatus.FORBIDDEN, null, e.getMessage());
-    }
-
-    @ExceptionHandler(PresetEditUnauthorizedException.class)
-    ResponseEntity<Map<String, Object>> unauthorized(PresetEditUnauthorizedException e) {
-        ResponseEntity<Map<String, Object>> r = body(HttpStatus.UNAUTHORIZED, null, e.getMessage());
-        return ResponseEntity.status(r.getStatusCode()).header("WWW-Authenticate", "Bearer realm=\"qwen-chat admin\"")
-                .body(r.getBody());
-    }
-
     @ExceptionHandler(PresetStorageException.class)
     ResponseEntity<Map<String, Object>> storage(PresetStorageException e) {
         log.error("preset storage failed", e);

@@ -361,7 +361,7 @@ class ChatSocketTest {
         var page = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + port + "/"))
                 .header("Accept-Language", "zh-CN,zh;q=0.9").build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(page.statusCode()).isEqualTo(200);
-        assertThat(page.headers().firstValue("Content-Security-Policy")).hasValue(PageController.CONTENT_SECURITY_POLICY);
+        assertThat(page.headers().firstValue("Content-Security-Policy")).hasValue(qwenchat.security.SecurityConfiguration.CONTENT_SECURITY_POLICY);
         assertThat(page.body()).contains("<html lang=\"zh\"").contains("/webjars/dompurify/dist/purify.min.js")
                 .doesNotContain("<script>");
         for (String asset : List.of("/webjars/marked/marked.min.js", "/webjars/dompurify/dist/purify.min.js",

@@ -1,10 +1,9 @@
-package qwenchat.admin;
+package qwenchat.security;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HexFormat;
-import jakarta.servlet.http.HttpServletRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,12 +21,12 @@ public final class AdminToken {
         this.token = token.getBytes(StandardCharsets.UTF_8);
     }
 
-    static AdminToken of(String configured) {
+    public static AdminToken of(String configured) {
         return new AdminToken(configured);
     }
 
     /** The configured token, or a fresh random one announced once in the log. */
-    static AdminToken fromConfigOrGenerate(String configured, SecureRandom random) {
+    public static AdminToken fromConfigOrGenerate(String configured, SecureRandom random) {
         if (configured != null) return new AdminToken(configured);
         String generated = generate(random);
         log.warn("no admin token configured (QWEN_ADMIN_TOKEN / qwen.admin.token); generated one for this run: {}",
@@ -46,17 +45,5 @@ public final class AdminToken {
     public boolean matches(String presented) {
         if (presented == null) return false;
         return MessageDigest.isEqual(token, presented.getBytes(StandardCharsets.UTF_8));
-    }
-
-    /** The bearer credential of {@code Authorization: Bearer <token>}, or null when absent. */
-    static String bearer(HttpServletRequest request) {
-        String header = request.getHeader("Authorization");
-        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) return null;
-        return header.substring(7).trim();
-    }
-
-    /** Whether the request carries the admin token as its bearer credential. */
-    public boolean authorizes(HttpServletRequest request) {
-        return matches(bearer(request));
     }
 }

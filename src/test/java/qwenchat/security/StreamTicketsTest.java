@@ -1,4 +1,4 @@
-package qwenchat.admin;
+package qwenchat.security;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,6 +10,7 @@ import java.time.ZoneOffset;
 import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import qwenchat.security.StreamTickets.Purpose;
 
 class StreamTicketsTest {
 
@@ -25,28 +26,50 @@ class StreamTicketsTest {
     @Test
     void aTicketOpensOneStreamOnly() {
         StreamTickets t = new StreamTickets(new SecureRandom(), Clock.systemUTC());
-        String ticket = t.issue();
-        assertThat(t.redeem(ticket)).isTrue();
-        assertThat(t.redeem(ticket)).isFalse();
+        String ticket = t.issue(Purpose.ADMIN_EVENTS);
+        assertThat(t.redeem(ticket, Purpose.ADMIN_EVENTS)).isTrue();
+        assertThat(t.redeem(ticket, Purpose.ADMIN_EVENTS)).isFalse();
     }
 
     @Test
     void ticketsExpire() {
         ManualClock clock = new ManualClock();
         StreamTickets t = new StreamTickets(new SecureRandom(), clock);
-        String ticket = t.issue();
+        String ticket = t.issue(Purpose.ADMIN_EVENTS);
         clock.now = clock.now.plus(Duration.ofMillis(StreamTickets.TTL_MILLIS + 1));
-        assertThat(t.redeem(ticket)).isFalse();
+        assertThat(t.redeem(ticket, Purpose.ADMIN_EVENTS)).isFalse();
     }
 
     @Test
     void unknownAndMissingTicketsAreRefusedAndTicketsAreDistinct() {
         StreamTickets t = new StreamTickets(new SecureRandom(), Clock.systemUTC());
-        assertThat(t.redeem(null)).isFalse();
-        assertThat(t.redeem("not-a-ticket")).isFalse();
+        assertThat(t.redeem(null, Purpose.ADMIN_EVENTS)).isFalse();
+        assertThat(t.redeem("not-a-ticket", Purpose.CHAT_SOCKET)).isFalse();
         Set<String> seen = new HashSet<>();
-        for (int i = 0; i < 100; i++) assertThat(seen.add(t.issue())).isTrue();
+        for (int i = 0; i < 100; i++) assertThat(seen.add(t.issue(Purpose.ADMIN_EVENTS))).isTrue();
         assertThat(seen).allMatch(s -> s.matches("[0-9a-f]{48}"));
+    }
+
+    @Test
+    void aTicketOpensOnlyTheConnectionItWasIssuedFor() {
+        StreamTickets t = new StreamTickets(new SecureRandom(), Clock.systemUTC());
+        String chat = t.issue(Purpose.CHAT_SOCKET);
+        assertThat(t.redeem(chat, Purpose.ADMIN_EVENTS)).isFalse();
+        assertThat(t.redeem(chat, Purpose.CHAT_SOCKET)).isTrue();
+        String admin = t.issue(Purpose.ADMIN_EVENTS);
+        assertThat(t.redeem(admin, Purpose.CHAT_SOCKET)).isFalse();
+        assertThat(t.redeem(admin, Purpose.ADMIN_EVENTS)).isTrue();
+    }
+
+    @Test
+    void apiKeysMatchAnyConfiguredKeyExactly() {
+        ApiKeys keys = new ApiKeys(java.util.List.of("first-key", "second-key"));
+        assertThat(keys.configured()).isTrue();
+        assertThat(keys.matches("second-key")).isTrue();
+        assertThat(keys.matches("first-ke")).isFalse();
+        assertThat(keys.matches("FIRST-KEY")).isFalse();
+        assertThat(keys.matches(null)).isFalse();
+        assertThat(new ApiKeys(java.util.List.of()).configured()).isFalse();
     }
 
     @Test

@@ -1,8 +1,0 @@
-package qwenchat.presets;
-
-public class PresetEditForbiddenException extends RuntimeException {
-
-    public PresetEditForbiddenException(String message) {
-        super(message);
-    }
-}
