@@ -15,9 +15,11 @@
 
   // ---------- connection ----------
 
-  function connect() {
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat';
+  async function connect() {
+    const base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/chat';
     $('connection-state').textContent = I18N.t('connecting');
+    let url = base;
+    try { url = await ChatKey.socketUrl(base); } catch (e) { console.error('chat ticket', e); }
     ws = new WebSocket(url);
     ws.onopen = () => { $('connection-banner').hidden = true; $('connection-state').textContent = ''; };
     ws.onmessage = ev => handle(JSON.parse(ev.data));

@@ -10,8 +10,15 @@
     if (typed) sessionStorage.setItem(TOKEN_KEY, typed);
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (method !== 'GET' && token) headers.Authorization = 'Bearer ' + token;
+    if (method === 'GET') Object.assign(headers, ChatKey.headers());
     const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
     const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (res.status === 401 && method === 'GET') {
+      // A protected chat: reading presets needs one of the server's API keys.
+      ChatKey.clear();
+      if (ChatKey.ask(data && data.error ? data.error.message : '')) return api(method, path, body);
+      throw new Error(data && data.error ? data.error.message : 'HTTP 401');
+    }
     if (res.status === 401) {
       // Preset changes are admin-only: ask for the token and let the user retry.
       sessionStorage.removeItem(TOKEN_KEY);
