@@ -50,6 +50,7 @@ class SecurityHeadersTest {
             RawHttp.Reply r = http.send("GET", asset, null);
             assertThat(r.status()).as(asset).isEqualTo(200);
             assertThat(r.header("X-Content-Type-Options")).as(asset).isEqualTo("nosniff");
+            assertThat(r.header("Cache-Control")).as(asset + " may be kept and revalidated").isEqualTo("no-cache");
         }
         // The fake runtime never becomes ready, so readiness says 503; what matters is that no credential is asked.
         for (String probe : List.of("/actuator/health/liveness", "/actuator/health/readiness", "/actuator/prometheus")) {
