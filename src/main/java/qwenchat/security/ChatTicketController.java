@@ -2,7 +2,10 @@ package qwenchat.security;
 
 import jakarta.servlet.http.HttpServletResponse;
 import java.util.Map;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.MediaType;
+import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RestController;
 
@@ -24,5 +27,12 @@ class ChatTicketController {
         response.setHeader("Cache-Control", "no-store");
         return Map.of("ticket", tickets.issue(StreamTickets.Purpose.CHAT_SOCKET),
                 "expiresInSeconds", StreamTickets.TTL_MILLIS / 1000);
+    }
+
+    /** Any API key holder can buy tickets: past the limit they wait, the server does not fail. */
+    @ExceptionHandler(StreamTickets.Exhausted.class)
+    ResponseEntity<Map<String, Object>> exhausted(StreamTickets.Exhausted e) {
+        return ResponseEntity.status(429).header(HttpHeaders.RETRY_AFTER, "5")
+                .body(Map.of("error", Map.of("message", e.getMessage())));
     }
 }

@@ -55,11 +55,12 @@ public class SecurityConfiguration {
     static final RequestMatcher CHAT_TICKET = PATHS.matcher("/api/chat/ticket");
     static final RequestMatcher CHAT_SOCKET = PATHS.matcher("/ws/chat");
     static final RequestMatcher OPENAI_API = PATHS.matcher("/v1/**");
-    /** The two pages (shells without data) and their scripts, styles and libraries. */
-    static final RequestMatcher PAGES_AND_ASSETS = RequestMatchers.anyOf(PATHS.matcher(HttpMethod.GET, "/"),
-            PATHS.matcher(HttpMethod.GET, "/admin"), PATHS.matcher(HttpMethod.GET, "/admin/"),
-            PATHS.matcher(HttpMethod.GET, "/*.js"), PATHS.matcher(HttpMethod.GET, "/*.css"),
-            PATHS.matcher(HttpMethod.GET, "/webjars/**"));
+    /**
+     * The two pages (shells without data) and their scripts, styles and libraries; any method, so
+     * HEAD works for uptime checks (the handlers answer others with 405).
+     */
+    static final RequestMatcher PAGES_AND_ASSETS = RequestMatchers.anyOf(PATHS.matcher("/"), PATHS.matcher("/admin"),
+            PATHS.matcher("/admin/"), PATHS.matcher("/*.js"), PATHS.matcher("/*.css"), PATHS.matcher("/webjars/**"));
 
     @Bean
     StreamTickets streamTickets() {

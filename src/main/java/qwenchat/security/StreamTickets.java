@@ -25,6 +25,14 @@ public final class StreamTickets {
         CHAT_SOCKET
     }
 
+    /** Every ticket of a purpose is outstanding; the oldest expire within {@link #TTL_MILLIS}. */
+    public static final class Exhausted extends IllegalStateException {
+        Exhausted(Purpose purpose) {
+            super("too many unused " + purpose.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ')
+                    + " tickets (" + MAX_OUTSTANDING + "); try again in a few seconds");
+        }
+    }
+
     public static final long TTL_MILLIS = 30_000;
     private static final int MAX_OUTSTANDING = 1000;
 
@@ -41,9 +49,7 @@ public final class StreamTickets {
     public String issue(Purpose purpose) {
         Map<String, Long> pool = expiries.get(purpose);
         purgeExpired(pool);
-        if (pool.size() >= MAX_OUTSTANDING) {
-            throw new IllegalStateException("too many unused stream tickets (" + MAX_OUTSTANDING + ")");
-        }
+        if (pool.size() >= MAX_OUTSTANDING) throw new Exhausted(purpose);
         byte[] bytes = new byte[24];
         random.nextBytes(bytes);
         String ticket = HexFormat.of().formatHex(bytes);

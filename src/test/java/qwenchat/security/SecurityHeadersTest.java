@@ -65,5 +65,6 @@ class SecurityHeadersTest {
         RawHttp http = new RawHttp(port);
         assertThat(http.send("GET", "/login", null).status()).isEqualTo(404);
         assertThat(http.send("POST", "/logout", null).status()).isEqualTo(404);
+        assertThat(http.send("HEAD", "/", null).status()).as("uptime checks").isEqualTo(200);
     }
 }

@@ -51,6 +51,15 @@ class StreamTicketsTest {
     }
 
     @Test
+    void eachPurposeHasItsOwnLimitSoChatClientsCannotCrowdOutTheAdmin() {
+        StreamTickets t = new StreamTickets(new SecureRandom(), Clock.systemUTC());
+        for (int i = 0; i < 1000; i++) t.issue(Purpose.CHAT_SOCKET);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> t.issue(Purpose.CHAT_SOCKET))
+                .isInstanceOf(StreamTickets.Exhausted.class).hasMessageContaining("chat socket tickets");
+        assertThat(t.issue(Purpose.ADMIN_EVENTS)).isNotBlank();
+    }
+
+    @Test
     void aTicketOpensOnlyTheConnectionItWasIssuedFor() {
         StreamTickets t = new StreamTickets(new SecureRandom(), Clock.systemUTC());
         String chat = t.issue(Purpose.CHAT_SOCKET);
