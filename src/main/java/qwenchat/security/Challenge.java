@@ -31,7 +31,7 @@ interface Challenge {
     static Challenge chatKey() {
         return (response, presented) -> bearer(response, 401, "qwen-chat", presented
                 ? "incorrect API key or ticket"
-                : "missing API key: this server's chat needs one of its API keys");
+                : "missing API key: send one of this server's API keys as 'Authorization: Bearer <key>'");
     }
 
     /** {@code /v1/**} when API keys are configured. */
