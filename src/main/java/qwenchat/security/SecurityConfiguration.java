@@ -104,6 +104,7 @@ public class SecurityConfiguration {
             // dispatches of a request that was already authorized.
             rules.dispatcherTypeMatchers(DispatcherType.ERROR, DispatcherType.ASYNC).permitAll();
             rules.requestMatchers(ADMIN_API).hasRole(Roles.ADMIN);
+            // Reads before the write rule, which matches every method.
             requireApiKeyIf(access.protectChat(), rules.requestMatchers(PRESET_READS));
             rules.requestMatchers(PRESETS).hasRole(Roles.ADMIN);
             rules.requestMatchers(CHAT_TICKET).hasRole(Roles.API);
@@ -112,6 +113,7 @@ public class SecurityConfiguration {
             rules.requestMatchers(PAGES_AND_ASSETS).permitAll();
             // Probes and scrapes: orchestrators and Prometheus call them without credentials.
             rules.requestMatchers(EndpointRequest.toAnyEndpoint()).permitAll();
+            // Closed by default: a new endpoint stays unreachable until a rule above names it.
             rules.anyRequest().denyAll();
         });
         http.addFilterBefore(credentials, AnonymousAuthenticationFilter.class)
