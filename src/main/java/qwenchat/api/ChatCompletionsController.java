@@ -16,6 +16,7 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RestController;
+import qwenchat.clienttext.JsonProblems;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.GenerationConfig;
 import qwenchat.presets.Preset;
@@ -120,7 +121,7 @@ public class ChatCompletionsController {
         try {
             return ApiErrors.JSON.readTree(body);
         } catch (JacksonException e) {
-            throw ApiException.invalid(null, "the request body is not valid JSON: " + e.getOriginalMessage());
+            throw ApiException.invalid(null, "the request body is not valid JSON: " + JsonProblems.describe(e));
         }
     }
 

@@ -5,6 +5,9 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import qwenchat.clienttext.InputText;
+import qwenchat.clienttext.InvalidTextException;
+import qwenchat.clienttext.PublicText;
 import qwenchat.presets.Preset;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.FinishReason;
@@ -65,6 +68,21 @@ final class ChatConnection {
     }
 
     void onFrame(ClientFrame frame) {
+        // Ids are echoed in frames and written to the request log: short, one line, no control characters.
+        try {
+            InputText.identifier("id", frame.id());
+            InputText.identifier("ref", frame.ref());
+        } catch (InvalidTextException e) {
+            sendError(null, ChatRejection.INVALID_REQUEST, e.getMessage());
+            return;
+        }
+        try {
+            InputText.identifier("presetId", frame.presetId());
+            InputText.identifier("type", frame.type());
+        } catch (InvalidTextException e) {
+            sendError("count".equals(frame.type()) ? frame.ref() : frame.id(), ChatRejection.INVALID_REQUEST, e.getMessage());
+            return;
+        }
         String type = frame.type() == null ? "" : frame.type();
         switch (type) {
             case "chat" -> chat(frame);
@@ -124,7 +142,7 @@ final class ChatConnection {
     private ServedModel readyModel() {
         LoadStatus s = runtime.status();
         if (s.state() == LoadState.FAILED) {
-            throw new ChatRejection(ChatRejection.MODEL_NOT_READY, "the model failed to load: " + s.error());
+            throw new ChatRejection(ChatRejection.MODEL_NOT_READY, "the model failed to load: " + PublicText.of(s.error()));
         }
         return runtime.served().orElseThrow(() -> new ChatRejection(ChatRejection.MODEL_NOT_READY,
                 "model is loading (" + Math.round(s.percent()) + "%)"));
@@ -187,7 +205,7 @@ final class ChatConnection {
         public void onError(GenerationException error) {
             if (error.code() == GenerationException.Code.ENGINE_FAILURE) log.error("generation {} failed", id, error);
             String message = error.code() == GenerationException.Code.ENGINE_FAILURE
-                    ? "the engine failed: " + error.getMessage() : error.getMessage();
+                    ? "the engine failed: " + PublicText.of(error.getMessage()) : error.getMessage();
             sendError(id, error.code().name().toLowerCase(), message);
             finished();
         }

@@ -7,6 +7,7 @@ import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
+import org.springframework.web.socket.BinaryMessage;
 import org.springframework.web.socket.CloseStatus;
 import org.springframework.web.socket.TextMessage;
 import org.springframework.web.socket.WebSocketSession;
@@ -14,7 +15,11 @@ import org.springframework.web.socket.handler.TextWebSocketHandler;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.GenerationService;
 import qwenchat.serving.ModelRuntime;
+import qwenchat.clienttext.InputText;
+import qwenchat.clienttext.InvalidTextException;
+import qwenchat.clienttext.JsonProblems;
 import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -102,17 +107,36 @@ public class ChatSocketHandler extends TextWebSocketHandler {
         session.partial.setLength(0);
         ClientFrame frame;
         try {
-            frame = json.readValue(text, ClientFrame.class);
+            JsonNode tree = json.readTree(text);
+            if (tree == null || tree.isMissingNode() || tree.isNull()) {
+                session.connection.sendError(null, ChatRejection.INVALID_REQUEST, "the frame is empty");
+                return;
+            }
+            // Every string first, so no later error message can echo a lone surrogate back.
+            InputText.wellFormedTree(tree);
+            frame = json.treeToValue(tree, ClientFrame.class);
         } catch (JacksonException e) {
+            log.debug("chat socket {}: unreadable frame: {}", ws.getId(), e.getMessage());
             session.connection.sendError(null, ChatRejection.INVALID_REQUEST,
-                    "the frame is not valid JSON for this protocol: " + e.getOriginalMessage());
+                    "the frame is not valid JSON for this protocol: " + JsonProblems.describe(e));
             return;
-        }
-        if (frame == null) {
-            session.connection.sendError(null, ChatRejection.INVALID_REQUEST, "the frame is empty");
+        } catch (InvalidTextException e) {
+            session.connection.sendError(null, ChatRejection.INVALID_REQUEST, e.getMessage());
             return;
         }
         session.connection.onFrame(frame);
+    }
+
+    /**
+     * The protocol is text only; a binary frame is refused like any other bad frame (an {@code error}
+     * frame), and the socket stays open. Its pieces are dropped as they come, so a large one costs no memory.
+     */
+    @Override
+    protected void handleBinaryMessage(WebSocketSession ws, BinaryMessage message) {
+        Session session = sessions.get(ws.getId());
+        if (session == null || !message.isLast()) return;
+        session.connection.sendError(null, ChatRejection.INVALID_REQUEST,
+                "binary frames are not part of this protocol; send JSON text frames");
     }
 
     private static int utf8Length(CharSequence s) {
