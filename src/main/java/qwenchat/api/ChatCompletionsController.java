@@ -183,11 +183,7 @@ public class ChatCompletionsController {
                 }
                 case GenerationEvents.Failed f -> throw f.error();
                 case GenerationEvents.Done d -> {
-                    if (d.reason() == FinishReason.CANCELLED) {
-                        throw new ApiException(504, "server_error", null, "timeout",
-                                "the generation was cancelled after the server's time limit of "
-                                        + properties.requestTimeout().toSeconds() + " s", null);
-                    }
+                    if (d.reason() == FinishReason.TIMEOUT || d.reason() == FinishReason.CANCELLED) throw timedOut();
                     text.append(d.tailText());
                     if (req.jsonObject()) requireJsonObject(text.toString());
                     ObjectNode body = out.completion(text.toString(), d.reason().wireName(), logprobs, d.usage());
@@ -231,6 +227,12 @@ public class ChatCompletionsController {
                         sendError(os, ApiErrors.from(f.error()));
                         return;
                     }
+                    case GenerationEvents.Done d when d.reason() == FinishReason.TIMEOUT -> {
+                        // Not a normal end: an error event, which OpenAI clients raise, instead of a
+                        // finish_reason that would pass the cut-off reply off as complete.
+                        sendError(os, timedOut());
+                        return;
+                    }
                     case GenerationEvents.Done d -> {
                         if (!d.tailText().isEmpty()) send(os, out.chunk(null, d.tailText(), null, null, usageField));
                         if (text != null) text.append(d.tailText());
@@ -254,6 +256,10 @@ public class ChatCompletionsController {
             // The client went away; the caller's finally cancels the generation and frees its KV slot.
             log.debug("client of a streamed completion disconnected: {}", gone.toString());
         }
+    }
+
+    private ApiException timedOut() {
+        return new ApiException(504, "server_error", null, "timeout", properties.timeoutMessage(), null);
     }
 
     private static void send(OutputStream os, ObjectNode chunk) throws IOException {

@@ -42,12 +42,14 @@ final class ChatConnection {
     private final PresetStore presets;
     private final WebChatProperties limits;
     private final JsonMapper json;
+    private final String timeoutMessage;
     private final AtomicReference<GenerationHandle> active = new AtomicReference<>();
     private volatile boolean closed;
 
     ChatConnection(FrameSender out, ModelRuntime runtime, GenerationService generation, PresetStore presets,
-            WebChatProperties limits, JsonMapper json) {
+            WebChatProperties limits, JsonMapper json, String timeoutMessage) {
         this.out = out;
+        this.timeoutMessage = timeoutMessage;
         this.runtime = runtime;
         this.generation = generation;
         this.presets = presets;
@@ -197,7 +199,8 @@ final class ChatConnection {
             if (tailText != null && !tailText.isEmpty()) send(new ServerFrames.Delta(id, tailText));
             send(new ServerFrames.Done("done", id, reason.wireName(),
                     new ServerFrames.Usage(u.promptTokens(), u.completionTokens(), u.totalTokens()),
-                    u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond()));
+                    u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond(),
+                    reason == FinishReason.TIMEOUT ? timeoutMessage : null));
             finished();
         }
 

@@ -15,6 +15,7 @@ import org.springframework.web.socket.handler.TextWebSocketHandler;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.GenerationService;
 import qwenchat.serving.ModelRuntime;
+import qwenchat.serving.QwenProperties;
 import qwenchat.clienttext.InputText;
 import qwenchat.clienttext.InvalidTextException;
 import qwenchat.clienttext.JsonProblems;
@@ -36,6 +37,7 @@ public class ChatSocketHandler extends TextWebSocketHandler {
     private final PresetStore presets;
     private final WebChatProperties limits;
     private final JsonMapper json;
+    private final QwenProperties properties;
     private final ExecutorService senders = Executors.newVirtualThreadPerTaskExecutor();
     private final Map<String, Session> sessions = new ConcurrentHashMap<>();
 
@@ -53,7 +55,8 @@ public class ChatSocketHandler extends TextWebSocketHandler {
     }
 
     public ChatSocketHandler(ModelRuntime runtime, GenerationService generation, PresetStore presets,
-            WebChatProperties limits, JsonMapper json) {
+            WebChatProperties limits, JsonMapper json, QwenProperties properties) {
+        this.properties = properties;
         this.runtime = runtime;
         this.generation = generation;
         this.presets = presets;
@@ -71,7 +74,8 @@ public class ChatSocketHandler extends TextWebSocketHandler {
         ChatConnection[] self = new ChatConnection[1];
         FrameSender sender = new FrameSender(ws, senders, limits.sendBufferBytes(), limits.sendTimeLimit().toMillis(),
                 () -> self[0].cancelForOverflow());
-        ChatConnection connection = new ChatConnection(sender, runtime, generation, presets, limits, json);
+        ChatConnection connection = new ChatConnection(sender, runtime, generation, presets, limits, json,
+                properties.timeoutMessage());
         self[0] = connection;
         Session session = new Session(connection);
         sessions.put(ws.getId(), session);

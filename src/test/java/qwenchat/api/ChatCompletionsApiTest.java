@@ -21,7 +21,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -277,6 +279,59 @@ class ChatCompletionsApiTest {
             if (c.param() != null) assertThat(r.json().at("/error/param").asString()).as(c.body()).isEqualTo(c.param());
         }
         assertThat(scheduler.stats().steps()).isEqualTo(stepsBefore);
+    }
+
+    @Test
+    void loneSurrogatesAndUnloggableIdsAreRefusedInEveryTextFieldNamingIt() {
+        String ok = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        String lone = "a\\ud800b";
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("{\"messages\":[{\"role\":\"user\",\"content\":\"" + lone + "\"}]}", "messages[0].content");
+        cases.put("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"" + lone + "\"}]}]}",
+                "messages[0].content[0].text");
+        cases.put("{\"messages\":[{\"role\":\"" + lone + "\",\"content\":\"hi\"}]}", "messages[0].role");
+        cases.put("{" + ok + ",\"stop\":[\"fine\",\"" + lone + "\"]}", "stop[1]");
+        cases.put("{" + ok + ",\"stop\":\"" + lone + "\"}", "stop");
+        cases.put("{" + ok + ",\"user\":\"" + lone + "\"}", "user");
+        cases.put("{" + ok + ",\"model\":\"" + lone + "\"}", "model");
+        cases.put("{" + ok + ",\"preset\":\"" + lone + "\"}", "preset");
+        cases.put("{" + ok + ",\"metadata\":{\"note\":\"" + lone + "\"}}", "metadata.note");
+        cases.put("{" + ok + ",\"user\":\"u\\nrequest id=FORGED\"}", "user");
+        cases.put("{" + ok + ",\"user\":\"" + "u".repeat(200) + "\"}", "user");
+        long stepsBefore = scheduler.stats().steps();
+        cases.forEach((body, param) -> {
+            Http.Reply r = http.post("/v1/chat/completions", "application/json", body);
+            assertThat(r.status()).as(body).isEqualTo(400);
+            assertThat(r.json().at("/error/param").asString()).as(body).isEqualTo(param);
+            assertThat(r.json().at("/error/message").asString()).as(body).startsWith(param + " ");
+            assertThat(r.body().chars().noneMatch(c -> Character.isSurrogate((char) c))).as(body).isTrue();
+        });
+        assertThat(http.post("/v1/chat/completions", "application/json", "{" + ok + ",\"user\":\"" + "u".repeat(200) + "\"}")
+                .json().at("/error/message").asString()).isEqualTo("user is 200 characters; the limit is 128");
+        assertThat(scheduler.stats().steps()).isEqualTo(stepsBefore);
+        // A proper surrogate pair (an emoji) is text like any other.
+        assertThat(http.post("/v1/chat/completions", "application/json",
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud83d\\ude00\"}],\"max_tokens\":2}").status()).isEqualTo(200);
+    }
+
+    @Test
+    void malformedJsonIsDescribedByPositionWithoutJavaNames() {
+        Http.Reply r = http.post("/v1/chat/completions", "application/json", "{\"messages\": [");
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().at("/error/message").asString()).startsWith("the request body is not valid JSON")
+                .contains("line 1, column").doesNotContain("tools.jackson").doesNotContain("java.").doesNotContain("Source");
+    }
+
+    @Test
+    void aTemperatureTooSmallToDivideByDecodesGreedily() {
+        ChatCompletion greedy = client.chat().completions().create(greedy(6).logprobs(true).build());
+        ChatCompletion tiny = client.chat().completions().create(greedy(6).temperature(1e-40).logprobs(true).build());
+        assertThat(tiny.choices().get(0).message().content()).isEqualTo(greedy.choices().get(0).message().content());
+        List<ChatCompletionTokenLogprob> lps = tiny.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        List<ChatCompletionTokenLogprob> expected = greedy.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        assertThat(lps.stream().map(ChatCompletionTokenLogprob::token).toList())
+                .isEqualTo(expected.stream().map(ChatCompletionTokenLogprob::token).toList());
+        assertThat(lps).allSatisfy(lp -> assertThat(lp.logprob()).isFinite().isLessThanOrEqualTo(0));
     }
 
     @Test
