@@ -10,6 +10,7 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Primary;
 import qwenchat.presets.PresetEditPolicy;
+import qwenchat.presets.PresetStore;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.ModelRuntime;
 
@@ -95,8 +96,8 @@ public class AdminConfiguration {
 
     @Bean
     Overview adminOverview(ModelRuntime runtime, BatchScheduler scheduler, ModelCards cards, DecodeLoopHealth loop,
-            ApplicationAvailability availability) {
-        return new Overview(runtime, scheduler, cards, loop, availability, KernelManifest.load());
+            ApplicationAvailability availability, PresetStore presets) {
+        return new Overview(runtime, scheduler, cards, loop, availability, KernelManifest.load(), presets);
     }
 
     @Bean

@@ -1,5 +1,8 @@
 package qwenchat.api;
 
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
@@ -10,6 +13,8 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.MediaType;
@@ -49,6 +54,8 @@ import tools.jackson.databind.node.ObjectNode;
 public class ChatCompletionsController {
 
     private static final Logger log = LoggerFactory.getLogger(ChatCompletionsController.class);
+    /** How often a non-streamed request checks that its client is still connected. */
+    static final long HANG_UP_POLL_MILLIS = 100;
     static final String JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else.";
 
     private final ModelRuntime runtime;
@@ -87,16 +94,99 @@ public class ChatCompletionsController {
         GenerationEvents events = new GenerationEvents();
         GenerationHandle handle = generation.submit(gen, events);
         ChatResponses out = new ChatResponses(id, System.currentTimeMillis() / 1000, model.name(), model.tokenizer());
+        if (!req.stream()) {
+            answerAsync(request, response, req, events, out, handle);
+            return null;
+        }
         try {
-            if (req.stream()) {
-                stream(req, events, out, response);
-                return null;
-            }
-            return collect(req, events, out);
+            stream(req, events, out, response);
+            return null;
         } finally {
             // Whatever happened to this request (a write failed, the thread was interrupted), its KV slot goes back.
             handle.cancel();
         }
+    }
+
+    /**
+     * A non-streamed answer writes nothing until the generation ends, so a failed write cannot tell
+     * that the client left. The request goes asynchronous instead: the container thread is released
+     * and watches the connection, and a hang-up reaches {@link AsyncListener#onError}, which cancels
+     * the generation at once and frees its KV slot. The answer is written from a virtual thread.
+     */
+    private void answerAsync(HttpServletRequest request, HttpServletResponse response, ChatCompletionRequest req,
+            GenerationEvents events, ChatResponses out, GenerationHandle handle) {
+        AsyncContext async = request.startAsync(request, response);
+        async.setTimeout(0); // the scheduler's qwen.request-timeout bounds the generation
+        AtomicBoolean gone = new AtomicBoolean();
+        async.addListener(new AsyncListener() {
+            @Override
+            public void onError(AsyncEvent event) {
+                if (gone.compareAndSet(false, true)) {
+                    log.info("client of request {} disconnected before its answer; generation cancelled", handle.requestId());
+                }
+                handle.cancel();
+            }
+
+            @Override
+            public void onComplete(AsyncEvent event) {
+                handle.cancel();
+            }
+
+            @Override
+            public void onTimeout(AsyncEvent event) {
+                handle.cancel();
+            }
+
+            @Override
+            public void onStartAsync(AsyncEvent event) {
+            }
+        });
+        Thread.ofVirtual().name("answer-" + handle.requestId()).start(() -> {
+            try {
+                HangUpDetector connection = new HangUpDetector(request.getInputStream());
+                BooleanSupplier clientGone = () -> {
+                    if (connection.hungUp() && gone.compareAndSet(false, true)) {
+                        log.info("client of request {} disconnected before its answer; generation cancelled",
+                                handle.requestId());
+                        handle.cancel();
+                    }
+                    return gone.get();
+                };
+                ResponseEntity<String> answer;
+                try {
+                    answer = collect(req, events, out, clientGone);
+                } catch (ApiException e) {
+                    answer = ApiErrors.entity(e);
+                } catch (GenerationException e) {
+                    answer = ApiErrors.entity(ApiErrors.from(e));
+                } catch (RuntimeException e) {
+                    log.error("unexpected error in the API", e);
+                    answer = ApiErrors.entity(ApiErrors.internal());
+                }
+                if (answer != null && !clientGone.getAsBoolean()) write(response, answer);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException e) {
+                log.info("client of request {} disconnected before its answer was written", handle.requestId());
+            } finally {
+                handle.cancel();
+                try {
+                    async.complete();
+                } catch (IllegalStateException alreadyOver) {
+                    // The container ended the request after an error; nothing left to complete.
+                }
+            }
+        });
+    }
+
+    private static void write(HttpServletResponse response, ResponseEntity<String> answer) throws IOException {
+        response.setStatus(answer.getStatusCode().value());
+        answer.getHeaders().forEach((name, values) -> values.forEach(v -> response.addHeader(name, v)));
+        byte[] body = answer.getBody() == null ? new byte[0] : answer.getBody().getBytes(StandardCharsets.UTF_8);
+        response.setContentLength(body.length);
+        OutputStream os = response.getOutputStream();
+        os.write(body);
+        os.flush();
     }
 
     private JsonNode readJson(HttpServletRequest request) throws IOException {
@@ -114,9 +204,9 @@ public class ChatCompletionsController {
         int limit = properties.maxRequestBytes();
         if (request.getContentLengthLong() > limit) throw tooLarge(request.getContentLengthLong(), limit);
         byte[] body;
-        try (InputStream in = request.getInputStream()) {
-            body = in.readNBytes(limit + 1);
-        }
+        // Not closed here: a non-streamed request watches the same stream for a hang-up (HangUpDetector).
+        InputStream in = request.getInputStream();
+        body = in.readNBytes(limit + 1);
         if (body.length > limit) throw tooLarge(-1, limit);
         try {
             return ApiErrors.JSON.readTree(body);
@@ -169,14 +259,21 @@ public class ChatCompletionsController {
         return properties.requestTimeout().toMillis() + 30_000;
     }
 
-    private ResponseEntity<String> collect(ChatCompletionRequest req, GenerationEvents events, ChatResponses out)
-            throws InterruptedException {
+    /** The whole answer, or null once {@code clientGone} says nobody is left to read it. */
+    private ResponseEntity<String> collect(ChatCompletionRequest req, GenerationEvents events, ChatResponses out,
+            BooleanSupplier clientGone) throws InterruptedException {
         StringBuilder text = new StringBuilder();
         ArrayNode logprobs = req.logprobs() ? ApiErrors.JSON.createArrayNode() : null;
+        long deadline = System.nanoTime() + waitMillis() * 1_000_000;
         while (true) {
-            GenerationEvents.Event e = events.next(waitMillis());
+            GenerationEvents.Event e = events.next(HANG_UP_POLL_MILLIS);
+            if (clientGone.getAsBoolean()) return null;
             switch (e) {
-                case null -> throw new ApiException(504, "server_error", null, "timeout", "the generation timed out", null);
+                case null -> {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new ApiException(504, "server_error", null, "timeout", "the generation timed out", null);
+                    }
+                }
                 case GenerationEvents.Token t -> {
                     text.append(t.token().text());
                     if (logprobs != null) logprobs.add(out.logprob(t.token()));

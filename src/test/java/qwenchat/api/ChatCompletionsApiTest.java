@@ -31,6 +31,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -46,6 +49,7 @@ import qwenchat.tokenizer.ChatMessage;
 /** The OpenAI-compatible API on the demo model, driven by the official openai-java client. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "qwen.demo-dir=target/qwen-chat-demo-v1", "qwen.cpu-threads=2", "qwen.kv-max-sequences=32", "qwen.queue-limit=64"})
+@ExtendWith(OutputCaptureExtension.class)
 class ChatCompletionsApiTest {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ChatCompletionsApiTest.class);
@@ -378,6 +382,36 @@ class ChatCompletionsApiTest {
         SchedulerStats s = scheduler.stats();
         log.info("32 concurrent clients: largest decode batch {}, largest step {}", s.maxDecodeBatch(), s.maxBatch());
         assertThat(s.maxDecodeBatch()).as("largest decode batch").isGreaterThanOrEqualTo(16);
+    }
+
+    @Test
+    void aNonStreamedClientThatHangsUpIsCancelledAtOnceWithOneInfoLineAndNoError(CapturedOutput output) throws Exception {
+        awaitIdle(Duration.ofSeconds(10));
+        String body = "{\"model\":\"qwen\",\"max_tokens\":3000,\"temperature\":0.8,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Talk forever.\"}]}";
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        long cancelledBefore = scheduler.stats().cancelled();
+        try (Socket s = new Socket("localhost", port)) {
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(b);
+            out.flush();
+            long end = System.nanoTime() + 10_000_000_000L;
+            while (scheduler.stats().running() == 0 && System.nanoTime() < end) Thread.sleep(5);
+            assertThat(scheduler.stats().running()).as("the generation started").isPositive();
+        }
+        long t0 = System.nanoTime();
+        awaitIdle(Duration.ofSeconds(2));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        SchedulerStats after = scheduler.stats();
+        assertThat(after.running()).isZero();
+        assertThat(after.openSequences()).isZero();
+        assertThat(after.cancelled()).isEqualTo(cancelledBefore + 1);
+        assertThat(seconds).isLessThan(2.0);
+        Thread.sleep(200); // the answer thread finishes after the slot is freed
+        assertThat(output.getAll()).containsOnlyOnce("disconnected before its answer").doesNotContain("Broken pipe")
+                .doesNotContain(" ERROR ");
     }
 
     @Test
