@@ -1,5 +1,6 @@
 package qwenchat.serving;
 
+import qwenchat.clienttext.PublicText;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 
@@ -34,7 +35,8 @@ final class ModelHealthIndicator implements HealthIndicator {
                     .withDetail("tensorsDone", s.tensorsDone()).withDetail("tensorsTotal", s.tensorsTotal());
             if (s.etaMillis() != null) b.withDetail("etaMillis", s.etaMillis());
         }
-        if (s.error() != null) b.withDetail("error", s.error());
+        // Readiness is public: the reason without server paths; the log and the admin dashboard have it whole.
+        if (s.error() != null) b.withDetail("error", PublicText.of(s.error()));
         return b.build();
     }
 }
