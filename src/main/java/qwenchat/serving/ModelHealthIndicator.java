@@ -1,8 +1,8 @@
 package qwenchat.serving;
 
-import qwenchat.clienttext.PublicText;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import qwenchat.clienttext.PublicText;
 
 /**
  * The {@code model} health contributor, part of the readiness group: OUT_OF_SERVICE while loading

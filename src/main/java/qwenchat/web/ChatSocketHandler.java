@@ -1,9 +1,14 @@
 package qwenchat.web;
 
+import jakarta.annotation.PreDestroy;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.tomcat.websocket.Constants;
+import org.apache.tomcat.websocket.WsWebSocketContainer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
@@ -11,14 +16,15 @@ import org.springframework.web.socket.BinaryMessage;
 import org.springframework.web.socket.CloseStatus;
 import org.springframework.web.socket.TextMessage;
 import org.springframework.web.socket.WebSocketSession;
+import org.springframework.web.socket.adapter.NativeWebSocketSession;
 import org.springframework.web.socket.handler.TextWebSocketHandler;
+import qwenchat.clienttext.InputText;
+import qwenchat.clienttext.InvalidTextException;
+import qwenchat.clienttext.JsonProblems;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.GenerationService;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.QwenProperties;
-import qwenchat.clienttext.InputText;
-import qwenchat.clienttext.InvalidTextException;
-import qwenchat.clienttext.JsonProblems;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -40,23 +46,29 @@ public class ChatSocketHandler extends TextWebSocketHandler {
     private final QwenProperties properties;
     private final ExecutorService senders = Executors.newVirtualThreadPerTaskExecutor();
     private final Map<String, Session> sessions = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService pinger = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("chat-socket-pinger").factory());
 
     /** Per-socket state: the connection, its status subscription and a frame being assembled. */
     private static final class Session {
         final ChatConnection connection;
+        final FrameSender sender;
         AutoCloseable statusSubscription;
         final StringBuilder partial = new StringBuilder();
         long partialBytes;
         boolean discarding; // the frame in progress exceeded the limit; drop its remaining pieces
 
-        Session(ChatConnection connection) {
+        Session(ChatConnection connection, FrameSender sender) {
             this.connection = connection;
+            this.sender = sender;
         }
     }
 
     public ChatSocketHandler(ModelRuntime runtime, GenerationService generation, PresetStore presets,
             WebChatProperties limits, JsonMapper json, QwenProperties properties) {
         this.properties = properties;
+        long ping = limits.pingInterval().toMillis();
+        pinger.scheduleAtFixedRate(this::pingAll, ping, ping, TimeUnit.MILLISECONDS);
         this.runtime = runtime;
         this.generation = generation;
         this.presets = presets;
@@ -77,11 +89,45 @@ public class ChatSocketHandler extends TextWebSocketHandler {
         ChatConnection connection = new ChatConnection(sender, runtime, generation, presets, limits, json,
                 properties.timeoutMessage());
         self[0] = connection;
-        Session session = new Session(connection);
+        watchReadIdleness(ws);
+        Session session = new Session(connection, sender);
         sessions.put(ws.getId(), session);
         // Subscribe before the first push so no change can fall between the two.
         session.statusSubscription = runtime.onStatus(connection::status);
         connection.status(runtime.status());
+    }
+
+    /**
+     * Has Tomcat close the socket when nothing at all has been read from it for
+     * {@code qwen.web.read-idle-timeout}. This is what ends a frame whose header declares a payload
+     * that never comes: the handler never sees such a frame, and Tomcat would otherwise wait for it
+     * forever. Quiet but healthy clients stay open because they answer our pings with pongs.
+     */
+    private void watchReadIdleness(WebSocketSession ws) {
+        if (!(ws instanceof NativeWebSocketSession n) || !(n.getNativeSession() instanceof jakarta.websocket.Session s)) {
+            log.warn("chat socket {} is not a Tomcat session; idle partial frames will not be timed out", ws.getId());
+            return;
+        }
+        long idle = limits.readIdleTimeout().toMillis();
+        s.getUserProperties().put(Constants.READ_IDLE_TIMEOUT_MS, idle);
+        // The client cannot answer our close frame from inside a frame; don't wait long for it.
+        s.getUserProperties().put(Constants.SESSION_CLOSE_TIMEOUT_PROPERTY, Math.min(idle, 5_000L));
+        // Tomcat checks idleness every processPeriod seconds (10 by default): make it every second so
+        // the timeout holds to within a second.
+        if (s.getContainer() instanceof WsWebSocketContainer c && c.getProcessPeriod() != 1) c.setProcessPeriod(1);
+    }
+
+    private void pingAll() {
+        try {
+            sessions.values().forEach(s -> s.sender.ping());
+        } catch (RuntimeException e) {
+            log.warn("pinging chat sockets failed", e);
+        }
+    }
+
+    @PreDestroy
+    void stopPinging() {
+        pinger.shutdownNow();
     }
 
     @Override

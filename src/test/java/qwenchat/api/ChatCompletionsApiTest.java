@@ -32,18 +32,18 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.springframework.boot.test.system.CapturedOutput;
-import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.web.server.LocalServerPort;
-import qwenchat.serving.LoadWait;
-import qwenchat.serving.BatchScheduler;
-import qwenchat.serving.Http;
-import qwenchat.serving.ModelRuntime;
-import qwenchat.serving.SchedulerStats;
 import qwenchat.presets.Preset;
 import qwenchat.presets.PresetStore;
+import qwenchat.serving.BatchScheduler;
+import qwenchat.serving.Http;
+import qwenchat.serving.LoadWait;
+import qwenchat.serving.ModelRuntime;
+import qwenchat.serving.SchedulerStats;
 import qwenchat.tokenizer.ChatMessage;
 
 /** The OpenAI-compatible API on the demo model, driven by the official openai-java client. */
