@@ -46,9 +46,10 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * {@code POST /v1/chat/completions}, OpenAI-compatible, streaming (SSE) or not. The request is
- * read and validated completely before the scheduler sees it; the response is written on the
- * request's own (virtual) thread, so a slow or vanished client never stalls the scheduler, and a
- * failed write cancels the generation.
+ * read and validated completely before the scheduler sees it; the response is written on a
+ * virtual thread of its own (the request's for a stream), so a slow or vanished client never stalls
+ * the scheduler. A stream's failed write cancels the generation; a non-streamed request polls its
+ * connection instead, having nothing to write until the end.
  */
 @RestController
 public class ChatCompletionsController {
@@ -95,7 +96,12 @@ public class ChatCompletionsController {
         GenerationHandle handle = generation.submit(gen, events);
         ChatResponses out = new ChatResponses(id, System.currentTimeMillis() / 1000, model.name(), model.tokenizer());
         if (!req.stream()) {
-            answerAsync(request, response, req, events, out, handle);
+            try {
+                answerAsync(request, response, req, events, out, handle);
+            } catch (RuntimeException e) {
+                handle.cancel(); // nothing will wait for this generation
+                throw e;
+            }
             return null;
         }
         try {
@@ -108,23 +114,29 @@ public class ChatCompletionsController {
     }
 
     /**
-     * A non-streamed answer writes nothing until the generation ends, so a failed write cannot tell
-     * that the client left. The request goes asynchronous instead: the container thread is released
-     * and watches the connection, and a hang-up reaches {@link AsyncListener#onError}, which cancels
-     * the generation at once and frees its KV slot. The answer is written from a virtual thread.
+     * A non-streamed answer writes nothing until the generation ends, so no failed write can tell
+     * that the client left, and Tomcat reports nothing to a synchronous request (nor, it turns out, to
+     * an asynchronous one) whose client hangs up. So the request goes asynchronous, which allows
+     * non-blocking reads, and a virtual thread waits for the answer while polling the connection
+     * every {@link #HANG_UP_POLL_MILLIS} ({@link HangUpDetector}); a hang-up cancels the generation at
+     * once, frees its KV slot and is logged in one INFO line. {@link AsyncListener#onError} covers
+     * the failures the container does report.
      */
     private void answerAsync(HttpServletRequest request, HttpServletResponse response, ChatCompletionRequest req,
             GenerationEvents events, ChatResponses out, GenerationHandle handle) {
         AsyncContext async = request.startAsync(request, response);
         async.setTimeout(0); // the scheduler's qwen.request-timeout bounds the generation
         AtomicBoolean gone = new AtomicBoolean();
+        Runnable hungUp = () -> {
+            if (gone.compareAndSet(false, true)) {
+                log.info("client of request {} disconnected before its answer; generation cancelled", handle.requestId());
+            }
+            handle.cancel();
+        };
         async.addListener(new AsyncListener() {
             @Override
             public void onError(AsyncEvent event) {
-                if (gone.compareAndSet(false, true)) {
-                    log.info("client of request {} disconnected before its answer; generation cancelled", handle.requestId());
-                }
-                handle.cancel();
+                hungUp.run();
             }
 
             @Override
@@ -143,13 +155,9 @@ public class ChatCompletionsController {
         });
         Thread.ofVirtual().name("answer-" + handle.requestId()).start(() -> {
             try {
-                HangUpDetector connection = new HangUpDetector(request.getInputStream());
+                HangUpDetector connection = hangUpDetector(request, handle.requestId());
                 BooleanSupplier clientGone = () -> {
-                    if (connection.hungUp() && gone.compareAndSet(false, true)) {
-                        log.info("client of request {} disconnected before its answer; generation cancelled",
-                                handle.requestId());
-                        handle.cancel();
-                    }
+                    if (!gone.get() && connection != null && connection.hungUp()) hungUp.run();
                     return gone.get();
                 };
                 ResponseEntity<String> answer;
@@ -177,6 +185,16 @@ public class ChatCompletionsController {
                 }
             }
         });
+    }
+
+    /** Null when the container refuses non-blocking reads: the answer is then still written, hang-ups are just noticed late. */
+    private static HangUpDetector hangUpDetector(HttpServletRequest request, String requestId) {
+        try {
+            return new HangUpDetector(request.getInputStream());
+        } catch (IOException | RuntimeException e) {
+            log.warn("request {}: cannot watch the connection for a hang-up ({})", requestId, e.toString());
+            return null;
+        }
     }
 
     private static void write(HttpServletResponse response, ResponseEntity<String> answer) throws IOException {

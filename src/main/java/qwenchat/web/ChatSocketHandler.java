@@ -205,7 +205,7 @@ public class ChatSocketHandler extends TextWebSocketHandler {
 
     @Override
     public void afterConnectionClosed(WebSocketSession ws, CloseStatus status) {
-        Session session = sessions.remove(ws.getId());
+        Session session = sessions.get(ws.getId());
         if (session == null) return;
         session.connection.close();
         if (session.statusSubscription != null) {
@@ -215,6 +215,8 @@ public class ChatSocketHandler extends TextWebSocketHandler {
                 log.debug("unsubscribing {} from status failed: {}", ws.getId(), e.toString());
             }
         }
+        // Forgotten last, so that openSessions() counts a socket until everything it held is released.
+        sessions.remove(ws.getId());
     }
 
     /** Open sockets, for tests and metrics. */

@@ -43,7 +43,10 @@ class ChatSocketTest {
     ChatSocketHandler handler;
 
     @BeforeEach
-    void readyModel() {
+    void readyModel() throws InterruptedException {
+        // A socket closed at the end of the previous test may still be unsubscribing; counts start from none.
+        long deadline = System.currentTimeMillis() + 5000;
+        while (handler.openSessions() > 0 && System.currentTimeMillis() < deadline) Thread.sleep(10);
         generation.reset();
         runtime.ready(FakeServing.model());
     }
