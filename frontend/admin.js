@@ -118,6 +118,8 @@
     $('h-totals').textContent = t.completed + ' completed · ' + t.cancelled + ' cancelled · ' + t.failed + ' failed · '
       + t.rejectedBusy + ' refused busy · ' + fmtCount(t.tokensGenerated) + ' tokens';
     $('h-totals').dataset.completed = t.completed;
+    const p = o.presets;
+    if (p) state($('h-presets'), !p.problem, p.problem ? p.problem : p.custom + ' custom · presets.json OK');
 
     const m = o.model;
     $('model-pending').hidden = !!m;

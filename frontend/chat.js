@@ -257,6 +257,7 @@
     if (s.ttft != null) parts.push(I18N.t('ttft') + ' ' + s.ttft + ' ms');
     if (s.finishReason === 'cancelled') parts.push(I18N.t('stopped'));
     if (s.finishReason === 'length') parts.push(I18N.t('truncated'));
+    if (s.finishReason === 'timeout') parts.push(I18N.t('timedOut'));
     d.textContent = parts.join(' · ');
     return d;
   }
@@ -371,6 +372,8 @@
     }
     renderMessages();
     requestCount();
+    // A reply cut off by the server (its time limit) is kept, and the reason is shown once.
+    if (f.error) showNote(f.error);
   }
 
   function onError(f) {

@@ -6,6 +6,7 @@ import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import qwenchat.presets.PresetStore;
 import qwenchat.security.AdminToken;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.ModelRuntime;
@@ -73,8 +74,8 @@ public class AdminConfiguration {
 
     @Bean
     Overview adminOverview(ModelRuntime runtime, BatchScheduler scheduler, ModelCards cards, DecodeLoopHealth loop,
-            ApplicationAvailability availability) {
-        return new Overview(runtime, scheduler, cards, loop, availability, KernelManifest.load());
+            ApplicationAvailability availability, PresetStore presets) {
+        return new Overview(runtime, scheduler, cards, loop, availability, KernelManifest.load(), presets);
     }
 
     @Bean

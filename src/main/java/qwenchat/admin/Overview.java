@@ -9,6 +9,7 @@ import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.availability.LivenessState;
 import org.springframework.boot.availability.ReadinessState;
 import qwenchat.engine.EngineInfo;
+import qwenchat.presets.PresetStore;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.EngineSnapshot;
 import qwenchat.serving.LoadState;
@@ -26,9 +27,11 @@ final class Overview {
     private final DecodeLoopHealth loop;
     private final ApplicationAvailability availability;
     private final KernelManifest kernels;
+    private final PresetStore presets;
 
     Overview(ModelRuntime runtime, BatchScheduler scheduler, ModelCards cards, DecodeLoopHealth loop,
-            ApplicationAvailability availability, KernelManifest kernels) {
+            ApplicationAvailability availability, KernelManifest kernels, PresetStore presets) {
+        this.presets = presets;
         this.runtime = runtime;
         this.scheduler = scheduler;
         this.cards = cards;
@@ -44,6 +47,9 @@ final class Overview {
         out.put("engine", engine(scheduler.engineSnapshot()));
         out.put("kernels", kernels);
         out.put("health", health());
+        // Why stored custom presets are not served (a corrupt or newer presets.json), else empty.
+        out.put("presets", Map.of("custom", presets.exportCustom().size(),
+                "problem", presets.problem().orElse("")));
         SchedulerStats s = scheduler.stats();
         out.put("totals", Map.of("completed", s.completed(), "cancelled", s.cancelled(), "failed", s.failed(),
                 "rejectedBusy", s.rejectedBusy(), "tokensGenerated", s.tokensGenerated(), "steps", s.steps(),

@@ -37,8 +37,11 @@ public class ApiErrors {
     @ExceptionHandler(Exception.class)
     ResponseEntity<String> unexpected(Exception e) {
         log.error("unexpected error in the API", e);
-        return entity(new ApiException(500, "server_error", null, "internal_error",
-                "the server failed to process the request", null));
+        return entity(internal());
+    }
+
+    static ApiException internal() {
+        return new ApiException(500, "server_error", null, "internal_error", "the server failed to process the request", null);
     }
 
     static ApiException from(GenerationException e) {

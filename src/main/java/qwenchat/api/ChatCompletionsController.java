@@ -1,5 +1,8 @@
 package qwenchat.api;
 
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
@@ -10,12 +13,15 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RestController;
+import qwenchat.clienttext.JsonProblems;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.GenerationConfig;
 import qwenchat.presets.Preset;
@@ -40,14 +46,17 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * {@code POST /v1/chat/completions}, OpenAI-compatible, streaming (SSE) or not. The request is
- * read and validated completely before the scheduler sees it; the response is written on the
- * request's own (virtual) thread, so a slow or vanished client never stalls the scheduler, and a
- * failed write cancels the generation.
+ * read and validated completely before the scheduler sees it; the response is written on a
+ * virtual thread of its own (the request's for a stream), so a slow or vanished client never stalls
+ * the scheduler. A stream's failed write cancels the generation; a non-streamed request polls its
+ * connection instead, having nothing to write until the end.
  */
 @RestController
 public class ChatCompletionsController {
 
     private static final Logger log = LoggerFactory.getLogger(ChatCompletionsController.class);
+    /** How often a non-streamed request checks that its client is still connected. */
+    static final long HANG_UP_POLL_MILLIS = 100;
     static final String JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else.";
 
     private final ModelRuntime runtime;
@@ -86,16 +95,116 @@ public class ChatCompletionsController {
         GenerationEvents events = new GenerationEvents();
         GenerationHandle handle = generation.submit(gen, events);
         ChatResponses out = new ChatResponses(id, System.currentTimeMillis() / 1000, model.name(), model.tokenizer());
-        try {
-            if (req.stream()) {
-                stream(req, events, out, response);
-                return null;
+        if (!req.stream()) {
+            try {
+                answerAsync(request, response, req, events, out, handle);
+            } catch (RuntimeException e) {
+                handle.cancel(); // nothing will wait for this generation
+                throw e;
             }
-            return collect(req, events, out);
+            return null;
+        }
+        try {
+            stream(req, events, out, response);
+            return null;
         } finally {
             // Whatever happened to this request (a write failed, the thread was interrupted), its KV slot goes back.
             handle.cancel();
         }
+    }
+
+    /**
+     * A non-streamed answer writes nothing until the generation ends, so no failed write can tell
+     * that the client left, and Tomcat reports nothing to a synchronous request (nor, it turns out, to
+     * an asynchronous one) whose client hangs up. So the request goes asynchronous, which allows
+     * non-blocking reads, and a virtual thread waits for the answer while polling the connection
+     * every {@link #HANG_UP_POLL_MILLIS} ({@link HangUpDetector}); a hang-up cancels the generation at
+     * once, frees its KV slot and is logged in one INFO line. {@link AsyncListener#onError} covers
+     * the failures the container does report.
+     */
+    private void answerAsync(HttpServletRequest request, HttpServletResponse response, ChatCompletionRequest req,
+            GenerationEvents events, ChatResponses out, GenerationHandle handle) {
+        AsyncContext async = request.startAsync(request, response);
+        async.setTimeout(0); // the scheduler's qwen.request-timeout bounds the generation
+        AtomicBoolean gone = new AtomicBoolean();
+        Runnable hungUp = () -> {
+            if (gone.compareAndSet(false, true)) {
+                log.info("client of request {} disconnected before its answer; generation cancelled", handle.requestId());
+            }
+            handle.cancel();
+        };
+        async.addListener(new AsyncListener() {
+            @Override
+            public void onError(AsyncEvent event) {
+                hungUp.run();
+            }
+
+            @Override
+            public void onComplete(AsyncEvent event) {
+                handle.cancel();
+            }
+
+            @Override
+            public void onTimeout(AsyncEvent event) {
+                handle.cancel();
+            }
+
+            @Override
+            public void onStartAsync(AsyncEvent event) {
+            }
+        });
+        Thread.ofVirtual().name("answer-" + handle.requestId()).start(() -> {
+            try {
+                HangUpDetector connection = hangUpDetector(request, handle.requestId());
+                BooleanSupplier clientGone = () -> {
+                    if (!gone.get() && connection != null && connection.hungUp()) hungUp.run();
+                    return gone.get();
+                };
+                ResponseEntity<String> answer;
+                try {
+                    answer = collect(req, events, out, clientGone);
+                } catch (ApiException e) {
+                    answer = ApiErrors.entity(e);
+                } catch (GenerationException e) {
+                    answer = ApiErrors.entity(ApiErrors.from(e));
+                } catch (RuntimeException e) {
+                    log.error("unexpected error in the API", e);
+                    answer = ApiErrors.entity(ApiErrors.internal());
+                }
+                if (answer != null && !clientGone.getAsBoolean()) write(response, answer);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException e) {
+                log.info("client of request {} disconnected before its answer was written", handle.requestId());
+            } finally {
+                handle.cancel();
+                try {
+                    async.complete();
+                } catch (IllegalStateException alreadyOver) {
+                    // The container ended the request after an error; nothing left to complete.
+                }
+            }
+        });
+    }
+
+    /** Null when the container refuses non-blocking reads: the answer is then still written, hang-ups are just noticed late. */
+    private static HangUpDetector hangUpDetector(HttpServletRequest request, String requestId) {
+        try {
+            return new HangUpDetector(request.getInputStream());
+        } catch (IOException | RuntimeException e) {
+            log.warn("request {}: cannot watch the connection for a hang-up ({})", requestId, e.toString());
+            return null;
+        }
+    }
+
+    private static void write(HttpServletResponse response, ResponseEntity<String> answer) throws IOException {
+        response.setStatus(answer.getStatusCode().value());
+        answer.getHeaders().forEach((name, values) -> values.forEach(v -> response.addHeader(name, v)));
+        byte[] body = answer.getBody() == null ? new byte[0] : answer.getBody().getBytes(StandardCharsets.UTF_8);
+        response.setContentLength(body.length);
+        OutputStream os = response.getOutputStream();
+        os.write(body);
+        os.flush();
     }
 
     private JsonNode readJson(HttpServletRequest request) throws IOException {
@@ -113,14 +222,14 @@ public class ChatCompletionsController {
         int limit = properties.maxRequestBytes();
         if (request.getContentLengthLong() > limit) throw tooLarge(request.getContentLengthLong(), limit);
         byte[] body;
-        try (InputStream in = request.getInputStream()) {
-            body = in.readNBytes(limit + 1);
-        }
+        // Not closed here: a non-streamed request watches the same stream for a hang-up (HangUpDetector).
+        InputStream in = request.getInputStream();
+        body = in.readNBytes(limit + 1);
         if (body.length > limit) throw tooLarge(-1, limit);
         try {
             return ApiErrors.JSON.readTree(body);
         } catch (JacksonException e) {
-            throw ApiException.invalid(null, "the request body is not valid JSON: " + e.getOriginalMessage());
+            throw ApiException.invalid(null, "the request body is not valid JSON: " + JsonProblems.describe(e));
         }
     }
 
@@ -168,25 +277,28 @@ public class ChatCompletionsController {
         return properties.requestTimeout().toMillis() + 30_000;
     }
 
-    private ResponseEntity<String> collect(ChatCompletionRequest req, GenerationEvents events, ChatResponses out)
-            throws InterruptedException {
+    /** The whole answer, or null once {@code clientGone} says nobody is left to read it. */
+    private ResponseEntity<String> collect(ChatCompletionRequest req, GenerationEvents events, ChatResponses out,
+            BooleanSupplier clientGone) throws InterruptedException {
         StringBuilder text = new StringBuilder();
         ArrayNode logprobs = req.logprobs() ? ApiErrors.JSON.createArrayNode() : null;
+        long deadline = System.nanoTime() + waitMillis() * 1_000_000;
         while (true) {
-            GenerationEvents.Event e = events.next(waitMillis());
+            GenerationEvents.Event e = events.next(HANG_UP_POLL_MILLIS);
+            if (clientGone.getAsBoolean()) return null;
             switch (e) {
-                case null -> throw new ApiException(504, "server_error", null, "timeout", "the generation timed out", null);
+                case null -> {
+                    if (System.nanoTime() - deadline > 0) {
+                        throw new ApiException(504, "server_error", null, "timeout", "the generation timed out", null);
+                    }
+                }
                 case GenerationEvents.Token t -> {
                     text.append(t.token().text());
                     if (logprobs != null) logprobs.add(out.logprob(t.token()));
                 }
                 case GenerationEvents.Failed f -> throw f.error();
                 case GenerationEvents.Done d -> {
-                    if (d.reason() == FinishReason.CANCELLED) {
-                        throw new ApiException(504, "server_error", null, "timeout",
-                                "the generation was cancelled after the server's time limit of "
-                                        + properties.requestTimeout().toSeconds() + " s", null);
-                    }
+                    if (d.reason() == FinishReason.TIMEOUT || d.reason() == FinishReason.CANCELLED) throw timedOut();
                     text.append(d.tailText());
                     if (req.jsonObject()) requireJsonObject(text.toString());
                     ObjectNode body = out.completion(text.toString(), d.reason().wireName(), logprobs, d.usage());
@@ -230,6 +342,12 @@ public class ChatCompletionsController {
                         sendError(os, ApiErrors.from(f.error()));
                         return;
                     }
+                    case GenerationEvents.Done d when d.reason() == FinishReason.TIMEOUT -> {
+                        // Not a normal end: an error event, which OpenAI clients raise, instead of a
+                        // finish_reason that would pass the cut-off reply off as complete.
+                        sendError(os, timedOut());
+                        return;
+                    }
                     case GenerationEvents.Done d -> {
                         if (!d.tailText().isEmpty()) send(os, out.chunk(null, d.tailText(), null, null, usageField));
                         if (text != null) text.append(d.tailText());
@@ -253,6 +371,10 @@ public class ChatCompletionsController {
             // The client went away; the caller's finally cancels the generation and frees its KV slot.
             log.debug("client of a streamed completion disconnected: {}", gone.toString());
         }
+    }
+
+    private ApiException timedOut() {
+        return new ApiException(504, "server_error", null, "timeout", properties.timeoutMessage(), null);
     }
 
     private static void send(OutputStream os, ObjectNode chunk) throws IOException {

@@ -2,6 +2,8 @@ package qwenchat.api;
 
 import java.util.ArrayList;
 import java.util.List;
+import qwenchat.clienttext.InputText;
+import qwenchat.clienttext.InvalidTextException;
 import qwenchat.tokenizer.ChatMessage;
 import tools.jackson.databind.JsonNode;
 
@@ -20,6 +22,14 @@ final class ChatRequestParser {
     static ChatCompletionRequest parse(JsonNode root) {
         if (root == null || !root.isObject()) {
             throw ApiException.invalid(null, "the request body must be a JSON object");
+        }
+        try {
+            // Every string first, so no later message can echo a lone surrogate back.
+            InputText.wellFormedTree(root);
+            InputText.identifier("user", optionalString(root, "user"));
+            InputText.identifier("preset", optionalString(root, "preset"));
+        } catch (InvalidTextException e) {
+            throw ApiException.invalid(e.field(), e.getMessage());
         }
         String model = optionalString(root, "model");
         List<ChatMessage> messages = messages(root.get("messages"));

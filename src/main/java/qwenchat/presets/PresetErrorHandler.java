@@ -9,6 +9,9 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.http.converter.HttpMessageNotReadableException;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
+import qwenchat.clienttext.JsonProblems;
+import qwenchat.clienttext.PublicText;
+import tools.jackson.core.JacksonException;
 
 /** Maps preset errors to statuses with a JSON body {@code {"error": {"field", "message"}}}, never a stack trace. */
 @RestControllerAdvice(assignableTypes = PresetController.class)
@@ -23,9 +26,14 @@ public class PresetErrorHandler {
 
     @ExceptionHandler(HttpMessageNotReadableException.class)
     ResponseEntity<Map<String, Object>> unreadable(HttpMessageNotReadableException e) {
-        String detail = e.getMostSpecificCause().getMessage();
-        if (detail != null && detail.length() > 300) detail = detail.substring(0, 300) + "...";
-        return body(HttpStatus.BAD_REQUEST, null, "request body is not a valid preset JSON: " + detail);
+        // Jackson's own message names our classes; the client gets the field and what it should be.
+        log.debug("unreadable preset request: {}", e.getMostSpecificCause().toString());
+        if (e.getMostSpecificCause() instanceof JacksonException j) {
+            String field = JsonProblems.path(j);
+            return body(HttpStatus.BAD_REQUEST, field.isEmpty() ? null : field,
+                    "request body is not a valid preset JSON: " + JsonProblems.describe(j));
+        }
+        return body(HttpStatus.BAD_REQUEST, null, "request body is missing or is not a valid preset JSON");
     }
 
     @ExceptionHandler(PresetNotFoundException.class)
@@ -41,7 +49,7 @@ public class PresetErrorHandler {
     @ExceptionHandler(PresetStorageException.class)
     ResponseEntity<Map<String, Object>> storage(PresetStorageException e) {
         log.error("preset storage failed", e);
-        return body(HttpStatus.INTERNAL_SERVER_ERROR, null, e.getMessage());
+        return body(HttpStatus.INTERNAL_SERVER_ERROR, null, PublicText.of(e.getMessage()));
     }
 
     private static ResponseEntity<Map<String, Object>> body(HttpStatus status, String field, String message) {

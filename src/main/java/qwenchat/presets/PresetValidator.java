@@ -2,6 +2,8 @@ package qwenchat.presets;
 
 import java.util.List;
 import java.util.regex.Pattern;
+import qwenchat.clienttext.InputText;
+import qwenchat.clienttext.InvalidTextException;
 
 /**
  * Checks a client-supplied preset field by field. Limits keep one preset small enough to sit in
@@ -29,7 +31,7 @@ public final class PresetValidator {
         checkId(p.id());
         LocalizedText name = required("name", p.name(), MAX_NAME);
         LocalizedText description = optional("description", p.description(), MAX_DESCRIPTION);
-        String systemPrompt = p.systemPrompt() == null ? "" : p.systemPrompt();
+        String systemPrompt = wellFormed("systemPrompt", p.systemPrompt() == null ? "" : p.systemPrompt());
         if (systemPrompt.length() > MAX_SYSTEM_PROMPT) {
             throw new PresetValidationException("systemPrompt", "is " + systemPrompt.length()
                     + " characters; the limit is " + MAX_SYSTEM_PROMPT);
@@ -42,6 +44,7 @@ public final class PresetValidator {
         for (int i = 0; i < examples.size(); i++) {
             String e = examples.get(i);
             if (e == null || e.isBlank()) throw new PresetValidationException("examples[" + i + "]", "is empty");
+            wellFormed("examples[" + i + "]", e);
             if (e.length() > MAX_EXAMPLE) {
                 throw new PresetValidationException("examples[" + i + "]", "is " + e.length()
                         + " characters; the limit is " + MAX_EXAMPLE);
@@ -53,6 +56,7 @@ public final class PresetValidator {
 
     public static void checkId(String id) {
         if (id == null || id.isEmpty()) throw new PresetValidationException("id", "is missing");
+        wellFormed("id", id);
         if (id.length() > MAX_ID) {
             throw new PresetValidationException("id", "is " + id.length() + " characters; the limit is " + MAX_ID);
         }
@@ -86,8 +90,8 @@ public final class PresetValidator {
     }
 
     private static LocalizedText optional(String field, LocalizedText t, int limit) {
-        String en = t == null || t.en() == null ? "" : t.en().strip();
-        String zh = t == null || t.zh() == null ? "" : t.zh().strip();
+        String en = t == null || t.en() == null ? "" : wellFormed(field + ".en", t.en()).strip();
+        String zh = t == null || t.zh() == null ? "" : wellFormed(field + ".zh", t.zh()).strip();
         if (en.length() > limit) {
             throw new PresetValidationException(field + ".en", "is " + en.length() + " characters; the limit is " + limit);
         }
@@ -95,5 +99,13 @@ public final class PresetValidator {
             throw new PresetValidationException(field + ".zh", "is " + zh.length() + " characters; the limit is " + limit);
         }
         return new LocalizedText(en.isEmpty() ? zh : en, zh.isEmpty() ? en : zh);
+    }
+
+    private static String wellFormed(String field, String value) {
+        try {
+            return InputText.wellFormed(field, value);
+        } catch (InvalidTextException e) {
+            throw new PresetValidationException(e.field(), e.reason());
+        }
     }
 }

@@ -256,14 +256,14 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         } finally {
             lock.unlock();
         }
-        for (ScheduledSequence s : dropped) complete(s, FinishReason.CANCELLED, "");
+        for (ScheduledSequence s : dropped) complete(s, s.cancelRequested() ? FinishReason.CANCELLED : FinishReason.TIMEOUT, "");
         long now = System.nanoTime();
         for (Iterator<ScheduledSequence> it = running.iterator(); it.hasNext(); ) {
             ScheduledSequence s = it.next();
             if (s.cancelRequested() || now - s.deadlineNanos > 0) {
                 it.remove();
                 release(s);
-                complete(s, FinishReason.CANCELLED, "");
+                complete(s, s.cancelRequested() ? FinishReason.CANCELLED : FinishReason.TIMEOUT, "");
             }
         }
         InferenceEngine engine = model.engine();
@@ -390,7 +390,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         if (s.isDone()) return;
         s.markDone();
         long end = System.nanoTime();
-        if (reason == FinishReason.CANCELLED) cancelled++;
+        if (reason == FinishReason.CANCELLED || reason == FinishReason.TIMEOUT) cancelled++;
         else completed++;
         if (s.startNanos > 0) meanServiceMillis = 0.9 * meanServiceMillis + 0.1 * (end - s.startNanos) / 1e6;
         int sampled = s.tracker == null ? 0 : s.tracker.sampledCount();

@@ -7,7 +7,12 @@ public enum FinishReason {
     /** max new tokens or the context window. */
     LENGTH("length"),
     /** The client stopped it or went away. */
-    CANCELLED("cancelled");
+    CANCELLED("cancelled"),
+    /**
+     * It ran past {@code qwen.request-timeout} and was stopped: not a normal end, so the API reports
+     * it as an error and the chat's {@code done} frame says so.
+     */
+    TIMEOUT("timeout");
 
     private final String wireName;
 

@@ -2,6 +2,7 @@ package qwenchat.serving;
 
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import qwenchat.clienttext.PublicText;
 
 /**
  * The {@code model} health contributor, part of the readiness group: OUT_OF_SERVICE while loading
@@ -34,7 +35,8 @@ final class ModelHealthIndicator implements HealthIndicator {
                     .withDetail("tensorsDone", s.tensorsDone()).withDetail("tensorsTotal", s.tensorsTotal());
             if (s.etaMillis() != null) b.withDetail("etaMillis", s.etaMillis());
         }
-        if (s.error() != null) b.withDetail("error", s.error());
+        // Readiness is public: the reason without server paths; the log and the admin dashboard have it whole.
+        if (s.error() != null) b.withDetail("error", PublicText.of(s.error()));
         return b.build();
     }
 }

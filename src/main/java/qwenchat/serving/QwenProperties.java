@@ -48,6 +48,14 @@ public record QwenProperties(
         if (demoDir != null && demoDir.isBlank()) demoDir = null;
     }
 
+    /** Why a generation that hit {@link #requestTimeout} ended, worded the same for the API and the chat. */
+    public String timeoutMessage() {
+        long ms = requestTimeout.toMillis();
+        String limit = ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms";
+        return "the generation was stopped at the server's time limit of " + limit
+                + " (qwen.request-timeout) before it finished";
+    }
+
     /** Tokens per KV slot for a model whose context is {@code modelContext}. */
     public int tokensPerSequence(int modelContext, boolean kvCacheOnGpu) {
         if (maxTokensPerSequence != null) return Math.min(maxTokensPerSequence, modelContext);

@@ -5,6 +5,9 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import qwenchat.clienttext.InputText;
+import qwenchat.clienttext.InvalidTextException;
+import qwenchat.clienttext.PublicText;
 import qwenchat.presets.Preset;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.FinishReason;
@@ -39,12 +42,14 @@ final class ChatConnection {
     private final PresetStore presets;
     private final WebChatProperties limits;
     private final JsonMapper json;
+    private final String timeoutMessage;
     private final AtomicReference<GenerationHandle> active = new AtomicReference<>();
     private volatile boolean closed;
 
     ChatConnection(FrameSender out, ModelRuntime runtime, GenerationService generation, PresetStore presets,
-            WebChatProperties limits, JsonMapper json) {
+            WebChatProperties limits, JsonMapper json, String timeoutMessage) {
         this.out = out;
+        this.timeoutMessage = timeoutMessage;
         this.runtime = runtime;
         this.generation = generation;
         this.presets = presets;
@@ -65,6 +70,21 @@ final class ChatConnection {
     }
 
     void onFrame(ClientFrame frame) {
+        // Ids are echoed in frames and written to the request log: short, one line, no control characters.
+        try {
+            InputText.identifier("id", frame.id());
+            InputText.identifier("ref", frame.ref());
+        } catch (InvalidTextException e) {
+            sendError(null, ChatRejection.INVALID_REQUEST, e.getMessage());
+            return;
+        }
+        try {
+            InputText.identifier("presetId", frame.presetId());
+            InputText.identifier("type", frame.type());
+        } catch (InvalidTextException e) {
+            sendError("count".equals(frame.type()) ? frame.ref() : frame.id(), ChatRejection.INVALID_REQUEST, e.getMessage());
+            return;
+        }
         String type = frame.type() == null ? "" : frame.type();
         switch (type) {
             case "chat" -> chat(frame);
@@ -124,7 +144,7 @@ final class ChatConnection {
     private ServedModel readyModel() {
         LoadStatus s = runtime.status();
         if (s.state() == LoadState.FAILED) {
-            throw new ChatRejection(ChatRejection.MODEL_NOT_READY, "the model failed to load: " + s.error());
+            throw new ChatRejection(ChatRejection.MODEL_NOT_READY, "the model failed to load: " + PublicText.of(s.error()));
         }
         return runtime.served().orElseThrow(() -> new ChatRejection(ChatRejection.MODEL_NOT_READY,
                 "model is loading (" + Math.round(s.percent()) + "%)"));
@@ -179,7 +199,8 @@ final class ChatConnection {
             if (tailText != null && !tailText.isEmpty()) send(new ServerFrames.Delta(id, tailText));
             send(new ServerFrames.Done("done", id, reason.wireName(),
                     new ServerFrames.Usage(u.promptTokens(), u.completionTokens(), u.totalTokens()),
-                    u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond()));
+                    u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond(),
+                    reason == FinishReason.TIMEOUT ? timeoutMessage : null));
             finished();
         }
 
@@ -187,7 +208,7 @@ final class ChatConnection {
         public void onError(GenerationException error) {
             if (error.code() == GenerationException.Code.ENGINE_FAILURE) log.error("generation {} failed", id, error);
             String message = error.code() == GenerationException.Code.ENGINE_FAILURE
-                    ? "the engine failed: " + error.getMessage() : error.getMessage();
+                    ? "the engine failed: " + PublicText.of(error.getMessage()) : error.getMessage();
             sendError(id, error.code().name().toLowerCase(), message);
             finished();
         }

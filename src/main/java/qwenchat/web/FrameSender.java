@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.web.socket.CloseStatus;
+import org.springframework.web.socket.PingMessage;
 import org.springframework.web.socket.TextMessage;
 import org.springframework.web.socket.WebSocketSession;
 import org.springframework.web.socket.handler.ConcurrentWebSocketSessionDecorator;
@@ -31,7 +32,11 @@ final class FrameSender {
     private final long bufferLimitBytes;
     private final long timeLimitMillis;
     private final Runnable onOverflow;
-    private final Queue<String> queue = new ConcurrentLinkedQueue<>();
+    /** A frame waiting to go out: text, or a ping when {@code text} is null. */
+    private record Outgoing(String text) {
+    }
+
+    private final Queue<Outgoing> queue = new ConcurrentLinkedQueue<>();
     private final AtomicLong queuedBytes = new AtomicLong();
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -60,19 +65,30 @@ final class FrameSender {
             overflow("one send has been stalled for more than " + timeLimitMillis + " ms");
             return;
         }
-        queue.add(frame);
+        enqueue(new Outgoing(frame));
+    }
+
+    /** Queues a ping behind the frames already waiting; sends never overlap, so it cannot collide with one. */
+    void ping() {
+        if (closed.get()) return;
+        enqueue(new Outgoing(null));
+    }
+
+    private void enqueue(Outgoing o) {
+        queue.add(o);
         if (draining.compareAndSet(false, true)) drainer.execute(this::drain);
     }
 
     private void drain() {
         while (true) {
-            String frame;
+            Outgoing frame;
             while ((frame = queue.poll()) != null) {
-                queuedBytes.addAndGet(-utf8Length(frame));
+                if (frame.text() != null) queuedBytes.addAndGet(-utf8Length(frame.text()));
                 if (closed.get() || !session.isOpen()) continue;
                 sendStartedAt = System.currentTimeMillis();
                 try {
-                    session.sendMessage(new TextMessage(frame.getBytes(StandardCharsets.UTF_8)));
+                    session.sendMessage(frame.text() == null ? new PingMessage()
+                            : new TextMessage(frame.text().getBytes(StandardCharsets.UTF_8)));
                 } catch (IOException | RuntimeException e) {
                     log.debug("send to {} failed: {}", session.getId(), e.toString());
                     closed.set(true);

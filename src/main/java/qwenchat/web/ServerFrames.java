@@ -52,6 +52,7 @@ public final class ServerFrames {
     public record Usage(int promptTokens, int completionTokens, int totalTokens) {
     }
 
+    /** {@code error} is null for a normal end; for {@code finishReason: "timeout"} it says why the reply is cut off. */
     public record Done(
             String type,
             String id,
@@ -60,7 +61,8 @@ public final class ServerFrames {
             long queueMillis,
             long ttftMillis,
             long totalMillis,
-            double tokensPerSecond) {
+            double tokensPerSecond,
+            String error) {
     }
 
     public record Error(String type, String id, String code, String message) {

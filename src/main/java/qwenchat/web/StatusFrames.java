@@ -1,5 +1,7 @@
 package qwenchat.web;
 
+import qwenchat.clienttext.PublicText;
+
 import java.util.List;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.serving.LoadStatus;
@@ -27,7 +29,7 @@ final class StatusFrames {
         }
         return new ServerFrames.Status("status", s.state().name(), s.stage() == null ? null : s.stage().name(),
                 s.stage() == null ? null : s.stage().description(), s.percent(), s.bytesDone(), s.bytesTotal(),
-                s.tensorsDone(), s.tensorsTotal(), s.currentTensor(), s.etaMillis(), s.error(), s.modelName(),
+                s.tensorsDone(), s.tensorsTotal(), s.currentTensor(), s.etaMillis(), PublicText.of(s.error()), s.modelName(),
                 s.demo(), stages, m);
     }
 }

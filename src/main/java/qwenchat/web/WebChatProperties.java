@@ -19,6 +19,11 @@ import org.springframework.validation.annotation.Validated;
  * @param allowedOrigins origins allowed to open the socket besides the page's own; empty means same origin only
  * @param defaultMaxTokens new tokens per reply when neither the user nor the preset sets a limit
  * @param maxMessages messages per conversation
+ * @param readIdleTimeout a socket from which nothing at all arrives for this long is closed; this is
+ *     what ends a frame whose header promised a payload that never comes (nothing can arrive in the
+ *     middle of a frame, not even a pong)
+ * @param pingInterval how often the server pings each socket, so that a healthy but quiet client
+ *     (a browser answers pings by itself) is never idle for {@code readIdleTimeout}; must be shorter
  */
 @Validated
 @ConfigurationProperties("qwen.web")
@@ -28,9 +33,16 @@ public record WebChatProperties(
         @NotNull @DefaultValue("10s") Duration sendTimeLimit,
         @NotNull @DefaultValue("") List<String> allowedOrigins,
         @Min(1) @DefaultValue("1024") int defaultMaxTokens,
-        @Min(1) @DefaultValue("2000") int maxMessages) {
+        @Min(1) @DefaultValue("2000") int maxMessages,
+        @NotNull @DefaultValue("60s") Duration readIdleTimeout,
+        @NotNull @DefaultValue("20s") Duration pingInterval) {
 
     public WebChatProperties {
+        if (readIdleTimeout != null && pingInterval != null
+                && (pingInterval.isNegative() || pingInterval.isZero() || pingInterval.compareTo(readIdleTimeout) >= 0)) {
+            throw new IllegalArgumentException("qwen.web.ping-interval (" + pingInterval + ") must be positive and shorter than "
+                    + "qwen.web.read-idle-timeout (" + readIdleTimeout + "), or quiet clients would be closed as idle");
+        }
         allowedOrigins = allowedOrigins == null ? List.of() : allowedOrigins.stream().filter(o -> !o.isBlank()).toList();
     }
 }

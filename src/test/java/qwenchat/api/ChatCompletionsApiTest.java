@@ -21,7 +21,9 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -29,21 +31,25 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.web.server.LocalServerPort;
-import qwenchat.serving.LoadWait;
-import qwenchat.serving.BatchScheduler;
-import qwenchat.serving.Http;
-import qwenchat.serving.ModelRuntime;
-import qwenchat.serving.SchedulerStats;
 import qwenchat.presets.Preset;
 import qwenchat.presets.PresetStore;
+import qwenchat.serving.BatchScheduler;
+import qwenchat.serving.Http;
+import qwenchat.serving.LoadWait;
+import qwenchat.serving.ModelRuntime;
+import qwenchat.serving.SchedulerStats;
 import qwenchat.tokenizer.ChatMessage;
 
 /** The OpenAI-compatible API on the demo model, driven by the official openai-java client. */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "qwen.demo-dir=target/qwen-chat-demo-v1", "qwen.cpu-threads=2", "qwen.kv-max-sequences=32", "qwen.queue-limit=64"})
+@ExtendWith(OutputCaptureExtension.class)
 class ChatCompletionsApiTest {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ChatCompletionsApiTest.class);
@@ -280,6 +286,59 @@ class ChatCompletionsApiTest {
     }
 
     @Test
+    void loneSurrogatesAndUnloggableIdsAreRefusedInEveryTextFieldNamingIt() {
+        String ok = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        String lone = "a\\ud800b";
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("{\"messages\":[{\"role\":\"user\",\"content\":\"" + lone + "\"}]}", "messages[0].content");
+        cases.put("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"" + lone + "\"}]}]}",
+                "messages[0].content[0].text");
+        cases.put("{\"messages\":[{\"role\":\"" + lone + "\",\"content\":\"hi\"}]}", "messages[0].role");
+        cases.put("{" + ok + ",\"stop\":[\"fine\",\"" + lone + "\"]}", "stop[1]");
+        cases.put("{" + ok + ",\"stop\":\"" + lone + "\"}", "stop");
+        cases.put("{" + ok + ",\"user\":\"" + lone + "\"}", "user");
+        cases.put("{" + ok + ",\"model\":\"" + lone + "\"}", "model");
+        cases.put("{" + ok + ",\"preset\":\"" + lone + "\"}", "preset");
+        cases.put("{" + ok + ",\"metadata\":{\"note\":\"" + lone + "\"}}", "metadata.note");
+        cases.put("{" + ok + ",\"user\":\"u\\nrequest id=FORGED\"}", "user");
+        cases.put("{" + ok + ",\"user\":\"" + "u".repeat(200) + "\"}", "user");
+        long stepsBefore = scheduler.stats().steps();
+        cases.forEach((body, param) -> {
+            Http.Reply r = http.post("/v1/chat/completions", "application/json", body);
+            assertThat(r.status()).as(body).isEqualTo(400);
+            assertThat(r.json().at("/error/param").asString()).as(body).isEqualTo(param);
+            assertThat(r.json().at("/error/message").asString()).as(body).startsWith(param + " ");
+            assertThat(r.body().chars().noneMatch(c -> Character.isSurrogate((char) c))).as(body).isTrue();
+        });
+        assertThat(http.post("/v1/chat/completions", "application/json", "{" + ok + ",\"user\":\"" + "u".repeat(200) + "\"}")
+                .json().at("/error/message").asString()).isEqualTo("user is 200 characters; the limit is 128");
+        assertThat(scheduler.stats().steps()).isEqualTo(stepsBefore);
+        // A proper surrogate pair (an emoji) is text like any other.
+        assertThat(http.post("/v1/chat/completions", "application/json",
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud83d\\ude00\"}],\"max_tokens\":2}").status()).isEqualTo(200);
+    }
+
+    @Test
+    void malformedJsonIsDescribedByPositionWithoutJavaNames() {
+        Http.Reply r = http.post("/v1/chat/completions", "application/json", "{\"messages\": [");
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().at("/error/message").asString()).startsWith("the request body is not valid JSON")
+                .contains("line 1, column").doesNotContain("tools.jackson").doesNotContain("java.").doesNotContain("Source");
+    }
+
+    @Test
+    void aTemperatureTooSmallToDivideByDecodesGreedily() {
+        ChatCompletion greedy = client.chat().completions().create(greedy(6).logprobs(true).build());
+        ChatCompletion tiny = client.chat().completions().create(greedy(6).temperature(1e-40).logprobs(true).build());
+        assertThat(tiny.choices().get(0).message().content()).isEqualTo(greedy.choices().get(0).message().content());
+        List<ChatCompletionTokenLogprob> lps = tiny.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        List<ChatCompletionTokenLogprob> expected = greedy.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        assertThat(lps.stream().map(ChatCompletionTokenLogprob::token).toList())
+                .isEqualTo(expected.stream().map(ChatCompletionTokenLogprob::token).toList());
+        assertThat(lps).allSatisfy(lp -> assertThat(lp.logprob()).isFinite().isLessThanOrEqualTo(0));
+    }
+
+    @Test
     void presetFramesTheConversationAndItsSamplingDefaultsApplyUnderTheRequests() {
         // json-extractor is greedy (temperature 0) with a system prompt of its own.
         Preset preset = presets.get("json-extractor");
@@ -323,6 +382,36 @@ class ChatCompletionsApiTest {
         SchedulerStats s = scheduler.stats();
         log.info("32 concurrent clients: largest decode batch {}, largest step {}", s.maxDecodeBatch(), s.maxBatch());
         assertThat(s.maxDecodeBatch()).as("largest decode batch").isGreaterThanOrEqualTo(16);
+    }
+
+    @Test
+    void aNonStreamedClientThatHangsUpIsCancelledAtOnceWithOneInfoLineAndNoError(CapturedOutput output) throws Exception {
+        awaitIdle(Duration.ofSeconds(10));
+        String body = "{\"model\":\"qwen\",\"max_tokens\":3000,\"temperature\":0.8,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Talk forever.\"}]}";
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        long cancelledBefore = scheduler.stats().cancelled();
+        try (Socket s = new Socket("localhost", port)) {
+            OutputStream out = s.getOutputStream();
+            out.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + b.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(b);
+            out.flush();
+            long end = System.nanoTime() + 10_000_000_000L;
+            while (scheduler.stats().running() == 0 && System.nanoTime() < end) Thread.sleep(5);
+            assertThat(scheduler.stats().running()).as("the generation started").isPositive();
+        }
+        long t0 = System.nanoTime();
+        awaitIdle(Duration.ofSeconds(2));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        SchedulerStats after = scheduler.stats();
+        assertThat(after.running()).isZero();
+        assertThat(after.openSequences()).isZero();
+        assertThat(after.cancelled()).isEqualTo(cancelledBefore + 1);
+        assertThat(seconds).isLessThan(2.0);
+        Thread.sleep(200); // the answer thread finishes after the slot is freed
+        assertThat(output.getAll()).containsOnlyOnce("disconnected before its answer").doesNotContain("Broken pipe")
+                .doesNotContain(" ERROR ");
     }
 
     @Test

@@ -111,6 +111,48 @@ class PresetApiTest {
     }
 
     @Test
+    void loneSurrogatesAreRefusedInEveryPresetTextFieldNamingIt() throws Exception {
+        String lone = "\\ud800";
+        java.util.Map<String, String> cases = new java.util.LinkedHashMap<>();
+        cases.put("{\"id\":\"s1\",\"name\":{\"en\":\"Bad " + lone + "\"}}", "name.en");
+        cases.put("{\"id\":\"s1\",\"name\":{\"en\":\"Ok\",\"zh\":\"" + lone + "\"}}", "name.zh");
+        cases.put("{\"id\":\"s1\",\"name\":{\"en\":\"Ok\"},\"description\":{\"en\":\"" + lone + "\"}}", "description.en");
+        cases.put("{\"id\":\"s1\",\"name\":{\"en\":\"Ok\"},\"systemPrompt\":\"x" + lone + "\"}", "systemPrompt");
+        cases.put("{\"id\":\"s1\",\"name\":{\"en\":\"Ok\"},\"greeting\":{\"zh\":\"" + lone + "\"}}", "greeting.zh");
+        cases.put("{\"id\":\"s1\",\"name\":{\"en\":\"Ok\"},\"examples\":[\"fine\",\"" + lone + "\"]}", "examples[1]");
+        cases.put("{\"id\":\"s" + lone + "\",\"name\":{\"en\":\"Ok\"}}", "id");
+        for (var c : cases.entrySet()) {
+            Reply r = call("POST", "/api/presets", c.getKey());
+            assertThat(r.status()).as(c.getKey()).isEqualTo(400);
+            assertThat(r.body().path("error").path("field").asString()).as(c.getKey()).isEqualTo(c.getValue());
+            assertThat(r.body().path("error").path("message").asString()).as(c.getKey()).contains("lone surrogate");
+        }
+        Reply imported = call("POST", "/api/presets/import", "{\"presets\":[{\"id\":\"s2\",\"name\":{\"en\":\"" + lone + "\"}}]}");
+        assertThat(imported.status()).isEqualTo(400);
+        assertThat(imported.body().path("error").path("field").asString()).isEqualTo("presets[0].name.en");
+        assertThat(call("GET", "/api/presets/s1", null).status()).isEqualTo(404);
+        assertThat(call("GET", "/api/presets/s2", null).status()).isEqualTo(404);
+    }
+
+    @Test
+    void malformedPresetBodiesNameTheFieldAndTheReasonButNoJavaClass() throws Exception {
+        Reply name = call("POST", "/api/presets", "{\"id\":\"m1\",\"name\":[\"not\",\"an object\"]}");
+        assertThat(name.status()).isEqualTo(400);
+        assertThat(name.body().path("error").path("field").asString()).isEqualTo("name");
+        assertThat(name.body().path("error").path("message").asString()).endsWith("field name: must be an object");
+        Reply topK = call("POST", "/api/presets", "{\"id\":\"m1\",\"name\":{\"en\":\"M\"},\"sampling\":{\"topK\":\"many\"}}");
+        assertThat(topK.status()).isEqualTo(400);
+        assertThat(topK.body().path("error").path("field").asString()).isEqualTo("sampling.topK");
+        assertThat(topK.body().path("error").path("message").asString()).endsWith("must be an integer, got 'many'");
+        Reply examples = call("POST", "/api/presets", "{\"id\":\"m1\",\"name\":{\"en\":\"M\"},\"examples\":\"one\"}");
+        for (Reply r : java.util.List.of(name, topK, examples)) {
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.body().toString()).doesNotContain("qwenchat.").doesNotContain("LocalizedText")
+                    .doesNotContain("PresetSampling").doesNotContain("java.").doesNotContain("tools.jackson");
+        }
+    }
+
+    @Test
     void changesWithoutTheAdminTokenAre401AndChangeNothing() throws Exception {
         String preset = """
                 {"id":"nope","name":{"en":"Nope"},"systemPrompt":"x"}""";

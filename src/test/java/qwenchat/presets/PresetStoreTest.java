@@ -8,9 +8,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import tools.jackson.databind.json.JsonMapper;
 
+@ExtendWith(OutputCaptureExtension.class)
 class PresetStoreTest {
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
@@ -137,12 +143,61 @@ class PresetStoreTest {
         assertThat(dir.resolve("presets.json.tmp")).doesNotExist();
     }
 
-    @Test
-    void unreadablePresetsFileFailsWithItsPathAndIsNotOverwritten() throws IOException {
+    /** The files next to presets.json whose name starts with {@code prefix}. */
+    private List<Path> siblings(String prefix) throws IOException {
+        try (var files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().startsWith(prefix)).toList();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "truncated | {\"version\":1,\"presets\":[{\"id\":",
+            "garbage   | \u0000\u00ffnot json at all",
+            "empty     | ''",
+            "json null | null",
+            "bad entry | {\"version\":1,\"presets\":[{\"id\":\"Not Valid\",\"name\":{\"en\":\"X\"}}]}"})
+    void anUnreadablePresetsFileIsMovedAsideAndTheBuiltinsAreServed(String kind, String content, CapturedOutput log)
+            throws IOException {
         Path file = dir.resolve(PresetStore.FILE_NAME);
-        Files.writeString(file, "{\"version\":1,\"presets\":[{\"id\":");
-        assertThatThrownBy(this::store).isInstanceOf(PresetStorageException.class)
-                .hasMessageContaining(file.toString()).hasMessageContaining("unreadable");
-        assertThat(Files.readString(file)).isEqualTo("{\"version\":1,\"presets\":[{\"id\":");
+        Files.writeString(file, content);
+        PresetStore s = store();
+
+        List<Path> aside = siblings(PresetStore.FILE_NAME + ".corrupt-");
+        assertThat(aside).hasSize(1);
+        assertThat(aside.get(0).getFileName().toString()).matches("presets\\.json\\.corrupt-\\d{8}T\\d{6}Z");
+        assertThat(Files.readString(aside.get(0))).as("kept byte for byte").isEqualTo(content);
+        assertThat(file).doesNotExist();
+        assertThat(s.list()).isNotEmpty().allMatch(Preset::builtin);
+        assertThat(s.problem()).hasValueSatisfying(p -> assertThat(p).startsWith("presets.json was unreadable (")
+                .contains("moved to " + aside.get(0).getFileName()));
+        assertThat(log.getAll().lines().filter(l -> l.contains("presets file")).toList()).hasSize(1)
+                .allSatisfy(l -> assertThat(l).contains("unreadable").contains(aside.get(0).toString()));
+        assertThat(log.getAll()).doesNotContain("\tat ");
+
+        // Editing works again, in a fresh file; the file set aside is never touched.
+        s.create(preset("fresh", "Fresh"));
+        assertThat(store().find("fresh")).isPresent();
+        assertThat(Files.readString(aside.get(0))).isEqualTo(content);
+        assertThat(store().problem()).isEmpty();
+    }
+
+    @Test
+    void aPresetsFileOfANewerVersionIsLeftUntouchedAndNeverRewritten(CapturedOutput log) throws IOException {
+        Path file = dir.resolve(PresetStore.FILE_NAME);
+        String newer = "{\"version\":2,\"presets\":[{\"id\":\"mine\",\"name\":{\"en\":\"Mine\"},\"tools\":[\"web\"]}]}";
+        Files.writeString(file, newer);
+        PresetStore s = store();
+
+        assertThat(s.list()).allMatch(Preset::builtin);
+        assertThat(s.problem()).hasValueSatisfying(p -> assertThat(p).contains("format version 2")
+                .contains("newer release").contains("read-only"));
+        assertThat(log.getAll()).contains("format version 2").doesNotContain("\tat ");
+        assertThatThrownBy(() -> s.create(preset("other", "Other"))).isInstanceOf(PresetConflictException.class)
+                .hasMessageContaining("read-only").hasMessageContaining("version 2");
+        assertThatThrownBy(() -> s.importPresets(List.of(preset("other", "Other"))))
+                .isInstanceOf(PresetConflictException.class);
+        assertThat(Files.readString(file)).isEqualTo(newer);
+        assertThat(siblings(PresetStore.FILE_NAME + ".")).isEmpty();
     }
 }

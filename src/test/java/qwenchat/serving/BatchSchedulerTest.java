@@ -158,12 +158,12 @@ class BatchSchedulerTest {
     }
 
     @Test
-    void requestTimeoutCancelsAndFrees() throws Exception {
+    void requestTimeoutEndsWithReasonTimeoutAndFrees() throws Exception {
         try (DemoServing quick = new DemoServing(2, 4, Duration.ofMillis(300))) {
             Collector c = new Collector();
             quick.scheduler.submit(greedy("slow", quick.prompt("go on"), 3000, List.of()), c);
             Collector.Outcome o = c.await();
-            assertThat(o.reason()).isEqualTo(FinishReason.CANCELLED);
+            assertThat(o.reason()).isEqualTo(FinishReason.TIMEOUT);
             assertThat(o.usage().totalMillis()).isBetween(300L, 5000L);
             long end = System.nanoTime() + 2_000_000_000L;
             while (quick.scheduler.stats().openSequences() != 0 && System.nanoTime() < end) Thread.sleep(10);

@@ -43,7 +43,10 @@ class ChatSocketTest {
     ChatSocketHandler handler;
 
     @BeforeEach
-    void readyModel() {
+    void readyModel() throws InterruptedException {
+        // A socket closed at the end of the previous test may still be unsubscribing; counts start from none.
+        long deadline = System.currentTimeMillis() + 5000;
+        while (handler.openSessions() > 0 && System.currentTimeMillis() < deadline) Thread.sleep(10);
         generation.reset();
         runtime.ready(FakeServing.model());
     }
@@ -55,6 +58,16 @@ class ChatSocketTest {
 
     private static Map<String, Object> chat(String id, String preset, List<ChatMessage> messages, Map<String, Object> params) {
         return Map.of("type", "chat", "id", id, "presetId", preset, "messages", messages, "params", params);
+    }
+
+    /** The message of the next error frame, after checking it names no Java class and no stack frame. */
+    private static String nextErrorMessage(TestSocket s) throws InterruptedException {
+        JsonNode e = s.next("error");
+        assertThat(e.path("code").asString()).isEqualTo("invalid_request");
+        String message = e.path("message").asString();
+        assertThat(message).doesNotContain("qwenchat.").doesNotContain("java.").doesNotContain("tools.jackson")
+                .doesNotContain("ClientFrame").doesNotContain("ChatMessage").doesNotContain("ChatParams");
+        return message;
     }
 
     private static Map<String, Object> chat(String id, String userText) {
@@ -314,7 +327,8 @@ class ChatSocketTest {
             s.send("{not json");
             JsonNode bad = s.next("error");
             assertThat(bad.path("code").asString()).isEqualTo("invalid_request");
-            assertThat(bad.path("message").asString()).startsWith("the frame is not valid JSON").doesNotContain("at tools.");
+            assertThat(bad.path("message").asString()).startsWith("the frame is not valid JSON").doesNotContain("at tools.")
+                    .contains("line 1, column");
 
             s.send(Map.of("type", "dance"));
             assertThat(s.next("error").path("message").asString()).isEqualTo("unknown frame type 'dance'; expected chat, stop or count");
@@ -327,6 +341,91 @@ class ChatSocketTest {
 
             s.send(chat("c4", "general", List.of(new ChatMessage("wizard", "x")), Map.of()));
             assertThat(s.next("error").path("message").asString()).isEqualTo("messages[0].role must be system, user or assistant");
+        }
+    }
+
+    @Test
+    void idsOverTheLengthLimitOrWithControlCharactersAreRefusedNamingTheFieldAndNeverEchoed() throws Exception {
+        try (TestSocket s = TestSocket.open(port)) {
+            s.next("status");
+            s.send(chat("x".repeat(250_000), "hi"));
+            JsonNode e = s.next("error");
+            assertThat(e.path("id").isNull()).isTrue();
+            assertThat(e.path("message").asString()).isEqualTo("id is 250000 characters; the limit is 128");
+
+            s.send(chat("c1\nrequest id=FORGED prompt_tokens=1", "hi"));
+            assertThat(nextErrorMessage(s)).startsWith("id contains the control character U+000A at index 2");
+
+            s.send(Map.of("type", "count", "ref", "r\u0000", "presetId", "general", "messages", List.of()));
+            assertThat(nextErrorMessage(s)).startsWith("ref contains the control character U+0000");
+
+            s.send(chat("c2", "p".repeat(129), List.of(new ChatMessage("user", "x")), Map.of()));
+            JsonNode preset = s.next("error");
+            assertThat(preset.path("id").asString()).isEqualTo("c2");
+            assertThat(preset.path("message").asString()).isEqualTo("presetId is 129 characters; the limit is 128");
+
+            // The longest allowed id works and comes back unchanged.
+            String longest = "i".repeat(128);
+            s.send(chat(longest, "hi"));
+            assertThat(s.next("done").path("id").asString()).isEqualTo(longest);
+        }
+        assertThat(generation.handles()).hasSize(1);
+        assertThat(generation.last().request().requestId()).isEqualTo("ws-" + "i".repeat(128));
+    }
+
+    @Test
+    void loneSurrogatesAreRefusedInEveryTextFieldOfAFrameNamingTheField() throws Exception {
+        try (TestSocket s = TestSocket.open(port)) {
+            s.next("status");
+            s.send("{\"type\":\"chat\",\"id\":\"c1\",\"messages\":[{\"role\":\"user\",\"content\":\"ok \\ud800 no\"}]}");
+            assertThat(nextErrorMessage(s)).isEqualTo(
+                    "messages[0].content contains a lone surrogate (\\ud800) at index 3; text must be valid Unicode");
+            s.send("{\"type\":\"chat\",\"id\":\"c\\udc00\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+            assertThat(nextErrorMessage(s)).startsWith("id contains a lone surrogate (\\udc00)");
+            s.send("{\"type\":\"count\",\"ref\":\"r\",\"presetId\":\"\\ud83d\",\"messages\":[]}");
+            assertThat(nextErrorMessage(s)).startsWith("presetId contains a lone surrogate");
+            s.send("{\"type\":\"chat\",\"id\":\"c2\",\"messages\":[{\"role\":\"\\ud800\",\"content\":\"x\"}]}");
+            assertThat(nextErrorMessage(s)).startsWith("messages[0].role contains a lone surrogate");
+            // A proper pair (an emoji) is fine.
+            s.send("{\"type\":\"chat\",\"id\":\"c3\",\"messages\":[{\"role\":\"user\",\"content\":\"\\ud83d\\ude00\"}]}");
+            assertThat(s.next("done").path("id").asString()).isEqualTo("c3");
+        }
+        assertThat(generation.handles()).hasSize(1);
+    }
+
+    @Test
+    void framesWithWrongTypesGetTheFieldAndTheReasonWithoutJavaClassNames() throws Exception {
+        try (TestSocket s = TestSocket.open(port)) {
+            s.next("status");
+            s.send("{\"type\":\"chat\",\"id\":\"c1\",\"messages\":\"hello\"}");
+            assertThat(nextErrorMessage(s)).endsWith("field messages: must be an array");
+            s.send("{\"type\":\"chat\",\"id\":\"c1\",\"messages\":[{\"role\":\"user\",\"content\":{\"text\":1}}]}");
+            assertThat(nextErrorMessage(s)).endsWith("field messages[0].content: must be a string");
+            s.send("{\"type\":\"chat\",\"id\":\"c1\",\"params\":{\"temperature\":\"hot\"}}");
+            assertThat(nextErrorMessage(s)).endsWith("field params.temperature: must be a number, got 'hot'");
+            s.send("{\"type\":\"chat\",\"id\":\"c1\",\"params\":{\"maxTokens\":1.5e99}}");
+            assertThat(nextErrorMessage(s)).contains("field params.maxTokens");
+            s.send("{\"type\":[\"chat\"]}");
+            assertThat(nextErrorMessage(s)).endsWith("field type: must be a string");
+            s.send("[1, 2]");
+            assertThat(nextErrorMessage(s)).endsWith("the body: must be an object");
+            s.send("{\"type\":\"chat\",");
+            assertThat(nextErrorMessage(s)).contains("line 1, column 16").containsIgnoringCase("end-of-input");
+        }
+        assertThat(generation.handles()).isEmpty();
+    }
+
+    @Test
+    void binaryFramesGetAnErrorFrameAndTheSocketStaysOpen() throws Exception {
+        try (TestSocket s = TestSocket.open(port)) {
+            s.next("status");
+            s.sendBinary(new byte[] {1, 2, 3});
+            assertThat(nextErrorMessage(s)).isEqualTo("binary frames are not part of this protocol; send JSON text frames");
+            s.sendBinary(new byte[100_000]);
+            assertThat(nextErrorMessage(s)).startsWith("binary frames");
+            s.send(chat("after", "hi"));
+            assertThat(s.next("done").path("id").asString()).isEqualTo("after");
+            assertThat(s.isClosed()).isFalse();
         }
     }
 

@@ -49,6 +49,14 @@ public final class TestSocket implements AutoCloseable {
         ws.sendText(text, true).join();
     }
 
+    public void sendBinary(byte[] bytes) {
+        ws.sendBinary(java.nio.ByteBuffer.wrap(bytes), true).join();
+    }
+
+    public boolean isClosed() {
+        return closedWith.isDone();
+    }
+
     public void send(Object frame) {
         send(JSON.writeValueAsString(frame));
     }

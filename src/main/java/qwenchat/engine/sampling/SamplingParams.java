@@ -5,7 +5,9 @@ import qwenchat.model.GenerationConfig;
 /**
  * How to pick the next token from logits. Applied in this order, as transformers does:
  * repetition penalty, presence/frequency penalty, temperature, top-k, top-p, min-p, then a draw.
- * A temperature of 0 means greedy (argmax of the penalised logits).
+ * A temperature of 0 means greedy (argmax of the penalised logits); so does any temperature below
+ * {@link #GREEDY_BELOW}, normalised to 0 here so that neither engine ever divides logits by a
+ * float that underflows to a denormal or zero (which turns every logit into an infinity).
  *
  * <p>Draws are counter-based: the uniform number for a sequence's n-th generated token is a pure
  * function of {@code (seed, n)}, so the same seed and parameters give the same tokens on the CPU
@@ -28,10 +30,17 @@ public record SamplingParams(
         double frequencyPenalty,
         long seed) {
 
+    /**
+     * Temperatures below this sample as greedy: the distribution is already a point mass in float32
+     * long before this, and dividing float logits by much smaller values overflows.
+     */
+    public static final double GREEDY_BELOW = 1e-5;
+
     public SamplingParams {
         if (!(temperature >= 0) || Double.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be >= 0, got " + temperature);
         }
+        if (temperature < GREEDY_BELOW) temperature = 0;
         if (topK < 0) throw new IllegalArgumentException("top_k must be >= 0, got " + topK);
         if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("top_p must be in (0, 1], got " + topP);
         if (!(minP >= 0 && minP <= 1)) throw new IllegalArgumentException("min_p must be in [0, 1], got " + minP);

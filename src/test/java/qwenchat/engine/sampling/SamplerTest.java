@@ -231,4 +231,18 @@ class SamplerTest {
         }
         return chi;
     }
+
+    @Test
+    void aTemperatureTooSmallToDivideBySamplesGreedilyWithFiniteLogprobs() {
+        float[] l = {1.5f, 4f, -2f, 3.9f};
+        for (double t : new double[] {1e-40, Double.MIN_VALUE, 1e-8, SamplingParams.GREEDY_BELOW / 2}) {
+            SamplingParams p = params(t, 0, 1, 0, 1, 0, 0, 7);
+            assertTrue(p.greedy(), "temperature " + t + " is greedy");
+            SampledToken s = Sampler.sample(0, l.clone(), p, new TokenHistory(), 2);
+            assertEquals(1, s.token(), "temperature " + t);
+            assertTrue(Float.isFinite(s.logprob()) && s.logprob() < 0 && s.logprob() > -1, "logprob " + s.logprob());
+            assertEquals(1, Sampler.pick(l.clone(), p, new TokenHistory()));
+        }
+        assertTrue(!params(SamplingParams.GREEDY_BELOW, 0, 1, 0, 1, 0, 0, 7).greedy(), "the threshold itself samples");
+    }
 }
