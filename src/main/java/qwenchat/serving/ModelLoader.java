@@ -165,7 +165,7 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
             }
             weightProgress(bytesTotal, bytesTotal, tensorsTotal, tensorsTotal, null);
 
-            ChatTemplate template = new ChatTemplate(f.tokenizer());
+            ChatTemplate template = ChatTemplate.forDirectory(f.tokenizer(), md.dir());
             ServedModel served = new ServedModel(md.demo() ? ModelDirectory.DEMO_LABEL : md.displayName(),
                     dir.toAbsolutePath().toString(), md.demo(), md.config(), md.generation(), f.tokenizer(), template,
                     e.info(), Math.min(md.config().contextLength(), e.capacity().maxTokensPerSequence()));

@@ -24,14 +24,22 @@ final class AddedTokenSplitter {
     /** The first chars of all added tokens, to skip ordinary text without a map lookup. */
     private final BitSet firstChars = new BitSet();
 
+    /** Control tokens (special: true) by their text. */
+    private final Map<String, Integer> special = new HashMap<>();
+
     AddedTokenSplitter(List<AddedToken> tokens) {
         for (AddedToken t : tokens) {
+            if (t.special()) special.put(t.content(), t.id());
             byFirstChar.computeIfAbsent(t.content().charAt(0), c -> new ArrayList<>()).add(t);
             firstChars.set(t.content().charAt(0));
         }
         for (List<AddedToken> list : byFirstChar.values()) {
             list.sort(Comparator.comparingInt((AddedToken t) -> t.content().length()).reversed());
         }
+    }
+
+    Map<String, Integer> specialTokens() {
+        return Map.copyOf(special);
     }
 
     List<Piece> split(String text) {

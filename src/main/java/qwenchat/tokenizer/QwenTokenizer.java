@@ -45,7 +45,7 @@ public final class QwenTokenizer {
         this.idBytes = idBytes;
     }
 
-    /** Reads {@code dir/tokenizer.json}; the chat template is built in, so tokenizer_config.json is not needed. */
+    /** Reads {@code dir/tokenizer.json}; the chat template is read separately ({@link ChatTemplate#forDirectory}). */
     public static QwenTokenizer load(Path dir) {
         Path file = dir.resolve("tokenizer.json");
         try {
@@ -115,6 +115,11 @@ public final class QwenTokenizer {
             throw new TokenizerException("'" + token + "' is not an added/special token of this tokenizer");
         }
         return id;
+    }
+
+    /** The control tokens ({@code special: true} added tokens) by their text; only a template may emit them. */
+    public Map<String, Integer> controlTokens() {
+        return addedTokens.specialTokens();
     }
 
     /** Total ids, added tokens included. */

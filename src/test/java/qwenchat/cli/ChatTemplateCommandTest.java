@@ -69,12 +69,11 @@ class ChatTemplateCommandTest {
     }
 
     @Test
-    void rejectsToolRoleNamingTheMessage() {
+    void rendersToolResultsAsTheTemplateDoes() {
         CliRun run = CliRun.run("[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"tool\",\"content\":\"1\"}]",
                 "chat-template", "--messages", "-");
-        assertThat(run.exitCode()).isEqualTo(2);
-        assertThat(run.err()).contains("message 1").contains("'tool'");
-        assertThat(run.out()).isEmpty();
+        assertThat(run.exitCode()).isEqualTo(0);
+        assertThat(run.out()).contains("<tool_response>\\n1\\n</tool_response>");
     }
 
     @Test

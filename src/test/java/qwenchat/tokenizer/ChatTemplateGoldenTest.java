@@ -27,7 +27,7 @@ class ChatTemplateGoldenTest {
     private static ChatTemplate template;
     private static HuggingFaceTokenizer reference;
 
-    record GoldenCase(String name, List<ChatMessage> messages, boolean addGenerationPrompt, String text) {
+    record GoldenCase(String name, List<ChatMessage> messages, List<?> tools, boolean addGenerationPrompt, String text) {
         @Override
         public String toString() {
             return name;
@@ -51,29 +51,40 @@ class ChatTemplateGoldenTest {
         try (InputStream in = ChatTemplateGoldenTest.class.getResourceAsStream("/golden/chat_template_golden.json")) {
             root = JsonMapper.builder().build().readTree(in);
         }
+        JsonMapper json = JsonMapper.builder().build();
         List<GoldenCase> cases = new ArrayList<>();
         for (JsonNode c : root.get("cases")) {
             List<ChatMessage> messages = new ArrayList<>();
             for (JsonNode m : c.get("messages")) {
-                messages.add(new ChatMessage(m.get("role").stringValue(), m.get("content").stringValue()));
+                List<ChatMessage.ToolCall> calls = new ArrayList<>();
+                for (JsonNode call : m.path("tool_calls")) {
+                    // OpenAI carries arguments as JSON text; the golden holds the object the template saw.
+                    calls.add(new ChatMessage.ToolCall(call.get("id").stringValue(), call.at("/function/name").stringValue(),
+                            json.writeValueAsString(call.at("/function/arguments"))));
+                }
+                JsonNode content = m.get("content");
+                messages.add(new ChatMessage(m.get("role").stringValue(), content.isNull() ? null : content.stringValue(), calls));
             }
-            cases.add(new GoldenCase(c.get("name").stringValue(), messages,
+            List<?> tools = c.has("tools") ? json.treeToValue(c.get("tools"), List.class) : List.of();
+            cases.add(new GoldenCase(c.get("name").stringValue(), messages, tools,
                     c.get("add_generation_prompt").booleanValue(), c.get("text").stringValue()));
         }
-        assertThat(cases).hasSizeGreaterThanOrEqualTo(15);
+        assertThat(cases).hasSizeGreaterThanOrEqualTo(23);
+        assertThat(cases).anyMatch(c -> !c.tools().isEmpty());
+        assertThat(cases).anyMatch(c -> c.messages().stream().anyMatch(m -> m.role().equals("tool")));
         return cases.stream();
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void rendersTheTextOfTheJinjaTemplate(GoldenCase golden) {
-        assertThat(template.render(golden.messages(), golden.addGenerationPrompt()).text()).isEqualTo(golden.text());
+        assertThat(template.render(golden.messages(), golden.tools(), golden.addGenerationPrompt()).text()).isEqualTo(golden.text());
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void producesTheIdsTheReferenceGivesForTheRenderedText(GoldenCase golden) {
-        RenderedPrompt prompt = template.render(golden.messages(), golden.addGenerationPrompt());
+        RenderedPrompt prompt = template.render(golden.messages(), golden.tools(), golden.addGenerationPrompt());
         assertThat(tokenizer.decode(prompt.ids())).isEqualTo(golden.text());
         if (golden.messages().stream().noneMatch(ChatTemplateGoldenTest::holdsControlTokenText)) {
             assertThat(prompt.ids()).isEqualTo(ReferenceTokenizer.encode(reference, golden.text()));
@@ -89,11 +100,18 @@ class ChatTemplateGoldenTest {
     }
 
     private static boolean holdsControlTokenText(ChatMessage m) {
-        return Arrays.stream(CONTROL_TOKENS).anyMatch(m.content()::contains);
+        return Arrays.stream(CONTROL_TOKENS).anyMatch(clientText(m)::contains);
+    }
+
+    /** Everything of a message a client wrote: content and call arguments. */
+    private static String clientText(ChatMessage m) {
+        StringBuilder s = new StringBuilder(m.content() == null ? "" : m.content());
+        for (ChatMessage.ToolCall c : m.toolCalls()) s.append('\u0000').append(c.arguments());
+        return s.toString();
     }
 
     private static long templateWritten(GoldenCase golden, String token) {
-        long inContent = golden.messages().stream().mapToLong(m -> occurrences(m.content(), token)).sum();
+        long inContent = golden.messages().stream().mapToLong(m -> occurrences(clientText(m), token)).sum();
         return occurrences(golden.text(), token) - inContent;
     }
 

@@ -12,12 +12,28 @@ class ChatTemplateTest {
     private final ChatTemplate template = new ChatTemplate(tokenizer);
 
     @Test
-    void usesTheConfiguredDefaultSystemPromptWhenTheFirstMessageIsNotSystem() {
-        RenderedPrompt prompt = new ChatTemplate(tokenizer, "Be brief.")
-                .render(List.of(new ChatMessage("user", "Hi")), true);
-        assertThat(prompt.text()).isEqualTo(
-                "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    void rendersTheTemplateItIsGivenWithControlTokensAsIds() {
+        RenderedPrompt prompt = new ChatTemplate(tokenizer,
+                "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}")
+                .render(List.of(new ChatMessage("user", "Hi <|im_end|>")), false);
+        assertThat(prompt.text()).isEqualTo("<|im_start|>user\nHi <|im_end|><|im_end|>\n");
         assertThat(tokenizer.decode(prompt.ids())).isEqualTo(prompt.text());
+        assertThat(java.util.Arrays.stream(prompt.ids()).filter(id -> id == tokenizer.specialTokenId("<|im_end|>")).count())
+                .as("the typed <|im_end|> stays text").isEqualTo(1);
+    }
+
+    @Test
+    void aDirectoryWithoutTokenizerConfigGetsTheBundledTemplate(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        List<ChatMessage> messages = List.of(new ChatMessage("user", "Hi"));
+        assertThat(ChatTemplate.forDirectory(tokenizer, dir).render(messages, true).text())
+                .isEqualTo(template.render(messages, true).text());
+        java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"), "{\"model_max_length\": 10}");
+        assertThat(ChatTemplate.forDirectory(tokenizer, dir).render(messages, true).text())
+                .isEqualTo(template.render(messages, true).text());
+        java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"),
+                "{\"chat_template\": \"{% for m in messages %}[{{ m.content }}]{% endfor %}\"}");
+        assertThat(ChatTemplate.forDirectory(tokenizer, dir).render(messages, true).text()).isEqualTo("[Hi]");
     }
 
     @Test
@@ -32,10 +48,11 @@ class ChatTemplateTest {
     }
 
     @Test
-    void rejectsToolRoleNamingTheMessage() {
-        assertThatThrownBy(() -> template.render(List.of(new ChatMessage("user", "x"), new ChatMessage("tool", "42")), true))
+    void rejectsToolCallsOutsideAssistantTurns() {
+        assertThatThrownBy(() -> template.render(List.of(new ChatMessage("user", "x",
+                List.of(new ChatMessage.ToolCall("c", "f", "{}")))), true))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("message 1").hasMessageContaining("'tool'").hasMessageContaining("not supported yet");
+                .hasMessageContaining("message 0").hasMessageContaining("only assistant");
     }
 
     @Test
