@@ -2,6 +2,8 @@ package qwenchat.api;
 
 import java.util.List;
 import qwenchat.tokenizer.ChatMessage;
+import qwenchat.tools.ToolChoice;
+import qwenchat.tools.ToolDefinition;
 
 /**
  * A validated {@code POST /v1/chat/completions} body. Absent sampling fields are null and take the
@@ -12,6 +14,7 @@ import qwenchat.tokenizer.ChatMessage;
  * @param topLogprobs alternatives per token; meaningful only with {@code logprobs}
  * @param jsonObject {@code response_format: {type: json_object}}
  * @param preset a role-prompt preset id: its system prompt and sampling defaults apply under the request's own values
+ * @param toolChoice NONE when no tools were given
  */
 record ChatCompletionRequest(
         String model,
@@ -31,5 +34,13 @@ record ChatCompletionRequest(
         boolean includeUsage,
         boolean jsonObject,
         String user,
-        String preset) {
+        String preset,
+        List<ToolDefinition> tools,
+        ToolChoice toolChoice,
+        boolean parallelToolCalls) {
+
+    /** Whether the model's output is read for tool calls (tools offered and not switched off). */
+    boolean toolsActive() {
+        return !tools.isEmpty() && toolChoice.mode() != ToolChoice.Mode.NONE;
+    }
 }

@@ -39,6 +39,9 @@ import qwenchat.serving.QwenProperties;
 import qwenchat.serving.ServedModel;
 import qwenchat.tokenizer.ChatMessage;
 import qwenchat.tokenizer.ChatTemplate;
+import qwenchat.tools.ToolCallExtractor;
+import qwenchat.tools.ToolChoice;
+import qwenchat.tools.ToolDefinition;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.node.ArrayNode;
@@ -251,8 +254,10 @@ public class ChatCompletionsController {
                 messages.add(0, new ChatMessage("system", ChatTemplate.DEFAULT_SYSTEM_PROMPT + "\n\n" + JSON_INSTRUCTION));
             }
         }
+        // With tool_choice none the tools stay out of the prompt, so the model has no reason to call one.
+        List<Object> tools = req.toolsActive() ? req.tools().stream().map(t -> (Object) t.asGiven()).toList() : List.of();
         try {
-            return model.chatTemplate().render(messages, true).ids();
+            return model.chatTemplate().render(messages, tools, true).ids();
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid("messages", e.getMessage());
         }
@@ -301,7 +306,14 @@ public class ChatCompletionsController {
                     if (d.reason() == FinishReason.TIMEOUT || d.reason() == FinishReason.CANCELLED) throw timedOut();
                     text.append(d.tailText());
                     if (req.jsonObject()) requireJsonObject(text.toString());
-                    ObjectNode body = out.completion(text.toString(), d.reason().wireName(), logprobs, d.usage());
+                    ObjectNode body;
+                    ToolCallExtractor.Parsed parsed = req.toolsActive() ? ToolCallExtractor.parse(text.toString(),
+                            toolNames(req), req.parallelToolCalls(), ChatCompletionsController::callId) : null;
+                    if (parsed != null && !parsed.calls().isEmpty()) {
+                        body = out.completion(parsed.content(), parsed.calls(), "tool_calls", logprobs, d.usage());
+                    } else {
+                        body = out.completion(text.toString(), d.reason().wireName(), logprobs, d.usage());
+                    }
                     return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
                             .body(ApiErrors.JSON.writeValueAsString(body));
                 }
@@ -318,6 +330,9 @@ public class ChatCompletionsController {
         response.setHeader("X-Accel-Buffering", "no");
         boolean usageField = req.includeUsage();
         StringBuilder text = req.jsonObject() ? new StringBuilder() : null;
+        ToolCallExtractor calls = req.toolsActive()
+                ? new ToolCallExtractor(toolNames(req), req.parallelToolCalls(), ChatCompletionsController::callId) : null;
+        int[] callIndex = {0};
         try {
             OutputStream os = response.getOutputStream();
             send(os, out.chunk("assistant", "", null, null, usageField));
@@ -331,7 +346,10 @@ public class ChatCompletionsController {
                     case GenerationEvents.Token t -> {
                         GeneratedToken tok = t.token();
                         if (text != null) text.append(tok.text());
-                        if (req.logprobs()) {
+                        if (calls != null) {
+                            ArrayNode lp = req.logprobs() ? ApiErrors.JSON.createArrayNode().add(out.logprob(tok)) : null;
+                            sendPieces(os, out, calls.accept(tok.text()), lp, callIndex, usageField);
+                        } else if (req.logprobs()) {
                             ArrayNode lp = ApiErrors.JSON.createArrayNode().add(out.logprob(tok));
                             send(os, out.chunk(null, tok.text(), lp, null, usageField));
                         } else if (!tok.text().isEmpty()) {
@@ -349,9 +367,16 @@ public class ChatCompletionsController {
                         return;
                     }
                     case GenerationEvents.Done d -> {
-                        if (!d.tailText().isEmpty()) send(os, out.chunk(null, d.tailText(), null, null, usageField));
+                        if (calls != null) {
+                            List<ToolCallExtractor.Piece> last = new ArrayList<>(calls.accept(d.tailText()));
+                            last.addAll(calls.finish());
+                            sendPieces(os, out, last, null, callIndex, usageField);
+                        } else if (!d.tailText().isEmpty()) {
+                            send(os, out.chunk(null, d.tailText(), null, null, usageField));
+                        }
                         if (text != null) text.append(d.tailText());
                         String reason = d.reason() == FinishReason.CANCELLED ? "length" : d.reason().wireName();
+                        if (calls != null && calls.madeCalls()) reason = "tool_calls";
                         send(os, out.chunk(null, null, null, reason, usageField));
                         if (text != null) {
                             try {
@@ -371,6 +396,34 @@ public class ChatCompletionsController {
             // The client went away; the caller's finally cancels the generation and frees its KV slot.
             log.debug("client of a streamed completion disconnected: {}", gone.toString());
         }
+    }
+
+    /** Text as content deltas, each call as OpenAI streams one: its header, then its arguments. */
+    private static void sendPieces(OutputStream os, ChatResponses out, List<ToolCallExtractor.Piece> pieces,
+            ArrayNode logprobs, int[] callIndex, boolean usageField) throws IOException {
+        ArrayNode lp = logprobs;
+        for (ToolCallExtractor.Piece p : pieces) {
+            switch (p) {
+                case ToolCallExtractor.Text t -> send(os, out.chunk(null, t.text(), lp, null, usageField));
+                case ToolCallExtractor.Call c -> {
+                    send(os, out.toolCallStartChunk(callIndex[0], c.call(), usageField));
+                    send(os, out.toolArgumentsChunk(callIndex[0], c.call().arguments(), usageField));
+                    callIndex[0]++;
+                }
+            }
+            lp = null; // a token's logprobs go out once, with the first piece it released
+        }
+        // A token whose text is held back still reports its logprobs.
+        if (lp != null) send(os, out.chunk(null, "", lp, null, usageField));
+    }
+
+    private static java.util.Set<String> toolNames(ChatCompletionRequest req) {
+        if (req.toolChoice().mode() == ToolChoice.Mode.NAMED) return java.util.Set.of(req.toolChoice().function());
+        return req.tools().stream().map(ToolDefinition::name).collect(java.util.stream.Collectors.toSet());
+    }
+
+    private static String callId() {
+        return "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
     }
 
     private ApiException timedOut() {

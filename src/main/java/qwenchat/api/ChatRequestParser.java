@@ -4,7 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 import qwenchat.clienttext.InputText;
 import qwenchat.clienttext.InvalidTextException;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import qwenchat.tokenizer.ChatMessage;
+import qwenchat.tools.ToolChoice;
+import qwenchat.tools.ToolDefinition;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -15,6 +19,7 @@ import tools.jackson.databind.JsonNode;
 final class ChatRequestParser {
 
     static final int MAX_STOP_STRINGS = 4;
+    static final int MAX_TOOLS = 128;
 
     private ChatRequestParser() {
     }
@@ -98,9 +103,14 @@ final class ChatRequestParser {
             }
         }
 
+        List<ToolDefinition> tools = tools(root.get("tools"));
+        ToolChoice toolChoice = toolChoice(root.get("tool_choice"), tools);
+        boolean parallelToolCalls = bool(root, "parallel_tool_calls", true);
+
         return new ChatCompletionRequest(model, messages, maxTokens, temperature, topP, topK, repetition,
                 stops(root.get("stop")), seed, presence, frequency, logprobs, top == null ? 0 : top, stream,
-                includeUsage, json, optionalString(root, "user"), optionalString(root, "preset"));
+                includeUsage, json, optionalString(root, "user"), optionalString(root, "preset"), tools, toolChoice,
+                parallelToolCalls);
     }
 
     private static List<ChatMessage> messages(JsonNode node) {
@@ -118,14 +128,110 @@ final class ChatRequestParser {
                 case "system", "developer" -> "system"; // OpenAI's newer name for the system turn
                 case "user" -> "user";
                 case "assistant" -> "assistant";
-                case "tool", "function" -> throw ApiException.invalid(where + ".role", where + " has role '"
-                        + r.stringValue() + "'; tool calls are not supported");
+                case "tool" -> "tool";
                 default -> throw ApiException.invalid(where + ".role", where + " has unknown role '" + r.stringValue()
-                        + "'; expected system, developer, user or assistant");
+                        + "'; expected system, developer, user, assistant or tool");
             };
-            out.add(new ChatMessage(role, content(m.get("content"), where + ".content")));
+            List<ChatMessage.ToolCall> calls = role.equals("assistant") ? toolCalls(m.get("tool_calls"), where + ".tool_calls")
+                    : List.of();
+            JsonNode c = m.get("content");
+            // An assistant turn that only calls tools has no content, as OpenAI's clients send it.
+            String content = !calls.isEmpty() && (c == null || c.isNull()) ? null : content(c, where + ".content");
+            if (role.equals("tool")) optionalString(m, "tool_call_id", where + ".tool_call_id");
+            out.add(new ChatMessage(role, content, calls));
         }
         return out;
+    }
+
+    private static List<ChatMessage.ToolCall> toolCalls(JsonNode node, String where) {
+        if (node == null || node.isNull()) return List.of();
+        if (!node.isArray()) throw ApiException.invalid(where, where + " must be an array");
+        List<ChatMessage.ToolCall> out = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            String w = where + "[" + i + "]";
+            JsonNode call = node.get(i);
+            if (!call.isObject()) throw ApiException.invalid(w, w + " must be an object");
+            String id = optionalString(call, "id", w + ".id");
+            try {
+                InputText.identifier(w + ".id", id);
+            } catch (InvalidTextException e) {
+                throw ApiException.invalid(e.field(), e.getMessage());
+            }
+            JsonNode f = call.get("function");
+            if (f == null || !f.isObject()) throw ApiException.invalid(w + ".function", w + ".function must be an object");
+            String name = optionalString(f, "name", w + ".function.name");
+            if (name == null || name.isEmpty()) throw ApiException.invalid(w + ".function.name", w + ".function.name is required");
+            String arguments = optionalString(f, "arguments", w + ".function.arguments");
+            out.add(new ChatMessage.ToolCall(id, name, arguments == null ? "{}" : arguments));
+        }
+        return out;
+    }
+
+    private static List<ToolDefinition> tools(JsonNode node) {
+        if (node == null || node.isNull()) return List.of();
+        if (!node.isArray()) throw ApiException.invalid("tools", "'tools' must be an array");
+        if (node.size() > MAX_TOOLS) {
+            throw ApiException.invalid("tools", "at most " + MAX_TOOLS + " tools are allowed, got " + node.size());
+        }
+        List<ToolDefinition> out = new ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (int i = 0; i < node.size(); i++) {
+            String w = "tools[" + i + "]";
+            JsonNode t = node.get(i);
+            if (!t.isObject()) throw ApiException.invalid(w, w + " must be an object");
+            String type = optionalString(t, "type", w + ".type");
+            if (!"function".equals(type)) throw ApiException.invalid(w + ".type", w + ".type must be 'function'");
+            JsonNode f = t.get("function");
+            if (f == null || !f.isObject()) throw ApiException.invalid(w + ".function", w + ".function must be an object");
+            String name = optionalString(f, "name", w + ".function.name");
+            if (name == null || !name.matches("[A-Za-z0-9_-]{1,64}")) {
+                throw ApiException.invalid(w + ".function.name", w + ".function.name must be 1 to 64 letters, digits, "
+                        + "underscores or dashes");
+            }
+            if (!names.add(name)) throw ApiException.invalid(w + ".function.name", "two tools are named '" + name + "'");
+            optionalString(f, "description", w + ".function.description");
+            JsonNode params = f.get("parameters");
+            if (params != null && !params.isNull() && !params.isObject()) {
+                throw ApiException.invalid(w + ".function.parameters", w + ".function.parameters must be a JSON schema object");
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> schema = params == null || params.isNull() ? Map.of()
+                    : ApiErrors.JSON.treeToValue(params, LinkedHashMap.class);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> asGiven = ApiErrors.JSON.treeToValue(t, LinkedHashMap.class);
+            out.add(new ToolDefinition(name, schema, asGiven));
+        }
+        return out;
+    }
+
+    private static ToolChoice toolChoice(JsonNode node, List<ToolDefinition> tools) {
+        if (node == null || node.isNull()) return tools.isEmpty() ? ToolChoice.NONE : ToolChoice.AUTO;
+        ToolChoice choice;
+        if (node.isString()) {
+            choice = switch (node.stringValue()) {
+                case "auto" -> ToolChoice.AUTO;
+                case "none" -> ToolChoice.NONE;
+                case "required" -> ToolChoice.REQUIRED;
+                default -> throw ApiException.invalid("tool_choice", "tool_choice must be 'auto', 'none', 'required' or "
+                        + "{\"type\": \"function\", \"function\": {\"name\": ...}}, got '" + node.stringValue() + "'");
+            };
+        } else if (node.isObject() && "function".equals(node.path("type").asString(null))
+                && node.path("function").path("name").isString()) {
+            String name = node.path("function").path("name").stringValue();
+            if (tools.stream().noneMatch(t -> t.name().equals(name))) {
+                throw ApiException.invalid("tool_choice.function.name", "tool_choice names function '" + name
+                        + "', which is not in 'tools'");
+            }
+            choice = ToolChoice.named(name);
+        } else {
+            throw ApiException.invalid("tool_choice", "tool_choice must be 'auto', 'none', 'required' or "
+                    + "{\"type\": \"function\", \"function\": {\"name\": ...}}");
+        }
+        if (choice.mode() != ToolChoice.Mode.NONE && tools.isEmpty()) {
+            throw ApiException.invalid("tool_choice", "tool_choice '" + choice.mode().name().toLowerCase()
+                    + "' needs 'tools'");
+        }
+        return choice;
     }
 
     /** A string, or an array of text parts joined as OpenAI does for text-only models. */
@@ -172,9 +278,13 @@ final class ChatRequestParser {
     }
 
     private static String optionalString(JsonNode root, String field) {
-        JsonNode v = root.get(field);
+        return optionalString(root, field, field);
+    }
+
+    private static String optionalString(JsonNode parent, String field, String name) {
+        JsonNode v = parent.get(field);
         if (v == null || v.isNull()) return null;
-        if (!v.isString()) throw ApiException.invalid(field, "'" + field + "' must be a string");
+        if (!v.isString()) throw ApiException.invalid(name, "'" + name + "' must be a string");
         return v.stringValue();
     }
 

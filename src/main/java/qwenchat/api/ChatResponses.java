@@ -3,7 +3,9 @@ package qwenchat.api;
 import java.nio.charset.StandardCharsets;
 import qwenchat.serving.GeneratedToken;
 import qwenchat.serving.GenerationUsage;
+import java.util.List;
 import qwenchat.tokenizer.QwenTokenizer;
+import qwenchat.tools.ToolCall;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
@@ -23,6 +25,11 @@ final class ChatResponses {
     }
 
     ObjectNode completion(String text, String finishReason, ArrayNode logprobs, GenerationUsage usage) {
+        return completion(text, List.of(), finishReason, logprobs, usage);
+    }
+
+    /** With {@code calls}, {@code text} is what the model wrote besides them (null for nothing). */
+    ObjectNode completion(String text, List<ToolCall> calls, String finishReason, ArrayNode logprobs, GenerationUsage usage) {
         ObjectNode root = header("chat.completion");
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
@@ -30,6 +37,17 @@ final class ChatResponses {
         message.put("role", "assistant");
         message.put("content", text);
         message.putNull("refusal");
+        if (!calls.isEmpty()) {
+            ArrayNode array = message.putArray("tool_calls");
+            for (ToolCall c : calls) {
+                ObjectNode o = array.addObject();
+                o.put("id", c.id());
+                o.put("type", "function");
+                ObjectNode f = o.putObject("function");
+                f.put("name", c.name());
+                f.put("arguments", c.arguments());
+            }
+        }
         putLogprobs(choice, logprobs);
         choice.put("finish_reason", finishReason);
         root.set("usage", usage(usage));
@@ -48,6 +66,30 @@ final class ChatResponses {
         if (finishReason == null) choice.putNull("finish_reason");
         else choice.put("finish_reason", finishReason);
         if (usageField) root.putNull("usage");
+        return root;
+    }
+
+    /**
+     * A chunk announcing call {@code index} as OpenAI streams it: id, type and name first with empty
+     * arguments; the arguments follow in {@link #toolArgumentsChunk}.
+     */
+    ObjectNode toolCallStartChunk(int index, ToolCall call, boolean usageField) {
+        ObjectNode root = chunk(null, null, null, null, usageField);
+        ObjectNode o = ((ObjectNode) root.get("choices").get(0).get("delta")).putArray("tool_calls").addObject();
+        o.put("index", index);
+        o.put("id", call.id());
+        o.put("type", "function");
+        ObjectNode f = o.putObject("function");
+        f.put("name", call.name());
+        f.put("arguments", "");
+        return root;
+    }
+
+    ObjectNode toolArgumentsChunk(int index, String arguments, boolean usageField) {
+        ObjectNode root = chunk(null, null, null, null, usageField);
+        ObjectNode o = ((ObjectNode) root.get("choices").get(0).get("delta")).putArray("tool_calls").addObject();
+        o.put("index", index);
+        o.putObject("function").put("arguments", arguments);
         return root;
     }
 
