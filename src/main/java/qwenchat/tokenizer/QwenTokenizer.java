@@ -122,6 +122,11 @@ public final class QwenTokenizer {
         return addedTokens.specialTokens();
     }
 
+    /** The UTF-8 bytes id {@code id} stands for (a copy), which may be part of a character. */
+    public byte[] tokenBytes(int id) {
+        return bytesOf(id).clone();
+    }
+
     /** Total ids, added tokens included. */
     public int vocabularySize() {
         return idBytes.length;
