@@ -1,6 +1,7 @@
 package qwenchat.api;
 
 import java.util.List;
+import tools.jackson.databind.JsonNode;
 import qwenchat.tokenizer.ChatMessage;
 import qwenchat.tools.ToolChoice;
 import qwenchat.tools.ToolDefinition;
@@ -13,6 +14,7 @@ import qwenchat.tools.ToolDefinition;
  * @param seed null means a fresh random seed
  * @param topLogprobs alternatives per token; meaningful only with {@code logprobs}
  * @param jsonObject {@code response_format: {type: json_object}}
+ * @param jsonSchema the schema of {@code response_format: {type: json_schema}}, or null
  * @param preset a role-prompt preset id: its system prompt and sampling defaults apply under the request's own values
  * @param toolChoice NONE when no tools were given
  */
@@ -33,6 +35,7 @@ record ChatCompletionRequest(
         boolean stream,
         boolean includeUsage,
         boolean jsonObject,
+        JsonNode jsonSchema,
         String user,
         String preset,
         List<ToolDefinition> tools,

@@ -89,6 +89,7 @@ final class ChatRequestParser {
         }
 
         boolean json = false;
+        JsonNode jsonSchema = null;
         JsonNode rf = root.get("response_format");
         if (rf != null && !rf.isNull()) {
             JsonNode type = rf.isObject() ? rf.get("type") : null;
@@ -98,8 +99,23 @@ final class ChatRequestParser {
             switch (type.stringValue()) {
                 case "text" -> { }
                 case "json_object" -> json = true;
+                case "json_schema" -> {
+                    JsonNode js = rf.get("json_schema");
+                    if (js == null || !js.isObject()) {
+                        throw ApiException.invalid("response_format.json_schema", "response_format.json_schema must be an "
+                                + "object with a 'name' and a 'schema'");
+                    }
+                    optionalString(js, "name", "response_format.json_schema.name");
+                    bool(js, "strict", false, "response_format.json_schema.strict");
+                    jsonSchema = js.get("schema");
+                    if (jsonSchema == null || jsonSchema.isNull()) jsonSchema = ApiErrors.JSON.createObjectNode();
+                    if (!jsonSchema.isObject()) {
+                        throw ApiException.invalid("response_format.json_schema.schema",
+                                "response_format.json_schema.schema must be a JSON schema object");
+                    }
+                }
                 default -> throw ApiException.invalid("response_format.type", "response_format type '"
-                        + type.stringValue() + "' is not supported; use 'text' or 'json_object'");
+                        + type.stringValue() + "' is not supported; use 'text', 'json_object' or 'json_schema'");
             }
         }
 
@@ -109,8 +125,8 @@ final class ChatRequestParser {
 
         return new ChatCompletionRequest(model, messages, maxTokens, temperature, topP, topK, repetition,
                 stops(root.get("stop")), seed, presence, frequency, logprobs, top == null ? 0 : top, stream,
-                includeUsage, json, optionalString(root, "user"), optionalString(root, "preset"), tools, toolChoice,
-                parallelToolCalls);
+                includeUsage, json, jsonSchema, optionalString(root, "user"), optionalString(root, "preset"), tools,
+                toolChoice, parallelToolCalls);
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

@@ -113,7 +113,8 @@ final class ChatResponses {
         ObjectNode o = ApiErrors.JSON.createObjectNode();
         String text = id < tokenizer.vocabularySize() ? tokenizer.decode(new int[] {id}) : "";
         o.put("token", text);
-        o.put("logprob", logprob);
+        // Constrained decoding gives ids outside the grammar -inf; JSON has no infinity, so OpenAI's floor stands in.
+        o.put("logprob", Float.isFinite(logprob) ? logprob : -9999f);
         ArrayNode bytes = o.putArray("bytes");
         for (byte b : text.getBytes(StandardCharsets.UTF_8)) bytes.add(b & 0xff);
         return o;

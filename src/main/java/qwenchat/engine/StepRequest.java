@@ -1,5 +1,6 @@
 package qwenchat.engine;
 
+import java.util.BitSet;
 import qwenchat.engine.sampling.SamplingParams;
 
 /**
@@ -12,8 +13,15 @@ import qwenchat.engine.sampling.SamplingParams;
  *     appended with {@code prefill == false}, which are the sampled ones (as OpenAI defines them).
  * @param sampling how to pick the next token
  * @param topLogprobs how many of the most likely ids to report with their log-probabilities (0-20)
+ * @param allowed the ids the next token may be (constrained decoding), or null for any; engines
+ *     treat every other id's logit as -inf before penalties and sampling, and only read the set
  */
-public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs) {
+public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs,
+        BitSet allowed) {
+    public StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs) {
+        this(sequence, tokens, prefill, sampling, topLogprobs, null);
+    }
+
     public StepRequest {
         if (tokens.length == 0) throw new IllegalArgumentException("a step needs at least one token");
         if (!prefill && tokens.length != 1) {
@@ -30,5 +38,10 @@ public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingP
 
     public static StepRequest decode(int sequence, int token, SamplingParams sampling, int topLogprobs) {
         return new StepRequest(sequence, new int[] {token}, false, sampling, topLogprobs);
+    }
+
+    /** The same request with the next token restricted to {@code allowed} (null: unrestricted). */
+    public StepRequest restrictedTo(BitSet allowed) {
+        return new StepRequest(sequence, tokens, prefill, sampling, topLogprobs, allowed);
     }
 }

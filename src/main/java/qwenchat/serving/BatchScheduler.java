@@ -307,12 +307,15 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         int decodes = 0;
         for (ScheduledSequence s : batch) {
             GenerationRequest r = s.request;
+            StepRequest step;
             if (!s.prefilled) {
-                requests.add(StepRequest.prefill(s.slot, r.promptIds(), r.sampling(), r.topLogprobs()));
+                step = StepRequest.prefill(s.slot, r.promptIds(), r.sampling(), r.topLogprobs());
             } else {
-                requests.add(StepRequest.decode(s.slot, s.lastToken, r.sampling(), r.topLogprobs()));
+                step = StepRequest.decode(s.slot, s.lastToken, r.sampling(), r.topLogprobs());
                 decodes++;
             }
+            if (r.constraint() != null) step = step.restrictedTo(r.constraint().allowed(tokensLeft(s)));
+            requests.add(step);
         }
         List<SampledToken> results;
         long stepStart = System.nanoTime();
@@ -357,6 +360,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             s.lastToken = t.token();
             String text;
             try {
+                if (s.request.constraint() != null) s.request.constraint().accept(t.token());
                 text = s.tracker.accept(t.token(), engine.sequenceLength(s.slot));
             } catch (RuntimeException e) {
                 log.error("request {}: cannot process token {}", s.requestId(), t.token(), e);
@@ -375,6 +379,14 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
                 complete(s, reason, reason == FinishReason.CANCELLED ? "" : s.tracker.finish());
             }
         }
+    }
+
+    /** Tokens this sequence may still generate, the next one included, by both its limit and the context. */
+    private int tokensLeft(ScheduledSequence s) {
+        int sampled = s.tracker.sampledCount();
+        int byLimit = s.request.maxNewTokens() - sampled;
+        int byContext = model.served().contextLength() - s.request.promptIds().length - sampled;
+        return Math.max(1, Math.min(byLimit, byContext));
     }
 
     private void release(ScheduledSequence s) {

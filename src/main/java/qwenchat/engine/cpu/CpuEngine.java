@@ -161,7 +161,7 @@ public final class CpuEngine implements InferenceEngine {
         List<SampledToken> out = new ArrayList<>(requests.size());
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
-            out.add(Sampler.sample(r.sequence(), logits[i], r.sampling(), states[i].history, r.topLogprobs()));
+            out.add(Sampler.sample(r.sequence(), logits[i], r.sampling(), states[i].history, r.topLogprobs(), r.allowed()));
         }
         return out;
     }

@@ -413,6 +413,7 @@ public final class CudaEngine implements InferenceEngine {
             mode[i] = !p.greedy() ? 2 : penalties ? 1 : 0;
             anyProcessed |= mode[i] != 0;
         }
+        maskLogits(rows);
         if (k == 1) {
             kernels.logitsArgmax(ws.logits.ptr(), n, v, ws.argmaxPart.ptr(), ws.topIds.ptr(), ws.topLogprobs.ptr(), ws.lse.ptr());
         } else {
@@ -451,6 +452,35 @@ public final class CudaEngine implements InferenceEngine {
             out[i] = new SampledToken(r.sequence(), token, lp, ids, lps);
         }
         return out;
+    }
+
+    /**
+     * Constrained decoding: ids outside a row's allowed set get -inf logits (token_mask.cu) before
+     * anything reads the row, so argmax, top-k, penalties and the reported log-probabilities all see
+     * the masked distribution, as the CPU Sampler does. Rows without a set are untouched.
+     */
+    private void maskLogits(List<StepRequest> rows) {
+        int v = config.vocabSize();
+        int words = (v + 31) / 32;
+        DeviceBuffer bits = null;
+        try {
+            for (int i = 0; i < rows.size(); i++) {
+                java.util.BitSet allowed = rows.get(i).allowed();
+                if (allowed == null) continue;
+                if (bits == null) bits = DeviceBuffer.allocate("token-mask", 4L * words);
+                long[] longs = allowed.toLongArray();
+                int[] host = new int[words];
+                for (int w = 0; w < words && (w >> 1) < longs.length; w++) {
+                    host[w] = (int) (longs[w >> 1] >>> (32 * (w & 1)));
+                }
+                bits.copyFromHost(host); // synchronous: the buffer is reused by the next row
+                kernels.launcher().launch("mask_logits", (v + 255) / 256, 1, 1, 256, 0,
+                        ws.logits.at(4L * i * v), bits, v);
+                ctx.synchronize();
+            }
+        } finally {
+            if (bits != null) bits.close();
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package qwenchat.engine.sampling;
 
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.Map;
 import qwenchat.engine.SampledToken;
 
@@ -23,12 +24,32 @@ public final class Sampler {
 
     public static SampledToken sample(int sequence, float[] logits, SamplingParams p, TokenHistory history,
             int topLogprobs) {
+        return sample(sequence, logits, p, history, topLogprobs, null);
+    }
+
+    /**
+     * As {@link #sample(int, float[], SamplingParams, TokenHistory, int)}, with the pick restricted to
+     * {@code allowed} (null: any id): the other ids' logits become -inf before penalties, so top-k,
+     * top-p and the draw see only allowed ids, and the reported log-probabilities are those of the
+     * masked distribution (-inf for disallowed ids), which is what the CUDA engine reports too.
+     */
+    public static SampledToken sample(int sequence, float[] raw, SamplingParams p, TokenHistory history,
+            int topLogprobs, BitSet allowed) {
+        float[] logits = allowed == null ? raw : masked(raw, allowed);
         double lse = logSumExp(logits);
         int token = pick(logits, p, history);
         int[] topIds = topIds(logits, topLogprobs);
         float[] topLp = new float[topIds.length];
         for (int i = 0; i < topIds.length; i++) topLp[i] = (float) (logits[topIds[i]] - lse);
         return new SampledToken(sequence, token, (float) (logits[token] - lse), topIds, topLp);
+    }
+
+    /** A copy of {@code logits} with every id outside {@code allowed} at -inf. */
+    public static float[] masked(float[] logits, BitSet allowed) {
+        float[] l = new float[logits.length];
+        Arrays.fill(l, Float.NEGATIVE_INFINITY);
+        for (int id = allowed.nextSetBit(0); id >= 0 && id < l.length; id = allowed.nextSetBit(id + 1)) l[id] = logits[id];
+        return l;
     }
 
     /** The chosen id, without log-probabilities. */
