@@ -7,8 +7,8 @@ import qwenchat.tools.ToolChoice;
 import qwenchat.tools.ToolDefinition;
 
 /**
- * A validated {@code POST /v1/chat/completions} body. Absent sampling fields are null and take the
- * model's generation_config.json defaults.
+ * A validated {@code POST /v1/chat/completions} body. Absent sampling fields are null; what they
+ * become is {@link qwenchat.sampling.SamplingPolicy}'s decision.
  *
  * @param maxTokens {@code max_completion_tokens} or {@code max_tokens}; null means up to the context limit
  * @param seed null means a fresh random seed
@@ -25,11 +25,12 @@ record ChatCompletionRequest(
         Double temperature,
         Double topP,
         Integer topK,
+        Double minP,
         Double repetitionPenalty,
         List<String> stop,
         Long seed,
-        double presencePenalty,
-        double frequencyPenalty,
+        Double presencePenalty,
+        Double frequencyPenalty,
         boolean logprobs,
         int topLogprobs,
         boolean stream,

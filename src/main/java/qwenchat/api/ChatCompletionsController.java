@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -22,11 +21,11 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RestController;
 import qwenchat.clienttext.JsonProblems;
-import qwenchat.engine.sampling.SamplingParams;
-import qwenchat.model.GenerationConfig;
 import qwenchat.presets.Preset;
 import qwenchat.presets.PresetSampling;
 import qwenchat.presets.PresetStore;
+import qwenchat.sampling.SamplingChoice;
+import qwenchat.sampling.SamplingPolicy;
 import qwenchat.serving.FinishReason;
 import qwenchat.serving.GeneratedToken;
 import qwenchat.serving.GenerationException;
@@ -66,12 +65,13 @@ public class ChatCompletionsController {
     private final GenerationService generation;
     private final QwenProperties properties;
     private final PresetStore presets;
-    private final SecureRandom seeds = new SecureRandom();
     private final OutputConstraints constraints;
+    private final SamplingPolicy policy;
 
     public ChatCompletionsController(ModelRuntime runtime, GenerationService generation, QwenProperties properties,
-            PresetStore presets, OutputConstraints constraints) {
+            PresetStore presets, OutputConstraints constraints, SamplingPolicy policy) {
         this.constraints = constraints;
+        this.policy = policy;
         this.runtime = runtime;
         this.generation = generation;
         this.properties = properties;
@@ -86,16 +86,22 @@ public class ChatCompletionsController {
         ServedModel model = runtime.served().orElseThrow(() -> NotReady.of(runtime.status()));
         PresetSampling presetSampling = preset == null ? PresetSampling.NONE : preset.sampling();
         int[] prompt = render(model, req, preset);
-        int maxTokens = req.maxTokens() != null ? req.maxTokens()
-                : presetSampling.maxTokens() != null ? Math.min(presetSampling.maxTokens(), model.contextLength() - prompt.length)
-                : model.contextLength() - prompt.length;
-        if (maxTokens < 1) {
+        int contextLeft = model.contextLength() - prompt.length;
+        if (contextLeft < 1) {
             throw new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded", "the prompt has "
                     + prompt.length + " tokens, which leaves no room for a completion within the context size of "
                     + model.contextLength() + " tokens", null);
         }
+        SamplingPolicy.Resolved resolved;
+        try {
+            resolved = policy.resolve(new SamplingChoice(req.temperature(), req.topP(), req.topK(), req.minP(),
+                    req.repetitionPenalty(), req.presencePenalty(), req.frequencyPenalty(), req.seed(), req.maxTokens()),
+                    presetSampling, model.generationDefaults(), contextLeft);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(null, e.getMessage());
+        }
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
-        GenerationRequest gen = new GenerationRequest(id, prompt, maxTokens, sampling(model.generationDefaults(), presetSampling, req),
+        GenerationRequest gen = new GenerationRequest(id, prompt, resolved.maxTokens(), resolved.sampling(),
                 req.stop(), req.logprobs() ? req.topLogprobs() : 0, constraints.forRequest(model, req));
         GenerationEvents events = new GenerationEvents();
         GenerationHandle handle = generation.submit(gen, events);
@@ -263,21 +269,6 @@ public class ChatCompletionsController {
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid("messages", e.getMessage());
         }
-    }
-
-    /** The request's explicit values over the preset's defaults over the model's generation_config. */
-    private SamplingParams sampling(GenerationConfig defaults, PresetSampling p, ChatCompletionRequest r) {
-        SamplingParams d = SamplingParams.defaults(defaults, 0);
-        double temperature = first(r.temperature(), p.temperature(), d.temperature());
-        double topP = first(r.topP(), p.topP(), d.topP());
-        int topK = first(r.topK(), p.topK(), d.topK());
-        double repetition = first(r.repetitionPenalty(), p.repetitionPenalty(), d.repetitionPenalty());
-        long seed = r.seed() != null ? r.seed() : seeds.nextLong();
-        return new SamplingParams(temperature, topK, topP, 0, repetition, r.presencePenalty(), r.frequencyPenalty(), seed);
-    }
-
-    private static <T> T first(T request, T preset, T model) {
-        return request != null ? request : preset != null ? preset : model;
     }
 
     private long waitMillis() {

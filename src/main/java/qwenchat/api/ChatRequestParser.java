@@ -51,12 +51,16 @@ final class ChatRequestParser {
             throw ApiException.invalid("top_p", "top_p must be greater than 0 and at most 1, got " + topP);
         }
         Integer topK = nonNegativeInt(root, "top_k");
+        Double minP = number(root, "min_p");
+        if (minP != null && !(minP >= 0 && minP <= 1)) {
+            throw ApiException.invalid("min_p", "min_p must be between 0 and 1, got " + minP);
+        }
         Double repetition = number(root, "repetition_penalty");
         if (repetition != null && !(repetition > 0 && repetition <= 10)) {
             throw ApiException.invalid("repetition_penalty", "repetition_penalty must be in (0, 10], got " + repetition);
         }
-        double presence = penalty(root, "presence_penalty");
-        double frequency = penalty(root, "frequency_penalty");
+        Double presence = penalty(root, "presence_penalty");
+        Double frequency = penalty(root, "frequency_penalty");
 
         Long seed = null;
         JsonNode s = root.get("seed");
@@ -123,7 +127,7 @@ final class ChatRequestParser {
         ToolChoice toolChoice = toolChoice(root.get("tool_choice"), tools);
         boolean parallelToolCalls = bool(root, "parallel_tool_calls", true);
 
-        return new ChatCompletionRequest(model, messages, maxTokens, temperature, topP, topK, repetition,
+        return new ChatCompletionRequest(model, messages, maxTokens, temperature, topP, topK, minP, repetition,
                 stops(root.get("stop")), seed, presence, frequency, logprobs, top == null ? 0 : top, stream,
                 includeUsage, json, jsonSchema, optionalString(root, "user"), optionalString(root, "preset"), tools,
                 toolChoice, parallelToolCalls);
@@ -313,9 +317,9 @@ final class ChatRequestParser {
         return d;
     }
 
-    private static double penalty(JsonNode root, String field) {
+    private static Double penalty(JsonNode root, String field) {
         Double v = number(root, field);
-        if (v == null) return 0;
+        if (v == null) return null;
         if (!(v >= -2 && v <= 2)) throw ApiException.invalid(field, field + " must be between -2 and 2, got " + v);
         return v;
     }

@@ -10,6 +10,7 @@ import qwenchat.clienttext.InvalidTextException;
 import qwenchat.clienttext.PublicText;
 import qwenchat.presets.Preset;
 import qwenchat.presets.PresetStore;
+import qwenchat.sampling.SamplingPolicy;
 import qwenchat.serving.FinishReason;
 import qwenchat.serving.GeneratedToken;
 import qwenchat.serving.GenerationException;
@@ -43,12 +44,14 @@ final class ChatConnection {
     private final WebChatProperties limits;
     private final JsonMapper json;
     private final String timeoutMessage;
+    private final SamplingPolicy policy;
     private final AtomicReference<GenerationHandle> active = new AtomicReference<>();
     private volatile boolean closed;
 
     ChatConnection(FrameSender out, ModelRuntime runtime, GenerationService generation, PresetStore presets,
-            WebChatProperties limits, JsonMapper json, String timeoutMessage) {
+            WebChatProperties limits, JsonMapper json, String timeoutMessage, SamplingPolicy policy) {
         this.out = out;
+        this.policy = policy;
         this.timeoutMessage = timeoutMessage;
         this.runtime = runtime;
         this.generation = generation;
@@ -66,7 +69,7 @@ final class ChatConnection {
     }
 
     void status(LoadStatus status) {
-        send(StatusFrames.of(status, runtime.served().orElse(null), limits.defaultMaxTokens()));
+        send(StatusFrames.of(status, runtime.served().orElse(null), policy.defaultMaxTokens()));
     }
 
     void onFrame(ClientFrame frame) {
@@ -105,7 +108,7 @@ final class ChatConnection {
         try {
             ServedModel model = readyModel();
             PreparedChat chat = ChatPreparer.prepare(model, preset(frame.presetId()), frame.messages(),
-                    frame.params(), limits.defaultMaxTokens(), limits.maxMessages());
+                    frame.params(), policy, limits.maxMessages());
             GenerationRequest request = new GenerationRequest("ws-" + id, chat.prompt().ids(), chat.maxNewTokens(),
                     chat.sampling(), List.of(), 0);
             GenerationHandle handle = generation.submit(request,

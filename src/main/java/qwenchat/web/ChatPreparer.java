@@ -2,19 +2,16 @@ package qwenchat.web;
 
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
-import qwenchat.engine.sampling.SamplingParams;
-import qwenchat.model.GenerationConfig;
 import qwenchat.presets.Preset;
-import qwenchat.presets.PresetSampling;
+import qwenchat.sampling.SamplingChoice;
+import qwenchat.sampling.SamplingPolicy;
 import qwenchat.serving.ServedModel;
 import qwenchat.tokenizer.ChatMessage;
 import qwenchat.tokenizer.RenderedPrompt;
 
 /**
  * Applies a preset to a conversation and renders it: the preset's system prompt unless the
- * conversation brings its own, and sampling as user setting over preset default over the model's
- * generation_config.
+ * conversation brings its own; sampling and length are {@link SamplingPolicy}'s decision.
  */
 public final class ChatPreparer {
 
@@ -53,7 +50,7 @@ public final class ChatPreparer {
     }
 
     public static PreparedChat prepare(ServedModel model, Preset preset, List<ChatMessage> messages,
-            ChatParams params, int defaultMaxTokens, int maxMessages) {
+            ChatParams params, SamplingPolicy policy, int maxMessages) {
         if (messages == null || messages.isEmpty()) {
             throw new ChatRejection(ChatRejection.INVALID_REQUEST, "messages is empty");
         }
@@ -70,36 +67,17 @@ public final class ChatPreparer {
                     + "shorten or delete earlier messages, or start a new chat");
         }
         ChatParams p = params == null ? ChatParams.NONE : params;
-        PresetSampling ps = preset.sampling();
-        int maxTokens = first(p.maxTokens(), ps.maxTokens(), defaultMaxTokens);
-        if (maxTokens < 1) {
-            throw new ChatRejection(ChatRejection.INVALID_REQUEST, "params.maxTokens must be >= 1, got " + maxTokens);
+        if (p.temperature() != null && p.temperature() > 2) {
+            throw new ChatRejection(ChatRejection.INVALID_REQUEST, "params.temperature must be in [0, 2], got " + p.temperature());
         }
-        return new PreparedChat(prompt, sampling(model.generationDefaults(), ps, p),
-                Math.min(maxTokens, context - promptTokens), preset.id());
-    }
-
-    static SamplingParams sampling(GenerationConfig g, PresetSampling ps, ChatParams p) {
-        long seed = p.seed() != null ? p.seed() : ThreadLocalRandom.current().nextLong();
-        SamplingParams base = SamplingParams.defaults(g, seed);
-        double temperature = first(p.temperature(), ps.temperature(), base.temperature());
-        if (temperature > 2) {
-            throw new ChatRejection(ChatRejection.INVALID_REQUEST, "params.temperature must be in [0, 2], got " + temperature);
-        }
+        SamplingPolicy.Resolved resolved;
         try {
-            return new SamplingParams(
-                    temperature,
-                    first(p.topK(), ps.topK(), base.topK()),
-                    first(p.topP(), ps.topP(), base.topP()),
-                    first(p.minP(), null, base.minP()),
-                    first(p.repetitionPenalty(), ps.repetitionPenalty(), base.repetitionPenalty()),
-                    0, 0, seed);
+            resolved = policy.resolve(new SamplingChoice(p.temperature(), p.topP(), p.topK(), p.minP(), p.repetitionPenalty(),
+                    null, null, p.seed(), p.maxTokens()), preset.sampling(), model.generationDefaults(), context - promptTokens);
         } catch (IllegalArgumentException e) {
             throw new ChatRejection(ChatRejection.INVALID_REQUEST, "params." + e.getMessage());
         }
-    }
-
-    private static <T> T first(T user, T preset, T model) {
-        return user != null ? user : preset != null ? preset : model;
+        // The chat page asks for "as long as it may be": a limit beyond the context is cut to fit rather than refused.
+        return new PreparedChat(prompt, resolved.sampling(), Math.min(resolved.maxTokens(), context - promptTokens), preset.id());
     }
 }

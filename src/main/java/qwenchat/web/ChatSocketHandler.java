@@ -24,6 +24,7 @@ import qwenchat.clienttext.JsonProblems;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.GenerationService;
 import qwenchat.serving.ModelRuntime;
+import qwenchat.sampling.SamplingPolicy;
 import qwenchat.serving.QwenProperties;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
@@ -44,6 +45,7 @@ public class ChatSocketHandler extends TextWebSocketHandler {
     private final WebChatProperties limits;
     private final JsonMapper json;
     private final QwenProperties properties;
+    private final SamplingPolicy policy;
     private final ExecutorService senders = Executors.newVirtualThreadPerTaskExecutor();
     private final Map<String, Session> sessions = new ConcurrentHashMap<>();
     private final ScheduledExecutorService pinger = Executors.newSingleThreadScheduledExecutor(
@@ -65,8 +67,9 @@ public class ChatSocketHandler extends TextWebSocketHandler {
     }
 
     public ChatSocketHandler(ModelRuntime runtime, GenerationService generation, PresetStore presets,
-            WebChatProperties limits, JsonMapper json, QwenProperties properties) {
+            WebChatProperties limits, JsonMapper json, QwenProperties properties, SamplingPolicy policy) {
         this.properties = properties;
+        this.policy = policy;
         long ping = limits.pingInterval().toMillis();
         pinger.scheduleAtFixedRate(this::pingAll, ping, ping, TimeUnit.MILLISECONDS);
         this.runtime = runtime;
@@ -87,7 +90,7 @@ public class ChatSocketHandler extends TextWebSocketHandler {
         FrameSender sender = new FrameSender(ws, senders, limits.sendBufferBytes(), limits.sendTimeLimit().toMillis(),
                 () -> self[0].cancelForOverflow());
         ChatConnection connection = new ChatConnection(sender, runtime, generation, presets, limits, json,
-                properties.timeoutMessage());
+                properties.timeoutMessage(), policy);
         self[0] = connection;
         watchReadIdleness(ws);
         Session session = new Session(connection, sender);
