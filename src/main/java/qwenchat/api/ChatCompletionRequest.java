@@ -17,6 +17,8 @@ import qwenchat.tools.ToolDefinition;
  * @param jsonSchema the schema of {@code response_format: {type: json_schema}}, or null
  * @param preset a role-prompt preset id: its system prompt and sampling defaults apply under the request's own values
  * @param toolChoice NONE when no tools were given
+ * @param rawPrompt the whole prompt of a legacy {@code /v1/completions} request (then {@code messages}
+ *     is empty), or null for a chat
  */
 record ChatCompletionRequest(
         String model,
@@ -41,7 +43,8 @@ record ChatCompletionRequest(
         String preset,
         List<ToolDefinition> tools,
         ToolChoice toolChoice,
-        boolean parallelToolCalls) {
+        boolean parallelToolCalls,
+        String rawPrompt) {
 
     /** Whether the model's output is read for tool calls (tools offered and not switched off). */
     boolean toolsActive() {

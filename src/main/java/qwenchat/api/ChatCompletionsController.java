@@ -80,7 +80,18 @@ public class ChatCompletionsController {
 
     @PostMapping("/v1/chat/completions")
     public ResponseEntity<String> complete(HttpServletRequest request, HttpServletResponse response) throws Exception {
-        ChatCompletionRequest req = ChatRequestParser.parse(readJson(request));
+        return answer(ChatRequestParser.parse(readJson(request)), request, response);
+    }
+
+    /** The legacy text completion: a raw prompt, answered in the {@code text_completion} shape. */
+    @PostMapping("/v1/completions")
+    public ResponseEntity<String> completeText(HttpServletRequest request, HttpServletResponse response) throws Exception {
+        return answer(ChatRequestParser.parseLegacy(readJson(request)), request, response);
+    }
+
+    private ResponseEntity<String> answer(ChatCompletionRequest req, HttpServletRequest request,
+            HttpServletResponse response) throws Exception {
+        boolean legacy = req.rawPrompt() != null;
         Preset preset = req.preset() == null ? null : presets.find(req.preset()).orElseThrow(() ->
                 ApiException.invalid("preset", "preset '" + req.preset() + "' does not exist; GET /api/presets lists them"));
         ServedModel model = runtime.served().orElseThrow(() -> NotReady.of(runtime.status()));
@@ -100,12 +111,12 @@ public class ChatCompletionsController {
         } catch (IllegalArgumentException e) {
             throw ApiException.invalid(null, e.getMessage());
         }
-        String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
+        String id = (legacy ? "cmpl-" : "chatcmpl-") + UUID.randomUUID().toString().replace("-", "");
         GenerationRequest gen = new GenerationRequest(id, prompt, resolved.maxTokens(), resolved.sampling(),
                 req.stop(), req.logprobs() ? req.topLogprobs() : 0, constraints.forRequest(model, req));
         GenerationEvents events = new GenerationEvents();
         GenerationHandle handle = generation.submit(gen, events);
-        ChatResponses out = new ChatResponses(id, System.currentTimeMillis() / 1000, model.name(), model.tokenizer());
+        ChatResponses out = new ChatResponses(id, System.currentTimeMillis() / 1000, model.name(), model.tokenizer(), legacy);
         if (!req.stream()) {
             try {
                 answerAsync(request, response, req, events, out, handle);
@@ -251,6 +262,8 @@ public class ChatCompletionsController {
     }
 
     private static int[] render(ServedModel model, ChatCompletionRequest req, Preset preset) {
+        // A raw prompt is the client's whole text, template and all: its control tokens are meant.
+        if (req.rawPrompt() != null) return model.tokenizer().encodeWithControlTokens(req.rawPrompt());
         List<ChatMessage> messages = preset == null ? req.messages() : preset.framing(req.messages());
         if (req.jsonObject()) {
             // Decoding is constrained to an object; the instruction keeps the model's text sensible within it.
@@ -413,6 +426,7 @@ public class ChatCompletionsController {
     }
 
     private static void send(OutputStream os, ObjectNode chunk) throws IOException {
+        if (chunk == null) return; // nothing in this shape (the legacy stream has no role chunk)
         os.write(("data: " + ApiErrors.JSON.writeValueAsString(chunk) + "\n").getBytes(StandardCharsets.UTF_8));
         os.flush();
         // The event's closing blank line goes out as a second write: when the client has hung up, the

@@ -24,6 +24,55 @@ final class ChatRequestParser {
     private ChatRequestParser() {
     }
 
+    /**
+     * A legacy {@code POST /v1/completions} body: the same fields as a chat request where they
+     * overlap, {@code prompt} (a string, or an array holding one) instead of {@code messages}, and
+     * {@code logprobs} as the number of alternatives (0..5) as that API defines it.
+     */
+    static ChatCompletionRequest parseLegacy(JsonNode root) {
+        if (root == null || !root.isObject()) {
+            throw ApiException.invalid(null, "the request body must be a JSON object");
+        }
+        tools.jackson.databind.node.ObjectNode chat = ((tools.jackson.databind.node.ObjectNode) root).deepCopy();
+        JsonNode p = chat.remove("prompt");
+        if (p != null && p.isArray() && p.size() == 1) p = p.get(0);
+        if (p == null || p.isNull()) throw ApiException.invalid("prompt", "'prompt' is required");
+        if (!p.isString()) {
+            throw ApiException.invalid("prompt", "'prompt' must be a string or an array holding one string "
+                    + "(token arrays and several prompts are not supported)");
+        }
+        if (p.stringValue().isEmpty()) throw ApiException.invalid("prompt", "'prompt' must not be empty");
+        for (String unsupported : new String[] {"suffix", "messages", "tools", "tool_choice"}) {
+            JsonNode v = chat.get(unsupported);
+            if (v != null && !v.isNull()) {
+                throw ApiException.invalid(unsupported, "'" + unsupported + "' is not supported by /v1/completions");
+            }
+        }
+        JsonNode echo = chat.remove("echo");
+        if (echo != null && !echo.isNull() && !(echo.isBoolean() && !echo.booleanValue())) {
+            throw ApiException.invalid("echo", "only echo: false is supported");
+        }
+        JsonNode best = chat.remove("best_of");
+        if (best != null && !best.isNull() && !(best.isIntegralNumber() && best.longValue() == 1)) {
+            throw ApiException.invalid("best_of", "only best_of: 1 is supported");
+        }
+        JsonNode lp = chat.remove("logprobs");
+        chat.remove("top_logprobs");
+        if (lp != null && !lp.isNull()) {
+            if (!lp.isIntegralNumber() || lp.longValue() < 0 || lp.longValue() > 5) {
+                throw ApiException.invalid("logprobs", "logprobs must be an integer from 0 to 5, got " + lp);
+            }
+            chat.put("logprobs", true);
+            chat.put("top_logprobs", lp.intValue());
+        }
+        chat.putArray("messages").addObject().put("role", "user").put("content", "");
+        ChatCompletionRequest r = parse(chat);
+        return new ChatCompletionRequest(r.model(), List.of(), r.maxTokens(), r.temperature(), r.topP(), r.topK(), r.minP(),
+                r.repetitionPenalty(), r.stop(), r.seed(), r.presencePenalty(), r.frequencyPenalty(), r.logprobs(),
+                r.topLogprobs(), r.stream(), r.includeUsage(), r.jsonObject(), r.jsonSchema(), r.user(), r.preset(),
+                r.tools(), r.toolChoice(), r.parallelToolCalls(), p.stringValue());
+    }
+
     static ChatCompletionRequest parse(JsonNode root) {
         if (root == null || !root.isObject()) {
             throw ApiException.invalid(null, "the request body must be a JSON object");
@@ -130,7 +179,7 @@ final class ChatRequestParser {
         return new ChatCompletionRequest(model, messages, maxTokens, temperature, topP, topK, minP, repetition,
                 stops(root.get("stop")), seed, presence, frequency, logprobs, top == null ? 0 : top, stream,
                 includeUsage, json, jsonSchema, optionalString(root, "user"), optionalString(root, "preset"), tools,
-                toolChoice, parallelToolCalls);
+                toolChoice, parallelToolCalls, null);
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

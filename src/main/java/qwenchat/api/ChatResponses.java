@@ -9,15 +9,25 @@ import qwenchat.tools.ToolCall;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
-/** Builds the JSON objects of OpenAI's chat completion responses and chunks. */
+/**
+ * Builds the JSON objects of OpenAI's chat completion responses and chunks, or, for the legacy
+ * {@code /v1/completions}, of its {@code text_completion} shape (text in {@code choices[].text},
+ * logprobs as parallel arrays).
+ */
 final class ChatResponses {
 
     private final String id;
     private final long created;
     private final String model;
     private final QwenTokenizer tokenizer;
+    private final boolean legacy;
 
     ChatResponses(String id, long created, String model, QwenTokenizer tokenizer) {
+        this(id, created, model, tokenizer, false);
+    }
+
+    ChatResponses(String id, long created, String model, QwenTokenizer tokenizer, boolean legacy) {
+        this.legacy = legacy;
         this.id = id;
         this.created = created;
         this.model = model;
@@ -30,6 +40,16 @@ final class ChatResponses {
 
     /** With {@code calls}, {@code text} is what the model wrote besides them (null for nothing). */
     ObjectNode completion(String text, List<ToolCall> calls, String finishReason, ArrayNode logprobs, GenerationUsage usage) {
+        if (legacy) {
+            ObjectNode root = header("text_completion");
+            ObjectNode choice = root.putArray("choices").addObject();
+            choice.put("index", 0);
+            choice.put("text", text);
+            putLogprobs(choice, logprobs);
+            choice.put("finish_reason", finishReason);
+            root.set("usage", usage(usage));
+            return root;
+        }
         ObjectNode root = header("chat.completion");
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
@@ -56,6 +76,18 @@ final class ChatResponses {
 
     /** A chunk with one choice whose delta holds {@code role} and/or {@code content} (either may be null). */
     ObjectNode chunk(String role, String content, ArrayNode logprobs, String finishReason, boolean usageField) {
+        if (legacy) {
+            if (role != null) return null;
+            ObjectNode root = header("text_completion");
+            ObjectNode choice = root.putArray("choices").addObject();
+            choice.put("index", 0);
+            choice.put("text", content == null ? "" : content);
+            putLogprobs(choice, logprobs);
+            if (finishReason == null) choice.putNull("finish_reason");
+            else choice.put("finish_reason", finishReason);
+            if (usageField) root.putNull("usage");
+            return root;
+        }
         ObjectNode root = header("chat.completion.chunk");
         ObjectNode choice = root.putArray("choices").addObject();
         choice.put("index", 0);
@@ -95,7 +127,7 @@ final class ChatResponses {
 
     /** The last chunk when usage was asked for: no choices, only usage. */
     ObjectNode usageChunk(GenerationUsage usage) {
-        ObjectNode root = header("chat.completion.chunk");
+        ObjectNode root = header(legacy ? "text_completion" : "chat.completion.chunk");
         root.putArray("choices");
         root.set("usage", usage(usage));
         return root;
@@ -120,15 +152,33 @@ final class ChatResponses {
         return o;
     }
 
-    private static void putLogprobs(ObjectNode choice, ArrayNode logprobs) {
+    private void putLogprobs(ObjectNode choice, ArrayNode logprobs) {
         if (logprobs == null) {
             choice.putNull("logprobs");
+        } else if (legacy) {
+            // The legacy shape: parallel arrays, alternatives as {token: logprob} maps, offsets into the text.
+            ObjectNode lp = choice.putObject("logprobs");
+            ArrayNode tokens = lp.putArray("tokens");
+            ArrayNode values = lp.putArray("token_logprobs");
+            ArrayNode tops = lp.putArray("top_logprobs");
+            ArrayNode offsets = lp.putArray("text_offset");
+            for (var entry : logprobs) {
+                tokens.add(entry.get("token").stringValue());
+                values.add(entry.get("logprob").floatValue());
+                ObjectNode top = tops.addObject();
+                for (var alt : entry.get("top_logprobs")) top.put(alt.get("token").stringValue(), alt.get("logprob").floatValue());
+                offsets.add(textOffset);
+                textOffset += entry.get("token").stringValue().length();
+            }
         } else {
             ObjectNode lp = choice.putObject("logprobs");
             lp.set("content", logprobs);
             lp.putNull("refusal");
         }
     }
+
+    /** Where the next token's text starts in the completion, for the legacy shape's text_offset. */
+    private int textOffset;
 
     private ObjectNode header(String object) {
         ObjectNode root = ApiErrors.JSON.createObjectNode();

@@ -84,6 +84,30 @@ public final class QwenTokenizer {
         return ids.toArray();
     }
 
+    /**
+     * Encodes a raw prompt whose author writes the whole text, template included: control-token
+     * text becomes the control token (as the reference does by default). Never use it for text
+     * that is only part of a conversation; {@link ChatTemplate} keeps such text plain.
+     */
+    public int[] encodeWithControlTokens(String text) {
+        Map<String, Integer> control = addedTokens.specialTokens();
+        IntList ids = new IntList();
+        int from = 0;
+        for (int i = 0; i < text.length(); i++) {
+            String hit = null;
+            for (String c : control.keySet()) {
+                if (text.startsWith(c, i) && (hit == null || c.length() > hit.length())) hit = c;
+            }
+            if (hit == null) continue;
+            encodeInto(text.substring(from, i), ids);
+            ids.add(control.get(hit));
+            i += hit.length() - 1;
+            from = i + 1;
+        }
+        encodeInto(text.substring(from), ids);
+        return ids.toArray();
+    }
+
     void encodeInto(String text, IntList ids) {
         for (AddedTokenSplitter.Piece piece : addedTokens.split(replaceLoneSurrogates(text))) {
             if (piece.text() == null) {
