@@ -19,6 +19,7 @@ import qwenchat.tools.ToolDefinition;
  * @param toolChoice NONE when no tools were given
  * @param rawPrompt the whole prompt of a legacy {@code /v1/completions} request (then {@code messages}
  *     is empty), or null for a chat
+ * @param n how many choices (1..8), each its own generation
  */
 record ChatCompletionRequest(
         String model,
@@ -44,7 +45,8 @@ record ChatCompletionRequest(
         List<ToolDefinition> tools,
         ToolChoice toolChoice,
         boolean parallelToolCalls,
-        String rawPrompt) {
+        String rawPrompt,
+        int n) {
 
     /** Whether the model's output is read for tool calls (tools offered and not switched off). */
     boolean toolsActive() {

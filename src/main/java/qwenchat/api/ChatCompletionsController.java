@@ -24,6 +24,7 @@ import qwenchat.clienttext.JsonProblems;
 import qwenchat.presets.Preset;
 import qwenchat.presets.PresetSampling;
 import qwenchat.presets.PresetStore;
+import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.sampling.SamplingChoice;
 import qwenchat.sampling.SamplingPolicy;
 import qwenchat.serving.FinishReason;
@@ -112,10 +113,22 @@ public class ChatCompletionsController {
             throw ApiException.invalid(null, e.getMessage());
         }
         String id = (legacy ? "cmpl-" : "chatcmpl-") + UUID.randomUUID().toString().replace("-", "");
-        GenerationRequest gen = new GenerationRequest(id, prompt, resolved.maxTokens(), resolved.sampling(),
-                req.stop(), req.logprobs() ? req.topLogprobs() : 0, constraints.forRequest(model, req));
         GenerationEvents events = new GenerationEvents();
-        GenerationHandle handle = generation.submit(gen, events);
+        Choices handle = new Choices(id);
+        try {
+            for (int i = 0; i < req.n(); i++) {
+                // Each choice is its own sequence; a given seed gives choice i the seed + i, so n > 1 differs and repeats.
+                SamplingParams s = resolved.sampling();
+                SamplingParams sampling = i == 0 ? s : new SamplingParams(s.temperature(), s.topK(), s.topP(), s.minP(),
+                        s.repetitionPenalty(), s.presencePenalty(), s.frequencyPenalty(), s.seed() + i);
+                GenerationRequest gen = new GenerationRequest(req.n() == 1 ? id : id + "-" + i, prompt, resolved.maxTokens(),
+                        sampling, req.stop(), req.logprobs() ? req.topLogprobs() : 0, constraints.forRequest(model, req));
+                handle.add(generation.submit(gen, events.listener(i)));
+            }
+        } catch (RuntimeException e) {
+            handle.cancel();
+            throw e;
+        }
         ChatResponses out = new ChatResponses(id, System.currentTimeMillis() / 1000, model.name(), model.tokenizer(), legacy);
         if (!req.stream()) {
             try {
@@ -145,7 +158,7 @@ public class ChatCompletionsController {
      * the failures the container does report.
      */
     private void answerAsync(HttpServletRequest request, HttpServletResponse response, ChatCompletionRequest req,
-            GenerationEvents events, ChatResponses out, GenerationHandle handle) {
+            GenerationEvents events, ChatResponses out, Choices handle) {
         AsyncContext async = request.startAsync(request, response);
         async.setTimeout(0); // the scheduler's qwen.request-timeout bounds the generation
         AtomicBoolean gone = new AtomicBoolean();
@@ -291,8 +304,15 @@ public class ChatCompletionsController {
     /** The whole answer, or null once {@code clientGone} says nobody is left to read it. */
     private ResponseEntity<String> collect(ChatCompletionRequest req, GenerationEvents events, ChatResponses out,
             BooleanSupplier clientGone) throws InterruptedException {
-        StringBuilder text = new StringBuilder();
-        ArrayNode logprobs = req.logprobs() ? ApiErrors.JSON.createArrayNode() : null;
+        int n = req.n();
+        StringBuilder[] text = new StringBuilder[n];
+        ArrayNode[] logprobs = new ArrayNode[n];
+        ChatResponses.Choice[] done = new ChatResponses.Choice[n];
+        for (int i = 0; i < n; i++) {
+            text[i] = new StringBuilder();
+            logprobs[i] = req.logprobs() ? ApiErrors.JSON.createArrayNode() : null;
+        }
+        int finished = 0, promptTokens = 0, completionTokens = 0;
         long deadline = System.nanoTime() + waitMillis() * 1_000_000;
         while (true) {
             GenerationEvents.Event e = events.next(HANG_UP_POLL_MILLIS);
@@ -304,23 +324,26 @@ public class ChatCompletionsController {
                     }
                 }
                 case GenerationEvents.Token t -> {
-                    text.append(t.token().text());
-                    if (logprobs != null) logprobs.add(out.logprob(t.token()));
+                    text[t.choice()].append(t.token().text());
+                    if (logprobs[t.choice()] != null) logprobs[t.choice()].add(out.logprob(t.token()));
                 }
                 case GenerationEvents.Failed f -> throw f.error();
                 case GenerationEvents.Done d -> {
                     if (d.reason() == FinishReason.TIMEOUT || d.reason() == FinishReason.CANCELLED) throw timedOut();
-                    text.append(d.tailText());
-                    ObjectNode body;
-                    ToolCallExtractor.Parsed parsed = req.toolsActive() ? ToolCallExtractor.parse(text.toString(),
+                    int c = d.choice();
+                    text[c].append(d.tailText());
+                    ToolCallExtractor.Parsed parsed = req.toolsActive() ? ToolCallExtractor.parse(text[c].toString(),
                             toolNames(req), req.parallelToolCalls(), ChatCompletionsController::callId) : null;
-                    if (parsed != null && !parsed.calls().isEmpty()) {
-                        body = out.completion(parsed.content(), parsed.calls(), "tool_calls", logprobs, d.usage());
-                    } else {
-                        body = out.completion(text.toString(), d.reason().wireName(), logprobs, d.usage());
+                    done[c] = parsed != null && !parsed.calls().isEmpty()
+                            ? new ChatResponses.Choice(parsed.content(), parsed.calls(), "tool_calls", logprobs[c])
+                            : new ChatResponses.Choice(text[c].toString(), List.of(), d.reason().wireName(), logprobs[c]);
+                    promptTokens = d.usage().promptTokens();
+                    completionTokens += d.usage().completionTokens();
+                    if (++finished == n) {
+                        ObjectNode body = out.completion(List.of(done), promptTokens, completionTokens);
+                        return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
+                                .body(ApiErrors.JSON.writeValueAsString(body));
                     }
-                    return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
-                            .body(ApiErrors.JSON.writeValueAsString(body));
                 }
             }
         }
@@ -334,12 +357,16 @@ public class ChatCompletionsController {
         response.setHeader("Cache-Control", "no-cache");
         response.setHeader("X-Accel-Buffering", "no");
         boolean usageField = req.includeUsage();
-        ToolCallExtractor calls = req.toolsActive()
-                ? new ToolCallExtractor(toolNames(req), req.parallelToolCalls(), ChatCompletionsController::callId) : null;
-        int[] callIndex = {0};
+        int n = req.n();
+        ToolCallExtractor[] calls = new ToolCallExtractor[n];
+        int[] callIndex = new int[n];
+        for (int i = 0; i < n && req.toolsActive(); i++) {
+            calls[i] = new ToolCallExtractor(toolNames(req), req.parallelToolCalls(), ChatCompletionsController::callId);
+        }
+        int finished = 0, promptTokens = 0, completionTokens = 0;
         try {
             OutputStream os = response.getOutputStream();
-            send(os, out.chunk("assistant", "", null, null, usageField));
+            for (int i = 0; i < n; i++) send(os, out.chunk(i, "assistant", "", null, null, usageField));
             while (true) {
                 GenerationEvents.Event e = events.next(waitMillis());
                 switch (e) {
@@ -349,14 +376,15 @@ public class ChatCompletionsController {
                     }
                     case GenerationEvents.Token t -> {
                         GeneratedToken tok = t.token();
-                        if (calls != null) {
+                        int c = t.choice();
+                        if (calls[c] != null) {
                             ArrayNode lp = req.logprobs() ? ApiErrors.JSON.createArrayNode().add(out.logprob(tok)) : null;
-                            sendPieces(os, out, calls.accept(tok.text()), lp, callIndex, usageField);
+                            sendPieces(os, out, c, calls[c].accept(tok.text()), lp, callIndex, usageField);
                         } else if (req.logprobs()) {
                             ArrayNode lp = ApiErrors.JSON.createArrayNode().add(out.logprob(tok));
-                            send(os, out.chunk(null, tok.text(), lp, null, usageField));
+                            send(os, out.chunk(c, null, tok.text(), lp, null, usageField));
                         } else if (!tok.text().isEmpty()) {
-                            send(os, out.chunk(null, tok.text(), null, null, usageField));
+                            send(os, out.chunk(c, null, tok.text(), null, null, usageField));
                         }
                     }
                     case GenerationEvents.Failed f -> {
@@ -370,17 +398,21 @@ public class ChatCompletionsController {
                         return;
                     }
                     case GenerationEvents.Done d -> {
-                        if (calls != null) {
-                            List<ToolCallExtractor.Piece> last = new ArrayList<>(calls.accept(d.tailText()));
-                            last.addAll(calls.finish());
-                            sendPieces(os, out, last, null, callIndex, usageField);
+                        int c = d.choice();
+                        if (calls[c] != null) {
+                            List<ToolCallExtractor.Piece> last = new ArrayList<>(calls[c].accept(d.tailText()));
+                            last.addAll(calls[c].finish());
+                            sendPieces(os, out, c, last, null, callIndex, usageField);
                         } else if (!d.tailText().isEmpty()) {
-                            send(os, out.chunk(null, d.tailText(), null, null, usageField));
+                            send(os, out.chunk(c, null, d.tailText(), null, null, usageField));
                         }
                         String reason = d.reason() == FinishReason.CANCELLED ? "length" : d.reason().wireName();
-                        if (calls != null && calls.madeCalls()) reason = "tool_calls";
-                        send(os, out.chunk(null, null, null, reason, usageField));
-                        if (usageField) send(os, out.usageChunk(d.usage()));
+                        if (calls[c] != null && calls[c].madeCalls()) reason = "tool_calls";
+                        send(os, out.chunk(c, null, null, null, reason, usageField));
+                        promptTokens = d.usage().promptTokens();
+                        completionTokens += d.usage().completionTokens();
+                        if (++finished < n) continue;
+                        if (usageField) send(os, out.usageChunk(promptTokens, completionTokens));
                         os.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
                         os.flush();
                         return;
@@ -394,22 +426,51 @@ public class ChatCompletionsController {
     }
 
     /** Text as content deltas, each call as OpenAI streams one: its header, then its arguments. */
-    private static void sendPieces(OutputStream os, ChatResponses out, List<ToolCallExtractor.Piece> pieces,
+    private static void sendPieces(OutputStream os, ChatResponses out, int choice, List<ToolCallExtractor.Piece> pieces,
             ArrayNode logprobs, int[] callIndex, boolean usageField) throws IOException {
         ArrayNode lp = logprobs;
         for (ToolCallExtractor.Piece p : pieces) {
             switch (p) {
-                case ToolCallExtractor.Text t -> send(os, out.chunk(null, t.text(), lp, null, usageField));
+                case ToolCallExtractor.Text t -> send(os, out.chunk(choice, null, t.text(), lp, null, usageField));
                 case ToolCallExtractor.Call c -> {
-                    send(os, out.toolCallStartChunk(callIndex[0], c.call(), usageField));
-                    send(os, out.toolArgumentsChunk(callIndex[0], c.call().arguments(), usageField));
-                    callIndex[0]++;
+                    send(os, out.toolCallStartChunk(choice, callIndex[choice], c.call(), usageField));
+                    send(os, out.toolArgumentsChunk(choice, callIndex[choice], c.call().arguments(), usageField));
+                    callIndex[choice]++;
                 }
             }
             lp = null; // a token's logprobs go out once, with the first piece it released
         }
         // A token whose text is held back still reports its logprobs.
-        if (lp != null) send(os, out.chunk(null, "", lp, null, usageField));
+        if (lp != null) send(os, out.chunk(choice, null, "", lp, null, usageField));
+    }
+
+    /** The generations of one request's choices, cancelled together. */
+    static final class Choices implements GenerationHandle {
+        private final String requestId;
+        private final List<GenerationHandle> handles = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        Choices(String requestId) {
+            this.requestId = requestId;
+        }
+
+        void add(GenerationHandle h) {
+            handles.add(h);
+        }
+
+        @Override
+        public String requestId() {
+            return requestId;
+        }
+
+        @Override
+        public void cancel() {
+            handles.forEach(GenerationHandle::cancel);
+        }
+
+        @Override
+        public boolean isDone() {
+            return handles.stream().allMatch(GenerationHandle::isDone);
+        }
     }
 
     private static java.util.Set<String> toolNames(ChatCompletionRequest req) {

@@ -20,6 +20,7 @@ final class ChatRequestParser {
 
     static final int MAX_STOP_STRINGS = 4;
     static final int MAX_TOOLS = 128;
+    static final int MAX_N = 8;
 
     private ChatRequestParser() {
     }
@@ -70,7 +71,7 @@ final class ChatRequestParser {
         return new ChatCompletionRequest(r.model(), List.of(), r.maxTokens(), r.temperature(), r.topP(), r.topK(), r.minP(),
                 r.repetitionPenalty(), r.stop(), r.seed(), r.presencePenalty(), r.frequencyPenalty(), r.logprobs(),
                 r.topLogprobs(), r.stream(), r.includeUsage(), r.jsonObject(), r.jsonSchema(), r.user(), r.preset(),
-                r.tools(), r.toolChoice(), r.parallelToolCalls(), p.stringValue());
+                r.tools(), r.toolChoice(), r.parallelToolCalls(), p.stringValue(), r.n());
     }
 
     static ChatCompletionRequest parse(JsonNode root) {
@@ -127,10 +128,8 @@ final class ChatRequestParser {
             throw ApiException.invalid("top_logprobs", "top_logprobs needs logprobs: true");
         }
 
-        JsonNode n = root.get("n");
-        if (n != null && !n.isNull() && !(n.isIntegralNumber() && n.canConvertToLong() && n.longValue() == 1)) {
-            throw ApiException.invalid("n", "only n = 1 is supported, got " + n);
-        }
+        Integer n = positiveInt(root, "n");
+        if (n != null && n > MAX_N) throw ApiException.invalid("n", "n must be 1.." + MAX_N + ", got " + n);
 
         boolean stream = bool(root, "stream", false);
         boolean includeUsage = false;
@@ -179,7 +178,7 @@ final class ChatRequestParser {
         return new ChatCompletionRequest(model, messages, maxTokens, temperature, topP, topK, minP, repetition,
                 stops(root.get("stop")), seed, presence, frequency, logprobs, top == null ? 0 : top, stream,
                 includeUsage, json, jsonSchema, optionalString(root, "user"), optionalString(root, "preset"), tools,
-                toolChoice, parallelToolCalls, null);
+                toolChoice, parallelToolCalls, null, n == null ? 1 : n);
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

@@ -34,55 +34,62 @@ final class ChatResponses {
         this.tokenizer = tokenizer;
     }
 
-    ObjectNode completion(String text, String finishReason, ArrayNode logprobs, GenerationUsage usage) {
-        return completion(text, List.of(), finishReason, logprobs, usage);
+    /** One finished choice: with {@code calls}, {@code text} is what the model wrote besides them (null for nothing). */
+    record Choice(String text, List<ToolCall> calls, String finishReason, ArrayNode logprobs) {
     }
 
-    /** With {@code calls}, {@code text} is what the model wrote besides them (null for nothing). */
-    ObjectNode completion(String text, List<ToolCall> calls, String finishReason, ArrayNode logprobs, GenerationUsage usage) {
-        if (legacy) {
-            ObjectNode root = header("text_completion");
-            ObjectNode choice = root.putArray("choices").addObject();
-            choice.put("index", 0);
-            choice.put("text", text);
-            putLogprobs(choice, logprobs);
-            choice.put("finish_reason", finishReason);
-            root.set("usage", usage(usage));
-            return root;
-        }
-        ObjectNode root = header("chat.completion");
-        ObjectNode choice = root.putArray("choices").addObject();
-        choice.put("index", 0);
-        ObjectNode message = choice.putObject("message");
-        message.put("role", "assistant");
-        message.put("content", text);
-        message.putNull("refusal");
-        if (!calls.isEmpty()) {
-            ArrayNode array = message.putArray("tool_calls");
-            for (ToolCall c : calls) {
-                ObjectNode o = array.addObject();
-                o.put("id", c.id());
-                o.put("type", "function");
-                ObjectNode f = o.putObject("function");
-                f.put("name", c.name());
-                f.put("arguments", c.arguments());
+    ObjectNode completion(String text, String finishReason, ArrayNode logprobs, GenerationUsage usage) {
+        return completion(List.of(new Choice(text, List.of(), finishReason, logprobs)), usage.promptTokens(),
+                usage.completionTokens());
+    }
+
+    /** The whole answer: every choice, prompt tokens once and completion tokens summed over the choices. */
+    ObjectNode completion(List<Choice> choices, int promptTokens, int completionTokens) {
+        ObjectNode root = header(legacy ? "text_completion" : "chat.completion");
+        ArrayNode array = root.putArray("choices");
+        for (int i = 0; i < choices.size(); i++) {
+            Choice c = choices.get(i);
+            ObjectNode choice = array.addObject();
+            choice.put("index", i);
+            if (legacy) {
+                choice.put("text", c.text());
+            } else {
+                ObjectNode message = choice.putObject("message");
+                message.put("role", "assistant");
+                message.put("content", c.text());
+                message.putNull("refusal");
+                if (!c.calls().isEmpty()) {
+                    ArrayNode calls = message.putArray("tool_calls");
+                    for (ToolCall call : c.calls()) {
+                        ObjectNode o = calls.addObject();
+                        o.put("id", call.id());
+                        o.put("type", "function");
+                        ObjectNode f = o.putObject("function");
+                        f.put("name", call.name());
+                        f.put("arguments", call.arguments());
+                    }
+                }
             }
+            putLogprobs(i, choice, c.logprobs());
+            choice.put("finish_reason", c.finishReason());
         }
-        putLogprobs(choice, logprobs);
-        choice.put("finish_reason", finishReason);
-        root.set("usage", usage(usage));
+        root.set("usage", usage(promptTokens, completionTokens));
         return root;
     }
 
     /** A chunk with one choice whose delta holds {@code role} and/or {@code content} (either may be null). */
     ObjectNode chunk(String role, String content, ArrayNode logprobs, String finishReason, boolean usageField) {
+        return chunk(0, role, content, logprobs, finishReason, usageField);
+    }
+
+    ObjectNode chunk(int index, String role, String content, ArrayNode logprobs, String finishReason, boolean usageField) {
         if (legacy) {
             if (role != null) return null;
             ObjectNode root = header("text_completion");
             ObjectNode choice = root.putArray("choices").addObject();
-            choice.put("index", 0);
+            choice.put("index", index);
             choice.put("text", content == null ? "" : content);
-            putLogprobs(choice, logprobs);
+            putLogprobs(index, choice, logprobs);
             if (finishReason == null) choice.putNull("finish_reason");
             else choice.put("finish_reason", finishReason);
             if (usageField) root.putNull("usage");
@@ -90,11 +97,11 @@ final class ChatResponses {
         }
         ObjectNode root = header("chat.completion.chunk");
         ObjectNode choice = root.putArray("choices").addObject();
-        choice.put("index", 0);
+        choice.put("index", index);
         ObjectNode delta = choice.putObject("delta");
         if (role != null) delta.put("role", role);
         if (content != null) delta.put("content", content);
-        putLogprobs(choice, logprobs);
+        putLogprobs(index, choice, logprobs);
         if (finishReason == null) choice.putNull("finish_reason");
         else choice.put("finish_reason", finishReason);
         if (usageField) root.putNull("usage");
@@ -105,8 +112,8 @@ final class ChatResponses {
      * A chunk announcing call {@code index} as OpenAI streams it: id, type and name first with empty
      * arguments; the arguments follow in {@link #toolArgumentsChunk}.
      */
-    ObjectNode toolCallStartChunk(int index, ToolCall call, boolean usageField) {
-        ObjectNode root = chunk(null, null, null, null, usageField);
+    ObjectNode toolCallStartChunk(int choice, int index, ToolCall call, boolean usageField) {
+        ObjectNode root = chunk(choice, null, null, null, null, usageField);
         ObjectNode o = ((ObjectNode) root.get("choices").get(0).get("delta")).putArray("tool_calls").addObject();
         o.put("index", index);
         o.put("id", call.id());
@@ -117,8 +124,8 @@ final class ChatResponses {
         return root;
     }
 
-    ObjectNode toolArgumentsChunk(int index, String arguments, boolean usageField) {
-        ObjectNode root = chunk(null, null, null, null, usageField);
+    ObjectNode toolArgumentsChunk(int choice, int index, String arguments, boolean usageField) {
+        ObjectNode root = chunk(choice, null, null, null, null, usageField);
         ObjectNode o = ((ObjectNode) root.get("choices").get(0).get("delta")).putArray("tool_calls").addObject();
         o.put("index", index);
         o.putObject("function").put("arguments", arguments);
@@ -126,10 +133,10 @@ final class ChatResponses {
     }
 
     /** The last chunk when usage was asked for: no choices, only usage. */
-    ObjectNode usageChunk(GenerationUsage usage) {
+    ObjectNode usageChunk(int promptTokens, int completionTokens) {
         ObjectNode root = header(legacy ? "text_completion" : "chat.completion.chunk");
         root.putArray("choices");
-        root.set("usage", usage(usage));
+        root.set("usage", usage(promptTokens, completionTokens));
         return root;
     }
 
@@ -152,7 +159,7 @@ final class ChatResponses {
         return o;
     }
 
-    private void putLogprobs(ObjectNode choice, ArrayNode logprobs) {
+    private void putLogprobs(int index, ObjectNode choice, ArrayNode logprobs) {
         if (logprobs == null) {
             choice.putNull("logprobs");
         } else if (legacy) {
@@ -167,8 +174,8 @@ final class ChatResponses {
                 values.add(entry.get("logprob").floatValue());
                 ObjectNode top = tops.addObject();
                 for (var alt : entry.get("top_logprobs")) top.put(alt.get("token").stringValue(), alt.get("logprob").floatValue());
-                offsets.add(textOffset);
-                textOffset += entry.get("token").stringValue().length();
+                offsets.add(textOffset[index]);
+                textOffset[index] += entry.get("token").stringValue().length();
             }
         } else {
             ObjectNode lp = choice.putObject("logprobs");
@@ -178,7 +185,7 @@ final class ChatResponses {
     }
 
     /** Where the next token's text starts in the completion, for the legacy shape's text_offset. */
-    private int textOffset;
+    private final int[] textOffset = new int[ChatRequestParser.MAX_N];
 
     private ObjectNode header(String object) {
         ObjectNode root = ApiErrors.JSON.createObjectNode();
@@ -190,11 +197,11 @@ final class ChatResponses {
         return root;
     }
 
-    private static ObjectNode usage(GenerationUsage u) {
+    private static ObjectNode usage(int promptTokens, int completionTokens) {
         ObjectNode o = ApiErrors.JSON.createObjectNode();
-        o.put("prompt_tokens", u.promptTokens());
-        o.put("completion_tokens", u.completionTokens());
-        o.put("total_tokens", u.totalTokens());
+        o.put("prompt_tokens", promptTokens);
+        o.put("completion_tokens", completionTokens);
+        o.put("total_tokens", promptTokens + completionTokens);
         return o;
     }
 }

@@ -9,42 +9,49 @@ import qwenchat.serving.GenerationListener;
 import qwenchat.serving.GenerationUsage;
 
 /**
- * Hands a generation's events from the scheduler thread (which must never block) to the request's
- * own thread, which writes them to the client at its own pace.
+ * Hands the events of a request's generations (one per choice, {@code n} of them) from the
+ * scheduler thread (which must never block) to the request's own thread, which writes them to the
+ * client at its own pace. Each event names its choice.
  */
-final class GenerationEvents implements GenerationListener {
+final class GenerationEvents {
 
     sealed interface Event permits Token, Done, Failed {
+        int choice();
     }
 
-    record Token(GeneratedToken token) implements Event {
+    record Token(int choice, GeneratedToken token) implements Event {
     }
 
-    record Done(FinishReason reason, String tailText, GenerationUsage usage) implements Event {
+    record Done(int choice, FinishReason reason, String tailText, GenerationUsage usage) implements Event {
     }
 
-    record Failed(GenerationException error) implements Event {
+    record Failed(int choice, GenerationException error) implements Event {
     }
 
     private final LinkedBlockingQueue<Event> queue = new LinkedBlockingQueue<>();
 
-    @Override
-    public void onStart(int promptTokens) {
-    }
+    /** The listener for choice {@code choice}'s generation. */
+    GenerationListener listener(int choice) {
+        return new GenerationListener() {
+            @Override
+            public void onStart(int promptTokens) {
+            }
 
-    @Override
-    public void onToken(GeneratedToken token) {
-        queue.add(new Token(token));
-    }
+            @Override
+            public void onToken(GeneratedToken token) {
+                queue.add(new Token(choice, token));
+            }
 
-    @Override
-    public void onComplete(FinishReason reason, String tailText, GenerationUsage usage) {
-        queue.add(new Done(reason, tailText, usage));
-    }
+            @Override
+            public void onComplete(FinishReason reason, String tailText, GenerationUsage usage) {
+                queue.add(new Done(choice, reason, tailText, usage));
+            }
 
-    @Override
-    public void onError(GenerationException error) {
-        queue.add(new Failed(error));
+            @Override
+            public void onError(GenerationException error) {
+                queue.add(new Failed(choice, error));
+            }
+        };
     }
 
     /** The next event, or null when none came within {@code millis}. */

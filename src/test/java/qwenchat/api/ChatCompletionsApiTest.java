@@ -104,6 +104,28 @@ class ChatCompletionsApiTest {
     }
 
     @Test
+    void nChoicesAreIndependentGenerationsSeededInTurnStreamedOrNot() {
+        ChatCompletionCreateParams params = ChatCompletionCreateParams.builder().model("qwen").addUserMessage(USER)
+                .temperature(1.0).seed(11).maxCompletionTokens(6).n(3).logprobs(true).topLogprobs(2).build();
+        ChatCompletion c = client.chat().completions().create(params);
+        assertThat(c.choices()).hasSize(3);
+        assertThat(c.choices().stream().map(ch -> ch.index())).containsExactly(0L, 1L, 2L);
+        assertThat(c.usage().orElseThrow().completionTokens()).isEqualTo(18);
+        assertThat(c.usage().orElseThrow().promptTokens()).isEqualTo(promptTokens(USER));
+        assertThat(c.choices().get(2).logprobs().orElseThrow().content().orElseThrow()).hasSize(6);
+        // Choice 0 is what n = 1 with the same seed gives; the others take the next seeds.
+        String single = client.chat().completions().create(params.toBuilder().n(1).build()).choices().get(0).message()
+                .content().orElseThrow();
+        assertThat(c.choices().get(0).message().content()).contains(single);
+        String[] streamed = {"", "", ""};
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
+            s.stream().forEach(ch -> ch.choices().forEach(choice ->
+                    choice.delta().content().ifPresent(t -> streamed[(int) choice.index()] += t)));
+        }
+        for (int i = 0; i < 3; i++) assertThat(c.choices().get(i).message().content()).contains(streamed[i]);
+    }
+
+    @Test
     void streamingGivesTheSameTextWithRoleFirstOneIdFinishReasonAndUsage() {
         String expected = client.chat().completions().create(greedy(16).build()).choices().get(0).message().content()
                 .orElseThrow();
@@ -227,7 +249,7 @@ class ChatCompletionsApiTest {
                     assertThat(e.code()).contains("context_length_exceeded");
                     assertThat(e.getMessage()).contains(hugePrompt + " tokens").contains("context size of " + context);
                 });
-        assertThatThrownBy(() -> client.chat().completions().create(greedy(5).n(2).build()))
+        assertThatThrownBy(() -> client.chat().completions().create(greedy(5).n(9).build()))
                 .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("n"));
         // JSON mode is constrained: even random demo weights answer with an object.
         String json = client.chat().completions().create(greedy(24)
@@ -267,7 +289,8 @@ class ChatCompletionsApiTest {
                 new Case("application/json", "{" + ok + ",\"presence_penalty\":3}", 400, "presence_penalty"),
                 new Case("application/json", "{" + ok + ",\"top_logprobs\":21,\"logprobs\":true}", 400, "top_logprobs"),
                 new Case("application/json", "{" + ok + ",\"seed\":1.5}", 400, "seed"),
-                new Case("application/json", "{" + ok + ",\"n\":3}", 400, "n"),
+                new Case("application/json", "{" + ok + ",\"n\":9}", 400, "n"),
+                new Case("application/json", "{" + ok + ",\"n\":0}", 400, "n"),
                 new Case("application/json", "{" + ok + ",\"preset\":\"no-such-preset\"}", 400, "preset"),
                 new Case("application/json", "{" + ok + ",\"response_format\":{\"type\":\"json_schema\"}}", 400,
                         "response_format.json_schema"),
