@@ -23,11 +23,19 @@ public final class JsonConstraint implements TokenConstraint {
     private final TokenTrie trie;
     private final QwenTokenizer tokenizer;
     private final Set<Integer> eos;
+    /** Enough for the states one answer passes through; past it the cache starts over, bounding memory. */
+    static final int MAX_CACHED_STATES = 256;
     private final Map<JsonMatcher.Stack, Entry> cache = new HashMap<>();
     private JsonMatcher.Stack state;
 
-    /** Tokens the walk found from one state, with the bytes each leaves to close. */
-    private record Entry(BitSet all, int[] ids, int[] close, int maxClose, int minClose) {
+    /**
+     * Tokens the walk found from one state, grouped by the bytes each leaves to close: few distinct
+     * values occur (inside a string nearly every token leaves the same), so a few bitsets suffice.
+     */
+    private record Entry(BitSet all, java.util.TreeMap<Integer, BitSet> byClose) {
+        int maxClose() {
+            return byClose.isEmpty() ? 0 : byClose.lastKey();
+        }
     }
 
     private JsonConstraint(Node root, TokenTrie trie, QwenTokenizer tokenizer, Set<Integer> eos) {
@@ -79,16 +87,21 @@ public final class JsonConstraint implements TokenConstraint {
         if (state == JsonMatcher.DONE) {
             out = new BitSet();
         } else {
-            Entry e = cache.computeIfAbsent(state, this::walk);
+            Entry e = cache.get(state);
+            if (e == null) {
+                if (cache.size() >= MAX_CACHED_STATES) cache.clear();
+                e = walk(state);
+                cache.put(state, e);
+            }
             int budget = remaining - 1; // tokens left after this one
             if (budget >= e.maxClose()) {
                 out = e.all();
             } else {
                 out = new BitSet(trie.vocabularySize);
-                for (int i = 0; i < e.ids().length; i++) if (e.close()[i] <= budget) out.set(e.ids()[i]);
-                if (out.isEmpty()) {
+                for (BitSet fits : e.byClose().headMap(budget, true).values()) out.or(fits);
+                if (out.isEmpty() && !e.byClose().isEmpty()) {
                     // Too few tokens even to close: the shortest way towards closing, and length ends it.
-                    for (int i = 0; i < e.ids().length; i++) if (e.close()[i] == e.minClose()) out.set(e.ids()[i]);
+                    out.or(e.byClose().firstEntry().getValue());
                 }
             }
         }
@@ -117,42 +130,21 @@ public final class JsonConstraint implements TokenConstraint {
 
     private Entry walk(JsonMatcher.Stack from) {
         BitSet all = new BitSet(trie.vocabularySize);
-        IntBuffer ids = new IntBuffer();
-        IntBuffer close = new IntBuffer();
-        walk(0, from, all, ids, close);
-        int max = 0, min = Integer.MAX_VALUE;
-        for (int i = 0; i < close.size; i++) {
-            max = Math.max(max, close.data[i]);
-            min = Math.min(min, close.data[i]);
-        }
-        return new Entry(all, ids.toArray(), close.toArray(), max, min);
+        java.util.TreeMap<Integer, BitSet> byClose = new java.util.TreeMap<>();
+        walk(0, from, all, byClose);
+        return new Entry(all, byClose);
     }
 
-    private void walk(int node, JsonMatcher.Stack s, BitSet all, IntBuffer ids, IntBuffer close) {
+    private void walk(int node, JsonMatcher.Stack s, BitSet all, java.util.TreeMap<Integer, BitSet> byClose) {
         for (int c = trie.firstChild[node]; c >= 0; c = trie.nextSibling[c]) {
             JsonMatcher.Stack t = JsonMatcher.feed(s, trie.label[c] & 0xff);
             if (t == null) continue;
             int id = trie.token[c];
             if (id >= 0) {
                 all.set(id);
-                ids.add(id);
-                close.add(JsonMatcher.minClose(t));
+                byClose.computeIfAbsent(JsonMatcher.minClose(t), k -> new BitSet(trie.vocabularySize)).set(id);
             }
-            if (trie.firstChild[c] >= 0) walk(c, t, all, ids, close);
-        }
-    }
-
-    private static final class IntBuffer {
-        int[] data = new int[1024];
-        int size;
-
-        void add(int v) {
-            if (size == data.length) data = java.util.Arrays.copyOf(data, size * 2);
-            data[size++] = v;
-        }
-
-        int[] toArray() {
-            return java.util.Arrays.copyOf(data, size);
+            if (trie.firstChild[c] >= 0) walk(c, t, all, byClose);
         }
     }
 }

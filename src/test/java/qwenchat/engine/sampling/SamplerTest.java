@@ -245,4 +245,22 @@ class SamplerTest {
         }
         assertTrue(!params(SamplingParams.GREEDY_BELOW, 0, 1, 0, 1, 0, 0, 7).greedy(), "the threshold itself samples");
     }
+
+    @Test
+    void anAllowedSetKeepsEveryPickInsideItGreedyOrSampledWithPenaltiesAndTopK() {
+        float[] l = {5f, 4f, 3f, 2f, 1f, 0f};
+        java.util.BitSet allowed = new java.util.BitSet();
+        allowed.set(2);
+        allowed.set(4);
+        assertEquals(2, Sampler.sample(0, l, SamplingParams.greedyDecoding(), new TokenHistory(), 0, allowed).token());
+        for (long seed = 0; seed < 200; seed++) {
+            // top_k 2 over the raw logits would keep ids 0 and 1; the mask comes first, so it keeps 2 and 4.
+            int t = Sampler.sample(0, l, params(1.5, 2, 0.95, 0, 1.3, 0.5, 0.5, seed), new TokenHistory(), 3, allowed).token();
+            assertTrue(t == 2 || t == 4, "picked " + t);
+        }
+        var s = Sampler.sample(0, l, SamplingParams.greedyDecoding(), new TokenHistory(), 3, allowed);
+        assertEquals(Float.NEGATIVE_INFINITY, s.topLogprobs()[2], "a masked id reports -inf");
+        assertEquals(0.0, Math.exp(s.topLogprobs()[0]) + Math.exp(s.topLogprobs()[1]) - 1, 1e-5,
+                "log-probabilities are of the masked distribution");
+    }
 }
