@@ -56,7 +56,8 @@ final class ChatRequestParser {
         boolean logprobs = bool(root, "logprobs", false);
         Integer top = nonNegativeInt(root, "top_logprobs");
         if (top != null && top > KernelLimits.MAX_TOP_LOGPROBS) {
-            throw ApiException.invalid("top_logprobs", "top_logprobs must be 0.." + KernelLimits.MAX_TOP_LOGPROBS + ", got " + top);
+            throw ApiException.invalid("top_logprobs",
+                    "top_logprobs must be 0.." + KernelLimits.MAX_TOP_LOGPROBS + ", got " + top);
         }
         if (top != null && top > 0 && !logprobs) {
             throw ApiException.invalid("top_logprobs", "top_logprobs needs logprobs: true");

@@ -46,6 +46,12 @@ class KernelSourcesTest {
     }
 
     @Test
+    void theApiReferenceStatesTheTopLogprobsLimitTheKernelsHave() throws IOException {
+        String api = Files.readString(Path.of("docs/api.md"));
+        assertThat(api).containsPattern("\\| `top_logprobs` \\| integer 0\\.\\." + KernelLimits.MAX_TOP_LOGPROBS + " \\|");
+    }
+
+    @Test
     void classesAndMethodsNamedInKernelCommentsExist() throws IOException {
         Map<String, List<String>> classesBySimpleName = javaClassesBySimpleName();
         List<String> problems = new ArrayList<>();
