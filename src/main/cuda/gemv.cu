@@ -11,8 +11,9 @@
 //                                        [B][qDim], k and v -> bf16 KV cache at the row's slot/pos
 //   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
 // Launch: block 32*W (W warps, one pair each; W = 8, or 4 for qkv), grid.x = ceil(pairs/W), grid.y = ceil(B/BT).
-// CPU counterparts: CpuEngine's matVec plus, per epilogue, its bias/RoPE/KV write, silu*mul and
-// residual add.
+// CPU counterparts, all in Qwen2Forward#run: MatrixOps#matmul, then per epilogue Qwen2Forward#addBias,
+// Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
+// Qwen2Forward#addInto (residual).
 #include "common.cuh"
 
 namespace gemv {

@@ -11,7 +11,8 @@ import qwenchat.engine.sampling.SamplingParams;
  *     generated tokens (as transformers does); presence and frequency penalties see only tokens
  *     appended with {@code prefill == false}, which are the sampled ones (as OpenAI defines them).
  * @param sampling how to pick the next token
- * @param topLogprobs how many of the most likely ids to report with their log-probabilities (0-20)
+ * @param topLogprobs how many of the most likely ids to report with their log-probabilities
+ *     (0..{@link KernelLimits#MAX_TOP_LOGPROBS})
  */
 public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs) {
     public StepRequest {
@@ -19,8 +20,9 @@ public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingP
         if (!prefill && tokens.length != 1) {
             throw new IllegalArgumentException("a decode step appends exactly one token, got " + tokens.length);
         }
-        if (topLogprobs < 0 || topLogprobs > 20) {
-            throw new IllegalArgumentException("topLogprobs must be 0..20, got " + topLogprobs);
+        if (topLogprobs < 0 || topLogprobs > KernelLimits.MAX_TOP_LOGPROBS) {
+            throw new IllegalArgumentException(
+                    "topLogprobs must be 0.." + KernelLimits.MAX_TOP_LOGPROBS + ", got " + topLogprobs);
         }
     }
 

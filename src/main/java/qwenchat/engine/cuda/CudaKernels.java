@@ -2,6 +2,7 @@ package qwenchat.engine.cuda;
 
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
+import qwenchat.engine.KernelLimits;
 
 /**
  * Typed launches of the model kernels (see each {@code src/main/cuda/*.cu} for what it computes).
@@ -15,8 +16,8 @@ public final class CudaKernels {
     public static final int ATTN_SPLIT = 64;
     /** Largest query-head group per KV head; must match attn::MAXG. */
     public static final int ATTN_MAX_GROUP = 16;
-    /** Most log-probabilities logits_topk reports per row; must match sampling::MAXK. */
-    public static final int MAX_TOPK = 20;
+    /** Most log-probabilities logits_topk reports per row (limits::MAX_TOP_LOGPROBS in limits.cuh). */
+    public static final int MAX_TOPK = KernelLimits.MAX_TOP_LOGPROBS;
 
     public enum GemvMode {
         PLAIN("gemv_plain"), RESIDUAL("gemv_residual"), QKV("gemv_qkv"), SWIGLU("gemv_swiglu");
