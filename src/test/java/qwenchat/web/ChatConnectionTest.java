@@ -33,7 +33,8 @@ class ChatConnectionTest {
         runtime.ready(FakeServing.model());
         FakeGenerationService generation = new FakeGenerationService();
         PresetStore presets = new PresetStore(Files.createTempDirectory("qwen-connection-test"), new AtomicFileWriter(), JSON);
-        WebChatProperties limits = new WebChatProperties(262144, 1 << 20, java.time.Duration.ofSeconds(10), List.of(), 16, 100);
+        WebChatProperties limits = new WebChatProperties(262144, 1 << 20, java.time.Duration.ofSeconds(10), List.of(), 16, 100,
+                java.time.Duration.ofSeconds(60), java.time.Duration.ofSeconds(20));
         BlockingQueue<JsonNode> frames = new LinkedBlockingQueue<>();
         ChatConnection[] connection = new ChatConnection[1];
         // The "client" answers c1's done with its next chat while the server is still inside the send.
@@ -44,7 +45,8 @@ class ChatConnectionTest {
             }
         });
         FrameSender sender = new FrameSender(session, Runnable::run, 1 << 20, 10_000, () -> { });
-        connection[0] = new ChatConnection(sender, runtime, generation, presets, limits, JSON);
+        connection[0] = new ChatConnection(sender, runtime, generation, presets, limits, JSON,
+                "the request ran past its time limit");
 
         connection[0].onFrame(chat("c1"));
 
