@@ -99,6 +99,7 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
     }
 
     static String gib(long bytes) {
+        if (bytes < (1L << 30)) return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
         return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
     }
 }
