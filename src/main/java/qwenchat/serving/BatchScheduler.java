@@ -189,14 +189,8 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         for (String stop : r.stop()) {
             if (stop.isEmpty()) throw new GenerationException(Code.INVALID_REQUEST, "a stop string must not be empty");
         }
-        String tooLong = KvAdmission.neverFits(r.promptIds().length, r.maxNewTokens(), kv);
+        String tooLong = KvAdmission.neverFits(r.promptIds().length, r.maxNewTokens(), kv, served.contextLength());
         if (tooLong != null) throw new GenerationException(Code.CONTEXT_OVERFLOW, tooLong);
-        long need = (long) r.promptIds().length + r.maxNewTokens();
-        if (need > served.contextLength()) {
-            throw new GenerationException(Code.CONTEXT_OVERFLOW, "the prompt has " + r.promptIds().length
-                    + " tokens and max tokens is " + r.maxNewTokens() + ", together " + need
-                    + ", more than the context size of " + served.contextLength() + " tokens");
-        }
     }
 
     private int retryAfterSeconds() {

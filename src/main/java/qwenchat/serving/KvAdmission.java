@@ -36,14 +36,20 @@ final class KvAdmission {
     }
 
     /**
-     * Why a request can never run, or null: prompt plus max tokens beyond what the whole pool holds
-     * could not finish even with every other sequence preempted.
+     * Why a request can never run, or null: prompt plus max tokens beyond the served context, or
+     * beyond what the whole pool holds (it could not finish even with every other sequence
+     * preempted). When the pool is what bounds the context, the message names both.
      */
-    static String neverFits(int promptTokens, int maxNewTokens, KvCacheCapacity capacity) {
+    static String neverFits(int promptTokens, int maxNewTokens, KvCacheCapacity capacity, int servedContext) {
         long need = (long) promptTokens + maxNewTokens;
-        if (need <= capacity.totalTokens()) return null;
-        return "the prompt has " + promptTokens + " tokens and max tokens is " + maxNewTokens + ", together " + need
-                + ", more than the " + capacity.totalTokens() + " tokens the whole KV cache holds ("
-                + capacity.totalBlocks() + " blocks of " + capacity.blockSize() + ")";
+        long pool = capacity.totalTokens();
+        if (need <= servedContext && need <= pool) return null;
+        String head = "the prompt has " + promptTokens + " tokens and max tokens is " + maxNewTokens + ", together "
+                + need + ", more than ";
+        String poolText = pool + " tokens the whole KV cache holds (" + capacity.totalBlocks() + " blocks of "
+                + capacity.blockSize() + ")";
+        if (pool < servedContext) return head + "the " + poolText;
+        if (pool == servedContext) return head + "the context size of " + servedContext + " tokens, the " + poolText;
+        return head + "the context size of " + servedContext + " tokens";
     }
 }

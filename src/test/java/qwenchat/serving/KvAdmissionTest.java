@@ -27,9 +27,18 @@ class KvAdmissionTest {
 
     @Test
     void aRequestBeyondTheWholePoolIsNamedWithBothNumbers() {
-        KvCacheCapacity cap = new KvCacheCapacity(8, 32768, 16, 100);
-        assertThat(KvAdmission.neverFits(1000, 600, cap)).isNull();
-        assertThat(KvAdmission.neverFits(1000, 601, cap))
-                .contains("together 1601").contains("1600 tokens the whole KV cache holds (100 blocks of 16)");
+        KvCacheCapacity cap = new KvCacheCapacity(8, 1600, 16, 100);
+        assertThat(KvAdmission.neverFits(1000, 600, cap, 1600)).isNull();
+        assertThat(KvAdmission.neverFits(1000, 601, cap, 1600)).isEqualTo("the prompt has 1000 tokens and max tokens is"
+                + " 601, together 1601, more than the context size of 1600 tokens, the 1600 tokens the whole KV cache"
+                + " holds (100 blocks of 16)");
+        assertThat(KvAdmission.neverFits(1000, 601, cap, 4096))
+                .endsWith("more than the 1600 tokens the whole KV cache holds (100 blocks of 16)");
+    }
+
+    @Test
+    void aRequestBeyondTheContextOfALargePoolNamesTheContext() {
+        KvCacheCapacity cap = new KvCacheCapacity(8, 4096, 16, 10_000);
+        assertThat(KvAdmission.neverFits(100, 4000, cap, 4096)).endsWith("together 4100, more than the context size of 4096 tokens");
     }
 }
