@@ -177,10 +177,10 @@ final class ChatConnection {
         @Override
         public void onComplete(FinishReason reason, String tailText, GenerationUsage u) {
             if (tailText != null && !tailText.isEmpty()) send(new ServerFrames.Delta(id, tailText));
+            finished();
             send(new ServerFrames.Done("done", id, reason.wireName(),
                     new ServerFrames.Usage(u.promptTokens(), u.completionTokens(), u.totalTokens()),
                     u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond()));
-            finished();
         }
 
         @Override
@@ -188,12 +188,16 @@ final class ChatConnection {
             if (error.code() == GenerationException.Code.ENGINE_FAILURE) log.error("generation {} failed", id, error);
             String message = error.code() == GenerationException.Code.ENGINE_FAILURE
                     ? "the engine failed: " + error.getMessage() : error.getMessage();
-            sendError(id, error.code().name().toLowerCase(), message);
             finished();
+            sendError(id, error.code().name().toLowerCase(), message);
         }
 
+        /**
+         * Runs before the final frame is queued: a client may answer "done" at once with its next
+         * chat (or close the socket), and must find the connection idle, not the finished
+         * generation still active (refused as in progress, or cancelled after the fact).
+         */
         private void finished() {
-            // Only this generation can be active: a new chat frame is refused until this runs.
             active.set(null);
         }
     }
