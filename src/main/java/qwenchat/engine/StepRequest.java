@@ -13,8 +13,12 @@ import qwenchat.engine.sampling.SamplingParams;
  * @param sampling how to pick the next token
  * @param topLogprobs how many of the most likely ids to report with their log-probabilities
  *     (0..{@link KernelLimits#MAX_TOP_LOGPROBS})
+ * @param generatedTail for a prefill that recomputes a preempted sequence: how many of the last
+ *     {@code tokens} were sampled earlier, so the penalties and the draw counter count them as
+ *     generated exactly as if the sequence had never left the cache; 0 otherwise
  */
-public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs) {
+public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs,
+        int generatedTail) {
     public StepRequest {
         if (tokens.length == 0) throw new IllegalArgumentException("a step needs at least one token");
         if (!prefill && tokens.length != 1) {
@@ -24,6 +28,28 @@ public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingP
             throw new IllegalArgumentException(
                     "topLogprobs must be 0.." + KernelLimits.MAX_TOP_LOGPROBS + ", got " + topLogprobs);
         }
+        if (generatedTail < 0 || generatedTail > 0 && (!prefill || generatedTail >= tokens.length)) {
+            throw new IllegalArgumentException("generatedTail must be 0, or 1.." + (tokens.length - 1)
+                    + " on a prefill (at least one prompt token), got " + generatedTail);
+        }
+    }
+
+    public StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs) {
+        this(sequence, tokens, prefill, sampling, topLogprobs, 0);
+    }
+
+    /**
+     * Re-fills a preempted sequence: its prompt followed by the {@code generated} tokens it had
+     * sampled, in one prefill whose result is the token the next decode would have given.
+     */
+    public static StepRequest recompute(int sequence, int[] promptAndGenerated, int generated, SamplingParams sampling,
+            int topLogprobs) {
+        return new StepRequest(sequence, promptAndGenerated, true, sampling, topLogprobs, generated);
+    }
+
+    /** Tokens of {@link #tokens} that were prompt, not sampled: all of them unless this is a recompute. */
+    public int promptLength() {
+        return tokens.length - generatedTail;
     }
 
     public static StepRequest prefill(int sequence, int[] prompt, SamplingParams sampling, int topLogprobs) {
