@@ -2,6 +2,7 @@ package qwenchat.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -57,7 +58,8 @@ class CudaEngineShapeTest {
         ModelConfig c = config(3584, 28, 4, 128);
         // K and V, 28 layers, 4 KV heads of 128 bf16 per token.
         long perToken = 2L * 28 * 4 * 128 * 2;
-        assertTrue(DeviceKvCache.totalBytes(c, new KvCacheCapacity(2, 1000)) == 2 * 1000 * perToken);
+        assertEquals(30 * 64 * perToken, DeviceKvCache.totalBytes(c, 64, 30));
+        assertEquals(16 * perToken, DeviceKvCache.blockBytes(c, 16));
         assertTrue(Workspace.bytes(c, 32768, true) > Workspace.bytes(c, 1024, true));
         assertTrue(Workspace.chunkRows(c, 32768, true) == 8192 && Workspace.chunkRows(c, 32768, false) == 64);
     }
