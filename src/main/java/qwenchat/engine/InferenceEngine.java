@@ -8,11 +8,13 @@ import qwenchat.model.ModelConfig;
  * engines. Web code depends on this interface only.
  *
  * <h2>Sequences and the KV cache</h2>
- * The engine owns a KV cache of fixed {@link #capacity()}: at most {@code maxSequences} open
- * sequences of at most {@code maxTokensPerSequence} tokens each. {@link #openSequence()} reserves a
- * slot, every prefill or decode step appends the tokens it is given to that slot's cache, and
- * {@link #freeSequence(int)} returns the slot and its KV memory. Slot ids are small integers
- * {@code 0 <= id < maxSequences} and are reused after a free.
+ * The engine owns a paged KV cache of fixed {@link #capacity()}: a pool of blocks shared by at
+ * most {@code maxSequences} open sequences of at most {@code maxTokensPerSequence} tokens each.
+ * {@link #openSequence()} opens an empty sequence, every prefill or decode step takes the blocks
+ * its tokens need from the pool, and {@link #freeSequence(int)} returns the sequence's blocks.
+ * Nothing is reserved ahead: when the pool runs dry a step throws {@link KvCacheFullException}
+ * before changing anything, and {@link #kvUsage()} lets the scheduler see that coming (to admit
+ * and preempt). Sequence ids are small integers {@code 0 <= id < maxSequences}, reused after a free.
  *
  * <h2>Continuous batching</h2>
  * A scheduler drives the engine in a loop. Between two calls it may open sequences for newcomers
@@ -38,14 +40,17 @@ public interface InferenceEngine extends AutoCloseable {
 
     KvCacheCapacity capacity();
 
+    /** Blocks of the KV pool in use now; cheap, called by the scheduler every iteration. */
+    KvBlockUsage kvUsage();
+
     /**
-     * Reserves a KV slot for a new, empty sequence.
+     * Opens a new, empty sequence; it holds no KV block until tokens are appended.
      *
      * @throws KvCacheFullException when all {@code maxSequences} slots are open
      */
     int openSequence();
 
-    /** Releases the slot and its KV memory. Freeing a slot that is not open is a no-op. */
+    /** Closes the sequence and returns its KV blocks. Freeing one that is not open is a no-op. */
     void freeSequence(int sequence);
 
     /** Tokens currently held in the sequence's KV cache. */
@@ -59,7 +64,8 @@ public interface InferenceEngine extends AutoCloseable {
      * sequence and returns the logits of the last position ({@code [1][vocab]}), or of every
      * appended position ({@code [tokens.length][vocab]}) when {@code allPositions}.
      *
-     * @throws KvCacheFullException when the sequence would exceed {@code maxTokensPerSequence}
+     * @throws KvCacheFullException when the sequence would exceed {@code maxTokensPerSequence} or
+     *     the pool has too few free blocks; nothing has changed then
      */
     float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions);
 
@@ -72,6 +78,8 @@ public interface InferenceEngine extends AutoCloseable {
      * see every token the engine has been fed for that sequence (see {@link StepRequest}).
      *
      * @return one result per request, in request order
+     * @throws KvCacheFullException when the pool cannot hold every request's tokens; thrown before
+     *     anything changes, so the caller may free sequences and retry
      */
     List<SampledToken> step(List<StepRequest> requests);
 

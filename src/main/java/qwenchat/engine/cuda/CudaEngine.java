@@ -8,6 +8,7 @@ import jcuda.Pointer;
 import qwenchat.engine.EngineException;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.LoadProgressListener;
 import qwenchat.engine.SampledToken;
@@ -76,10 +77,10 @@ public final class CudaEngine implements InferenceEngine {
 
     private CudaEngine(ModelConfig config, KvCacheCapacity capacity, Options options, CudaContext ctx) {
         this.config = config;
-        this.capacity = capacity;
+        this.capacity = slotView(capacity);
         this.options = options;
         this.ctx = ctx;
-        this.seqs = new SequenceTable(capacity.maxSequences(), capacity.maxTokensPerSequence());
+        this.seqs = new SequenceTable(this.capacity.maxSequences(), this.capacity.maxTokensPerSequence());
     }
 
     public static CudaEngine load(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
@@ -104,6 +105,17 @@ public final class CudaEngine implements InferenceEngine {
             throw err;
         }
         return e;
+    }
+
+    /**
+     * Until the kernels read KV through block tables, each contiguous slot stands for one block of
+     * {@code maxTokensPerSequence} tokens, and the pool's memory buys as many slots as it covers,
+     * so the scheduler's admission and preemption work unchanged on top.
+     */
+    static KvCacheCapacity slotView(KvCacheCapacity pool) {
+        int perSlot = pool.maxTokensPerSequence();
+        long slots = Math.max(1, Math.min(pool.maxSequences(), pool.totalTokens() / perSlot));
+        return new KvCacheCapacity((int) slots, perSlot, perSlot, (int) slots);
     }
 
     /** What the kernels require of the shapes; every Qwen2.5 size meets it. */
@@ -191,6 +203,11 @@ public final class CudaEngine implements InferenceEngine {
     @Override
     public KvCacheCapacity capacity() {
         return capacity;
+    }
+
+    @Override
+    public KvBlockUsage kvUsage() {
+        return new KvBlockUsage(capacity.totalBlocks(), capacity.totalBlocks() - seqs.openCount(), capacity.blockSize());
     }
 
     @Override
@@ -381,6 +398,7 @@ public final class CudaEngine implements InferenceEngine {
                 StepRequest r = requests.get(i);
                 if (!r.prefill()) continue;
                 prefillChunks(r.sequence(), r.tokens(), false, null);
+                if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
                 SampledToken[] one = sampling.pick(List.of(r));
                 out[i] = one[0];
             }

@@ -94,6 +94,15 @@ final class SequenceTable {
         length[s] = n;
     }
 
+    /** Re-labels the last {@code count} tokens fed as generated ones (a recomputed sequence's sampled tail). */
+    void markGenerated(int s, int count) {
+        Arrays.fill(decoded[s], length[s] - count, length[s], true);
+        TokenHistory h = new TokenHistory();
+        h.addPrompt(Arrays.copyOf(fed[s], length[s] - count));
+        for (int i = length[s] - count; i < length[s]; i++) h.addGenerated(fed[s][i]);
+        history[s] = h;
+    }
+
     TokenHistory history(int s) {
         return history[s];
     }
