@@ -1,11 +1,13 @@
 package qwenchat.serving;
 
+import java.util.OptionalLong;
 import qwenchat.engine.EngineFactory.Choice;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.LoadProgressListener;
 import qwenchat.engine.cpu.CpuEngineOptions;
 import qwenchat.engine.cuda.CudaAvailability;
+import qwenchat.engine.cuda.CudaEngine;
 import qwenchat.model.ModelConfig;
 import qwenchat.weights.Checkpoint;
 
@@ -34,6 +36,21 @@ final class DefaultEngineFactory implements EngineFactory {
     public boolean kvCacheOnGpu() {
         return resolved() == Choice.CUDA;
     }
+
+    /**
+     * For CUDA: the device's total memory (or {@link CudaEngine#SIMULATE_DEVICE_MEMORY}) times
+     * {@code gpuMemoryUtilization}, less the context, weights, workspace and reserve (see
+     * {@link CudaEngine#kvBudgetBytes}); empty for the CPU engine.
+     */
+    public OptionalLong kvCacheBudgetBytes(ModelConfig config, double gpuMemoryUtilization, int maxTokensPerSequence) {
+        if (resolved() != Choice.CUDA) return OptionalLong.empty();
+        // The block table's width depends on the block size; the smallest one we offer bounds it (a few MB).
+        return OptionalLong.of(CudaEngine.kvBudgetBytes(0, config, gpuMemoryUtilization, properties.kvMaxSequences(),
+                maxTokensPerSequence, MIN_BLOCK_SIZE));
+    }
+
+    /** Smallest KV block size the CUDA engine is measured with (bench --kv-block-sizes). */
+    static final int MIN_BLOCK_SIZE = 16;
 
     @Override
     public InferenceEngine create(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,

@@ -14,14 +14,19 @@ import qwenchat.engine.LoadProgressListener;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.cpu.Rope;
+import qwenchat.engine.kv.KvBlockManager;
+import qwenchat.engine.kv.KvCacheSizing;
 import qwenchat.model.ModelConfig;
 import qwenchat.weights.Checkpoint;
 
 /**
- * Qwen2 inference on one NVIDIA GPU through our own kernels. All device work runs on the
- * {@link CudaContext}'s worker thread; the public methods block on it. Prefill runs in chunks of
- * up to {@link CudaKernels#MAX_ROWS} rows through the same kernels as decode (causal attention
- * falls out of each row attending to its own position); decode batches replay CUDA graphs.
+ * Qwen2 inference on one NVIDIA GPU through our own kernels: load, forward and KV. All device work
+ * runs on the {@link CudaContext}'s worker thread; the public methods block on it. Prefill runs in
+ * chunks through the tensor-core GEMMs and flash attention (or the decode kernels where those do not
+ * fit); decode batches replay CUDA graphs. The KV cache is paged: a {@link KvBlockManager} decides
+ * which pool blocks each sequence holds, {@link DeviceKvCache} mirrors that into the device block
+ * table before every step, and a step whose blocks are not free fails before anything changes.
+ * Token choice lives in {@link DeviceSampling}.
  */
 public final class CudaEngine implements InferenceEngine {
 
@@ -55,10 +60,15 @@ public final class CudaEngine implements InferenceEngine {
         }
     }
 
-    static final int INTERIM_BLOCK_SIZE = 64;
-
     /** Device memory kept free beyond what we allocate: context, module, graphs, fragmentation. */
     static final long RESERVE_BYTES = 512L << 20;
+
+    /**
+     * JVM system property capping the device memory the engine believes it has, in bytes: e.g.
+     * 25769803776 on an 80 GB H100 rehearses a 24 GB card (sizing and the load-time check use the
+     * smaller number). Unset or 0: the real total.
+     */
+    public static final String SIMULATE_DEVICE_MEMORY = "qwen.cuda.simulate-device-memory-bytes";
 
     private final ModelConfig config;
     private final KvCacheCapacity capacity;
@@ -73,14 +83,16 @@ public final class CudaEngine implements InferenceEngine {
     private PinnedBuffer io;
     private DeviceSampling sampling;
     private final SequenceTable seqs;
+    private final KvBlockManager blocks;
     private EngineInfo info;
 
     private CudaEngine(ModelConfig config, KvCacheCapacity capacity, Options options, CudaContext ctx) {
         this.config = config;
-        this.capacity = slotView(capacity);
+        this.capacity = capacity;
         this.options = options;
         this.ctx = ctx;
-        this.seqs = new SequenceTable(this.capacity.maxSequences(), this.capacity.maxTokensPerSequence());
+        this.seqs = new SequenceTable(capacity.maxSequences());
+        this.blocks = new KvBlockManager(capacity);
     }
 
     public static CudaEngine load(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
@@ -107,17 +119,6 @@ public final class CudaEngine implements InferenceEngine {
         return e;
     }
 
-    /**
-     * Until the kernels read KV through block tables, each contiguous slot stands for one block of
-     * {@code maxTokensPerSequence} tokens, and the pool's memory buys as many slots as it covers,
-     * so the scheduler's admission and preemption work unchanged on top.
-     */
-    static KvCacheCapacity slotView(KvCacheCapacity pool) {
-        int perSlot = pool.maxTokensPerSequence();
-        long slots = Math.max(1, Math.min(pool.maxSequences(), pool.totalTokens() / perSlot));
-        return new KvCacheCapacity((int) slots, perSlot, perSlot, (int) slots);
-    }
-
     /** What the kernels require of the shapes; every Qwen2.5 size meets it. */
     static void checkShapes(ModelConfig c, KvCacheCapacity cap) {
         List<String> bad = new ArrayList<>();
@@ -140,35 +141,37 @@ public final class CudaEngine implements InferenceEngine {
     private void init(Checkpoint checkpoint, LoadProgressListener listener) {
         module = KernelModule.load();
         long weightBytes = DeviceWeights.deviceBytes(config);
-        int blockSize = INTERIM_BLOCK_SIZE;
-        int perSeq = (capacity.maxTokensPerSequence() + blockSize - 1) / blockSize;
-        int totalBlocks = perSeq * capacity.maxSequences();
-        long kvBytes = DeviceKvCache.totalBytes(config, blockSize, totalBlocks);
+        int blockSize = capacity.blockSize();
+        long kvBytes = DeviceKvCache.totalBytes(config, blockSize, capacity.totalBlocks());
+        long tableBytes = DeviceKvCache.tableBytes(capacity.maxSequences(), capacity.maxBlocksPerSequence());
         boolean gemmChunks = ForwardPass.gemmFits(config) && options.gemm();
         long wsBytes = Workspace.bytes(config, capacity.maxTokensPerSequence(), gemmChunks);
         long staging = 2L * WeightUploader.STAGE_BYTES;
         long[] mem = ctx.memoryInfo();
-        long need = weightBytes + kvBytes + wsBytes + RESERVE_BYTES;
-        if (need > mem[0]) {
+        long total = deviceMemory(mem[1]);
+        // What the card (or the simulated smaller one) still has: the context already took total - free.
+        long free = Math.min(mem[0], total - (mem[1] - mem[0]));
+        long need = weightBytes + kvBytes + tableBytes + wsBytes + RESERVE_BYTES;
+        if (need > free) {
             throw new EngineException(String.format(
-                    "not enough device memory on %s: need %.2f GiB (weights %.2f GiB + KV cache %.2f GiB for %d sequences x %d"
-                            + " tokens + workspace %.2f GiB + reserve %.2f GiB) but only %.2f GiB of %.2f GiB is free;"
-                            + " lower maxSequences or maxTokensPerSequence",
-                    ctx.deviceName(), gib(need), gib(weightBytes), gib(kvBytes), capacity.maxSequences(),
-                    capacity.maxTokensPerSequence(), gib(wsBytes), gib(RESERVE_BYTES), gib(mem[0]), gib(mem[1])));
+                    "not enough device memory on %s: need %.2f GiB (weights %.2f GiB + KV cache %.2f GiB in %d blocks of %d"
+                            + " tokens for up to %d sequences + workspace %.2f GiB + reserve %.2f GiB) but only %.2f GiB of"
+                            + " %.2f GiB is free%s; lower qwen.kv-cache-bytes, qwen.gpu-memory-utilization or the"
+                            + " tokens per sequence",
+                    ctx.deviceName(), gib(need), gib(weightBytes), gib(kvBytes), capacity.totalBlocks(), blockSize,
+                    capacity.maxSequences(), gib(wsBytes + tableBytes), gib(RESERVE_BYTES), gib(free), gib(total),
+                    total < mem[1] ? " (simulated by " + SIMULATE_DEVICE_MEMORY + ")" : ""));
         }
         long fileBytes = 0;
         for (String n : DeviceWeights.tensorNames(config)) fileBytes += checkpoint.info(n).byteLength();
         try (WeightUploader up = new WeightUploader(ctx.stream(), listener, fileBytes)) {
             weights = DeviceWeights.upload(config, checkpoint, up);
         }
-        kv = new DeviceKvCache(config, blockSize, totalBlocks, capacity.maxSequences(), perSeq);
-        // Until the block manager lands: sequence s owns blocks s*perSeq .. s*perSeq+perSeq-1.
-        for (int s = 0; s < capacity.maxSequences(); s++) {
-            int[] ids = new int[perSeq];
-            for (int j = 0; j < perSeq; j++) ids[j] = s * perSeq + j;
-            kv.syncTable(s, ids, ctx.stream());
-        }
+        kv = new DeviceKvCache(config, blockSize, capacity.totalBlocks(), capacity.maxSequences(),
+                capacity.maxBlocksPerSequence());
+        System.getLogger(CudaEngine.class.getName()).log(System.Logger.Level.INFO,
+                new KvCacheSizing(DeviceKvCache.blockBytes(config, blockSize) / blockSize, blockSize, capacity.totalBlocks(),
+                        config.contextLength()).logLine() + " on " + ctx.deviceName());
         ws = new Workspace(config, capacity.maxTokensPerSequence(), gemmChunks);
         // The CPU engine's table, so both engines rotate by the very same float32 frequencies.
         Rope rope = Rope.of(config);
@@ -182,8 +185,58 @@ public final class CudaEngine implements InferenceEngine {
         io = PinnedBuffer.allocate(16L * ws.chunk);
         sampling = new DeviceSampling(ctx, kernels, ws, seqs, config.vocabSize());
         info = new EngineInfo("cuda", ctx.deviceName(), ctx.computeCapability(), ctx.driverVersion(), weights.bytes(),
-                kvBytes, ws.totalBytes() + staging, ctx.totalMemory());
+                kvBytes, ws.totalBytes() + tableBytes + staging, total);
         ctx.synchronize();
+    }
+
+    /** The device's memory as the engine should see it: {@code real}, or less under {@link #SIMULATE_DEVICE_MEMORY}. */
+    static long deviceMemory(long real) {
+        String v = System.getProperty(SIMULATE_DEVICE_MEMORY, "").trim();
+        if (v.isEmpty()) return real;
+        long cap;
+        try {
+            cap = Long.parseLong(v.replace("_", ""));
+        } catch (NumberFormatException e) {
+            throw new EngineException(SIMULATE_DEVICE_MEMORY + " must be a byte count, got '" + v + "'");
+        }
+        if (cap < 0) throw new EngineException(SIMULATE_DEVICE_MEMORY + " must be >= 0, got " + cap);
+        return cap == 0 ? real : Math.min(real, cap);
+    }
+
+    /**
+     * Device bytes everything but the KV pool takes for this model: weights, workspace for
+     * sequences of up to {@code maxTokensPerSequence} tokens, the block table, upload staging and
+     * the reserve. What {@link KvCacheSizing#budget} subtracts from the allowed memory.
+     */
+    public static long bytesBesideKv(ModelConfig c, int maxSequences, int maxTokensPerSequence, int blockSize) {
+        boolean gemm = ForwardPass.gemmFits(c);
+        int perSeq = (int) (((long) maxTokensPerSequence + blockSize - 1) / blockSize);
+        return DeviceWeights.deviceBytes(c) + Workspace.bytes(c, maxTokensPerSequence, gemm)
+                + DeviceKvCache.tableBytes(maxSequences, perSeq) + 2L * WeightUploader.STAGE_BYTES + RESERVE_BYTES;
+    }
+
+    /**
+     * The KV pool bytes for this model on device {@code device} when the process may use
+     * {@code utilization} of the device's memory (vLLM's gpu_memory_utilization): total (or the
+     * simulated total) times utilization, less what the CUDA context already holds and
+     * {@link #bytesBesideKv}. Opens and closes a context of its own to read the numbers.
+     *
+     * @throws EngineException naming the numbers when nothing is left for the KV cache
+     */
+    public static long kvBudgetBytes(int device, ModelConfig c, double utilization, int maxSequences,
+                                     int maxTokensPerSequence, int blockSize) {
+        long[] mem;
+        try (CudaContext probe = CudaContext.create(device)) {
+            mem = probe.memoryInfo();
+        }
+        long total = deviceMemory(mem[1]);
+        long contextBytes = mem[1] - mem[0];
+        try {
+            return KvCacheSizing.budget(total, utilization,
+                    contextBytes + bytesBesideKv(c, maxSequences, maxTokensPerSequence, blockSize));
+        } catch (IllegalArgumentException e) {
+            throw new EngineException(e.getMessage());
+        }
     }
 
     private static double gib(long b) {
@@ -207,27 +260,45 @@ public final class CudaEngine implements InferenceEngine {
 
     @Override
     public KvBlockUsage kvUsage() {
-        return new KvBlockUsage(capacity.totalBlocks(), capacity.totalBlocks() - seqs.openCount(), capacity.blockSize());
+        return blocks.usage();
     }
 
     @Override
     public int openSequence() {
-        return seqs.open();
+        int s = blocks.openSequence();
+        seqs.open(s);
+        return s;
     }
 
     @Override
     public void freeSequence(int sequence) {
+        if (!blocks.isOpen(sequence)) return;
+        blocks.freeSequence(sequence);
         seqs.free(sequence);
+        kv.forget(sequence);
     }
 
     @Override
     public int sequenceLength(int sequence) {
-        return seqs.length(sequence);
+        return blocks.sequenceLength(sequence);
     }
 
     @Override
     public int openSequenceCount() {
-        return seqs.openCount();
+        return blocks.openSequenceCount();
+    }
+
+    /**
+     * Takes the blocks a step's tokens need, all or nothing, before any compute: a step that does
+     * not fit throws {@link qwenchat.engine.KvCacheFullException} and leaves every sequence as it was.
+     */
+    private void reserve(int[] sequences, int[] tokens) {
+        blocks.appendAll(sequences, tokens);
+    }
+
+    /** Uploads the block table rows of the step's sequences (worker thread, before the step's kernels). */
+    private void syncTables(int[] sequences) {
+        for (int s : sequences) kv.syncTable(s, blocks.blockIds(s), ctx.stream());
     }
 
     // ---- forward passes (worker thread) ----
@@ -294,7 +365,7 @@ public final class CudaEngine implements InferenceEngine {
         int[] logitRows = new int[max];
         for (int from = 0, n; from < tokens.length; from += n) {
             n = options.alignedChunks() ? chunkLength(tokens.length - from, max) : Math.min(max, tokens.length - from);
-            int start = seqs.length(seq);
+            int start = seqs.length(seq);  // tokens computed so far; the manager already counts the whole step
             Arrays.fill(slots, 0, n, seq);
             for (int i = 0; i < n; i++) pos[i] = start + i;
             boolean last = from + n == tokens.length;
@@ -320,8 +391,9 @@ public final class CudaEngine implements InferenceEngine {
     public float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         checkTokens(tokens);
-        seqs.requireRoom(sequence, tokens.length);
+        reserve(new int[] {sequence}, new int[] {tokens.length});
         return ctx.call(() -> {
+            syncTables(new int[] {sequence});
             List<float[]> out = new ArrayList<>();
             prefillChunks(sequence, tokens, allPositions, out);
             return out.toArray(new float[0][]);
@@ -331,7 +403,11 @@ public final class CudaEngine implements InferenceEngine {
     @Override
     public float[][] decodeLogits(int[] sequences, int[] tokens) {
         checkDecode(sequences, tokens);
+        int[] ones = new int[sequences.length];
+        Arrays.fill(ones, 1);
+        reserve(sequences, ones);
         return ctx.call(() -> {
+            syncTables(sequences);
             float[][] out = new float[sequences.length][];
             for (int from = 0; from < sequences.length; from += CudaKernels.MAX_ROWS) {
                 int n = Math.min(CudaKernels.MAX_ROWS, sequences.length - from);
@@ -350,7 +426,7 @@ public final class CudaEngine implements InferenceEngine {
         checkTokens(tokens);
         boolean[] seen = new boolean[capacity.maxSequences()];
         for (int s : sequences) {
-            seqs.requireRoom(s, 1);
+            seqs.requireOpen(s);
             if (seen[s]) throw new IllegalArgumentException("sequence " + s + " appears twice in one decode step");
             seen[s] = true;
         }
@@ -379,11 +455,15 @@ public final class CudaEngine implements InferenceEngine {
     @Override
     public List<SampledToken> step(List<StepRequest> requests) {
         List<Integer> decodes = new ArrayList<>();
+        int[] all = new int[requests.size()];
+        int[] counts = new int[requests.size()];
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
             checkTokens(r.tokens());
-            if (r.prefill()) seqs.requireRoom(r.sequence(), r.tokens().length);
-            else decodes.add(i);
+            seqs.requireOpen(r.sequence());
+            all[i] = r.sequence();
+            counts[i] = r.tokens().length;
+            if (!r.prefill()) decodes.add(i);
         }
         int[] dseqs = new int[decodes.size()];
         int[] dtoks = new int[decodes.size()];
@@ -392,7 +472,9 @@ public final class CudaEngine implements InferenceEngine {
             dtoks[j] = requests.get(decodes.get(j)).tokens()[0];
         }
         checkDecode(dseqs, dtoks);
+        reserve(all, counts);
         return ctx.call(() -> {
+            syncTables(all);
             SampledToken[] out = new SampledToken[requests.size()];
             for (int i = 0; i < requests.size(); i++) {
                 StepRequest r = requests.get(i);
@@ -439,6 +521,11 @@ public final class CudaEngine implements InferenceEngine {
 
     CudaContext context() {
         return ctx;
+    }
+
+    /** For tests: the pool blocks the sequence holds, in position order. */
+    int[] blockIds(int sequence) {
+        return blocks.blockIds(sequence);
     }
 
     int capturedGraphs() {
