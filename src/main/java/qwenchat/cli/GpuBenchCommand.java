@@ -220,13 +220,14 @@ public final class GpuBenchCommand implements CliCommand {
     static Map<String, Double> yarn128k(Path dir, PrintStream log) {
         Map<String, Double> r = new LinkedHashMap<>();
         ModelConfig base = ModelConfigParser.parseConfig(dir.resolve("config.json"));
-        int len = 128 * 1024;
         ModelConfig c = withYarn(base, 4.0);
-        if (c.contextLength() < len + 64) {
+        if (c.contextLength() < 128 * 1024) {
             log.printf("[bench] yarn: the context with factor 4 is %d tokens, under 128K; skipped%n", c.contextLength());
             return r;
         }
-        int cap = len + 256;
+        // The prompt fills the 128K context but for the decode steps measured after it.
+        int cap = c.contextLength();
+        int len = cap - 64;
         try (Checkpoint ckpt = Checkpoint.open(dir);
              CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(1, cap, KvCacheCapacity.DEFAULT_BLOCK_SIZE),
                      (done, total, name) -> { })) {
