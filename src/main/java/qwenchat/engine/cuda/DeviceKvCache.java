@@ -26,10 +26,9 @@ final class DeviceKvCache implements AutoCloseable {
     final List<DeviceBuffer> k = new ArrayList<>(); // per layer: [totalBlocks][kvHeads][blockSize][headDim] bf16
     final List<DeviceBuffer> v = new ArrayList<>(); // per layer: same layout as k
     final DeviceBuffer blockTable;                  // int32 [maxSequences][maxBlocksPerSeq]
-    /** Host copy of the device table (pinned, so uploads are asynchronous on the engine's stream). */
-    private final PinnedBuffer mirror;
-    /** Entries of each table row that the device holds and that match {@link #mirror}. */
-    private final int[] synced;
+    /** Staging for table uploads (pinned, so they are asynchronous on the engine's stream), laid out as the table. */
+    private final PinnedBuffer staging;
+    private final BlockTableMirror mirror;
     private final CudaKernels.PagedKv paged;
 
     /** Bytes one block takes over all layers, K and V. */
@@ -62,7 +61,7 @@ final class DeviceKvCache implements AutoCloseable {
         this.totalBlocks = totalBlocks;
         this.maxSequences = maxSequences;
         this.maxBlocksPerSeq = maxBlocksPerSeq;
-        this.synced = new int[maxSequences];
+        this.mirror = new BlockTableMirror(maxSequences, maxBlocksPerSeq, totalBlocks);
         long side = poolBlockBytes(c, blockSize) * totalBlocks;
         DeviceBuffer table = null;
         PinnedBuffer host = null;
@@ -81,7 +80,7 @@ final class DeviceKvCache implements AutoCloseable {
             throw e;
         }
         this.blockTable = table;
-        this.mirror = host;
+        this.staging = host;
         this.paged = new CudaKernels.PagedKv(blockTable.ptr(), maxBlocksPerSeq, blockSize);
     }
 
@@ -101,36 +100,18 @@ final class DeviceKvCache implements AutoCloseable {
      * the same sequence before the stream has passed the copy (the engine synchronises every step).
      */
     void syncTable(int seq, int[] blockIds, CUstream stream) {
-        if (seq < 0 || seq >= maxSequences) {
-            throw new IllegalArgumentException("sequence " + seq + " outside the block table's 0.." + (maxSequences - 1));
-        }
-        if (blockIds.length > maxBlocksPerSeq) {
-            throw new IllegalArgumentException("sequence " + seq + " holds " + blockIds.length
-                    + " blocks, over the block table's " + maxBlocksPerSeq + " per sequence");
-        }
-        ByteBuffer b = mirror.buffer();
+        int first = mirror.update(seq, blockIds);
+        if (first == blockIds.length) return;
+        ByteBuffer b = staging.buffer();
         int row = seq * maxBlocksPerSeq;
-        int first = 0;
-        int have = synced[seq];
-        while (first < blockIds.length && first < have && b.getInt(4 * (row + first)) == blockIds[first]) first++;
-        for (int i = first; i < blockIds.length; i++) {
-            int id = blockIds[i];
-            if (id < 0 || id >= totalBlocks) {
-                throw new IllegalArgumentException("block id " + id + " of sequence " + seq + " outside the pool's 0.."
-                        + (totalBlocks - 1));
-            }
-            b.putInt(4 * (row + i), id);
-        }
-        synced[seq] = blockIds.length;
-        if (first < blockIds.length) {
-            long at = 4L * (row + first);
-            blockTable.copyFromHostAsync(mirror.pointer().withByteOffset(at), at, 4L * (blockIds.length - first), stream);
-        }
+        for (int i = first; i < blockIds.length; i++) b.putInt(4 * (row + i), blockIds[i]);
+        long at = 4L * (row + first);
+        blockTable.copyFromHostAsync(staging.pointer().withByteOffset(at), at, 4L * (blockIds.length - first), stream);
     }
 
     /** Forgets what the device row of {@code seq} holds (the sequence was freed; its blocks may go elsewhere). */
     void forget(int seq) {
-        if (seq >= 0 && seq < maxSequences) synced[seq] = 0;
+        mirror.forget(seq);
     }
 
     private void closePools() {
@@ -142,6 +123,6 @@ final class DeviceKvCache implements AutoCloseable {
     public void close() {
         closePools();
         if (blockTable != null) blockTable.close();
-        if (mirror != null) mirror.close();
+        if (staging != null) staging.close();
     }
 }
