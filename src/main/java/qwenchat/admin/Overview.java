@@ -41,13 +41,13 @@ final class Overview {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model", cards.current());
         out.put("load", load(runtime.status()));
-        out.put("engine", engine(scheduler.engineSnapshot()));
+        SchedulerStats s = scheduler.stats();
+        out.put("engine", engine(scheduler.engineSnapshot(), s.preemptions()));
         out.put("kernels", kernels);
         out.put("health", health());
-        SchedulerStats s = scheduler.stats();
         out.put("totals", Map.of("completed", s.completed(), "cancelled", s.cancelled(), "failed", s.failed(),
                 "rejectedBusy", s.rejectedBusy(), "tokensGenerated", s.tokensGenerated(), "steps", s.steps(),
-                "maxBatch", s.maxBatch()));
+                "maxBatch", s.maxBatch(), "preemptions", s.preemptions()));
         return out;
     }
 
@@ -72,7 +72,7 @@ final class Overview {
         return m;
     }
 
-    private static Map<String, Object> engine(EngineSnapshot e) {
+    private static Map<String, Object> engine(EngineSnapshot e, long preemptions) {
         if (e == null) return null;
         EngineInfo i = e.info();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -90,6 +90,10 @@ final class Overview {
         m.put("usedTokens", e.usedTokens());
         m.put("reservedTokens", e.reservedTokens());
         m.put("openSequences", e.openSequences());
+        m.put("blockSize", e.kvBlocks().blockSize());
+        m.put("totalBlocks", e.kvBlocks().totalBlocks());
+        m.put("usedBlocks", e.kvBlocks().usedBlocks());
+        m.put("preemptions", preemptions);
         return m;
     }
 

@@ -18,6 +18,8 @@ import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.beans.factory.DisposableBean;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvBlockUsage;
+import qwenchat.engine.KvCacheFullException;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.generation.SequenceTracker;
@@ -26,9 +28,12 @@ import qwenchat.serving.GenerationException.Code;
 
 /**
  * Continuous batching on one loop thread. Each iteration it drops cancelled and timed-out
- * sequences, admits waiting requests while KV capacity allows (each reserves prompt plus max new
- * tokens, as TGI does), then makes one {@link InferenceEngine#step} call carrying the newcomers'
- * prompts and one token for every running sequence, and streams the results to the listeners.
+ * sequences, preempts the newest running ones if the paged KV pool cannot hold the coming step
+ * ({@link PreemptionPolicy}), admits waiting requests while free blocks cover their prompts
+ * ({@link KvAdmission}), then makes one {@link InferenceEngine#step} call carrying the newcomers'
+ * prompts and one token for every running sequence, and streams the results to the listeners. A
+ * preempted sequence waits at the head of the queue and is recomputed (prompt plus the tokens it
+ * had generated, in one prefill), so its client sees the stream go on where it paused.
  */
 public final class BatchScheduler implements GenerationService, DisposableBean {
 
@@ -62,6 +67,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private long completed;
     private long cancelled;
     private long failed;
+    private long preemptions;
     private volatile long rejectedBusy;
     private long reservedTokens;
     private Set<Integer> eosIds = Set.of();
@@ -108,7 +114,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         SchedulerStats s = stats;
         return new SchedulerStats(s.steps(), s.maxBatch(), s.maxDecodeBatch(), s.tokensGenerated(), s.completed(),
                 s.cancelled(), s.failed(), rejectedBusy, s.running(), s.waiting(), s.openSequences(), s.kvCacheBytes(),
-                s.reservedTokens());
+                s.reservedTokens(), s.preemptions());
     }
 
     @Override
@@ -133,7 +139,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         if (request == null || listener == null) {
             throw new GenerationException(Code.INVALID_REQUEST, "a generation needs a request and a listener");
         }
-        validate(request, m.served());
+        validate(request, m.served(), m.engine().capacity());
         long now = System.nanoTime();
         ScheduledSequence s = new ScheduledSequence(request, listener, now,
                 now + properties.requestTimeout().toNanos(),
@@ -163,7 +169,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         return NotReady.of(runtime.status());
     }
 
-    private static void validate(GenerationRequest r, ServedModel served) {
+    private static void validate(GenerationRequest r, ServedModel served, qwenchat.engine.KvCacheCapacity kv) {
         if (r.promptIds() == null || r.promptIds().length == 0) {
             throw new GenerationException(Code.INVALID_REQUEST, "the prompt has no tokens");
         }
@@ -183,12 +189,8 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         for (String stop : r.stop()) {
             if (stop.isEmpty()) throw new GenerationException(Code.INVALID_REQUEST, "a stop string must not be empty");
         }
-        long need = (long) r.promptIds().length + r.maxNewTokens();
-        if (need > served.contextLength()) {
-            throw new GenerationException(Code.CONTEXT_OVERFLOW, "the prompt has " + r.promptIds().length
-                    + " tokens and max tokens is " + r.maxNewTokens() + ", together " + need
-                    + ", more than the context size of " + served.contextLength() + " tokens");
-        }
+        String tooLong = KvAdmission.neverFits(r.promptIds().length, r.maxNewTokens(), kv, served.contextLength());
+        if (tooLong != null) throw new GenerationException(Code.CONTEXT_OVERFLOW, tooLong);
     }
 
     private int retryAfterSeconds() {
@@ -267,26 +269,81 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             }
         }
         InferenceEngine engine = model.engine();
-        long budget = (long) engine.capacity().maxSequences() * engine.capacity().maxTokensPerSequence();
-        while (running.size() < engine.capacity().maxSequences()) {
+        // A step that preempted leaves the freed room to the sequences it keeps and to the victim
+        // now at the head of the queue, rather than to a newcomer that would be preempted next.
+        boolean preempted = preemptForNextStep(engine);
+        KvBlockUsage usage = engine.kvUsage();
+        int committed = 0;
+        for (ScheduledSequence s : running) committed += blocksForNextStep(s, engine, usage);
+        while (!preempted && running.size() < engine.capacity().maxSequences()) {
             ScheduledSequence s;
             lock.lock();
             try {
                 s = waiting.peekFirst();
-                if (s == null || reservedTokens + s.reservedTokens > budget) break;
+                if (s == null || !KvAdmission.admits(usage, committed, s.feedLength(), running.isEmpty())) break;
                 waiting.pollFirst();
             } finally {
                 lock.unlock();
             }
-            if (admit(s, engine)) admitted.add(s);
+            if (admit(s, engine)) {
+                admitted.add(s);
+                committed += usage.blocksFor(s.feedLength());
+            }
         }
         return admitted;
+    }
+
+    /** Blocks the sequence's part of the next step takes from the pool. */
+    private static int blocksForNextStep(ScheduledSequence s, InferenceEngine engine, KvBlockUsage usage) {
+        int held = engine.sequenceLength(s.slot);
+        int adds = s.prefilled ? 1 : s.feedLength();
+        return usage.blocksFor((long) held + adds) - usage.blocksFor(held);
+    }
+
+    /** Preempts the newest running sequences until the next step fits the pool; true if any was. */
+    private boolean preemptForNextStep(InferenceEngine engine) {
+        if (running.size() < 2) return false;
+        KvBlockUsage usage = engine.kvUsage();
+        int[] needs = new int[running.size()];
+        int[] held = new int[running.size()];
+        for (int i = 0; i < needs.length; i++) {
+            ScheduledSequence s = running.get(i);
+            needs[i] = blocksForNextStep(s, engine, usage);
+            held[i] = usage.blocksFor(engine.sequenceLength(s.slot));
+        }
+        int victims = PreemptionPolicy.victims(needs, held, usage.freeBlocks());
+        for (int i = 0; i < victims; i++) preempt(running.get(running.size() - 1));
+        return victims > 0;
+    }
+
+    /** Frees the sequence's blocks and puts it back at the head of the queue, to be recomputed. */
+    private void preempt(ScheduledSequence s) {
+        running.remove(s);
+        release(s);
+        s.prefilled = false;
+        s.preemptions++;
+        preemptions++;
+        lock.lock();
+        try {
+            waiting.addFirst(s);
+        } finally {
+            lock.unlock();
+        }
+        log.debug("request {}: preempted after {} generated tokens (KV blocks ran out); it will be recomputed",
+                s.requestId(), s.generatedCount());
+        observe(SchedulerObserver::onPreemption);
     }
 
     private boolean admit(ScheduledSequence s, InferenceEngine engine) {
         ServedModel served = model.served();
         s.slot = engine.openSequence();
         slotsInUse++;
+        if (s.tracker != null) {
+            // Back from a preemption: its client has seen the start and its tokens so far.
+            reservedTokens += s.reservedTokens;
+            running.add(s);
+            return true;
+        }
         s.startNanos = System.nanoTime();
         s.tracker = new SequenceTracker(TextDecoder.of(served.tokenizer()), s.request.stop(), eosIds,
                 s.request.maxNewTokens(), served.contextLength());
@@ -307,8 +364,11 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         int decodes = 0;
         for (ScheduledSequence s : batch) {
             GenerationRequest r = s.request;
-            if (!s.prefilled) {
+            if (!s.prefilled && s.generatedCount() == 0) {
                 requests.add(StepRequest.prefill(s.slot, r.promptIds(), r.sampling(), r.topLogprobs()));
+            } else if (!s.prefilled) {
+                requests.add(StepRequest.recompute(s.slot, s.feedTokens(), s.generatedCount(), r.sampling(),
+                        r.topLogprobs()));
             } else {
                 requests.add(StepRequest.decode(s.slot, s.lastToken, r.sampling(), r.topLogprobs()));
                 decodes++;
@@ -319,6 +379,20 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         heartbeat.stepStarted();
         try {
             results = engine.step(requests);
+        } catch (KvCacheFullException e) {
+            heartbeat.stepEnded();
+            if (batch.size() > 1) {
+                // The engine took nothing; make room as the pre-step check would have, and go again.
+                log.debug("engine step found the KV pool short; preempting: {}", e.getMessage());
+                preempt(running.get(running.size() - 1));
+                return;
+            }
+            ScheduledSequence s = batch.get(0);
+            running.remove(s);
+            release(s);
+            fail(s, new GenerationException(Code.ENGINE_FAILURE, "the KV cache cannot hold this request: "
+                    + e.getMessage(), null, e));
+            return;
         } catch (RuntimeException e) {
             heartbeat.stepEnded();
             // The engine rejected this step; its sequences cannot continue, but others may come.
@@ -332,7 +406,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         }
         heartbeat.stepEnded();
         int prefillTokens = 0;
-        for (ScheduledSequence s : batch) if (!s.prefilled) prefillTokens += s.request.promptIds().length;
+        for (StepRequest r : requests) if (r.prefill()) prefillTokens += r.tokens().length;
         int prefills = prefillTokens;
         int decoded = decodes;
         observe(o -> o.onStep(prefills, decoded, System.nanoTime() - stepStart));
@@ -343,18 +417,20 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         for (int i = 0; i < batch.size(); i++) {
             ScheduledSequence s = batch.get(i);
             SampledToken t = results.get(i);
-            if (!s.prefilled) {
+            if (!s.prefilled && s.firstTokenNanos == 0) {
                 s.prefilled = true;
                 s.firstTokenNanos = now;
                 long queue = s.startNanos - s.submitNanos;
                 observe(o -> o.onFirstToken(queue, now - s.submitNanos));
             } else {
+                s.prefilled = true;
                 long gap = now - s.lastTokenNanos;
                 observe(o -> o.onInterTokenLatency(gap));
             }
             s.lastTokenNanos = now;
             tokensGenerated++;
             s.lastToken = t.token();
+            s.addGenerated(t.token());
             String text;
             try {
                 text = s.tracker.accept(t.token(), engine.sequenceLength(s.slot));
@@ -476,13 +552,13 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
                 long used = 0;
                 for (ScheduledSequence s : running) if (s.slot >= 0) used += engine.sequenceLength(s.slot);
                 engineSnapshot = new EngineSnapshot(info, engine.capacity(), open, used, reservedTokens,
-                        System.currentTimeMillis());
+                        System.currentTimeMillis(), engine.kvUsage());
             } catch (RuntimeException e) {
                 open = -1;
             }
         }
         stats = new SchedulerStats(steps, maxBatch, maxDecodeBatch, tokensGenerated, completed, cancelled, failed,
-                rejectedBusy, running.size(), waitingCount(), open, kv, reservedTokens);
+                rejectedBusy, running.size(), waitingCount(), open, kv, reservedTokens, preemptions);
     }
 
     // ---- lifecycle ----

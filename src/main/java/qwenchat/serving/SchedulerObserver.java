@@ -19,6 +19,10 @@ public interface SchedulerObserver {
     default void onInterTokenLatency(long nanos) {
     }
 
+    /** A running sequence gave its KV blocks up and went back to the queue, to be recomputed. */
+    default void onPreemption() {
+    }
+
     default void onFinished(RequestOutcome outcome) {
     }
 }

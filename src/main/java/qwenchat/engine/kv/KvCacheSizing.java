@@ -93,12 +93,13 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
 
     /** E.g. "KV cache: 229,376 tokens in 3,584 blocks of 64 (12.3 GiB): 28 conversations of 8K". */
     public String logLine() {
-        return String.format(Locale.ROOT, "KV cache: %,d tokens in %,d blocks of %d (%s): %,d conversations of %dK",
-                totalTokens(), totalBlocks, blockSize, gib(bytes()), conversations(CONVERSATION_TOKENS),
-                CONVERSATION_TOKENS / 1024);
+        long n = conversations(CONVERSATION_TOKENS);
+        return String.format(Locale.ROOT, "KV cache: %,d tokens in %,d blocks of %d (%s): %,d conversation%s of %dK",
+                totalTokens(), totalBlocks, blockSize, gib(bytes()), n, n == 1 ? "" : "s", CONVERSATION_TOKENS / 1024);
     }
 
     static String gib(long bytes) {
+        if (bytes < (1L << 30)) return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
         return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
     }
 }
