@@ -42,15 +42,12 @@ final class DefaultEngineFactory implements EngineFactory {
      * {@code gpuMemoryUtilization}, less the context, weights, workspace and reserve (see
      * {@link CudaEngine#kvBudgetBytes}); empty for the CPU engine.
      */
+    @Override
     public OptionalLong kvCacheBudgetBytes(ModelConfig config, double gpuMemoryUtilization, int maxTokensPerSequence) {
         if (resolved() != Choice.CUDA) return OptionalLong.empty();
-        // The block table's width depends on the block size; the smallest one we offer bounds it (a few MB).
         return OptionalLong.of(CudaEngine.kvBudgetBytes(0, config, gpuMemoryUtilization, properties.kvMaxSequences(),
-                maxTokensPerSequence, MIN_BLOCK_SIZE));
+                maxTokensPerSequence, properties.kvBlockSize()));
     }
-
-    /** Smallest KV block size the CUDA engine is measured with (bench --kv-block-sizes). */
-    static final int MIN_BLOCK_SIZE = 16;
 
     @Override
     public InferenceEngine create(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
