@@ -227,6 +227,28 @@ class CpuEngineTest {
     }
 
     @Test
+    void aRecomputedSequenceSamplesWhatItsNextDecodeWouldHaveWithPenaltiesAndSeed() {
+        SamplingParams sp = new SamplingParams(0.8, 20, 0.9, 0, 1.2, 0.4, 0.6, 99);
+        int[] prompt = randomIds(13, 21);
+        try (CpuEngine e = CpuEngine.load(config, ckpt, KvCacheCapacity.fullyBacked(2, 64, 4))) {
+            int s = e.openSequence();
+            int[] generated = new int[6];
+            SampledToken t = e.step(List.of(StepRequest.prefill(s, prompt, sp, 5))).get(0);
+            for (int i = 0; i < generated.length; i++) {
+                generated[i] = t.token();
+                t = e.step(List.of(StepRequest.decode(s, t.token(), sp, 5))).get(0);
+            }
+            int[] all = java.util.Arrays.copyOf(prompt, prompt.length + generated.length);
+            System.arraycopy(generated, 0, all, prompt.length, generated.length);
+            int r = e.openSequence();
+            SampledToken again = e.step(List.of(StepRequest.recompute(r, all, generated.length, sp, 5))).get(0);
+            assertEquals(t.token(), again.token());
+            assertEquals(t.logprob(), again.logprob(), 1e-5);
+            assertEquals(e.sequenceLength(s), e.sequenceLength(r));
+        }
+    }
+
+    @Test
     void reportsLoadProgressUpToEveryCheckpointByte() {
         java.util.List<Long> done = new java.util.ArrayList<>();
         java.util.Set<String> tensors = new java.util.HashSet<>();
