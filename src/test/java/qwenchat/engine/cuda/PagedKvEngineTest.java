@@ -326,4 +326,30 @@ class PagedKvEngineTest {
             assertEquals(49, gpu.sequenceLength(a));
         }
     }
+
+    @Test
+    void aRecomputedSequenceSamplesWhatItsNextDecodeWouldHaveWithPenaltiesAndSeed() {
+        ReferenceData ref = ReferenceData.load("tiny-untied-hd64-g2");
+        ModelConfig c = config(ref);
+        SamplingParams sp = new SamplingParams(0.8, 20, 0.9, 0, 1.2, 0.4, 0.6, 99);
+        // 5 + 6 tokens: the recompute prefill stays under the GEMM threshold, so it runs the decode kernels.
+        int[] prompt = Arrays.copyOf(ref.prompts().get(1).ids(), 5);
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CudaEngine e = cuda(c, ckpt, 2, 4, 16)) {
+            int s = e.openSequence();
+            int[] generated = new int[6];
+            var t = e.step(List.of(StepRequest.prefill(s, prompt, sp, 5))).get(0);
+            for (int i = 0; i < generated.length; i++) {
+                generated[i] = t.token();
+                t = e.step(List.of(StepRequest.decode(s, t.token(), sp, 5))).get(0);
+            }
+            int[] all = Arrays.copyOf(prompt, prompt.length + generated.length);
+            System.arraycopy(generated, 0, all, prompt.length, generated.length);
+            e.freeSequence(s);  // preempted: its blocks go back, and the recompute takes them again
+            int r = e.openSequence();
+            var again = e.step(List.of(StepRequest.recompute(r, all, generated.length, sp, 5))).get(0);
+            assertEquals(t.token(), again.token(), "the recompute must sample what the next decode did");
+            assertEquals(t.logprob(), again.logprob(), 1e-3);
+            assertEquals(prompt.length + generated.length, e.sequenceLength(r));
+        }
+    }
 }
