@@ -30,8 +30,8 @@ import tools.jackson.databind.json.JsonMapper;
  * contexts), time to first token (1K and 8K prompts), aggregate decode tokens/s at 16/32/64
  * sequences (128-token prompts) and at 128/256 sequences (1K-token prompts), and load time. Every
  * timing goes through {@code step()}, so it includes sampling and the host round trip.
- * {@code --yarn-128k} adds a 128K-token prompt under YaRN factor 4 (prefill time, decode tok/s at
- * that context, KV bytes). {@code bench --kv-block-sizes [--out FILE]} needs no checkpoint: it times
+ * {@code --yarn-128k} measures instead a 128K-token prompt under YaRN factor 4 (prefill time, decode
+ * tok/s at that context, KV bytes). {@code bench --kv-block-sizes [--out FILE]} needs no checkpoint: it times
  * one layer's decode attention at 8K context through fragmented block tables of 16, 32, 64 and 128
  * tokens (the measurement behind the default block size). {@code bench --table OURS.json PEER.json}
  * prints the comparison table.
@@ -75,8 +75,8 @@ public final class GpuBenchCommand implements CliCommand {
         if (model == null && !blockSizes) throw new CliException("bench needs --model DIR (or --kv-block-sizes)");
         Map<String, Double> r = new LinkedHashMap<>();
         if (blockSizes) r.putAll(blockSizes(out));
-        if (model != null) r.putAll(measure(model, out));
         if (model != null && yarn) r.putAll(yarn128k(model, out));
+        else if (model != null) r.putAll(measure(model, out));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
         json.append("\n}\n");
