@@ -48,7 +48,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private final ArrayDeque<ScheduledSequence> waiting = new ArrayDeque<>(); // guarded by lock
     private boolean wakeRequested;                                            // guarded by lock
 
-    private final List<ScheduledSequence> running = new ArrayList<>();         // loop thread only
+    private final List<ScheduledSequence> running = new ArrayList<>();         // loop thread only, by arrival
     private volatile LoadedModel model;
     private volatile Thread loop;
     private volatile boolean stopping;
@@ -339,9 +339,12 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         s.slot = engine.openSequence();
         slotsInUse++;
         if (s.tracker != null) {
-            // Back from a preemption: its client has seen the start and its tokens so far.
+            // Back from a preemption: its client has seen the start and its tokens so far. It takes
+            // its place by arrival again, so it is not the first to give way the next time.
             reservedTokens += s.reservedTokens;
-            running.add(s);
+            int at = running.size();
+            while (at > 0 && running.get(at - 1).submitNanos > s.submitNanos) at--;
+            running.add(at, s);
             return true;
         }
         s.startNanos = System.nanoTime();

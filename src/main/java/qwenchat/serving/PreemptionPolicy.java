@@ -1,11 +1,11 @@
 package qwenchat.serving;
 
 /**
- * Who gives way when the KV pool cannot hold the next step: the most recently admitted running
- * sequences, one by one, until the rest fit. A victim loses its blocks and is recomputed later from
- * its prompt and the tokens it had generated, so the work thrown away is that of the youngest
- * sequences, which have the least of it, and the oldest request always makes progress (it fits the
- * pool on its own, which admission checks).
+ * Who gives way when the KV pool cannot hold the next step: the running sequences that arrived
+ * last, one by one, until the rest fit. A victim loses its blocks and is recomputed later from its
+ * prompt and the tokens it had generated, so the work thrown away is mostly that of the youngest
+ * requests, and the oldest one always makes progress (it fits the pool on its own, which is checked
+ * at submit).
  */
 final class PreemptionPolicy {
 
@@ -13,7 +13,7 @@ final class PreemptionPolicy {
     }
 
     /**
-     * @param needs blocks each running sequence needs for the step, oldest admission first
+     * @param needs blocks each running sequence needs for the step, earliest arrival first
      * @param held blocks each running sequence holds now, in the same order
      * @param freeBlocks blocks free in the pool
      * @return how many of the newest sequences to preempt (the last entries of {@code needs}); never

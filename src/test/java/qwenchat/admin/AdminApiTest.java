@@ -138,7 +138,7 @@ class AdminApiTest {
         String after = http.get("/actuator/prometheus").body();
         String label = "model_name=\"demo weights (random)\"";
         for (String name : List.of("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
-                "vllm:prompt_tokens_total", "vllm:generation_tokens_total")) {
+                "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:num_preemptions_total")) {
             assertThat(after).as(name).containsPattern("(?m)^" + Pattern.quote(name) + "\\{[^}]*" + Pattern.quote(label));
         }
         for (String h : List.of("vllm:time_to_first_token_seconds", "vllm:inter_token_latency_seconds",
@@ -207,6 +207,15 @@ class AdminApiTest {
         JsonNode overview = get("/admin/api/overview", TOKEN).json();
         assertThat(overview.path("engine").path("kind").asString()).isEqualTo("cpu");
         assertThat(overview.path("engine").path("maxSequences").asInt()).isEqualTo(4);
+        // The paged KV pool: blocks used of total, their size, and preemptions so far.
+        JsonNode engine = overview.path("engine");
+        assertThat(engine.path("totalBlocks").asInt()).isPositive();
+        assertThat(engine.path("usedBlocks").asInt()).isBetween(0, engine.path("totalBlocks").asInt());
+        assertThat(engine.path("blockSize").asInt()).isEqualTo(64);
+        assertThat(engine.path("capacityTokens").asLong())
+                .isEqualTo((long) engine.path("totalBlocks").asInt() * engine.path("blockSize").asInt());
+        assertThat(engine.path("preemptions").isNumber()).isTrue();
+        assertThat(overview.path("totals").path("preemptions").isNumber()).isTrue();
         assertThat(overview.path("load").path("stages").size()).isEqualTo(5);
         assertThat(overview.path("health").path("readiness").asString()).isEqualTo("ACCEPTING_TRAFFIC");
         assertThat(overview.path("health").path("liveness").asString()).isEqualTo("CORRECT");
