@@ -5,6 +5,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import jcuda.Pointer;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.JCudaDriver;
 import qwenchat.engine.EngineException;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
@@ -305,8 +308,22 @@ public final class CudaEngine implements InferenceEngine {
 
     // Pinned staging layout: tokens, slots, positions and logit rows ([chunk] ints each).
 
-    /** Copies the rows' inputs to the workspace (async, on the stream); returns the longest attended length. */
+    /** Recorded after each stage's copies; set once those copies are queued and not yet known done. */
+    private CUevent staged;
+    private boolean stagePending;
+
+    /**
+     * Copies the rows' inputs to the workspace (async, on the stream); returns the longest attended
+     * length. The pinned buffer is rewritten only after the stream has taken the previous stage's
+     * copies: a long prompt's chunks are queued faster than the GPU runs them, and a copy still
+     * waiting behind the previous chunk's kernels would otherwise read the next chunk's rows.
+     */
     private int stage(int n, int[] tokens, int[] slots, int[] pos, int[] logitRows, int nLogit) {
+        if (staged == null) {
+            staged = new CUevent();
+            CudaCheck.check(JCudaDriver.cuEventCreate(staged, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate(staging)");
+        }
+        if (stagePending) CudaCheck.check(JCudaDriver.cuEventSynchronize(staged), "cuEventSynchronize(staging)");
         ByteBuffer b = io.buffer();
         int c = ws.chunk;
         int maxLen = 0;
@@ -322,6 +339,8 @@ public final class CudaEngine implements InferenceEngine {
         ws.slots.copyFromHostAsync(p.withByteOffset(4L * c), 0, 4L * n, ctx.stream());
         ws.positions.copyFromHostAsync(p.withByteOffset(8L * c), 0, 4L * n, ctx.stream());
         if (nLogit > 0) ws.logitRows.copyFromHostAsync(p.withByteOffset(12L * c), 0, 4L * nLogit, ctx.stream());
+        CudaCheck.check(JCudaDriver.cuEventRecord(staged, ctx.stream()), "cuEventRecord(staging)");
+        stagePending = true;
         return maxLen;
     }
 
@@ -539,6 +558,7 @@ public final class CudaEngine implements InferenceEngine {
                 if (forward != null) forward.close();
                 if (io != null) io.close();
                 if (sampling != null) sampling.close();
+                if (staged != null) JCudaDriver.cuEventDestroy(staged);
                 if (ws != null) ws.close();
                 if (kv != null) kv.close();
                 if (weights != null) weights.close();
