@@ -177,10 +177,11 @@ final class ChatConnection {
         @Override
         public void onComplete(FinishReason reason, String tailText, GenerationUsage u) {
             if (tailText != null && !tailText.isEmpty()) send(new ServerFrames.Delta(id, tailText));
+            // Free the connection before the client can read done: it may answer with its next chat at once.
+            finished();
             send(new ServerFrames.Done("done", id, reason.wireName(),
                     new ServerFrames.Usage(u.promptTokens(), u.completionTokens(), u.totalTokens()),
                     u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond()));
-            finished();
         }
 
         @Override
@@ -188,8 +189,8 @@ final class ChatConnection {
             if (error.code() == GenerationException.Code.ENGINE_FAILURE) log.error("generation {} failed", id, error);
             String message = error.code() == GenerationException.Code.ENGINE_FAILURE
                     ? "the engine failed: " + error.getMessage() : error.getMessage();
-            sendError(id, error.code().name().toLowerCase(), message);
             finished();
+            sendError(id, error.code().name().toLowerCase(), message);
         }
 
         private void finished() {
