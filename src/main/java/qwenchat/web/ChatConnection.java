@@ -177,7 +177,6 @@ final class ChatConnection {
         @Override
         public void onComplete(FinishReason reason, String tailText, GenerationUsage u) {
             if (tailText != null && !tailText.isEmpty()) send(new ServerFrames.Delta(id, tailText));
-            // Free the connection before the client can read done: it may answer with its next chat at once.
             finished();
             send(new ServerFrames.Done("done", id, reason.wireName(),
                     new ServerFrames.Usage(u.promptTokens(), u.completionTokens(), u.totalTokens()),
@@ -193,8 +192,12 @@ final class ChatConnection {
             sendError(id, error.code().name().toLowerCase(), message);
         }
 
+        /**
+         * Runs before the final frame is queued: a client may answer "done" at once with its next
+         * chat (or close the socket), and must find the connection idle, not the finished
+         * generation still active (refused as in progress, or cancelled after the fact).
+         */
         private void finished() {
-            // Only this generation can be active: a new chat frame is refused until this runs.
             active.set(null);
         }
     }
