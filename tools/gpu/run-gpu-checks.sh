@@ -9,7 +9,10 @@
 #   with -o where the local repository already holds every plugin and dependency.
 # There (GPU machine, repo root):  bash .device/cuda/run-gpu-checks.sh run [STAGES]
 #   STAGES is a comma list of: tests (gpu-tagged JUnit tests), 7b (random 7B checkpoint, transformers
-#   reference, our engine's parity), bench (our benchmark), peer (transformers on the same weights).
+#   reference, our engine's parity), bench (our benchmark), peer (transformers on the same weights),
+#   graphpeer (a CUDA-graph PyTorch decode loop on the same weights, tools/gpu/bench_graph_peer.py),
+#   blocks (decode attention at 8K through block tables of 16..128 tokens), yarn (the 7B with YaRN x4:
+#   a prompt filling the 128K context). The comparison table (table.md) has a column per peer run.
 #   Default: tests,7b,bench,peer. Everything goes to $OUT.
 set -euo pipefail
 mode=${1:-prepare}
@@ -64,19 +67,19 @@ if [ "$mode" = prepare ]; then
   tar -cJf "$dest/jre.tar.xz" -C "$jre" jre
   rm -rf "$jre"
   fi
-  for f in tools/gpu/run-gpu-checks.sh tools/gpu/skinny-run.sh tools/reference/make_7b_reference.py tools/gpu/bench_transformers.py; do
+  for f in tools/gpu/run-gpu-checks.sh tools/gpu/skinny-run.sh tools/reference/make_7b_reference.py tools/gpu/bench_transformers.py tools/gpu/bench_graph_peer.py; do
     [ -f "$f" ] && cp "$f" "$dest/"
   done
   du -sh "$dest" "$dest"/* | sed 's/^/[prepare] /'
   echo "[prepare] now call the run tool with:"
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
-  echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer"
+  echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer,graphpeer"
   exit 0
 fi
 
 # ---- run (GPU machine) ----
-stages=${2:-tests,7b,bench,peer}
+stages=${2:-tests,7b,bench,peer,graphpeer}
 here=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -113,8 +116,30 @@ fi
 if has peer; then
   echo "=== benchmark (transformers peer)"
   python3 "$here/bench_transformers.py" "$model" "$OUT/peer.json" 2>&1 | tee "$OUT/peer.log" || status=1
-  if [ -f "$OUT/bench.json" ] && [ -f "$OUT/peer.json" ]; then
-    "$java" -cp "$cp" qwenchat.cli.GpuBenchCommand --table "$OUT/bench.json" "$OUT/peer.json" | tee "$OUT/table.md"
+fi
+
+if has blocks; then
+  echo "=== KV block size: decode attention at 8K through shuffled block tables"
+  "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --kv-block-sizes --out "$OUT/blocks.json" 2>&1 \
+    | tee "$OUT/blocks.log" || status=1
+fi
+
+if has yarn; then
+  echo "=== YaRN x4: 128K-token prompt on the 7B"
+  "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" --yarn-128k --out "$OUT/yarn.json" 2>&1 \
+    | tee "$OUT/yarn.log" || status=1
+fi
+
+if has graphpeer; then
+  echo "=== benchmark (CUDA-graph PyTorch peer)"
+  python3 "$here/bench_graph_peer.py" "$model" "$OUT/graph_peer.json" 2>&1 | tee "$OUT/graph_peer.log" || status=1
+fi
+
+if [ -f "$OUT/bench.json" ]; then
+  peers=()
+  for p in "$OUT/peer.json" "$OUT/graph_peer.json"; do [ -f "$p" ] && peers+=("$p"); done
+  if [ ${#peers[@]} -gt 0 ]; then
+    "$java" -cp "$cp" qwenchat.cli.GpuBenchCommand --table "$OUT/bench.json" "${peers[@]}" | tee "$OUT/table.md"
   fi
 fi
 exit $status

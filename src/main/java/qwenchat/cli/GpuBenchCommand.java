@@ -54,8 +54,8 @@ public final class GpuBenchCommand implements CliCommand {
 
     @Override
     public int run(List<String> args, InputStream stdin, PrintStream out, PrintStream err) throws Exception {
-        if (args.size() == 3 && args.get(0).equals("--table")) {
-            out.print(table(Path.of(args.get(1)), Path.of(args.get(2))));
+        if (args.size() >= 3 && args.get(0).equals("--table")) {
+            out.print(table(Path.of(args.get(1)), args.subList(2, args.size()).stream().map(Path::of).toArray(Path[]::new)));
             return 0;
         }
         Path model = null;
@@ -69,7 +69,7 @@ public final class GpuBenchCommand implements CliCommand {
                 case "--kv-block-sizes" -> blockSizes = true;
                 case "--yarn-128k" -> yarn = true;
                 default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
-                        + " [--yarn-128k] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json");
+                        + " [--yarn-128k] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
         }
         if (model == null && !blockSizes) throw new CliException("bench needs --model DIR (or --kv-block-sizes)");
@@ -339,10 +339,15 @@ public final class GpuBenchCommand implements CliCommand {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    static String table(Path ours, Path peer) throws java.io.IOException {
+    /**
+     * Our results beside each peer's, with ours/peer per peer (for times, peer/ours, so above 1 is
+     * always ours ahead). A peer names itself with a "peer" field; one without is transformers.
+     */
+    static String table(Path ours, Path... peers) throws java.io.IOException {
         JsonMapper m = JsonMapper.builder().build();
         JsonNode a = m.readTree(Files.readString(ours));
-        JsonNode b = m.readTree(Files.readString(peer));
+        JsonNode[] b = new JsonNode[peers.length];
+        for (int i = 0; i < peers.length; i++) b[i] = m.readTree(Files.readString(peers[i]));
         String[][] rows = {
                 {"read bandwidth (GB/s)", "read_bandwidth_gbps", "+"},
                 {"batch-1 floor (tok/s)", "batch1_floor_tok_s", "+"},
@@ -357,15 +362,30 @@ public final class GpuBenchCommand implements CliCommand {
                 {"decode 256 seqs, 1K ctx (tok/s)", "decode_b256_ctx1k_tok_s", "+"},
                 {"load 7B checkpoint (s)", "load_s", "-"},
         };
-        StringBuilder s = new StringBuilder("| metric | qwen-chat CUDA | transformers (SDPA, no compile) | ours / peer |\n|---|---:|---:|---:|\n");
+        StringBuilder s = new StringBuilder("| metric | qwen-chat CUDA |");
+        StringBuilder rule = new StringBuilder("|---|---:|");
+        for (JsonNode peer : b) {
+            String name = peer.has("peer") ? peer.get("peer").asString() : "transformers (SDPA, no compile)";
+            s.append(' ').append(name).append(" | ours / peer |");
+            rule.append("---:|---:|");
+        }
+        s.append('\n').append(rule).append('\n');
         for (String[] row : rows) {
-            double x = a.has(row[1]) ? a.get(row[1]).asDouble() : Double.NaN;
-            double y = b.has(row[1]) ? b.get(row[1]).asDouble() : Double.NaN;
-            double ratio = row[2].equals("+") ? x / y : y / x;
-            s.append(String.format("| %s | %s | %s | %s |%n", row[0], fmt(x), fmt(y),
-                    Double.isNaN(ratio) ? "-" : String.format("%.2fx", ratio)));
+            double x = number(a, row[1]);
+            s.append(String.format("| %s | %s |", row[0], fmt(x)));
+            for (JsonNode peer : b) {
+                double y = number(peer, row[1]);
+                double ratio = row[2].equals("+") ? x / y : y / x;
+                s.append(String.format(" %s | %s |", fmt(y), Double.isNaN(ratio) ? "-" : String.format("%.2fx", ratio)));
+            }
+            s.append(System.lineSeparator());
         }
         return s.toString();
+    }
+
+    /** A row's value, NaN where the run has none (or recorded null for a row that failed). */
+    private static double number(JsonNode n, String key) {
+        return n.has(key) && n.get(key).isNumber() ? n.get(key).asDouble() : Double.NaN;
     }
 
     private static String fmt(double v) {

@@ -38,6 +38,24 @@ class GpuBenchCommandTest {
     }
 
     @Test
+    void eachPeerGetsItsOwnColumnAndRatioNamedByItsPeerField(@TempDir Path dir) throws Exception {
+        Path ours = dir.resolve("ours.json");
+        Path hf = dir.resolve("peer.json");
+        Path graph = dir.resolve("graph.json");
+        Files.writeString(ours, "{\"decode_b64_tok_s\": 9000.0, \"ttft_1024_ms\": 20.0}");
+        Files.writeString(hf, "{\"decode_b64_tok_s\": 1000.0, \"ttft_1024_ms\": 30.0}");
+        Files.writeString(graph, "{\"peer\": \"pytorch-cuda-graph\", \"decode_b64_tok_s\": 10000.0,"
+                + " \"ttft_1024_ms\": 25.0, \"decode_b256_ctx1k_tok_s\": null}");
+        String table = GpuBenchCommand.table(ours, hf, graph);
+        assertTrue(table.startsWith("| metric | qwen-chat CUDA | transformers (SDPA, no compile) | ours / peer |"
+                + " pytorch-cuda-graph | ours / peer |"), table);
+        assertTrue(table.contains("| decode 64 seqs (tok/s) | 9000 | 1000 | 9.00x | 10000 | 0.90x |"), table);
+        // Times: the peer's over ours, so above 1 still means ours is ahead.
+        assertTrue(table.contains("| TTFT 1K prompt (ms) | 20.00 | 30.00 | 1.50x | 25.00 | 1.25x |"), table);
+        assertTrue(table.contains("| decode 256 seqs, 1K ctx (tok/s) | - | - | - | - | - |"), table);
+    }
+
+    @Test
     void yarnFourStretchesTheNativeWindowToA128kContext() {
         ModelConfig base = new ModelConfig("qwen2", 3584, 18944, 28, 28, 4, 128, 152064, 32768, 1e6, 1e-6, false, null,
                 "bfloat16");
