@@ -18,13 +18,14 @@
 // lane 2 or 4 dims, summed over warps in shared memory. Dynamic shared: (G*hd + G*SPLIT + 4*G*hd)
 // floats. Splits past the row's length return at once, so the grid can be sized for the longest row
 // and captured in a CUDA graph; the block table lives at a fixed device address for the same reason.
-// attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT must match CudaKernels.ATTN_SPLIT.
+// attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT is limits::ATTN_SPLIT, which KernelLimits mirrors.
 // CPU counterpart: Qwen2Forward's attention (qwenchat.engine.cpu).
 #include "common.cuh"
+#include "limits.cuh"
 
 namespace attn {
-constexpr int SPLIT = 64;   // tokens per split: short serial loops, and many blocks even at batch 1
-constexpr int MAXG = 16;    // largest group size supported
+constexpr int SPLIT = limits::ATTN_SPLIT;     // tokens per split (limits.cuh)
+constexpr int MAXG = limits::ATTN_MAX_GROUP;  // largest group size supported (limits.cuh)
 constexpr int THREADS = 128;
 
 // DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128).

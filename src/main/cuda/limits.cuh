@@ -15,4 +15,10 @@ namespace limits {
 // Most alternatives (top logprobs) reported per sampled token; logits_topk keeps this many ids per row.
 constexpr int MAX_TOP_LOGPROBS = 20;
 
+// Tokens per flash-decoding split of attn_partial: short serial loops, and many blocks even at batch 1.
+constexpr int ATTN_SPLIT = 64;
+
+// Largest query-head group (query heads per KV head) the decode attention supports.
+constexpr int ATTN_MAX_GROUP = 16;
+
 }  // namespace limits

@@ -65,12 +65,26 @@ static __device__ __forceinline__ void load_tile(uint32_t dst, const __nv_bfloat
 }
 
 // Copies keys [key0, key0+BKV) of KV head kvh from a paged pool into a swizzled tile; keys >= limit
-// are zero-filled. Rows are resolved one by one through the block table, so a tile may straddle
-// blocks of any size.
+// are zero-filled. When blockSize is a multiple of BKV (the default 64 is), a tile lies inside one
+// block and its rows are one dense run: one table lookup per tile, as cheap as the contiguous cache.
+// Other block sizes resolve rows one by one, so a tile may straddle blocks of any size; that path
+// pays an integer division per 16-byte chunk, which cost about a fifth of the 8K prefill's time.
 template <int THREADS>
 static __device__ __forceinline__ void load_kv_tile(uint32_t dst, const __nv_bfloat16* pool, const int* blockTable,
                                                     int blockSize, int kvHeads, int kvh, int key0, int limit,
                                                     int tid) {
+    if (blockSize % BKV == 0) {
+        const __nv_bfloat16* base = pool + qc::kv_offset(blockTable, blockSize, kvHeads, kvh, key0, HD);
+#pragma unroll
+        for (int i = 0; i < (BKV * 16) / THREADS; ++i) {
+            const int id = tid + i * THREADS;
+            const int r = id >> 4;
+            const int c = id & 15;
+            const bool valid = key0 + r < limit;
+            cp_async_16(dst + swizzle<ROW_BYTES>(r, c), base + (valid ? r * HD + c * 8 : 0), valid);
+        }
+        return;
+    }
 #pragma unroll
     for (int i = 0; i < (BKV * 16) / THREADS; ++i) {
         const int id = tid + i * THREADS;

@@ -148,10 +148,11 @@ public final class CudaEngine implements InferenceEngine {
         long kvBytes = DeviceKvCache.totalBytes(config, blockSize, capacity.totalBlocks());
         long tableBytes = DeviceKvCache.tableBytes(capacity.maxSequences(), capacity.maxBlocksPerSequence());
         boolean gemmChunks = ForwardPass.gemmFits(config) && options.gemm();
-        long wsBytes = Workspace.bytes(config, capacity.maxTokensPerSequence(), gemmChunks);
         long staging = 2L * WeightUploader.STAGE_BYTES;
         long[] mem = ctx.memoryInfo();
         long total = deviceMemory(mem[1]);
+        int decodeRows = Workspace.decodeRows(total);
+        long wsBytes = Workspace.bytes(config, capacity.maxTokensPerSequence(), gemmChunks, decodeRows);
         // What the card (or the simulated smaller one) still has: the context already took total - free.
         long free = Math.min(mem[0], total - (mem[1] - mem[0]));
         long need = weightBytes + kvBytes + tableBytes + wsBytes + RESERVE_BYTES;
@@ -175,7 +176,7 @@ public final class CudaEngine implements InferenceEngine {
         System.getLogger(CudaEngine.class.getName()).log(System.Logger.Level.INFO,
                 new KvCacheSizing(DeviceKvCache.blockBytes(config, blockSize) / blockSize, blockSize, capacity.totalBlocks(),
                         config.contextLength()).logLine() + " on " + ctx.deviceName());
-        ws = new Workspace(config, capacity.maxTokensPerSequence(), gemmChunks);
+        ws = new Workspace(config, capacity.maxTokensPerSequence(), gemmChunks, decodeRows);
         // The CPU engine's table, so both engines rotate by the very same float32 frequencies.
         Rope rope = Rope.of(config);
         ws.invFreq.copyFromHost(rope.invFreq());
@@ -211,10 +212,11 @@ public final class CudaEngine implements InferenceEngine {
      * sequences of up to {@code maxTokensPerSequence} tokens, the block table, upload staging and
      * the reserve. What {@link KvCacheSizing#budget} subtracts from the allowed memory.
      */
-    public static long bytesBesideKv(ModelConfig c, int maxSequences, int maxTokensPerSequence, int blockSize) {
+    public static long bytesBesideKv(ModelConfig c, int maxSequences, int maxTokensPerSequence, int blockSize,
+            long deviceBytes) {
         boolean gemm = ForwardPass.gemmFits(c);
         int perSeq = (int) (((long) maxTokensPerSequence + blockSize - 1) / blockSize);
-        return DeviceWeights.deviceBytes(c) + Workspace.bytes(c, maxTokensPerSequence, gemm)
+        return DeviceWeights.deviceBytes(c) + Workspace.bytes(c, maxTokensPerSequence, gemm, Workspace.decodeRows(deviceBytes))
                 + DeviceKvCache.tableBytes(maxSequences, perSeq) + 2L * WeightUploader.STAGE_BYTES + RESERVE_BYTES;
     }
 
@@ -230,13 +232,13 @@ public final class CudaEngine implements InferenceEngine {
                                      int maxTokensPerSequence, int blockSize) {
         long[] mem;
         try (CudaContext probe = CudaContext.create(device)) {
-            mem = probe.memoryInfo();
+            mem = probe.call(probe::memoryInfo);
         }
         long total = deviceMemory(mem[1]);
         long contextBytes = mem[1] - mem[0];
         try {
             return KvCacheSizing.budget(total, utilization,
-                    contextBytes + bytesBesideKv(c, maxSequences, maxTokensPerSequence, blockSize));
+                    contextBytes + bytesBesideKv(c, maxSequences, maxTokensPerSequence, blockSize, total));
         } catch (IllegalArgumentException e) {
             throw new EngineException(e.getMessage());
         }
@@ -398,8 +400,8 @@ public final class CudaEngine implements InferenceEngine {
             forward.currentSlot = seq;
             forward.prefill(n, start);
             seqs.append(seq, tokens, from, n, false);
-            for (int g = 0; g < nLogit; g += CudaKernels.MAX_ROWS) {
-                int cnt = Math.min(CudaKernels.MAX_ROWS, nLogit - g);
+            for (int g = 0; g < nLogit; g += ws.rows) {
+                int cnt = Math.min(ws.rows, nLogit - g);
                 forward.logits(g, cnt);
                 if (sink != null) sink.addAll(Arrays.asList(readLogits(cnt)));
             }
@@ -428,8 +430,8 @@ public final class CudaEngine implements InferenceEngine {
         return ctx.call(() -> {
             syncTables(sequences);
             float[][] out = new float[sequences.length][];
-            for (int from = 0; from < sequences.length; from += CudaKernels.MAX_ROWS) {
-                int n = Math.min(CudaKernels.MAX_ROWS, sequences.length - from);
+            for (int from = 0; from < sequences.length; from += ws.rows) {
+                int n = Math.min(ws.rows, sequences.length - from);
                 decodeBatch(sequences, tokens, from, n);
                 float[][] part = readLogits(n);
                 System.arraycopy(part, 0, out, from, n);
@@ -503,8 +505,8 @@ public final class CudaEngine implements InferenceEngine {
                 SampledToken[] one = sampling.pick(List.of(r));
                 out[i] = one[0];
             }
-            for (int from = 0; from < dseqs.length; from += CudaKernels.MAX_ROWS) {
-                int n = Math.min(CudaKernels.MAX_ROWS, dseqs.length - from);
+            for (int from = 0; from < dseqs.length; from += ws.rows) {
+                int n = Math.min(ws.rows, dseqs.length - from);
                 decodeBatch(dseqs, dtoks, from, n);
                 List<StepRequest> batch = new ArrayList<>();
                 for (int j = 0; j < n; j++) batch.add(requests.get(decodes.get(from + j)));

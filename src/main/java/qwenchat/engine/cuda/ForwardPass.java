@@ -195,8 +195,8 @@ final class ForwardPass implements AutoCloseable {
     int currentSlot;
 
     private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, int rows, int gridSplits) {
-        if (rows > CudaKernels.MAX_ROWS) {
-            throw new IllegalStateException("split attention takes at most " + CudaKernels.MAX_ROWS + " rows, got " + rows);
+        if (rows > ws.rows) {
+            throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
         }
         int hd = c.headDim();
         k.attentionPartial(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(), rows,
@@ -205,7 +205,7 @@ final class ForwardPass implements AutoCloseable {
                 ws.splits);
     }
 
-    /** Final norm and lm_head for ws.logitRows[from..from+count) (count <= 64) into ws.logits rows 0..count-1. */
+    /** Final norm and lm_head for ws.logitRows[from..from+count) into ws.logits rows 0..count-1 (count <= the workspace's rows). */
     void logits(int from, int count) {
         if (count <= 0) return;
         int h = c.hiddenSize();

@@ -60,8 +60,16 @@ class CudaEngineShapeTest {
         long perToken = 2L * 28 * 4 * 128 * 2;
         assertEquals(30 * 64 * perToken, DeviceKvCache.totalBytes(c, 64, 30));
         assertEquals(16 * perToken, DeviceKvCache.blockBytes(c, 16));
-        assertTrue(Workspace.bytes(c, 32768, true) > Workspace.bytes(c, 1024, true));
-        assertTrue(Workspace.chunkRows(c, 32768, true) == 8192 && Workspace.chunkRows(c, 32768, false) == 64);
+        assertTrue(Workspace.bytes(c, 32768, true, 64) > Workspace.bytes(c, 1024, true, 64));
+        assertTrue(Workspace.bytes(c, 32768, true, 256) > Workspace.bytes(c, 32768, true, 64));
+        assertTrue(Workspace.chunkRows(c, 32768, true, 64) == 8192 && Workspace.chunkRows(c, 32768, false, 64) == 64);
+    }
+
+    @Test
+    void bigCardsDecodeUpTo256RowsPerPassWhileSmallOnesKeepTheirMemoryForKv() {
+        assertEquals(CudaKernels.MAX_ROWS, Workspace.decodeRows(80L << 30));
+        assertEquals(256, CudaKernels.MAX_ROWS);
+        assertEquals(64, Workspace.decodeRows(24L << 30));
     }
 
     @Test
@@ -69,7 +77,7 @@ class CudaEngineShapeTest {
         ModelConfig c = config(3584, 28, 4, 128);
         long card = 24L << 30;
         long contextBytes = 600L << 20;  // what a CUDA context and module take on an H100, measured as total - free
-        long other = contextBytes + CudaEngine.bytesBesideKv(c, 256, 32768, 16);
+        long other = contextBytes + CudaEngine.bytesBesideKv(c, 256, 32768, 16, card);
         long budget = qwenchat.engine.kv.KvCacheSizing.budget(card, 0.90, other);
         var sizing = qwenchat.engine.kv.KvCacheSizing.of(budget, qwenchat.engine.kv.KvCacheSizing.bytesPerToken(c, 2), 64, 32768);
         System.out.println("[sizing] 7B on 24 GiB at 0.90: " + sizing.logLine());
