@@ -303,7 +303,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             } finally {
                 lock.unlock();
             }
-            admit(s, engine);
+            admit(s, a.reuseCache(), engine);
         }
         List<StepPlan.Work> work = new ArrayList<>();
         for (StepPlan.Work w : plan.work()) if (w.sequence().slot >= 0 && !w.sequence().isDone()) work.add(w);
@@ -329,11 +329,11 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     }
 
     /** Opens the sequence on whatever prefix the cache holds of its feed. */
-    private void admit(ScheduledSequence s, InferenceEngine engine) {
+    private void admit(ScheduledSequence s, boolean reuseCache, InferenceEngine engine) {
         s.slot = engine.openSequence();
         slotsInUse++;
         reservedTokens += s.reservedTokens;
-        if (properties.prefixCaching()) {
+        if (reuseCache) {
             int[] feed = s.feedTokens();
             int cached = engine.reuseCachedPrefix(s.slot, feed, s.request.promptIds().length);
             prefixQueries += feed.length;

@@ -23,10 +23,11 @@ record StepPlan(List<ScheduledSequence> preempt, List<Admission> admit, List<Wor
     /**
      * A waiting sequence that starts this step.
      *
+     * @param reuseCache whether it starts on the cached blocks of its prefix (prefix caching is on)
      * @param cachedTokens tokens of its feed that cached KV blocks already hold, as the engine
      *     counted them while planning; the sequence starts on those blocks and prefills the rest
      */
-    record Admission(ScheduledSequence sequence, int cachedTokens) {
+    record Admission(ScheduledSequence sequence, boolean reuseCache, int cachedTokens) {
     }
 
     /**

@@ -94,7 +94,7 @@ final class StepPlanner {
             int cached = prefixCaching ? engine.cachedPrefixLength(s.feedTokens()) : 0;
             int remaining = s.feedLength() - cached;
             int n = Math.min(remaining, budget);
-            admitted.add(new StepPlan.Admission(s, cached));
+            admitted.add(new StepPlan.Admission(s, prefixCaching, cached));
             chunks.add(StepPlan.Work.chunk(s, n, n == remaining));
             budget -= n;
             committed += usage.blocksFor(s.feedLength());

@@ -76,10 +76,10 @@ class StepPlannerTest {
         ScheduledSequence warm = decoding(e, sequence("warm", 40, 5)); // fills two blocks of the shared prefix
         ScheduledSequence n = sequence("n", 45, 5);
         StepPlan cached = new StepPlanner(2048, true).plan(List.of(warm), List.of(n), e);
-        assertThat(cached.admit()).containsExactly(new StepPlan.Admission(n, 32));
+        assertThat(cached.admit()).containsExactly(new StepPlan.Admission(n, true, 32));
         assertThat(ids(cached.work())).containsExactly("warm:decode", "n:13");
         StepPlan uncached = new StepPlanner(2048, false).plan(List.of(warm), List.of(n), e);
-        assertThat(uncached.admit()).containsExactly(new StepPlan.Admission(n, 0));
+        assertThat(uncached.admit()).containsExactly(new StepPlan.Admission(n, false, 0));
         assertThat(ids(uncached.work())).containsExactly("warm:decode", "n:45");
     }
 
