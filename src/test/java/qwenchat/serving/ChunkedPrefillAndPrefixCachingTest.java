@@ -143,4 +143,25 @@ class ChunkedPrefillAndPrefixCachingTest {
         assertThat(s.preemptions()).as("preemptions").isPositive();
         assertThat(s.prefixCacheHits()).as("prefix cache hits").isPositive();
     }
+
+    @Test
+    void aPromptWhoseCachedBlocksWereReclaimedIsComputedAgainAndAnswersTheSame() throws Exception {
+        GenerationRequest q = greedy("evicted", withSystem(tinyPool, "What bread goes with soup?"), 8);
+        List<Integer> expected = run(reference, q).ids();
+        assertThat(run(tinyPool, q).ids()).isEqualTo(expected);
+        Collector.Outcome cached = run(tinyPool, q);
+        assertThat(cached.usage().cachedTokens()).as("cached while nothing else ran").isPositive();
+        assertThat(cached.ids()).isEqualTo(expected);
+
+        // A request that fills the whole pool takes every block, the cached ones last.
+        int[] big = tinyPool.prompt("Bread, flour, water and salt. ".repeat(40));
+        int poolTokens = 12 * BLOCK;
+        big = java.util.Arrays.copyOf(big, Math.min(big.length, poolTokens - 8));
+        assertThat(big.length).as("a prompt of most of the pool").isGreaterThan(poolTokens / 2);
+        assertThat(run(tinyPool, greedy("big", big, poolTokens - big.length)).error()).isNull();
+
+        Collector.Outcome again = run(tinyPool, q);
+        assertThat(again.usage().cachedTokens()).as("its blocks were reclaimed").isZero();
+        assertThat(again.ids()).isEqualTo(expected);
+    }
 }
