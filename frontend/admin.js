@@ -151,6 +151,10 @@
       ['KV blocks', e.usedBlocks + ' / ' + e.totalBlocks + ' used (' + e.blockSize + ' tokens each)'],
       ['KV in use', e.usedTokens + ' tokens held, ' + e.openSequences + ' open'],
       ['Preemptions', String(e.preemptions)],
+      ['Prefix cache', e.prefixCache.queries > 0
+        ? (e.prefixCache.hitRate * 100).toFixed(1) + '% hit rate: ' + fmtCount(e.prefixCache.hits) + ' of '
+          + fmtCount(e.prefixCache.queries) + ' prompt tokens found cached'
+        : 'no prompt looked up yet'],
       ['Kernels', k.available ? k.sources.join(', ') + ' (' + k.detail + ')' : 'none: ' + k.detail],
     ] : [['Engine', 'not loaded'], ['Kernels', k.available ? k.sources.join(', ') : 'none: ' + k.detail]]);
     const bar = $('membar');

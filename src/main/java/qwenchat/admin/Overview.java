@@ -45,7 +45,7 @@ final class Overview {
         out.put("model", cards.current());
         out.put("load", load(runtime.status()));
         SchedulerStats s = scheduler.stats();
-        out.put("engine", engine(scheduler.engineSnapshot(), s.preemptions()));
+        out.put("engine", engine(scheduler.engineSnapshot(), s));
         out.put("kernels", kernels);
         out.put("health", health());
         // Why stored custom presets are not served (a corrupt or newer presets.json), else empty.
@@ -78,7 +78,7 @@ final class Overview {
         return m;
     }
 
-    private static Map<String, Object> engine(EngineSnapshot e, long preemptions) {
+    private static Map<String, Object> engine(EngineSnapshot e, SchedulerStats s) {
         if (e == null) return null;
         EngineInfo i = e.info();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -99,7 +99,10 @@ final class Overview {
         m.put("blockSize", e.kvBlocks().blockSize());
         m.put("totalBlocks", e.kvBlocks().totalBlocks());
         m.put("usedBlocks", e.kvBlocks().usedBlocks());
-        m.put("preemptions", preemptions);
+        m.put("preemptions", s.preemptions());
+        // In tokens, as vLLM counts them: how much of the prompts looked up was already cached.
+        m.put("prefixCache", Map.of("queries", s.prefixCacheQueries(), "hits", s.prefixCacheHits(),
+                "hitRate", s.prefixCacheHitRate()));
         return m;
     }
 

@@ -43,7 +43,7 @@ final class VllmMetrics implements SchedulerObserver {
     private volatile Meters meters;
 
     private record Meters(Tags tags, Counter promptTokens, Counter generationTokens, Timer ttft, Timer itl,
-            Timer e2e, Timer queue, Counter preemptions) {
+            Timer e2e, Timer queue, Counter preemptions, Counter prefixQueries, Counter prefixHits) {
     }
 
     VllmMetrics(MeterRegistry registry, BatchScheduler scheduler, ModelRuntime runtime) {
@@ -92,7 +92,11 @@ final class VllmMetrics implements SchedulerObserver {
                 timer("vllm:request_queue_time", "Histogram of time spent in WAITING phase for request.",
                         REQUEST_BUCKETS, tags),
                 Counter.builder("vllm:num_preemptions").tags(tags)
-                        .description("Cumulative number of preemption from the engine.").register(registry));
+                        .description("Cumulative number of preemption from the engine.").register(registry),
+                Counter.builder("vllm:prefix_cache_queries").tags(tags)
+                        .description("Prefix cache queries, in terms of number of queried tokens.").register(registry),
+                Counter.builder("vllm:prefix_cache_hits").tags(tags)
+                        .description("Prefix cache hits, in terms of number of cached tokens.").register(registry));
     }
 
     private Timer timer(String name, String description, double[] buckets, Tags tags) {
@@ -136,6 +140,14 @@ final class VllmMetrics implements SchedulerObserver {
     public void onInterTokenLatency(long nanos) {
         Meters m = meters;
         if (m != null) m.itl().record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void onPrefixCacheLookup(int queriedTokens, int hitTokens) {
+        Meters m = meters;
+        if (m == null) return;
+        m.prefixQueries().increment(queriedTokens);
+        if (hitTokens > 0) m.prefixHits().increment(hitTokens);
     }
 
     @Override

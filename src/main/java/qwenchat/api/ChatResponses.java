@@ -102,6 +102,8 @@ final class ChatResponses {
         o.put("prompt_tokens", u.promptTokens());
         o.put("completion_tokens", u.completionTokens());
         o.put("total_tokens", u.totalTokens());
+        // As OpenAI reports it: prompt tokens whose KV came from the prefix cache, 0 when none did.
+        o.putObject("prompt_tokens_details").put("cached_tokens", u.cachedTokens());
         return o;
     }
 }

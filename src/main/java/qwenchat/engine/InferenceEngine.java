@@ -19,8 +19,8 @@ import qwenchat.model.ModelConfig;
  * <h2>Continuous batching</h2>
  * A scheduler drives the engine in a loop. Between two calls it may open sequences for newcomers
  * and free finished or cancelled ones; nothing else holds state across calls. Each iteration it
- * passes one {@link #step(List)}: newcomers carry their whole prompt (a prefill), running sequences
- * carry the one token sampled for them last step (a decode). The engine may run prefills one by one
+ * passes one {@link #step(List)}: newcomers carry their prompt, whole or a chunk of it (a prefill),
+ * running sequences carry the one token sampled for them last step (a decode). The engine may run prefills one by one
  * and the decodes as one batch; the results come back in request order.
  *
  * <h2>Two levels</h2>
@@ -53,6 +53,26 @@ public interface InferenceEngine extends AutoCloseable {
     /** Closes the sequence and returns its KV blocks. Freeing one that is not open is a no-op. */
     void freeSequence(int sequence);
 
+    /**
+     * Tokens at the start of {@code tokens} whose keys and values the engine holds in cached full
+     * blocks (automatic prefix caching), always fewer than {@code tokens.length} so one is left to
+     * compute. Changes nothing. An engine without prefix caching returns 0.
+     */
+    default int cachedPrefixLength(int[] tokens) {
+        return 0;
+    }
+
+    /**
+     * Starts an empty, just opened sequence on the cached blocks that hold the longest prefix of
+     * {@code tokens} (what {@link #cachedPrefixLength} counts), as if those tokens had been
+     * prefilled: its length becomes the count returned, and the penalties see those tokens, the ones
+     * at or after {@code promptLength} as sampled. The caller then prefills the rest. An engine
+     * without prefix caching returns 0 and changes nothing.
+     */
+    default int reuseCachedPrefix(int sequence, int[] tokens, int promptLength) {
+        return 0;
+    }
+
     /** Tokens currently held in the sequence's KV cache. */
     int sequenceLength(int sequence);
 
@@ -73,9 +93,11 @@ public interface InferenceEngine extends AutoCloseable {
     float[][] decodeLogits(int[] sequences, int[] tokens);
 
     /**
-     * Runs one scheduler iteration: appends each request's tokens to its sequence and samples the
-     * next token from the last position's logits with the request's sampling parameters. Penalties
-     * see every token the engine has been fed for that sequence (see {@link StepRequest}).
+     * Runs one scheduler iteration: appends each request's tokens to its sequence (after whatever it
+     * holds, so a long prompt may arrive as chunks over several steps) and samples the next token
+     * from the last position's logits with the request's sampling parameters, except for chunks
+     * with {@link StepRequest#sample()} false. Penalties see every token the engine has been fed for
+     * that sequence (see {@link StepRequest}).
      *
      * @return one result per request, in request order
      * @throws KvCacheFullException when the pool cannot hold every request's tokens; thrown before

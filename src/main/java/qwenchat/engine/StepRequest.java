@@ -15,10 +15,15 @@ import qwenchat.engine.sampling.SamplingParams;
  *     (0..{@link KernelLimits#MAX_TOP_LOGPROBS})
  * @param generatedTail for a prefill that recomputes a preempted sequence: how many of the last
  *     {@code tokens} were sampled earlier, so the penalties and the draw counter count them as
- *     generated exactly as if the sequence had never left the cache; 0 otherwise
+ *     generated exactly as if the sequence had never left the cache; 0 otherwise. A chunk of a
+ *     recompute counts the sampled tokens within the chunk, which may be all of them.
+ * @param sample false for a chunk of a prefill that more chunks follow: its tokens are appended to
+ *     the sequence's KV (after whatever it holds) and no token is picked, so the engine skips the
+ *     logits and the sampler and returns {@link SampledToken#none(int)} for it. Only the last chunk
+ *     samples, and it samples what a prefill of the whole prompt at once would have.
  */
 public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs,
-        int generatedTail) {
+        int generatedTail, boolean sample) {
     public StepRequest {
         if (tokens.length == 0) throw new IllegalArgumentException("a step needs at least one token");
         if (!prefill && tokens.length != 1) {
@@ -28,14 +33,30 @@ public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingP
             throw new IllegalArgumentException(
                     "topLogprobs must be 0.." + KernelLimits.MAX_TOP_LOGPROBS + ", got " + topLogprobs);
         }
-        if (generatedTail < 0 || generatedTail > 0 && (!prefill || generatedTail >= tokens.length)) {
-            throw new IllegalArgumentException("generatedTail must be 0, or 1.." + (tokens.length - 1)
-                    + " on a prefill (at least one prompt token), got " + generatedTail);
+        if (generatedTail < 0 || generatedTail > 0 && (!prefill || generatedTail > tokens.length)) {
+            throw new IllegalArgumentException("generatedTail must be 0, or 1.." + tokens.length
+                    + " on a prefill, got " + generatedTail);
         }
+        if (!sample && !prefill) throw new IllegalArgumentException("a decode step always samples");
+    }
+
+    public StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs,
+            int generatedTail) {
+        this(sequence, tokens, prefill, sampling, topLogprobs, generatedTail, true);
     }
 
     public StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs) {
-        this(sequence, tokens, prefill, sampling, topLogprobs, 0);
+        this(sequence, tokens, prefill, sampling, topLogprobs, 0, true);
+    }
+
+    /**
+     * One chunk of a prefill that runs over several steps: {@code tokens} go after what the sequence
+     * holds, the last {@code generatedTail} of them were sampled before a preemption, and only the
+     * final chunk ({@code last}) picks a token.
+     */
+    public static StepRequest chunk(int sequence, int[] tokens, int generatedTail, boolean last,
+            SamplingParams sampling, int topLogprobs) {
+        return new StepRequest(sequence, tokens, true, sampling, topLogprobs, generatedTail, last);
     }
 
     /**

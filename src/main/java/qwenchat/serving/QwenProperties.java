@@ -1,5 +1,6 @@
 package qwenchat.serving;
 
+import jakarta.validation.Valid;
 import jakarta.validation.constraints.DecimalMax;
 import jakarta.validation.constraints.DecimalMin;
 import jakarta.validation.constraints.Max;
@@ -37,6 +38,10 @@ import qwenchat.model.RopeScalingSetting;
  * @param kvBlockSize tokens per KV block
  * @param ropeScaling {@code none} (the checkpoint's config.json decides) or {@code yarn:FACTOR}, which
  *     enables YaRN on an unmodified Qwen2.5 checkpoint as its model card describes (see {@link RopeScalingSetting})
+ * @param scheduler how the batching loop fills a step (see {@link Scheduler})
+ * @param prefixCaching whether a request starts on cached KV blocks that hold the start of its
+ *     prompt (automatic prefix caching), so a conversation's next turn and a shared system prompt
+ *     prefill only their new tokens
  */
 @Validated
 @ConfigurationProperties("qwen")
@@ -55,7 +60,22 @@ public record QwenProperties(
         DataSize kvCacheBytes,
         @Min(1) @Max(4096) @DefaultValue("64") int kvBlockSize,
         @NotNull @Pattern(regexp = RopeScalingSetting.PATTERN, message = "must be none or yarn:FACTOR, e.g. yarn:4")
-        @DefaultValue("none") String ropeScaling) {
+        @DefaultValue("none") String ropeScaling,
+        @NotNull @Valid @DefaultValue Scheduler scheduler,
+        @DefaultValue("true") boolean prefixCaching) {
+
+    /**
+     * The batching loop's settings.
+     *
+     * @param maxBatchedTokens tokens one engine step may carry: one per running decode, the rest
+     *     prefill chunks, so a long prompt is prefilled over several steps while the other streams
+     *     keep producing tokens. 2048 keeps an H100's prefill GEMMs busy while bounding a step's
+     *     time; a measurement on the target GPU should tune it. Must exceed
+     *     {@code kv-max-sequences}, so a full batch of decodes leaves room for a prefill chunk.
+     */
+    public record Scheduler(@Min(1) @Max(1_048_576) @DefaultValue("2048") int maxBatchedTokens) {
+        public static final Scheduler DEFAULTS = new Scheduler(2048);
+    }
 
     /**
      * Sequences of {@code maxTokensPerSequence} tokens the KV pool holds when nothing sizes it (CPU
@@ -75,6 +95,12 @@ public record QwenProperties(
         if (kvCacheBytes != null && kvCacheBytes.toBytes() <= 0) {
             throw new IllegalArgumentException("qwen.kv-cache-bytes must be positive, got " + kvCacheBytes);
         }
+        if (scheduler == null) scheduler = Scheduler.DEFAULTS;
+        if (scheduler.maxBatchedTokens() <= kvMaxSequences) {
+            throw new IllegalArgumentException("qwen.scheduler.max-batched-tokens (" + scheduler.maxBatchedTokens()
+                    + ") must be more than qwen.kv-max-sequences (" + kvMaxSequences
+                    + "), so a step of decodes still leaves room for a prefill chunk");
+        }
     }
 
     /** Why a generation that hit {@link #requestTimeout} ended, worded the same for the API and the chat. */
@@ -91,6 +117,23 @@ public record QwenProperties(
             List<String> apiKeys, int maxRequestBytes) {
         this(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit, requestTimeout, cpuThreads,
                 apiKeys, maxRequestBytes, 0.90, null, 64, "none");
+    }
+
+    /** The settings as they were before chunked prefill and prefix caching, with those at their defaults. */
+    public QwenProperties(String modelDir, String demoDir, String engine, int kvMaxSequences,
+            Integer maxTokensPerSequence, int queueLimit, Duration requestTimeout, Integer cpuThreads,
+            List<String> apiKeys, int maxRequestBytes, double gpuMemoryUtilization, DataSize kvCacheBytes,
+            int kvBlockSize, String ropeScaling) {
+        this(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit, requestTimeout, cpuThreads,
+                apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize, ropeScaling,
+                Scheduler.DEFAULTS, true);
+    }
+
+    /** These settings with another scheduler budget and prefix caching on or off. */
+    public QwenProperties withScheduling(int maxBatchedTokens, boolean prefixCaching) {
+        return new QwenProperties(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit,
+                requestTimeout, cpuThreads, apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize,
+                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching);
     }
 
     /** The longest one sequence may grow for a model whose context is {@code modelContext}. */

@@ -27,6 +27,8 @@ final class ScheduledSequence implements GenerationHandle {
     long lastTokenNanos;
     SequenceTracker tracker;      // null until first admitted; kept across preemptions
     int preemptions;
+    /** Prompt tokens its first prefill found in the prefix cache (OpenAI's cached_tokens). */
+    int cachedPromptTokens;
     private int[] generated = new int[16];
     private int generatedCount;
 

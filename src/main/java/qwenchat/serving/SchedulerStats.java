@@ -11,6 +11,8 @@ package qwenchat.serving;
  * @param reservedTokens prompt plus max new tokens of the running sequences: what they may grow to,
  *     no longer held back for them (KV blocks are taken as tokens arrive)
  * @param preemptions running sequences sent back to the queue because the KV pool ran out of blocks
+ * @param prefixCacheQueries tokens looked up in the prefix cache (every feed about to be prefilled)
+ * @param prefixCacheHits of those, tokens found cached and so not computed
  */
 public record SchedulerStats(
         long steps,
@@ -26,7 +28,14 @@ public record SchedulerStats(
         int openSequences,
         long kvCacheBytes,
         long reservedTokens,
-        long preemptions) {
+        long preemptions,
+        long prefixCacheQueries,
+        long prefixCacheHits) {
 
-    static final SchedulerStats EMPTY = new SchedulerStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    static final SchedulerStats EMPTY = new SchedulerStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
+    /** Share of looked-up tokens found in the prefix cache, 0..1; 0 before any lookup. */
+    public double prefixCacheHitRate() {
+        return prefixCacheQueries == 0 ? 0 : (double) prefixCacheHits / prefixCacheQueries;
+    }
 }

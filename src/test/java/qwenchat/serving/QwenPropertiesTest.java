@@ -32,6 +32,8 @@ class QwenPropertiesTest {
             assertThat(p.queueLimit()).isEqualTo(64);
             assertThat(p.requestTimeout()).isEqualTo(Duration.ofMinutes(10));
             assertThat(p.apiKeys()).isEmpty();
+            assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(2048);
+            assertThat(p.prefixCaching()).isTrue();
             // Qwen2.5's 32K context is capped per slot on CPU; a smaller model context wins.
             assertThat(p.tokensPerSequence(32768, false)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
             assertThat(p.tokensPerSequence(2048, false)).isEqualTo(2048);
@@ -87,6 +89,25 @@ class QwenPropertiesTest {
         runner.withPropertyValues("qwen.kv-max-sequences=0").run(ctx -> {
             assertThat(ctx).hasFailed();
             assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("kvMaxSequences");
+        });
+    }
+
+    @Test
+    void schedulerBudgetAndPrefixCachingBindAndABudgetNotAboveTheSequenceLimitIsRefusedByName() {
+        runner.withPropertyValues("qwen.scheduler.max-batched-tokens=512", "qwen.prefix-caching=false").run(ctx -> {
+            QwenProperties p = ctx.getBean(QwenProperties.class);
+            assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(512);
+            assertThat(p.prefixCaching()).isFalse();
+        });
+        runner.withPropertyValues("qwen.scheduler.max-batched-tokens=0").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("qwen.scheduler.max-batched-tokens (0)");
+        });
+        runner.withPropertyValues("qwen.scheduler.max-batched-tokens=256").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause()
+                    .hasMessageContaining("qwen.scheduler.max-batched-tokens (256)")
+                    .hasMessageContaining("qwen.kv-max-sequences (256)");
         });
     }
 }

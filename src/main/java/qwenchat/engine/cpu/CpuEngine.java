@@ -102,6 +102,22 @@ public final class CpuEngine implements InferenceEngine {
     }
 
     @Override
+    public int cachedPrefixLength(int[] tokens) {
+        checkOpen();
+        return blocks.cachedPrefixLength(tokens);
+    }
+
+    @Override
+    public int reuseCachedPrefix(int sequence, int[] tokens, int promptLength) {
+        SequenceState s = state(sequence);
+        int reused = blocks.reuseCachedPrefix(sequence, tokens);
+        s.length = reused;
+        int[] prefix = java.util.Arrays.copyOf(tokens, reused);
+        s.addToHistory(prefix, Math.max(0, reused - promptLength));
+        return reused;
+    }
+
+    @Override
     public int sequenceLength(int sequence) {
         return state(sequence).length;
     }
@@ -116,8 +132,8 @@ public final class CpuEngine implements InferenceEngine {
         SequenceState s = state(sequence);
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         checkVocabulary(tokens);
-        blocks.append(sequence, tokens.length);
-        float[][] logits = prefill(s, tokens, allPositions);
+        blocks.appendAll(new int[] {sequence}, new int[][] {tokens});
+        float[][] logits = prefill(s, tokens, allPositions ? Rows.ALL : Rows.LAST);
         s.history.addPrompt(tokens);
         return logits;
     }
@@ -129,8 +145,8 @@ public final class CpuEngine implements InferenceEngine {
         }
         SequenceState[] states = distinctStates(sequences);
         checkVocabulary(tokens);
-        int[] ones = new int[sequences.length];
-        java.util.Arrays.fill(ones, 1);
+        int[][] ones = new int[sequences.length][];
+        for (int i = 0; i < ones.length; i++) ones[i] = new int[] {tokens[i]};
         blocks.appendAll(sequences, ones);
         float[][] logits = decode(states, tokens);
         for (int i = 0; i < states.length; i++) states[i].history.addGenerated(tokens[i]);
@@ -143,13 +159,24 @@ public final class CpuEngine implements InferenceEngine {
         SequenceState[] states = distinctStates(seqIds);
         for (StepRequest r : requests) checkVocabulary(r.tokens());
         // Every block the step needs is taken before any compute, so a step that cannot run changes nothing.
-        blocks.appendAll(seqIds, requests.stream().mapToInt(r -> r.tokens().length).toArray());
+        blocks.appendAll(seqIds, requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
+        try {
+            return compute(requests, states);
+        } catch (RuntimeException | Error e) {
+            // Blocks named by this step may hold half-written keys and values; nobody may reuse them.
+            for (int id : seqIds) blocks.forgetContents(id);
+            throw e;
+        }
+    }
+
+    private List<SampledToken> compute(List<StepRequest> requests, SequenceState[] states) {
         float[][] logits = new float[requests.size()][];
         List<Integer> decodes = new ArrayList<>();
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
             if (r.prefill()) {
-                logits[i] = prefill(states[i], r.tokens(), false)[0];
+                float[][] last = prefill(states[i], r.tokens(), r.sample() ? Rows.LAST : Rows.NONE);
+                logits[i] = r.sample() ? last[0] : null;
                 states[i].addToHistory(r.tokens(), r.generatedTail());
             } else {
                 decodes.add(i);
@@ -171,12 +198,20 @@ public final class CpuEngine implements InferenceEngine {
         List<SampledToken> out = new ArrayList<>(requests.size());
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
+            if (!r.sample()) {
+                out.add(SampledToken.none(r.sequence()));
+                continue;
+            }
             out.add(Sampler.sample(r.sequence(), logits[i], r.sampling(), states[i].history, r.topLogprobs()));
         }
         return out;
     }
 
-    private float[][] prefill(SequenceState s, int[] tokens, boolean allPositions) {
+    /** Which positions of a prefill need logits. */
+    private enum Rows { ALL, LAST, NONE }
+
+    private float[][] prefill(SequenceState s, int[] tokens, Rows wanted) {
+        boolean allPositions = wanted == Rows.ALL;
         float[][] all = allPositions ? new float[tokens.length][] : null;
         float[][] last = null;
         for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
@@ -195,12 +230,12 @@ public final class CpuEngine implements InferenceEngine {
                 rows = new int[n];
                 for (int t = 0; t < n; t++) rows[t] = t;
             } else {
-                rows = lastChunk ? new int[] {n - 1} : new int[0];
+                rows = lastChunk && wanted == Rows.LAST ? new int[] {n - 1} : new int[0];
             }
             float[][] logits = forward.run(chunk, seqs, pos, rows);
             s.length += n;
             if (allPositions) System.arraycopy(logits, 0, all, from, n);
-            if (lastChunk) last = new float[][] {logits[logits.length - 1]};
+            if (lastChunk && wanted == Rows.LAST) last = new float[][] {logits[logits.length - 1]};
         }
         return allPositions ? all : last;
     }

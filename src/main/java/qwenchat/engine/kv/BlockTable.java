@@ -13,9 +13,15 @@ public final class BlockTable {
     private int[] blocks = new int[4];
     private int blockCount;
     private int length;
+    // For the prefix cache: the tokens of the block being filled, and the name of the last full one.
+    private final int[] partial;
+    private BlockHash lastFull = BlockHash.ROOT;
+    // False once tokens were appended by count alone: its later blocks cannot be named.
+    private boolean named = true;
 
     BlockTable(int blockSize) {
         this.blockSize = blockSize;
+        this.partial = new int[blockSize];
     }
 
     /** Tokens held. */
@@ -66,5 +72,27 @@ public final class BlockTable {
     void clear() {
         blockCount = 0;
         length = 0;
+        lastFull = BlockHash.ROOT;
+        named = true;
+    }
+
+    int[] partial() {
+        return partial;
+    }
+
+    BlockHash lastFull() {
+        return lastFull;
+    }
+
+    void lastFull(BlockHash hash) {
+        lastFull = hash;
+    }
+
+    boolean named() {
+        return named;
+    }
+
+    void unnamed() {
+        named = false;
     }
 }
