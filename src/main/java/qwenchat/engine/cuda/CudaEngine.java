@@ -493,28 +493,56 @@ public final class CudaEngine implements InferenceEngine {
             dtoks[j] = requests.get(decodes.get(j)).tokens()[0];
         }
         checkDecode(dseqs, dtoks);
-        reserve(all, counts);
-        return ctx.call(() -> {
-            syncTables(all);
-            SampledToken[] out = new SampledToken[requests.size()];
-            for (int i = 0; i < requests.size(); i++) {
-                StepRequest r = requests.get(i);
-                if (!r.prefill()) continue;
-                prefillChunks(r.sequence(), r.tokens(), false, null);
-                if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
-                SampledToken[] one = sampling.pick(List.of(r));
-                out[i] = one[0];
-            }
-            for (int from = 0; from < dseqs.length; from += ws.rows) {
-                int n = Math.min(ws.rows, dseqs.length - from);
-                decodeBatch(dseqs, dtoks, from, n);
-                List<StepRequest> batch = new ArrayList<>();
-                for (int j = 0; j < n; j++) batch.add(requests.get(decodes.get(from + j)));
-                SampledToken[] picked = sampling.pick(batch);
-                for (int j = 0; j < n; j++) out[decodes.get(from + j)] = picked[j];
-            }
-            return List.of(out);
-        });
+        // With the token ids, so the blocks this step fills can be found again by prefix caching.
+        blocks.appendAll(all, requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
+        try {
+            return ctx.call(() -> {
+                syncTables(all);
+                SampledToken[] out = new SampledToken[requests.size()];
+                for (int i = 0; i < requests.size(); i++) {
+                    StepRequest r = requests.get(i);
+                    if (!r.prefill()) continue;
+                    prefillChunks(r.sequence(), r.tokens(), false, null);
+                    if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
+                    // A chunk that is not its prompt's last picks nothing: no logits read, no sampling pass.
+                    out[i] = r.sample() ? sampling.pick(List.of(r))[0] : SampledToken.none(r.sequence());
+                }
+                for (int from = 0; from < dseqs.length; from += ws.rows) {
+                    int n = Math.min(ws.rows, dseqs.length - from);
+                    decodeBatch(dseqs, dtoks, from, n);
+                    List<StepRequest> batch = new ArrayList<>();
+                    for (int j = 0; j < n; j++) batch.add(requests.get(decodes.get(from + j)));
+                    SampledToken[] picked = sampling.pick(batch);
+                    for (int j = 0; j < n; j++) out[decodes.get(from + j)] = picked[j];
+                }
+                return List.of(out);
+            });
+        } catch (RuntimeException | Error e) {
+            // Blocks named by this step may hold half-written keys and values; nobody may reuse them.
+            for (int id : all) blocks.forgetContents(id);
+            throw e;
+        }
+    }
+
+    @Override
+    public int cachedPrefixLength(int[] tokens) {
+        return blocks.cachedPrefixLength(tokens);
+    }
+
+    /**
+     * Points the new sequence's block table at the cached blocks of its longest cached prefix: no
+     * copy on the device, the next step's table upload is all it takes. The reused tokens enter the
+     * penalty history as if they had been fed, those past {@code promptLength} as generated.
+     */
+    @Override
+    public int reuseCachedPrefix(int sequence, int[] tokens, int promptLength) {
+        seqs.requireOpen(sequence);
+        int reused = blocks.reuseCachedPrefix(sequence, tokens);
+        if (reused > 0) {
+            seqs.append(sequence, tokens, 0, reused, false);
+            if (reused > promptLength) seqs.markGenerated(sequence, reused - promptLength);
+        }
+        return reused;
     }
 
     /**

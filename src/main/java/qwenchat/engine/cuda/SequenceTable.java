@@ -79,12 +79,25 @@ final class SequenceTable {
         length[s] = n;
     }
 
-    /** Re-labels the last {@code count} tokens fed as generated ones (a recomputed sequence's sampled tail). */
+    /**
+     * Re-labels the last {@code count} tokens fed as generated ones (a recomputed sequence's sampled
+     * tail). The history is rebuilt from every token's label, so generated tokens of an earlier
+     * chunk of the same recompute stay generated.
+     */
     void markGenerated(int s, int count) {
         Arrays.fill(decoded[s], length[s] - count, length[s], true);
         TokenHistory h = new TokenHistory();
-        h.addPrompt(Arrays.copyOf(fed[s], length[s] - count));
-        for (int i = length[s] - count; i < length[s]; i++) h.addGenerated(fed[s][i]);
+        int i = 0;
+        while (i < length[s]) {
+            if (decoded[s][i]) {
+                h.addGenerated(fed[s][i++]);
+                continue;
+            }
+            int j = i;
+            while (j < length[s] && !decoded[s][j]) j++;
+            h.addPrompt(Arrays.copyOfRange(fed[s], i, j));
+            i = j;
+        }
         history[s] = h;
     }
 
