@@ -43,7 +43,7 @@
   // ---- charts ----
   const series = {
     t: [], running: [], waiting: [], decode: [], prefill: [], ttft50: [], ttft95: [], itl50: [], itl95: [],
-    kvUsed: [], kvReserved: [], errors: [],
+    kvUsed: [], kvBlocks: [], errors: [], preemptions: [],
   };
   const charts = {};
 
@@ -79,7 +79,7 @@
     series.decode.push(s.decodeTokensPerSecond); series.prefill.push(s.prefillTokensPerSecond);
     series.ttft50.push(s.ttftP50Ms); series.ttft95.push(s.ttftP95Ms);
     series.itl50.push(s.itlP50Ms); series.itl95.push(s.itlP95Ms);
-    series.kvUsed.push(s.kvUsed * 100); series.kvReserved.push(s.kvReserved * 100);
+    series.kvUsed.push(s.kvUsed * 100); series.kvBlocks.push(s.kvBlocks * 100); series.preemptions.push(s.preemptions);
     series.errors.push(s.errors);
     while (series.t.length && series.t[0] < s.t - KEEP_SECONDS) for (const k in series) series[k].shift();
     $('latest').textContent = '· now ' + s.running + ' running, ' + s.waiting + ' waiting, '
@@ -116,7 +116,7 @@
     $('h-uptime').textContent = fmtDuration(h.uptimeSeconds);
     const t = o.totals;
     $('h-totals').textContent = t.completed + ' completed · ' + t.cancelled + ' cancelled · ' + t.failed + ' failed · '
-      + t.rejectedBusy + ' refused busy · ' + fmtCount(t.tokensGenerated) + ' tokens';
+      + t.rejectedBusy + ' refused busy · ' + t.preemptions + ' preempted · ' + fmtCount(t.tokensGenerated) + ' tokens';
     $('h-totals').dataset.completed = t.completed;
     const p = o.presets;
     if (p) state($('h-presets'), !p.problem, p.problem ? p.problem : p.custom + ' custom · presets.json OK');
@@ -146,8 +146,15 @@
       ['Driver', e.driverVersion || (e.kind === 'cpu' ? 'n/a' : null)],
       ['Weights', fmtBytes(e.weightBytes)], ['KV cache', fmtBytes(e.kvCacheBytes)], ['Workspace', fmtBytes(e.workspaceBytes)],
       ['Device memory', e.deviceTotalBytes ? fmtBytes(e.weightBytes + e.kvCacheBytes + e.workspaceBytes) + ' of ' + fmtBytes(e.deviceTotalBytes) : 'n/a (host memory)'],
-      ['KV capacity', e.maxSequences + ' sequences × ' + e.maxTokensPerSequence + ' tokens'],
-      ['KV in use', e.usedTokens + ' tokens held, ' + e.reservedTokens + ' reserved, ' + e.openSequences + ' open'],
+      ['KV capacity', e.maxSequences + ' sequences of up to ' + e.maxTokensPerSequence + ' tokens, sharing '
+        + fmtCount(e.capacityTokens) + ' tokens'],
+      ['KV blocks', e.usedBlocks + ' / ' + e.totalBlocks + ' used (' + e.blockSize + ' tokens each)'],
+      ['KV in use', e.usedTokens + ' tokens held, ' + e.openSequences + ' open'],
+      ['Preemptions', String(e.preemptions)],
+      ['Prefix cache', e.prefixCache.queries > 0
+        ? (e.prefixCache.hitRate * 100).toFixed(1) + '% hit rate: ' + fmtCount(e.prefixCache.hits) + ' of '
+          + fmtCount(e.prefixCache.queries) + ' prompt tokens found cached'
+        : 'no prompt looked up yet'],
       ['Kernels', k.available ? k.sources.join(', ') + ' (' + k.detail + ')' : 'none: ' + k.detail],
     ] : [['Engine', 'not loaded'], ['Kernels', k.available ? k.sources.join(', ') : 'none: ' + k.detail]]);
     const bar = $('membar');
@@ -229,8 +236,8 @@
         chart('chart-tokens', ['decode tok/s', 'prefill tok/s'], ['#15803d', '#0ea5e9'], ['decode', 'prefill']);
         chart('chart-ttft', ['p50', 'p95'], ['#4f46e5', '#dc2626'], ['ttft50', 'ttft95']);
         chart('chart-itl', ['p50', 'p95'], ['#4f46e5', '#dc2626'], ['itl50', 'itl95']);
-        chart('chart-kv', ['used %', 'reserved %'], ['#0ea5e9', '#4f46e5'], ['kvUsed', 'kvReserved']);
-        chart('chart-errors', ['errors/s'], ['#dc2626'], ['errors']);
+        chart('chart-kv', ['tokens %', 'blocks %'], ['#0ea5e9', '#4f46e5'], ['kvUsed', 'kvBlocks']);
+        chart('chart-errors', ['errors', 'preemptions'], ['#dc2626', '#f59e0b'], ['errors', 'preemptions']);
       }
       render(overview);
       const history = await api('GET', '/admin/api/history');

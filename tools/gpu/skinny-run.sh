@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The cuda3 round's single GPU call: parity and the benchmark first (they decide whether the skinny
-# route stays on), then the gpu-tagged JUnit tests; every stage writes its logs under $OUT.
+# run-gpu-checks.sh's stages in one GPU call, ordered for the skinny-GEMM route: parity and the
+# benchmark first (they decide whether the route stays on), then the gpu-tagged JUnit tests; every
+# stage writes its logs under $OUT.
 set -x
 export PYTHONUNBUFFERED=1
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,25 +1,31 @@
-// attention_decode.cu: causal GQA attention of R query rows against the bf16 KV cache, split over
-// the KV length (flash-decoding): attn_partial computes, per (row, kv head, split of SPLIT tokens),
-// the scores of the group's query heads, their max m and sum l of exp(s - m), and the
+// attention_decode.cu: causal GQA attention of R query rows against the paged bf16 KV cache, split
+// over the KV length (flash-decoding): attn_partial computes, per (row, kv head, split of SPLIT
+// tokens), the scores of the group's query heads, their max m and sum l of exp(s - m), and the
 // unnormalised sum of p * V; attn_combine rescales the splits to a common max and normalises.
-// Row r attends to cache positions 0..pos[r] of its slot (its own k/v were written by the QKV
+//   O[r][h] = sum_{t <= pos[r]} softmax_t(q[r][h] . K[t][h/G] * scale) V[t][h/G],  G = nH / nKv
+// Row r attends to positions 0..pos[r] of sequence slots[r] (its own k/v were written by the QKV
 // epilogue), so decode rows and the rows of a prefill chunk use the same kernels.
 //   q      f32  [R][nH*hd]                      (RoPE applied)
-//   caches bf16 [slots][nKv][maxT][hd]          (this layer)
+//   pools  bf16 [totalBlocks][nKv][blockSize][hd] (this layer's K and V)
+//   block_table int32 [maxSequences][max_blocks_per_seq]: position t of sequence s is slot
+//          t % blockSize of block block_table[s][t / blockSize] (qc::kv_offset)
 //   part_o f32  [R][nH][nSplits][hd], part_ml f32 [R][nH][nSplits][2]
 //   out    f32  [R][nH*hd]                      (input of o_proj)
 // attn_partial_hd{64,128} launch: grid (nSplits, nKv, R), block 128; one pass over a KV head's split
-// serves all group = nH/nKv query heads: scores with two threads per token, then p*V with the 4 warps
-// taking every 4th token and each lane 2 or 4 dims, summed over warps in shared memory. Dynamic
-// shared: (G*hd + G*SPLIT + 4*G*hd) floats. Splits past the row's length return at once, so the grid
-// can be sized for the longest row and captured in a CUDA graph.
-// attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT must match CudaKernels.ATTN_SPLIT.
-// CPU counterpart: Qwen2Forward's attention.
+// serves all group = nH/nKv query heads: first the split's SPLIT token addresses are resolved
+// through the block table into shared memory (any block size works; a split may straddle blocks),
+// then scores with two threads per token, then p*V with the 4 warps taking every 4th token and each
+// lane 2 or 4 dims, summed over warps in shared memory. Dynamic shared: (G*hd + G*SPLIT + 4*G*hd)
+// floats. Splits past the row's length return at once, so the grid can be sized for the longest row
+// and captured in a CUDA graph; the block table lives at a fixed device address for the same reason.
+// attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT is limits::ATTN_SPLIT, which KernelLimits mirrors.
+// CPU counterpart: Qwen2Forward's attention (qwenchat.engine.cpu).
 #include "common.cuh"
+#include "limits.cuh"
 
 namespace attn {
-constexpr int SPLIT = 64;   // tokens per split: short serial loops, and many blocks even at batch 1
-constexpr int MAXG = 16;    // largest group size supported
+constexpr int SPLIT = limits::ATTN_SPLIT;     // tokens per split (limits.cuh)
+constexpr int MAXG = limits::ATTN_MAX_GROUP;  // largest group size supported (limits.cuh)
 constexpr int THREADS = 128;
 
 // DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128).
@@ -27,7 +33,8 @@ template <int DPL>
 static __device__ __forceinline__ void partial(
     const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc,
     const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,
-    float* __restrict__ part_ml, int nH, int nKv, int maxT, int nSplits, float scale) {
+    float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table,
+    int max_blocks_per_seq, int block_size) {
     constexpr int HD = 32 * DPL;
     constexpr int WARPS = THREADS / 32;
     extern __shared__ float smem[];
@@ -41,16 +48,20 @@ static __device__ __forceinline__ void partial(
     float* sc = qs + G * HD;             // [G][SPLIT]
     float* red = sc + G * SPLIT;         // [WARPS][G][HD]
     __shared__ float ms[MAXG], ls[MAXG];
+    __shared__ size_t rowAt[SPLIT];      // element offset of token t0 + t (this kv head) in the pools
     const float* qrow = q + (size_t)r * nH * HD + (size_t)kvh * G * HD;
     for (int i = threadIdx.x; i < G * HD; i += THREADS) qs[i] = qrow[i];
+    if (threadIdx.x < n) {
+        const int* bt = block_table + (size_t)slots[r] * max_blocks_per_seq;
+        rowAt[threadIdx.x] = qc::kv_offset(bt, block_size, nKv, kvh, t0 + threadIdx.x, HD);
+    }
     __syncthreads();
-    size_t headBase = ((size_t)slots[r] * nKv + kvh) * maxT;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     // Phase 1: two threads per token (adjacent lanes, half the dims each), all G heads at once.
     {
         int t = threadIdx.x >> 1, halfSel = threadIdx.x & 1;
         bool live = t < n;
-        const uint4* krow = reinterpret_cast<const uint4*>(kc + (headBase + t0 + (live ? t : 0)) * HD) + halfSel * (HD / 16);
+        const uint4* krow = reinterpret_cast<const uint4*>(kc + rowAt[live ? t : 0]) + halfSel * (HD / 16);
         float acc[MAXG];
 #pragma unroll
         for (int g = 0; g < MAXG; g++) acc[g] = 0.f;
@@ -104,12 +115,12 @@ static __device__ __forceinline__ void partial(
         for (int g = 0; g < MAXG; g++)
 #pragma unroll
             for (int j = 0; j < DPL; j++) acc[g][j] = 0.f;
-        const __nv_bfloat16* vbase = vc + (headBase + t0) * HD + lane * DPL;
+        const __nv_bfloat16* vbase = vc + lane * DPL;
 #pragma unroll 4
         for (int t = warp; t < n; t += WARPS) {
             float v[DPL];
             if constexpr (DPL == 4) {
-                uint2 u = *reinterpret_cast<const uint2*>(vbase + (size_t)t * HD);
+                uint2 u = *reinterpret_cast<const uint2*>(vbase + rowAt[t]);
                 float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
                 float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
                 v[0] = a.x;
@@ -119,7 +130,7 @@ static __device__ __forceinline__ void partial(
             } else {
 #pragma unroll
                 for (int j = 0; j < DPL; j += 2) {
-                    float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(vbase + (size_t)t * HD + j));
+                    float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(vbase + rowAt[t] + j));
                     v[j] = a.x;
                     v[j + 1] = a.y;
                 }
@@ -161,8 +172,10 @@ static __device__ __forceinline__ void partial(
     extern "C" __global__ void __launch_bounds__(attn::THREADS) NAME(                                        \
         const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
         const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
-        float* __restrict__ part_ml, int nH, int nKv, int maxT, int nSplits, float scale) {                  \
-        attn::partial<DPL>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, maxT, nSplits, scale);           \
+        float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
+        int max_blocks_per_seq, int block_size) {                                                            \
+        attn::partial<DPL>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale, block_table,     \
+                           max_blocks_per_seq, block_size);                                                  \
     }
 
 ATTN_PARTIAL(attn_partial_hd64, 2)

@@ -84,4 +84,15 @@ static __device__ __forceinline__ float round_bf16(float v) {
     return __bfloat162float(__float2bfloat16(v));
 }
 
+// Paged KV cache addressing (DeviceKvCache): each layer's K and V pools are
+// [totalBlocks][kvHeads][blockSize][hd] bf16 and a sequence's block table row lists its blocks in
+// position order, so position p lives in block bt_row[p / block_size] at slot p % block_size.
+// Returns the element offset of (p, kv head kvh, dim 0) in a pool. The head sits outside the slot
+// so one head's keys of a block are a dense run of block_size * hd elements.
+static __device__ __forceinline__ size_t kv_offset(const int* __restrict__ bt_row, int block_size, int kv_heads,
+                                                   int kvh, int p, int hd) {
+    int blk = __ldg(bt_row + p / block_size);
+    return (((size_t)blk * kv_heads + kvh) * block_size + (p % block_size)) * hd;
+}
+
 }  // namespace qc

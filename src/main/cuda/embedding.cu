@@ -2,7 +2,7 @@
 // x[r][:] = float(E[tokens[r]][:]) for r < rows; E is bf16 [vocab][hidden], x is f32 [rows][hidden]
 // (the residual stream). Launch: grid = rows, block = 256, each thread strides over the hidden
 // dimension. Token ids are validated on the host before upload. CPU counterpart: the embedding
-// row read of CpuEngine (Tensor#readRow of model.embed_tokens.weight).
+// row read at the start of Qwen2Forward#run (Bf16Matrix#readRow of model.embed_tokens.weight).
 #include "common.cuh"
 
 extern "C" __global__ void embed_rows(const int* __restrict__ tokens, const __nv_bfloat16* __restrict__ E,

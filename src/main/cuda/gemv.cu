@@ -8,11 +8,14 @@
 //   plain    rows (2p, 2p+1)             out_f32[b][n] = acc                        (lm_head)
 //   residual rows (2p, 2p+1)             x[b][n] += acc                             (o_proj, down_proj)
 //   qkv      rows (h*hd+i, h*hd+i+hd/2)  + bias, RoPE (half-split) on q and k, q -> q_out f32
-//                                        [B][qDim], k and v -> bf16 KV cache at the row's slot/pos
+//                                        [B][qDim], k and v -> the paged bf16 KV pools at position
+//                                        pos[b] of sequence slots[b], through its block table row
+//                                        (qc::kv_offset; pools [blocks][kvHeads][blockSize][hd])
 //   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
 // Launch: block 32*W (W warps, one pair each; W = 8, or 4 for qkv), grid.x = ceil(pairs/W), grid.y = ceil(B/BT).
-// CPU counterparts: CpuEngine's matVec plus, per epilogue, its bias/RoPE/KV write, silu*mul and
-// residual add.
+// CPU counterparts, all in Qwen2Forward#run: MatrixOps#matmul, then per epilogue Qwen2Forward#addBias,
+// Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
+// Qwen2Forward#addInto (residual).
 #include "common.cuh"
 
 namespace gemv {
@@ -29,11 +32,13 @@ struct Params {
     const __nv_bfloat16* bias;  // [N]
     const float* inv_freq;      // [hd/2]
     float rope_scale;           // attention factor multiplying cos and sin (YaRN), 1 otherwise
-    __nv_bfloat16* k_cache;     // this layer: [slots][kvHeads][maxT][hd]
+    __nv_bfloat16* k_cache;     // this layer's pool: [totalBlocks][kvHeads][blockSize][hd]
     __nv_bfloat16* v_cache;
-    const int* slots;           // [B]
+    const int* slots;           // [B] sequence id = row of the block table
     const int* pos;             // [B]
-    int qDim, kvDim, hd, maxT;
+    int qDim, kvDim, hd;
+    const int* block_table;     // [maxSequences][max_blocks_per_seq]
+    int max_blocks_per_seq, block_size;
 };
 
 template <int MODE>
@@ -88,7 +93,8 @@ static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r
             int rel = r0 - p.qDim - (isK ? 0 : p.kvDim);
             int kvh = rel / p.hd;
             int kvHeads = p.kvDim / p.hd;
-            size_t base = (((size_t)p.slots[b] * kvHeads + kvh) * p.maxT + pos) * p.hd + i;
+            const int* bt = p.block_table + (size_t)p.slots[b] * p.max_blocks_per_seq;
+            size_t base = qc::kv_offset(bt, p.block_size, kvHeads, kvh, pos, p.hd) + i;
             __nv_bfloat16* dst = isK ? p.k_cache : p.v_cache;
             dst[base] = __float2bfloat16(a0);
             dst[base + half] = __float2bfloat16(a1);
@@ -173,9 +179,9 @@ static __device__ __forceinline__ void run(const Params& p) {
         const __nv_bfloat16* W, const float* X, int N, int K, int B, float* out_f32,                         \
         float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,        \
         __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* slots, const int* pos, int qDim,         \
-        int kvDim, int hd, int maxT) {                                                                       \
+        int kvDim, int hd, const int* block_table, int max_blocks_per_seq, int block_size) {                 \
         gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
-                       pos, qDim, kvDim, hd, maxT};                                                          \
+                       pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size};                   \
         gemv::run<BT, MODE>(p);                                                                              \
     }
 

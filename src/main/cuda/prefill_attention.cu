@@ -13,8 +13,11 @@
 // Memory layouts (all strides in elements, bf16, 16-byte aligned rows):
 //   Q: element (i, h, d) at Q[i*qTokenStride + h*qHeadStride + d]   e.g. [T][qHeads][128]: 3584, 128
 //      (Q can be a column slice of the fused qkv output: qTokenStride = 4608 for Qwen2.5-7B)
-//   K, V: element (kvh, j, d) at K[kvh*kvHeadStride + j*kvTokenStride + d]
-//      e.g. the per-layer cache [kvHeads][maxTokens][128]: kvHeadStride = maxTokens*128, kvTokenStride = 128
+//   K, V: this layer's paged pools [totalBlocks][kvHeads][blockSize][128]; the sequence's keys are
+//      found through blockTable (its row of the device block table, int32 [maxBlocksPerSeq]):
+//      element (kvh, j, d) at K[((blockTable[j/blockSize]*kvHeads + kvh)*blockSize + j%blockSize)*128 + d]
+//      (qc::kv_offset). A contiguous [kvHeads][maxT][128] cache is the one-block case: blockTable
+//      = {0}, blockSize = maxT. Any blockSize >= 1 works: each 64-key tile resolves its rows one by one.
 //   O: element (i, h, d) at O[i*oTokenStride + h*oHeadStride + d]   e.g. [T][qHeads*128]: 3584, 128
 //   All strides must be multiples of 8 (16-byte chunks); pointers 16-byte aligned.
 //
@@ -27,9 +30,11 @@
 //   Each warp owns 16 query rows; keys are consumed 64 at a time. blockIdx.x is walked in reverse so
 //   the longest (last) query blocks start first. Both need
 //   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES set to their shared size before launching.
-// Parameters (in order): Q, qTokenStride, qHeadStride, K, V, kvHeadStride, kvTokenStride,
+// Parameters (in order): Q, qTokenStride, qHeadStride, K, V, blockTable, blockSize,
 //   O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale (float, 1/sqrt(128)).
+//   Java launcher: PrefillAttention#causal.
 //   All ints 32-bit. Requires T >= 1, past >= 0, qHeads % kvHeads == 0.
+#include "common.cuh"
 #include "prefill_mma.cuh"
 
 namespace prefill_attn {
@@ -59,10 +64,43 @@ static __device__ __forceinline__ void load_tile(uint32_t dst, const __nv_bfloat
     }
 }
 
+// Copies keys [key0, key0+BKV) of KV head kvh from a paged pool into a swizzled tile; keys >= limit
+// are zero-filled. When blockSize is a multiple of BKV (the default 64 is), a tile lies inside one
+// block and its rows are one dense run: one table lookup per tile, as cheap as the contiguous cache.
+// Other block sizes resolve rows one by one, so a tile may straddle blocks of any size; that path
+// pays an integer division per 16-byte chunk, which cost about a fifth of the 8K prefill's time.
+template <int THREADS>
+static __device__ __forceinline__ void load_kv_tile(uint32_t dst, const __nv_bfloat16* pool, const int* blockTable,
+                                                    int blockSize, int kvHeads, int kvh, int key0, int limit,
+                                                    int tid) {
+    if (blockSize % BKV == 0) {
+        const __nv_bfloat16* base = pool + qc::kv_offset(blockTable, blockSize, kvHeads, kvh, key0, HD);
+#pragma unroll
+        for (int i = 0; i < (BKV * 16) / THREADS; ++i) {
+            const int id = tid + i * THREADS;
+            const int r = id >> 4;
+            const int c = id & 15;
+            const bool valid = key0 + r < limit;
+            cp_async_16(dst + swizzle<ROW_BYTES>(r, c), base + (valid ? r * HD + c * 8 : 0), valid);
+        }
+        return;
+    }
+#pragma unroll
+    for (int i = 0; i < (BKV * 16) / THREADS; ++i) {
+        const int id = tid + i * THREADS;
+        const int r = id >> 4;
+        const int c = id & 15;
+        const int gr = key0 + r;
+        const bool valid = gr < limit;
+        const __nv_bfloat16* src = pool + (valid ? qc::kv_offset(blockTable, blockSize, kvHeads, kvh, gr, HD) : 0) + c * 8;
+        cp_async_16(dst + swizzle<ROW_BYTES>(r, c), src, valid);
+    }
+}
+
 template <int WARPS>
 static __device__ __forceinline__ void attention_block(
     const __nv_bfloat16* __restrict__ Q, int qTokenStride, int qHeadStride, const __nv_bfloat16* __restrict__ K,
-    const __nv_bfloat16* __restrict__ V, int kvHeadStride, int kvTokenStride, __nv_bfloat16* __restrict__ O,
+    const __nv_bfloat16* __restrict__ V, const int* __restrict__ blockTable, int blockSize, __nv_bfloat16* __restrict__ O,
     int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale) {
     constexpr int BQ = 16 * WARPS;  // query rows per block, 16 per warp
     constexpr int THREADS = 32 * WARPS;
@@ -84,12 +122,10 @@ static __device__ __forceinline__ void attention_block(
     const int kvBlocks = (keyEnd + BKV - 1) / BKV;
 
     const __nv_bfloat16* qBase = Q + (size_t)head * qHeadStride;
-    const __nv_bfloat16* kBase = K + (size_t)kvHead * kvHeadStride;
-    const __nv_bfloat16* vBase = V + (size_t)kvHead * kvHeadStride;
 
     load_tile<BQ, THREADS>(sQ, qBase, qTokenStride, q0, T, tid);
-    load_tile<BKV, THREADS>(sK, kBase, kvTokenStride, 0, kvLen, tid);
-    load_tile<BKV, THREADS>(sV, vBase, kvTokenStride, 0, kvLen, tid);
+    load_kv_tile<THREADS>(sK, K, blockTable, blockSize, kvHeads, kvHead, 0, kvLen, tid);
+    load_kv_tile<THREADS>(sV, V, blockTable, blockSize, kvHeads, kvHead, 0, kvLen, tid);
     cp_async_commit();
 
     // Rows this thread owns in the accumulator fragments: fragRow and fragRow + 8 of the warp's 16.
@@ -111,8 +147,10 @@ static __device__ __forceinline__ void attention_block(
         const int buf = kb & 1;
         // The other buffer was last read in iteration kb-1, which ended with a barrier.
         if (kb + 1 < kvBlocks) {
-            load_tile<BKV, THREADS>(sK + (buf ^ 1) * KV_TILE_BYTES, kBase, kvTokenStride, (kb + 1) * BKV, kvLen, tid);
-            load_tile<BKV, THREADS>(sV + (buf ^ 1) * KV_TILE_BYTES, vBase, kvTokenStride, (kb + 1) * BKV, kvLen, tid);
+            load_kv_tile<THREADS>(sK + (buf ^ 1) * KV_TILE_BYTES, K, blockTable, blockSize, kvHeads, kvHead, (kb + 1) * BKV,
+                                  kvLen, tid);
+            load_kv_tile<THREADS>(sV + (buf ^ 1) * KV_TILE_BYTES, V, blockTable, blockSize, kvHeads, kvHead, (kb + 1) * BKV,
+                                  kvLen, tid);
         }
         cp_async_commit();
         cp_async_wait<1>();
@@ -228,10 +266,11 @@ static __device__ __forceinline__ void attention_block(
 
 #define PREFILL_ATTN_PARAMS                                                                                    \
     const __nv_bfloat16 *__restrict__ Q, int qTokenStride, int qHeadStride, const __nv_bfloat16 *__restrict__ K, \
-        const __nv_bfloat16 *__restrict__ V, int kvHeadStride, int kvTokenStride, __nv_bfloat16 *__restrict__ O,  \
+        const __nv_bfloat16 *__restrict__ V, const int *__restrict__ blockTable, int blockSize,                 \
+        __nv_bfloat16 *__restrict__ O,                                                                        \
         int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale
 #define PREFILL_ATTN_ARGS \
-    Q, qTokenStride, qHeadStride, K, V, kvHeadStride, kvTokenStride, O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale
+    Q, qTokenStride, qHeadStride, K, V, blockTable, blockSize, O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale
 
 extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128(PREFILL_ATTN_PARAMS) {
     prefill_attn::attention_block<4>(PREFILL_ATTN_ARGS);

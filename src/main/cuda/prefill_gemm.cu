@@ -14,9 +14,10 @@
 //       bias and R are ignored (Qwen2 MLP has neither). The block loads gate and up rows of the
 //       same output columns into one B tile, so each thread holds both g and u in registers.
 // Numerics: products summed in f32, bias/residual added in f32 to the f32 sum, one rounding to bf16
-// at the end. CPU counterpart (qwenchat.engine.cpu.Qwen2Forward#forward): MatrixOps.matmul followed
-// by addBias for q/k/v, by addInto for the residual (use Cf with R == Cf for its f32 residual
-// stream), and the SwiGLU loop g / (1 + exp(-g)) * u over gate and up. The CPU keeps those
+// at the end. CPU counterpart (in Qwen2Forward#run): MatrixOps#matmul followed by Qwen2Forward#addBias
+// for q/k/v, by Qwen2Forward#addInto for the residual (use Cf with R == Cf for its f32 residual
+// stream), and the SwiGLU loop g / (1 + exp(-g)) * u over gate and up. The bias, residual and SwiGLU
+// arithmetic is prefill_epilogue.cuh's, shared with prefill_gemm_sm90.cu. The CPU keeps those
 // activations in f32; the bf16 outputs here round them once, a ~1e-3 relative difference.
 //
 // Launch layout (all four kernels):
@@ -32,6 +33,7 @@
 //   M >= 1 any value, A/W/C/R/bias 16-byte aligned with row strides exactly K (A, W) and N (C, R).
 //   N tails are handled (rows of W past N read as zero, columns past N not stored).
 // Parameters (in order): A, W, C, Cf, bias, R, M, N, K (ints are 32-bit).
+#include "prefill_epilogue.cuh"
 #include "prefill_mma.cuh"
 
 namespace prefill_gemm {
@@ -184,11 +186,9 @@ static __device__ __forceinline__ void gemm_tile(const __nv_bfloat16* __restrict
                 for (int h = 0; h < 2; ++h) {
                     const int row = m0 + wm * WM + mi * 16 + fragRow + h * 8;
                     if (row >= M) continue;
-                    const float g0 = acc[mi][ni][2 * h], g1 = acc[mi][ni][2 * h + 1];
-                    const float u0 = acc[mi][ni + NI / 2][2 * h], u1 = acc[mi][ni + NI / 2][2 * h + 1];
-                    const float y0 = g0 / (1.f + __expf(-g0)) * u0;
-                    const float y1 = g1 / (1.f + __expf(-g1)) * u1;
-                    *reinterpret_cast<__nv_bfloat162*>(C + (size_t)row * N + col) = __floats2bfloat162_rn(y0, y1);
+                    prefill_epilogue::store_swiglu_pair(C, (size_t)row * N + col, acc[mi][ni][2 * h],
+                                                        acc[mi][ni][2 * h + 1], acc[mi][ni + NI / 2][2 * h],
+                                                        acc[mi][ni + NI / 2][2 * h + 1]);
                 }
             }
     } else {
@@ -196,34 +196,16 @@ static __device__ __forceinline__ void gemm_tile(const __nv_bfloat16* __restrict
         for (int ni = 0; ni < NI; ++ni) {
             const int col = n0 + wn * WN + ni * 8 + fragCol;
             if (col >= N) continue;
-            float b0 = 0.f, b1 = 0.f;
-            if (bias != nullptr) {
-                const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(bias + col));
-                b0 = b.x;
-                b1 = b.y;
-            }
+            float b0, b1;
+            prefill_epilogue::bias_pair(bias, col, b0, b1);
 #pragma unroll
             for (int mi = 0; mi < MI; ++mi)
 #pragma unroll
                 for (int h = 0; h < 2; ++h) {
                     const int row = m0 + wm * WM + mi * 16 + fragRow + h * 8;
                     if (row >= M) continue;
-                    float v0 = acc[mi][ni][2 * h] + b0;
-                    float v1 = acc[mi][ni][2 * h + 1] + b1;
-                    const size_t off = (size_t)row * N + col;
-                    if (R != nullptr) {
-                        // The residual has the output's element type: bf16 with C, f32 with Cf.
-                        const float2 r = C != nullptr
-                                             ? __bfloat1622float2(static_cast<const __nv_bfloat162*>(R)[off / 2])
-                                             : static_cast<const float2*>(R)[off / 2];
-                        v0 += r.x;
-                        v1 += r.y;
-                    }
-                    if (C != nullptr) {
-                        *reinterpret_cast<__nv_bfloat162*>(C + off) = __floats2bfloat162_rn(v0, v1);
-                    } else {
-                        *reinterpret_cast<float2*>(Cf + off) = make_float2(v0, v1);
-                    }
+                    prefill_epilogue::store_pair(acc[mi][ni][2 * h] + b0, acc[mi][ni][2 * h + 1] + b1,
+                                                 (size_t)row * N + col, C, Cf, R);
                 }
         }
     }

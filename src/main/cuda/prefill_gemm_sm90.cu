@@ -25,6 +25,7 @@
 // any other target (including plain sm_90 and PTX JIT) the kernels trap, so the host must launch
 // them only on compute capability 9.0 with a module that contains sm_90a code, and otherwise use
 // prefill_gemm.cu's mma.sync kernels.
+#include "prefill_epilogue.cuh"
 #include "prefill_mma.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -232,10 +233,8 @@ static __device__ __forceinline__ void store_tile(const float (&acc)[BN / 2], in
             for (int h = 0; h < 2; ++h) {
                 const int row = rowBase + h * 8;
                 if (row >= M) continue;
-                const float g0 = acc[4 * j + 2 * h], g1 = acc[4 * j + 2 * h + 1];
-                const float u0 = acc[4 * (j + HALF) + 2 * h], u1 = acc[4 * (j + HALF) + 2 * h + 1];
-                *reinterpret_cast<__nv_bfloat162*>(C + (size_t)row * N + col) =
-                    __floats2bfloat162_rn(g0 / (1.f + __expf(-g0)) * u0, g1 / (1.f + __expf(-g1)) * u1);
+                prefill_epilogue::store_swiglu_pair(C, (size_t)row * N + col, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1],
+                                                    acc[4 * (j + HALF) + 2 * h], acc[4 * (j + HALF) + 2 * h + 1]);
             }
         }
     } else {
@@ -243,31 +242,14 @@ static __device__ __forceinline__ void store_tile(const float (&acc)[BN / 2], in
         for (int j = 0; j < BN / 8; ++j) {
             const int col = n0 + j * 8 + colBase;
             if (col >= N) continue;
-            float b0 = 0.f, b1 = 0.f;
-            if (bias != nullptr) {
-                const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(bias + col));
-                b0 = b.x;
-                b1 = b.y;
-            }
+            float b0, b1;
+            prefill_epilogue::bias_pair(bias, col, b0, b1);
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 const int row = rowBase + h * 8;
                 if (row >= M) continue;
-                float v0 = acc[4 * j + 2 * h] + b0;
-                float v1 = acc[4 * j + 2 * h + 1] + b1;
-                const size_t off = (size_t)row * N + col;
-                if (R != nullptr) {
-                    // The residual has the output's element type: bf16 with C, f32 with Cf.
-                    const float2 r = C != nullptr ? __bfloat1622float2(static_cast<const __nv_bfloat162*>(R)[off / 2])
-                                                  : static_cast<const float2*>(R)[off / 2];
-                    v0 += r.x;
-                    v1 += r.y;
-                }
-                if (C != nullptr) {
-                    *reinterpret_cast<__nv_bfloat162*>(C + off) = __floats2bfloat162_rn(v0, v1);
-                } else {
-                    *reinterpret_cast<float2*>(Cf + off) = make_float2(v0, v1);
-                }
+                prefill_epilogue::store_pair(acc[4 * j + 2 * h] + b0, acc[4 * j + 2 * h + 1] + b1, (size_t)row * N + col,
+                                             C, Cf, R);
             }
         }
     }

@@ -1,10 +1,14 @@
-// rmsnorm.cu: RMSNorm of f32 rows, all in f32 as the CPU engine computes it:
-// out = w * (x * rsqrt(mean(x^2) + eps)). Activations stay f32 between kernels (only weights and
-// the KV cache are bf16), so the engine tracks the float32 reference closely.
+// rmsnorm.cu: RMSNorm of f32 rows: out = w * (x * rsqrt(mean(x^2) + eps)). Activations stay f32
+// between kernels (only weights and the KV cache are bf16), so the engine tracks the float32
+// reference closely.
+// CPU counterpart: Qwen2Forward#rmsNorm. It differs in two roundings only: it sums x^2 in double
+// (here: f32 fmas, then a tree sum over the block) and takes 1/sqrt in double of the f32 mean plus
+// eps (here: rsqrtf, within 2 ulp); the products w * (x * r) are the same f32 operations. Expect
+// agreement to a few f32 ulps, not bit identity.
 // x f32 [*][hidden], w bf16 [hidden], out f32 [rows][hidden] and/or out_bf16 (the same values
 // rounded, as the tensor-core prefill GEMMs take them); either output may be null. rowIndex (may be null) picks the
 // input row for output row blockIdx.x, so the final norm can run on only the rows whose logits
-// are wanted. Launch: grid = rows, block = 256. CPU counterpart: CpuEngine's rmsNorm.
+// are wanted. Launch: grid = rows, block = 256.
 #include "common.cuh"
 
 extern "C" __global__ void rmsnorm_rows(const float* __restrict__ x, const __nv_bfloat16* __restrict__ w,

@@ -3,22 +3,27 @@
 // For row r and every pair (head h, i < hd/2) of q and k heads: v0 = qkv[r][h*hd+i] + bias,
 // v1 = qkv[r][h*hd+i+hd/2] + bias, rotated by angle = float(pos[r]) * inv_freq[i] (cos and sin times
 // rope_scale); q goes to q_out f32 [R][qDim] and, when q_bf16 is not null, to q_bf16 [R][qDim] (the
-// flash-attention input); k (rotated) and v (bias only) go to the bf16 cache
-// [slots][kvHeads][maxT][hd] at (slots[r], pos[r]). Launch: grid = R, block = 256, threads stride the
-// pairs. CPU counterpart: Qwen2Forward's bias add, Rope#rotate and KV append.
+// flash-attention input); k (rotated) and v (bias only) go to the paged bf16 pools
+// [totalBlocks][kvHeads][blockSize][hd] at position pos[r] of sequence slots[r]: block
+// block_table[slots[r]][pos[r] / block_size], slot pos[r] % block_size (qc::kv_offset). Every row
+// must have its block allocated (KvBlockManager#append runs before the step). Launch: grid = R,
+// block = 256, threads stride the pairs. CPU counterpart: Qwen2Forward's bias add, Rope#rotate and
+// KV append.
 #include "common.cuh"
 
 extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const __nv_bfloat16* __restrict__ bias,
                                           const float* __restrict__ inv_freq, float rope_scale, float* __restrict__ q_out,
                                           __nv_bfloat16* __restrict__ q_bf16, __nv_bfloat16* __restrict__ k_cache,
                                           __nv_bfloat16* __restrict__ v_cache, const int* __restrict__ slots,
-                                          const int* __restrict__ pos, int qDim, int kvDim, int hd, int maxT) {
+                                          const int* __restrict__ pos, int qDim, int kvDim, int hd,
+                                          const int* __restrict__ block_table, int max_blocks_per_seq, int block_size) {
     int r = blockIdx.x;
     int half = hd >> 1;
     int n = qDim + 2 * kvDim;
     const float* row = qkv + (size_t)r * n;
     int p = pos[r];
     int kvHeads = kvDim / hd;
+    const int* bt = block_table + (size_t)slots[r] * max_blocks_per_seq;
     for (int pair = threadIdx.x; pair < (n >> 1); pair += blockDim.x) {
         int head = pair / half, i = pair - head * half;
         int r0 = head * hd + i, r1 = r0 + half;
@@ -44,7 +49,7 @@ extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const _
             bool isK = r0 < qDim + kvDim;
             int rel = r0 - qDim - (isK ? 0 : kvDim);
             int kvh = rel / hd;
-            size_t base = (((size_t)slots[r] * kvHeads + kvh) * maxT + p) * hd + i;
+            size_t base = qc::kv_offset(bt, block_size, kvHeads, kvh, p, hd) + i;
             __nv_bfloat16* dst = isK ? k_cache : v_cache;
             dst[base] = __float2bfloat16(a0);
             dst[base + half] = __float2bfloat16(a1);

@@ -3,17 +3,29 @@
 //   lse[r]          = log(sum(exp(logits)))  (max-shifted)
 //   ids[r][0..k)    = the k largest logits, best first, ties to the lower id (as a stable argmax)
 //   lps[r][0..k)    = logits[ids] - lse
-// ids[r][0] is the greedy token. k = max(1, requested top logprobs) <= 20. Launch: grid = R,
-// block = 1024. CPU counterpart: Sampler's greedy argmax and log-softmax.
+// ids[r][0] is the greedy token. k = max(1, requested top logprobs) <= limits::MAX_TOP_LOGPROBS.
+// Launch: grid = R, block = 1024. CPU counterpart: Sampler#argmax (the greedy id), Sampler#topIds and
+// Sampler#logSumExp, which sums in double where this kernel sums in f32.
 #include "common.cuh"
+#include "limits.cuh"
 
 namespace sampling {
-constexpr int MAXK = 20;
+constexpr int MAXK = limits::MAX_TOP_LOGPROBS;
 
 static __device__ __forceinline__ void better(float& v, int& i, float v2, int i2) {
     if (v2 > v || (v2 == v && i2 < i)) {
         v = v2;
         i = i2;
+    }
+}
+
+// Every lane ends with the warp's largest (v, i), ties to the lower id.
+static __device__ __forceinline__ void warp_argmax(float& v, int& i) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        float v2 = __shfl_xor_sync(0xffffffffu, v, o);
+        int i2 = __shfl_xor_sync(0xffffffffu, i, o);
+        better(v, i, v2, i2);
     }
 }
 }  // namespace sampling
@@ -42,12 +54,7 @@ extern "C" __global__ void __launch_bounds__(1024) logits_topk(const float* __re
             for (int q = 0; q < j; q++) taken |= picked[q] == i;
             if (!taken) sampling::better(bv, bi, row[i], i);
         }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            float v2 = __shfl_xor_sync(0xffffffffu, bv, o);
-            int i2 = __shfl_xor_sync(0xffffffffu, bi, o);
-            sampling::better(bv, bi, v2, i2);
-        }
+        sampling::warp_argmax(bv, bi);
         if (lane == 0) {
             sv[warp] = bv;
             si[warp] = bi;
@@ -56,12 +63,7 @@ extern "C" __global__ void __launch_bounds__(1024) logits_topk(const float* __re
         if (warp == 0) {
             bv = lane < warps ? sv[lane] : -INFINITY;
             bi = lane < warps ? si[lane] : 0x7fffffff;
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                float v2 = __shfl_xor_sync(0xffffffffu, bv, o);
-                int i2 = __shfl_xor_sync(0xffffffffu, bi, o);
-                sampling::better(bv, bi, v2, i2);
-            }
+            sampling::warp_argmax(bv, bi);
             if (lane == 0) {
                 // A row of NaNs leaves no winner: report id 0 rather than an out-of-range id.
                 if (bi == 0x7fffffff) bi = 0;
@@ -76,7 +78,7 @@ extern "C" __global__ void __launch_bounds__(1024) logits_topk(const float* __re
 }
 
 // ---- penalties, temperature and top-k candidates for Sampler-exact sampling ----
-// The CPU Sampler's pipeline is: repetition penalty (ids seen in prompt or output), presence and
+// The CPU pipeline (Sampler#pick) is: repetition penalty (ids seen in prompt or output), presence and
 // frequency penalties (generated ids), temperature, top-k (ties at the k-th value survive), top-p,
 // min-p, then a counter-based draw. The first four run here, per row, with the same float32
 // operations the Sampler uses (so results are bit-identical); only the top-k survivors then cross

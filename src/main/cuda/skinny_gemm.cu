@@ -175,8 +175,9 @@ static __device__ void gemm_swiglu(const __nv_bfloat16* __restrict__ a, const __
 //   bytes (98304 at NB = 64: raise the dynamic-shared limit; two blocks fit per SM);
 //   f32: grid (ceil(n/128), splits), blockIdx.y takes k-chunks [y*chunks_per_split, +chunks_per_split);
 //   swiglu: grid (ceil(n/64), 1), 64 gate and the 64 matching up rows per block.
-// CPU counterpart (qwenchat.engine.cpu.Qwen2Forward#forward): MatrixOps.matmul, then addBias for q/k/v
-// (done here by qkv_rope_store), addInto for the residual, and the SwiGLU loop g / (1 + exp(-g)) * u.
+// CPU counterpart (in Qwen2Forward#run): MatrixOps#matmul, then Qwen2Forward#addBias for q/k/v (done
+// on the GPU by rope_store.cu), Qwen2Forward#addInto for the residual, and the SwiGLU loop
+// g / (1 + exp(-g)) * u.
 #define SKINNY_KERNELS(NB)                                                                                       \
     extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
         skinny_gemm_f32_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,        \

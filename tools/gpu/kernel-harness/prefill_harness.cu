@@ -398,7 +398,7 @@ static void gemm_case(const char* shape, Epi epi, int N, int K, const std::vecto
 static const int QH = 28, KVH = 4, HD = 128, MAX_TOKENS = 16384;
 static const int QKV_STRIDE = (QH + 2 * KVH) * HD;  // Q read as a column slice of the fused qkv output
 
-typedef void (*AttnKernel)(const __nv_bfloat16*, int, int, const __nv_bfloat16*, const __nv_bfloat16*, int, int,
+typedef void (*AttnKernel)(const __nv_bfloat16*, int, int, const __nv_bfloat16*, const __nv_bfloat16*, const int*, int,
                            __nv_bfloat16*, int, int, int, int, int, int, float);
 struct AttnVariant {
     const char* name;
@@ -420,6 +420,12 @@ static void attention_case(int T, int past) {
         CHECK(cudaMalloc(&K, (size_t)KVH * MAX_TOKENS * HD * 2));
         CHECK(cudaMalloc(&V, (size_t)KVH * MAX_TOKENS * HD * 2));
         CHECK(cudaMalloc(&O, (size_t)T * QH * HD * 2));
+        // The contiguous [KVH][MAX_TOKENS][HD] cache is the paged layout's one-block case: table {0},
+        // block size MAX_TOKENS (the Java tests cover scattered tables and small blocks).
+        int* table;
+        const int zero = 0;
+        CHECK(cudaMalloc(&table, sizeof(int)));
+        CHECK(cudaMemcpy(table, &zero, sizeof(int), cudaMemcpyHostToDevice));
         uint64_t seed = 77 + T * 3 + past + 1000 * v.warps;
         fill(qkv, (size_t)T * QKV_STRIDE, ++seed, 2.f);  // q.k of std ~1.3 after scaling: peaked enough to matter
         // The whole cache, also past kvLen, holds random data that the kernel must not see.
@@ -431,7 +437,7 @@ static void attention_case(int T, int past) {
         const int rowsPerBlock = 16 * v.warps;
         auto launch = [&] {
             dim3 grid((T + rowsPerBlock - 1) / rowsPerBlock, QH);
-            v.fn<<<grid, 32 * v.warps, v.smem()>>>(qkv, QKV_STRIDE, HD, K, V, MAX_TOKENS * HD, HD, O, QH * HD, HD, T, past,
+            v.fn<<<grid, 32 * v.warps, v.smem()>>>(qkv, QKV_STRIDE, HD, K, V, table, MAX_TOKENS, O, QH * HD, HD, T, past,
                                                    QH, KVH, scale);
         };
         launch();
@@ -468,6 +474,7 @@ static void attention_case(int T, int past) {
         CHECK(cudaFree(qkv));
         CHECK(cudaFree(K));
         CHECK(cudaFree(V));
+        CHECK(cudaFree(table));
         CHECK(cudaFree(O));
         CHECK(cudaFree(dRows));
         CHECK(cudaFree(dRef));

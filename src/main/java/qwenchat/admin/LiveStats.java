@@ -26,6 +26,7 @@ final class LiveStats implements SchedulerObserver {
     private final LongAdder decodeTokens = new LongAdder();
     private final LongAdder completed = new LongAdder();
     private final LongAdder failed = new LongAdder();
+    private final LongAdder preemptions = new LongAdder();
     private final Latencies ttft = new Latencies();
     private final Latencies itl = new Latencies();
 
@@ -55,6 +56,11 @@ final class LiveStats implements SchedulerObserver {
     }
 
     @Override
+    public void onPreemption() {
+        preemptions.increment();
+    }
+
+    @Override
     public void onFinished(RequestOutcome o) {
         if (o.finishReason().equals("error")) failed.increment();
         else completed.increment();
@@ -75,8 +81,8 @@ final class LiveStats implements SchedulerObserver {
         return new Sample(epochSecond, scheduler.runningCount(), scheduler.waitingCount(),
                 decodeTokens.sumThenReset() / seconds, prefillTokens.sumThenReset() / seconds,
                 percentile(t, 0.5), percentile(t, 0.95), percentile(i, 0.5), percentile(i, 0.95),
-                cap == 0 ? 0 : e.usedTokens() / cap, cap == 0 ? 0 : e.reservedTokens() / cap,
-                completed.sumThenReset(), failed.sumThenReset() + newlyRejected);
+                cap == 0 ? 0 : e.usedTokens() / cap, e == null ? 0 : e.blockUsage(),
+                completed.sumThenReset(), failed.sumThenReset() + newlyRejected, preemptions.sumThenReset());
     }
 
     /** Nearest-rank percentile in milliseconds of a sorted array of nanoseconds; null when empty. */

@@ -44,16 +44,16 @@ final class Overview {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model", cards.current());
         out.put("load", load(runtime.status()));
-        out.put("engine", engine(scheduler.engineSnapshot()));
+        SchedulerStats s = scheduler.stats();
+        out.put("engine", engine(scheduler.engineSnapshot(), s));
         out.put("kernels", kernels);
         out.put("health", health());
         // Why stored custom presets are not served (a corrupt or newer presets.json), else empty.
         out.put("presets", Map.of("custom", presets.exportCustom().size(),
                 "problem", presets.problem().orElse("")));
-        SchedulerStats s = scheduler.stats();
         out.put("totals", Map.of("completed", s.completed(), "cancelled", s.cancelled(), "failed", s.failed(),
                 "rejectedBusy", s.rejectedBusy(), "tokensGenerated", s.tokensGenerated(), "steps", s.steps(),
-                "maxBatch", s.maxBatch()));
+                "maxBatch", s.maxBatch(), "preemptions", s.preemptions()));
         return out;
     }
 
@@ -78,7 +78,7 @@ final class Overview {
         return m;
     }
 
-    private static Map<String, Object> engine(EngineSnapshot e) {
+    private static Map<String, Object> engine(EngineSnapshot e, SchedulerStats s) {
         if (e == null) return null;
         EngineInfo i = e.info();
         Map<String, Object> m = new LinkedHashMap<>();
@@ -96,6 +96,13 @@ final class Overview {
         m.put("usedTokens", e.usedTokens());
         m.put("reservedTokens", e.reservedTokens());
         m.put("openSequences", e.openSequences());
+        m.put("blockSize", e.kvBlocks().blockSize());
+        m.put("totalBlocks", e.kvBlocks().totalBlocks());
+        m.put("usedBlocks", e.kvBlocks().usedBlocks());
+        m.put("preemptions", s.preemptions());
+        // In tokens, as vLLM counts them: how much of the prompts looked up was already cached.
+        m.put("prefixCache", Map.of("queries", s.prefixCacheQueries(), "hits", s.prefixCacheHits(),
+                "hitRate", s.prefixCacheHitRate()));
         return m;
     }
 

@@ -6,9 +6,10 @@ package qwenchat.admin;
  * when no request produced a value in it.
  *
  * @param t epoch seconds
- * @param kvUsed fraction 0..1 of KV tokens held by open sequences
- * @param kvReserved fraction 0..1 of KV tokens reserved by running requests (what admission counts)
+ * @param kvUsed fraction 0..1 of the KV pool's tokens held by open sequences
+ * @param kvBlocks fraction 0..1 of the KV pool's blocks in use (what admission and preemption count)
  * @param errors requests that failed or were refused as busy during the interval
+ * @param preemptions running requests preempted for KV blocks during the interval
  */
 public record Sample(
         long t,
@@ -21,7 +22,8 @@ public record Sample(
         Double itlP50Ms,
         Double itlP95Ms,
         double kvUsed,
-        double kvReserved,
+        double kvBlocks,
         long completed,
-        long errors) {
+        long errors,
+        long preemptions) {
 }

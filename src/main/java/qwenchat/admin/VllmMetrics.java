@@ -43,7 +43,7 @@ final class VllmMetrics implements SchedulerObserver {
     private volatile Meters meters;
 
     private record Meters(Tags tags, Counter promptTokens, Counter generationTokens, Timer ttft, Timer itl,
-            Timer e2e, Timer queue) {
+            Timer e2e, Timer queue, Counter preemptions, Counter prefixQueries, Counter prefixHits) {
     }
 
     VllmMetrics(MeterRegistry registry, BatchScheduler scheduler, ModelRuntime runtime) {
@@ -66,7 +66,7 @@ final class VllmMetrics implements SchedulerObserver {
         Gauge.builder("vllm:num_requests_waiting", scheduler, BatchScheduler::waitingCount).tags(tags)
                 .description("Number of requests waiting to be processed.").register(registry);
         Gauge.builder("vllm:kv_cache_usage_perc", scheduler, VllmMetrics::kvUsage).tags(tags)
-                .description("KV-cache usage. 1 means 100 percent usage (tokens reserved by running requests).")
+                .description("KV-cache usage. 1 means 100 percent usage (blocks of the paged pool in use).")
                 .register(registry);
         for (String kind : new String[] {"weights", "kv_cache", "workspace", "device_total"}) {
             Gauge.builder("qwen.engine.memory", scheduler, s -> memory(s, kind)).tags(tags).tag("kind", kind)
@@ -90,7 +90,13 @@ final class VllmMetrics implements SchedulerObserver {
                 timer("vllm:inter_token_latency", "Histogram of inter-token latency in seconds.", ITL_BUCKETS, tags),
                 timer("vllm:e2e_request_latency", "Histogram of e2e request latency in seconds.", REQUEST_BUCKETS, tags),
                 timer("vllm:request_queue_time", "Histogram of time spent in WAITING phase for request.",
-                        REQUEST_BUCKETS, tags));
+                        REQUEST_BUCKETS, tags),
+                Counter.builder("vllm:num_preemptions").tags(tags)
+                        .description("Cumulative number of preemption from the engine.").register(registry),
+                Counter.builder("vllm:prefix_cache_queries").tags(tags)
+                        .description("Prefix cache queries, in terms of number of queried tokens.").register(registry),
+                Counter.builder("vllm:prefix_cache_hits").tags(tags)
+                        .description("Prefix cache hits, in terms of number of cached tokens.").register(registry));
     }
 
     private Timer timer(String name, String description, double[] buckets, Tags tags) {
@@ -100,7 +106,7 @@ final class VllmMetrics implements SchedulerObserver {
 
     static double kvUsage(BatchScheduler s) {
         EngineSnapshot e = s.engineSnapshot();
-        return e == null || e.capacityTokens() == 0 ? 0 : (double) e.reservedTokens() / e.capacityTokens();
+        return e == null ? 0 : e.blockUsage();
     }
 
     private static double memory(BatchScheduler s, String kind) {
@@ -134,6 +140,20 @@ final class VllmMetrics implements SchedulerObserver {
     public void onInterTokenLatency(long nanos) {
         Meters m = meters;
         if (m != null) m.itl().record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    @Override
+    public void onPrefixCacheLookup(int queriedTokens, int hitTokens) {
+        Meters m = meters;
+        if (m == null) return;
+        m.prefixQueries().increment(queriedTokens);
+        if (hitTokens > 0) m.prefixHits().increment(hitTokens);
+    }
+
+    @Override
+    public void onPreemption() {
+        Meters m = meters;
+        if (m != null) m.preemptions().increment();
     }
 
     @Override

@@ -312,7 +312,8 @@ public class ChatCompletionsController {
             text[i] = new StringBuilder();
             logprobs[i] = req.logprobs() ? ApiErrors.JSON.createArrayNode() : null;
         }
-        int finished = 0, promptTokens = 0, completionTokens = 0;
+        int finished = 0;
+        RequestUsage usage = RequestUsage.NONE;
         long deadline = System.nanoTime() + waitMillis() * 1_000_000;
         while (true) {
             GenerationEvents.Event e = events.next(HANG_UP_POLL_MILLIS);
@@ -337,10 +338,9 @@ public class ChatCompletionsController {
                     done[c] = parsed != null && !parsed.calls().isEmpty()
                             ? new ChatResponses.Choice(parsed.content(), parsed.calls(), "tool_calls", logprobs[c])
                             : new ChatResponses.Choice(text[c].toString(), List.of(), d.reason().wireName(), logprobs[c]);
-                    promptTokens = d.usage().promptTokens();
-                    completionTokens += d.usage().completionTokens();
+                    usage = usage.plus(d.usage());
                     if (++finished == n) {
-                        ObjectNode body = out.completion(List.of(done), promptTokens, completionTokens);
+                        ObjectNode body = out.completion(List.of(done), usage);
                         return ResponseEntity.ok().contentType(MediaType.APPLICATION_JSON)
                                 .body(ApiErrors.JSON.writeValueAsString(body));
                     }
@@ -363,7 +363,8 @@ public class ChatCompletionsController {
         for (int i = 0; i < n && req.toolsActive(); i++) {
             calls[i] = new ToolCallExtractor(toolNames(req), req.parallelToolCalls(), ChatCompletionsController::callId);
         }
-        int finished = 0, promptTokens = 0, completionTokens = 0;
+        int finished = 0;
+        RequestUsage usage = RequestUsage.NONE;
         try {
             OutputStream os = response.getOutputStream();
             for (int i = 0; i < n; i++) send(os, out.chunk(i, "assistant", "", null, null, usageField));
@@ -409,10 +410,9 @@ public class ChatCompletionsController {
                         String reason = d.reason() == FinishReason.CANCELLED ? "length" : d.reason().wireName();
                         if (calls[c] != null && calls[c].madeCalls()) reason = "tool_calls";
                         send(os, out.chunk(c, null, null, null, reason, usageField));
-                        promptTokens = d.usage().promptTokens();
-                        completionTokens += d.usage().completionTokens();
+                        usage = usage.plus(d.usage());
                         if (++finished < n) continue;
-                        if (usageField) send(os, out.usageChunk(promptTokens, completionTokens));
+                        if (usageField) send(os, out.usageChunk(usage));
                         os.write("data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII));
                         os.flush();
                         return;

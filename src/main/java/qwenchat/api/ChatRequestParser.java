@@ -1,11 +1,12 @@
 package qwenchat.api;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import qwenchat.clienttext.InputText;
 import qwenchat.clienttext.InvalidTextException;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import qwenchat.engine.KernelLimits;
 import qwenchat.tokenizer.ChatMessage;
 import qwenchat.tools.ToolChoice;
 import qwenchat.tools.ToolDefinition;
@@ -123,7 +124,10 @@ final class ChatRequestParser {
 
         boolean logprobs = bool(root, "logprobs", false);
         Integer top = nonNegativeInt(root, "top_logprobs");
-        if (top != null && top > 20) throw ApiException.invalid("top_logprobs", "top_logprobs must be 0..20, got " + top);
+        if (top != null && top > KernelLimits.MAX_TOP_LOGPROBS) {
+            throw ApiException.invalid("top_logprobs",
+                    "top_logprobs must be 0.." + KernelLimits.MAX_TOP_LOGPROBS + ", got " + top);
+        }
         if (top != null && top > 0 && !logprobs) {
             throw ApiException.invalid("top_logprobs", "top_logprobs needs logprobs: true");
         }

@@ -2,7 +2,6 @@ package qwenchat.api;
 
 import java.nio.charset.StandardCharsets;
 import qwenchat.serving.GeneratedToken;
-import qwenchat.serving.GenerationUsage;
 import java.util.List;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.tools.ToolCall;
@@ -38,13 +37,8 @@ final class ChatResponses {
     record Choice(String text, List<ToolCall> calls, String finishReason, ArrayNode logprobs) {
     }
 
-    ObjectNode completion(String text, String finishReason, ArrayNode logprobs, GenerationUsage usage) {
-        return completion(List.of(new Choice(text, List.of(), finishReason, logprobs)), usage.promptTokens(),
-                usage.completionTokens());
-    }
-
-    /** The whole answer: every choice, prompt tokens once and completion tokens summed over the choices. */
-    ObjectNode completion(List<Choice> choices, int promptTokens, int completionTokens) {
+    /** The whole answer: every choice, and their usage as {@link RequestUsage} adds it up. */
+    ObjectNode completion(List<Choice> choices, RequestUsage usage) {
         ObjectNode root = header(legacy ? "text_completion" : "chat.completion");
         ArrayNode array = root.putArray("choices");
         for (int i = 0; i < choices.size(); i++) {
@@ -73,7 +67,7 @@ final class ChatResponses {
             putLogprobs(i, choice, c.logprobs());
             choice.put("finish_reason", c.finishReason());
         }
-        root.set("usage", usage(promptTokens, completionTokens));
+        root.set("usage", usage(usage));
         return root;
     }
 
@@ -133,10 +127,10 @@ final class ChatResponses {
     }
 
     /** The last chunk when usage was asked for: no choices, only usage. */
-    ObjectNode usageChunk(int promptTokens, int completionTokens) {
+    ObjectNode usageChunk(RequestUsage usage) {
         ObjectNode root = header(legacy ? "text_completion" : "chat.completion.chunk");
         root.putArray("choices");
-        root.set("usage", usage(promptTokens, completionTokens));
+        root.set("usage", usage(usage));
         return root;
     }
 
@@ -197,11 +191,13 @@ final class ChatResponses {
         return root;
     }
 
-    private static ObjectNode usage(int promptTokens, int completionTokens) {
+    private static ObjectNode usage(RequestUsage u) {
         ObjectNode o = ApiErrors.JSON.createObjectNode();
-        o.put("prompt_tokens", promptTokens);
-        o.put("completion_tokens", completionTokens);
-        o.put("total_tokens", promptTokens + completionTokens);
+        o.put("prompt_tokens", u.promptTokens());
+        o.put("completion_tokens", u.completionTokens());
+        o.put("total_tokens", u.totalTokens());
+        // As OpenAI reports it: prompt tokens whose KV came from the prefix cache, 0 when none did.
+        o.putObject("prompt_tokens_details").put("cached_tokens", u.cachedTokens());
         return o;
     }
 }

@@ -11,11 +11,15 @@ import java.util.Map;
 import java.util.Random;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.StepRequest;
+import qwenchat.engine.cuda.CudaContext;
 import qwenchat.engine.cuda.CudaEngine;
+import qwenchat.engine.cuda.CudaKernels;
 import qwenchat.engine.cuda.DeviceBenchmarks;
+import qwenchat.engine.cuda.KernelModule;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;
 import qwenchat.model.ModelConfigParser;
+import qwenchat.model.RopeScaling;
 import qwenchat.weights.Checkpoint;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -24,8 +28,13 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code bench --model DIR [--out FILE]}: the CUDA engine's numbers on a checkpoint: the card's read
  * bandwidth and the batch-1 floor it implies, decode tokens/s at batch 1 (128- and 8K-token
  * contexts), time to first token (1K and 8K prompts), aggregate decode tokens/s at 16/32/64
- * sequences, and load time. Every timing goes through {@code step()}, so it includes sampling and
- * the host round trip. {@code bench --table OURS.json PEER.json} prints the comparison table.
+ * sequences (128-token prompts) and at 128/256 sequences (1K-token prompts), and load time. Every
+ * timing goes through {@code step()}, so it includes sampling and the host round trip.
+ * {@code --yarn-128k} measures instead a 128K-token prompt under YaRN factor 4 (prefill time, decode
+ * tok/s at that context, KV bytes). {@code bench --kv-block-sizes [--out FILE]} needs no checkpoint: it times
+ * one layer's decode attention at 8K context through fragmented block tables of 16, 32, 64 and 128
+ * tokens (the measurement behind the default block size). {@code bench --table OURS.json PEER.json}
+ * prints the comparison table.
  */
 public final class GpuBenchCommand implements CliCommand {
 
@@ -45,22 +54,29 @@ public final class GpuBenchCommand implements CliCommand {
 
     @Override
     public int run(List<String> args, InputStream stdin, PrintStream out, PrintStream err) throws Exception {
-        if (args.size() == 3 && args.get(0).equals("--table")) {
-            out.print(table(Path.of(args.get(1)), Path.of(args.get(2))));
+        if (args.size() >= 3 && args.get(0).equals("--table")) {
+            out.print(table(Path.of(args.get(1)), args.subList(2, args.size()).stream().map(Path::of).toArray(Path[]::new)));
             return 0;
         }
         Path model = null;
         Path outFile = null;
+        boolean blockSizes = false;
+        boolean yarn = false;
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
                 case "--model" -> model = Path.of(value(args, ++i, "--model"));
                 case "--out" -> outFile = Path.of(value(args, ++i, "--out"));
-                default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR [--out FILE]"
-                        + " | bench --table OURS.json PEER.json");
+                case "--kv-block-sizes" -> blockSizes = true;
+                case "--yarn-128k" -> yarn = true;
+                default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
+                        + " [--yarn-128k] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
         }
-        if (model == null) throw new CliException("bench needs --model DIR");
-        Map<String, Double> r = measure(model, out);
+        if (model == null && !blockSizes) throw new CliException("bench needs --model DIR (or --kv-block-sizes)");
+        Map<String, Double> r = new LinkedHashMap<>();
+        if (blockSizes) r.putAll(blockSizes(out));
+        if (model != null && yarn) r.putAll(yarn128k(model, out));
+        else if (model != null) r.putAll(measure(model, out));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
         json.append("\n}\n");
@@ -120,6 +136,12 @@ public final class GpuBenchCommand implements CliCommand {
             decodeBatches(e, c, rnd, log, r, "", tag);
             profileBatch(e, c, rnd, log, 32, tag);
         }
+        // Wide batches: 256 sequences of 1K context need 256 x 1.1K tokens of KV, not 256 x 8K.
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 128 + 64,
+                     KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { })) {
+            wideBatches(e, c, new Random(9), log, r);
+        }
         // The other route for 16-64-row decode batches, measured the same way so one run compares both.
         boolean other = !CudaEngine.Options.SKINNY_DEFAULT;
         String otherTag = other ? "skinny" : "prefill_gemm";
@@ -159,6 +181,112 @@ public final class GpuBenchCommand implements CliCommand {
                     1e3 * batch / tps);
             for (int s : seqs) e.freeSequence(s);
         }
+    }
+
+    /**
+     * Aggregate decode tok/s at 128 and 256 sequences with 1K-token prompts, as decode_b{N}_ctx1k_tok_s.
+     * The engine cuts such a step into passes of {@link qwenchat.engine.cuda.CudaKernels#MAX_ROWS} rows.
+     */
+    private static void wideBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
+        SamplingParams g = SamplingParams.greedyDecoding();
+        for (int batch : new int[] {128, 256}) {
+            int[] seqs = new int[batch];
+            int[] toks = new int[batch];
+            for (int i = 0; i < batch; i++) {
+                seqs[i] = e.openSequence();
+                toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 1024, c.vocabSize()), g, 0))).get(0).token();
+            }
+            int steps = 32;
+            long t = 0;
+            for (int i = -4; i < steps; i++) {
+                if (i == 0) t = System.nanoTime();
+                List<StepRequest> reqs = new ArrayList<>();
+                for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
+                var outs = e.step(reqs);
+                for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
+            }
+            double tps = (double) batch * steps / secs(t);
+            r.put("decode_b" + batch + "_ctx1k_tok_s", tps);
+            log.printf("[bench] decode %d sequences, 1K context: %.0f tok/s aggregate, %.2f ms per step%n", batch, tps,
+                    1e3 * batch / tps);
+            for (int s : seqs) e.freeSequence(s);
+        }
+    }
+
+    /**
+     * A 128K-token prompt on the checkpoint with YaRN factor 4 over its native window: prefill time,
+     * batch-1 decode tok/s at that context, and the KV bytes the sequence holds.
+     */
+    static Map<String, Double> yarn128k(Path dir, PrintStream log) {
+        Map<String, Double> r = new LinkedHashMap<>();
+        ModelConfig base = ModelConfigParser.parseConfig(dir.resolve("config.json"));
+        ModelConfig c = withYarn(base, 4.0);
+        if (c.contextLength() < 128 * 1024) {
+            log.printf("[bench] yarn: the context with factor 4 is %d tokens, under 128K; skipped%n", c.contextLength());
+            return r;
+        }
+        // The prompt fills the 128K context but for the decode steps measured after it.
+        int cap = c.contextLength();
+        int len = cap - 64;
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(1, cap, KvCacheCapacity.DEFAULT_BLOCK_SIZE),
+                     (done, total, name) -> { })) {
+            SamplingParams g = SamplingParams.greedyDecoding();
+            int s = e.openSequence();
+            int[] prompt = randomIds(new Random(11), len, c.vocabSize());
+            long t = System.nanoTime();
+            int tok = e.step(List.of(StepRequest.prefill(s, prompt, g, 0))).get(0).token();
+            double prefill = secs(t);
+            for (int i = 0; i < 4; i++) tok = e.step(List.of(StepRequest.decode(s, tok, g, 0))).get(0).token();
+            int steps = 32;
+            t = System.nanoTime();
+            for (int i = 0; i < steps; i++) tok = e.step(List.of(StepRequest.decode(s, tok, g, 0))).get(0).token();
+            double tps = steps / secs(t);
+            long kvBytes = (long) e.sequenceLength(s) * 2L * c.numHiddenLayers() * c.numKeyValueHeads() * c.headDim() * 2;
+            r.put("yarn_prefill_128k_s", prefill);
+            r.put("yarn_decode_b1_ctx128k_tok_s", tps);
+            r.put("yarn_kv_bytes_128k", (double) kvBytes);
+            log.printf("[bench] YaRN x4, 128K-token prompt: prefill %.1f s (%.0f tok/s), decode %.1f tok/s, KV %.2f GiB%n",
+                    prefill, len / prefill, tps, kvBytes / (double) (1L << 30));
+            e.freeSequence(s);
+        }
+        return r;
+    }
+
+    /** The config with YaRN rope scaling of {@code factor} over its native window. */
+    static ModelConfig withYarn(ModelConfig c, double factor) {
+        return new ModelConfig(c.modelType(), c.hiddenSize(), c.intermediateSize(), c.numHiddenLayers(),
+                c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(),
+                c.ropeTheta(), c.rmsNormEps(), c.tieWordEmbeddings(),
+                new RopeScaling("yarn", factor, c.maxPositionEmbeddings(), null, 32.0, 1.0), c.torchDtype());
+    }
+
+    /** KV block sizes the micro-benchmark compares. */
+    static final int[] BLOCK_SIZES = {16, 32, 64, 128};
+
+    /**
+     * One layer's decode attention (Qwen2.5-7B heads) at 8K context through shuffled block tables, at
+     * 1 and 64 sequences, per block size: attn_kv{B}_b{rows}_ctx8k_us.
+     */
+    static Map<String, Double> blockSizes(PrintStream log) {
+        Map<String, Double> r = new LinkedHashMap<>();
+        try (CudaContext ctx = CudaContext.create(0)) {
+            KernelModule module = ctx.call(KernelModule::load);
+            try {
+                CudaKernels k = new CudaKernels(module, ctx.stream());
+                for (int rows : new int[] {1, 64}) {
+                    for (int bs : BLOCK_SIZES) {
+                        double us = ctx.call(() -> DeviceBenchmarks.decodeAttentionMicros(k, 28, 4, 128, rows, 8192, bs, 20));
+                        r.put("attn_kv" + bs + "_b" + rows + "_ctx8k_us", us);
+                        log.printf("[bench] decode attention, %d sequence(s) x 8K context, blocks of %3d: %8.1f us per layer%n",
+                                rows, bs, us);
+                    }
+                }
+            } finally {
+                ctx.run(module::close);
+            }
+        }
+        return r;
     }
 
     /** Per-kernel times of one eager decode step over {@code batch} sequences with 128-token contexts. */
@@ -211,10 +339,15 @@ public final class GpuBenchCommand implements CliCommand {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    static String table(Path ours, Path peer) throws java.io.IOException {
+    /**
+     * Our results beside each peer's, with ours/peer per peer (for times, peer/ours, so above 1 is
+     * always ours ahead). A peer names itself with a "peer" field; one without is transformers.
+     */
+    static String table(Path ours, Path... peers) throws java.io.IOException {
         JsonMapper m = JsonMapper.builder().build();
         JsonNode a = m.readTree(Files.readString(ours));
-        JsonNode b = m.readTree(Files.readString(peer));
+        JsonNode[] b = new JsonNode[peers.length];
+        for (int i = 0; i < peers.length; i++) b[i] = m.readTree(Files.readString(peers[i]));
         String[][] rows = {
                 {"read bandwidth (GB/s)", "read_bandwidth_gbps", "+"},
                 {"batch-1 floor (tok/s)", "batch1_floor_tok_s", "+"},
@@ -225,17 +358,34 @@ public final class GpuBenchCommand implements CliCommand {
                 {"decode 16 seqs (tok/s)", "decode_b16_tok_s", "+"},
                 {"decode 32 seqs (tok/s)", "decode_b32_tok_s", "+"},
                 {"decode 64 seqs (tok/s)", "decode_b64_tok_s", "+"},
+                {"decode 128 seqs, 1K ctx (tok/s)", "decode_b128_ctx1k_tok_s", "+"},
+                {"decode 256 seqs, 1K ctx (tok/s)", "decode_b256_ctx1k_tok_s", "+"},
                 {"load 7B checkpoint (s)", "load_s", "-"},
         };
-        StringBuilder s = new StringBuilder("| metric | qwen-chat CUDA | transformers (SDPA, no compile) | ours / peer |\n|---|---:|---:|---:|\n");
+        StringBuilder s = new StringBuilder("| metric | qwen-chat CUDA |");
+        StringBuilder rule = new StringBuilder("|---|---:|");
+        for (JsonNode peer : b) {
+            String name = peer.has("peer") ? peer.get("peer").asString() : "transformers (SDPA, no compile)";
+            s.append(' ').append(name).append(" | ours / peer |");
+            rule.append("---:|---:|");
+        }
+        s.append('\n').append(rule).append('\n');
         for (String[] row : rows) {
-            double x = a.has(row[1]) ? a.get(row[1]).asDouble() : Double.NaN;
-            double y = b.has(row[1]) ? b.get(row[1]).asDouble() : Double.NaN;
-            double ratio = row[2].equals("+") ? x / y : y / x;
-            s.append(String.format("| %s | %s | %s | %s |%n", row[0], fmt(x), fmt(y),
-                    Double.isNaN(ratio) ? "-" : String.format("%.2fx", ratio)));
+            double x = number(a, row[1]);
+            s.append(String.format("| %s | %s |", row[0], fmt(x)));
+            for (JsonNode peer : b) {
+                double y = number(peer, row[1]);
+                double ratio = row[2].equals("+") ? x / y : y / x;
+                s.append(String.format(" %s | %s |", fmt(y), Double.isNaN(ratio) ? "-" : String.format("%.2fx", ratio)));
+            }
+            s.append(System.lineSeparator());
         }
         return s.toString();
+    }
+
+    /** A row's value, NaN where the run has none (or recorded null for a row that failed). */
+    private static double number(JsonNode n, String key) {
+        return n.has(key) && n.get(key).isNumber() ? n.get(key).asDouble() : Double.NaN;
     }
 
     private static String fmt(double v) {

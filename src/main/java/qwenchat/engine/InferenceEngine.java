@@ -8,17 +8,19 @@ import qwenchat.model.ModelConfig;
  * engines. Web code depends on this interface only.
  *
  * <h2>Sequences and the KV cache</h2>
- * The engine owns a KV cache of fixed {@link #capacity()}: at most {@code maxSequences} open
- * sequences of at most {@code maxTokensPerSequence} tokens each. {@link #openSequence()} reserves a
- * slot, every prefill or decode step appends the tokens it is given to that slot's cache, and
- * {@link #freeSequence(int)} returns the slot and its KV memory. Slot ids are small integers
- * {@code 0 <= id < maxSequences} and are reused after a free.
+ * The engine owns a paged KV cache of fixed {@link #capacity()}: a pool of blocks shared by at
+ * most {@code maxSequences} open sequences of at most {@code maxTokensPerSequence} tokens each.
+ * {@link #openSequence()} opens an empty sequence, every prefill or decode step takes the blocks
+ * its tokens need from the pool, and {@link #freeSequence(int)} returns the sequence's blocks.
+ * Nothing is reserved ahead: when the pool runs dry a step throws {@link KvCacheFullException}
+ * before changing anything, and {@link #kvUsage()} lets the scheduler see that coming (to admit
+ * and preempt). Sequence ids are small integers {@code 0 <= id < maxSequences}, reused after a free.
  *
  * <h2>Continuous batching</h2>
  * A scheduler drives the engine in a loop. Between two calls it may open sequences for newcomers
  * and free finished or cancelled ones; nothing else holds state across calls. Each iteration it
- * passes one {@link #step(List)}: newcomers carry their whole prompt (a prefill), running sequences
- * carry the one token sampled for them last step (a decode). The engine may run prefills one by one
+ * passes one {@link #step(List)}: newcomers carry their prompt, whole or a chunk of it (a prefill),
+ * running sequences carry the one token sampled for them last step (a decode). The engine may run prefills one by one
  * and the decodes as one batch; the results come back in request order.
  *
  * <h2>Two levels</h2>
@@ -38,15 +40,38 @@ public interface InferenceEngine extends AutoCloseable {
 
     KvCacheCapacity capacity();
 
+    /** Blocks of the KV pool in use now; cheap, called by the scheduler every iteration. */
+    KvBlockUsage kvUsage();
+
     /**
-     * Reserves a KV slot for a new, empty sequence.
+     * Opens a new, empty sequence; it holds no KV block until tokens are appended.
      *
      * @throws KvCacheFullException when all {@code maxSequences} slots are open
      */
     int openSequence();
 
-    /** Releases the slot and its KV memory. Freeing a slot that is not open is a no-op. */
+    /** Closes the sequence and returns its KV blocks. Freeing one that is not open is a no-op. */
     void freeSequence(int sequence);
+
+    /**
+     * Tokens at the start of {@code tokens} whose keys and values the engine holds in cached full
+     * blocks (automatic prefix caching), always fewer than {@code tokens.length} so one is left to
+     * compute. Changes nothing. An engine without prefix caching returns 0.
+     */
+    default int cachedPrefixLength(int[] tokens) {
+        return 0;
+    }
+
+    /**
+     * Starts an empty, just opened sequence on the cached blocks that hold the longest prefix of
+     * {@code tokens} (what {@link #cachedPrefixLength} counts), as if those tokens had been
+     * prefilled: its length becomes the count returned, and the penalties see those tokens, the ones
+     * at or after {@code promptLength} as sampled. The caller then prefills the rest. An engine
+     * without prefix caching returns 0 and changes nothing.
+     */
+    default int reuseCachedPrefix(int sequence, int[] tokens, int promptLength) {
+        return 0;
+    }
 
     /** Tokens currently held in the sequence's KV cache. */
     int sequenceLength(int sequence);
@@ -59,7 +84,8 @@ public interface InferenceEngine extends AutoCloseable {
      * sequence and returns the logits of the last position ({@code [1][vocab]}), or of every
      * appended position ({@code [tokens.length][vocab]}) when {@code allPositions}.
      *
-     * @throws KvCacheFullException when the sequence would exceed {@code maxTokensPerSequence}
+     * @throws KvCacheFullException when the sequence would exceed {@code maxTokensPerSequence} or
+     *     the pool has too few free blocks; nothing has changed then
      */
     float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions);
 
@@ -67,11 +93,15 @@ public interface InferenceEngine extends AutoCloseable {
     float[][] decodeLogits(int[] sequences, int[] tokens);
 
     /**
-     * Runs one scheduler iteration: appends each request's tokens to its sequence and samples the
-     * next token from the last position's logits with the request's sampling parameters. Penalties
-     * see every token the engine has been fed for that sequence (see {@link StepRequest}).
+     * Runs one scheduler iteration: appends each request's tokens to its sequence (after whatever it
+     * holds, so a long prompt may arrive as chunks over several steps) and samples the next token
+     * from the last position's logits with the request's sampling parameters, except for chunks
+     * with {@link StepRequest#sample()} false. Penalties see every token the engine has been fed for
+     * that sequence (see {@link StepRequest}).
      *
      * @return one result per request, in request order
+     * @throws KvCacheFullException when the pool cannot hold every request's tokens; thrown before
+     *     anything changes, so the caller may free sequences and retry
      */
     List<SampledToken> step(List<StepRequest> requests);
 

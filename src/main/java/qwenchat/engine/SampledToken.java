@@ -8,4 +8,14 @@ package qwenchat.engine;
  * @param topLogprobs their log-probabilities, same order
  */
 public record SampledToken(int sequence, int token, float logprob, int[] topIds, float[] topLogprobs) {
+
+    /** The result of a prefill chunk that picked nothing (see {@link StepRequest#sample()}). */
+    public static SampledToken none(int sequence) {
+        return new SampledToken(sequence, -1, Float.NaN, new int[0], new float[0]);
+    }
+
+    /** False for {@link #none}: no token was picked. */
+    public boolean picked() {
+        return token >= 0;
+    }
 }

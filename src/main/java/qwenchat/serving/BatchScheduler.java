@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -18,17 +17,26 @@ import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.beans.factory.DisposableBean;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvCacheFullException;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
-import qwenchat.generation.SequenceTracker;
-import qwenchat.generation.TextDecoder;
+import qwenchat.grammar.TokenConstraint;
 import qwenchat.serving.GenerationException.Code;
 
 /**
- * Continuous batching on one loop thread. Each iteration it drops cancelled and timed-out
- * sequences, admits waiting requests while KV capacity allows (each reserves prompt plus max new
- * tokens, as TGI does), then makes one {@link InferenceEngine#step} call carrying the newcomers'
- * prompts and one token for every running sequence, and streams the results to the listeners.
+ * Continuous batching on one loop thread, in three parts. Each iteration it drops cancelled and
+ * timed-out sequences, then:
+ * <ol>
+ * <li><b>plans</b> the step with {@link StepPlanner}: one decode for every running stream, prefill
+ *     chunks within the token budget, preemptions when the KV pool runs short, admissions;</li>
+ * <li><b>executes</b> it: preempts and admits as planned (a newcomer starts on the cached blocks of
+ *     its prefix), then makes one {@link InferenceEngine#step} call;</li>
+ * <li><b>processes the output</b> with {@link OutputProcessor}: tokens to trackers and listeners,
+ *     usage and outcomes of finished sequences.</li>
+ * </ol>
+ * A preempted sequence waits at the head of the queue and is recomputed (prompt plus the tokens it
+ * had generated, much of it found in the prefix cache), so its client sees the stream go on where it
+ * paused.
  */
 public final class BatchScheduler implements GenerationService, DisposableBean {
 
@@ -43,7 +51,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private final ArrayDeque<ScheduledSequence> waiting = new ArrayDeque<>(); // guarded by lock
     private boolean wakeRequested;                                            // guarded by lock
 
-    private final List<ScheduledSequence> running = new ArrayList<>();         // loop thread only
+    private final List<ScheduledSequence> running = new ArrayList<>();         // loop thread only, by arrival
     private volatile LoadedModel model;
     private volatile Thread loop;
     private volatile boolean stopping;
@@ -58,26 +66,26 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
     private long steps;
     private int maxBatch;
     private int maxDecodeBatch;
-    private long tokensGenerated;
-    private long completed;
-    private long cancelled;
-    private long failed;
+    private long preemptions;
     private volatile long rejectedBusy;
     private long reservedTokens;
-    private Set<Integer> eosIds = Set.of();
-    // Mean time a finished request held its slot, for Retry-After estimates.
-    private volatile double meanServiceMillis = 1000;
+    private long prefixQueries;
+    private long prefixHits;
+    private final StepPlanner planner;
+    private volatile OutputProcessor output;
 
     public BatchScheduler(QwenProperties properties, ModelRuntime runtime, ApplicationEventPublisher events) {
         this.properties = properties;
         this.runtime = runtime;
         this.events = events;
+        this.planner = new StepPlanner(properties.scheduler().maxBatchedTokens(), properties.prefixCaching());
     }
 
     /** Starts serving {@code loaded}; called by the loader just before the model is declared READY. */
     void attach(LoadedModel loaded) {
         if (model != null) throw new IllegalStateException("a model is already attached");
-        eosIds = new HashSet<>(loaded.served().generationDefaults().eosTokenIds());
+        output = new OutputProcessor(loaded.served(), new HashSet<>(loaded.served().generationDefaults().eosTokenIds()),
+                observers);
         model = loaded;
         Thread t = new Thread(this::runLoop, "generation-scheduler");
         t.setDaemon(true);
@@ -108,7 +116,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         SchedulerStats s = stats;
         return new SchedulerStats(s.steps(), s.maxBatch(), s.maxDecodeBatch(), s.tokensGenerated(), s.completed(),
                 s.cancelled(), s.failed(), rejectedBusy, s.running(), s.waiting(), s.openSequences(), s.kvCacheBytes(),
-                s.reservedTokens());
+                s.reservedTokens(), s.preemptions(), s.prefixCacheQueries(), s.prefixCacheHits());
     }
 
     @Override
@@ -133,7 +141,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         if (request == null || listener == null) {
             throw new GenerationException(Code.INVALID_REQUEST, "a generation needs a request and a listener");
         }
-        validate(request, m.served());
+        validate(request, m.served(), m.engine().capacity());
         long now = System.nanoTime();
         ScheduledSequence s = new ScheduledSequence(request, listener, now,
                 now + properties.requestTimeout().toNanos(),
@@ -163,7 +171,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         return NotReady.of(runtime.status());
     }
 
-    private static void validate(GenerationRequest r, ServedModel served) {
+    private static void validate(GenerationRequest r, ServedModel served, qwenchat.engine.KvCacheCapacity kv) {
         if (r.promptIds() == null || r.promptIds().length == 0) {
             throw new GenerationException(Code.INVALID_REQUEST, "the prompt has no tokens");
         }
@@ -183,17 +191,15 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         for (String stop : r.stop()) {
             if (stop.isEmpty()) throw new GenerationException(Code.INVALID_REQUEST, "a stop string must not be empty");
         }
-        long need = (long) r.promptIds().length + r.maxNewTokens();
-        if (need > served.contextLength()) {
-            throw new GenerationException(Code.CONTEXT_OVERFLOW, "the prompt has " + r.promptIds().length
-                    + " tokens and max tokens is " + r.maxNewTokens() + ", together " + need
-                    + ", more than the context size of " + served.contextLength() + " tokens");
-        }
+        String tooLong = KvAdmission.neverFits(r.promptIds().length, r.maxNewTokens(), kv, served.contextLength());
+        if (tooLong != null) throw new GenerationException(Code.CONTEXT_OVERFLOW, tooLong);
     }
 
     private int retryAfterSeconds() {
         // Roughly how long until the queue ahead drains through the slots.
         double rounds = (double) (waiting.size() + 1) / properties.kvMaxSequences();
+        OutputProcessor o = output;
+        double meanServiceMillis = o == null ? 1000 : o.meanServiceMillis();
         return (int) Math.max(1, Math.min(600, Math.ceil(rounds * meanServiceMillis / 1000)));
     }
 
@@ -213,15 +219,13 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         try {
             publishStats();
             while (!stopping) {
-                List<ScheduledSequence> newcomers = awaitWorkAndAdmit();
+                awaitWorkAndDropExpired();
                 heartbeat.beat();
-                heartbeat.working(!running.isEmpty());
                 if (stopping) break;
-                if (running.isEmpty()) {
-                    publishStats();
-                    continue;
-                }
-                step(newcomers);
+                StepPlan plan = planner.plan(running, waitingHead(), model.engine());
+                heartbeat.working(!running.isEmpty() || !plan.admit().isEmpty());
+                List<StepPlan.Work> work = carryOut(plan);
+                if (!work.isEmpty()) step(work);
                 publishStats();
             }
         } catch (Throwable t) {
@@ -234,10 +238,9 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         failEverything(new GenerationException(Code.MODEL_NOT_READY, "the server is shutting down"));
     }
 
-    /** Waits until there is something to do, drops cancelled sequences, admits newcomers. */
-    private List<ScheduledSequence> awaitWorkAndAdmit() throws InterruptedException {
+    /** Waits until there is something to do, then drops cancelled and timed-out sequences. */
+    private void awaitWorkAndDropExpired() throws InterruptedException {
         List<ScheduledSequence> dropped = new ArrayList<>();
-        List<ScheduledSequence> admitted = new ArrayList<>();
         lock.lock();
         try {
             while (running.isEmpty() && waiting.isEmpty() && !wakeRequested && !stopping) {
@@ -256,72 +259,168 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         } finally {
             lock.unlock();
         }
-        for (ScheduledSequence s : dropped) complete(s, s.cancelRequested() ? FinishReason.CANCELLED : FinishReason.TIMEOUT, "");
+        for (ScheduledSequence s : dropped) output.complete(s, dropReason(s), "");
         long now = System.nanoTime();
         for (Iterator<ScheduledSequence> it = running.iterator(); it.hasNext(); ) {
             ScheduledSequence s = it.next();
             if (s.cancelRequested() || now - s.deadlineNanos > 0) {
                 it.remove();
                 release(s);
-                complete(s, s.cancelRequested() ? FinishReason.CANCELLED : FinishReason.TIMEOUT, "");
+                output.complete(s, dropReason(s), "");
             }
         }
+    }
+
+    private static FinishReason dropReason(ScheduledSequence s) {
+        return s.cancelRequested() ? FinishReason.CANCELLED : FinishReason.TIMEOUT;
+    }
+
+    /** The head of the queue, as many as could be admitted now; only the loop removes from it. */
+    private List<ScheduledSequence> waitingHead() {
+        int slots = model.engine().capacity().maxSequences() - running.size();
+        List<ScheduledSequence> head = new ArrayList<>();
+        lock.lock();
+        try {
+            for (ScheduledSequence s : waiting) {
+                if (head.size() >= slots) break;
+                head.add(s);
+            }
+        } finally {
+            lock.unlock();
+        }
+        return head;
+    }
+
+    /** Preempts and admits as planned; returns the work of the sequences still in the step. */
+    private List<StepPlan.Work> carryOut(StepPlan plan) {
+        for (ScheduledSequence s : plan.preempt()) preempt(s);
         InferenceEngine engine = model.engine();
-        long budget = (long) engine.capacity().maxSequences() * engine.capacity().maxTokensPerSequence();
-        while (running.size() < engine.capacity().maxSequences()) {
-            ScheduledSequence s;
+        for (StepPlan.Admission a : plan.admit()) {
+            ScheduledSequence s = a.sequence();
             lock.lock();
             try {
-                s = waiting.peekFirst();
-                if (s == null || reservedTokens + s.reservedTokens > budget) break;
+                if (waiting.peekFirst() != s) throw new IllegalStateException("the queue changed under the plan");
                 waiting.pollFirst();
             } finally {
                 lock.unlock();
             }
-            if (admit(s, engine)) admitted.add(s);
+            admit(s, a.reuseCache(), engine);
         }
-        return admitted;
+        List<StepPlan.Work> work = new ArrayList<>();
+        for (StepPlan.Work w : plan.work()) if (w.sequence().slot >= 0 && !w.sequence().isDone()) work.add(w);
+        return work;
     }
 
-    private boolean admit(ScheduledSequence s, InferenceEngine engine) {
-        ServedModel served = model.served();
+    /** Frees the sequence's blocks and puts it back at the head of the queue, to be recomputed. */
+    private void preempt(ScheduledSequence s) {
+        running.remove(s);
+        release(s);
+        s.prefilled = false;
+        s.preemptions++;
+        preemptions++;
+        lock.lock();
+        try {
+            waiting.addFirst(s);
+        } finally {
+            lock.unlock();
+        }
+        log.debug("request {}: preempted after {} generated tokens (KV blocks ran out); it will be recomputed",
+                s.requestId(), s.generatedCount());
+        output.preempted();
+    }
+
+    /** Opens the sequence on whatever prefix the cache holds of its feed. */
+    private void admit(ScheduledSequence s, boolean reuseCache, InferenceEngine engine) {
         s.slot = engine.openSequence();
         slotsInUse++;
-        s.startNanos = System.nanoTime();
-        s.tracker = new SequenceTracker(TextDecoder.of(served.tokenizer()), s.request.stop(), eosIds,
-                s.request.maxNewTokens(), served.contextLength());
         reservedTokens += s.reservedTokens;
+        if (reuseCache) {
+            int[] feed = s.feedTokens();
+            int cached = engine.reuseCachedPrefix(s.slot, feed, s.request.promptIds().length);
+            prefixQueries += feed.length;
+            prefixHits += cached;
+            if (s.tracker == null) s.cachedPromptTokens = Math.min(cached, s.request.promptIds().length);
+            output.prefixLookup(feed.length, cached);
+        }
+        if (s.tracker != null) {
+            // Back from a preemption: its client has seen the start and its tokens so far. It takes
+            // its place by arrival again, so it is not the first to give way the next time.
+            int at = running.size();
+            while (at > 0 && running.get(at - 1).submitNanos > s.submitNanos) at--;
+            running.add(at, s);
+            return;
+        }
         running.add(s);
-        if (!notify(s, () -> s.listener.onStart(s.request.promptIds().length))) {
+        if (!output.start(s)) {
             running.remove(s);
             release(s);
-            return false;
         }
-        return true;
     }
 
-    private void step(List<ScheduledSequence> newcomers) {
+    /**
+     * The engine's part of a sequence's planned work, with the next token restricted to what the
+     * sequence's grammar allows when the step picks one. The grammar has seen exactly the tokens
+     * picked so far, so after a preemption the recompute's pick is masked as the lost decode's would
+     * have been; chunks that pick nothing get no mask (computing one costs a grammar walk).
+     */
+    private StepRequest request(StepPlan.Work w, InferenceEngine engine) {
+        StepRequest step = unconstrained(w, engine);
+        TokenConstraint constraint = w.sequence().request.constraint();
+        if (constraint == null || !step.sample()) return step;
+        return step.restrictedTo(constraint.allowed(tokensLeft(w.sequence())));
+    }
+
+    /** The engine's part of a sequence's planned work, cut from its feed at what its KV holds now. */
+    private static StepRequest unconstrained(StepPlan.Work w, InferenceEngine engine) {
+        ScheduledSequence s = w.sequence();
+        GenerationRequest r = s.request;
+        if (w.decode()) return StepRequest.decode(s.slot, s.lastToken, r.sampling(), r.topLogprobs());
+        int from = engine.sequenceLength(s.slot);
+        int feed = s.feedLength();
+        int to = Math.min(feed, from + w.tokens());
+        if (from == 0 && to == feed) {
+            return s.generatedCount() == 0
+                    ? StepRequest.prefill(s.slot, r.promptIds(), r.sampling(), r.topLogprobs())
+                    : StepRequest.recompute(s.slot, s.feedTokens(), s.generatedCount(), r.sampling(), r.topLogprobs());
+        }
+        int[] chunk = java.util.Arrays.copyOfRange(s.feedTokens(), from, to);
+        int prompt = r.promptIds().length;
+        int generatedInChunk = Math.max(0, to - Math.max(from, prompt));
+        return StepRequest.chunk(s.slot, chunk, generatedInChunk, to == feed, r.sampling(), r.topLogprobs());
+    }
+
+    private void step(List<StepPlan.Work> work) {
         InferenceEngine engine = model.engine();
-        List<ScheduledSequence> batch = new ArrayList<>(running);
-        List<StepRequest> requests = new ArrayList<>(batch.size());
+        List<ScheduledSequence> batch = new ArrayList<>(work.size());
+        List<StepRequest> requests = new ArrayList<>(work.size());
         int decodes = 0;
-        for (ScheduledSequence s : batch) {
-            GenerationRequest r = s.request;
-            StepRequest step;
-            if (!s.prefilled) {
-                step = StepRequest.prefill(s.slot, r.promptIds(), r.sampling(), r.topLogprobs());
-            } else {
-                step = StepRequest.decode(s.slot, s.lastToken, r.sampling(), r.topLogprobs());
-                decodes++;
-            }
-            if (r.constraint() != null) step = step.restrictedTo(r.constraint().allowed(tokensLeft(s)));
-            requests.add(step);
+        int prefillTokens = 0;
+        for (StepPlan.Work w : work) {
+            batch.add(w.sequence());
+            StepRequest r = request(w, engine);
+            requests.add(r);
+            if (r.prefill()) prefillTokens += r.tokens().length;
+            else decodes++;
         }
         List<SampledToken> results;
         long stepStart = System.nanoTime();
         heartbeat.stepStarted();
         try {
             results = engine.step(requests);
+        } catch (KvCacheFullException e) {
+            heartbeat.stepEnded();
+            if (running.size() > 1) {
+                // The engine took nothing; make room as the planner would have, and go again.
+                log.debug("engine step found the KV pool short; preempting: {}", e.getMessage());
+                preempt(running.get(running.size() - 1));
+                return;
+            }
+            ScheduledSequence s = batch.get(0);
+            running.remove(s);
+            release(s);
+            output.fail(s, new GenerationException(Code.ENGINE_FAILURE, "the KV cache cannot hold this request: "
+                    + e.getMessage(), null, e));
+            return;
         } catch (RuntimeException e) {
             heartbeat.stepEnded();
             // The engine rejected this step; its sequences cannot continue, but others may come.
@@ -329,54 +428,23 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             for (ScheduledSequence s : batch) {
                 running.remove(s);
                 release(s);
-                fail(s, new GenerationException(Code.ENGINE_FAILURE, "the engine failed during generation", null, e));
+                output.fail(s, new GenerationException(Code.ENGINE_FAILURE, "the engine failed during generation", null, e));
             }
             return;
         }
         heartbeat.stepEnded();
-        int prefillTokens = 0;
-        for (ScheduledSequence s : batch) if (!s.prefilled) prefillTokens += s.request.promptIds().length;
-        int prefills = prefillTokens;
-        int decoded = decodes;
-        observe(o -> o.onStep(prefills, decoded, System.nanoTime() - stepStart));
+        output.stepRan(prefillTokens, decodes, System.nanoTime() - stepStart);
         steps++;
         maxBatch = Math.max(maxBatch, batch.size());
         maxDecodeBatch = Math.max(maxDecodeBatch, decodes);
         long now = System.nanoTime();
         for (int i = 0; i < batch.size(); i++) {
             ScheduledSequence s = batch.get(i);
-            SampledToken t = results.get(i);
-            if (!s.prefilled) {
-                s.prefilled = true;
-                s.firstTokenNanos = now;
-                long queue = s.startNanos - s.submitNanos;
-                observe(o -> o.onFirstToken(queue, now - s.submitNanos));
-            } else {
-                long gap = now - s.lastTokenNanos;
-                observe(o -> o.onInterTokenLatency(gap));
-            }
-            s.lastTokenNanos = now;
-            tokensGenerated++;
-            s.lastToken = t.token();
-            String text;
-            try {
-                if (s.request.constraint() != null) s.request.constraint().accept(t.token());
-                text = s.tracker.accept(t.token(), engine.sequenceLength(s.slot));
-            } catch (RuntimeException e) {
-                log.error("request {}: cannot process token {}", s.requestId(), t.token(), e);
-                running.remove(s);
-                release(s);
-                fail(s, new GenerationException(Code.ENGINE_FAILURE, "generation failed at token id " + t.token(), null, e));
-                continue;
-            }
-            GeneratedToken token = new GeneratedToken(t.token(), text, t.logprob(), t.topIds(), t.topLogprobs());
-            boolean ok = notify(s, () -> s.listener.onToken(token));
-            FinishReason reason = s.tracker.finishReason();
-            if (!ok) reason = FinishReason.CANCELLED;
+            if (!requests.get(i).sample()) continue; // a chunk of a prefill that goes on next step
+            FinishReason reason = output.token(s, results.get(i), engine.sequenceLength(s.slot), now);
             if (reason != null) {
                 running.remove(s);
                 release(s);
-                complete(s, reason, reason == FinishReason.CANCELLED ? "" : s.tracker.finish());
             }
         }
     }
@@ -398,61 +466,6 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         }
     }
 
-    private void complete(ScheduledSequence s, FinishReason reason, String tail) {
-        if (s.isDone()) return;
-        s.markDone();
-        long end = System.nanoTime();
-        if (reason == FinishReason.CANCELLED || reason == FinishReason.TIMEOUT) cancelled++;
-        else completed++;
-        if (s.startNanos > 0) meanServiceMillis = 0.9 * meanServiceMillis + 0.1 * (end - s.startNanos) / 1e6;
-        int sampled = s.tracker == null ? 0 : s.tracker.sampledCount();
-        long queue = s.startNanos > 0 ? s.startNanos - s.submitNanos : end - s.submitNanos;
-        long ttft = s.firstTokenNanos > 0 ? s.firstTokenNanos - s.submitNanos : 0;
-        double decodeSeconds = s.firstTokenNanos > 0 ? (end - s.firstTokenNanos) / 1e9 : 0;
-        GenerationUsage usage = new GenerationUsage(s.request.promptIds().length, sampled, queue / 1_000_000,
-                ttft / 1_000_000, (end - s.submitNanos) / 1_000_000,
-                sampled > 1 && decodeSeconds > 0 ? (sampled - 1) / decodeSeconds : 0);
-        notify(s, () -> s.listener.onComplete(reason, tail, usage));
-        observe(o -> o.onFinished(new RequestOutcome(s.requestId(), usage.promptTokens(), sampled, queue,
-                s.firstTokenNanos > 0 ? ttft : -1, end - s.submitNanos, reason.wireName(), null,
-                usage.decodeTokensPerSecond())));
-    }
-
-    /** Runs an observer callback; observers never break the loop. */
-    private void observe(java.util.function.Consumer<SchedulerObserver> call) {
-        for (SchedulerObserver o : observers) {
-            try {
-                call.accept(o);
-            } catch (RuntimeException e) {
-                log.warn("scheduler observer {} failed", o.getClass().getName(), e);
-            }
-        }
-    }
-
-    private void fail(ScheduledSequence s, GenerationException e) {
-        if (s.isDone()) return;
-        s.markDone();
-        failed++;
-        notify(s, () -> s.listener.onError(e));
-        long end = System.nanoTime();
-        int sampled = s.tracker == null ? 0 : s.tracker.sampledCount();
-        observe(o -> o.onFinished(new RequestOutcome(s.requestId(), s.request.promptIds().length, sampled,
-                (s.startNanos > 0 ? s.startNanos : end) - s.submitNanos,
-                s.firstTokenNanos > 0 ? s.firstTokenNanos - s.submitNanos : -1, end - s.submitNanos, "error",
-                e.code().name(), 0)));
-    }
-
-    /** Runs a listener callback; a throwing listener loses its sequence, never the loop. */
-    private static boolean notify(ScheduledSequence s, Runnable call) {
-        try {
-            call.run();
-            return true;
-        } catch (RuntimeException e) {
-            log.warn("listener of request {} failed; cancelling it", s.requestId(), e);
-            return false;
-        }
-    }
-
     private void failEverything(GenerationException e) {
         for (ScheduledSequence s : running) {
             try {
@@ -460,7 +473,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             } catch (RuntimeException ignored) {
                 // The engine may be what broke; the sequence fails either way.
             }
-            fail(s, e);
+            output.fail(s, e);
         }
         running.clear();
         List<ScheduledSequence> queued;
@@ -471,7 +484,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         } finally {
             lock.unlock();
         }
-        for (ScheduledSequence s : queued) fail(s, e);
+        for (ScheduledSequence s : queued) output.fail(s, e);
         publishStats();
     }
 
@@ -488,13 +501,15 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
                 long used = 0;
                 for (ScheduledSequence s : running) if (s.slot >= 0) used += engine.sequenceLength(s.slot);
                 engineSnapshot = new EngineSnapshot(info, engine.capacity(), open, used, reservedTokens,
-                        System.currentTimeMillis());
+                        System.currentTimeMillis(), engine.kvUsage());
             } catch (RuntimeException e) {
                 open = -1;
             }
         }
-        stats = new SchedulerStats(steps, maxBatch, maxDecodeBatch, tokensGenerated, completed, cancelled, failed,
-                rejectedBusy, running.size(), waitingCount(), open, kv, reservedTokens);
+        OutputProcessor o = output;
+        stats = o == null ? SchedulerStats.EMPTY : new SchedulerStats(steps, maxBatch, maxDecodeBatch,
+                o.tokensGenerated, o.completed, o.cancelled, o.failed, rejectedBusy, running.size(), waitingCount(), open,
+                kv, reservedTokens, preemptions, prefixQueries, prefixHits);
     }
 
     // ---- lifecycle ----

@@ -1,11 +1,13 @@
 package qwenchat.serving;
 
+import java.util.OptionalLong;
 import qwenchat.engine.EngineFactory.Choice;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.LoadProgressListener;
 import qwenchat.engine.cpu.CpuEngineOptions;
 import qwenchat.engine.cuda.CudaAvailability;
+import qwenchat.engine.cuda.CudaEngine;
 import qwenchat.model.ModelConfig;
 import qwenchat.weights.Checkpoint;
 
@@ -33,6 +35,18 @@ final class DefaultEngineFactory implements EngineFactory {
     @Override
     public boolean kvCacheOnGpu() {
         return resolved() == Choice.CUDA;
+    }
+
+    /**
+     * For CUDA: the device's total memory (or {@link CudaEngine#SIMULATE_DEVICE_MEMORY}) times
+     * {@code gpuMemoryUtilization}, less the context, weights, workspace and reserve (see
+     * {@link CudaEngine#kvBudgetBytes}); empty for the CPU engine.
+     */
+    @Override
+    public OptionalLong kvCacheBudgetBytes(ModelConfig config, double gpuMemoryUtilization, int maxTokensPerSequence) {
+        if (resolved() != Choice.CUDA) return OptionalLong.empty();
+        return OptionalLong.of(CudaEngine.kvBudgetBytes(0, config, gpuMemoryUtilization, properties.kvMaxSequences(),
+                maxTokensPerSequence, properties.kvBlockSize()));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package qwenchat.serving;
 
+import java.util.OptionalLong;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.LoadProgressListener;
@@ -22,5 +23,14 @@ public interface EngineFactory {
      */
     default boolean kvCacheOnGpu() {
         return false;
+    }
+
+    /**
+     * Bytes the KV cache may take on the GPU when the process uses the fraction
+     * {@code gpuMemoryUtilization} of it, after weights and workspace for {@code config}; empty
+     * when this factory cannot tell (then {@link KvCachePlanner} falls back to a token budget).
+     */
+    default OptionalLong kvCacheBudgetBytes(ModelConfig config, double gpuMemoryUtilization, int maxTokensPerSequence) {
+        return OptionalLong.empty();
     }
 }

@@ -1,6 +1,7 @@
 package qwenchat.serving;
 
 import qwenchat.engine.EngineInfo;
+import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
 
 /**
@@ -8,7 +9,8 @@ import qwenchat.engine.KvCacheCapacity;
  * health checks and the dashboard never call into the engine (CUDA contexts are per thread).
  *
  * @param usedTokens tokens held in the KV cache by open sequences
- * @param reservedTokens tokens reserved by running sequences (prompt plus max new tokens each)
+ * @param reservedTokens prompt plus max new tokens of the running sequences (what they may grow to)
+ * @param kvBlocks the KV pool's blocks in use
  */
 public record EngineSnapshot(
         EngineInfo info,
@@ -16,10 +18,16 @@ public record EngineSnapshot(
         int openSequences,
         long usedTokens,
         long reservedTokens,
-        long takenAtEpochMillis) {
+        long takenAtEpochMillis,
+        KvBlockUsage kvBlocks) {
 
-    /** Tokens the whole KV cache can hold. */
+    /** Tokens the whole KV pool holds. */
     public long capacityTokens() {
-        return (long) capacity.maxSequences() * capacity.maxTokensPerSequence();
+        return kvBlocks.totalTokens();
+    }
+
+    /** Share of the pool's blocks in use, 0..1 (vLLM's kv_cache_usage_perc). */
+    public double blockUsage() {
+        return kvBlocks.usedFraction();
     }
 }

@@ -11,7 +11,7 @@ import qwenchat.grammar.TokenConstraint;
  * @param promptIds the rendered conversation's token ids
  * @param maxNewTokens upper bound on generated tokens (also bounded by the context window)
  * @param stop stop strings; a stop string never appears in the streamed text
- * @param topLogprobs how many alternatives to report per token (0..20)
+ * @param topLogprobs how many alternatives to report per token (0..{@link qwenchat.engine.KernelLimits#MAX_TOP_LOGPROBS})
  * @param constraint which tokens may come next (structured output, forced tool calls), or null;
  *     stateful, so one per request, used by the scheduler's loop thread only
  */

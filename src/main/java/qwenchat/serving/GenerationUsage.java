@@ -6,6 +6,8 @@ package qwenchat.serving;
  * @param queueMillis time from submit to the start of prefill
  * @param timeToFirstTokenMillis time from submit to the first generated token
  * @param decodeTokensPerSecond completion tokens after the first, per second of decoding
+ * @param cachedTokens prompt tokens whose KV came from the prefix cache instead of being computed
+ *     (OpenAI's {@code usage.prompt_tokens_details.cached_tokens})
  */
 public record GenerationUsage(
         int promptTokens,
@@ -13,7 +15,13 @@ public record GenerationUsage(
         long queueMillis,
         long timeToFirstTokenMillis,
         long totalMillis,
-        double decodeTokensPerSecond) {
+        double decodeTokensPerSecond,
+        int cachedTokens) {
+
+    public GenerationUsage(int promptTokens, int completionTokens, long queueMillis, long timeToFirstTokenMillis,
+            long totalMillis, double decodeTokensPerSecond) {
+        this(promptTokens, completionTokens, queueMillis, timeToFirstTokenMillis, totalMillis, decodeTokensPerSecond, 0);
+    }
 
     public int totalTokens() {
         return promptTokens + completionTokens;

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -15,6 +16,8 @@ import qwenchat.demo.DemoCheckpoint;
 import qwenchat.hub.HubProperties;
 import qwenchat.hub.ModelDownloader;
 import qwenchat.engine.KvCacheCapacity;
+import qwenchat.model.ModelConfig;
+import qwenchat.model.RopeScalingSetting;
 import qwenchat.model.ModelDirectory;
 import qwenchat.tokenizer.ChatTemplate;
 
@@ -151,11 +154,23 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
 
             stage(LoadStage.LOAD_WEIGHTS);
             ModelDirectory md = f.directory();
-            int perSequence = properties.tokensPerSequence(md.config().contextLength(), engines.kvCacheOnGpu());
-            KvCacheCapacity capacity = new KvCacheCapacity(properties.kvMaxSequences(), perSequence);
+            ModelConfig config = RopeScalingSetting.parse(properties.ropeScaling()).applyTo(md.config());
+            if (config != md.config()) {
+                log.info("qwen.rope-scaling={}: YaRN over {} native positions, context {} tokens",
+                        properties.ropeScaling(), config.ropeScaling().originalMaxPositionEmbeddings(),
+                        config.contextLength());
+            }
+            boolean onGpu = engines.kvCacheOnGpu();
+            int perSequence = properties.tokensPerSequence(config.contextLength(), onGpu);
+            KvCachePlanner.Plan kvPlan = KvCachePlanner.plan(properties, config, onGpu,
+                    onGpu ? engines.kvCacheBudgetBytes(config, properties.gpuMemoryUtilization(), perSequence)
+                            : OptionalLong.empty());
+            KvCacheCapacity capacity = kvPlan.capacity();
+            log.info("{} (at most {} sequences of up to {} tokens)", kvPlan.sizing().logLine(), capacity.maxSequences(),
+                    capacity.maxTokensPerSequence());
             int[] tensorsDone = {0};
             weightsStartNanos = System.nanoTime();
-            InferenceEngine e = engines.create(md.config(), f.checkpoint(), capacity, (done, total, tensor) -> {
+            InferenceEngine e = engines.create(config, f.checkpoint(), capacity, (done, total, tensor) -> {
                 tensorsDone[0]++;
                 weightProgress(done, total, tensorsDone[0], tensorsTotal, tensor);
                 if (Thread.currentThread().isInterrupted()) throw new IllegalStateException("loading was cancelled");
@@ -167,8 +182,8 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
 
             ChatTemplate template = ChatTemplate.forDirectory(f.tokenizer(), md.dir());
             ServedModel served = new ServedModel(md.demo() ? ModelDirectory.DEMO_LABEL : md.displayName(),
-                    dir.toAbsolutePath().toString(), md.demo(), md.config(), md.generation(), f.tokenizer(), template,
-                    e.info(), Math.min(md.config().contextLength(), e.capacity().maxTokensPerSequence()));
+                    dir.toAbsolutePath().toString(), md.demo(), config, md.generation(), f.tokenizer(), template,
+                    e.info(), Math.min(config.contextLength(), e.capacity().maxTokensPerSequence()));
 
             stage(LoadStage.WARM_UP);
             SelfCheck.warmUp(e, template, md.generation());

@@ -25,7 +25,12 @@ final class ScheduledSequence implements GenerationHandle {
     long startNanos;
     long firstTokenNanos;
     long lastTokenNanos;
-    SequenceTracker tracker;
+    SequenceTracker tracker;      // null until first admitted; kept across preemptions
+    int preemptions;
+    /** Prompt tokens its first prefill found in the prefix cache (OpenAI's cached_tokens). */
+    int cachedPromptTokens;
+    private int[] generated = new int[16];
+    private int generatedCount;
 
     ScheduledSequence(GenerationRequest request, GenerationListener listener, long submitNanos, long deadlineNanos,
             int reservedTokens, Runnable wakeUp) {
@@ -35,6 +40,28 @@ final class ScheduledSequence implements GenerationHandle {
         this.deadlineNanos = deadlineNanos;
         this.reservedTokens = reservedTokens;
         this.wakeUp = wakeUp;
+    }
+
+    /** Remembers a sampled token, for recomputing the sequence should it be preempted. */
+    void addGenerated(int token) {
+        if (generatedCount == generated.length) generated = java.util.Arrays.copyOf(generated, generatedCount * 2);
+        generated[generatedCount++] = token;
+    }
+
+    int generatedCount() {
+        return generatedCount;
+    }
+
+    /** What its next prefill feeds: the prompt, then every token sampled before a preemption. */
+    int[] feedTokens() {
+        int[] prompt = request.promptIds();
+        int[] all = java.util.Arrays.copyOf(prompt, prompt.length + generatedCount);
+        System.arraycopy(generated, 0, all, prompt.length, generatedCount);
+        return all;
+    }
+
+    int feedLength() {
+        return request.promptIds().length + generatedCount;
     }
 
     @Override

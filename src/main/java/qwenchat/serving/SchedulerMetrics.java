@@ -19,11 +19,11 @@ final class SchedulerMetrics implements MeterBinder {
         Gauge.builder("qwen.scheduler.running", scheduler, s -> s.stats().running())
                 .description("sequences decoding now").register(registry);
         Gauge.builder("qwen.scheduler.waiting", scheduler, s -> s.stats().waiting())
-                .description("requests waiting for a KV slot").register(registry);
+                .description("requests waiting for KV blocks or a sequence slot, preempted ones included").register(registry);
         Gauge.builder("qwen.scheduler.batch.max", scheduler, s -> s.stats().maxBatch())
                 .description("most sequences in one engine step").register(registry);
         Gauge.builder("qwen.scheduler.kv.reserved.tokens", scheduler, s -> s.stats().reservedTokens())
-                .description("KV tokens reserved by running sequences").register(registry);
+                .description("prompt plus max new tokens of running sequences: what they may grow to").register(registry);
         FunctionCounter.builder("qwen.scheduler.steps", scheduler, s -> s.stats().steps())
                 .description("engine steps run").register(registry);
         FunctionCounter.builder("qwen.scheduler.tokens.generated", scheduler, s -> s.stats().tokensGenerated())

@@ -19,6 +19,17 @@ public interface SchedulerObserver {
     default void onInterTokenLatency(long nanos) {
     }
 
+    /**
+     * A sequence about to be prefilled looked its {@code queriedTokens} tokens up in the prefix
+     * cache and found the first {@code hitTokens} of them cached.
+     */
+    default void onPrefixCacheLookup(int queriedTokens, int hitTokens) {
+    }
+
+    /** A running sequence gave its KV blocks up and went back to the queue, to be recomputed. */
+    default void onPreemption() {
+    }
+
     default void onFinished(RequestOutcome outcome) {
     }
 }

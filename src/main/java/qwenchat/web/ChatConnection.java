@@ -200,11 +200,11 @@ final class ChatConnection {
         @Override
         public void onComplete(FinishReason reason, String tailText, GenerationUsage u) {
             if (tailText != null && !tailText.isEmpty()) send(new ServerFrames.Delta(id, tailText));
+            finished();
             send(new ServerFrames.Done("done", id, reason.wireName(),
                     new ServerFrames.Usage(u.promptTokens(), u.completionTokens(), u.totalTokens()),
                     u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond(),
                     reason == FinishReason.TIMEOUT ? timeoutMessage : null));
-            finished();
         }
 
         @Override
@@ -212,12 +212,17 @@ final class ChatConnection {
             if (error.code() == GenerationException.Code.ENGINE_FAILURE) log.error("generation {} failed", id, error);
             String message = error.code() == GenerationException.Code.ENGINE_FAILURE
                     ? "the engine failed: " + PublicText.of(error.getMessage()) : error.getMessage();
-            sendError(id, error.code().name().toLowerCase(), message);
             finished();
+            sendError(id, error.code().name().toLowerCase(), message);
         }
 
+        /**
+         * Frees the connection for the next chat. Runs before the done or error frame is queued: a
+         * client may send its next chat the moment that frame arrives, which can be before this
+         * thread gets to run again, and that chat must not be refused as still in progress.
+         * Only this generation can be active, since a new chat frame is refused until this runs.
+         */
         private void finished() {
-            // Only this generation can be active: a new chat frame is refused until this runs.
             active.set(null);
         }
     }

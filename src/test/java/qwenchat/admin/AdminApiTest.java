@@ -138,7 +138,8 @@ class AdminApiTest {
         String after = http.get("/actuator/prometheus").body();
         String label = "model_name=\"demo weights (random)\"";
         for (String name : List.of("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
-                "vllm:prompt_tokens_total", "vllm:generation_tokens_total")) {
+                "vllm:prompt_tokens_total", "vllm:generation_tokens_total", "vllm:num_preemptions_total",
+                "vllm:prefix_cache_queries_total", "vllm:prefix_cache_hits_total")) {
             assertThat(after).as(name).containsPattern("(?m)^" + Pattern.quote(name) + "\\{[^}]*" + Pattern.quote(label));
         }
         for (String h : List.of("vllm:time_to_first_token_seconds", "vllm:inter_token_latency_seconds",
@@ -153,6 +154,11 @@ class AdminApiTest {
                 .render(List.of(new qwenchat.tokenizer.ChatMessage("user", "Hello admin")), true).ids().length;
         assertThat(value(after, "vllm:prompt_tokens_total", label) - value(before, "vllm:prompt_tokens_total", label))
                 .isEqualTo(prompt);
+        // Every prompt is looked up in the prefix cache, in tokens; this one is shorter than a block.
+        assertThat(value(after, "vllm:prefix_cache_queries_total", label)
+                - value(before, "vllm:prefix_cache_queries_total", label)).isEqualTo(prompt);
+        assertThat(value(after, "vllm:prefix_cache_hits_total", label)
+                - value(before, "vllm:prefix_cache_hits_total", label)).isZero();
         assertThat(value(after, "vllm:request_success_total", "finished_reason=\"length\"")
                 - value(before, "vllm:request_success_total", "finished_reason=\"length\"")).isEqualTo(1);
         assertThat(value(after, "vllm:time_to_first_token_seconds_count", label)
@@ -207,6 +213,19 @@ class AdminApiTest {
         JsonNode overview = get("/admin/api/overview", TOKEN).json();
         assertThat(overview.path("engine").path("kind").asString()).isEqualTo("cpu");
         assertThat(overview.path("engine").path("maxSequences").asInt()).isEqualTo(4);
+        // The paged KV pool: blocks used of total, their size, and preemptions so far.
+        JsonNode engine = overview.path("engine");
+        assertThat(engine.path("totalBlocks").asInt()).isPositive();
+        assertThat(engine.path("usedBlocks").asInt()).isBetween(0, engine.path("totalBlocks").asInt());
+        assertThat(engine.path("blockSize").asInt()).isEqualTo(64);
+        assertThat(engine.path("capacityTokens").asLong())
+                .isEqualTo((long) engine.path("totalBlocks").asInt() * engine.path("blockSize").asInt());
+        assertThat(engine.path("preemptions").isNumber()).isTrue();
+        // The prefix cache's hit rate, in tokens: hits of queries.
+        JsonNode prefix = engine.path("prefixCache");
+        assertThat(prefix.path("queries").asLong()).isGreaterThanOrEqualTo(prefix.path("hits").asLong());
+        assertThat(prefix.path("hitRate").asDouble()).isBetween(0.0, 1.0);
+        assertThat(overview.path("totals").path("preemptions").isNumber()).isTrue();
         assertThat(overview.path("load").path("stages").size()).isEqualTo(5);
         assertThat(overview.path("health").path("readiness").asString()).isEqualTo("ACCEPTING_TRAFFIC");
         assertThat(overview.path("health").path("liveness").asString()).isEqualTo("CORRECT");

@@ -142,6 +142,7 @@ class AdminPageBrowserTest {
         browser.waiter().until(d -> browser.driver().findElements(By.cssSelector("#chart-bias canvas")).size() == 1);
         assertThat(prop("engine-kv", "Engine")).isEqualTo("cpu");
         assertThat(prop("engine-kv", "KV capacity")).startsWith("4 sequences");
+        assertThat(prop("engine-kv", "Prefix cache")).matches("no prompt looked up yet|[0-9.]+% hit rate: .*");
         assertThat(browser.driver().findElements(By.cssSelector("#timeline li"))).hasSize(5);
         assertThat(text("health-badge")).isEqualTo("healthy");
         assertThat(text("h-liveness")).startsWith("CORRECT");

@@ -5,6 +5,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
@@ -38,6 +39,7 @@ final class BlockingEngine implements InferenceEngine {
     @Override public ModelConfig config() { return real.config(); }
     @Override public EngineInfo info() { return real.info(); }
     @Override public KvCacheCapacity capacity() { return real.capacity(); }
+    @Override public KvBlockUsage kvUsage() { return real.kvUsage(); }
     @Override public int openSequence() { return real.openSequence(); }
     @Override public void freeSequence(int sequence) { real.freeSequence(sequence); }
     @Override public int sequenceLength(int sequence) { return real.sequenceLength(sequence); }

@@ -30,6 +30,6 @@ class LiveStatsTest {
     }
 
     private static Sample sample(long t) {
-        return new Sample(t, 0, 0, 0, 0, null, null, null, null, 0, 0, 0, 0);
+        return new Sample(t, 0, 0, 0, 0, null, null, null, null, 0, 0, 0, 0, 0);
     }
 }

@@ -126,6 +126,33 @@ class ChatCompletionsApiTest {
     }
 
     @Test
+    void aSecondRequestWithTheSameLongSystemPromptReportsItsCachedPromptTokensStreamedOrNot() {
+        String system = "You answer questions about tide tables for the harbour of a small fishing town. ".repeat(12);
+        ChatCompletionCreateParams.Builder first = ChatCompletionCreateParams.builder().model("qwen")
+                .addSystemMessage(system).addUserMessage("When is high tide?").temperature(0.0).maxCompletionTokens(4);
+        var fresh = client.chat().completions().create(first.build()).usage().orElseThrow();
+        assertThat(fresh.promptTokensDetails().orElseThrow().cachedTokens()).contains(0L);
+
+        ChatCompletionCreateParams.Builder second = ChatCompletionCreateParams.builder().model("qwen")
+                .addSystemMessage(system).addUserMessage("And low tide?").temperature(0.0).maxCompletionTokens(4);
+        var again = client.chat().completions().create(second.build()).usage().orElseThrow();
+        long cached = again.promptTokensDetails().orElseThrow().cachedTokens().orElseThrow();
+        int block = scheduler.engineSnapshot().capacity().blockSize();
+        assertThat(cached).as("cached tokens").isPositive().isLessThan(again.promptTokens());
+        assertThat(cached % block).as("whole blocks").isZero();
+
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(second
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            s.stream().forEach(chunks::add);
+        }
+        // The same prompt again: every full block of it is cached now, short of the last token.
+        var streamed = chunks.getLast().usage().orElseThrow();
+        assertThat(streamed.promptTokensDetails().orElseThrow().cachedTokens())
+                .contains((streamed.promptTokens() - 1) / block * block);
+    }
+
+    @Test
     void streamingGivesTheSameTextWithRoleFirstOneIdFinishReasonAndUsage() {
         String expected = client.chat().completions().create(greedy(16).build()).choices().get(0).message().content()
                 .orElseThrow();

@@ -35,6 +35,27 @@ final class AppSettings {
         return new AppSettings(Integer.parseInt(p.getProperty("server.port")), p.getProperty("management.endpoints.web.base-path"));
     }
 
+    /**
+     * The {@code qwen.*} settings as the app binds them from these environment variables (relaxed
+     * binding: {@code QWEN_KV_BLOCK_SIZE} is {@code qwen.kv-block-size}) over application.properties.
+     */
+    static qwenchat.serving.QwenProperties bindFromEnvironment(Map<String, Object> env) {
+        Properties p = new Properties();
+        try (InputStream in = AppSettings.class.getResourceAsStream("/application.properties")) {
+            p.load(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        org.springframework.core.env.StandardEnvironment environment = new org.springframework.core.env.StandardEnvironment();
+        var sources = environment.getPropertySources();
+        sources.remove(org.springframework.core.env.StandardEnvironment.SYSTEM_ENVIRONMENT_PROPERTY_SOURCE_NAME);
+        sources.remove(org.springframework.core.env.StandardEnvironment.SYSTEM_PROPERTIES_PROPERTY_SOURCE_NAME);
+        sources.addFirst(new org.springframework.core.env.SystemEnvironmentPropertySource("env", env));
+        sources.addLast(new org.springframework.core.env.PropertiesPropertySource("application.properties", p));
+        return org.springframework.boot.context.properties.bind.Binder.get(environment)
+                .bindOrCreate("qwen", qwenchat.serving.QwenProperties.class);
+    }
+
     String readinessPath() {
         return actuatorBase + "/health/readiness";
     }

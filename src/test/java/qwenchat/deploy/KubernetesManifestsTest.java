@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import qwenchat.serving.QwenProperties;
 
 class KubernetesManifestsTest {
 
@@ -102,6 +103,22 @@ class KubernetesManifestsTest {
                 .filter(m -> m.get("name").equals(map(cacheVolume).get("name"))).map(m -> (String) m.get("mountPath"))
                 .findFirst().orElseThrow();
         assertThat((String) at(byKind.get("ConfigMap"), "data", "QWEN_MODEL_CACHE")).startsWith(mount + "/");
+    }
+
+    @Test
+    void kvCacheAndRopeSettingsInTheConfigMapBindToValidSettings() {
+        Map<String, Object> data = map(at(byKind.get("ConfigMap"), "data"));
+        Map<String, Object> env = new HashMap<>();
+        for (String key : List.of("QWEN_GPU_MEMORY_UTILIZATION", "QWEN_KV_MAX_SEQUENCES", "QWEN_ROPE_SCALING")) {
+            assertThat(data).as("ConfigMap data").containsKey(key);
+            env.put(key, String.valueOf(data.get(key)));
+        }
+        QwenProperties p = AppSettings.bindFromEnvironment(env);
+        assertThat(p.gpuMemoryUtilization()).isEqualTo(Double.parseDouble((String) data.get("QWEN_GPU_MEMORY_UTILIZATION")))
+                .isBetween(0.05, 1.0);
+        assertThat(p.kvMaxSequences()).isEqualTo(Integer.parseInt((String) data.get("QWEN_KV_MAX_SEQUENCES")));
+        assertThat(p.ropeScaling()).isEqualTo(data.get("QWEN_ROPE_SCALING"));
+        assertThat(qwenchat.model.RopeScalingSetting.parse(p.ropeScaling())).isNotNull();
     }
 
     @Test

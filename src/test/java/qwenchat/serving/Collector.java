@@ -18,10 +18,12 @@ final class Collector implements GenerationListener {
     final CompletableFuture<Outcome> done = new CompletableFuture<>();
     final CompletableFuture<Void> firstToken = new CompletableFuture<>();
     volatile boolean started;
+    final java.util.concurrent.atomic.AtomicInteger starts = new java.util.concurrent.atomic.AtomicInteger();
 
     @Override
     public void onStart(int promptTokens) {
         started = true;
+        starts.incrementAndGet();
     }
 
     @Override

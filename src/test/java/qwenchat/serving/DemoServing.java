@@ -8,6 +8,8 @@ import qwenchat.tokenizer.ChatMessage;
 /** The demo model loaded outside Spring, with a scheduler on it, for scheduler tests. */
 final class DemoServing implements AutoCloseable {
 
+    static final String DEMO_DIR = "target/qwen-chat-demo-v1";
+
     final ModelLoader loader;
     final BatchScheduler scheduler;
     final List<Object> events = new CopyOnWriteArrayList<>();
@@ -19,8 +21,13 @@ final class DemoServing implements AutoCloseable {
     /** With {@code wrap} applied to the engine, for tests that break it on purpose. */
     DemoServing(int kvMaxSequences, int queueLimit, Duration timeout,
             java.util.function.UnaryOperator<qwenchat.engine.InferenceEngine> wrap) throws InterruptedException {
-        QwenProperties p = new QwenProperties(null, "target/qwen-chat-demo-v1", "cpu", kvMaxSequences, null, queueLimit,
-                timeout, 2, List.of(), 1 << 20);
+        this(new QwenProperties(null, DEMO_DIR, "cpu", kvMaxSequences, null, queueLimit, timeout, 2, List.of(), 1 << 20),
+                wrap);
+    }
+
+    /** With settings of the test's own, e.g. a tiny KV pool. */
+    DemoServing(QwenProperties p, java.util.function.UnaryOperator<qwenchat.engine.InferenceEngine> wrap)
+            throws InterruptedException {
         EngineFactory real = new DefaultEngineFactory(p);
         loader = new ModelLoader(p, (config, checkpoint, capacity, progress) ->
                 wrap.apply(real.create(config, checkpoint, capacity, progress)));

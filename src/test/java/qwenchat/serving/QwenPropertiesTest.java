@@ -24,15 +24,34 @@ class QwenPropertiesTest {
             QwenProperties p = ctx.getBean(QwenProperties.class);
             assertThat(p.modelDir()).isNull();
             assertThat(p.engine()).isEqualTo("auto");
-            assertThat(p.kvMaxSequences()).isEqualTo(32);
+            assertThat(p.kvMaxSequences()).isEqualTo(256);
+            assertThat(p.gpuMemoryUtilization()).isEqualTo(0.90);
+            assertThat(p.kvCacheBytes()).isNull();
+            assertThat(p.kvBlockSize()).isEqualTo(64);
+            assertThat(p.ropeScaling()).isEqualTo("none");
             assertThat(p.queueLimit()).isEqualTo(64);
             assertThat(p.requestTimeout()).isEqualTo(Duration.ofMinutes(10));
             assertThat(p.apiKeys()).isEmpty();
+            assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(2048);
+            assertThat(p.prefixCaching()).isTrue();
             // Qwen2.5's 32K context is capped per slot on CPU; a smaller model context wins.
             assertThat(p.tokensPerSequence(32768, false)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
             assertThat(p.tokensPerSequence(2048, false)).isEqualTo(2048);
             assertThat(p.tokensPerSequence(32768, true)).as("a GPU slot holds the whole context").isEqualTo(32768);
         });
+    }
+
+    @Test
+    void pagedKvAndRopeSettingsBind() {
+        runner.withPropertyValues("qwen.gpu-memory-utilization=0.5", "qwen.kv-cache-bytes=8GB", "qwen.kv-block-size=16",
+                "qwen.kv-max-sequences=512", "qwen.rope-scaling=yarn:4").run(ctx -> {
+                    QwenProperties p = ctx.getBean(QwenProperties.class);
+                    assertThat(p.gpuMemoryUtilization()).isEqualTo(0.5);
+                    assertThat(p.kvBlockSize()).isEqualTo(16);
+                    assertThat(p.kvCacheBytes().toBytes()).isEqualTo(8L << 30);
+                    assertThat(p.kvMaxSequences()).isEqualTo(512);
+                    assertThat(p.ropeScaling()).isEqualTo("yarn:4");
+                });
     }
 
     @Test
@@ -54,9 +73,41 @@ class QwenPropertiesTest {
             assertThat(ctx).hasFailed();
             assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("engine");
         });
+        runner.withPropertyValues("qwen.gpu-memory-utilization=1.5").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("gpuMemoryUtilization");
+        });
+        runner.withPropertyValues("qwen.kv-block-size=0").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("kvBlockSize");
+        });
+        runner.withPropertyValues("qwen.rope-scaling=yarn").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("ropeScaling")
+                    .hasMessageContaining("yarn:FACTOR");
+        });
         runner.withPropertyValues("qwen.kv-max-sequences=0").run(ctx -> {
             assertThat(ctx).hasFailed();
             assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("kvMaxSequences");
+        });
+    }
+
+    @Test
+    void schedulerBudgetAndPrefixCachingBindAndABudgetNotAboveTheSequenceLimitIsRefusedByName() {
+        runner.withPropertyValues("qwen.scheduler.max-batched-tokens=512", "qwen.prefix-caching=false").run(ctx -> {
+            QwenProperties p = ctx.getBean(QwenProperties.class);
+            assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(512);
+            assertThat(p.prefixCaching()).isFalse();
+        });
+        runner.withPropertyValues("qwen.scheduler.max-batched-tokens=0").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("qwen.scheduler.max-batched-tokens (0)");
+        });
+        runner.withPropertyValues("qwen.scheduler.max-batched-tokens=256").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause()
+                    .hasMessageContaining("qwen.scheduler.max-batched-tokens (256)")
+                    .hasMessageContaining("qwen.kv-max-sequences (256)");
         });
     }
 }

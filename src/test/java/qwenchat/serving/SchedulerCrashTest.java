@@ -11,6 +11,7 @@ import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.LivenessState;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
@@ -90,6 +91,7 @@ class SchedulerCrashTest {
         @Override public ModelConfig config() { return e.config(); }
         @Override public EngineInfo info() { return e.info(); }
         @Override public KvCacheCapacity capacity() { return e.capacity(); }
+        @Override public KvBlockUsage kvUsage() { return e.kvUsage(); }
         @Override public int openSequence() { return e.openSequence(); }
         @Override public void freeSequence(int sequence) { e.freeSequence(sequence); }
         @Override public int sequenceLength(int sequence) { return e.sequenceLength(sequence); }

@@ -38,8 +38,7 @@ public class FakeGenerationService implements GenerationService {
         final GenerationRequest request;
         volatile boolean cancelled;
         volatile boolean done;
-        volatile long cancelledAtNanos;
-        volatile long endedAtNanos;
+        volatile int emittedAtCancel = -1;
         volatile int emitted;
 
         Handle(GenerationRequest request) {
@@ -58,9 +57,12 @@ public class FakeGenerationService implements GenerationService {
             return emitted;
         }
 
-        /** Time from cancel() to the listener's onComplete, in ms; -1 if either is missing. */
-        public double cancelLatencyMillis() {
-            return cancelledAtNanos == 0 || endedAtNanos == 0 ? -1 : (endedAtNanos - cancelledAtNanos) / 1e6;
+        /**
+         * Tokens emitted after cancel() until the listener's onComplete; -1 if either is missing.
+         * Counted in steps rather than milliseconds, so a loaded machine cannot make it flaky.
+         */
+        public int tokensAfterCancel() {
+            return emittedAtCancel < 0 || !done ? -1 : emitted - emittedAtCancel;
         }
 
         @Override
@@ -70,7 +72,7 @@ public class FakeGenerationService implements GenerationService {
 
         @Override
         public void cancel() {
-            if (!cancelled) cancelledAtNanos = System.nanoTime();
+            if (!cancelled) emittedAtCancel = emitted;
             cancelled = true;
         }
 
@@ -143,7 +145,6 @@ public class FakeGenerationService implements GenerationService {
 
     private void finish(Handle h, GenerationListener listener, FinishReason reason, String tail, int tokens, long start) {
         long total = System.currentTimeMillis() - start;
-        h.endedAtNanos = System.nanoTime();
         h.done = true;
         listener.onComplete(reason, tail, new GenerationUsage(h.request.promptIds().length, tokens, 0, 3, total,
                 tokens > 1 ? (tokens - 1) * 1000.0 / Math.max(1, total) : 0));

@@ -7,8 +7,9 @@ import java.util.Set;
 import qwenchat.engine.EngineException;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
-import qwenchat.engine.KvCacheFullException;
+import qwenchat.engine.kv.KvBlockManager;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.sampling.Sampler;
@@ -19,6 +20,8 @@ import qwenchat.weights.Checkpoint;
  * Qwen2 in plain Java, float32 arithmetic over bf16 weights read in place: the oracle the CUDA
  * engine is tested against, and the fallback without a GPU. Matches transformers' Qwen2 up to
  * float rounding (see the golden parity tests). The checkpoint must stay open while the engine lives.
+ * Its KV cache is paged like the CUDA engine's: a {@link KvBlockManager} hands out blocks of the
+ * {@link PagedKvStore} as sequences grow, and every step takes its blocks before computing anything.
  */
 public final class CpuEngine implements InferenceEngine {
 
@@ -30,7 +33,9 @@ public final class CpuEngine implements InferenceEngine {
     private final ModelWeights weights;
     private final Parallel parallel;
     private final Qwen2Forward forward;
-    private final SequenceState[] slots;
+    private final KvBlockManager blocks;
+    private final PagedKvStore kv;
+    private final SequenceState[] slots; // by sequence id, null where not open
     private final int threads;
     private boolean closed;
 
@@ -41,7 +46,10 @@ public final class CpuEngine implements InferenceEngine {
         this.threads = options.scalarOracle() ? 1 : options.threads();
         this.parallel = new Parallel(threads);
         MatrixOps ops = options.scalarOracle() ? new ScalarMatrixOps() : new ParallelMatrixOps(parallel);
-        this.forward = new Qwen2Forward(config, weights, ops, parallel);
+        this.blocks = new KvBlockManager(capacity);
+        this.kv = new PagedKvStore(config.numHiddenLayers(), config.numKeyValueHeads(), config.headDim(),
+                capacity.blockSize(), capacity.totalBlocks());
+        this.forward = new Qwen2Forward(config, weights, ops, parallel, kv);
         this.slots = new SequenceState[capacity.maxSequences()];
     }
 
@@ -62,11 +70,9 @@ public final class CpuEngine implements InferenceEngine {
 
     @Override
     public EngineInfo info() {
-        long kv = 0;
-        for (SequenceState s : slots) if (s != null) kv += s.kvBytes();
         String device = threads + " thread(s) on " + Runtime.getRuntime().availableProcessors() + " core(s), "
                 + System.getProperty("os.arch") + ", Java " + Runtime.version().feature();
-        return new EngineInfo("cpu", device, null, null, weights.bytes(), kv, 0, 0);
+        return new EngineInfo("cpu", device, null, null, weights.bytes(), kv.bytes(), 0, 0);
     }
 
     @Override
@@ -75,21 +81,40 @@ public final class CpuEngine implements InferenceEngine {
     }
 
     @Override
+    public KvBlockUsage kvUsage() {
+        return blocks.usage();
+    }
+
+    @Override
     public int openSequence() {
         checkOpen();
-        for (int i = 0; i < slots.length; i++) {
-            if (slots[i] == null) {
-                slots[i] = new SequenceState(i, config.numHiddenLayers(), config.kvDim(),
-                        capacity.maxTokensPerSequence());
-                return i;
-            }
-        }
-        throw new KvCacheFullException("all " + slots.length + " sequence slots are open");
+        int id = blocks.openSequence();
+        slots[id] = new SequenceState(id, blocks.table(id));
+        return id;
     }
 
     @Override
     public void freeSequence(int sequence) {
-        if (sequence >= 0 && sequence < slots.length) slots[sequence] = null;
+        if (sequence >= 0 && sequence < slots.length && slots[sequence] != null) {
+            blocks.freeSequence(sequence);
+            slots[sequence] = null;
+        }
+    }
+
+    @Override
+    public int cachedPrefixLength(int[] tokens) {
+        checkOpen();
+        return blocks.cachedPrefixLength(tokens);
+    }
+
+    @Override
+    public int reuseCachedPrefix(int sequence, int[] tokens, int promptLength) {
+        SequenceState s = state(sequence);
+        int reused = blocks.reuseCachedPrefix(sequence, tokens);
+        s.length = reused;
+        int[] prefix = java.util.Arrays.copyOf(tokens, reused);
+        s.addToHistory(prefix, Math.max(0, reused - promptLength));
+        return reused;
     }
 
     @Override
@@ -99,9 +124,7 @@ public final class CpuEngine implements InferenceEngine {
 
     @Override
     public int openSequenceCount() {
-        int n = 0;
-        for (SequenceState s : slots) if (s != null) n++;
-        return n;
+        return blocks.openSequenceCount();
     }
 
     @Override
@@ -109,7 +132,8 @@ public final class CpuEngine implements InferenceEngine {
         SequenceState s = state(sequence);
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         checkVocabulary(tokens);
-        float[][] logits = prefill(s, tokens, allPositions);
+        blocks.appendAll(new int[] {sequence}, new int[][] {tokens});
+        float[][] logits = prefill(s, tokens, allPositions ? Rows.ALL : Rows.LAST);
         s.history.addPrompt(tokens);
         return logits;
     }
@@ -120,8 +144,10 @@ public final class CpuEngine implements InferenceEngine {
             throw new IllegalArgumentException(sequences.length + " sequences but " + tokens.length + " tokens");
         }
         SequenceState[] states = distinctStates(sequences);
-        for (SequenceState s : states) s.checkRoom(1);
         checkVocabulary(tokens);
+        int[][] ones = new int[sequences.length][];
+        for (int i = 0; i < ones.length; i++) ones[i] = new int[] {tokens[i]};
+        blocks.appendAll(sequences, ones);
         float[][] logits = decode(states, tokens);
         for (int i = 0; i < states.length; i++) states[i].history.addGenerated(tokens[i]);
         return logits;
@@ -131,16 +157,27 @@ public final class CpuEngine implements InferenceEngine {
     public List<SampledToken> step(List<StepRequest> requests) {
         int[] seqIds = requests.stream().mapToInt(StepRequest::sequence).toArray();
         SequenceState[] states = distinctStates(seqIds);
-        // Check every request first, so that a step that cannot run changes no sequence.
-        for (int i = 0; i < states.length; i++) states[i].checkRoom(requests.get(i).tokens().length);
         for (StepRequest r : requests) checkVocabulary(r.tokens());
+        // Every block the step needs is taken before any compute, so a step that cannot run changes nothing.
+        blocks.appendAll(seqIds, requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
+        try {
+            return compute(requests, states);
+        } catch (RuntimeException | Error e) {
+            // Blocks named by this step may hold half-written keys and values; nobody may reuse them.
+            for (int id : seqIds) blocks.forgetContents(id);
+            throw e;
+        }
+    }
+
+    private List<SampledToken> compute(List<StepRequest> requests, SequenceState[] states) {
         float[][] logits = new float[requests.size()][];
         List<Integer> decodes = new ArrayList<>();
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
             if (r.prefill()) {
-                logits[i] = prefill(states[i], r.tokens(), false)[0];
-                states[i].history.addPrompt(r.tokens());
+                float[][] last = prefill(states[i], r.tokens(), r.sample() ? Rows.LAST : Rows.NONE);
+                logits[i] = r.sample() ? last[0] : null;
+                states[i].addToHistory(r.tokens(), r.generatedTail());
             } else {
                 decodes.add(i);
             }
@@ -161,13 +198,20 @@ public final class CpuEngine implements InferenceEngine {
         List<SampledToken> out = new ArrayList<>(requests.size());
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
+            if (!r.sample()) {
+                out.add(SampledToken.none(r.sequence()));
+                continue;
+            }
             out.add(Sampler.sample(r.sequence(), logits[i], r.sampling(), states[i].history, r.topLogprobs(), r.allowed()));
         }
         return out;
     }
 
-    private float[][] prefill(SequenceState s, int[] tokens, boolean allPositions) {
-        s.reserve(tokens.length);
+    /** Which positions of a prefill need logits. */
+    private enum Rows { ALL, LAST, NONE }
+
+    private float[][] prefill(SequenceState s, int[] tokens, Rows wanted) {
+        boolean allPositions = wanted == Rows.ALL;
         float[][] all = allPositions ? new float[tokens.length][] : null;
         float[][] last = null;
         for (int from = 0; from < tokens.length; from += PREFILL_CHUNK) {
@@ -186,19 +230,18 @@ public final class CpuEngine implements InferenceEngine {
                 rows = new int[n];
                 for (int t = 0; t < n; t++) rows[t] = t;
             } else {
-                rows = lastChunk ? new int[] {n - 1} : new int[0];
+                rows = lastChunk && wanted == Rows.LAST ? new int[] {n - 1} : new int[0];
             }
             float[][] logits = forward.run(chunk, seqs, pos, rows);
             s.length += n;
             if (allPositions) System.arraycopy(logits, 0, all, from, n);
-            if (lastChunk) last = new float[][] {logits[logits.length - 1]};
+            if (lastChunk && wanted == Rows.LAST) last = new float[][] {logits[logits.length - 1]};
         }
         return allPositions ? all : last;
     }
 
     private float[][] decode(SequenceState[] states, int[] tokens) {
         int n = states.length;
-        for (SequenceState s : states) s.reserve(1);
         int[] pos = new int[n];
         int[] rows = new int[n];
         for (int i = 0; i < n; i++) {

@@ -6,7 +6,8 @@ import qwenchat.model.ModelConfig;
  * The Qwen2 decoder over a batch of tokens that may belong to different sequences, in float32:
  * each token is appended to its sequence's KV cache at its position and attends causally to that
  * sequence's cache. A prefill is a batch of one sequence's tokens; a batched decode one token per
- * sequence. Every weight matrix is streamed once per batch.
+ * sequence. Every weight matrix is streamed once per batch. Keys and values live in the paged
+ * {@link PagedKvStore} and are found through each sequence's block table.
  */
 final class Qwen2Forward {
 
@@ -16,9 +17,11 @@ final class Qwen2Forward {
     private final Parallel parallel;
     private final Rope rope;
     private final float attnScale;
+    private final PagedKvStore kv;
 
-    Qwen2Forward(ModelConfig c, ModelWeights w, MatrixOps ops, Parallel parallel) {
+    Qwen2Forward(ModelConfig c, ModelWeights w, MatrixOps ops, Parallel parallel, PagedKvStore kv) {
         this.c = c;
+        this.kv = kv;
         this.w = w;
         this.ops = ops;
         this.parallel = parallel;
@@ -27,7 +30,8 @@ final class Qwen2Forward {
     }
 
     /**
-     * Runs the batch; the caller has reserved cache room and advances lengths afterwards.
+     * Runs the batch; the caller has appended the tokens to the block tables (so their blocks
+     * exist) and advances the computed lengths afterwards.
      *
      * @param seqs the sequence of each token
      * @param positions each token's position in its sequence
@@ -71,8 +75,7 @@ final class Qwen2Forward {
                 addBias(v[t], lw.vBias());
                 Rope.rotate(q[t], 0, c.numAttentionHeads(), hd, cos[t], sin[t]);
                 Rope.rotate(k[t], 0, c.numKeyValueHeads(), hd, cos[t], sin[t]);
-                System.arraycopy(k[t], 0, seqs[t].keys[l], positions[t] * kvDim, kvDim);
-                System.arraycopy(v[t], 0, seqs[t].values[l], positions[t] * kvDim, kvDim);
+                kv.write(l, seqs[t].table, positions[t], k[t], v[t]);
             }
             attention(l, q, seqs, positions, n, attn);
             ops.matmul(lw.o(), attn, n, proj);
@@ -98,12 +101,16 @@ final class Qwen2Forward {
         return logits;
     }
 
-    /** Causal GQA attention of each token over its own sequence's cache, in parallel over (token, head). */
+    /**
+     * Causal GQA attention of each token over its own sequence's cache, in parallel over (token,
+     * head), walking the sequence's blocks in position order so scores and sums accumulate in the
+     * same order as over one contiguous cache.
+     */
     private void attention(int layer, float[][] q, SequenceState[] seqs, int[] positions, int n, float[][] out) {
         int heads = c.numAttentionHeads();
         int hd = c.headDim();
-        int kvDim = c.kvDim();
         int group = c.groupSize();
+        int bs = kv.blockSize();
         parallel.forRange(n * heads, 4, (start, end) -> {
             float[] scores = null;
             for (int job = start; job < end; job++) {
@@ -111,19 +118,22 @@ final class Qwen2Forward {
                 int h = job % heads;
                 int len = positions[t] + 1;
                 if (scores == null || scores.length < len) scores = new float[Math.max(len, 64)];
-                float[] keys = seqs[t].keys[layer];
-                float[] values = seqs[t].values[layer];
+                var table = seqs[t].table;
+                int headAt = kv.headOffset(h / group);
                 int qOff = h * hd;
-                int kvOff = (h / group) * hd;
                 float[] qt = q[t];
                 float max = Float.NEGATIVE_INFINITY;
-                for (int p = 0; p < len; p++) {
-                    int kb = p * kvDim + kvOff;
-                    float s = 0;
-                    for (int d = 0; d < hd; d++) s += qt[qOff + d] * keys[kb + d];
-                    s *= attnScale;
-                    scores[p] = s;
-                    if (s > max) max = s;
+                for (int p0 = 0; p0 < len; p0 += bs) {
+                    float[] keys = kv.keyBlock(layer, table.block(p0));
+                    int inBlock = Math.min(bs, len - p0);
+                    for (int i = 0; i < inBlock; i++) {
+                        int kb = headAt + i * hd;
+                        float s = 0;
+                        for (int d = 0; d < hd; d++) s += qt[qOff + d] * keys[kb + d];
+                        s *= attnScale;
+                        scores[p0 + i] = s;
+                        if (s > max) max = s;
+                    }
                 }
                 float sum = 0;
                 for (int p = 0; p < len; p++) {
@@ -134,10 +144,14 @@ final class Qwen2Forward {
                 float[] o = out[t];
                 for (int d = 0; d < hd; d++) o[qOff + d] = 0;
                 float inv = 1f / sum;
-                for (int p = 0; p < len; p++) {
-                    float a = scores[p] * inv;
-                    int vb = p * kvDim + kvOff;
-                    for (int d = 0; d < hd; d++) o[qOff + d] += a * values[vb + d];
+                for (int p0 = 0; p0 < len; p0 += bs) {
+                    float[] values = kv.valueBlock(layer, table.block(p0));
+                    int inBlock = Math.min(bs, len - p0);
+                    for (int i = 0; i < inBlock; i++) {
+                        float a = scores[p0 + i] * inv;
+                        int vb = headAt + i * hd;
+                        for (int d = 0; d < hd; d++) o[qOff + d] += a * values[vb + d];
+                    }
                 }
             }
         });

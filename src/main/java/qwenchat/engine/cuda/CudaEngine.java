@@ -3,28 +3,33 @@ package qwenchat.engine.cuda;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.BitSet;
 import java.util.List;
 import jcuda.Pointer;
-import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.JCudaDriver;
 import qwenchat.engine.EngineException;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.LoadProgressListener;
 import qwenchat.engine.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.cpu.Rope;
-import qwenchat.engine.sampling.Sampler;
-import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.engine.kv.KvBlockManager;
+import qwenchat.engine.kv.KvCacheSizing;
 import qwenchat.model.ModelConfig;
 import qwenchat.weights.Checkpoint;
 
 /**
- * Qwen2 inference on one NVIDIA GPU through our own kernels. All device work runs on the
- * {@link CudaContext}'s worker thread; the public methods block on it. Prefill runs in chunks of
- * up to {@link CudaKernels#MAX_ROWS} rows through the same kernels as decode (causal attention
- * falls out of each row attending to its own position); decode batches replay CUDA graphs.
+ * Qwen2 inference on one NVIDIA GPU through our own kernels: load, forward and KV. All device work
+ * runs on the {@link CudaContext}'s worker thread; the public methods block on it. Prefill runs in
+ * chunks through the tensor-core GEMMs and flash attention (or the decode kernels where those do not
+ * fit); decode batches replay CUDA graphs. The KV cache is paged: a {@link KvBlockManager} decides
+ * which pool blocks each sequence holds, {@link DeviceKvCache} mirrors that into the device block
+ * table before every step, and a step whose blocks are not free fails before anything changes.
+ * Token choice lives in {@link DeviceSampling}.
  */
 public final class CudaEngine implements InferenceEngine {
 
@@ -61,6 +66,13 @@ public final class CudaEngine implements InferenceEngine {
     /** Device memory kept free beyond what we allocate: context, module, graphs, fragmentation. */
     static final long RESERVE_BYTES = 512L << 20;
 
+    /**
+     * JVM system property capping the device memory the engine believes it has, in bytes: e.g.
+     * 25769803776 on an 80 GB H100 rehearses a 24 GB card (sizing and the load-time check use the
+     * smaller number). Unset or 0: the real total.
+     */
+    public static final String SIMULATE_DEVICE_MEMORY = "qwen.cuda.simulate-device-memory-bytes";
+
     private final ModelConfig config;
     private final KvCacheCapacity capacity;
     private final Options options;
@@ -72,7 +84,9 @@ public final class CudaEngine implements InferenceEngine {
     private ForwardPass forward;
     private CudaKernels kernels;
     private PinnedBuffer io;
+    private DeviceSampling sampling;
     private final SequenceTable seqs;
+    private final KvBlockManager blocks;
     private EngineInfo info;
 
     private CudaEngine(ModelConfig config, KvCacheCapacity capacity, Options options, CudaContext ctx) {
@@ -80,7 +94,8 @@ public final class CudaEngine implements InferenceEngine {
         this.capacity = capacity;
         this.options = options;
         this.ctx = ctx;
-        this.seqs = new SequenceTable(capacity.maxSequences(), capacity.maxTokensPerSequence());
+        this.seqs = new SequenceTable(capacity.maxSequences());
+        this.blocks = new KvBlockManager(capacity);
     }
 
     public static CudaEngine load(ModelConfig config, Checkpoint checkpoint, KvCacheCapacity capacity,
@@ -129,27 +144,39 @@ public final class CudaEngine implements InferenceEngine {
     private void init(Checkpoint checkpoint, LoadProgressListener listener) {
         module = KernelModule.load();
         long weightBytes = DeviceWeights.deviceBytes(config);
-        long kvBytes = DeviceKvCache.totalBytes(config, capacity);
+        int blockSize = capacity.blockSize();
+        long kvBytes = DeviceKvCache.totalBytes(config, blockSize, capacity.totalBlocks());
+        long tableBytes = DeviceKvCache.tableBytes(capacity.maxSequences(), capacity.maxBlocksPerSequence());
         boolean gemmChunks = ForwardPass.gemmFits(config) && options.gemm();
-        long wsBytes = Workspace.bytes(config, capacity.maxTokensPerSequence(), gemmChunks);
         long staging = 2L * WeightUploader.STAGE_BYTES;
         long[] mem = ctx.memoryInfo();
-        long need = weightBytes + kvBytes + wsBytes + RESERVE_BYTES;
-        if (need > mem[0]) {
+        long total = deviceMemory(mem[1]);
+        int decodeRows = Workspace.decodeRows(total);
+        long wsBytes = Workspace.bytes(config, capacity.maxTokensPerSequence(), gemmChunks, decodeRows);
+        // What the card (or the simulated smaller one) still has: the context already took total - free.
+        long free = Math.min(mem[0], total - (mem[1] - mem[0]));
+        long need = weightBytes + kvBytes + tableBytes + wsBytes + RESERVE_BYTES;
+        if (need > free) {
             throw new EngineException(String.format(
-                    "not enough device memory on %s: need %.2f GiB (weights %.2f GiB + KV cache %.2f GiB for %d sequences x %d"
-                            + " tokens + workspace %.2f GiB + reserve %.2f GiB) but only %.2f GiB of %.2f GiB is free;"
-                            + " lower maxSequences or maxTokensPerSequence",
-                    ctx.deviceName(), gib(need), gib(weightBytes), gib(kvBytes), capacity.maxSequences(),
-                    capacity.maxTokensPerSequence(), gib(wsBytes), gib(RESERVE_BYTES), gib(mem[0]), gib(mem[1])));
+                    "not enough device memory on %s: need %.2f GiB (weights %.2f GiB + KV cache %.2f GiB in %d blocks of %d"
+                            + " tokens for up to %d sequences + workspace %.2f GiB + reserve %.2f GiB) but only %.2f GiB of"
+                            + " %.2f GiB is free%s; lower qwen.kv-cache-bytes, qwen.gpu-memory-utilization or the"
+                            + " tokens per sequence",
+                    ctx.deviceName(), gib(need), gib(weightBytes), gib(kvBytes), capacity.totalBlocks(), blockSize,
+                    capacity.maxSequences(), gib(wsBytes + tableBytes), gib(RESERVE_BYTES), gib(free), gib(total),
+                    total < mem[1] ? " (simulated by " + SIMULATE_DEVICE_MEMORY + ")" : ""));
         }
         long fileBytes = 0;
         for (String n : DeviceWeights.tensorNames(config)) fileBytes += checkpoint.info(n).byteLength();
         try (WeightUploader up = new WeightUploader(ctx.stream(), listener, fileBytes)) {
             weights = DeviceWeights.upload(config, checkpoint, up);
         }
-        kv = new DeviceKvCache(config, capacity);
-        ws = new Workspace(config, capacity.maxTokensPerSequence(), gemmChunks);
+        kv = new DeviceKvCache(config, blockSize, capacity.totalBlocks(), capacity.maxSequences(),
+                capacity.maxBlocksPerSequence());
+        System.getLogger(CudaEngine.class.getName()).log(System.Logger.Level.INFO,
+                new KvCacheSizing(DeviceKvCache.blockBytes(config, blockSize) / blockSize, blockSize, capacity.totalBlocks(),
+                        config.contextLength()).logLine() + " on " + ctx.deviceName());
+        ws = new Workspace(config, capacity.maxTokensPerSequence(), gemmChunks, decodeRows);
         // The CPU engine's table, so both engines rotate by the very same float32 frequencies.
         Rope rope = Rope.of(config);
         ws.invFreq.copyFromHost(rope.invFreq());
@@ -158,13 +185,63 @@ public final class CudaEngine implements InferenceEngine {
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability()) : null;
         SkinnyGemm skinny = gemmChunks && options.skinny() ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors()) : null;
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
-                ctx.stream(), capacity.maxTokensPerSequence(), rope.attentionScaling());
-        ioResults = 16L * ws.chunk;
-        resultsAt = (int) ioResults;
-        io = PinnedBuffer.allocate(ioResults + 64L * 1024);
+                ctx.stream(), rope.attentionScaling());
+        io = PinnedBuffer.allocate(16L * ws.chunk);
+        sampling = new DeviceSampling(ctx, kernels, ws, seqs, config.vocabSize());
         info = new EngineInfo("cuda", ctx.deviceName(), ctx.computeCapability(), ctx.driverVersion(), weights.bytes(),
-                kvBytes, ws.totalBytes() + staging, ctx.totalMemory());
+                kvBytes, ws.totalBytes() + tableBytes + staging, total);
         ctx.synchronize();
+    }
+
+    /** The device's memory as the engine should see it: {@code real}, or less under {@link #SIMULATE_DEVICE_MEMORY}. */
+    static long deviceMemory(long real) {
+        String v = System.getProperty(SIMULATE_DEVICE_MEMORY, "").trim();
+        if (v.isEmpty()) return real;
+        long cap;
+        try {
+            cap = Long.parseLong(v.replace("_", ""));
+        } catch (NumberFormatException e) {
+            throw new EngineException(SIMULATE_DEVICE_MEMORY + " must be a byte count, got '" + v + "'");
+        }
+        if (cap < 0) throw new EngineException(SIMULATE_DEVICE_MEMORY + " must be >= 0, got " + cap);
+        return cap == 0 ? real : Math.min(real, cap);
+    }
+
+    /**
+     * Device bytes everything but the KV pool takes for this model: weights, workspace for
+     * sequences of up to {@code maxTokensPerSequence} tokens, the block table, upload staging and
+     * the reserve. What {@link KvCacheSizing#budget} subtracts from the allowed memory.
+     */
+    public static long bytesBesideKv(ModelConfig c, int maxSequences, int maxTokensPerSequence, int blockSize,
+            long deviceBytes) {
+        boolean gemm = ForwardPass.gemmFits(c);
+        int perSeq = (int) (((long) maxTokensPerSequence + blockSize - 1) / blockSize);
+        return DeviceWeights.deviceBytes(c) + Workspace.bytes(c, maxTokensPerSequence, gemm, Workspace.decodeRows(deviceBytes))
+                + DeviceKvCache.tableBytes(maxSequences, perSeq) + 2L * WeightUploader.STAGE_BYTES + RESERVE_BYTES;
+    }
+
+    /**
+     * The KV pool bytes for this model on device {@code device} when the process may use
+     * {@code utilization} of the device's memory (vLLM's gpu_memory_utilization): total (or the
+     * simulated total) times utilization, less what the CUDA context already holds and
+     * {@link #bytesBesideKv}. Opens and closes a context of its own to read the numbers.
+     *
+     * @throws EngineException naming the numbers when nothing is left for the KV cache
+     */
+    public static long kvBudgetBytes(int device, ModelConfig c, double utilization, int maxSequences,
+                                     int maxTokensPerSequence, int blockSize) {
+        long[] mem;
+        try (CudaContext probe = CudaContext.create(device)) {
+            mem = probe.call(probe::memoryInfo);
+        }
+        long total = deviceMemory(mem[1]);
+        long contextBytes = mem[1] - mem[0];
+        try {
+            return KvCacheSizing.budget(total, utilization,
+                    contextBytes + bytesBesideKv(c, maxSequences, maxTokensPerSequence, blockSize, total));
+        } catch (IllegalArgumentException e) {
+            throw new EngineException(e.getMessage());
+        }
     }
 
     private static double gib(long b) {
@@ -187,33 +264,68 @@ public final class CudaEngine implements InferenceEngine {
     }
 
     @Override
+    public KvBlockUsage kvUsage() {
+        return blocks.usage();
+    }
+
+    @Override
     public int openSequence() {
-        return seqs.open();
+        int s = blocks.openSequence();
+        seqs.open(s);
+        return s;
     }
 
     @Override
     public void freeSequence(int sequence) {
+        if (!blocks.isOpen(sequence)) return;
+        blocks.freeSequence(sequence);
         seqs.free(sequence);
+        kv.forget(sequence);
     }
 
     @Override
     public int sequenceLength(int sequence) {
-        return seqs.length(sequence);
+        return blocks.sequenceLength(sequence);
     }
 
     @Override
     public int openSequenceCount() {
-        return seqs.openCount();
+        return blocks.openSequenceCount();
+    }
+
+    /**
+     * Takes the blocks a step's tokens need, all or nothing, before any compute: a step that does
+     * not fit throws {@link qwenchat.engine.KvCacheFullException} and leaves every sequence as it was.
+     */
+    private void reserve(int[] sequences, int[] tokens) {
+        blocks.appendAll(sequences, tokens);
+    }
+
+    /** Uploads the block table rows of the step's sequences (worker thread, before the step's kernels). */
+    private void syncTables(int[] sequences) {
+        for (int s : sequences) kv.syncTable(s, blocks.blockIds(s), ctx.stream());
     }
 
     // ---- forward passes (worker thread) ----
 
-    // Pinned staging layout: tokens, slots, positions and logit rows ([chunk] ints each), then results.
-    private long ioResults;
-    private int resultsAt;
+    // Pinned staging layout: tokens, slots, positions and logit rows ([chunk] ints each).
 
-    /** Copies the rows' inputs to the workspace (async, on the stream); returns the longest attended length. */
+    /** Recorded after each stage's copies; set once those copies are queued and not yet known done. */
+    private CUevent staged;
+    private boolean stagePending;
+
+    /**
+     * Copies the rows' inputs to the workspace (async, on the stream); returns the longest attended
+     * length. The pinned buffer is rewritten only after the stream has taken the previous stage's
+     * copies: a long prompt's chunks are queued faster than the GPU runs them, and a copy still
+     * waiting behind the previous chunk's kernels would otherwise read the next chunk's rows.
+     */
     private int stage(int n, int[] tokens, int[] slots, int[] pos, int[] logitRows, int nLogit) {
+        if (staged == null) {
+            staged = new CUevent();
+            CudaCheck.check(JCudaDriver.cuEventCreate(staged, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate(staging)");
+        }
+        if (stagePending) CudaCheck.check(JCudaDriver.cuEventSynchronize(staged), "cuEventSynchronize(staging)");
         ByteBuffer b = io.buffer();
         int c = ws.chunk;
         int maxLen = 0;
@@ -229,6 +341,8 @@ public final class CudaEngine implements InferenceEngine {
         ws.slots.copyFromHostAsync(p.withByteOffset(4L * c), 0, 4L * n, ctx.stream());
         ws.positions.copyFromHostAsync(p.withByteOffset(8L * c), 0, 4L * n, ctx.stream());
         if (nLogit > 0) ws.logitRows.copyFromHostAsync(p.withByteOffset(12L * c), 0, 4L * nLogit, ctx.stream());
+        CudaCheck.check(JCudaDriver.cuEventRecord(staged, ctx.stream()), "cuEventRecord(staging)");
+        stagePending = true;
         return maxLen;
     }
 
@@ -272,7 +386,7 @@ public final class CudaEngine implements InferenceEngine {
         int[] logitRows = new int[max];
         for (int from = 0, n; from < tokens.length; from += n) {
             n = options.alignedChunks() ? chunkLength(tokens.length - from, max) : Math.min(max, tokens.length - from);
-            int start = seqs.length(seq);
+            int start = seqs.length(seq);  // tokens computed so far; the manager already counts the whole step
             Arrays.fill(slots, 0, n, seq);
             for (int i = 0; i < n; i++) pos[i] = start + i;
             boolean last = from + n == tokens.length;
@@ -286,8 +400,8 @@ public final class CudaEngine implements InferenceEngine {
             forward.currentSlot = seq;
             forward.prefill(n, start);
             seqs.append(seq, tokens, from, n, false);
-            for (int g = 0; g < nLogit; g += CudaKernels.MAX_ROWS) {
-                int cnt = Math.min(CudaKernels.MAX_ROWS, nLogit - g);
+            for (int g = 0; g < nLogit; g += ws.rows) {
+                int cnt = Math.min(ws.rows, nLogit - g);
                 forward.logits(g, cnt);
                 if (sink != null) sink.addAll(Arrays.asList(readLogits(cnt)));
             }
@@ -298,8 +412,9 @@ public final class CudaEngine implements InferenceEngine {
     public float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         checkTokens(tokens);
-        seqs.requireRoom(sequence, tokens.length);
+        reserve(new int[] {sequence}, new int[] {tokens.length});
         return ctx.call(() -> {
+            syncTables(new int[] {sequence});
             List<float[]> out = new ArrayList<>();
             prefillChunks(sequence, tokens, allPositions, out);
             return out.toArray(new float[0][]);
@@ -309,10 +424,14 @@ public final class CudaEngine implements InferenceEngine {
     @Override
     public float[][] decodeLogits(int[] sequences, int[] tokens) {
         checkDecode(sequences, tokens);
+        int[] ones = new int[sequences.length];
+        Arrays.fill(ones, 1);
+        reserve(sequences, ones);
         return ctx.call(() -> {
+            syncTables(sequences);
             float[][] out = new float[sequences.length][];
-            for (int from = 0; from < sequences.length; from += CudaKernels.MAX_ROWS) {
-                int n = Math.min(CudaKernels.MAX_ROWS, sequences.length - from);
+            for (int from = 0; from < sequences.length; from += ws.rows) {
+                int n = Math.min(ws.rows, sequences.length - from);
                 decodeBatch(sequences, tokens, from, n);
                 float[][] part = readLogits(n);
                 System.arraycopy(part, 0, out, from, n);
@@ -328,7 +447,7 @@ public final class CudaEngine implements InferenceEngine {
         checkTokens(tokens);
         boolean[] seen = new boolean[capacity.maxSequences()];
         for (int s : sequences) {
-            seqs.requireRoom(s, 1);
+            seqs.requireOpen(s);
             if (seen[s]) throw new IllegalArgumentException("sequence " + s + " appears twice in one decode step");
             seen[s] = true;
         }
@@ -357,11 +476,15 @@ public final class CudaEngine implements InferenceEngine {
     @Override
     public List<SampledToken> step(List<StepRequest> requests) {
         List<Integer> decodes = new ArrayList<>();
+        int[] all = new int[requests.size()];
+        int[] counts = new int[requests.size()];
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
             checkTokens(r.tokens());
-            if (r.prefill()) seqs.requireRoom(r.sequence(), r.tokens().length);
-            else decodes.add(i);
+            seqs.requireOpen(r.sequence());
+            all[i] = r.sequence();
+            counts[i] = r.tokens().length;
+            if (!r.prefill()) decodes.add(i);
         }
         int[] dseqs = new int[decodes.size()];
         int[] dtoks = new int[decodes.size()];
@@ -370,227 +493,56 @@ public final class CudaEngine implements InferenceEngine {
             dtoks[j] = requests.get(decodes.get(j)).tokens()[0];
         }
         checkDecode(dseqs, dtoks);
-        return ctx.call(() -> {
-            SampledToken[] out = new SampledToken[requests.size()];
-            for (int i = 0; i < requests.size(); i++) {
-                StepRequest r = requests.get(i);
-                if (!r.prefill()) continue;
-                prefillChunks(r.sequence(), r.tokens(), false, null);
-                SampledToken[] one = pick(List.of(r));
-                out[i] = one[0];
-            }
-            for (int from = 0; from < dseqs.length; from += CudaKernels.MAX_ROWS) {
-                int n = Math.min(CudaKernels.MAX_ROWS, dseqs.length - from);
-                decodeBatch(dseqs, dtoks, from, n);
-                List<StepRequest> batch = new ArrayList<>();
-                for (int j = 0; j < n; j++) batch.add(requests.get(decodes.get(from + j)));
-                SampledToken[] picked = pick(batch);
-                for (int j = 0; j < n; j++) out[decodes.get(from + j)] = picked[j];
-            }
-            return List.of(out);
-        });
-    }
-
-    /**
-     * Picks each row's token from ws.logits rows 0..n-1. On the GPU: log-softmax and the top
-     * log-probabilities of the raw logits; for rows with penalties or temperature, the Sampler's
-     * penalties, temperature and top-k (bit-identical float32 operations) into ws.proc and either the
-     * argmax (greedy) or the top-k survivors. Only those survivors cross to the host, where the
-     * CPU {@link Sampler} finishes top-p, min-p and the counter-based draw, so CUDA and CPU engines
-     * sample the same tokens for the same seed.
-     */
-    private SampledToken[] pick(List<StepRequest> rows) {
-        int n = rows.size();
-        int v = config.vocabSize();
-        int k = 1;
-        int[] mode = new int[n];
-        boolean anyProcessed = false;
-        for (int i = 0; i < n; i++) {
-            StepRequest r = rows.get(i);
-            k = Math.max(k, r.topLogprobs());
-            SamplingParams p = r.sampling();
-            boolean penalties = p.repetitionPenalty() != 1 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0;
-            mode[i] = !p.greedy() ? 2 : penalties ? 1 : 0;
-            anyProcessed |= mode[i] != 0;
-        }
-        maskLogits(rows);
-        if (k == 1) {
-            kernels.logitsArgmax(ws.logits.ptr(), n, v, ws.argmaxPart.ptr(), ws.topIds.ptr(), ws.topLogprobs.ptr(), ws.lse.ptr());
-        } else {
-            kernels.logitsTopk(ws.logits.ptr(), n, v, k, ws.topIds.ptr(), ws.topLogprobs.ptr(), ws.lse.ptr());
-        }
-        int[] processedArgmax = anyProcessed ? prepareSampling(rows, mode) : null;
-        Pointer p = io.pointer();
-        long idsBytes = 4L * n * k;
-        ws.topIds.copyToHostAsync(p.withByteOffset(resultsAt), 0, idsBytes, ctx.stream());
-        ws.topLogprobs.copyToHostAsync(p.withByteOffset(resultsAt + idsBytes), 0, idsBytes, ctx.stream());
-        long lseAt = resultsAt + 2 * idsBytes;
-        ws.lse.copyToHostAsync(p.withByteOffset(lseAt), 0, 4L * n, ctx.stream());
-        ctx.synchronize();
-        ByteBuffer b = io.buffer();
-        SampledToken[] out = new SampledToken[n];
-        for (int i = 0; i < n; i++) {
-            StepRequest r = rows.get(i);
-            int want = r.topLogprobs();
-            int[] ids = new int[want];
-            float[] lps = new float[want];
-            for (int j = 0; j < want; j++) {
-                ids[j] = b.getInt((int) (resultsAt + 4L * (i * k + j)));
-                lps[j] = b.getFloat((int) (resultsAt + idsBytes + 4L * (i * k + j)));
-            }
-            int token;
-            float lp;
-            if (mode[i] == 0) {
-                token = b.getInt((int) (resultsAt + 4L * i * k));
-                lp = b.getFloat((int) (resultsAt + idsBytes + 4L * i * k));
-            } else {
-                token = mode[i] == 1 ? processedArgmax[i] : drawOnHost(i, r);
-                float[] raw = new float[1];
-                ws.logits.copyToHost(Pointer.to(raw), 4L * ((long) i * v + token), 4);
-                lp = raw[0] - b.getFloat((int) (lseAt + 4L * i));
-            }
-            out[i] = new SampledToken(r.sequence(), token, lp, ids, lps);
-        }
-        return out;
-    }
-
-    /**
-     * Constrained decoding: ids outside a row's allowed set get -inf logits (token_mask.cu) before
-     * anything reads the row, so argmax, top-k, penalties and the reported log-probabilities all see
-     * the masked distribution, as the CPU Sampler does. Rows without a set are untouched.
-     */
-    private void maskLogits(List<StepRequest> rows) {
-        int v = config.vocabSize();
-        int words = (v + 31) / 32;
-        DeviceBuffer bits = null;
+        // With the token ids, so the blocks this step fills can be found again by prefix caching.
+        blocks.appendAll(all, requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
         try {
-            for (int i = 0; i < rows.size(); i++) {
-                java.util.BitSet allowed = rows.get(i).allowed();
-                if (allowed == null) continue;
-                if (bits == null) bits = DeviceBuffer.allocate("token-mask", 4L * words);
-                long[] longs = allowed.toLongArray();
-                int[] host = new int[words];
-                for (int w = 0; w < words && (w >> 1) < longs.length; w++) {
-                    host[w] = (int) (longs[w >> 1] >>> (32 * (w & 1)));
+            return ctx.call(() -> {
+                syncTables(all);
+                SampledToken[] out = new SampledToken[requests.size()];
+                for (int i = 0; i < requests.size(); i++) {
+                    StepRequest r = requests.get(i);
+                    if (!r.prefill()) continue;
+                    prefillChunks(r.sequence(), r.tokens(), false, null);
+                    if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
+                    // A chunk that is not its prompt's last picks nothing: no logits read, no sampling pass.
+                    out[i] = r.sample() ? sampling.pick(List.of(r))[0] : SampledToken.none(r.sequence());
                 }
-                bits.copyFromHost(host); // synchronous: the buffer is reused by the next row
-                kernels.launcher().launch("mask_logits", (v + 255) / 256, 1, 1, 256, 0,
-                        ws.logits.at(4L * i * v), bits, v);
-                ctx.synchronize();
-            }
-        } finally {
-            if (bits != null) bits.close();
+                for (int from = 0; from < dseqs.length; from += ws.rows) {
+                    int n = Math.min(ws.rows, dseqs.length - from);
+                    decodeBatch(dseqs, dtoks, from, n);
+                    List<StepRequest> batch = new ArrayList<>();
+                    for (int j = 0; j < n; j++) batch.add(requests.get(decodes.get(from + j)));
+                    SampledToken[] picked = sampling.pick(batch);
+                    for (int j = 0; j < n; j++) out[decodes.get(from + j)] = picked[j];
+                }
+                return List.of(out);
+            });
+        } catch (RuntimeException | Error e) {
+            // Blocks named by this step may hold half-written keys and values; nobody may reuse them.
+            for (int id : all) blocks.forgetContents(id);
+            throw e;
         }
+    }
+
+    @Override
+    public int cachedPrefixLength(int[] tokens) {
+        return blocks.cachedPrefixLength(tokens);
     }
 
     /**
-     * Penalties, temperature and top-k on the GPU for rows with mode 1 or 2 (see sampling.cu);
-     * returns the argmax of the penalised logits for mode-1 rows.
+     * Points the new sequence's block table at the cached blocks of its longest cached prefix: no
+     * copy on the device, the next step's table upload is all it takes. The reused tokens enter the
+     * penalty history as if they had been fed, those past {@code promptLength} as generated.
      */
-    private int[] prepareSampling(List<StepRequest> rows, int[] mode) {
-        int n = rows.size();
-        int v = config.vocabSize();
-        int[] params = new int[5 * n + 1]; // mode[n], rep[n] (float bits), temp[n] (float bits), topK[n], off[n+1]
-        List<int[]> entryIds = new ArrayList<>();
-        List<float[]> entryDelta = new ArrayList<>();
-        List<Boolean> entryRep = new ArrayList<>();
-        int total = 0;
-        for (int i = 0; i < n; i++) {
-            StepRequest r = rows.get(i);
-            SamplingParams p = r.sampling();
-            params[i] = mode[i];
-            params[n + i] = Float.floatToRawIntBits((float) p.repetitionPenalty());
-            params[2 * n + i] = Float.floatToRawIntBits(p.greedy() ? 1f : (float) p.temperature());
-            params[3 * n + i] = p.topK();
-            params[4 * n + i] = total;
-            boolean rep = p.repetitionPenalty() != 1;
-            boolean presFreq = p.presencePenalty() != 0 || p.frequencyPenalty() != 0;
-            if (mode[i] == 0 || !(rep || presFreq)) {
-                entryIds.add(new int[0]);
-                entryDelta.add(new float[0]);
-                entryRep.add(false);
-                continue;
-            }
-            int s = r.sequence();
-            BitSet seen = new BitSet(v);
-            for (int t : seqs.fedTokens(s)) seen.set(t);
-            int[] counts = new int[v];
-            for (int t : seqs.decodedTokens(s)) counts[t]++;
-            int m = seen.cardinality();
-            int[] ids = new int[m];
-            float[] delta = new float[m];
-            int j = 0;
-            for (int id = seen.nextSetBit(0); id >= 0; id = seen.nextSetBit(id + 1)) {
-                ids[j] = id;
-                // The Sampler subtracts (float) (count * frequency + presence) from generated ids only.
-                delta[j] = presFreq && counts[id] > 0 ? (float) (counts[id] * p.frequencyPenalty() + p.presencePenalty()) : 0f;
-                j++;
-            }
-            entryIds.add(ids);
-            entryDelta.add(delta);
-            entryRep.add(rep);
-            total += m;
+    @Override
+    public int reuseCachedPrefix(int sequence, int[] tokens, int promptLength) {
+        seqs.requireOpen(sequence);
+        int reused = blocks.reuseCachedPrefix(sequence, tokens);
+        if (reused > 0) {
+            seqs.append(sequence, tokens, 0, reused, false);
+            if (reused > promptLength) seqs.markGenerated(sequence, reused - promptLength);
         }
-        params[5 * n] = total;
-        ws.sampleParams.copyFromHost(Pointer.to(params), 0, 4L * params.length);
-        if (total > 0) {
-            int[] ids = new int[total];
-            int[] flags = new int[total];
-            float[] delta = new float[total];
-            int at = 0;
-            for (int i = 0; i < n; i++) {
-                int m = entryIds.get(i).length;
-                System.arraycopy(entryIds.get(i), 0, ids, at, m);
-                System.arraycopy(entryDelta.get(i), 0, delta, at, m);
-                if (entryRep.get(i)) Arrays.fill(flags, at, at + m, 1);
-                at += m;
-            }
-            ws.penaltyIds.copyFromHost(Pointer.to(ids), 0, 4L * total);
-            ws.penaltyFlags.copyFromHost(Pointer.to(flags), 0, 4L * total);
-            ws.penaltyDelta.copyFromHost(Pointer.to(delta), 0, 4L * total);
-        }
-        CUdeviceptr base = ws.sampleParams.ptr();
-        kernels.samplePrepare(ws.logits.ptr(), ws.proc.ptr(), n, v, base, base.withByteOffset(4L * n),
-                base.withByteOffset(8L * n), base.withByteOffset(16L * n), ws.penaltyIds.ptr(), ws.penaltyFlags.ptr(),
-                ws.penaltyDelta.ptr());
-        int[] argmax = new int[n];
-        boolean anyGreedy = false;
-        for (int m : mode) anyGreedy |= m == 1;
-        if (anyGreedy) {
-            // Argmax of the penalised logits, through the candidate buffers (free until top-k below).
-            kernels.logitsArgmax(ws.proc.ptr(), n, v, ws.argmaxPart.ptr(), ws.candCount.ptr(), ws.candVals.ptr(),
-                    ws.candVals.ptr().withByteOffset(4L * n));
-            ctx.synchronize();
-            ws.candCount.copyToHost(Pointer.to(argmax), 0, 4L * n);
-        }
-        kernels.topkCandidates(ws.proc.ptr(), n, v, base, base.withByteOffset(12L * n), ws.candCount.ptr(),
-                ws.candIds.ptr(), ws.candVals.ptr());
-        return argmax;
-    }
-
-    /** Top-p, min-p and the draw on the host over the GPU's top-k survivors, by the CPU Sampler itself. */
-    private int drawOnHost(int row, StepRequest r) {
-        int v = config.vocabSize();
-        float[] l = new float[v];
-        int[] count = new int[1];
-        ws.candCount.copyToHost(Pointer.to(count), 4L * row, 4);
-        if (count[0] < 0) {
-            ws.proc.copyToHost(Pointer.to(l), 4L * row * v, 4L * v);
-        } else {
-            Arrays.fill(l, Float.NEGATIVE_INFINITY);
-            int[] ids = new int[count[0]];
-            float[] vals = new float[count[0]];
-            long at = (long) row * CudaKernels.MAX_CANDIDATES;
-            if (ids.length > 0) {
-                ws.candIds.copyToHost(Pointer.to(ids), 4L * at, 4L * ids.length);
-                ws.candVals.copyToHost(Pointer.to(vals), 4L * at, 4L * vals.length);
-            }
-            for (int j = 0; j < ids.length; j++) l[ids[j]] = vals[j];
-        }
-        SamplingParams p = r.sampling();
-        // Penalties, temperature and top-k are applied already: the Sampler finishes with them neutral.
-        SamplingParams rest = new SamplingParams(1, 0, p.topP(), p.minP(), 1, 0, 0, p.seed());
-        return Sampler.pick(l, rest, seqs.history(r.sequence()));
+        return reused;
     }
 
     /**
@@ -620,6 +572,11 @@ public final class CudaEngine implements InferenceEngine {
         return ctx;
     }
 
+    /** For tests: the pool blocks the sequence holds, in position order. */
+    int[] blockIds(int sequence) {
+        return blocks.blockIds(sequence);
+    }
+
     int capturedGraphs() {
         return ctx.call(() -> forward == null ? 0 : forward.capturedGraphs());
     }
@@ -630,6 +587,8 @@ public final class CudaEngine implements InferenceEngine {
             ctx.run(() -> {
                 if (forward != null) forward.close();
                 if (io != null) io.close();
+                if (sampling != null) sampling.close();
+                if (staged != null) JCudaDriver.cuEventDestroy(staged);
                 if (ws != null) ws.close();
                 if (kv != null) kv.close();
                 if (weights != null) weights.close();

@@ -2,6 +2,7 @@ package qwenchat.engine.cuda;
 
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
+import qwenchat.engine.KernelLimits;
 
 /**
  * Typed launches of the model kernels (see each {@code src/main/cuda/*.cu} for what it computes).
@@ -9,14 +10,18 @@ import jcuda.driver.CUstream;
  * device fault. Call on the context's worker thread.
  */
 public final class CudaKernels {
-    /** Rows of activations one forward pass handles; the decode GEMV's batch tiles cover 1..64. */
-    public static final int MAX_ROWS = 64;
-    /** Tokens per flash-decoding split; must match attn::SPLIT in attention_decode.cu. */
-    public static final int ATTN_SPLIT = 64;
-    /** Largest query-head group per KV head; must match attn::MAXG. */
-    public static final int ATTN_MAX_GROUP = 16;
-    /** Most log-probabilities logits_topk reports per row; must match sampling::MAXK. */
-    public static final int MAX_TOPK = 20;
+    /**
+     * Rows of activations one decode pass handles. 256 so that a step of up to 256 sequences reads
+     * the weights once (passes of 64 read them four times: 5.4K tok/s at 256 sequences on an H100,
+     * against 15K for a CUDA-graph PyTorch loop); the GEMV tiles its batch over grid.y for any count.
+     */
+    public static final int MAX_ROWS = 256;
+    /** Tokens per flash-decoding split (limits::ATTN_SPLIT in limits.cuh). */
+    public static final int ATTN_SPLIT = KernelLimits.ATTN_SPLIT;
+    /** Largest query-head group per KV head (limits::ATTN_MAX_GROUP). */
+    public static final int ATTN_MAX_GROUP = KernelLimits.ATTN_MAX_GROUP;
+    /** Most log-probabilities logits_topk reports per row (limits::MAX_TOP_LOGPROBS in limits.cuh). */
+    public static final int MAX_TOPK = KernelLimits.MAX_TOP_LOGPROBS;
 
     public enum GemvMode {
         PLAIN("gemv_plain"), RESIDUAL("gemv_residual"), QKV("gemv_qkv"), SWIGLU("gemv_swiglu");
@@ -54,12 +59,32 @@ public final class CudaKernels {
         launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, orNull(out), orNull(outBf16), orNull(rowIndex), hidden, eps);
     }
 
-    /** Bias, RoPE and the KV-cache write for f32 q/k/v rows [rows][qDim+2*kvDim] (see rope_store.cu). */
+    /**
+     * Where the kernels find a sequence's KV positions in the paged pools
+     * ([totalBlocks][kvHeads][blockSize][headDim] bf16 per layer and side): row {@code s} of
+     * {@code blockTable} (int32 [maxSequences][maxBlocksPerSeq]) lists sequence s's blocks in
+     * position order, so position p is slot {@code p % blockSize} of block
+     * {@code blockTable[s][p / blockSize]} (qc::kv_offset in common.cuh).
+     */
+    public record PagedKv(CUdeviceptr blockTable, int maxBlocksPerSeq, int blockSize) {
+        public PagedKv {
+            if (blockTable == null) throw new IllegalArgumentException("paged KV needs a device block table");
+            if (blockSize < 1) throw new IllegalArgumentException("KV block size must be >= 1 token, got " + blockSize);
+            if (maxBlocksPerSeq < 1) {
+                throw new IllegalArgumentException("KV block table needs >= 1 block per sequence, got " + maxBlocksPerSeq);
+            }
+        }
+    }
+
+    /**
+     * Bias, RoPE and the KV write for f32 q/k/v rows [rows][qDim+2*kvDim] (see rope_store.cu); row r
+     * is position pos[r] of sequence slots[r], whose block must be in {@code kv}'s table already.
+     */
     public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
-                             CUdeviceptr qBf16, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
-                             int rows, int qDim, int kvDim, int headDim, int maxT) {
-        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kCache,
-                vCache, slots, pos, qDim, kvDim, headDim, maxT);
+                             CUdeviceptr qBf16, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                             int rows, int qDim, int kvDim, int headDim, PagedKv kv) {
+        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kPool,
+                vPool, slots, pos, qDim, kvDim, headDim, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
     }
 
     public void f32ToBf16(CUdeviceptr in, CUdeviceptr out, long n) {
@@ -74,16 +99,16 @@ public final class CudaKernels {
         return t;
     }
 
-    /** Everything a GEMV epilogue may need; unused fields are null/0 for a mode. */
+    /** Everything a GEMV epilogue may need; unused fields are null/0 for a mode ({@code kv} only for QKV). */
     public record GemvArgs(CUdeviceptr outF32, CUdeviceptr outAct, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale,
-                           CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
-                           int qDim, int kvDim, int headDim, int maxT) {
+                           CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                           int qDim, int kvDim, int headDim, PagedKv kv) {
         public static GemvArgs out(CUdeviceptr f32) {
-            return new GemvArgs(f32, null, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
+            return new GemvArgs(f32, null, null, null, 1f, null, null, null, null, 0, 0, 0, null);
         }
 
         public static GemvArgs swiglu(CUdeviceptr act) {
-            return new GemvArgs(null, act, null, null, 1f, null, null, null, null, 0, 0, 0, 0);
+            return new GemvArgs(null, act, null, null, 1f, null, null, null, null, 0, 0, 0, null);
         }
     }
 
@@ -94,6 +119,7 @@ public final class CudaKernels {
         if ((mode == GemvMode.QKV || mode == GemvMode.SWIGLU) && n % 2 != 0) {
             throw new IllegalArgumentException(mode + " gemv needs an even N, got " + n);
         }
+        if (mode == GemvMode.QKV && a.kv() == null) throw new IllegalArgumentException("QKV gemv needs the paged KV table");
         int pairs = (n + 1) / 2;
         int tile = batchTile(rows);
         int gridY = (rows + tile - 1) / tile;
@@ -102,7 +128,9 @@ public final class CudaKernels {
         int warps = mode == GemvMode.QKV ? 4 : 8;
         launcher.launch(mode.prefix + "_bt" + tile, (pairs + warps - 1) / warps, gridY, 1, 32 * warps, 0,
                 w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
-                orNull(a.kCache()), orNull(a.vCache()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(), a.maxT());
+                orNull(a.kPool()), orNull(a.vPool()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(),
+                a.kv() == null ? new CUdeviceptr() : a.kv().blockTable(), a.kv() == null ? 0 : a.kv().maxBlocksPerSeq(),
+                a.kv() == null ? 0 : a.kv().blockSize());
     }
 
     private static CUdeviceptr orNull(CUdeviceptr p) {
@@ -115,20 +143,25 @@ public final class CudaKernels {
     }
 
     /**
-     * Flash-decoding partials. {@code gridSplits} splits are launched (covering the longest row);
-     * {@code partSplits} is the split stride of the partial buffers (sized for the cache).
+     * Flash-decoding partials over the paged pools: row r attends to positions 0..pos[r] of sequence
+     * slots[r]. {@code gridSplits} splits are launched (covering the longest row); {@code partSplits}
+     * is the split stride of the partial buffers (sized for the longest sequence).
      */
-    public void attentionPartial(CUdeviceptr q, CUdeviceptr kCache, CUdeviceptr vCache, CUdeviceptr slots, CUdeviceptr pos,
+    public void attentionPartial(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
                                  CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
-                                 int maxT, int gridSplits, int partSplits, float scale) {
+                                 PagedKv kv, int gridSplits, int partSplits, float scale) {
         int group = heads / kvHeads;
         if (group > ATTN_MAX_GROUP) throw new IllegalArgumentException("attention group " + group + " > " + ATTN_MAX_GROUP);
         if (headDim != 64 && headDim != 128) {
             throw new IllegalArgumentException("decode attention has kernels for head_dim 64 and 128, got " + headDim);
         }
         int shared = (group * headDim + group * ATTN_SPLIT + 4 * group * headDim) * Float.BYTES;
-        launcher.launch("attn_partial_hd" + headDim, gridSplits, kvHeads, rows, 128, shared, q, kCache, vCache, slots, pos,
-                partO, partMl, heads, kvHeads, maxT, partSplits, scale);
+        if (gridSplits > partSplits) {
+            throw new IllegalArgumentException("attention grid of " + gridSplits + " splits exceeds the " + partSplits
+                    + " the partial buffers hold");
+        }
+        launcher.launch("attn_partial_hd" + headDim, gridSplits, kvHeads, rows, 128, shared, q, kPool, vPool, slots, pos,
+                partO, partMl, heads, kvHeads, partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
     }
 
     public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, int rows, int heads,
@@ -167,6 +200,14 @@ public final class CudaKernels {
                                CUdeviceptr candIds, CUdeviceptr candVals) {
         launcher.launch("topk_candidates", rows, 1, 1, 1024, 0, proc, vocab, mode, topK, MAX_CANDIDATES, count, candIds,
                 candVals);
+    }
+
+    /**
+     * Constrained decoding (token_mask.cu): for each j < maskedRows, the ids of logits row rows[j]
+     * whose bit is clear in words [j * words, (j + 1) * words) of {@code allowed} become -inf.
+     */
+    public void maskLogits(CUdeviceptr logits, int vocab, CUdeviceptr allowed, int words, CUdeviceptr rows, int maskedRows) {
+        launcher.launch("mask_logits", (vocab + 255) / 256, maskedRows, 1, 256, 0, logits, allowed, rows, vocab, words);
     }
 
     /** Streams {@code bytes} (a multiple of 16) from {@code p}; one partial sum per block into {@code out}. */

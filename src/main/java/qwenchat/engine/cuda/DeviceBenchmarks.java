@@ -2,6 +2,10 @@ package qwenchat.engine.cuda;
 
 import static qwenchat.engine.cuda.CudaCheck.check;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
 import jcuda.driver.CUevent;
 import jcuda.driver.JCudaDriver;
 
@@ -33,6 +37,76 @@ public final class DeviceBenchmarks {
                     best = Math.min(best, ms[0]);
                 }
                 return bytes / (best * 1e-3) / 1e9;
+            } finally {
+                JCudaDriver.cuEventDestroy(start);
+                JCudaDriver.cuEventDestroy(stop);
+            }
+        }
+    }
+
+    /**
+     * GPU time in microseconds (best of {@code reps}) of one layer's decode attention (attn_partial +
+     * attn_combine) for {@code rows} sequences of {@code context} tokens each, whose blocks of
+     * {@code blockSize} are scattered over the pool in random order (a fragmented pool, as after
+     * hours of serving). Shapes are Qwen2.5-7B's unless given: 28 query and 4 KV heads of 128.
+     */
+    public static double decodeAttentionMicros(CudaKernels k, int heads, int kvHeads, int headDim, int rows, int context,
+                                               int blockSize, int reps) {
+        int perSeq = (context + blockSize - 1) / blockSize;
+        int totalBlocks = perSeq * rows;
+        List<Integer> ids = new ArrayList<>(totalBlocks);
+        for (int i = 0; i < totalBlocks; i++) ids.add(i);
+        Collections.shuffle(ids, new Random(blockSize));
+        int[] table = new int[totalBlocks];
+        for (int i = 0; i < totalBlocks; i++) table[i] = ids.get(i);
+        int[] slots = new int[rows];
+        int[] pos = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            slots[r] = r;
+            pos[r] = context - 1;
+        }
+        int splits = CudaKernels.splitsFor(context);
+        long poolBytes = 2L * totalBlocks * kvHeads * blockSize * headDim;
+        try (DeviceBuffer kp = DeviceBuffer.allocate("bench K pool", poolBytes);
+             DeviceBuffer vp = DeviceBuffer.allocate("bench V pool", poolBytes);
+             DeviceBuffer bt = DeviceBuffer.allocate("bench block table", 4L * totalBlocks);
+             DeviceBuffer ds = DeviceBuffer.allocate("bench slots", 4L * rows);
+             DeviceBuffer dp = DeviceBuffer.allocate("bench positions", 4L * rows);
+             DeviceBuffer q = DeviceBuffer.allocate("bench q", 4L * rows * heads * headDim);
+             DeviceBuffer partO = DeviceBuffer.allocate("bench partial o", 4L * rows * heads * splits * headDim);
+             DeviceBuffer partMl = DeviceBuffer.allocate("bench partial m/l", 8L * rows * heads * splits);
+             DeviceBuffer out = DeviceBuffer.allocate("bench attention out", 4L * rows * heads * headDim)) {
+            kp.zero();
+            vp.zero();
+            q.zero();
+            bt.copyFromHost(table);
+            ds.copyFromHost(slots);
+            dp.copyFromHost(pos);
+            CudaKernels.PagedKv kv = new CudaKernels.PagedKv(bt.ptr(), perSeq, blockSize);
+            float scale = (float) (1 / Math.sqrt(headDim));
+            Runnable once = () -> {
+                k.attentionPartial(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), rows, heads,
+                        kvHeads, headDim, kv, splits, splits, scale);
+                k.attentionCombine(partO.ptr(), partMl.ptr(), dp.ptr(), out.ptr(), rows, heads, headDim, splits);
+            };
+            CUevent start = new CUevent();
+            CUevent stop = new CUevent();
+            check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+            check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+            try {
+                once.run();  // warm-up
+                int inner = 10;
+                float best = Float.MAX_VALUE;
+                for (int i = 0; i < reps; i++) {
+                    check(JCudaDriver.cuEventRecord(start, k.launcher().stream()), "cuEventRecord");
+                    for (int j = 0; j < inner; j++) once.run();
+                    check(JCudaDriver.cuEventRecord(stop, k.launcher().stream()), "cuEventRecord");
+                    check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
+                    float[] ms = new float[1];
+                    check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+                    best = Math.min(best, ms[0] / inner);
+                }
+                return best * 1e3;
             } finally {
                 JCudaDriver.cuEventDestroy(start);
                 JCudaDriver.cuEventDestroy(stop);

@@ -44,12 +44,11 @@ final class ForwardPass implements AutoCloseable {
     private final SkinnyGemm skinny;
     private final PrefillAttention flash;
     private final CUstream stream;
-    private final int maxT;
     private final float ropeScale;
     private final Map<Long, CUgraphExec> graphs = new HashMap<>();
 
     ForwardPass(ModelConfig c, DeviceWeights w, DeviceKvCache kv, Workspace ws, CudaKernels k, PrefillGemm gemm,
-                SkinnyGemm skinny, PrefillAttention flash, CUstream stream, int maxT, float ropeScale) {
+                SkinnyGemm skinny, PrefillAttention flash, CUstream stream, float ropeScale) {
         this.c = c;
         this.w = w;
         this.kv = kv;
@@ -59,7 +58,6 @@ final class ForwardPass implements AutoCloseable {
         this.skinny = skinny;
         this.flash = flash;
         this.stream = stream;
-        this.maxT = maxT;
         this.ropeScale = ropeScale;
     }
 
@@ -81,7 +79,7 @@ final class ForwardPass implements AutoCloseable {
             logits(0, logitRows);
             return;
         }
-        // Round the splits up to a power of two so a growing context re-captures only log2(maxT) times.
+        // Round the splits up to a power of two so a growing context re-captures only log2(context) times.
         int bucket = gridSplits == 1 ? 1 : Integer.highestOneBit(gridSplits - 1) << 1;
         bucket = Math.min(bucket, ws.splits);
         long key = ((long) rows << 40) | ((long) logitRows << 20) | bucket;
@@ -143,7 +141,7 @@ final class ForwardPass implements AutoCloseable {
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
         k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows,
                 new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
-                        ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, maxT));
+                        ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged()));
         splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
         k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
         k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
@@ -166,14 +164,12 @@ final class ForwardPass implements AutoCloseable {
         else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
         k.qkvRopeStore(ws.qkvF32.ptr(), L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, ws.qGemm.ptr(),
                 useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, c.qDim(),
-                c.kvDim(), hd, maxT);
+                c.kvDim(), hd, kv.paged());
         if (useFlash) {
-            // One sequence: its slot is where every row's K/V went; the kernel reads positions 0..past+rows-1.
-            int slot = currentSlot;
-            long slotOffset = (long) slot * c.numKeyValueHeads() * maxT * hd * 2;
-            flash.causal(ws.qb.ptr(), kc.at(slotOffset), vc.at(slotOffset), ws.attnb.ptr(),
-                    new PrefillAttention.Strides(c.qDim(), hd, maxT * hd, hd, c.qDim(), hd), rows, past,
-                    c.numAttentionHeads(), c.numKeyValueHeads());
+            // One sequence: the kernel follows its table row through positions 0..past+rows-1.
+            flash.causal(ws.qb.ptr(), kc.ptr(), vc.ptr(), kv.tableRow(currentSlot), kv.blockSize, ws.attnb.ptr(),
+                    new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), rows, past, c.numAttentionHeads(),
+                    c.numKeyValueHeads());
         } else {
             splitAttention(ws.qGemm.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
             k.f32ToBf16(ws.attn.ptr(), ws.attnb.ptr(), (long) rows * c.qDim());
@@ -195,21 +191,21 @@ final class ForwardPass implements AutoCloseable {
         return skinny != null && rows <= SkinnyGemm.MAX_ROWS;
     }
 
-    /** The slot of the single sequence a prefill chunk belongs to; set by the engine before {@link #prefill}. */
+    /** The sequence a prefill chunk belongs to (its block table row); set by the engine before {@link #prefill}. */
     int currentSlot;
 
     private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, int rows, int gridSplits) {
-        if (rows > CudaKernels.MAX_ROWS) {
-            throw new IllegalStateException("split attention takes at most " + CudaKernels.MAX_ROWS + " rows, got " + rows);
+        if (rows > ws.rows) {
+            throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
         }
         int hd = c.headDim();
         k.attentionPartial(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(), rows,
-                c.numAttentionHeads(), c.numKeyValueHeads(), hd, maxT, gridSplits, ws.splits, (float) (1.0 / Math.sqrt(hd)));
+                c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, (float) (1.0 / Math.sqrt(hd)));
         k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, rows, c.numAttentionHeads(), hd,
                 ws.splits);
     }
 
-    /** Final norm and lm_head for ws.logitRows[from..from+count) (count <= 64) into ws.logits rows 0..count-1. */
+    /** Final norm and lm_head for ws.logitRows[from..from+count) into ws.logits rows 0..count-1 (count <= the workspace's rows). */
     void logits(int from, int count) {
         if (count <= 0) return;
         int h = c.hiddenSize();

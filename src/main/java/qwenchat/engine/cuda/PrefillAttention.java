@@ -6,8 +6,9 @@ import jcuda.driver.CUstream;
 /**
  * Causal flash attention over a whole prompt chunk (src/main/cuda/prefill_attention.cu): new token i
  * sits at position past + i and attends to cache positions 0..past+i, query head h to KV head
- * h / (qHeads / kvHeads), softmax(q·k / sqrt(128)) in f32, bf16 in and out. The chunk's own K/V
- * (after RoPE) must already be in the cache. Call on the context's worker thread.
+ * h / (qHeads / kvHeads), softmax(q·k / sqrt(128)) in f32, bf16 in and out. K and V are read from
+ * the paged pools through the sequence's block table row. The chunk's own K/V (after RoPE) must
+ * already be in the pools. Call on the context's worker thread.
  */
 public final class PrefillAttention {
     public static final int HEAD_DIM = 128;
@@ -17,14 +18,13 @@ public final class PrefillAttention {
     static final int SHARED_BYTES = 81920;
 
     /**
-     * Element strides (bf16 elements, each a multiple of 8) of the three operands:
-     * q(i, h, d) = q[i*qToken + h*qHead + d], k/v(kvh, j, d) = k[kvh*kvHead + j*kvToken + d],
-     * out(i, h, d) = out[i*outToken + h*outHead + d].
+     * Element strides (bf16 elements, each a multiple of 8) of the query and output operands:
+     * q(i, h, d) = q[i*qToken + h*qHead + d], out(i, h, d) = out[i*outToken + h*outHead + d].
      */
-    public record Strides(int qToken, int qHead, int kvHead, int kvToken, int outToken, int outHead) {
+    public record Strides(int qToken, int qHead, int outToken, int outHead) {
         public Strides {
-            int[] all = {qToken, qHead, kvHead, kvToken, outToken, outHead};
-            String[] names = {"qToken", "qHead", "kvHead", "kvToken", "outToken", "outHead"};
+            int[] all = {qToken, qHead, outToken, outHead};
+            String[] names = {"qToken", "qHead", "outToken", "outHead"};
             for (int i = 0; i < all.length; i++) {
                 if (all[i] < 0 || all[i] % 8 != 0) {
                     throw new IllegalArgumentException("prefill attention stride " + names[i] + " must be a non-negative multiple of 8 elements, got " + all[i]);
@@ -32,12 +32,9 @@ public final class PrefillAttention {
             }
         }
 
-        /**
-         * Q as a column slice of the fused qkv rows [tokens][(qHeads + 2*kvHeads) * 128], one slot's
-         * cache [kvHeads][maxT][128], output [tokens][qHeads * 128].
-         */
-        public static Strides fusedQkv(int qHeads, int kvHeads, int maxT) {
-            return new Strides((qHeads + 2 * kvHeads) * HEAD_DIM, HEAD_DIM, maxT * HEAD_DIM, HEAD_DIM, qHeads * HEAD_DIM, HEAD_DIM);
+        /** Q as a column slice of the fused qkv rows [tokens][(qHeads + 2*kvHeads) * 128], output [tokens][qHeads * 128]. */
+        public static Strides fusedQkv(int qHeads, int kvHeads) {
+            return new Strides((qHeads + 2 * kvHeads) * HEAD_DIM, HEAD_DIM, qHeads * HEAD_DIM, HEAD_DIM);
         }
     }
 
@@ -64,18 +61,21 @@ public final class PrefillAttention {
     }
 
     /**
-     * @param k the slot's K cache of this layer, positions 0..past+tokens-1 filled
-     * @param v the slot's V cache, same layout as k
+     * @param k this layer's K pool [totalBlocks][kvHeads][blockSize][128]; the sequence's positions
+     *     0..past+tokens-1 filled
+     * @param v this layer's V pool, same layout as k
+     * @param blockTableRow the sequence's row of the device block table (int32, its blocks in position order)
      */
-    public void causal(CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr out, Strides s, int tokens, int past,
-                       int qHeads, int kvHeads) {
+    public void causal(CUdeviceptr q, CUdeviceptr k, CUdeviceptr v, CUdeviceptr blockTableRow, int blockSize, CUdeviceptr out,
+                       Strides s, int tokens, int past, int qHeads, int kvHeads) {
         checkShape(tokens, past, qHeads, kvHeads);
+        if (blockSize < 1) throw new IllegalArgumentException("prefill attention: block size must be >= 1, got " + blockSize);
         if (!sharedRaised) {
             module.allowDynamicShared(KERNEL, SHARED_BYTES);
             sharedRaised = true;
         }
         launcher.launch(KERNEL, blocksX(tokens), qHeads, 1, THREADS, SHARED_BYTES, q, s.qToken(), s.qHead(), k, v,
-                s.kvHead(), s.kvToken(), out, s.outToken(), s.outHead(), tokens, past, qHeads, kvHeads,
+                blockTableRow, blockSize, out, s.outToken(), s.outHead(), tokens, past, qHeads, kvHeads,
                 (float) (1.0 / Math.sqrt(HEAD_DIM)));
     }
 }

@@ -1,16 +1,15 @@
 package qwenchat.engine.cuda;
 
 import java.util.Arrays;
-import qwenchat.engine.KvCacheFullException;
 import qwenchat.engine.sampling.TokenHistory;
 
 /**
- * Host-side bookkeeping of the KV slots: which are open, how many tokens each holds, and the
- * tokens fed so far (the sampler's penalties need them: repetition sees all, presence/frequency
- * only the ones appended by decode steps).
+ * Host-side record of each open sequence's tokens: how many have been computed and which (the
+ * sampler's penalties need them: repetition sees all, presence/frequency only the ones appended by
+ * decode steps). Which KV blocks hold them is the {@code KvBlockManager}'s business; ids come from
+ * it, so both agree on which sequences are open.
  */
 final class SequenceTable {
-    private final int maxTokens;
     private final boolean[] open;
     private final int[] length;
     private final int[][] fed;         // every token appended, in order
@@ -18,8 +17,7 @@ final class SequenceTable {
     private final TokenHistory[] history; // what the CPU Sampler's draw counter and penalties see
     private int openCount;
 
-    SequenceTable(int maxSequences, int maxTokens) {
-        this.maxTokens = maxTokens;
+    SequenceTable(int maxSequences) {
         open = new boolean[maxSequences];
         length = new int[maxSequences];
         fed = new int[maxSequences][];
@@ -27,19 +25,15 @@ final class SequenceTable {
         history = new TokenHistory[maxSequences];
     }
 
-    int open() {
-        for (int i = 0; i < open.length; i++) {
-            if (!open[i]) {
-                open[i] = true;
-                length[i] = 0;
-                fed[i] = new int[16];
-                decoded[i] = new boolean[16];
-                history[i] = new TokenHistory();
-                openCount++;
-                return i;
-            }
-        }
-        throw new KvCacheFullException("all " + open.length + " KV cache slots are in use");
+    /** Starts an empty record for sequence {@code i}, which the block manager has just opened. */
+    void open(int i) {
+        if (open[i]) throw new IllegalStateException("sequence " + i + " is open already");
+        open[i] = true;
+        length[i] = 0;
+        fed[i] = new int[16];
+        decoded[i] = new boolean[16];
+        history[i] = new TokenHistory();
+        openCount++;
     }
 
     void free(int s) {
@@ -68,15 +62,6 @@ final class SequenceTable {
         }
     }
 
-    /** Throws unless {@code n} more tokens fit in the sequence's slot. */
-    void requireRoom(int s, int n) {
-        requireOpen(s);
-        if ((long) length[s] + n > maxTokens) {
-            throw new KvCacheFullException("sequence " + s + " holds " + length[s] + " tokens; appending " + n
-                    + " would exceed the " + maxTokens + " tokens per sequence of the KV cache");
-        }
-    }
-
     void append(int s, int[] tokens, int from, int count, boolean byDecode) {
         int n = length[s] + count;
         if (n > fed[s].length) {
@@ -92,6 +77,28 @@ final class SequenceTable {
         }
         Arrays.fill(decoded[s], length[s], n, byDecode);
         length[s] = n;
+    }
+
+    /**
+     * Re-labels the last {@code count} tokens fed as generated ones (a recomputed sequence's sampled
+     * tail). The history is rebuilt from every token's label, so generated tokens of an earlier
+     * chunk of the same recompute stay generated.
+     */
+    void markGenerated(int s, int count) {
+        Arrays.fill(decoded[s], length[s] - count, length[s], true);
+        TokenHistory h = new TokenHistory();
+        int i = 0;
+        while (i < length[s]) {
+            if (decoded[s][i]) {
+                h.addGenerated(fed[s][i++]);
+                continue;
+            }
+            int j = i;
+            while (j < length[s] && !decoded[s][j]) j++;
+            h.addPrompt(Arrays.copyOfRange(fed[s], i, j));
+            i = j;
+        }
+        history[s] = h;
     }
 
     TokenHistory history(int s) {

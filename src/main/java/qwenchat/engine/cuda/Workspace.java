@@ -5,15 +5,25 @@ import java.util.List;
 import qwenchat.model.ModelConfig;
 
 /**
- * Scratch buffers for one forward pass: up to {@link CudaKernels#MAX_ROWS} rows through the GEMV
- * and split-attention kernels, up to {@link #chunk} rows (a prefill chunk) through the tensor-core
+ * Scratch buffers for one forward pass: up to {@link #rows} rows (at most {@link CudaKernels#MAX_ROWS})
+ * through the GEMV and split-attention kernels, up to {@link #chunk} rows (a prefill chunk) through the tensor-core
  * GEMMs, whose operands are bf16 copies of the f32 activations. The per-step
  * inputs (tokens, slots, positions, logit rows) live here too, at fixed addresses, so a captured
  * CUDA graph reads whatever was copied in before its launch.
  */
 final class Workspace implements AutoCloseable {
-    static final int R = CudaKernels.MAX_ROWS;
+    /**
+     * Decode rows per pass on a card of {@code deviceBytes}: all of {@link CudaKernels#MAX_ROWS} on
+     * cards of 40 GiB or more, 64 below. The row-sized buffers (split-attention partials for the
+     * whole context, logits, sampling) cost about 1.6 GiB more at 256 rows with the 7B's 32K context,
+     * which a 24 GiB card would take out of its KV pool (61K tokens instead of 92K), while it could
+     * not hold enough sequences to fill 256-row passes anyway.
+     */
+    static int decodeRows(long deviceBytes) {
+        return deviceBytes >= 40L << 30 ? CudaKernels.MAX_ROWS : 64;
+    }
 
+    final int rows;               // decode rows per pass (GEMV, split attention, logits, sampling)
     final int chunk;              // rows of the GEMM path (>= R)
     final DeviceBuffer tokens;    // int [chunk]
     final DeviceBuffer slots;     // int [chunk]
@@ -55,14 +65,15 @@ final class Workspace implements AutoCloseable {
     static final int MAX_CHUNK = 8192;
 
     /** Rows per prefill chunk: the flash-attention kernel needs head_dim 128, else chunks use split attention. */
-    static int chunkRows(ModelConfig c, int maxTokens, boolean gemm) {
-        return gemm && c.headDim() == PrefillAttention.HEAD_DIM ? Math.max(R, Math.min(MAX_CHUNK, maxTokens)) : R;
+    static int chunkRows(ModelConfig c, int maxTokens, boolean gemm, int rows) {
+        return gemm && c.headDim() == PrefillAttention.HEAD_DIM ? Math.max(rows, Math.min(MAX_CHUNK, maxTokens)) : rows;
     }
 
-    static long bytes(ModelConfig c, int maxTokens, boolean gemm) {
+    static long bytes(ModelConfig c, int maxTokens, boolean gemm, int rows) {
+        final long R = rows;
         long splits = CudaKernels.splitsFor(maxTokens);
         long h = c.hiddenSize();
-        long ch = chunkRows(c, maxTokens, gemm);
+        long ch = chunkRows(c, maxTokens, gemm, rows);
         long gemmRows = ch * (4L * 4 + 4 * h + 2 * h + 4L * c.qkvDim() + 4L * c.qDim() + 2L * c.qDim() + 2L * c.qDim()
                 + 2L * c.intermediateSize());
         return gemmRows + R * (4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
@@ -72,9 +83,14 @@ final class Workspace implements AutoCloseable {
                 + 4L * c.headDim() / 2;
     }
 
-    Workspace(ModelConfig c, int maxTokens, boolean gemm) {
+    Workspace(ModelConfig c, int maxTokens, boolean gemm, int rows) {
+        if (rows < 1 || rows > CudaKernels.MAX_ROWS) {
+            throw new IllegalArgumentException("decode rows must be 1.." + CudaKernels.MAX_ROWS + ", got " + rows);
+        }
+        this.rows = rows;
+        final long R = rows;
         splits = CudaKernels.splitsFor(maxTokens);
-        chunk = chunkRows(c, maxTokens, gemm);
+        chunk = chunkRows(c, maxTokens, gemm, rows);
         long h = c.hiddenSize();
         try {
             tokens = alloc("rows.tokens", 4L * chunk);

@@ -10,6 +10,7 @@ import qwenchat.engine.ReferenceData;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.FieldSource;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.SampledToken;
@@ -25,17 +26,30 @@ class CpuEngineReferenceParityTest {
 
     static final List<String> CHECKPOINTS = ReferenceData.NAMES;
 
+    /**
+     * KV block sizes the parity runs cover: 3 divides no prompt evenly and splits each into many
+     * blocks, 16 is a typical size, 256 puts every sequence in one block (the contiguous layout).
+     */
+    static final List<Arguments> CHECKPOINTS_AND_BLOCK_SIZES = CHECKPOINTS.stream()
+            .flatMap(n -> java.util.stream.Stream.of(3, 16, 256).map(b -> Arguments.of(n, b)))
+            .toList();
+
     private static CpuEngine engine(ReferenceData ref, Checkpoint ckpt, WeightOverrides overrides) {
+        return engine(ref, ckpt, overrides, KvCacheCapacity.DEFAULT_BLOCK_SIZE);
+    }
+
+    private static CpuEngine engine(ReferenceData ref, Checkpoint ckpt, WeightOverrides overrides, int blockSize) {
         ModelConfig config = ModelConfigParser.parseConfig(ref.dir().resolve("config.json"));
-        return CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 256),
+        return CpuEngine.load(config, ckpt, KvCacheCapacity.fullyBacked(2, 256, blockSize),
                 CpuEngineOptions.defaults().withOverrides(overrides));
     }
 
-    @ParameterizedTest
-    @FieldSource("CHECKPOINTS")
-    void lastPositionLogitsAndEveryArgmaxMatchTransformers(String name) {
+    @ParameterizedTest(name = "{0}, KV blocks of {1}")
+    @FieldSource("CHECKPOINTS_AND_BLOCK_SIZES")
+    void lastPositionLogitsAndEveryArgmaxMatchTransformersWhateverTheBlockSize(String name, int blockSize) {
         ReferenceData ref = ReferenceData.load(name);
-        try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CpuEngine e = engine(ref, ckpt, WeightOverrides.NONE)) {
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir());
+                CpuEngine e = engine(ref, ckpt, WeightOverrides.NONE, blockSize)) {
             double worst = 0;
             for (ReferenceData.Prompt p : ref.prompts()) {
                 int seq = e.openSequence();
@@ -55,11 +69,12 @@ class CpuEngineReferenceParityTest {
         }
     }
 
-    @ParameterizedTest
-    @FieldSource("CHECKPOINTS")
-    void greedyContinuationsMatchTransformersGenerate(String name) {
+    @ParameterizedTest(name = "{0}, KV blocks of {1}")
+    @FieldSource("CHECKPOINTS_AND_BLOCK_SIZES")
+    void greedyContinuationsMatchTransformersGenerateWhateverTheBlockSize(String name, int blockSize) {
         ReferenceData ref = ReferenceData.load(name);
-        try (Checkpoint ckpt = Checkpoint.open(ref.dir()); CpuEngine e = engine(ref, ckpt, WeightOverrides.NONE)) {
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir());
+                CpuEngine e = engine(ref, ckpt, WeightOverrides.NONE, blockSize)) {
             for (ReferenceData.Prompt p : ref.prompts()) {
                 assertArrayEquals(p.greedy(), greedy(e, p.ids(), p.greedy().length),
                         name + " greedy continuation of a " + p.ids().length + "-token prompt");

@@ -187,16 +187,65 @@ class CpuEngineTest {
     }
 
     @Test
-    void kvCacheGrowsGeometricallyUpToTheCapacity() {
-        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(1, 1000))) {
+    void kvMemoryGrowsBlockByBlockAndFreedBlocksAreReusedOnceNoFreshOneIsLeft() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 1000, 16, 25))) {
+            long perBlock = 16L * 2 * config.numHiddenLayers() * config.kvDim() * Float.BYTES;
             int s = e.openSequence();
-            long perToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES;
             e.prefillLogits(s, randomIds(300, 12), false);
-            assertEquals(512 * perToken, e.info().kvCacheBytes()); // 300 rounded up to 256-token steps
-            e.prefillLogits(s, randomIds(300, 13), false);
-            assertEquals(768 * perToken, e.info().kvCacheBytes()); // 600 -> max(600, 1.5 * 512) -> 768
-            e.prefillLogits(s, randomIds(300, 14), false);
-            assertEquals(1000 * perToken, e.info().kvCacheBytes()); // capped at the capacity
+            assertEquals(19 * perBlock, e.info().kvCacheBytes()); // 300 tokens fill 19 blocks of 16
+            assertEquals(6, e.kvUsage().freeBlocks());
+            e.prefillLogits(s, randomIds(20, 13), false);
+            assertEquals(20 * perBlock, e.info().kvCacheBytes());
+            e.freeSequence(s);
+            assertEquals(25, e.kvUsage().freeBlocks()); // its full blocks stay cached, but count as free
+            int t = e.openSequence();
+            e.prefillLogits(t, randomIds(100, 14), false);
+            // Five never-used blocks first (the cached ones may still be hit), then two reclaimed.
+            assertEquals(25 * perBlock, e.info().kvCacheBytes());
+            assertEquals(18, e.kvUsage().freeBlocks());
+        }
+    }
+
+    @Test
+    void aStepNeedingMoreBlocksThanAreFreeThrowsAndChangesNothing() {
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 64, 4, 5))) {
+            int a = e.openSequence();
+            int b = e.openSequence();
+            e.prefillLogits(b, randomIds(12, 10), false); // 3 of 5 blocks
+            KvCacheFullException full = assertThrows(KvCacheFullException.class, () -> e.step(List.of(
+                    StepRequest.prefill(a, randomIds(8, 11), SamplingParams.greedyDecoding(), 0),
+                    StepRequest.decode(b, 3, SamplingParams.greedyDecoding(), 0))));
+            assertTrue(full.getMessage().contains("3 more KV blocks") && full.getMessage().contains("2 of 5"),
+                    full.getMessage());
+            assertEquals(0, e.sequenceLength(a));
+            assertEquals(12, e.sequenceLength(b));
+            assertEquals(2, e.kvUsage().freeBlocks());
+            assertEquals(2, e.step(List.of(
+                    StepRequest.prefill(a, randomIds(4, 11), SamplingParams.greedyDecoding(), 0),
+                    StepRequest.decode(b, 3, SamplingParams.greedyDecoding(), 0))).size());
+            assertEquals(0, e.kvUsage().freeBlocks());
+        }
+    }
+
+    @Test
+    void aRecomputedSequenceSamplesWhatItsNextDecodeWouldHaveWithPenaltiesAndSeed() {
+        SamplingParams sp = new SamplingParams(0.8, 20, 0.9, 0, 1.2, 0.4, 0.6, 99);
+        int[] prompt = randomIds(13, 21);
+        try (CpuEngine e = CpuEngine.load(config, ckpt, KvCacheCapacity.fullyBacked(2, 64, 4))) {
+            int s = e.openSequence();
+            int[] generated = new int[6];
+            SampledToken t = e.step(List.of(StepRequest.prefill(s, prompt, sp, 5))).get(0);
+            for (int i = 0; i < generated.length; i++) {
+                generated[i] = t.token();
+                t = e.step(List.of(StepRequest.decode(s, t.token(), sp, 5))).get(0);
+            }
+            int[] all = java.util.Arrays.copyOf(prompt, prompt.length + generated.length);
+            System.arraycopy(generated, 0, all, prompt.length, generated.length);
+            int r = e.openSequence();
+            SampledToken again = e.step(List.of(StepRequest.recompute(r, all, generated.length, sp, 5))).get(0);
+            assertEquals(t.token(), again.token());
+            assertEquals(t.logprob(), again.logprob(), 1e-5);
+            assertEquals(e.sequenceLength(s), e.sequenceLength(r));
         }
     }
 
@@ -233,7 +282,7 @@ class CpuEngineTest {
             int s = e.openSequence();
             e.prefillLogits(s, randomIds(10, 9), false);
             long perToken = 2L * config.numHiddenLayers() * config.kvDim() * Float.BYTES;
-            assertEquals(SequenceState.GROWTH_TOKENS * perToken, e.info().kvCacheBytes());
+            assertEquals(KvCacheCapacity.DEFAULT_BLOCK_SIZE * perToken, e.info().kvCacheBytes()); // one block
         }
     }
 }

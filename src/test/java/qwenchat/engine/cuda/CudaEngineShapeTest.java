@@ -2,6 +2,7 @@ package qwenchat.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -57,8 +58,49 @@ class CudaEngineShapeTest {
         ModelConfig c = config(3584, 28, 4, 128);
         // K and V, 28 layers, 4 KV heads of 128 bf16 per token.
         long perToken = 2L * 28 * 4 * 128 * 2;
-        assertTrue(DeviceKvCache.totalBytes(c, new KvCacheCapacity(2, 1000)) == 2 * 1000 * perToken);
-        assertTrue(Workspace.bytes(c, 32768, true) > Workspace.bytes(c, 1024, true));
-        assertTrue(Workspace.chunkRows(c, 32768, true) == 8192 && Workspace.chunkRows(c, 32768, false) == 64);
+        assertEquals(30 * 64 * perToken, DeviceKvCache.totalBytes(c, 64, 30));
+        assertEquals(16 * perToken, DeviceKvCache.blockBytes(c, 16));
+        assertTrue(Workspace.bytes(c, 32768, true, 64) > Workspace.bytes(c, 1024, true, 64));
+        assertTrue(Workspace.bytes(c, 32768, true, 256) > Workspace.bytes(c, 32768, true, 64));
+        assertTrue(Workspace.chunkRows(c, 32768, true, 64) == 8192 && Workspace.chunkRows(c, 32768, false, 64) == 64);
+    }
+
+    @Test
+    void bigCardsDecodeUpTo256RowsPerPassWhileSmallOnesKeepTheirMemoryForKv() {
+        assertEquals(CudaKernels.MAX_ROWS, Workspace.decodeRows(80L << 30));
+        assertEquals(256, CudaKernels.MAX_ROWS);
+        assertEquals(64, Workspace.decodeRows(24L << 30));
+    }
+
+    @Test
+    void sevenBWithDefaultsOnA24GbCardLeavesAPoolOfSeveral32kContexts() {
+        ModelConfig c = config(3584, 28, 4, 128);
+        long card = 24L << 30;
+        long contextBytes = 600L << 20;  // what a CUDA context and module take on an H100, measured as total - free
+        long other = contextBytes + CudaEngine.bytesBesideKv(c, 256, 32768, 16, card);
+        long budget = qwenchat.engine.kv.KvCacheSizing.budget(card, 0.90, other);
+        var sizing = qwenchat.engine.kv.KvCacheSizing.of(budget, qwenchat.engine.kv.KvCacheSizing.bytesPerToken(c, 2), 64, 32768);
+        System.out.println("[sizing] 7B on 24 GiB at 0.90: " + sizing.logLine());
+        assertTrue(sizing.totalTokens() >= 2 * 32768, sizing.logLine());
+        // Reserving 32K per sequence for 256 sequences (what the unpaged cache did) could never fit.
+        assertTrue(256L * 32768 * DeviceKvCache.blockBytes(c, 1) > card);
+    }
+
+    @Test
+    void simulatedDeviceMemoryCapsTheRealTotalAndRejectsNonsense() {
+        String old = System.getProperty(CudaEngine.SIMULATE_DEVICE_MEMORY);
+        try {
+            System.clearProperty(CudaEngine.SIMULATE_DEVICE_MEMORY);
+            assertEquals(80L << 30, CudaEngine.deviceMemory(80L << 30));
+            System.setProperty(CudaEngine.SIMULATE_DEVICE_MEMORY, "25769803776");
+            assertEquals(24L << 30, CudaEngine.deviceMemory(80L << 30));
+            assertEquals(16L << 30, CudaEngine.deviceMemory(16L << 30), "never more than the card has");
+            System.setProperty(CudaEngine.SIMULATE_DEVICE_MEMORY, "24G");
+            var e = assertThrows(EngineException.class, () -> CudaEngine.deviceMemory(80L << 30));
+            assertTrue(e.getMessage().contains("must be a byte count, got '24G'"), e.getMessage());
+        } finally {
+            if (old == null) System.clearProperty(CudaEngine.SIMULATE_DEVICE_MEMORY);
+            else System.setProperty(CudaEngine.SIMULATE_DEVICE_MEMORY, old);
+        }
     }
 }

@@ -176,10 +176,8 @@ class CudaKernelsTest {
     }
 
     @Test
-    void qkvGemvAddsBiasRotatesAndWritesTheCache() {
+    void qkvGemvAddsBiasRotatesAndWritesEachRowIntoItsSequencesBlock() {
         int rows = 4;
-        int maxT = 32768;
-        int slotsN = 3;
         int qDim = HEADS * HD;
         int kvDim = KV_HEADS * HD;
         int n = qDim + 2 * kvDim;
@@ -190,17 +188,21 @@ class CudaKernelsTest {
         float[] x = gaussian(r, rows * H, 1.0);
         int[] slots = {2, 0, 1, 2};
         int[] pos = {0, 5, 1000, 32767};
+        // Blocks of 48 tokens (no power of two) scattered over a pool with spare blocks in between.
+        PagedLayout kv = PagedLayout.shuffled(r, new int[] {6, 1001, 32768}, 48, KV_HEADS, HD, 7);
         float[] inv = new float[HD / 2];
         for (int i = 0; i < inv.length; i++) inv[i] = (float) (1 / Math.pow(1e6, (2.0 * i) / HD));
         float scale = 1.2f;
-        long cacheElems = (long) slotsN * KV_HEADS * maxT * HD;
+        long cacheElems = kv.poolElements();
         List<float[]> got = ctx.call(() -> {
             try (DeviceBuffer dw = bf16("w", w); DeviceBuffer db = bf16("bias", bias); DeviceBuffer dx = f32("x", x);
                  DeviceBuffer dinv = f32("inv", inv); DeviceBuffer ds = i32("slots", slots); DeviceBuffer dp = i32("pos", pos);
+                 DeviceBuffer dt = i32("block table", kv.table());
                  DeviceBuffer q = poisonedF32("q", (long) rows * qDim);
                  DeviceBuffer kc = poisonedBf16("k", cacheElems); DeviceBuffer vc = poisonedBf16("v", cacheElems)) {
                 k.gemv(GemvMode.QKV, dw.ptr(), dx.ptr(), n, H, rows, new GemvArgs(q.ptr(), null, db.ptr(), dinv.ptr(), scale,
-                        kc.ptr(), vc.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, HD, maxT));
+                        kc.ptr(), vc.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, HD,
+                        new CudaKernels.PagedKv(dt.ptr(), kv.maxBlocksPerSeq, kv.blockSize)));
                 ctx.synchronize();
                 List<float[]> out = new ArrayList<>();
                 out.add(readF32(q, rows * qDim));
@@ -209,7 +211,7 @@ class CudaKernelsTest {
                         float[] kvRow = new float[kvDim];
                         for (int h = 0; h < KV_HEADS; h++) {
                             short[] s = new short[HD];
-                            long off = ((((long) slots[b] * KV_HEADS + h) * maxT) + pos[b]) * HD * 2;
+                            long off = kv.offset(slots[b], h, pos[b]) * 2;
                             c.copyToHost(jcuda.Pointer.to(s), off, 2L * HD);
                             System.arraycopy(fromBf16(s), 0, kvRow, h * HD, HD);
                         }
@@ -218,7 +220,7 @@ class CudaKernelsTest {
                 }
                 // A position no row wrote must still hold the poison.
                 short[] untouched = new short[HD];
-                kc.copyToHost(jcuda.Pointer.to(untouched), ((((long) slots[1] * KV_HEADS) * maxT) + pos[1] + 1) * HD * 2, 2L * HD);
+                kc.copyToHost(jcuda.Pointer.to(untouched), kv.offset(slots[1], 0, pos[1] + 1) * 2, 2L * HD);
                 out.add(fromBf16(untouched));
                 return out;
             }
@@ -267,29 +269,31 @@ class CudaKernelsTest {
         assertTrue(rv < 1e-2, "v relL2 " + rv);
     }
 
-    @Test
-    void splitAttentionMatchesSoftmaxOverTheCachePrefix() {
-        int maxT = 8192;
-        int slotsN = 2;
+    @ParameterizedTest(name = "block size {0}")
+    @ValueSource(ints = {16, 48, 64, 128})
+    void splitAttentionMatchesSoftmaxOverTheSequencesPrefixThroughShuffledBlocks(int blockSize) {
+        // Rows of two sequences, one spanning 8192 tokens in many blocks; lengths that no block size divides.
         int[] slots = {0, 1, 0, 1, 0};
         int[] pos = {0, 127, 128, 4999, 8191};
         int rows = slots.length;
         int qDim = HEADS * HD;
         Random r = new Random(7);
+        PagedLayout kv = PagedLayout.shuffled(r, new int[] {8192, 5000}, blockSize, KV_HEADS, HD, 5);
         float[] q = gaussian(r, rows * qDim, 1.0);
-        int cacheElems = slotsN * KV_HEADS * maxT * HD;
+        int cacheElems = (int) kv.poolElements();
         float[] kc = roundBf16(gaussian(r, cacheElems, 1.0));
         float[] vc = roundBf16(gaussian(r, cacheElems, 1.0));
         float scale = (float) (1 / Math.sqrt(HD));
-        int splits = CudaKernels.splitsFor(maxT);
+        int splits = CudaKernels.splitsFor(8192);
         float[] got = ctx.call(() -> {
             try (DeviceBuffer dq = f32("q", q); DeviceBuffer dk = bf16("k", kc); DeviceBuffer dv = bf16("v", vc);
                  DeviceBuffer ds = i32("slots", slots); DeviceBuffer dp = i32("pos", pos);
+                 DeviceBuffer dt = i32("block table", kv.table());
                  DeviceBuffer po = DeviceBuffer.allocate("partO", 4L * rows * HEADS * splits * HD);
                  DeviceBuffer pm = DeviceBuffer.allocate("partMl", 8L * rows * HEADS * splits);
                  DeviceBuffer out = poisonedF32("out", (long) rows * qDim)) {
                 k.attentionPartial(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(), po.ptr(), pm.ptr(), rows, HEADS, KV_HEADS,
-                        HD, maxT, CudaKernels.splitsFor(8192), splits, scale);
+                        HD, new CudaKernels.PagedKv(dt.ptr(), kv.maxBlocksPerSeq, kv.blockSize), splits, splits, scale);
                 k.attentionCombine(po.ptr(), pm.ptr(), dp.ptr(), out.ptr(), rows, HEADS, HD, splits);
                 ctx.synchronize();
                 return readF32(out, rows * qDim);
@@ -301,12 +305,12 @@ class CudaKernelsTest {
             int len = pos[b] + 1;
             for (int h = 0; h < HEADS; h++) {
                 int kvh = h / group;
-                long base = ((long) slots[b] * KV_HEADS + kvh) * maxT * HD;
                 double[] s = new double[len];
                 double m = Double.NEGATIVE_INFINITY;
                 for (int t = 0; t < len; t++) {
+                    long base = kv.offset(slots[b], kvh, t);
                     double d = 0;
-                    for (int i = 0; i < HD; i++) d += (double) q[b * qDim + h * HD + i] * kc[(int) (base + (long) t * HD + i)];
+                    for (int i = 0; i < HD; i++) d += (double) q[b * qDim + h * HD + i] * kc[(int) (base + i)];
                     s[t] = d * scale;
                     m = Math.max(m, s[t]);
                 }
@@ -314,14 +318,14 @@ class CudaKernelsTest {
                 for (int t = 0; t < len; t++) sum += s[t] = Math.exp(s[t] - m);
                 for (int i = 0; i < HD; i++) {
                     double o = 0;
-                    for (int t = 0; t < len; t++) o += s[t] * vc[(int) (base + (long) t * HD + i)];
+                    for (int t = 0; t < len; t++) o += s[t] * vc[(int) (kv.offset(slots[b], kvh, t) + i)];
                     want[b * qDim + h * HD + i] = o / sum;
                 }
             }
         }
         assertEquals(0, nanCount(got), "unwritten attention outputs");
         double rel = relativeL2(got, want);
-        report("attention split/combine GQA 28/4 lens 1..8192", rel);
+        report("attention paged blocks of " + blockSize + ", lens 1..8192", rel);
         assertTrue(rel < 1e-4, "relL2 " + rel);
     }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import qwenchat.engine.ReferenceData;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -19,6 +20,8 @@ import qwenchat.weights.Checkpoint;
  * step()'s GPU sampling against the CPU Sampler on identical logits: a second engine on the same
  * checkpoint returns the raw logits (same kernels, bit-identical), the Sampler picks from them,
  * and every token and log-probability must agree, for greedy with penalties and seeded sampling.
+ * Rows 0 and 2 are constrained (a different allowed set each), rows 1 and 3 are not, so the one
+ * mask launch per pass must find the right logits row for each set.
  */
 @Tag("gpu")
 class CudaSamplingTest {
@@ -36,6 +39,12 @@ class CudaSamplingTest {
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine sampler = CudaEngineReferenceTest.engine(ref, ckpt, n, true);
              CudaEngine oracle = CudaEngineReferenceTest.engine(ref, ckpt, n, true)) {
+            BitSet[] allowed = new BitSet[n];
+            for (int i = 0; i < n; i += 2) {
+                allowed[i] = new BitSet();
+                java.util.Random rnd = new java.util.Random(17 + i);
+                for (int id = 0; id < sampler.config().vocabSize(); id++) if (rnd.nextInt(3) == 0) allowed[i].set(id);
+            }
             int[] a = new int[n];
             int[] b = new int[n];
             TokenHistory[] hist = new TokenHistory[n];
@@ -46,7 +55,7 @@ class CudaSamplingTest {
                 hist[i] = new TokenHistory();
                 int[] prompt = ref.prompts().get(i).ids();
                 hist[i].addPrompt(prompt);
-                step.add(StepRequest.prefill(a[i], prompt, params.get(i), 3));
+                step.add(StepRequest.prefill(a[i], prompt, params.get(i), 3).restrictedTo(allowed[i]));
             }
             List<SampledToken> got = sampler.step(step);
             float[][] logits = new float[n][];
@@ -55,17 +64,18 @@ class CudaSamplingTest {
             for (int t = 0; t < 24; t++) {
                 int[] next = new int[n];
                 for (int i = 0; i < n; i++) {
-                    SampledToken want = Sampler.sample(a[i], logits[i], params.get(i), hist[i], 3);
+                    SampledToken want = Sampler.sample(a[i], logits[i], params.get(i), hist[i], 3, allowed[i]);
                     SampledToken g = got.get(i);
                     assertEquals(want.token(), g.token(), "step " + t + " params " + params.get(i));
                     assertEquals(want.logprob(), g.logprob(), 1e-4f, "logprob step " + t);
                     assertEquals(Arrays.toString(want.topIds()), Arrays.toString(g.topIds()), "top ids step " + t);
+                    if (allowed[i] != null) assertEquals(true, allowed[i].get(g.token()), "an allowed id, step " + t);
                     if (want.token() != Sampler.argmax(logits[i])) distinctDraws++;
                     next[i] = g.token();
                     hist[i].addGenerated(next[i]);
                 }
                 step.clear();
-                for (int i = 0; i < n; i++) step.add(StepRequest.decode(a[i], next[i], params.get(i), 3));
+                for (int i = 0; i < n; i++) step.add(StepRequest.decode(a[i], next[i], params.get(i), 3).restrictedTo(allowed[i]));
                 got = sampler.step(step);
                 logits = oracle.decodeLogits(b, next);
             }

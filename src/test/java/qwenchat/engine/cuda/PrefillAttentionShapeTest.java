@@ -10,11 +10,9 @@ import org.junit.jupiter.api.Test;
 class PrefillAttentionShapeTest {
     @Test
     void fusedQkvStridesForQwen7b() {
-        PrefillAttention.Strides s = PrefillAttention.Strides.fusedQkv(28, 4, 4096);
+        PrefillAttention.Strides s = PrefillAttention.Strides.fusedQkv(28, 4);
         assertEquals(4608, s.qToken());
         assertEquals(128, s.qHead());
-        assertEquals(4096 * 128, s.kvHead());
-        assertEquals(128, s.kvToken());
         assertEquals(3584, s.outToken());
         assertEquals(128, s.outHead());
     }
@@ -29,8 +27,8 @@ class PrefillAttentionShapeTest {
 
     @Test
     void rejectsStrideThatBreaks16ByteRows() {
-        var e = assertThrows(IllegalArgumentException.class, () -> new PrefillAttention.Strides(4608, 128, 100, 128, 3584, 128));
-        assertTrue(e.getMessage().contains("stride kvHead must be a non-negative multiple of 8 elements, got 100"), e.getMessage());
+        var e = assertThrows(IllegalArgumentException.class, () -> new PrefillAttention.Strides(4608, 100, 3584, 128));
+        assertTrue(e.getMessage().contains("stride qHead must be a non-negative multiple of 8 elements, got 100"), e.getMessage());
     }
 
     @Test

@@ -1,0 +1,107 @@
+package qwenchat.serving;
+
+import java.util.ArrayList;
+import java.util.List;
+import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.KvBlockUsage;
+
+/**
+ * Decides what the next engine step carries, and changes nothing: the loop carries the plan out.
+ *
+ * <p>A step has a budget of {@code maxBatchedTokens} tokens. Every running sequence that has
+ * finished its prefill decodes one token first, so streams never stall behind a long prompt. What
+ * is left goes to prefill chunks: sequences already prefilling, oldest first, then newcomers from
+ * the head of the queue. A prompt longer than what is left is prefilled over several steps, which
+ * bounds each step's time and so the gap between two tokens of every running stream.
+ *
+ * <p>When the KV pool cannot hold the step, the newest running sequences give way
+ * ({@link PreemptionPolicy}) and no one is admitted that step. Newcomers are admitted while
+ * {@link KvAdmission} finds room for their whole feed, counting blocks as if nothing were cached
+ * (a cached prefix only lowers what they take). With prefix caching, a newcomer starts on the
+ * cached blocks that hold the longest prefix of its feed and only the rest is prefilled.
+ */
+final class StepPlanner {
+
+    private final int maxBatchedTokens;
+    private final boolean prefixCaching;
+
+    StepPlanner(int maxBatchedTokens, boolean prefixCaching) {
+        if (maxBatchedTokens < 1) throw new IllegalArgumentException("maxBatchedTokens must be >= 1, got " + maxBatchedTokens);
+        this.maxBatchedTokens = maxBatchedTokens;
+        this.prefixCaching = prefixCaching;
+    }
+
+    int maxBatchedTokens() {
+        return maxBatchedTokens;
+    }
+
+    /**
+     * @param running the open sequences, by arrival
+     * @param waitingHead the head of the queue, at least as many as there are free slots
+     * @param engine read only: sequence lengths, the KV pool's usage, cached prefixes
+     */
+    StepPlan plan(List<ScheduledSequence> running, List<ScheduledSequence> waitingHead, InferenceEngine engine) {
+        int budget = maxBatchedTokens;
+        List<StepPlan.Work> decodes = new ArrayList<>();
+        List<StepPlan.Work> chunks = new ArrayList<>();
+        int[] adds = new int[running.size()];
+        int[] held = new int[running.size()];
+        for (int i = 0; i < running.size(); i++) {
+            ScheduledSequence s = running.get(i);
+            held[i] = engine.sequenceLength(s.slot);
+            if (s.prefilled) {
+                decodes.add(StepPlan.Work.decode(s));
+                adds[i] = 1;
+                budget--;
+            }
+        }
+        for (int i = 0; i < running.size(); i++) {
+            ScheduledSequence s = running.get(i);
+            if (s.prefilled || budget <= 0) continue;
+            int remaining = s.feedLength() - held[i];
+            int n = Math.min(remaining, budget);
+            chunks.add(StepPlan.Work.chunk(s, n, n == remaining));
+            adds[i] = n;
+            budget -= n;
+        }
+        KvBlockUsage usage = engine.kvUsage();
+        int[] needs = new int[running.size()];
+        int[] heldBlocks = new int[running.size()];
+        int committed = 0;
+        for (int i = 0; i < running.size(); i++) {
+            needs[i] = usage.blocksFor((long) held[i] + adds[i]) - usage.blocksFor(held[i]);
+            heldBlocks[i] = usage.blocksFor(held[i]);
+            committed += needs[i];
+        }
+        int victims = running.size() < 2 ? 0 : PreemptionPolicy.victims(needs, heldBlocks, usage.freeBlocks());
+        if (victims > 0) {
+            // The freed room goes to the sequences kept and to the victims, now at the head of the
+            // queue, rather than to a newcomer that would be preempted next.
+            List<ScheduledSequence> preempt = new ArrayList<>(running.subList(running.size() - victims, running.size()));
+            List<StepPlan.Work> work = new ArrayList<>();
+            for (StepPlan.Work w : decodes) if (!preempt.contains(w.sequence())) work.add(w);
+            int left = maxBatchedTokens;
+            for (StepPlan.Work w : chunks) if (!preempt.contains(w.sequence())) work.add(w);
+            for (StepPlan.Work w : work) left -= w.tokens();
+            return new StepPlan(preempt.reversed(), List.of(), work, left);
+        }
+        List<StepPlan.Admission> admitted = new ArrayList<>();
+        int slots = engine.capacity().maxSequences() - running.size();
+        for (ScheduledSequence s : waitingHead) {
+            if (slots == 0 || budget <= 0) break;
+            boolean nothingRunning = running.isEmpty() && admitted.isEmpty();
+            if (!KvAdmission.admits(usage, committed, s.feedLength(), nothingRunning)) break;
+            int cached = prefixCaching ? engine.cachedPrefixLength(s.feedTokens()) : 0;
+            int remaining = s.feedLength() - cached;
+            int n = Math.min(remaining, budget);
+            admitted.add(new StepPlan.Admission(s, prefixCaching, cached));
+            chunks.add(StepPlan.Work.chunk(s, n, n == remaining));
+            budget -= n;
+            committed += usage.blocksFor(s.feedLength());
+            slots--;
+        }
+        List<StepPlan.Work> work = new ArrayList<>(decodes);
+        work.addAll(chunks);
+        return new StepPlan(List.of(), admitted, work, budget);
+    }
+}

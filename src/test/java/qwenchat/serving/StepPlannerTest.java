@@ -1,0 +1,116 @@
+package qwenchat.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.sampling.SamplingParams;
+
+/** What the planner puts into a step, on an engine that only keeps the KV books. */
+class StepPlannerTest {
+
+    private long clock;
+
+    /** A prompt of its own for every id; see {@link #sequence(String, int, int)} for shared ones. */
+    private ScheduledSequence sequence(String id, int promptLength) {
+        return sequence(id, promptLength, 1000 * id.charAt(0));
+    }
+
+    private ScheduledSequence sequence(String id, int promptLength, int firstToken) {
+        int[] prompt = new int[promptLength];
+        for (int i = 0; i < promptLength; i++) prompt[i] = firstToken + i;
+        GenerationRequest r = new GenerationRequest(id, prompt, 32, SamplingParams.greedyDecoding(), List.of(), 0);
+        return new ScheduledSequence(r, null, ++clock, Long.MAX_VALUE, promptLength + 32, () -> { });
+    }
+
+    /** A running sequence whose prompt is prefilled and which decodes from now on. */
+    private ScheduledSequence decoding(BookkeepingEngine e, String id, int promptLength) {
+        return decoding(e, sequence(id, promptLength));
+    }
+
+    private static ScheduledSequence decoding(BookkeepingEngine e, ScheduledSequence s) {
+        s.slot = e.openSequence();
+        e.blocks.appendAll(new int[] {s.slot}, new int[][] {s.feedTokens()});
+        s.prefilled = true;
+        s.addGenerated(7);
+        s.lastToken = 7;
+        return s;
+    }
+
+    private static List<String> ids(List<StepPlan.Work> work) {
+        return work.stream().map(w -> w.sequence().requestId() + (w.decode() ? ":decode" : ":" + w.tokens())).toList();
+    }
+
+    @Test
+    void runningDecodesComeFirstAndPrefillChunksFillTheRestOfTheBudget() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 16, 100));
+        ScheduledSequence a = decoding(e, "a", 10);
+        ScheduledSequence b = decoding(e, "b", 10);
+        ScheduledSequence c = sequence("c", 100);
+        ScheduledSequence d = sequence("d", 5);
+        StepPlan plan = new StepPlanner(32, true).plan(List.of(a, b), List.of(c, d), e);
+        assertThat(ids(plan.work())).containsExactly("a:decode", "b:decode", "c:30");
+        assertThat(plan.admit()).extracting(StepPlan.Admission::sequence).containsExactly(c);
+        assertThat(plan.work().get(2).lastChunk()).isFalse();
+        assertThat(plan.budgetLeft()).isZero();
+    }
+
+    @Test
+    void aSequenceStillPrefillingGetsItsNextChunkBeforeNewcomersDo() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 16, 100));
+        ScheduledSequence a = decoding(e, "a", 10);
+        ScheduledSequence c = sequence("c", 100);
+        c.slot = e.openSequence();
+        e.blocks.appendAll(new int[] {c.slot}, new int[][] {java.util.Arrays.copyOf(c.feedTokens(), 80)});
+        ScheduledSequence n = sequence("n", 50);
+        StepPlan plan = new StepPlanner(40, true).plan(List.of(a, c), List.of(n), e);
+        assertThat(ids(plan.work())).containsExactly("a:decode", "c:20", "n:19");
+        assertThat(plan.work().get(1).lastChunk()).isTrue();
+        assertThat(plan.work().get(2).lastChunk()).isFalse();
+    }
+
+    @Test
+    void aNewcomerStartsOnItsCachedPrefixAndPrefillsOnlyTheRest() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 16, 100));
+        ScheduledSequence warm = decoding(e, sequence("warm", 40, 5)); // fills two blocks of the shared prefix
+        ScheduledSequence n = sequence("n", 45, 5);
+        StepPlan cached = new StepPlanner(2048, true).plan(List.of(warm), List.of(n), e);
+        assertThat(cached.admit()).containsExactly(new StepPlan.Admission(n, true, 32));
+        assertThat(ids(cached.work())).containsExactly("warm:decode", "n:13");
+        StepPlan uncached = new StepPlanner(2048, false).plan(List.of(warm), List.of(n), e);
+        assertThat(uncached.admit()).containsExactly(new StepPlan.Admission(n, false, 0));
+        assertThat(ids(uncached.work())).containsExactly("warm:decode", "n:45");
+    }
+
+    @Test
+    void whenThePoolCannotHoldTheStepTheNewestGiveWayAndNobodyIsAdmitted() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 4, 6));
+        ScheduledSequence a = decoding(e, "a", 8); // two full blocks: its decode needs a third
+        ScheduledSequence b = decoding(e, "b", 8);
+        ScheduledSequence c = decoding(e, "c", 8);
+        StepPlan plan = new StepPlanner(64, true).plan(List.of(a, b, c), List.of(sequence("n", 2)), e);
+        // Three blocks needed, none free: c's two make room for a and b.
+        assertThat(plan.preempt()).containsExactly(c);
+        assertThat(ids(plan.work())).containsExactly("a:decode", "b:decode");
+        assertThat(plan.admit()).isEmpty();
+    }
+
+    @Test
+    void nobodyIsAdmittedWhenDecodesTakeTheWholeBudgetOrNoSlotIsFree() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(2, 4096, 16, 100));
+        ScheduledSequence a = decoding(e, "a", 10);
+        ScheduledSequence b = decoding(e, "b", 10);
+        assertThat(new StepPlanner(1, true).plan(List.of(a), List.of(sequence("n", 3)), e).work()).hasSize(1);
+        assertThat(new StepPlanner(64, true).plan(List.of(a, b), List.of(sequence("n", 3)), e).admit()).isEmpty();
+    }
+
+    @Test
+    void aPreemptedSequenceIsRecomputedFromItsPromptAndItsGeneratedTokens() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 16, 100));
+        ScheduledSequence p = sequence("p", 20);
+        for (int i = 0; i < 5; i++) p.addGenerated(7);
+        StepPlan plan = new StepPlanner(2048, true).plan(List.of(), List.of(p), e);
+        assertThat(ids(plan.work())).containsExactly("p:25");
+    }
+}
