@@ -12,6 +12,13 @@
   let countTimer = null;
   let renderPending = false;
   let appShown = false;
+  // A turn the user sent while the socket was down or the model reloading: {convId}. It goes out
+  // as soon as the server is ready again, so nothing typed is lost.
+  let queued = null;
+  let stopRequested = false;
+  let sending = false;
+  let checkRef = 0;
+  const checks = new Map(); // ref → resolve, for the count a send waits on
 
   // ---------- connection ----------
 
@@ -20,21 +27,32 @@
     $('connection-state').textContent = I18N.t('connecting');
     let url = base;
     try { url = await ChatKey.socketUrl(base); } catch (e) { console.error('chat ticket', e); }
-    ws = new WebSocket(url);
-    ws.onopen = () => { $('connection-banner').hidden = true; $('connection-state').textContent = ''; };
-    ws.onmessage = ev => handle(JSON.parse(ev.data));
-    ws.onclose = () => {
-      if (gen) finishGeneration({ finishReason: 'cancelled' });
-      $('connection-banner').textContent = I18N.t('reconnecting');
-      $('connection-banner').hidden = !appShown;
+    const socket = new WebSocket(url);
+    ws = socket;
+    socket.onopen = () => { showBanner(null); $('connection-state').textContent = ''; };
+    socket.onmessage = ev => handle(JSON.parse(ev.data));
+    socket.onclose = () => {
+      if (ws !== socket) return;
+      // The server went away mid-reply: what arrived is kept and marked, with a Retry.
+      if (gen) finishGeneration({ finishReason: 'interrupted' });
+      for (const resolve of checks.values()) resolve(null);
+      checks.clear();
+      showBanner(I18N.t('reconnecting'));
       $('connection-state').textContent = I18N.t('reconnecting');
       setTimeout(connect, 1000);
     };
   }
 
+  function socketOpen() { return !!ws && ws.readyState === 1; }
+
   function sendFrame(frame) {
-    if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; }
+    if (socketOpen()) { ws.send(JSON.stringify(frame)); return true; }
     return false;
+  }
+
+  function showBanner(text) {
+    $('connection-banner').textContent = text || '';
+    $('connection-banner').hidden = !text || !appShown;
   }
 
   function handle(f) {
@@ -55,9 +73,18 @@
     if (s.state === 'READY' && s.model) {
       model = s.model;
       showApp();
+      showBanner(null);
+      flushQueued();
       return;
     }
     model = null;
+    if (appShown) {
+      // A restarted server reloading its model: the conversation stays on screen, and what the
+      // user sends meanwhile waits for it.
+      showBanner(s.state === 'FAILED' ? I18N.t('loadFailed') + ' ' + (s.error || '')
+        : I18N.t('modelReloading') + ' ' + Math.round(Math.max(0, Math.min(100, s.percent || 0))) + '%');
+      return;
+    }
     showLoading(s);
   }
 
@@ -156,9 +183,12 @@
       const li = document.createElement('li');
       li.className = 'conv' + (conv && c.id === conv.id ? ' active' : '');
       li.dataset.id = c.id;
-      const title = document.createElement('span');
+      // Buttons, not spans: reachable by Tab and announced with their names.
+      const title = document.createElement('button');
+      title.type = 'button';
       title.className = 'conv-title';
       title.textContent = c.title || I18N.t('untitled');
+      if (conv && c.id === conv.id) title.setAttribute('aria-current', 'true');
       title.addEventListener('click', () => {
         if (gen) return;
         openConversation(c.id);
@@ -168,6 +198,7 @@
       del.type = 'button';
       del.className = 'conv-delete';
       del.title = I18N.t('delete');
+      del.setAttribute('aria-label', I18N.t('deleteConversation') + ': ' + (c.title || I18N.t('untitled')));
       del.textContent = '✕';
       del.addEventListener('click', () => {
         if (gen && conv.id === c.id) return;
@@ -237,7 +268,14 @@
     if (m.role === 'assistant') Render.markdown(content, m.content);
     else content.textContent = m.content;
     el.appendChild(content);
-    if (m.role === 'assistant' && m.stats) el.appendChild(statsElement(m.stats));
+    if (m.role === 'assistant' && m.stats) el.appendChild(statsElement(m.stats, index));
+    if (m.role === 'user' && queued && queued.convId === conv.id && index === conv.messages.length - 1) {
+      const wait = document.createElement('div');
+      wait.className = 'queued-note';
+      wait.textContent = I18N.t('waitingForConnection');
+      el.classList.add('queued');
+      el.appendChild(wait);
+    }
     if (m.role === 'user') {
       const edit = document.createElement('button');
       edit.type = 'button';
@@ -249,9 +287,23 @@
     return el;
   }
 
-  function statsElement(s) {
+  function statsElement(s, index) {
     const d = document.createElement('div');
     d.className = 'stats';
+    if (s.finishReason === 'interrupted' || s.finishReason === 'error') {
+      d.classList.add('interrupted');
+      d.textContent = I18N.t(s.finishReason === 'error' ? 'failedReply' : 'interrupted');
+      // Only the last reply can be generated again without rewriting what came after it.
+      if (index === conv.messages.length - 1) {
+        const retry = document.createElement('button');
+        retry.type = 'button';
+        retry.className = 'retry';
+        retry.textContent = I18N.t('retry');
+        retry.addEventListener('click', regenerate);
+        d.append(' ', retry);
+      }
+      return d;
+    }
     const parts = [s.tokens + ' ' + I18N.t('tokens')];
     if (s.tps != null) parts.push(s.tps.toFixed(1) + ' tok/s');
     if (s.ttft != null) parts.push(I18N.t('ttft') + ' ' + s.ttft + ' ms');
@@ -290,13 +342,16 @@
     ta.focus();
   }
 
-  function showNote(text) {
+  function showNote(text, detail) {
     // The context meter re-counts on every keystroke; one refusal is enough to show.
     const last = $('messages').lastElementChild;
     if (last && last.classList.contains('note') && last.textContent === text) return;
     const n = document.createElement('div');
     n.className = 'msg note error';
+    n.setAttribute('role', 'alert');
     n.textContent = text;
+    // The server's own words (English, with numbers) stay at hand for a bug report.
+    if (detail && detail !== text) n.title = detail;
     $('messages').appendChild(n);
     $('messages').scrollTop = $('messages').scrollHeight;
   }
@@ -310,9 +365,30 @@
     return out;
   }
 
-  function send() {
+  /** The server's token count of these messages, or null where it cannot answer now. */
+  function countNow(messages) {
+    const ref = 'send-' + (++checkRef);
+    return new Promise(resolve => {
+      if (!sendFrame({ type: 'count', ref, presetId: conv.presetId, messages })) { resolve(null); return; }
+      checks.set(ref, resolve);
+    });
+  }
+
+  async function send() {
     const text = $('input').value.trim();
-    if (!text || gen || !model) return;
+    if (!text || gen || queued || sending || !appShown) return;
+    const draft = conv.messages.map(m => ({ role: m.role, content: m.content })).concat([{ role: 'user', content: text }]);
+    if (model && socketOpen()) {
+      // Refused here, before anything is stored: the reply needs at least one token of room.
+      sending = true;
+      let tokens;
+      try { tokens = await countNow(draft); } finally { sending = false; }
+      if (tokens != null && model && tokens >= model.contextLength) {
+        showNote(I18N.t('tooLongForContext').replace('{tokens}', tokens).replace('{size}', model.contextLength));
+        return;
+      }
+    }
+    if ($('input').value.trim() !== text || gen || queued) return;
     $('input').value = '';
     conv.messages.push({ role: 'user', content: text });
     persist();
@@ -320,11 +396,26 @@
     generate();
   }
 
+  function flushQueued() {
+    if (!queued || gen || !model || !socketOpen()) return;
+    const q = queued;
+    queued = null;
+    if (conv.id !== q.convId || !conv.messages.length || conv.messages[conv.messages.length - 1].role !== 'user') { renderMessages(); return; }
+    renderMessages();
+    generate();
+  }
+
   function generate() {
     const history = conv.messages.slice();
     const id = Store.newId();
-    const ok = sendFrame({ type: 'chat', id, presetId: conv.presetId, messages: history.map(m => ({ role: m.role, content: m.content })), params: explicitParams() });
-    if (!ok) { showNote(I18N.t('reconnecting')); return; }
+    stopRequested = false;
+    const ok = model && sendFrame({ type: 'chat', id, presetId: conv.presetId, messages: history.map(m => ({ role: m.role, content: m.content })), params: explicitParams() });
+    if (!ok) {
+      // Kept on screen, marked as waiting, and sent when the server is back (flushQueued).
+      queued = { convId: conv.id };
+      renderMessages();
+      return;
+    }
     conv.messages.push({ role: 'assistant', content: '' });
     const el = messageElement(conv.messages[conv.messages.length - 1], conv.messages.length - 1);
     el.classList.add('streaming');
@@ -363,6 +454,8 @@
   function finishGeneration(f) {
     const g = gen;
     gen = null;
+    const stopped = stopRequested;
+    stopRequested = false;
     const m = conv.id === g.convId ? conv.messages[conv.messages.length - 1] : null;
     if (m && m.role === 'assistant') {
       m.content = g.text;
@@ -373,28 +466,49 @@
     renderMessages();
     requestCount();
     // A reply cut off by the server (its time limit) is kept, and the reason is shown once.
-    if (f.error) showNote(f.error);
+    if (f.error) showNote(I18N.t(f.finishReason === 'timeout' ? 'timeoutNote' : 'err_unknown'), f.error);
+    // Stop hides the button that had focus; the keyboard user continues in the input.
+    if (stopped) $('input').focus();
+  }
+
+  function errorText(f) {
+    const key = 'err_' + f.code;
+    return I18N.has(key) ? I18N.t(key) : I18N.t('err_unknown');
   }
 
   function onError(f) {
     if (gen && f.id === gen.id) {
       const g = gen;
       gen = null;
+      stopRequested = false;
       const last = conv.messages[conv.messages.length - 1];
       if (last && last.role === 'assistant') {
         if (g.text) { last.content = g.text; last.stats = { tokens: 0, finishReason: 'error' }; } else conv.messages.pop();
       }
+      let restored = false;
+      if (f.code === 'context_overflow' && !g.text) {
+        // The refused message is not kept: it goes back into the box to be shortened.
+        const user = conv.messages[conv.messages.length - 1];
+        if (user && user.role === 'user' && !$('input').value.trim()) { conv.messages.pop(); $('input').value = user.content; restored = true; }
+      }
       persist();
       renderMessages();
-      showNote(f.message);
+      showNote(errorText(f), f.message);
+      if (restored) requestCount();
       return;
     }
+    if (f.id != null && checks.has(f.id)) { checks.get(f.id)(null); checks.delete(f.id); return; }
     if (f.id == null || f.id === String(countRef)) {
-      if (f.code !== 'model_not_ready') showNote(f.message);
+      if (f.code !== 'model_not_ready') showNote(errorText(f), f.message);
     }
   }
 
-  function stop() { if (gen) sendFrame({ type: 'stop' }); }
+  function stop() {
+    if (!gen) return;
+    stopRequested = true;
+    sendFrame({ type: 'stop' });
+    $('input').focus();
+  }
 
   function regenerate() {
     if (gen || !model || conv.messages.length === 0) return;
@@ -427,6 +541,7 @@
   }
 
   function onCount(f) {
+    if (checks.has(f.ref)) { checks.get(f.ref)(f.tokens); checks.delete(f.ref); return; }
     if (f.ref !== String(countRef)) return;
     setMeter(f.tokens, f.contextLength);
   }
@@ -515,6 +630,10 @@
     });
     $('input').addEventListener('input', requestCount);
     $('stop-btn').addEventListener('click', stop);
+    // Esc stops a streaming reply from anywhere on the page (an open dialog handles its own Esc).
+    document.addEventListener('keydown', ev => {
+      if (ev.key === 'Escape' && gen && !ev.isComposing && !$('preset-dialog').open) { ev.preventDefault(); stop(); }
+    });
     $('regenerate').addEventListener('click', regenerate);
     $('new-chat').addEventListener('click', newChat);
     $('preset-select').addEventListener('change', onPresetChange);
@@ -525,6 +644,9 @@
       if (appShown) { renderPresetSelect(); renderConversationList(); if (!gen) renderMessages(); }
       else if (lastStatus) showLoading(lastStatus);
     });
+    $('theme-switch').addEventListener('click', () => Theme.toggle());
+    Theme.apply();
+    $('import-button').addEventListener('click', () => $('import-conversations').click());
     $('export-conversations').addEventListener('click', () => download('qwen-chat-conversations.json', Store.exportJson()));
     $('import-conversations').addEventListener('change', async ev => {
       const file = ev.target.files[0];
@@ -545,6 +667,9 @@
   window.QwenChat = {
     importConversations(text) { const added = Store.importJson(text); if (added.length) openConversation(added[0].id); return added.length; },
     get generating() { return !!gen; },
+    get queued() { return !!queued; },
+    /** Drops the socket as a lost server would (the page then reconnects by itself). */
+    dropConnection() { if (ws) ws.close(); },
   };
 
   I18N.apply();

@@ -22,6 +22,17 @@
       stage_DOWNLOAD_MODEL: 'Downloading the model', stage_RESOLVE_MODEL: 'Resolving the model directory', stage_VALIDATE_FILES: 'Validating config, tokenizer and weights',
       stage_LOAD_WEIGHTS: 'Loading weights into the engine', stage_WARM_UP: 'Warm-up generation',
       stage_SELF_CHECK: 'Self-check', stage_READY: 'Ready',
+      interrupted: 'Interrupted: the connection to the server was lost.', failedReply: 'The reply failed.', retry: 'Retry',
+      waitingForConnection: 'Waiting for connection…', modelReloading: 'The server is reloading the model; your conversation is kept and messages wait for it:',
+      tooLongForContext: 'This message does not fit: the conversation would be {tokens} tokens, and the context holds {size}. Shorten it or start a new chat.',
+      timeoutNote: 'The reply was cut off at the server\'s time limit.',
+      err_model_not_ready: 'The model is not ready yet.', err_busy: 'The server is busy. Try again in a moment.',
+      err_context_overflow: 'The conversation no longer fits the model\'s context. Shorten the message or start a new chat.',
+      err_invalid_request: 'The server refused the request as invalid.', err_generation_in_progress: 'A reply is still being generated.',
+      err_message_too_large: 'The message is too large to send.', err_engine_failure: 'The model failed while answering. Try again.',
+      err_unknown: 'The server reported an error.',
+      messageLabel: 'Message', openMenu: 'Open the menu', closeMenu: 'Close the menu', conversations: 'Conversations',
+      history: 'History', imageInReply: 'image from the reply', contextMeter: 'Context used', darkMode: 'Dark mode', deleteConversation: 'Delete conversation',
     },
     zh: {
       newChat: '新对话', exportChats: '导出', importChats: '导入', managePresets: '角色预设',
@@ -44,6 +55,17 @@
       stage_DOWNLOAD_MODEL: '下载模型', stage_RESOLVE_MODEL: '定位模型目录', stage_VALIDATE_FILES: '校验配置、分词器和权重',
       stage_LOAD_WEIGHTS: '将权重加载到推理引擎', stage_WARM_UP: '预热生成',
       stage_SELF_CHECK: '自检', stage_READY: '就绪',
+      interrupted: '已中断：与服务器的连接断开。', failedReply: '回复失败。', retry: '重试',
+      waitingForConnection: '等待连接…', modelReloading: '服务器正在重新加载模型，对话已保留，消息将在加载完成后发送：',
+      tooLongForContext: '这条消息放不下：对话将有 {tokens} 个 token，而上下文只能容纳 {size} 个。请缩短消息或开始新对话。',
+      timeoutNote: '回复因超出服务器时限而中断。',
+      err_model_not_ready: '模型尚未就绪。', err_busy: '服务器繁忙，请稍后再试。',
+      err_context_overflow: '对话已超出模型的上下文长度。请缩短消息或开始新对话。',
+      err_invalid_request: '服务器认为请求无效。', err_generation_in_progress: '上一条回复仍在生成中。',
+      err_message_too_large: '消息过大，无法发送。', err_engine_failure: '模型回答时出错，请重试。',
+      err_unknown: '服务器报告了一个错误。',
+      messageLabel: '消息', openMenu: '打开菜单', closeMenu: '关闭菜单', conversations: '对话列表',
+      history: '历史记录', imageInReply: '回复中的图片', contextMeter: '已用上下文', darkMode: '深色模式', deleteConversation: '删除对话',
     },
   };
 
@@ -52,6 +74,7 @@
 
   window.I18N = {
     get lang() { return lang; },
+    has(key) { return key in STRINGS.en; },
     t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.en[key] || key; },
     /** Picks the UI language's side of a {en, zh} text from the server. */
     pick(text) { return text ? (text[lang] || text.en || text.zh || '') : ''; },
@@ -59,6 +82,7 @@
     apply(root) {
       document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
       (root || document).querySelectorAll('[data-i18n]').forEach(el => { el.textContent = this.t(el.dataset.i18n); });
+      (root || document).querySelectorAll('[data-i18n-aria]').forEach(el => { el.setAttribute('aria-label', this.t(el.dataset.i18nAria)); });
       (root || document).querySelectorAll('[data-i18n-placeholder]').forEach(el => { el.placeholder = this.t(el.dataset.i18nPlaceholder); });
       const sw = document.getElementById('lang-switch');
       if (sw) sw.textContent = lang === 'zh' ? 'English' : '中文';

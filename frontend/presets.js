@@ -123,6 +123,7 @@
         } catch (e) { showError(e); }
       });
       document.getElementById('presets-export').addEventListener('click', () => { window.location.href = '/api/presets/export'; });
+      document.getElementById('presets-import-button').addEventListener('click', () => document.getElementById('presets-import').click());
       document.getElementById('presets-import').addEventListener('change', async ev => {
         const file = ev.target.files[0];
         ev.target.value = '';

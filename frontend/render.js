@@ -5,6 +5,8 @@
 
   // Links from model output open in a new tab without access to this page.
   DOMPurify.addHook('afterSanitizeAttributes', node => {
+    // An image without alt text is announced as a bare file name, or not at all.
+    if (node.tagName === 'IMG' && !node.hasAttribute('alt')) node.setAttribute('alt', I18N.t('imageInReply'));
     if (node.tagName === 'A' && node.hasAttribute('href')) {
       node.setAttribute('target', '_blank');
       node.setAttribute('rel', 'noopener noreferrer');

@@ -608,4 +608,228 @@ class ChatPageBrowserTest {
         assertThat(js("return localStorage.getItem('qwenchat.conversations')")).isEqualTo(before);
         assertThat(listedConversationIds()).doesNotContain("fine", "broken");
     }
+
+    private String lastStats() {
+        List<WebElement> replies = messages("assistant");
+        return replies.get(replies.size() - 1).findElement(By.cssSelector(".stats")).getText();
+    }
+
+    /** Makes every new socket fail to connect, as while the server is down; {@link #serverBack()} undoes it. */
+    private void serverDown() {
+        js("if (!window.__realWebSocket) window.__realWebSocket = window.WebSocket;"
+                + "window.WebSocket = function () { return new window.__realWebSocket('ws://127.0.0.1:9/'); };");
+        js("QwenChat.dropConnection()");
+    }
+
+    private void serverBack() {
+        js("if (window.__realWebSocket) window.WebSocket = window.__realWebSocket;");
+    }
+
+    @Test
+    @Order(16)
+    void aMessageSentWhileTheServerIsDownWaitsVisiblyAndGoesOutOnReconnect() throws Exception {
+        el("new-chat").click();
+        setMaxTokens(4);
+        serverDown();
+        wait.until(d -> el("connection-banner").isDisplayed());
+        sendMessage("Sent while offline");
+        wait.until(d -> messages("user").size() == 1);
+        WebElement user = messages("user").get(0);
+        assertThat(user.getText()).contains("Sent while offline").contains("Waiting for connection…");
+        assertThat(el("input").getAttribute("value")).isEmpty();
+        assertThat(messages("assistant")).isEmpty();
+        // It is stored at once, so even a reload does not lose it.
+        assertThat(js("return Store.conversations().some(c => c.messages.some(m => m.content === 'Sent while offline'))")).isEqualTo(true);
+        shot("queued.png");
+
+        serverBack();
+        wait.until(d -> messages("assistant").size() == 1 && el("stop-btn").getAttribute("hidden") != null);
+        assertThat(lastStats()).startsWith("4 tokens");
+        assertThat(driver.findElements(By.cssSelector("#messages .queued-note"))).isEmpty();
+        assertThat(el("connection-banner").isDisplayed()).isFalse();
+    }
+
+    @Test
+    @Order(17)
+    void aReplyCutOffByALostServerShowsInterruptedWithRetry() throws Exception {
+        el("new-chat").click();
+        setMaxTokens(3000);
+        sendMessage("Tell me a long story");
+        wait.until(d -> el("stop-btn").isDisplayed() && !messages("assistant").get(0).getText().isBlank());
+        serverDown();
+        wait.until(d -> !d.findElements(By.cssSelector("#messages .stats.interrupted")).isEmpty());
+        assertThat(lastStats()).startsWith("Interrupted: the connection to the server was lost.");
+        assertThat(lastStats()).doesNotContain("0 tokens");
+        // What arrived before the loss is kept.
+        assertThat(messages("assistant").get(0).findElement(By.cssSelector(".content")).getText()).isNotBlank();
+        shot("interrupted.png");
+
+        serverBack();
+        wait.until(d -> !el("connection-banner").isDisplayed());
+        setMaxTokens(5);
+        messages("assistant").get(0).findElement(By.cssSelector(".stats .retry")).click();
+        waitUntilIdle();
+        assertThat(messages("assistant")).hasSize(1);
+        assertThat(lastStats()).startsWith("5 tokens");
+    }
+
+    @Test
+    @Order(18)
+    void whileTheModelReloadsAfterARestartTheConversationStaysOnScreenWithABanner() throws Exception {
+        int shown = messages("user").size() + messages("assistant").size();
+        // The restarted server: a socket that says the model is loading.
+        js("if (!window.__realWebSocket) window.__realWebSocket = window.WebSocket; window.__fakes = [];"
+                + "window.WebSocket = class { constructor() { this.readyState = 0; window.__fakes.push(this);"
+                + "  setTimeout(() => { this.readyState = 1; this.onopen(); this.onmessage({ data: JSON.stringify({ type: 'status', state: 'LOADING',"
+                + "  stage: 'LOAD_WEIGHTS', percent: 40, stages: [], model: null, demo: true }) }); }, 50); }"
+                + "  send() {} close() { if (this.readyState === 3) return; this.readyState = 3; this.onclose(); } };");
+        js("QwenChat.dropConnection()");
+        wait.until(d -> el("connection-banner").getText().contains("reloading the model"));
+        assertThat(el("connection-banner").getText()).endsWith("40%");
+        assertThat(el("app").isDisplayed()).isTrue();
+        assertThat(el("loading-screen").isDisplayed()).isFalse();
+        assertThat(messages("user").size() + messages("assistant").size()).isEqualTo(shown);
+
+        setMaxTokens(3);
+        sendMessage("Sent during the reload");
+        wait.until(d -> messages("user").get(messages("user").size() - 1).getText().contains("Waiting for connection…"));
+        shot("reloading.png");
+
+        js("window.WebSocket = window.__realWebSocket; window.__fakes.forEach(f => f.close());");
+        wait.until(d -> !el("connection-banner").isDisplayed());
+        waitUntilIdle();
+        wait.until(d -> messages("assistant").size() == messages("user").size());
+        assertThat(lastStats()).startsWith("3 tokens");
+    }
+
+    @Test
+    @Order(19)
+    void aMessageThatCannotFitTheContextIsRefusedInThePageInItsLanguageAndNotSaved() throws Exception {
+        el("new-chat").click();
+        el("lang-switch").click();
+        try {
+            long completed = scheduler.stats().completed();
+            int context = runtime.served().orElseThrow().contextLength();
+            // Digits are one token each with Qwen's tokenizer: comfortably over the context.
+            String huge = "0123456789".repeat(context / 10 + 50);
+            js("const i = document.getElementById('input'); i.value = arguments[0]; i.dispatchEvent(new Event('input'));", huge);
+            el("send-btn").click();
+            wait.until(d -> !d.findElements(By.cssSelector("#messages .msg.note")).isEmpty());
+            String note = driver.findElement(By.cssSelector("#messages .msg.note")).getText();
+            assertThat(note).startsWith("这条消息放不下").contains(String.valueOf(context));
+            assertThat(messages("user")).isEmpty();
+            assertThat(el("input").getAttribute("value")).isEqualTo(huge);
+            assertThat(js("return Store.conversations().some(c => c.messages.some(m => m.content.startsWith('0123456789')))")).isEqualTo(false);
+            assertThat(scheduler.stats().completed()).isEqualTo(completed);
+        } finally {
+            js("document.getElementById('input').value = ''");
+            el("lang-switch").click();
+        }
+    }
+
+    @Test
+    @Order(20)
+    void serverErrorsAreShownInTheLanguageOfThePage() throws Exception {
+        el("new-chat").click();
+        el("lang-switch").click();
+        try {
+            // Settings stored by an older page, outside what the server accepts.
+            js("Store.saveSettings({temperature: 9})");
+            sendMessage("你好");
+            wait.until(d -> !d.findElements(By.cssSelector("#messages .msg.note")).isEmpty());
+            WebElement note = driver.findElement(By.cssSelector("#messages .msg.note"));
+            assertThat(note.getText()).isEqualTo("服务器认为请求无效。");
+            // The server's own words stay available for a bug report.
+            assertThat(note.getAttribute("title")).contains("temperature");
+            assertThat(note.getAttribute("role")).isEqualTo("alert");
+        } finally {
+            js("Store.saveSettings({})");
+            el("lang-switch").click();
+        }
+    }
+
+    @Test
+    @Order(21)
+    void escapeStopsAReplyAndFocusReturnsToTheInput() throws Exception {
+        el("new-chat").click();
+        setMaxTokens(3000);
+        sendMessage("Another long story please");
+        wait.until(d -> el("stop-btn").isDisplayed() && !messages("assistant").get(0).getText().isBlank());
+        el("stop-btn").sendKeys(Keys.ESCAPE);
+        waitUntilIdle();
+        assertThat(lastStats()).endsWith("stopped");
+        assertThat(js("return document.activeElement.id")).isEqualTo("input");
+
+        // And after the Stop button itself, the keyboard continues in the input.
+        sendMessage("One more");
+        wait.until(d -> el("stop-btn").isDisplayed() && !messages("assistant").get(1).getText().isBlank());
+        el("stop-btn").sendKeys(Keys.ENTER);
+        waitUntilIdle();
+        assertThat(js("return document.activeElement.id")).isEqualTo("input");
+        setMaxTokens(8);
+    }
+
+    @SuppressWarnings("unchecked")
+    @Test
+    @Order(22)
+    void everyControlIsReachableByTabWithAnAccessibleName() throws Exception {
+        driver.findElement(By.tagName("body")).click();
+        js("document.activeElement.blur()");
+        List<Map<String, Object>> stops = new java.util.ArrayList<>();
+        for (int i = 0; i < 80; i++) {
+            driver.switchTo().activeElement().sendKeys(Keys.TAB);
+            stops.add((Map<String, Object>) js("const e = document.activeElement; const labels = e.labels ? [...e.labels].map(l => l.textContent).join(' ') : '';"
+                    + "return {id: e.id, cls: e.className, tag: e.tagName, name: (e.getAttribute('aria-label') || labels || e.textContent || e.title || '').trim()};"));
+        }
+        assertThat(stops).allSatisfy(s -> assertThat((String) s.get("name")).as("accessible name of %s", s).isNotBlank());
+        assertThat(stops).extracting(s -> s.get("id")).contains("new-chat", "export-conversations", "import-button", "manage-presets",
+                "preset-select", "open-settings", "theme-switch", "lang-switch", "input", "send-btn");
+        assertThat(stops).extracting(s -> String.valueOf(s.get("cls"))).contains("conv-title", "conv-delete");
+        assertThat(stops).filteredOn(s -> "conv-delete".equals(s.get("cls")))
+                .allSatisfy(s -> assertThat((String) s.get("name")).startsWith("Delete conversation: "));
+        assertThat(js("return document.getElementById('input').labels[0].textContent")).isEqualTo("Message");
+    }
+
+    @Test
+    @Order(23)
+    void axeFindsNoSeriousOrCriticalViolationsOnTheChatPage() throws Exception {
+        openConversationTitled("XSS check");
+        wait.until(d -> messages("assistant").size() == 1);
+        assertThat(Accessibility.seriousViolations(driver)).isEmpty();
+        el("open-settings").click();
+        el("manage-presets").click();
+        assertThat(Accessibility.seriousViolations(driver)).isEmpty();
+        el("pf-close").click();
+        el("close-settings").click();
+    }
+
+    @Test
+    @Order(24)
+    void darkModeFollowsTheSystemAndHasAToggle() throws Exception {
+        js("localStorage.removeItem('qwenchat.theme')");
+        driver.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("features", List.of(Map.of("name", "prefers-color-scheme", "value", "dark"))));
+        try {
+            wait.until(d -> "dark".equals(js("return document.documentElement.dataset.theme")));
+            assertThat(js("return getComputedStyle(document.body).backgroundColor")).isEqualTo("rgb(17, 19, 24)");
+            assertThat(el("theme-switch").getAttribute("aria-pressed")).isEqualTo("true");
+            openConversationTitled("XSS check");
+            wait.until(d -> messages("assistant").size() == 1);
+            assertThat(Accessibility.seriousViolations(driver)).isEmpty();
+            shot("chat-dark.png");
+
+            // The toggle overrides the system and is remembered across a reload.
+            el("theme-switch").click();
+            assertThat(js("return document.documentElement.dataset.theme")).isEqualTo("light");
+            driver.navigate().refresh();
+            wait.until(d -> el("app").isDisplayed());
+            assertThat(js("return document.documentElement.dataset.theme")).isEqualTo("light");
+            assertThat(js("return getComputedStyle(document.body).backgroundColor")).isEqualTo("rgb(247, 247, 248)");
+            el("theme-switch").click();
+            assertThat(js("return document.documentElement.dataset.theme")).isEqualTo("dark");
+        } finally {
+            js("localStorage.removeItem('qwenchat.theme')");
+            driver.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("features", List.of()));
+        }
+        wait.until(d -> "light".equals(js("return document.documentElement.dataset.theme")));
+    }
 }
