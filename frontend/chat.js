@@ -592,8 +592,9 @@
     if (model && socketOpen()) {
       // Refused here, before anything is stored: the reply needs at least one token of room.
       sending = true;
+      $('send-btn').disabled = true;
       let tokens;
-      try { tokens = await countNow(draft); } finally { sending = false; }
+      try { tokens = await countNow(draft); } finally { sending = false; $('send-btn').disabled = false; }
       if (tokens != null && model && tokens >= model.contextLength) {
         showNote(I18N.t('tooLongForContext').replace('{tokens}', tokens).replace('{size}', model.contextLength));
         return;
@@ -1030,6 +1031,7 @@
     importConversations(text) { const r = Store.importJson(text); if (r.conversations.length) openConversation(r.conversations[0].id); return r.added; },
     get generating() { return !!gen; },
     get queued() { return !!queued; },
+    get sending() { return sending; },
     /** Drops the socket as a lost server would (the page then reconnects by itself). */
     dropConnection() { if (ws) ws.close(); },
   };

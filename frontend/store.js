@@ -1,8 +1,7 @@
-// Conversations and settings in localStorage, so a reload keeps everything.
+// Conversations, each with its own settings, in localStorage, so a reload keeps everything.
 (function () {
   const CONV_KEY = 'qwenchat.conversations';
   const CURRENT_KEY = 'qwenchat.current';
-  const SETTINGS_KEY = 'qwenchat.settings';
 
   function load(key, fallback) {
     try { const v = JSON.parse(localStorage.getItem(key)); return v == null ? fallback : v; } catch (e) { return fallback; }
@@ -143,7 +142,5 @@
       this.saveAll(list.concat(added));
       return { conversations: result, added: added.length };
     },
-    settings() { return load(SETTINGS_KEY, {}); },
-    saveSettings(s) { localStorage.setItem(SETTINGS_KEY, JSON.stringify(s)); },
   };
 })();

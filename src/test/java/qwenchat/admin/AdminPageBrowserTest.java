@@ -216,6 +216,7 @@ class AdminPageBrowserTest {
                     + ".map(c => c.getBoundingClientRect().right))")).doubleValue() <= ((Number) browser.js("return window.innerWidth")).doubleValue());
             assertThat(((Number) browser.js("return document.documentElement.scrollWidth")).intValue())
                     .isLessThanOrEqualTo(((Number) browser.js("return window.innerWidth")).intValue());
+            browser.js("document.querySelector('.charts').scrollIntoView()");
             browser.shot("admin-phone.png");
         } finally {
             browser.driver().manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
