@@ -197,11 +197,13 @@ final class ChatConnection {
         @Override
         public void onComplete(FinishReason reason, String tailText, GenerationUsage u) {
             if (tailText != null && !tailText.isEmpty()) send(new ServerFrames.Delta(id, tailText));
+            // Free the connection before the client hears "done": a client that answers done with its
+            // next chat at once (the page's Retry or queued send) must not get generation_in_progress.
+            finished();
             send(new ServerFrames.Done("done", id, reason.wireName(),
                     new ServerFrames.Usage(u.promptTokens(), u.completionTokens(), u.totalTokens()),
                     u.queueMillis(), u.timeToFirstTokenMillis(), u.totalMillis(), u.decodeTokensPerSecond(),
                     reason == FinishReason.TIMEOUT ? timeoutMessage : null));
-            finished();
         }
 
         @Override
@@ -209,8 +211,8 @@ final class ChatConnection {
             if (error.code() == GenerationException.Code.ENGINE_FAILURE) log.error("generation {} failed", id, error);
             String message = error.code() == GenerationException.Code.ENGINE_FAILURE
                     ? "the engine failed: " + PublicText.of(error.getMessage()) : error.getMessage();
-            sendError(id, error.code().name().toLowerCase(), message);
             finished();
+            sendError(id, error.code().name().toLowerCase(), message);
         }
 
         private void finished() {
