@@ -535,8 +535,26 @@
     return [m.content, ...files].filter(Boolean).join('\n\n');
   }
 
+  /** A PDF's text, read by the server (PDFBox): the page has no parser the CSP would allow. */
+  async function pdfText(file) {
+    const res = await fetch('/api/files/pdf-text', { method: 'POST', headers: Object.assign({ 'Content-Type': 'application/pdf' }, ChatKey.headers()), body: file });
+    const data = await res.json().catch(() => null);
+    if (res.ok && data && typeof data.text === 'string') return data.text;
+    const code = data && data.error && data.error.code;
+    throw new Error(I18N.has('pdf_' + code) ? I18N.t('pdf_' + code).replace('{name}', file.name) : I18N.t('notATextFile').replace('{name}', file.name));
+  }
+
   async function attachFiles(files) {
     for (const file of files) {
+      if (file.type === 'application/pdf' || /\.pdf$/i.test(file.name)) {
+        try {
+          const text = await pdfText(file);
+          if (!text.trim()) { showNote(I18N.t('pdf_no_text').replace('{name}', file.name)); continue; }
+          if (text.length > MAX_FILE_CHARS) { showNote(I18N.t('fileTooLarge').replace('{name}', file.name)); continue; }
+          pendingFiles.push({ name: file.name.slice(0, 255), text });
+        } catch (e) { showNote(e.message); }
+        continue;
+      }
       let text;
       try { text = await file.text(); } catch (e) { text = null; }
       if (text == null || /\u0000/.test(text) || text.includes('\uFFFD')) { showNote(I18N.t('notATextFile').replace('{name}', file.name)); continue; }

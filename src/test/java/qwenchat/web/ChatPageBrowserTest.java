@@ -1240,4 +1240,44 @@ class ChatPageBrowserTest {
         assertThat(messages("user").get(0).findElement(By.cssSelector(".msg-file pre")).getText()).contains("grace,5");
         shot("attachment.png");
     }
+
+    @Test
+    @Order(33)
+    void aPdfIsAttachedAsItsTextReadOnTheServer() throws Exception {
+        el("new-chat").click();
+        setMaxTokens(3);
+        Path dir = Files.createTempDirectory("pdf");
+        Path pdf = dir.resolve("report.pdf");
+        try (var doc = new org.apache.pdfbox.pdmodel.PDDocument()) {
+            var page = new org.apache.pdfbox.pdmodel.PDPage();
+            doc.addPage(page);
+            try (var text = new org.apache.pdfbox.pdmodel.PDPageContentStream(doc, page)) {
+                text.beginText();
+                text.setFont(new org.apache.pdfbox.pdmodel.font.PDType1Font(org.apache.pdfbox.pdmodel.font.Standard14Fonts.FontName.HELVETICA), 12);
+                text.newLineAtOffset(72, 700);
+                text.showText("Quarterly revenue grew 12 percent.");
+                text.endText();
+            }
+            doc.save(pdf.toFile());
+        }
+        Path broken = Files.writeString(dir.resolve("broken.pdf"), "%PDF-1.7 this is not really a PDF");
+
+        el("attach-input").sendKeys(broken.toAbsolutePath().toString());
+        wait.until(d -> !d.findElements(By.cssSelector("#messages .msg.note")).isEmpty());
+        assertThat(driver.findElement(By.cssSelector("#messages .msg.note")).getText()).isEqualTo("“broken.pdf” is not a readable PDF.");
+        el("attach-input").sendKeys(pdf.toAbsolutePath().toString());
+        wait.until(d -> el("attachments").getText().contains("report.pdf"));
+        sendMessage("Summarise the report");
+        waitUntilIdle();
+        messages("user").get(0).findElement(By.cssSelector(".msg-file summary")).click();
+        assertThat(messages("user").get(0).findElement(By.cssSelector(".msg-file pre")).getText()).isEqualTo("Quarterly revenue grew 12 percent.");
+        assertThat(js("return Store.conversations().find(c => c.id === localStorage.getItem('qwenchat.current')).messages[0].attachments[0].name"))
+                .isEqualTo("report.pdf");
+
+        // The endpoint answers a non-PDF with a code the page translates, never PDFBox's own words.
+        HttpResponse<String> refused = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/api/files/pdf-text"))
+                .header("Content-Type", "application/pdf").POST(HttpRequest.BodyPublishers.ofString("hello")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(refused.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(refused.body()).get("error").get("code").asString()).isEqualTo("not_a_pdf");
+    }
 }
