@@ -464,7 +464,7 @@ class ChatSocketTest {
         assertThat(page.body()).contains("<html lang=\"zh\"").contains("/webjars/dompurify/dist/purify.min.js")
                 .doesNotContain("<script>");
         for (String asset : List.of("/webjars/marked/marked.min.js", "/webjars/dompurify/dist/purify.min.js",
-                "/webjars/highlightjs/highlight.min.js", "/chat.js", "/app.css")) {
+                "/webjars/highlightjs/highlight.min.js", "/webjars/katex/dist/katex.min.js", "/theme.js", "/chat.js", "/app.css")) {
             var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + port + asset)).build(),
                     java.net.http.HttpResponse.BodyHandlers.discarding());
             assertThat(r.statusCode()).as(asset).isEqualTo(200);
