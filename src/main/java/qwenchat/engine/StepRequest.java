@@ -1,6 +1,7 @@
 package qwenchat.engine;
 
 import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.engine.sampling.SampledToken;
 
 /**
  * One sequence's part of a {@link InferenceEngine#step} call.

@@ -1,7 +1,7 @@
 package qwenchat.generation;
 
 import java.util.List;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.serving.FinishReason;
 import qwenchat.serving.GenerationUsage;
 

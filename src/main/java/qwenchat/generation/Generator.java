@@ -7,7 +7,7 @@ import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import qwenchat.engine.InferenceEngine;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.serving.GenerationRequest;
 import qwenchat.serving.GenerationUsage;

@@ -18,7 +18,7 @@ import org.springframework.beans.factory.DisposableBean;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheFullException;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.serving.GenerationException.Code;
 

@@ -21,7 +21,7 @@ import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.generation.GenerationResult;
 import qwenchat.generation.Generator;
 import qwenchat.generation.TextDecoder;
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.serving.GenerationRequest;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.weights.Checkpoint;

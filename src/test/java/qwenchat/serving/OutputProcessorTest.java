@@ -9,7 +9,7 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.sampling.SamplingParams;
 
 /** Output processing alone: tokens to listeners, finishes, usage and outcomes, without a loop. */
