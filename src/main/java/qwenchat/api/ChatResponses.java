@@ -2,7 +2,7 @@ package qwenchat.api;
 
 import java.nio.charset.StandardCharsets;
 import qwenchat.serving.GeneratedToken;
-import qwenchat.serving.GenerationUsage;
+import qwenchat.generation.GenerationUsage;
 import qwenchat.tokenizer.QwenTokenizer;
 import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;

@@ -19,7 +19,7 @@ import qwenchat.generation.Generator;
 import qwenchat.generation.TextDecoder;
 import qwenchat.model.ModelConfigException;
 import qwenchat.weights.ModelDirectory;
-import qwenchat.serving.GenerationRequest;
+import qwenchat.generation.GenerationRequest;
 import qwenchat.tokenizer.ChatTemplate;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.weights.Checkpoint;

@@ -2,8 +2,6 @@ package qwenchat.generation;
 
 import java.util.List;
 import qwenchat.engine.sampling.SampledToken;
-import qwenchat.serving.FinishReason;
-import qwenchat.serving.GenerationUsage;
 
 /**
  * A finished generation.

@@ -1,6 +1,8 @@
 package qwenchat.serving;
 
 import java.util.ArrayDeque;
+import qwenchat.generation.GenerationRequest;
+import qwenchat.generation.FinishReason;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;

@@ -1,6 +1,8 @@
 package qwenchat.serving;
 
 import java.util.List;
+import qwenchat.generation.GenerationUsage;
+import qwenchat.generation.FinishReason;
 import java.util.Set;
 import java.util.function.Consumer;
 import org.slf4j.Logger;

@@ -1,6 +1,9 @@
 package qwenchat.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import qwenchat.generation.GenerationRequest;
+import qwenchat.generation.GenerationUsage;
+import qwenchat.generation.FinishReason;
 
 import java.time.Duration;
 import java.util.ArrayList;

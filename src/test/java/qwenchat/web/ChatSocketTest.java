@@ -226,7 +226,7 @@ class ChatSocketTest {
 
     @Test
     void refusesASecondChatWhileOneIsGenerating() throws Exception {
-        generation.script(new FakeGenerationService.Script(List.of("a"), 30, 5, "", qwenchat.serving.FinishReason.STOP, null));
+        generation.script(new FakeGenerationService.Script(List.of("a"), 30, 5, "", qwenchat.generation.FinishReason.STOP, null));
         try (TestSocket s = TestSocket.open(port)) {
             s.send(chat("c1", "first"));
             s.next("start");
@@ -243,7 +243,7 @@ class ChatSocketTest {
 
     @Test
     void severalSocketsGenerateConcurrently() throws Exception {
-        generation.script(new FakeGenerationService.Script(List.of("a"), 40, 5, "", qwenchat.serving.FinishReason.STOP, null));
+        generation.script(new FakeGenerationService.Script(List.of("a"), 40, 5, "", qwenchat.generation.FinishReason.STOP, null));
         try (TestSocket a = TestSocket.open(port); TestSocket b = TestSocket.open(port); TestSocket c = TestSocket.open(port)) {
             a.send(chat("a", "hi"));
             b.send(chat("b", "hi"));
