@@ -47,14 +47,23 @@
   };
   const charts = {};
 
-  function chart(id, labels, colors, keys) {
+  // scales[i] names the y scale of series i ('y' unless given); a second scale gets its own axis
+  // on the right, so a series of a different magnitude does not flatten the others.
+  function chart(id, labels, colors, keys, scales) {
     const el = $(id);
+    const scaleOf = i => (scales && scales[i]) || 'y';
+    const zeroBased = (u, min, max) => [0, Math.max(1, max * 1.1)];
     const opts = {
-      width: Math.max(300, el.clientWidth || 400), height: 180,
-      series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i], width: 1.5, spanGaps: false }))],
+      width: Math.max(280, el.clientWidth || 400), height: 180,
+      series: [{}, ...labels.map((label, i) => ({ label, stroke: colors[i], width: 1.5, spanGaps: false, scale: scaleOf(i) }))],
       axes: [{}, { size: 50 }],
-      scales: { y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: { y: { range: zeroBased } },
     };
+    for (const [i, scale] of (scales || []).entries()) {
+      if (scale === 'y' || opts.scales[scale]) continue;
+      opts.scales[scale] = { range: zeroBased };
+      opts.axes.push({ scale, side: 1, size: 60, stroke: colors[i], grid: { show: false } });
+    }
     charts[id] = { plot: new uPlot(opts, [series.t, ...keys.map(k => series[k])], el), keys };
     fitWidth(el, charts[id].plot, 180);
   }
@@ -155,8 +164,9 @@
         ? (e.prefixCache.hitRate * 100).toFixed(1) + '% hit rate: ' + fmtCount(e.prefixCache.hits) + ' of '
           + fmtCount(e.prefixCache.queries) + ' prompt tokens found cached'
         : 'no prompt looked up yet'],
-      ['Kernels', k.available ? k.sources.join(', ') + ' (' + k.detail + ')' : 'none: ' + k.detail],
-    ] : [['Engine', 'not loaded'], ['Kernels', k.available ? k.sources.join(', ') : 'none: ' + k.detail]]);
+      // Kernels are GPU code: the CPU engine has none to report.
+      e.kind === 'cpu' ? null : ['Kernels', k.available ? k.sources.join(', ') + ' (' + k.detail + ')' : 'none: ' + k.detail],
+    ].filter(Boolean) : [['Engine', 'not loaded'], ['Kernels', k.available ? k.sources.join(', ') : 'none: ' + k.detail]]);
     const bar = $('membar');
     bar.replaceChildren();
     if (e) {
@@ -233,7 +243,8 @@
       $('dashboard').hidden = false;
       if (!Object.keys(charts).length) {
         chart('chart-requests', ['running', 'waiting'], ['#4f46e5', '#f59e0b'], ['running', 'waiting']);
-        chart('chart-tokens', ['decode tok/s', 'prefill tok/s'], ['#15803d', '#0ea5e9'], ['decode', 'prefill']);
+        // Prefill runs at many times the decode rate: on a shared axis its spikes flatten the decode line.
+        chart('chart-tokens', ['decode tok/s (left)', 'prefill tok/s (right)'], ['#15803d', '#0369a1'], ['decode', 'prefill'], ['y', 'prefill']);
         chart('chart-ttft', ['p50', 'p95'], ['#4f46e5', '#dc2626'], ['ttft50', 'ttft95']);
         chart('chart-itl', ['p50', 'p95'], ['#4f46e5', '#dc2626'], ['itl50', 'itl95']);
         chart('chart-kv', ['tokens %', 'blocks %'], ['#0ea5e9', '#4f46e5'], ['kvUsed', 'kvBlocks']);

@@ -24,11 +24,27 @@
       sessionStorage.removeItem(TOKEN_KEY);
       document.getElementById('pf-token').value = '';
       document.getElementById('pf-auth').hidden = false;
-      document.getElementById('pf-token').focus();
-      throw new Error((data && data.error ? data.error.message + '. ' : '') + I18N.t('adminTokenNeeded'));
+      // One message, ours, in the UI's language, next to the field it asks for (the server's
+      // "admin token required" would only say the same thing again, in English).
+      const err = new Error(I18N.t('adminTokenNeeded'));
+      err.focusToken = true;
+      throw err;
     }
-    if (!res.ok) throw new Error(data && data.error ? data.error.message : 'HTTP ' + res.status);
+    if (!res.ok) throw new Error(presetError(res.status, data && data.error));
     return data;
+  }
+
+  /**
+   * A refusal in the UI's language. The server's words are English and exact (a field's rule and
+   * the value it got): the English page shows them as they are, the Chinese one names the field.
+   */
+  function presetError(status, error) {
+    const field = error && error.field;
+    if (I18N.lang === 'en' && error && error.message) return (field && !error.message.startsWith(field) ? field + ': ' : '') + error.message;
+    if (status === 400 && field) return I18N.t('presetFieldRejected').replace('{field}', field);
+    if (status === 404) return I18N.t('presetNotFound');
+    if (status === 409) return I18N.t('presetConflict');
+    return I18N.t('err_unknown');
   }
 
   function num(id) { const v = document.getElementById(id).value; return v === '' ? null : Number(v); }
@@ -46,6 +62,7 @@
     set('pf-greeting', p && p.greeting ? I18N.pick(p.greeting) : '');
     set('pf-examples', p ? p.examples.join('\n') : '');
     document.getElementById('pf-error').hidden = true;
+    document.getElementById('pf-status').hidden = true;
   }
 
   function formValue() {
@@ -63,8 +80,19 @@
 
   function showError(e) {
     const el = document.getElementById('pf-error');
+    document.getElementById('pf-status').hidden = true;
     el.textContent = e.message;
     el.hidden = false;
+    el.scrollIntoView({ block: 'nearest' });
+    if (e.focusToken) document.getElementById('pf-token').focus();
+  }
+
+  function showSaved(p) {
+    const el = document.getElementById('pf-status');
+    document.getElementById('pf-error').hidden = true;
+    el.textContent = I18N.t('presetSaved').replace('{name}', I18N.pick(p.name) || p.id);
+    el.hidden = false;
+    el.scrollIntoView({ block: 'nearest' });
   }
 
   function renderAdminList() {
@@ -120,9 +148,11 @@
             : await api('POST', '/api/presets', formValue());
           await this.reload();
           fill(saved);
+          showSaved(saved);
         } catch (e) { showError(e); }
       });
       document.getElementById('presets-export').addEventListener('click', () => { window.location.href = '/api/presets/export'; });
+      document.getElementById('presets-import-button').addEventListener('click', () => document.getElementById('presets-import').click());
       document.getElementById('presets-import').addEventListener('change', async ev => {
         const file = ev.target.files[0];
         ev.target.value = '';

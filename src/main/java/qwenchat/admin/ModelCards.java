@@ -3,7 +3,7 @@ package qwenchat.admin;
 import java.nio.file.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.serving.LoadState;
 import qwenchat.serving.LoadStatus;
 import qwenchat.serving.ModelRuntime;

@@ -2,11 +2,11 @@ package qwenchat.api;
 
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import qwenchat.serving.FinishReason;
+import qwenchat.generation.FinishReason;
 import qwenchat.serving.GeneratedToken;
 import qwenchat.serving.GenerationException;
 import qwenchat.serving.GenerationListener;
-import qwenchat.serving.GenerationUsage;
+import qwenchat.generation.GenerationUsage;
 
 /**
  * Hands the events of a request's generations (one per choice, {@code n} of them) from the

@@ -1,6 +1,6 @@
 package qwenchat.api;
 
-import qwenchat.serving.GenerationUsage;
+import qwenchat.generation.GenerationUsage;
 
 /**
  * The {@code usage} of one API request, over the generations of its {@code n} choices. They share

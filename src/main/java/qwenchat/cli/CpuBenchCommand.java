@@ -14,7 +14,7 @@ import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.cpu.CpuEngineOptions;
 import qwenchat.engine.sampling.Sampler;
 import qwenchat.model.ModelConfig;
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.weights.Checkpoint;
 
 /**

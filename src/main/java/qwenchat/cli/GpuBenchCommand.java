@@ -185,7 +185,7 @@ public final class GpuBenchCommand implements CliCommand {
 
     /**
      * Aggregate decode tok/s at 128 and 256 sequences with 1K-token prompts, as decode_b{N}_ctx1k_tok_s.
-     * The engine cuts such a step into passes of {@link qwenchat.engine.cuda.CudaKernels#MAX_ROWS} rows.
+     * The engine cuts such a step into passes of its workspace's decode rows (256 on cards of 40 GiB or more).
      */
     private static void wideBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
         SamplingParams g = SamplingParams.greedyDecoding();
@@ -209,6 +209,10 @@ public final class GpuBenchCommand implements CliCommand {
             r.put("decode_b" + batch + "_ctx1k_tok_s", tps);
             log.printf("[bench] decode %d sequences, 1K context: %.0f tok/s aggregate, %.2f ms per step%n", batch, tps,
                     1e3 * batch / tps);
+            // Kernel time of one such step: the rest of the step's wall time is host work.
+            List<StepRequest> reqs = new ArrayList<>();
+            for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
+            print(log, "decode " + batch + " sequences, 1K context", e.profileStep(reqs));
             for (int s : seqs) e.freeSequence(s);
         }
     }

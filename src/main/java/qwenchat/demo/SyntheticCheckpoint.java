@@ -6,7 +6,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.weights.DType;
 import qwenchat.weights.SafetensorsWriter;
 import tools.jackson.databind.json.JsonMapper;

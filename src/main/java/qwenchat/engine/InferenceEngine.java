@@ -1,6 +1,7 @@
 package qwenchat.engine;
 
 import java.util.List;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.model.ModelConfig;
 
 /**

@@ -2,6 +2,7 @@ package qwenchat.engine;
 
 import java.util.BitSet;
 import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.engine.sampling.SampledToken;
 
 /**
  * One sequence's part of a {@link InferenceEngine#step} call.

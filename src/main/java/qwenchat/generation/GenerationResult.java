@@ -1,9 +1,7 @@
 package qwenchat.generation;
 
 import java.util.List;
-import qwenchat.engine.SampledToken;
-import qwenchat.serving.FinishReason;
-import qwenchat.serving.GenerationUsage;
+import qwenchat.engine.sampling.SampledToken;
 
 /**
  * A finished generation.

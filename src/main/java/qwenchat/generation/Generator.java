@@ -7,10 +7,8 @@ import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import qwenchat.engine.InferenceEngine;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
-import qwenchat.serving.GenerationRequest;
-import qwenchat.serving.GenerationUsage;
 
 /**
  * Generates one sequence at a time on an engine: prefill, then decode until an eos id, a stop

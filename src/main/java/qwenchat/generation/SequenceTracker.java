@@ -1,7 +1,6 @@
 package qwenchat.generation;
 
 import java.util.Set;
-import qwenchat.serving.FinishReason;
 
 /**
  * One sequence's stop logic and text, fed one sampled token at a time: eos ids, stop strings

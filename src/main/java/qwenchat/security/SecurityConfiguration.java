@@ -54,6 +54,8 @@ public class SecurityConfiguration {
     static final RequestMatcher PRESETS = PATHS.matcher("/api/presets/**");
     static final RequestMatcher CHAT_TICKET = PATHS.matcher("/api/chat/ticket");
     static final RequestMatcher CHAT_SOCKET = PATHS.matcher("/ws/chat");
+    /** Text out of a PDF the chat page attaches: part of chatting, so it is guarded like the chat. */
+    static final RequestMatcher PDF_TEXT = PATHS.matcher(HttpMethod.POST, "/api/files/pdf-text");
     static final RequestMatcher OPENAI_API = PATHS.matcher("/v1/**");
     /**
      * The two pages (shells without data) and their scripts, styles and libraries; any method, so
@@ -96,6 +98,7 @@ public class SecurityConfiguration {
         areas.put(PRESETS, Challenge.adminToken());
         areas.put(CHAT_TICKET, Challenge.chatKey());
         areas.put(CHAT_SOCKET, Challenge.chatKey());
+        areas.put(PDF_TEXT, Challenge.chatKey());
         areas.put(OPENAI_API, Challenge.openAiKey());
         Challenges challenges = new Challenges(areas, Challenge.notFound());
 
@@ -109,6 +112,7 @@ public class SecurityConfiguration {
             rules.requestMatchers(PRESETS).hasRole(Roles.ADMIN);
             rules.requestMatchers(CHAT_TICKET).hasRole(Roles.API);
             requireApiKeyIf(access.protectChat(), rules.requestMatchers(CHAT_SOCKET));
+            requireApiKeyIf(access.protectChat(), rules.requestMatchers(PDF_TEXT));
             requireApiKeyIf(apiKeys.configured(), rules.requestMatchers(OPENAI_API));
             rules.requestMatchers(PAGES_AND_ASSETS).permitAll();
             // Probes and scrapes: orchestrators and Prometheus call them without credentials.

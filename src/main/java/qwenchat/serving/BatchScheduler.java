@@ -1,6 +1,8 @@
 package qwenchat.serving;
 
 import java.util.ArrayDeque;
+import qwenchat.generation.GenerationRequest;
+import qwenchat.generation.FinishReason;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -18,7 +20,7 @@ import org.springframework.beans.factory.DisposableBean;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheFullException;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.grammar.TokenConstraint;
 import qwenchat.serving.GenerationException.Code;

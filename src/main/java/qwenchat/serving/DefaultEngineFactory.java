@@ -1,7 +1,7 @@
 package qwenchat.serving;
 
 import java.util.OptionalLong;
-import qwenchat.engine.EngineFactory.Choice;
+import qwenchat.serving.EngineChoice.Choice;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.LoadProgressListener;
@@ -12,7 +12,7 @@ import qwenchat.model.ModelConfig;
 import qwenchat.weights.Checkpoint;
 
 /**
- * Chooses the engine from {@code qwen.engine} through {@link qwenchat.engine.EngineFactory}: auto
+ * Chooses the engine from {@code qwen.engine} through {@link EngineChoice}: auto
  * takes CUDA when a device and the jar's kernels are present, an explicit cuda without them fails
  * with the probe's reason. The probe runs once, when the choice is first needed.
  */
@@ -27,7 +27,7 @@ final class DefaultEngineFactory implements EngineFactory {
 
     private synchronized Choice resolved() {
         if (resolved == null) {
-            resolved = qwenchat.engine.EngineFactory.resolve(Choice.parse(properties.engine()), CudaAvailability.probe());
+            resolved = EngineChoice.resolve(Choice.parse(properties.engine()), CudaAvailability.probe());
         }
         return resolved;
     }
@@ -54,6 +54,6 @@ final class DefaultEngineFactory implements EngineFactory {
             LoadProgressListener progress) {
         CpuEngineOptions options = CpuEngineOptions.defaults().withProgress(progress);
         if (properties.cpuThreads() != null) options = options.withThreads(properties.cpuThreads());
-        return qwenchat.engine.EngineFactory.create(resolved(), config, checkpoint, capacity, options, progress);
+        return EngineChoice.create(resolved(), config, checkpoint, capacity, options, progress);
     }
 }

@@ -1,5 +1,7 @@
 package qwenchat.serving;
 
+import qwenchat.generation.FinishReason;
+import qwenchat.generation.GenerationUsage;
 /**
  * Receives one generation's events, in order: {@code onStart}, any number of {@code onToken},
  * then exactly one of {@code onComplete} or {@code onError}. Called from the scheduler thread:

@@ -1,5 +1,6 @@
 package qwenchat.serving;
 
+import qwenchat.generation.GenerationRequest;
 /**
  * The serving entry point shared by the WebSocket chat and the HTTP API: a scheduler that admits
  * requests by KV capacity, batches every running sequence into one engine step (continuous

@@ -1,6 +1,6 @@
 package qwenchat.serving;
 
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.weights.Checkpoint;
 

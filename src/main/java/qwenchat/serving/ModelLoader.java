@@ -18,7 +18,7 @@ import qwenchat.hub.ModelDownloader;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.model.ModelConfig;
 import qwenchat.model.RopeScalingSetting;
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.tokenizer.ChatTemplate;
 
 /**

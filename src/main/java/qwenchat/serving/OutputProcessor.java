@@ -1,11 +1,13 @@
 package qwenchat.serving;
 
 import java.util.List;
+import qwenchat.generation.GenerationUsage;
+import qwenchat.generation.FinishReason;
 import java.util.Set;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.generation.SequenceTracker;
 import qwenchat.generation.TextDecoder;
 

@@ -1,6 +1,7 @@
 package qwenchat.serving;
 
 import qwenchat.generation.SequenceTracker;
+import qwenchat.generation.GenerationRequest;
 
 /**
  * One request inside the scheduler. The handle side ({@link #cancel}) is safe from any thread;

@@ -3,7 +3,7 @@ package qwenchat.serving;
 import java.util.ArrayList;
 import java.util.List;
 import qwenchat.engine.InferenceEngine;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.GenerationConfig;

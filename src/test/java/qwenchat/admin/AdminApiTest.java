@@ -199,7 +199,7 @@ class AdminApiTest {
         assertThat(card.path("qkvBias").asBoolean()).isTrue();
         JsonNode k = card.path("biasNorms").path("k");
         assertThat(k.size()).isEqualTo(config.numHiddenLayers());
-        try (var checkpoint = qwenchat.model.ModelDirectory.resolve(java.nio.file.Path.of(card.path("sourceDirectory").asString()))
+        try (var checkpoint = qwenchat.weights.ModelDirectory.resolve(java.nio.file.Path.of(card.path("sourceDirectory").asString()))
                 .openCheckpoint()) {
             float[] bias = checkpoint.tensor("model.layers.1.self_attn.k_proj.bias").toFloatArray();
             double sum = 0;

@@ -25,6 +25,7 @@ import org.springframework.test.context.DynamicPropertySource;
 import qwenchat.serving.LoadWait;
 import qwenchat.serving.Http;
 import qwenchat.serving.ModelRuntime;
+import qwenchat.web.Accessibility;
 import qwenchat.web.HeadlessChromium;
 
 /**
@@ -180,5 +181,46 @@ class AdminPageBrowserTest {
         el("logout").click();
         browser.waiter().until(d -> el("login").isDisplayed());
         assertThat(browser.js("return sessionStorage.getItem('qwenchat.adminToken')")).isNull();
+    }
+
+    @Test
+    @Order(5)
+    void theSignInPageAndTheDashboardHaveNoSeriousAccessibilityViolations() {
+        browser.waiter().until(d -> el("login").isDisplayed());
+        assertThat(Accessibility.seriousViolations(browser.driver())).isEmpty();
+        el("token").sendKeys(TOKEN);
+        el("login-btn").click();
+        browser.waiter().until(d -> el("dashboard").isDisplayed() && !text("engine-kv").isBlank());
+        browser.waiter().until(d -> browser.driver().findElements(By.cssSelector(".charts canvas")).size() == 6);
+        assertThat(Accessibility.seriousViolations(browser.driver())).isEmpty();
+    }
+
+    @Test
+    @Order(6)
+    void decodeAndPrefillRatesHaveTheirOwnAxesAndTheCpuEngineHasNoKernelsRow() {
+        // A prefill spike on a shared axis would flatten the decode line to the floor.
+        assertThat(browser.js("return AdminDashboard.charts['chart-tokens'].plot.series.slice(1).map(s => s.scale)"))
+                .isEqualTo(java.util.List.of("y", "prefill"));
+        assertThat(browser.js("return AdminDashboard.charts['chart-tokens'].plot.axes.map(a => a.scale)"))
+                .isEqualTo(java.util.List.of("x", "y", "prefill"));
+        assertThat(prop("engine-kv", "Engine")).isEqualTo("cpu");
+        assertThat(browser.driver().findElements(By.cssSelector("#engine-kv dd[data-key='Kernels']"))).isEmpty();
+        assertThat(text("engine-kv")).doesNotContain("Kernels");
+    }
+
+    @Test
+    @Order(7)
+    void onAPhoneTheChartsFitTheWidth() throws Exception {
+        browser.driver().manage().window().setSize(new org.openqa.selenium.Dimension(390, 844));
+        try {
+            browser.waiter().until(d -> ((Number) browser.js("return Math.max(...[...document.querySelectorAll('.charts canvas, #chart-bias canvas')]"
+                    + ".map(c => c.getBoundingClientRect().right))")).doubleValue() <= ((Number) browser.js("return window.innerWidth")).doubleValue());
+            assertThat(((Number) browser.js("return document.documentElement.scrollWidth")).intValue())
+                    .isLessThanOrEqualTo(((Number) browser.js("return window.innerWidth")).intValue());
+            browser.js("document.querySelector('.charts').scrollIntoView()");
+            browser.shot("admin-phone.png");
+        } finally {
+            browser.driver().manage().window().setSize(new org.openqa.selenium.Dimension(1280, 900));
+        }
     }
 }

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.weights.Checkpoint;
 
 class BiasNormReaderTest {

@@ -7,7 +7,7 @@ import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.model.ModelConfig;
 

@@ -3,7 +3,7 @@ package qwenchat.api;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
-import qwenchat.serving.GenerationUsage;
+import qwenchat.generation.GenerationUsage;
 
 class RequestUsageTest {
 

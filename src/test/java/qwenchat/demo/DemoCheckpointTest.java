@@ -21,8 +21,8 @@ import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.generation.GenerationResult;
 import qwenchat.generation.Generator;
 import qwenchat.generation.TextDecoder;
-import qwenchat.model.ModelDirectory;
-import qwenchat.serving.GenerationRequest;
+import qwenchat.weights.ModelDirectory;
+import qwenchat.generation.GenerationRequest;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.weights.Checkpoint;
 
@@ -73,7 +73,7 @@ class DemoCheckpointTest {
         assertArrayEquals(ra.ids(), rb.ids());
         assertArrayEquals(ra.text().getBytes(java.nio.charset.StandardCharsets.UTF_8),
                 rb.text().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        assertEquals(24, ra.ids().length + (ra.finishReason() == qwenchat.serving.FinishReason.STOP ? 1 : 0),
+        assertEquals(24, ra.ids().length + (ra.finishReason() == qwenchat.generation.FinishReason.STOP ? 1 : 0),
                 "either the whole budget or an eos");
     }
 

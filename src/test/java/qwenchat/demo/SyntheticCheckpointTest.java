@@ -9,7 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.model.ModelConfig;
-import qwenchat.model.ModelDirectory;
+import qwenchat.weights.ModelDirectory;
 import qwenchat.weights.Checkpoint;
 
 class SyntheticCheckpointTest {

@@ -18,8 +18,6 @@ import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;
 import qwenchat.model.ModelConfigParser;
-import qwenchat.serving.FinishReason;
-import qwenchat.serving.GenerationRequest;
 import qwenchat.weights.Checkpoint;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
-import qwenchat.serving.FinishReason;
 import qwenchat.tokenizer.QwenTokenizer;
 
 /** Per-sequence stop logic on the real tokenizer: eos, stop strings across tokens, limits, held-back bytes. */

@@ -95,6 +95,15 @@ class ChatProtectionTest {
     }
 
     @Test
+    void readingAPdfsTextNeedsAnApiKeyLikeTheChat() {
+        RawHttp http = new RawHttp(port);
+        assertThat(http.send("POST", "/api/files/pdf-text", null).status()).isEqualTo(401);
+        assertThat(http.send("POST", "/api/files/pdf-text", ADMIN_TOKEN).status()).isEqualTo(401);
+        // With a key the request reaches the endpoint, which wants a PDF body rather than this one.
+        assertThat(http.send("POST", "/api/files/pdf-text", CHAT_KEY).status()).isNotIn(401, 403, 404);
+    }
+
+    @Test
     void presetsAreReadWithAnApiKeyAndStillChangedWithTheAdminTokenOnly() {
         RawHttp http = new RawHttp(port);
         RawHttp.Reply none = http.send("GET", "/api/presets", null);

@@ -1,6 +1,8 @@
 package qwenchat.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import qwenchat.generation.GenerationRequest;
+import qwenchat.generation.FinishReason;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;

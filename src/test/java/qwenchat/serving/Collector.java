@@ -1,6 +1,8 @@
 package qwenchat.serving;
 
 import java.util.ArrayList;
+import qwenchat.generation.GenerationUsage;
+import qwenchat.generation.FinishReason;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

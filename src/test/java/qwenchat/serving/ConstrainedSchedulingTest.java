@@ -13,6 +13,7 @@ import org.springframework.util.unit.DataSize;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.kv.KvCacheSizing;
 import qwenchat.engine.sampling.SamplingParams;
+import qwenchat.generation.GenerationRequest;
 import qwenchat.grammar.TokenConstraint;
 
 /**

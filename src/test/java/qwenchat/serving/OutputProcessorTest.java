@@ -1,6 +1,9 @@
 package qwenchat.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import qwenchat.generation.GenerationRequest;
+import qwenchat.generation.GenerationUsage;
+import qwenchat.generation.FinishReason;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -9,7 +12,7 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.sampling.SamplingParams;
 
 /** Output processing alone: tokens to listeners, finishes, usage and outcomes, without a loop. */

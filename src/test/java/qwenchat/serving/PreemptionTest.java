@@ -1,6 +1,7 @@
 package qwenchat.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import qwenchat.generation.GenerationRequest;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;

@@ -100,7 +100,7 @@ class ReadinessGateTest {
         assertThat(s.stages()).allSatisfy(t -> assertThat(t.durationMillis()).isNotNull());
         ServedModel served = runtime.served().orElseThrow();
         assertThat(served.demo()).isTrue();
-        assertThat(served.name()).isEqualTo(qwenchat.model.ModelDirectory.DEMO_LABEL);
+        assertThat(served.name()).isEqualTo(qwenchat.weights.ModelDirectory.DEMO_LABEL);
         // The demo's 32K context, capped per KV slot for CPU memory.
         assertThat(served.contextLength()).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
     }

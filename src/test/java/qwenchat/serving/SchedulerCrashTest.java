@@ -1,6 +1,8 @@
 package qwenchat.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import qwenchat.generation.GenerationRequest;
+import qwenchat.generation.FinishReason;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
@@ -13,7 +15,7 @@ import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;

@@ -1,6 +1,7 @@
 package qwenchat.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import qwenchat.generation.GenerationRequest;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -226,7 +226,7 @@ class ChatSocketTest {
 
     @Test
     void refusesASecondChatWhileOneIsGenerating() throws Exception {
-        generation.script(new FakeGenerationService.Script(List.of("a"), 30, 5, "", qwenchat.serving.FinishReason.STOP, null));
+        generation.script(new FakeGenerationService.Script(List.of("a"), 30, 5, "", qwenchat.generation.FinishReason.STOP, null));
         try (TestSocket s = TestSocket.open(port)) {
             s.send(chat("c1", "first"));
             s.next("start");
@@ -243,7 +243,7 @@ class ChatSocketTest {
 
     @Test
     void severalSocketsGenerateConcurrently() throws Exception {
-        generation.script(new FakeGenerationService.Script(List.of("a"), 40, 5, "", qwenchat.serving.FinishReason.STOP, null));
+        generation.script(new FakeGenerationService.Script(List.of("a"), 40, 5, "", qwenchat.generation.FinishReason.STOP, null));
         try (TestSocket a = TestSocket.open(port); TestSocket b = TestSocket.open(port); TestSocket c = TestSocket.open(port)) {
             a.send(chat("a", "hi"));
             b.send(chat("b", "hi"));
@@ -464,7 +464,7 @@ class ChatSocketTest {
         assertThat(page.body()).contains("<html lang=\"zh\"").contains("/webjars/dompurify/dist/purify.min.js")
                 .doesNotContain("<script>");
         for (String asset : List.of("/webjars/marked/marked.min.js", "/webjars/dompurify/dist/purify.min.js",
-                "/webjars/highlightjs/highlight.min.js", "/chat.js", "/app.css")) {
+                "/webjars/highlightjs/highlight.min.js", "/webjars/katex/dist/katex.min.js", "/theme.js", "/chat.js", "/app.css")) {
             var r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://localhost:" + port + asset)).build(),
                     java.net.http.HttpResponse.BodyHandlers.discarding());
             assertThat(r.statusCode()).as(asset).isEqualTo(200);

@@ -3,14 +3,14 @@ package qwenchat.web;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import qwenchat.serving.FinishReason;
+import qwenchat.generation.FinishReason;
 import qwenchat.serving.GeneratedToken;
 import qwenchat.serving.GenerationException;
 import qwenchat.serving.GenerationHandle;
 import qwenchat.serving.GenerationListener;
-import qwenchat.serving.GenerationRequest;
+import qwenchat.generation.GenerationRequest;
 import qwenchat.serving.GenerationService;
-import qwenchat.serving.GenerationUsage;
+import qwenchat.generation.GenerationUsage;
 
 /**
  * Plays a scripted reply on its own thread, one token per "decode step", honouring cancel between

@@ -12,7 +12,7 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 import org.springframework.context.annotation.Import;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
-import qwenchat.serving.FinishReason;
+import qwenchat.generation.FinishReason;
 import qwenchat.tokenizer.ChatMessage;
 
 /** A client that stops reading must not make the server buffer its reply without bound. */

@@ -10,7 +10,7 @@ import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.kv.KvBlockManager;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.sampling.Sampler;
 import qwenchat.model.ModelConfig;

@@ -7,7 +7,7 @@ import java.util.BitSet;
 import java.util.List;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.sampling.Sampler;
 import qwenchat.engine.sampling.SamplingParams;

@@ -3,7 +3,6 @@ package qwenchat.engine.sampling;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Map;
-import qwenchat.engine.SampledToken;
 
 /**
  * Picks the next token from raw logits with {@link SamplingParams}, in the documented order:

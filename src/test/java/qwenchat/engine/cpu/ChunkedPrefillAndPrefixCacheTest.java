@@ -11,7 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.ReferenceData;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;

@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.KvCacheFullException;
 import qwenchat.engine.LoadProgressListener;
-import qwenchat.engine.SampledToken;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.sampling.SamplingParams;

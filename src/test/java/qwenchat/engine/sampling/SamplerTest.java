@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigInteger;
 import org.junit.jupiter.api.Test;
-import qwenchat.engine.SampledToken;
 
 /** Each stage of the pipeline on tiny logits whose outcome is worked out by hand, plus draw statistics. */
 class SamplerTest {

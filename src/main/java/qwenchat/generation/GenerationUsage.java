@@ -1,4 +1,4 @@
-package qwenchat.serving;
+package qwenchat.generation;
 
 /**
  * Counts and timings of a finished generation.

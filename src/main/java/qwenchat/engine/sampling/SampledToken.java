@@ -1,4 +1,4 @@
-package qwenchat.engine;
+package qwenchat.engine.sampling;
 
 /**
  * The token an engine picked for one sequence in a step.
@@ -9,7 +9,7 @@ package qwenchat.engine;
  */
 public record SampledToken(int sequence, int token, float logprob, int[] topIds, float[] topLogprobs) {
 
-    /** The result of a prefill chunk that picked nothing (see {@link StepRequest#sample()}). */
+    /** The result of a prefill chunk that picked nothing (see {@code StepRequest.sample()}). */
     public static SampledToken none(int sequence) {
         return new SampledToken(sequence, -1, Float.NaN, new int[0], new float[0]);
     }

@@ -1,27 +1,28 @@
-package qwenchat.engine;
+package qwenchat.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import qwenchat.engine.EngineException;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
-import qwenchat.engine.EngineFactory.Choice;
+import qwenchat.serving.EngineChoice.Choice;
 import qwenchat.engine.cuda.CudaAvailability;
 
-class EngineFactoryTest {
+class EngineChoiceTest {
     static final CudaAvailability NO_GPU = new CudaAvailability(false, "no CUDA device is present", 0);
     static final CudaAvailability GPU = new CudaAvailability(true, "1 CUDA device(s) and kernels present", 1);
 
     @Test
     void autoPicksCudaOnlyWhenUsable() {
-        assertEquals(Choice.CUDA, EngineFactory.resolve(Choice.AUTO, GPU));
-        assertEquals(Choice.CPU, EngineFactory.resolve(Choice.AUTO, NO_GPU));
-        assertEquals(Choice.CPU, EngineFactory.resolve(Choice.CPU, GPU));
+        assertEquals(Choice.CUDA, EngineChoice.resolve(Choice.AUTO, GPU));
+        assertEquals(Choice.CPU, EngineChoice.resolve(Choice.AUTO, NO_GPU));
+        assertEquals(Choice.CPU, EngineChoice.resolve(Choice.CPU, GPU));
     }
 
     @Test
     void explicitCudaWithoutGpuFailsWithTheProbeReason() {
-        var e = assertThrows(EngineException.class, () -> EngineFactory.resolve(Choice.CUDA, NO_GPU));
+        var e = assertThrows(EngineException.class, () -> EngineChoice.resolve(Choice.CUDA, NO_GPU));
         assertTrue(e.getMessage().contains("no CUDA device is present"), e.getMessage());
     }
 

@@ -1,6 +1,10 @@
-package qwenchat.model;
+package qwenchat.weights;
 
 import java.io.IOException;
+import qwenchat.model.ModelConfigParser;
+import qwenchat.model.ModelConfigException;
+import qwenchat.model.ModelConfig;
+import qwenchat.model.GenerationConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,6 +1,10 @@
-package qwenchat.engine;
+package qwenchat.serving;
 
 import java.util.Locale;
+import qwenchat.engine.LoadProgressListener;
+import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.InferenceEngine;
+import qwenchat.engine.EngineException;
 import qwenchat.engine.cpu.CpuEngine;
 import qwenchat.engine.cpu.CpuEngineOptions;
 import qwenchat.engine.cuda.CudaAvailability;
@@ -13,7 +17,7 @@ import qwenchat.weights.Checkpoint;
  * default: CUDA when a device and the jar's kernels are present, else CPU). An explicit
  * {@code cuda} without a usable GPU fails with the probe's reason instead of falling back silently.
  */
-public final class EngineFactory {
+public final class EngineChoice {
 
     public enum Choice {
         AUTO, CUDA, CPU;
@@ -29,7 +33,7 @@ public final class EngineFactory {
         }
     }
 
-    private EngineFactory() {
+    private EngineChoice() {
     }
 
     /** What {@code choice} resolves to here, without loading anything. */

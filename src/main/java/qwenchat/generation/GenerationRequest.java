@@ -1,4 +1,4 @@
-package qwenchat.serving;
+package qwenchat.generation;
 
 import java.util.List;
 import qwenchat.engine.sampling.SamplingParams;

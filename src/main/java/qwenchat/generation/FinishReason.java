@@ -1,4 +1,4 @@
-package qwenchat.serving;
+package qwenchat.generation;
 
 /** Why a generation ended; the wire names are OpenAI's. */
 public enum FinishReason {
