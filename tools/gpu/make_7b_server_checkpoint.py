@@ -12,12 +12,13 @@ usage: python3 make_7b_server_checkpoint.py OUT_DIR FILES_DIR [SOURCE_DIR]
   FILES_DIR holds config.json, generation_config.json, tokenizer_config.json and tokenizer.json
   (or tokenizer.json.gz, as src/main/resources/qwen2.5/ does).
 """
+import contextlib
 import gzip
 import json
-import math
 import os
 import re
 import shutil
+import struct
 import sys
 import time
 
@@ -27,7 +28,6 @@ from safetensors.torch import save_file
 
 SHARDS = 4
 INDEX = "model.safetensors.index.json"
-BYTES = {"BF16": 2, "F16": 2, "F32": 4}
 
 
 def log(*a):
@@ -91,15 +91,22 @@ def from_source(out, src, files):
             os.symlink(os.path.join(os.path.abspath(src), x), os.path.join(out, x))
         log(f"linked the {SHARDS} shards of {src}")
         return
-    handles = {x: safe_open(os.path.join(src, x), framework="pt", device="cpu") for x in files}
     where, sizes = {}, {}
-    for x, h in handles.items():
-        for n in h.keys():
-            s = h.get_slice(n)
-            where[n] = x
-            sizes[n] = math.prod(s.get_shape()) * BYTES[s.get_dtype()]
+    for x in files:
+        for n, nbytes in header_sizes(os.path.join(src, x)).items():
+            where[n], sizes[n] = x, nbytes
     log(f"re-sharding {len(sizes)} tensors from {len(files)} files of {src}")
-    write(out, sizes, lambda n: handles[where[n]].get_tensor(n))
+    with contextlib.ExitStack() as stack:
+        handles = {x: stack.enter_context(safe_open(os.path.join(src, x), framework="pt", device="cpu"))
+                   for x in files}
+        write(out, sizes, lambda n: handles[where[n]].get_tensor(n))
+
+
+def header_sizes(path):
+    """Tensor name -> bytes, from the file's own header (8-byte little-endian length, then JSON)."""
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    return {n: t["data_offsets"][1] - t["data_offsets"][0] for n, t in header.items() if n != "__metadata__"}
 
 
 def from_scratch(out, cj):

@@ -4,7 +4,7 @@
 # Here (no GPU):  tools/gpu/run-gpu-checks.sh prepare
 #   builds the jar and test classes, a jlinked JRE and a thin classpath (the GPU machine has no
 #   Java or Maven) into DEST (default <repo>/.device/cuda; .device/ is git-ignored; a second staging
-#   area next to it, e.g. DEST=<repo>/.device/cuda2, keeps two builds apart), under ~55 MB,
+#   area next to it, e.g. DEST=<repo>/.device/cuda2, keeps two builds apart), about 55 MB with the whole app,
 #   and prints the `run` tool command to use. Maven resolves what it lacks online; OFFLINE=1 runs it
 #   with -o where the local repository already holds every plugin and dependency.
 # There (GPU machine, repo root):  bash .device/cuda/run-gpu-checks.sh run [STAGES]
@@ -107,6 +107,8 @@ if [ "$mode" = prepare ]; then
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
   echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer,graphpeer"
+  echo "  or, for the whole server (about 4 minutes once the checkpoint is built):"
+  echo "  command: bash $area/run-gpu-checks.sh run server"
   exit 0
 fi
 
