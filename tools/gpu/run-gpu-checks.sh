@@ -102,7 +102,7 @@ if [ "$mode" = prepare ]; then
       tools/gpu/make_7b_server_checkpoint.py tools/gpu/bench_transformers.py tools/gpu/bench_graph_peer.py; do
     [ -f "$f" ] && cp "$f" "$dest/"
   done
-  du -sh "$dest" "$dest"/* | sed 's/^/[prepare] /'
+  { du -sh "$dest"; du -sh "$dest"/*; } | sed 's/^/[prepare] /'  # one du each: du counts a folder once
   echo "[prepare] now call the run tool with:"
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
