@@ -4,7 +4,7 @@
 # Here (no GPU):  tools/gpu/run-gpu-checks.sh prepare
 #   builds the jar and test classes, a jlinked JRE and a thin classpath (the GPU machine has no
 #   Java or Maven) into DEST (default <repo>/.device/cuda; .device/ is git-ignored; a second staging
-#   area next to it, e.g. DEST=<repo>/.device/cuda2, keeps two builds apart), under ~55 MB,
+#   area next to it, e.g. DEST=<repo>/.device/cuda2, keeps two builds apart), about 55 MB with the whole app,
 #   and prints the `run` tool command to use. Maven resolves what it lacks online; OFFLINE=1 runs it
 #   with -o where the local repository already holds every plugin and dependency.
 # There (GPU machine, repo root):  bash .device/cuda/run-gpu-checks.sh run [STAGES]
@@ -12,7 +12,9 @@
 #   reference, our engine's parity), bench (our benchmark), peer (transformers on the same weights),
 #   graphpeer (a CUDA-graph PyTorch decode loop on the same weights, tools/gpu/bench_graph_peer.py),
 #   blocks (decode attention at 8K through block tables of 16..128 tokens), yarn (the 7B with YaRN x4:
-#   a prompt filling the 128K context). The comparison table (table.md) has a column per peer run.
+#   a prompt filling the 128K context), server (the whole app with the CUDA engine on a random 7B laid out
+#   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64;
+#   server.md and server_*.json). The comparison table (table.md) has a column per peer run.
 #   Default: tests,7b,bench,peer. Everything goes to $OUT.
 set -euo pipefail
 mode=${1:-prepare}
@@ -26,11 +28,23 @@ if [ "$mode" = prepare ]; then
   echo "[prepare] building jar and test classes in $repo"
   "${mvn[@]}" package -DskipTests
   "${mvn[@]}" test-compile dependency:build-classpath -Dmdep.outputFile=target/test-cp.txt -Dmdep.includeScope=test >/dev/null
-  # KEEP_JRE=1 reuses a JRE packed by an earlier prepare (jlink + xz take a minute and a half).
-  if [ "${KEEP_JRE:-0}" = 1 ] && [ -f "$dest/jre.tar.xz" ]; then mv "$dest/jre.tar.xz" /tmp/qwen-jre.tar.xz; fi
+  # Modules from jdeps on our classes and every jar the app loads (jdeps --print-module-deps
+  # --recursive): the thin test run needs only the first four, the whole app (the server stage) the rest;
+  # java.net.http is load-test's client. java.xml comes with java.desktop and java.sql, spelled out here.
+  modules=java.base,java.logging,java.management,jdk.unsupported,java.compiler,java.desktop,java.instrument
+  modules+=,java.naming,java.net.http,java.prefs,java.scripting,java.security.jgss,java.sql,java.xml,jdk.jfr
+  modules+=,jdk.management
+  # KEEP_JRE=1 reuses a JRE packed by an earlier prepare with the same modules (jlink + xz take a minute
+  # and a half).
+  if [ "${KEEP_JRE:-0}" = 1 ] && [ -f "$dest/jre.tar.xz" ] && [ "$(cat "$dest/jre.modules" 2>/dev/null)" = "$modules" ]; then
+    mv "$dest/jre.tar.xz" /tmp/qwen-jre.tar.xz
+  fi
   rm -rf "$dest"
   mkdir -p "$dest/lib"
-  if [ -f /tmp/qwen-jre.tar.xz ] && [ "${KEEP_JRE:-0}" = 1 ]; then mv /tmp/qwen-jre.tar.xz "$dest/jre.tar.xz"; fi
+  if [ -f /tmp/qwen-jre.tar.xz ] && [ "${KEEP_JRE:-0}" = 1 ]; then
+    mv /tmp/qwen-jre.tar.xz "$dest/jre.tar.xz"
+    echo "$modules" >"$dest/jre.modules"
+  fi
   # Thin classpath: our classes (with the fatbin), the tests, and only the jars they load. The
   # Spring Boot fat jar plus a JRE would not fit the 64 MiB transfer.
   cp -r target/classes "$dest/classes"
@@ -52,29 +66,49 @@ if [ "$mode" = prepare ]; then
   console=$console_dir/junit-platform-console-standalone-$platform.jar
   [ -f "$console" ] || { echo "junit-platform-console-standalone $platform missing (OFFLINE=1 cannot fetch it)"; exit 1; }
   cp "$console" "$dest/lib/"
-  rm -f "$dest/classes/qwen2.5/tokenizer.json.gz"  # not used by the GPU checks
+  # The whole app for the server stage: the fat jar's runtime jars, less those lib/ has already (jcuda,
+  # jackson 3) and the jcuda natives of every CUDA library (lib/ keeps the driver's). Jars are deflated,
+  # which leaves xz nothing to find; stored again uncompressed (zip -0), one xz stream over all of them
+  # packs 34 MB of jars into about 13. classes/qwen2.5 stays whole: its tokenizer and config files go
+  # into the server's checkpoint.
+  app=$(mktemp -d)
+  (cd "$app" && unzip -q "$repo/target/qwen-chat.jar" 'BOOT-INF/lib/*')
+  mkdir -p "$app/app-lib"
+  for j in "$app"/BOOT-INF/lib/*.jar; do
+    n=$(basename "$j")
+    case $n in jcuda-natives-*) continue ;; esac
+    [ -f "$dest/lib/$n" ] && continue
+    x=$(mktemp -d)
+    (cd "$x" && unzip -q "$j" && zip -q -0 -r -X "$app/app-lib/$n" .)
+    rm -rf "$x"
+  done
+  tar -cf - -C "$app" app-lib | xz -9 -T2 >"$dest/app-lib.tar.xz"
+  rm -rf "$app"
   # jlink comes from the JDK that ./mvnw builds with (JAVA_HOME, else a JDK >= 21 found as mvnw finds one).
   . .mvn/select-jdk.sh
   jdk=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
-  # Modules from jdeps on our classes and the jars above (the thin run needs no Spring: the full app
-  # needs java.desktop, java.naming, java.sql, java.xml and jdk.management as well). The stripped
-  # JRE travels as .tar.xz, about 19 MB instead of 38.
+  # The stripped JRE travels as .tar.xz. Its modules image is left uncompressed for xz to pack: with the
+  # full app's modules that is 21 MB, against 36 MB for a zip-9 image that xz can no longer shrink.
   if [ ! -f "$dest/jre.tar.xz" ]; then
   jre=$(mktemp -d)
-  "$jdk/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
-    --strip-debug --no-header-files --no-man-pages --compress zip-9 --output "$jre/jre"
+  "$jdk/bin/jlink" --add-modules "$modules" \
+    --strip-debug --no-header-files --no-man-pages --output "$jre/jre"
   strip --strip-unneeded "$jre/jre/lib/server/libjvm.so"
   tar -cJf "$dest/jre.tar.xz" -C "$jre" jre
+  echo "$modules" >"$dest/jre.modules"
   rm -rf "$jre"
   fi
-  for f in tools/gpu/run-gpu-checks.sh tools/gpu/skinny-run.sh tools/reference/make_7b_reference.py tools/gpu/bench_transformers.py tools/gpu/bench_graph_peer.py; do
+  for f in tools/gpu/run-gpu-checks.sh tools/gpu/skinny-run.sh tools/reference/make_7b_reference.py \
+      tools/gpu/make_7b_server_checkpoint.py tools/gpu/bench_transformers.py tools/gpu/bench_graph_peer.py; do
     [ -f "$f" ] && cp "$f" "$dest/"
   done
-  du -sh "$dest" "$dest"/* | sed 's/^/[prepare] /'
+  { du -sh "$dest"; du -sh "$dest"/*; } | sed 's/^/[prepare] /'  # one du each: du counts a folder once
   echo "[prepare] now call the run tool with:"
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
   echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer,graphpeer"
+  echo "  or, for the whole server (about 4 minutes once the checkpoint is built):"
+  echo "  command: bash $area/run-gpu-checks.sh run server"
   exit 0
 fi
 
@@ -84,8 +118,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
-[ -x /tmp/jre/bin/java ] || tar -xJf "$here/jre.tar.xz" -C /tmp
-java=/tmp/jre/bin/java
+# SCRATCH (default /tmp) takes the unpacked JRE and app jars; a JRE unpacked from an older staging with
+# other modules is replaced.
+scratch=${SCRATCH:-/tmp}
+mkdir -p "$scratch"
+if ! cmp -s "$here/jre.modules" "$scratch/jre/.modules"; then
+  rm -rf "$scratch/jre" && tar -xJf "$here/jre.tar.xz" -C "$scratch" && cp "$here/jre.modules" "$scratch/jre/.modules"
+fi
+java=$scratch/jre/bin/java
 cp="$here/classes:$here/test-classes:$(ls "$here"/lib/*.jar | grep -v console-standalone | paste -sd:)"
 console=$(ls "$here"/lib/junit-platform-console-standalone-*.jar)
 jvm=(-Xss4m -Xmx60g -XX:+UseParallelGC)
@@ -133,6 +173,105 @@ fi
 if has graphpeer; then
   echo "=== benchmark (CUDA-graph PyTorch peer)"
   python3 "$here/bench_graph_peer.py" "$model" "$OUT/graph_peer.json" 2>&1 | tee "$OUT/graph_peer.log" || status=1
+fi
+
+if has server; then
+  echo "=== the whole server (HTTP, WebSocket, scheduler, CUDA engine) on a 7B laid out like Qwen2.5-7B-Instruct"
+  # Run lengths: SERVER_SECONDS per load-test run, prompts of about SERVER_PROMPT_TOKENS tokens, replies of
+  # at most SERVER_MAX_TOKENS; the defaults keep the stage near 4 minutes once the checkpoint exists.
+  secs=${SERVER_SECONDS:-20} ptok=${SERVER_PROMPT_TOKENS:-1000} mtok=${SERVER_MAX_TOKENS:-256} port=${SERVER_PORT:-8080}
+  # SERVER_MODEL_DIR (a checkpoint to serve instead, e.g. the demo one the tests write to
+  # target/qwen-chat-demo-v1) and SERVER_ENGINE=cpu make a dry run of this stage without a GPU.
+  server_model=${SERVER_MODEL_DIR:-/tmp/qwen7b-server}
+  if [ -z "${SERVER_MODEL_DIR:-}" ]; then
+    python3 "$here/make_7b_server_checkpoint.py" "$server_model" "$here/classes/qwen2.5" "$model" 2>&1 \
+      | tee "$OUT/server_checkpoint.log" || status=1
+  fi
+  rm -rf "$scratch/app-lib" && tar -xJf "$here/app-lib.tar.xz" -C "$scratch"
+  app_cp="$here/classes:$(ls "$here"/lib/*.jar "$scratch"/app-lib/*.jar | grep -v console-standalone | paste -sd:)"
+  # All of a run's clients arrive at once: a wait queue longer than the largest run keeps them from 429s
+  # (the default 64 is sized for a person's traffic, not a burst of 256).
+  QWEN_MODEL_DIR=$server_model "$java" "${jvm[@]}" -cp "$app_cp" qwenchat.QwenChatApplication \
+    --qwen.engine="${SERVER_ENGINE:-cuda}" --server.port="$port" --qwen.queue-limit=512 \
+    --qwen.data-dir="$scratch/qwen-data" >"$OUT/server.log" 2>&1 &
+  server_pid=$!
+  # Readiness, with each load stage as it begins (the probe's body names it while it answers 503).
+  if python3 - "$port" "$server_pid" "${SERVER_LOAD_TIMEOUT:-420}" <<'PY' 2>&1 | tee "$OUT/server_load.txt"; then
+import json, os, sys, time, urllib.error, urllib.request
+port, pid, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+t0, last = time.time(), None
+while time.time() - t0 < limit:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(f"server exited after {time.time() - t0:.1f}s: see server.log")
+    try:
+        with urllib.request.urlopen(f"http://localhost:{port}/actuator/health/readiness", timeout=5) as r:
+            body, code = r.read(), r.status
+    except urllib.error.HTTPError as e:
+        body, code = e.read(), e.code
+    except OSError:
+        body, code = b"{}", 0
+    try:
+        model = json.loads(body).get("components", {}).get("model", {}).get("details", {})
+    except ValueError:
+        model = {}
+    stage = (model.get("state"), model.get("stage"))
+    if code == 200:
+        print(f"{time.time() - t0:6.1f}s ready (HTTP 200): {json.dumps(model)}", flush=True)
+        sys.exit(0)
+    if stage != last:
+        print(f"{time.time() - t0:6.1f}s {model.get('state', 'starting')} {model.get('stage', '')} "
+              f"{model.get('stageDescription', '')}", flush=True)
+        last = stage
+    time.sleep(0.5)
+sys.exit(f"not ready after {limit:.0f}s")
+PY
+    grep -E "ready:|KV|sequences of up to" "$OUT/server.log" | tail -4 | sed 's/^/[server] /' || true
+    nvidia-smi --query-gpu=memory.used,memory.total --format=csv | tee "$OUT/server_gpu_memory.txt" || true
+    lt() {
+      local name=$1; shift
+      "$java" -Xmx4g -cp "$app_cp" qwenchat.QwenChatApplication load-test --url "http://localhost:$port" "$@" \
+        --json "$OUT/server_$name.json" 2>&1 | tee "$OUT/server_$name.log" || status=1
+    }
+    # Warm-up, not reported: the first requests pay for JIT compilation and first kernel launches.
+    lt warmup --clients 4 --duration 3 --max-tokens 16
+    for c in 1 16 64 256; do
+      lt "http_c$c" --clients "$c" --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok"
+    done
+    lt ws_c64 --websocket --clients 64 --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok"
+    python3 - "$OUT" <<'PY' | tee "$OUT/server.md"
+import json, os, sys
+out = sys.argv[1]
+def f(v, d=1):
+    return "-" if v is None else f"{v:.{d}f}"
+print("| run | clients | requests ok / failed | prompt tok | completion tok/s | TTFT p50 / p99 ms "
+      "| ITL p50 / p99 ms | TPOT p50 ms | errors |")
+print("|---|---|---|---|---|---|---|---|---|")
+for name in ["http_c1", "http_c16", "http_c64", "http_c256", "ws_c64"]:
+    p = os.path.join(out, f"server_{name}.json")
+    if not os.path.exists(p):
+        print(f"| {name} | - | no result | | | | | | |")
+        continue
+    r = json.load(open(p))
+    t, i = r["ttftMs"], r["itlMs"]
+    print(f"| {r['mode']} | {r['clients']} | {r['ok']} / {r['failed']} | {f(r['promptTokensMean'], 0)} "
+          f"| {f(r['completionTokensPerSecond'])} | {f(t['p50'])} / {f(t['p99'])} | {f(i['p50'])} / {f(i['p99'])} "
+          f"| {f(r['tpotMs']['p50'])} | {r['failures'] or '-'} |")
+PY
+    [ -s "$OUT/server.md" ] || status=1
+  else
+    status=1
+  fi
+  # Stop it as an operator would: SIGTERM, Spring's graceful shutdown; killed only if that hangs.
+  t_stop=$(date +%s)
+  kill -TERM "$server_pid" 2>/dev/null || true
+  for _ in $(seq 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    echo "[server] still running 60 s after SIGTERM: killed"; kill -KILL "$server_pid"; status=1
+  fi
+  rc=0; wait "$server_pid" 2>/dev/null || rc=$?
+  echo "[server] stopped (exit $rc; 143 is the SIGTERM itself) in $(( $(date +%s) - t_stop )) s"
 fi
 
 if [ -f "$OUT/bench.json" ]; then

@@ -107,13 +107,9 @@ def add_next_token_component(model, cj, g):
     log(f"next-token component added in {time.time() - t0:.1f}s")
 
 
-def main():
-    out = sys.argv[1]
-    cfg_path = sys.argv[2] if len(sys.argv) > 2 else "src/main/resources/qwen2.5/config.json"
-    with open(cfg_path) as f:
-        cj = json.load(f)
-    assert cj["hidden_size"] == 3584 and cj["num_hidden_layers"] == 28, "expected the Qwen2.5-7B config"
-    os.makedirs(out, exist_ok=True)
+def build_random_model(cj):
+    """The random bf16 Qwen2ForCausalLM on the GPU, initialised as the module docstring says (also used by
+    tools/gpu/make_7b_server_checkpoint.py, so both checkpoints are the same network)."""
     t0 = time.time()
     config = Qwen2Config.from_dict(dict(cj))
     torch.manual_seed(SEED)
@@ -143,6 +139,17 @@ def main():
     assert model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr(), "lm_head must be untied"
     log(f"built in {time.time() - t0:.1f}s: {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params")
     add_next_token_component(model, cj, g)
+    return model
+
+
+def main():
+    out = sys.argv[1]
+    cfg_path = sys.argv[2] if len(sys.argv) > 2 else "src/main/resources/qwen2.5/config.json"
+    with open(cfg_path) as f:
+        cj = json.load(f)
+    assert cj["hidden_size"] == 3584 and cj["num_hidden_layers"] == 28, "expected the Qwen2.5-7B config"
+    os.makedirs(out, exist_ok=True)
+    model = build_random_model(cj)
 
     t0 = time.time()
     model.save_pretrained(out, max_shard_size="4GB")

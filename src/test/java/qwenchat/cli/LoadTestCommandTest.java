@@ -6,16 +6,20 @@ import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
 import qwenchat.serving.LoadWait;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.ModelRuntime;
+import tools.jackson.databind.JsonNode;
 
 /** The load-test command against the running app on the demo model (same context as the API tests). */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
@@ -53,6 +57,46 @@ class LoadTestCommandTest {
         assertThat(scheduler.stats().tokensGenerated() - tokensBefore).isBetween((long) ok, 8L * ok + 8 * 4);
         assertThat(report).containsPattern("TTFT ms: p50 [\\d.]+, p90 [\\d.]+, p99 [\\d.]+, max [\\d.]+ \\(n=" + ok + "\\)");
         assertThat(report).containsPattern("latency ms: p50 [\\d.]+");
+        // Inter-token latency: the gaps between a reply's streamed deltas, pooled over all replies.
+        assertThat(report).containsPattern("ITL ms: p50 [\\d.]+, p90 [\\d.]+, p99 [\\d.]+, max [\\d.]+ \\(n=[1-9]\\d*\\)");
+    }
+
+    @Test
+    void drivesTheChatSocketWithPromptsOfTheAskedLengthAndWritesTheNumbersAsJson(@TempDir Path dir) throws Exception {
+        LoadWait.settled(runtime, Duration.ofSeconds(120));
+        Path json = dir.resolve("ws.json");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Cli.run(new String[] {"load-test", "--url", "http://localhost:" + port, "--websocket", "--clients", "3",
+                "--duration", "2", "--max-tokens", "6", "--prompt-tokens", "120", "--json", json.toString()},
+                new ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        String report = out.toString(StandardCharsets.UTF_8);
+        assertThat(code).as(report + err).isZero();
+        assertThat(report).contains("3 WebSocket clients").contains("/ws/chat");
+
+        JsonNode doc = TokenizerArgs.JSON.readTree(Files.readString(json));
+        assertThat(doc.path("mode").asString()).isEqualTo("websocket");
+        int ok = doc.path("ok").intValue();
+        assertThat(ok).as(report).isGreaterThanOrEqualTo(3);
+        assertThat(doc.path("failed").intValue()).as(report).isZero();
+        assertThat(doc.path("completionTokensPerSecond").doubleValue()).isPositive();
+        // The server counted the asked length plus the chat template's system prompt and markers.
+        assertThat(doc.path("promptTokensMean").doubleValue()).isBetween(120.0, 200.0);
+        assertThat(doc.path("completionTokensMean").doubleValue()).isBetween(1.0, 6.0);
+        assertThat(doc.path("ttftMs").path("n").intValue()).isEqualTo(ok);
+        assertThat(doc.path("ttftMs").path("p50").doubleValue()).isPositive();
+        assertThat(doc.path("itlMs").path("n").intValue()).isPositive();
+        assertThat(doc.path("itlMs").path("p99").doubleValue())
+                .isGreaterThanOrEqualTo(doc.path("itlMs").path("p50").doubleValue());
+    }
+
+    @Test
+    void generatedPromptsDifferFromRequestToRequestSoThePrefixCacheCannotAnswerThem() {
+        assertThat(LoadTestCommand.prompt(50, 0, 0)).isNotEqualTo(LoadTestCommand.prompt(50, 0, 1))
+                .isNotEqualTo(LoadTestCommand.prompt(50, 1, 0));
+        assertThat(LoadTestCommand.prompt(50, 2, 7)).startsWith("Request 2-7:").isEqualTo(LoadTestCommand.prompt(50, 2, 7));
+        assertThat(LoadTestCommand.prompt(50, 0, 0).split(" ")).hasSize(50 - 6 + 2);
     }
 
     @Test
@@ -62,5 +106,11 @@ class LoadTestCommandTest {
                 new PrintStream(new ByteArrayOutputStream()), new PrintStream(err, true, StandardCharsets.UTF_8));
         assertThat(code).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("--clients must be >= 1, got 0");
+
+        ByteArrayOutputStream both = new ByteArrayOutputStream();
+        assertThat(Cli.run(new String[] {"load-test", "--prompt", "hi", "--prompt-tokens", "10"},
+                new ByteArrayInputStream(new byte[0]), new PrintStream(new ByteArrayOutputStream()),
+                new PrintStream(both, true, StandardCharsets.UTF_8))).isEqualTo(2);
+        assertThat(both.toString(StandardCharsets.UTF_8)).contains("--prompt and --prompt-tokens exclude each other");
     }
 }
