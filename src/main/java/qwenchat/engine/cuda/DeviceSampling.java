@@ -225,29 +225,40 @@ final class DeviceSampling implements AutoCloseable {
         return argmax;
     }
 
-    /** Top-p, min-p and the draw on the host over the GPU's top-k survivors, by the CPU Sampler itself. */
+    /**
+     * Top-p, min-p and the draw on the host over the GPU's top-k survivors, by the CPU Sampler's own
+     * {@link Sampler#drawAmong}: only the survivors cross the bus and enter the arithmetic.
+     */
     private int drawOnHost(int row, StepRequest r) {
-        int v = vocab;
-        float[] l = new float[v];
         int[] count = new int[1];
         ws.candCount.copyToHost(Pointer.to(count), 4L * row, 4);
-        if (count[0] < 0) {
-            ws.proc.copyToHost(Pointer.to(l), 4L * row * v, 4L * v);
-        } else {
-            Arrays.fill(l, Float.NEGATIVE_INFINITY);
-            int[] ids = new int[count[0]];
-            float[] vals = new float[count[0]];
-            long at = (long) row * CudaKernels.MAX_CANDIDATES;
-            if (ids.length > 0) {
-                ws.candIds.copyToHost(Pointer.to(ids), 4L * at, 4L * ids.length);
-                ws.candVals.copyToHost(Pointer.to(vals), 4L * at, 4L * vals.length);
-            }
-            for (int j = 0; j < ids.length; j++) l[ids[j]] = vals[j];
-        }
         SamplingParams p = r.sampling();
         // Penalties, temperature and top-k are applied already: the Sampler finishes with them neutral.
         SamplingParams rest = new SamplingParams(1, 0, p.topP(), p.minP(), 1, 0, 0, p.seed());
-        return Sampler.pick(l, rest, seqs.history(r.sequence()));
+        if (count[0] < 0) {
+            float[] l = new float[vocab];
+            ws.proc.copyToHost(Pointer.to(l), 4L * row * vocab, 4L * vocab);
+            return Sampler.pick(l, rest, seqs.history(r.sequence()));
+        }
+        int n = count[0];
+        int[] ids = new int[n];
+        float[] vals = new float[n];
+        long at = (long) row * CudaKernels.MAX_CANDIDATES;
+        if (n > 0) {
+            ws.candIds.copyToHost(Pointer.to(ids), 4L * at, 4L * n);
+            ws.candVals.copyToHost(Pointer.to(vals), 4L * at, 4L * n);
+        }
+        // The candidates come in top-k order; the Sampler walks ids in ascending order.
+        Integer[] order = new Integer[n];
+        for (int j = 0; j < n; j++) order[j] = j;
+        Arrays.sort(order, (a, b) -> Integer.compare(ids[a], ids[b]));
+        int[] sortedIds = new int[n];
+        float[] sortedVals = new float[n];
+        for (int j = 0; j < n; j++) {
+            sortedIds[j] = ids[order[j]];
+            sortedVals[j] = vals[order[j]];
+        }
+        return Sampler.drawAmong(sortedIds, sortedVals, rest, seqs.history(r.sequence()).generatedCount());
     }
 
     @Override

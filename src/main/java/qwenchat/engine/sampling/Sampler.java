@@ -60,9 +60,40 @@ public final class Sampler {
         if (p.greedy()) return argmax(l);
         applyTemperature(l, p.temperature());
         applyTopK(l, p.topK());
+        int alive = 0;
+        for (float v : l) if (v != Float.NEGATIVE_INFINITY) alive++;
+        int[] ids = new int[alive];
+        float[] kept = new float[alive];
+        for (int i = 0, j = 0; i < l.length; i++) {
+            if (l[i] != Float.NEGATIVE_INFINITY) {
+                ids[j] = i;
+                kept[j++] = l[i];
+            }
+        }
+        return drawAmong(ids, kept, p, history.generatedCount());
+    }
+
+    /**
+     * Top-p, min-p and the seeded draw over the ids that are still possible, given in ascending
+     * order with their processed logits (penalties, temperature and top-k already applied). Every
+     * other id has probability 0, so the sums, the ranking (ties by id) and the draw's walk in id
+     * order are exactly those over the whole vocabulary: the same token, for the cost of the few
+     * survivors instead of several passes over 152K logits per token.
+     *
+     * @param counter the draw's counter: tokens generated so far
+     */
+    public static int drawAmong(int[] ascendingIds, float[] logits, SamplingParams p, int counter) {
+        if (ascendingIds.length != logits.length) {
+            throw new IllegalArgumentException(ascendingIds.length + " ids for " + logits.length + " logits");
+        }
+        for (int i = 1; i < ascendingIds.length; i++) {
+            if (ascendingIds[i] <= ascendingIds[i - 1]) throw new IllegalArgumentException("ids must ascend");
+        }
+        if (ascendingIds.length == 0) throw new IllegalArgumentException("no id left to draw from");
+        float[] l = logits.clone();
         applyTopP(l, p.topP());
         applyMinP(l, p.minP());
-        return draw(l, CounterUniform.uniform(p.seed(), history.generatedCount()));
+        return ascendingIds[draw(l, CounterUniform.uniform(p.seed(), counter))];
     }
 
     static void applyPenalties(float[] l, SamplingParams p, TokenHistory h) {

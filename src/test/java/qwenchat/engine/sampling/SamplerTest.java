@@ -262,4 +262,37 @@ class SamplerTest {
         assertEquals(0.0, Math.exp(s.topLogprobs()[0]) + Math.exp(s.topLogprobs()[1]) - 1, 1e-5,
                 "log-probabilities are of the masked distribution");
     }
+
+    @Test
+    void drawingAmongTheTopKSurvivorsPicksWhatTheWholeVocabularyPicks() {
+        java.util.Random r = new java.util.Random(42);
+        for (int trial = 0; trial < 300; trial++) {
+            float[] logits = new float[2000];
+            for (int i = 0; i < logits.length; i++) logits[i] = (float) (r.nextGaussian() * 3);
+            // Some exact ties, so the ranking's tie-break by id is exercised.
+            for (int i = 0; i < 20; i++) logits[r.nextInt(logits.length)] = logits[r.nextInt(logits.length)];
+            TokenHistory h = new TokenHistory();
+            for (int i = 0; i < r.nextInt(5); i++) h.addGenerated(r.nextInt(logits.length));
+            double topP = trial % 3 == 0 ? 1.0 : 0.5 + 0.5 * r.nextDouble();
+            double minP = trial % 4 == 0 ? 0.05 : 0;
+            SamplingParams p = new SamplingParams(0.7, 1 + r.nextInt(60), topP, minP, 1, 0, 0, r.nextLong());
+            // What the GPU hands the host: the top-k survivors of the tempered logits, in ascending id order.
+            float[] l = logits.clone();
+            Sampler.applyTemperature(l, p.temperature());
+            Sampler.applyTopK(l, p.topK());
+            // The reference: top-p, min-p and the draw over the whole vocabulary, -inf for the rest.
+            float[] full = l.clone();
+            Sampler.applyTopP(full, p.topP());
+            Sampler.applyMinP(full, p.minP());
+            int whole = Sampler.draw(full, CounterUniform.uniform(p.seed(), h.generatedCount()));
+            assertEquals(whole, Sampler.pick(logits, p, h), "pick, trial " + trial);
+            int alive = 0;
+            for (float v : l) if (v != Float.NEGATIVE_INFINITY) alive++;
+            int[] ids = new int[alive];
+            float[] vals = new float[alive];
+            for (int i = 0, j = 0; i < l.length; i++) if (l[i] != Float.NEGATIVE_INFINITY) { ids[j] = i; vals[j++] = l[i]; }
+            SamplingParams rest = new SamplingParams(1, 0, p.topP(), p.minP(), 1, 0, 0, p.seed());
+            assertEquals(whole, Sampler.drawAmong(ids, vals, rest, h.generatedCount()), "trial " + trial);
+        }
+    }
 }
