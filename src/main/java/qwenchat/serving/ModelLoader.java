@@ -166,8 +166,8 @@ public final class ModelLoader implements ModelRuntime, SmartInitializingSinglet
                     onGpu ? engines.kvCacheBudgetBytes(config, properties.gpuMemoryUtilization(), perSequence)
                             : OptionalLong.empty());
             KvCacheCapacity capacity = kvPlan.capacity();
-            log.info("{} (at most {} sequences of up to {} tokens)", kvPlan.sizing().logLine(), capacity.maxSequences(),
-                    capacity.maxTokensPerSequence());
+            log.info("{} (at most {} sequence{} of up to {} tokens)", kvPlan.sizing().logLine(), capacity.maxSequences(),
+                    capacity.maxSequences() == 1 ? "" : "s", capacity.maxTokensPerSequence());
             int[] tensorsDone = {0};
             weightsStartNanos = System.nanoTime();
             InferenceEngine e = engines.create(config, f.checkpoint(), capacity, (done, total, tensor) -> {

@@ -93,9 +93,13 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
 
     /** E.g. "KV cache: 229,376 tokens in 3,584 blocks of 64 (12.3 GiB): 28 conversations of 8K". */
     public String logLine() {
+        String head = String.format(Locale.ROOT, "KV cache: %,d tokens in %,d blocks of %d (%s)", totalTokens(), totalBlocks,
+                blockSize, gib(bytes()));
+        // A pool smaller than one 8K conversation (a CPU demo, a tiny test pool) says what it does hold.
+        if (totalTokens() < CONVERSATION_TOKENS) return head + ": one conversation of up to " + totalTokens() + " tokens";
         long n = conversations(CONVERSATION_TOKENS);
-        return String.format(Locale.ROOT, "KV cache: %,d tokens in %,d blocks of %d (%s): %,d conversation%s of %dK",
-                totalTokens(), totalBlocks, blockSize, gib(bytes()), n, n == 1 ? "" : "s", CONVERSATION_TOKENS / 1024);
+        return String.format(Locale.ROOT, "%s: %,d conversation%s of %dK", head, n, n == 1 ? "" : "s",
+                CONVERSATION_TOKENS / 1024);
     }
 
     static String gib(long bytes) {

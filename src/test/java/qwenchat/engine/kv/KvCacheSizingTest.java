@@ -52,4 +52,10 @@ class KvCacheSizingTest {
                 .hasMessageContaining("no memory is left for the KV cache");
         assertThatThrownBy(() -> KvCacheSizing.budget(16 * gib, 1.5, 0)).hasMessageContaining("gpu-memory-utilization");
     }
+
+    @Test
+    void aPoolSmallerThanOneConversationSaysWhatItHolds() {
+        KvCacheSizing s = KvCacheSizing.of(4096L * 1024, 1024, 64, 32768);
+        assertThat(s.logLine()).isEqualTo("KV cache: 4,096 tokens in 64 blocks of 64 (4.0 MiB): one conversation of up to 4096 tokens");
+    }
 }
