@@ -5,6 +5,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import qwenchat.tokenizer.PythonJson;
 import qwenchat.tokenizer.QwenTokenizer;
 import tools.jackson.databind.JsonNode;
 
@@ -65,7 +66,7 @@ public final class JsonConstraint implements TokenConstraint {
         List<Node> then = new java.util.ArrayList<>();
         Node.Lit close = new Node.Lit(List.of(JsonMatcher.bytes("}\n</tool_call>")));
         for (Map.Entry<String, JsonNode> f : parameters.entrySet()) {
-            names.add(JsonMatcher.bytes(JsonText.quote(f.getKey()) + ", \"arguments\": "));
+            names.add(JsonMatcher.bytes(PythonJson.quote(f.getKey()) + ", \"arguments\": "));
             JsonNode schema = f.getValue();
             Node args;
             try {

@@ -2,6 +2,7 @@ package qwenchat.grammar;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import qwenchat.tokenizer.PythonJson;
 
 /**
  * A compiled piece of a JSON schema: what text may stand for one JSON value. Identity, not
@@ -25,7 +26,7 @@ abstract sealed class Node permits Node.Obj, Node.Arr, Node.Str, Node.Num, Node.
     }
 
     static byte[] quoted(String s) {
-        return JsonText.quote(s).getBytes(StandardCharsets.UTF_8);
+        return PythonJson.quote(s).getBytes(StandardCharsets.UTF_8);
     }
 
     static final class Obj extends Node {

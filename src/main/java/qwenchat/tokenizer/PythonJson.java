@@ -9,7 +9,7 @@ import java.util.Map;
  * separators, keys in insertion order, non-ASCII kept. The prompt must match that byte for byte,
  * because the model was trained on it.
  */
-final class PythonJson {
+public final class PythonJson {
 
     private PythonJson() {
     }
@@ -83,6 +83,17 @@ final class PythonJson {
         int e = Math.abs(exponent);
         if (e < 10) out.append('0');
         out.append(e);
+    }
+
+    /**
+     * {@code s} as a JSON string the way Python's {@code json.dumps(..., ensure_ascii=False)} writes
+     * it: the form the chat template renders and the model learned, so constrained decoding
+     * expects exactly these bytes for keys and enum values too.
+     */
+    public static String quote(String s) {
+        StringBuilder out = new StringBuilder(s.length() + 2);
+        string(s, out);
+        return out.toString();
     }
 
     private static void string(String s, StringBuilder out) {
