@@ -37,6 +37,8 @@ import tools.jackson.databind.json.JsonMapper;
  * prints the comparison table.
  */
 public final class GpuBenchCommand implements CliCommand {
+    private static final SamplingParams GREEDY = SamplingParams.greedyDecoding();
+
 
     /** Bytes one batch-1 decode step must stream for Qwen2.5-7B: all weights but the embedding (a row lookup). */
     static final double BYTES_PER_TOKEN_7B = 14.14e9;
@@ -158,24 +160,10 @@ public final class GpuBenchCommand implements CliCommand {
     /** Aggregate decode tok/s at 16/32/64 sequences (128-token prompts), into r as decode_b{N}_tok_s + suffix. */
     private static void decodeBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r,
                                       String suffix, String route) {
-        SamplingParams g = SamplingParams.greedyDecoding();
         for (int batch : new int[] {16, 32, 64}) {
-            int[] seqs = new int[batch];
             int[] toks = new int[batch];
-            for (int i = 0; i < batch; i++) {
-                seqs[i] = e.openSequence();
-                toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 128, c.vocabSize()), g, 0))).get(0).token();
-            }
-            int steps = 32;
-            long t = 0;
-            for (int i = -4; i < steps; i++) {
-                if (i == 0) t = System.nanoTime();
-                List<StepRequest> reqs = new ArrayList<>();
-                for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
-                var outs = e.step(reqs);
-                for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
-            }
-            double tps = (double) batch * steps / secs(t);
+            int[] seqs = openPrefilled(e, c, rnd, batch, 128, toks);
+            double tps = timedDecode(e, seqs, toks);
             r.put("decode_b" + batch + "_tok_s" + suffix, tps);
             log.printf("[bench] decode %d sequences (%s): %.0f tok/s aggregate, %.2f ms per step%n", batch, route, tps,
                     1e3 * batch / tps);
@@ -188,33 +176,46 @@ public final class GpuBenchCommand implements CliCommand {
      * The engine cuts such a step into passes of its workspace's decode rows (256 on cards of 40 GiB or more).
      */
     private static void wideBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
-        SamplingParams g = SamplingParams.greedyDecoding();
         for (int batch : new int[] {128, 256}) {
-            int[] seqs = new int[batch];
             int[] toks = new int[batch];
-            for (int i = 0; i < batch; i++) {
-                seqs[i] = e.openSequence();
-                toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, 1024, c.vocabSize()), g, 0))).get(0).token();
-            }
-            int steps = 32;
-            long t = 0;
-            for (int i = -4; i < steps; i++) {
-                if (i == 0) t = System.nanoTime();
-                List<StepRequest> reqs = new ArrayList<>();
-                for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
-                var outs = e.step(reqs);
-                for (int j = 0; j < batch; j++) toks[j] = outs.get(j).token();
-            }
-            double tps = (double) batch * steps / secs(t);
+            int[] seqs = openPrefilled(e, c, rnd, batch, 1024, toks);
+            double tps = timedDecode(e, seqs, toks);
             r.put("decode_b" + batch + "_ctx1k_tok_s", tps);
             log.printf("[bench] decode %d sequences, 1K context: %.0f tok/s aggregate, %.2f ms per step%n", batch, tps,
                     1e3 * batch / tps);
             // Kernel time of one such step: the rest of the step's wall time is host work.
-            List<StepRequest> reqs = new ArrayList<>();
-            for (int j = 0; j < batch; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], g, 0));
-            print(log, "decode " + batch + " sequences, 1K context", e.profileStep(reqs));
+            print(log, "decode " + batch + " sequences, 1K context", e.profileStep(decodeStep(seqs, toks)));
             for (int s : seqs) e.freeSequence(s);
         }
+    }
+
+    /** Opens {@code batch} sequences, each prefilled with a random prompt; their first tokens go into {@code toks}. */
+    private static int[] openPrefilled(CudaEngine e, ModelConfig c, Random rnd, int batch, int promptTokens, int[] toks) {
+        int[] seqs = new int[batch];
+        for (int i = 0; i < batch; i++) {
+            seqs[i] = e.openSequence();
+            toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, promptTokens, c.vocabSize()), GREEDY, 0)))
+                    .get(0).token();
+        }
+        return seqs;
+    }
+
+    /** Aggregate tok/s of 32 greedy decode steps over all of {@code seqs}, after 4 untimed ones; updates {@code toks}. */
+    private static double timedDecode(CudaEngine e, int[] seqs, int[] toks) {
+        int steps = 32;
+        long t = 0;
+        for (int i = -4; i < steps; i++) {
+            if (i == 0) t = System.nanoTime();
+            var outs = e.step(decodeStep(seqs, toks));
+            for (int j = 0; j < seqs.length; j++) toks[j] = outs.get(j).token();
+        }
+        return (double) seqs.length * steps / secs(t);
+    }
+
+    private static List<StepRequest> decodeStep(int[] seqs, int[] toks) {
+        List<StepRequest> reqs = new ArrayList<>();
+        for (int j = 0; j < seqs.length; j++) reqs.add(StepRequest.decode(seqs[j], toks[j], GREEDY, 0));
+        return reqs;
     }
 
     /**
