@@ -134,6 +134,7 @@ public final class GpuBenchCommand implements CliCommand {
                 log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, best * 1e3);
             }
             profile(e, c, rnd, log);
+            r.putAll(MaskCostBench.measure(e, c, log));
             String tag = CudaEngine.Options.SKINNY_DEFAULT ? "skinny" : "prefill_gemm";
             decodeBatches(e, c, rnd, log, r, "", tag);
             profileBatch(e, c, rnd, log, 32, tag);
