@@ -4,10 +4,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.springframework.stereotype.Component;
-import qwenchat.grammar.JsonConstraint;
+import qwenchat.grammar.GrammarCache;
 import qwenchat.grammar.SchemaException;
 import qwenchat.grammar.TokenConstraint;
-import qwenchat.grammar.TokenTrie;
 import qwenchat.serving.ServedModel;
 import qwenchat.tokenizer.QwenTokenizer;
 import qwenchat.tools.ToolChoice;
@@ -17,15 +16,13 @@ import tools.jackson.databind.JsonNode;
 /**
  * Decides which grammar, if any, constrains a request's output: a forced tool call
  * ({@code tool_choice} required or named) first, then {@code response_format} json_schema or
- * json_object. Holds the vocabulary trie of the model being served, built on first use.
+ * json_object. Holds the grammar cache of the model being served (its vocabulary trie and the
+ * compiled schemas of recent requests), built on first use.
  */
 @Component
 class OutputConstraints {
 
-    private record Vocabulary(QwenTokenizer tokenizer, TokenTrie trie) {
-    }
-
-    private volatile Vocabulary vocabulary;
+    private volatile GrammarCache grammars;
 
     /** A fresh constraint for one generation, or null when the output is free. */
     TokenConstraint forRequest(ServedModel model, ChatCompletionRequest req) {
@@ -37,7 +34,7 @@ class OutputConstraints {
                 functions.put(t.name(), ApiErrors.JSON.valueToTree(t.parameters()));
             }
             try {
-                return JsonConstraint.toolCall(functions, trie(model.tokenizer()), model.tokenizer(), eos);
+                return grammars(model.tokenizer(), eos).toolCall(functions).start();
             } catch (SchemaException e) {
                 throw ApiException.invalid("tools", "tool_choice '" + req.toolChoice().mode().name().toLowerCase()
                         + "' constrains the call to the tools' parameter schemas, and " + e.getMessage());
@@ -45,21 +42,21 @@ class OutputConstraints {
         }
         if (req.jsonSchema() != null) {
             try {
-                return JsonConstraint.forSchema(req.jsonSchema(), trie(model.tokenizer()), model.tokenizer(), eos);
+                return grammars(model.tokenizer(), eos).forSchema(req.jsonSchema()).start();
             } catch (SchemaException e) {
                 throw ApiException.invalid("response_format.json_schema.schema", "the schema at " + e.getMessage());
             }
         }
-        if (req.jsonObject()) return JsonConstraint.anyObject(trie(model.tokenizer()), model.tokenizer(), eos);
+        if (req.jsonObject()) return grammars(model.tokenizer(), eos).anyObject().start();
         return null;
     }
 
-    private TokenTrie trie(QwenTokenizer tokenizer) {
-        Vocabulary v = vocabulary;
-        if (v == null || v.tokenizer() != tokenizer) {
-            v = new Vocabulary(tokenizer, TokenTrie.of(tokenizer));
-            vocabulary = v;
+    private GrammarCache grammars(QwenTokenizer tokenizer, Set<Integer> eos) {
+        GrammarCache g = grammars;
+        if (g == null || !g.serves(tokenizer, eos)) {
+            g = new GrammarCache(tokenizer, eos);
+            grammars = g;
         }
-        return v.trie();
+        return g;
     }
 }
