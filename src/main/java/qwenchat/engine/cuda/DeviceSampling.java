@@ -255,7 +255,6 @@ final class DeviceSampling implements AutoCloseable {
         return width;
     }
 
-
     /** The first {@code width} entries of each of the first {@code n} [MAX_CANDIDATES] rows, packed, by one queued copy. */
     private void rowsToHost(DeviceBuffer rows, Pointer dst, int n, int width) {
         CUDA_MEMCPY2D copy = new CUDA_MEMCPY2D();
