@@ -231,8 +231,34 @@ public final class LoadTestCommand implements CliCommand {
             Deltas deltas = new Deltas(t0);
             int promptTokens = 0;
             int tokens = 0;
+            // --cut-at-deadline: a watcher hangs up at the deadline (the server cancels), even while the
+            // reply waits in the queue or for its first token; the tokens so far count.
+            java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<InputStream> stream = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.CompletableFuture<HttpResponse<InputStream>> sent =
+                    http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofInputStream());
+            Thread watcher = cutAtNanos == Long.MAX_VALUE ? null : Thread.ofVirtual().start(() -> {
+                try {
+                    long wait = cutAtNanos - System.nanoTime();
+                    if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                } catch (InterruptedException e) {
+                    return; // the reply ended first
+                }
+                cut.set(true);
+                sent.cancel(true);
+                InputStream in = stream.get();
+                if (in != null) {
+                    try {
+                        in.close();
+                    } catch (java.io.IOException ignored) {
+                        // closed already
+                    }
+                }
+            });
             try {
-                HttpResponse<InputStream> r = http.send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
+                HttpResponse<InputStream> r = sent.get();
+                stream.set(r.body());
+                if (cut.get()) r.body().close();
                 try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
                     if (r.statusCode() != 200) {
                         in.transferTo(java.io.Writer.nullWriter());
@@ -240,10 +266,6 @@ public final class LoadTestCommand implements CliCommand {
                     }
                     String line;
                     while ((line = in.readLine()) != null) {
-                        if (System.nanoTime() - cutAtNanos > 0) {
-                            // --cut-at-deadline: hang up (the server cancels); the tokens so far count.
-                            return deltas.sample(promptTokens, deltas.count());
-                        }
                         if (!line.startsWith("data: ")) continue;
                         String data = line.substring(6);
                         if (data.equals("[DONE]")) break;
@@ -258,12 +280,14 @@ public final class LoadTestCommand implements CliCommand {
                         }
                     }
                 }
-                return deltas.sample(promptTokens, tokens);
+                return cut.get() ? deltas.sample(promptTokens, deltas.count()) : deltas.sample(promptTokens, tokens);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return Sample.failed("io", t0);
             } catch (Exception e) {
-                return Sample.failed("io", t0);
+                return cut.get() ? deltas.sample(promptTokens, deltas.count()) : Sample.failed("io", t0);
+            } finally {
+                if (watcher != null) watcher.interrupt();
             }
         }
     }
