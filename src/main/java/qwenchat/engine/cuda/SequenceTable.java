@@ -121,18 +121,4 @@ final class SequenceTable {
     PenaltyState penalties(int s) {
         return penalties[s];
     }
-
-    /** Tokens fed to the sequence so far (a copy). */
-    int[] fedTokens(int s) {
-        return Arrays.copyOf(fed[s], length[s]);
-    }
-
-    /** The tokens appended by decode steps (the generated ones), in order. */
-    int[] decodedTokens(int s) {
-        int n = 0;
-        for (int i = 0; i < length[s]; i++) if (decoded[s][i]) n++;
-        int[] out = new int[n];
-        for (int i = 0, j = 0; i < length[s]; i++) if (decoded[s][i]) out[j++] = fed[s][i];
-        return out;
-    }
 }
