@@ -108,7 +108,7 @@ if [ "$mode" = prepare ]; then
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
   echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer,graphpeer"
-  echo "  or, for the whole server (about 4 minutes once the checkpoint is built):"
+  echo "  or, for the whole server (about 6 minutes once the checkpoint is built; three app starts):"
   echo "  command: bash $area/run-gpu-checks.sh run server"
   exit 0
 fi
