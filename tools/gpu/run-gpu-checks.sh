@@ -13,8 +13,9 @@
 #   graphpeer (a CUDA-graph PyTorch decode loop on the same weights, tools/gpu/bench_graph_peer.py),
 #   blocks (decode attention at 8K through block tables of 16..128 tokens), yarn (the 7B with YaRN x4:
 #   a prompt filling the 128K context), server (the whole app with the CUDA engine on a random 7B laid out
-#   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64;
-#   server.md and server_*.json). The comparison table (table.md) has a column per peer run.
+#   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64,
+#   then the long-prompt-among-streams scenario (at max-batched-tokens 2048, 1024 and 512) and the
+#   next-turn scenario; server.md and server_*.json). The comparison table (table.md) has a column per peer run.
 #   Default: tests,7b,bench,peer. Everything goes to $OUT.
 set -euo pipefail
 mode=${1:-prepare}
@@ -110,7 +111,7 @@ if [ "$mode" = prepare ]; then
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
   echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer,graphpeer"
-  echo "  or, for the whole server (about 4 minutes once the checkpoint is built):"
+  echo "  or, for the whole server (about 6 minutes once the checkpoint is built; three app starts):"
   echo "  command: bash $area/run-gpu-checks.sh run server"
   exit 0
 fi
@@ -182,8 +183,16 @@ fi
 if has server; then
   echo "=== the whole server (HTTP, WebSocket, scheduler, CUDA engine) on a 7B laid out like Qwen2.5-7B-Instruct"
   # Run lengths: SERVER_SECONDS per load-test run, prompts of about SERVER_PROMPT_TOKENS tokens, replies of
-  # at most SERVER_MAX_TOKENS; the defaults keep the stage near 4 minutes once the checkpoint exists.
-  secs=${SERVER_SECONDS:-20} ptok=${SERVER_PROMPT_TOKENS:-1000} mtok=${SERVER_MAX_TOKENS:-256} port=${SERVER_PORT:-8080}
+  # at most SERVER_MAX_TOKENS (HTTP clients re-request at once and hang up at the deadline, so the decode
+  # batch stays full until then; the WebSocket run's replies end by themselves, at SERVER_WS_MAX_TOKENS).
+  # The long-prompt scenario sends SERVER_LONG_PROMPT_TOKENS among SERVER_LONG_CLIENTS streams at the
+  # default max-batched-tokens, then again on a server restarted with each of SERVER_MBT_SWEEP; the
+  # next-turn scenario's history is SERVER_HISTORY_TOKENS. The defaults keep the stage near 6 minutes
+  # once the checkpoint exists (a restart loads it again, 30-60 s).
+  secs=${SERVER_SECONDS:-20} ptok=${SERVER_PROMPT_TOKENS:-1000} mtok=${SERVER_MAX_TOKENS:-1024}
+  wsmtok=${SERVER_WS_MAX_TOKENS:-256} port=${SERVER_PORT:-8080}
+  longtok=${SERVER_LONG_PROMPT_TOKENS:-32000} longc=${SERVER_LONG_CLIENTS:-16}
+  histtok=${SERVER_HISTORY_TOKENS:-8000} sweep=${SERVER_MBT_SWEEP:-512 1024}
   # SERVER_MODEL_DIR (a checkpoint to serve instead, e.g. the demo one the tests write to
   # target/qwen-chat-demo-v1) and SERVER_ENGINE=cpu make a dry run of this stage without a GPU.
   server_model=${SERVER_MODEL_DIR:-/tmp/qwen7b-server}
@@ -193,14 +202,17 @@ if has server; then
   fi
   rm -rf "$scratch/app-lib" && tar -xJf "$here/app-lib.tar.xz" -C "$scratch"
   app_cp="$here/classes:$(ls "$here"/lib/*.jar "$scratch"/app-lib/*.jar | grep -v console-standalone | paste -sd:)"
+  # start_server LOG [SETTINGS...]: the app in the background (server_pid), then waits for readiness,
+  # printing each load stage as it begins (the probe's body names it while it answers 503).
   # All of a run's clients arrive at once: a wait queue longer than the largest run keeps them from 429s
   # (the default 64 is sized for a person's traffic, not a burst of 256).
-  QWEN_MODEL_DIR=$server_model "$java" "${jvm[@]}" -cp "$app_cp" qwenchat.QwenChatApplication \
-    --qwen.engine="${SERVER_ENGINE:-cuda}" --server.port="$port" --qwen.queue-limit=512 \
-    --qwen.data-dir="$scratch/qwen-data" >"$OUT/server.log" 2>&1 &
-  server_pid=$!
-  # Readiness, with each load stage as it begins (the probe's body names it while it answers 503).
-  if python3 - "$port" "$server_pid" "${SERVER_LOAD_TIMEOUT:-420}" <<'PY' 2>&1 | tee "$OUT/server_load.txt"; then
+  start_server() {
+    local log=$1; shift
+    QWEN_MODEL_DIR=$server_model "$java" "${jvm[@]}" -cp "$app_cp" qwenchat.QwenChatApplication \
+      --qwen.engine="${SERVER_ENGINE:-cuda}" --server.port="$port" --qwen.queue-limit=512 \
+      --qwen.data-dir="$scratch/qwen-data" "$@" >"$OUT/$log.log" 2>&1 &
+    server_pid=$!
+    python3 - "$port" "$server_pid" "${SERVER_LOAD_TIMEOUT:-420}" <<'PY' 2>&1 | tee "$OUT/${log}_load.txt"
 import json, os, sys, time, urllib.error, urllib.request
 port, pid, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 t0, last = time.time(), None
@@ -208,7 +220,7 @@ while time.time() - t0 < limit:
     try:
         os.kill(pid, 0)
     except OSError:
-        sys.exit(f"server exited after {time.time() - t0:.1f}s: see server.log")
+        sys.exit(f"server exited after {time.time() - t0:.1f}s: see its log")
     try:
         with urllib.request.urlopen(f"http://localhost:{port}/actuator/health/readiness", timeout=5) as r:
             body, code = r.read(), r.status
@@ -231,51 +243,93 @@ while time.time() - t0 < limit:
     time.sleep(0.5)
 sys.exit(f"not ready after {limit:.0f}s")
 PY
+  }
+  # Stop it as an operator would: SIGTERM, Spring's graceful shutdown; killed only if that hangs.
+  stop_server() {
+    local t_stop rc
+    t_stop=$(date +%s)
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+      echo "[server] still running 60 s after SIGTERM: killed"; kill -KILL "$server_pid"; status=1
+    fi
+    rc=0; wait "$server_pid" 2>/dev/null || rc=$?
+    echo "[server] stopped (exit $rc; 143 is the SIGTERM itself) in $(( $(date +%s) - t_stop )) s"
+  }
+  lt() {
+    local name=$1; shift
+    "$java" -Xmx4g -cp "$app_cp" qwenchat.QwenChatApplication load-test --url "http://localhost:$port" "$@" \
+      --json "$OUT/server_$name.json" 2>&1 | tee "$OUT/server_$name.log" || status=1
+  }
+  long_prompt() {
+    lt "$1" --scenario long-prompt --clients "$longc" --prompt-tokens "$longtok" --max-tokens 8
+  }
+  if start_server server; then
     grep -E "ready:|KV|sequences of up to" "$OUT/server.log" | tail -4 | sed 's/^/[server] /' || true
     nvidia-smi --query-gpu=memory.used,memory.total --format=csv | tee "$OUT/server_gpu_memory.txt" || true
-    lt() {
-      local name=$1; shift
-      "$java" -Xmx4g -cp "$app_cp" qwenchat.QwenChatApplication load-test --url "http://localhost:$port" "$@" \
-        --json "$OUT/server_$name.json" 2>&1 | tee "$OUT/server_$name.log" || status=1
-    }
     # Warm-up, not reported: the first requests pay for JIT compilation and first kernel launches.
     lt warmup --clients 4 --duration 3 --max-tokens 16
     for c in 1 16 64 256; do
-      lt "http_c$c" --clients "$c" --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok"
+      lt "http_c$c" --clients "$c" --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok" --cut-at-deadline
     done
-    lt ws_c64 --websocket --clients 64 --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok"
-    python3 - "$OUT" <<'PY' | tee "$OUT/server.md"
-import json, os, sys
+    lt ws_c64 --websocket --clients 64 --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$wsmtok"
+    long_prompt long_prompt_mbt2048
+    lt next_turn --scenario next-turn --prompt-tokens "$histtok" --max-tokens 32
+  else
+    status=1
+  fi
+  stop_server
+  # max-batched-tokens is read at startup: one restart per value of the sweep, the long prompt alone.
+  for mbt in $sweep; do
+    if start_server "server_mbt$mbt" --qwen.scheduler.max-batched-tokens="$mbt"; then
+      long_prompt "long_prompt_mbt$mbt"
+    else
+      status=1
+    fi
+    stop_server
+  done
+  python3 - "$OUT" <<'PY' | tee "$OUT/server.md"
+import glob, json, os, sys
 out = sys.argv[1]
 def f(v, d=1):
     return "-" if v is None else f"{v:.{d}f}"
-print("| run | clients | requests ok / failed | prompt tok | completion tok/s | TTFT p50 / p99 ms "
-      "| ITL p50 / p99 ms | TPOT p50 ms | errors |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| run | clients | requests ok / failed | prompt tok | completion tok/s | steady decode tok/s "
+      "| TTFT p50 / p99 ms | ITL p50 / p99 ms | TPOT p50 ms | errors |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for name in ["http_c1", "http_c16", "http_c64", "http_c256", "ws_c64"]:
     p = os.path.join(out, f"server_{name}.json")
     if not os.path.exists(p):
-        print(f"| {name} | - | no result | | | | | | |")
+        print(f"| {name} | - | no result | | | | | | | |")
         continue
     r = json.load(open(p))
     t, i = r["ttftMs"], r["itlMs"]
     print(f"| {r['mode']} | {r['clients']} | {r['ok']} / {r['failed']} | {f(r['promptTokensMean'], 0)} "
-          f"| {f(r['completionTokensPerSecond'])} | {f(t['p50'])} / {f(t['p99'])} | {f(i['p50'])} / {f(i['p99'])} "
+          f"| {f(r['completionTokensPerSecond'])} | {f(r.get('steadyDecodeTokensPerSecond'))} "
+          f"| {f(t['p50'])} / {f(t['p99'])} | {f(i['p50'])} / {f(i['p99'])} "
           f"| {f(r['tpotMs']['p50'])} | {r['failures'] or '-'} |")
+print()
+print("Long prompt among streams (targets: streams' ITL p99 <= 60 ms while it prefills, TTFT <= 1.25x alone):")
+print()
+print("| max-batched-tokens | streams | prompt tok | TTFT alone ms | TTFT among streams ms | ratio "
+      "| ITL p50 / p99 / max ms while prefilling (n) |")
+print("|---|---|---|---|---|---|---|")
+runs = sorted(glob.glob(os.path.join(out, "server_long_prompt_mbt*.json")),
+              key=lambda p: int(p.rsplit("mbt", 1)[1].split(".")[0]))
+for p in runs:
+    r = json.load(open(p))
+    i = r["itlDuringPrefillMs"]
+    print(f"| {p.rsplit('mbt', 1)[1].split('.')[0]} | {r['clients']} | {r['promptTokens']} | {f(r['ttftAloneMs'])} "
+          f"| {f(r['ttftAmongStreamsMs'])} | {f(r['ttftRatio'], 2)} | {f(i['p50'])} / {f(i['p99'])} / {f(i['max'])} "
+          f"({i['n']}) |")
+p = os.path.join(out, "server_next_turn.json")
+if os.path.exists(p):
+    r = json.load(open(p))
+    print()
+    print(f"Next turn of a {r['firstTurnPromptTokens']}-token conversation: TTFT {f(r['nextTurnTtftMs'])} ms "
+          f"(target <= 30 ms), {r['nextTurnCachedTokens']} of {r['nextTurnPromptTokens']} prompt tokens cached; "
+          f"first turn TTFT {f(r['firstTurnTtftMs'])} ms")
 PY
-    [ -s "$OUT/server.md" ] || status=1
-  else
-    status=1
-  fi
-  # Stop it as an operator would: SIGTERM, Spring's graceful shutdown; killed only if that hangs.
-  t_stop=$(date +%s)
-  kill -TERM "$server_pid" 2>/dev/null || true
-  for _ in $(seq 60); do kill -0 "$server_pid" 2>/dev/null || break; sleep 1; done
-  if kill -0 "$server_pid" 2>/dev/null; then
-    echo "[server] still running 60 s after SIGTERM: killed"; kill -KILL "$server_pid"; status=1
-  fi
-  rc=0; wait "$server_pid" 2>/dev/null || rc=$?
-  echo "[server] stopped (exit $rc; 143 is the SIGTERM itself) in $(( $(date +%s) - t_stop )) s"
+  [ -s "$OUT/server.md" ] || status=1
 fi
 
 if [ -f "$OUT/bench.json" ]; then

@@ -33,10 +33,15 @@ import tools.jackson.databind.node.ObjectNode;
 
 /**
  * {@code load-test [--url URL] [--clients N] [--duration SECONDS] [--max-tokens N] [--prompt TEXT | --prompt-tokens N]
- * [--temperature T] [--api-key KEY] [--websocket] [--json FILE]}: N concurrent chat clients, each sending streamed
- * chat completions back to back for a bounded time against a running server; prints throughput, time to first
- * token, inter-token latency and latency percentiles, and with {@code --json} writes the same numbers to FILE.
- * Requests started before the deadline finish.
+ * [--temperature T] [--api-key KEY] [--websocket] [--cut-at-deadline] [--json FILE]}: N concurrent chat clients, each
+ * sending streamed chat completions back to back for a bounded time against a running server; prints throughput
+ * (overall, and the steady decode rate while every client streams), time to first token, inter-token latency and
+ * latency percentiles, and with {@code --json} writes the same numbers to FILE. Requests started before the deadline
+ * finish, unless {@code --cut-at-deadline} makes the HTTP clients hang up then (their tokens so far count).
+ * HTTP clients ask for log-probabilities so that every token arrives as a chunk of its own and is timed.
+ *
+ * <p>{@code --scenario long-prompt | next-turn [--tokenizer DIR] [--stream-max-tokens N]} runs one of the latency
+ * scenarios of {@link LoadScenarios} instead.
  *
  * <p>{@code --websocket} drives {@code /ws/chat} (docs/protocol.md) instead of {@code /v1/chat/completions}: one
  * socket per client, one chat at a time on it, as the chat page does. {@code --prompt-tokens N} sends a user turn of
@@ -62,7 +67,12 @@ public final class LoadTestCommand implements CliCommand {
      * streamed deltas (inter-token latency as a streaming reader sees it).
      */
     record Sample(String failure, double ttftMillis, double latencyMillis, int promptTokens, int completionTokens,
-            double[] gapsMillis) {
+            double[] gapsMillis, long[] arrivalNanos) {
+
+        Sample(String failure, double ttftMillis, double latencyMillis, int promptTokens, int completionTokens,
+                double[] gapsMillis) {
+            this(failure, ttftMillis, latencyMillis, promptTokens, completionTokens, gapsMillis, new long[0]);
+        }
 
         static Sample failed(String failure, long t0) {
             return new Sample(failure, -1, (System.nanoTime() - t0) / 1e6, 0, 0, new double[0]);
@@ -85,9 +95,10 @@ public final class LoadTestCommand implements CliCommand {
     @Override
     public int run(List<String> args, InputStream stdin, PrintStream out, PrintStream err) throws Exception {
         TokenizerArgs o = new TokenizerArgs("load-test", args, Set.of("--url", "--clients", "--duration",
-                "--max-tokens", "--prompt", "--prompt-tokens", "--temperature", "--api-key", "--json"),
-                Set.of("--websocket"));
+                "--max-tokens", "--prompt", "--prompt-tokens", "--temperature", "--api-key", "--json", "--scenario",
+                "--stream-max-tokens", "--tokenizer"), Set.of("--websocket", "--cut-at-deadline"));
         String url = (o.has("--url") ? o.required("--url") : "http://localhost:8080").replaceAll("/+$", "");
+        if (o.has("--scenario")) return scenario(o, url, out);
         int clients = positive(o, "--clients", 8);
         int seconds = positive(o, "--duration", 30);
         int maxTokens = positive(o, "--max-tokens", 32);
@@ -99,6 +110,8 @@ public final class LoadTestCommand implements CliCommand {
         double temperature = o.has("--temperature") ? number(o, "--temperature") : 0.7;
         String key = o.has("--api-key") ? o.required("--api-key") : null;
         boolean websocket = o.has("--websocket");
+        boolean cut = o.has("--cut-at-deadline");
+        if (cut && websocket) throw new CliException("load-test: --cut-at-deadline is for HTTP clients");
         Path json = o.has("--json") ? Path.of(o.required("--json")) : null;
 
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -107,12 +120,14 @@ public final class LoadTestCommand implements CliCommand {
         out.printf("load-test: %d %s clients for %d s against %s, max_tokens %d, temperature %s, prompt %s%n", clients,
                 websocket ? "WebSocket" : "HTTP", seconds, target, maxTokens, temperature,
                 promptTokens > 0 ? "of about " + promptTokens + " tokens" : "'" + prompt + "'");
-        Function<Integer, Client> connect = websocket
-                ? c -> new SocketClient(http, url, key, maxTokens, temperature)
-                : c -> new HttpChatClient(http, URI.create(target), key, maxTokens, temperature);
         long start = System.nanoTime();
         long deadline = start + seconds * 1_000_000_000L;
+        long cutAt = cut ? deadline : Long.MAX_VALUE;
+        Function<Integer, Client> connect = websocket
+                ? c -> new SocketClient(http, url, key, maxTokens, temperature)
+                : c -> new HttpChatClient(http, URI.create(target), key, maxTokens, temperature, cutAt);
         List<Sample> samples = new ArrayList<>();
+        List<List<Sample>> byClient = new ArrayList<>();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<List<Sample>>> futures = new ArrayList<>();
             for (int c = 0; c < clients; c++) {
@@ -127,10 +142,14 @@ public final class LoadTestCommand implements CliCommand {
                     return mine;
                 }));
             }
-            for (Future<List<Sample>> f : futures) samples.addAll(f.get());
+            for (Future<List<Sample>> f : futures) {
+                byClient.add(f.get());
+                samples.addAll(byClient.getLast());
+            }
         }
         double wall = (System.nanoTime() - start) / 1e9;
         Map<String, Object> summary = summarize(samples, wall);
+        summary.putAll(steadyDecode(byClient, deadline));
         report(out, summary);
         if (json != null) {
             Map<String, Object> doc = new LinkedHashMap<>();
@@ -148,6 +167,35 @@ public final class LoadTestCommand implements CliCommand {
         return samples.stream().anyMatch(Sample::ok) ? 0 : 1;
     }
 
+    /** {@code --scenario long-prompt | next-turn}: see {@link LoadScenarios}. */
+    private static int scenario(TokenizerArgs o, String url, PrintStream out) throws Exception {
+        String name = o.required("--scenario");
+        if (o.has("--websocket") || o.has("--prompt") || o.has("--duration")) {
+            throw new CliException("load-test: --scenario runs its own HTTP clients; drop --websocket, --prompt and --duration");
+        }
+        double temperature = o.has("--temperature") ? number(o, "--temperature") : 0.7;
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
+        LoadScenarios s = new LoadScenarios(http, url, o.has("--api-key") ? o.required("--api-key") : null, temperature,
+                o.tokenizer(), out);
+        Map<String, Object> doc = switch (name) {
+            case "long-prompt" -> s.longPromptAmongStreams(positive(o, "--clients", 16), positive(o, "--prompt-tokens", 32000),
+                    positive(o, "--max-tokens", 8), positive(o, "--stream-max-tokens", 1024));
+            case "next-turn" -> s.nextTurn(positive(o, "--prompt-tokens", 8000), positive(o, "--max-tokens", 32));
+            default -> throw new CliException("load-test: --scenario must be long-prompt or next-turn, got '" + name + "'");
+        };
+        Map<String, Object> full = new LinkedHashMap<>();
+        full.put("url", url);
+        full.put("temperature", temperature);
+        full.putAll(doc);
+        if (o.has("--json")) {
+            Path json = Path.of(o.required("--json"));
+            if (json.getParent() != null) Files.createDirectories(json.getParent());
+            Files.writeString(json, TokenizerArgs.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(full));
+        }
+        return 0;
+    }
+
     /**
      * About {@code tokens} tokens of words, opened by a tag unique to this client and request so that no two
      * prompts share more than the chat template's system prompt (the prefix cache would otherwise skip the prefill
@@ -161,8 +209,8 @@ public final class LoadTestCommand implements CliCommand {
     }
 
     /** {@code /v1/chat/completions}, streamed with usage; one HTTP exchange per chat. */
-    private record HttpChatClient(HttpClient http, URI endpoint, String key, int maxTokens, double temperature)
-            implements Client {
+    private record HttpChatClient(HttpClient http, URI endpoint, String key, int maxTokens, double temperature,
+            long cutAtNanos) implements Client {
 
         @Override
         public Sample once(String prompt) {
@@ -172,6 +220,8 @@ public final class LoadTestCommand implements CliCommand {
             body.putObject("stream_options").put("include_usage", true);
             body.put("max_tokens", maxTokens);
             body.put("temperature", temperature);
+            // Every token then comes as a chunk of its own, even one whose text is held back: timed and counted.
+            body.put("logprobs", true);
             body.putArray("messages").addObject().put("role", "user").put("content", prompt);
             HttpRequest.Builder req = HttpRequest.newBuilder(endpoint).timeout(Duration.ofMinutes(10))
                     .header("Content-Type", "application/json")
@@ -181,8 +231,34 @@ public final class LoadTestCommand implements CliCommand {
             Deltas deltas = new Deltas(t0);
             int promptTokens = 0;
             int tokens = 0;
+            // --cut-at-deadline: a watcher hangs up at the deadline (the server cancels), even while the
+            // reply waits in the queue or for its first token; the tokens so far count.
+            java.util.concurrent.atomic.AtomicBoolean cut = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<InputStream> stream = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.CompletableFuture<HttpResponse<InputStream>> sent =
+                    http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofInputStream());
+            Thread watcher = cutAtNanos == Long.MAX_VALUE ? null : Thread.ofVirtual().start(() -> {
+                try {
+                    long wait = cutAtNanos - System.nanoTime();
+                    if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                } catch (InterruptedException e) {
+                    return; // the reply ended first
+                }
+                cut.set(true);
+                sent.cancel(true);
+                InputStream in = stream.get();
+                if (in != null) {
+                    try {
+                        in.close();
+                    } catch (java.io.IOException ignored) {
+                        // closed already
+                    }
+                }
+            });
             try {
-                HttpResponse<InputStream> r = http.send(req.build(), HttpResponse.BodyHandlers.ofInputStream());
+                HttpResponse<InputStream> r = sent.get();
+                stream.set(r.body());
+                if (cut.get()) r.body().close();
                 try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
                     if (r.statusCode() != 200) {
                         in.transferTo(java.io.Writer.nullWriter());
@@ -195,8 +271,8 @@ public final class LoadTestCommand implements CliCommand {
                         if (data.equals("[DONE]")) break;
                         JsonNode chunk = TokenizerArgs.JSON.readTree(data);
                         if (chunk.has("error")) return Sample.failed("500", t0);
-                        JsonNode content = chunk.at("/choices/0/delta/content");
-                        if (content.isString() && !content.stringValue().isEmpty()) deltas.arrived(System.nanoTime());
+                        JsonNode logprobs = chunk.at("/choices/0/logprobs");
+                        if (!logprobs.isMissingNode() && !logprobs.isNull()) deltas.arrived(System.nanoTime());
                         JsonNode usage = chunk.get("usage");
                         if (usage != null && usage.isObject()) {
                             promptTokens = usage.path("prompt_tokens").intValue();
@@ -204,12 +280,14 @@ public final class LoadTestCommand implements CliCommand {
                         }
                     }
                 }
-                return deltas.sample(promptTokens, tokens);
+                return cut.get() ? deltas.sample(promptTokens, deltas.count()) : deltas.sample(promptTokens, tokens);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return Sample.failed("io", t0);
             } catch (Exception e) {
-                return Sample.failed("io", t0);
+                return cut.get() ? deltas.sample(promptTokens, deltas.count()) : Sample.failed("io", t0);
+            } finally {
+                if (watcher != null) watcher.interrupt();
             }
         }
     }
@@ -227,11 +305,16 @@ public final class LoadTestCommand implements CliCommand {
             at.add(nanos);
         }
 
+        int count() {
+            return at.size();
+        }
+
         Sample sample(int promptTokens, int completionTokens) {
             double ttft = at.isEmpty() ? -1 : (at.getFirst() - t0) / 1e6;
             double[] gaps = new double[Math.max(0, at.size() - 1)];
             for (int i = 0; i < gaps.length; i++) gaps[i] = (at.get(i + 1) - at.get(i)) / 1e6;
-            return new Sample(null, ttft, (System.nanoTime() - t0) / 1e6, promptTokens, completionTokens, gaps);
+            long[] arrivals = at.stream().mapToLong(Long::longValue).toArray();
+            return new Sample(null, ttft, (System.nanoTime() - t0) / 1e6, promptTokens, completionTokens, gaps, arrivals);
         }
     }
 
@@ -368,7 +451,9 @@ public final class LoadTestCommand implements CliCommand {
         m.put("failures", failures);
         m.put("requestsPerSecond", ok.size() / wallSeconds);
         m.put("completionTokensPerSecond", tokens / wallSeconds);
-        m.put("promptTokensMean", finite(ok.stream().mapToInt(Sample::promptTokens).average().orElse(Double.NaN)));
+        // A reply cut at the deadline never got its usage: it counts tokens, not the prompt.
+        m.put("promptTokensMean", finite(ok.stream().filter(s -> s.promptTokens() > 0).mapToInt(Sample::promptTokens)
+                .average().orElse(Double.NaN)));
         m.put("completionTokensMean", finite(ok.stream().mapToInt(Sample::completionTokens).average().orElse(Double.NaN)));
         m.put("ttftMs", percentiles(ok.stream().filter(s -> s.ttftMillis() >= 0).mapToDouble(Sample::ttftMillis).toArray()));
         // Every gap between two streamed deltas of any reply: what a reader sees between words.
@@ -381,13 +466,57 @@ public final class LoadTestCommand implements CliCommand {
     }
 
     private static Map<String, Object> percentiles(double[] values) {
-        Percentiles p = Percentiles.of(values);
+        return percentilesMap(Percentiles.of(values));
+    }
+
+    static Map<String, Object> percentilesMap(Percentiles p) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("p50", finite(p.p50()));
         m.put("p90", finite(p.p90()));
         m.put("p99", finite(p.p99()));
         m.put("max", finite(p.max()));
         m.put("n", p.count());
+        return m;
+    }
+
+    /**
+     * The decode rate while every client had a stream going: tokens that arrived between the moment
+     * the last client got its first token and the deadline (or the first client's last token, if
+     * earlier), per second. With clients that re-request at once and replies long enough, the decode
+     * batch is full throughout that window, so this is the number to hold against an engine
+     * benchmark at a batch of as many sequences; the overall rate also counts the ramp-up, every
+     * prefill and the tail after the deadline.
+     */
+    static Map<String, Object> steadyDecode(List<List<Sample>> byClient, long deadlineNanos) {
+        long from = Long.MIN_VALUE;
+        long to = deadlineNanos;
+        for (List<Sample> client : byClient) {
+            long first = Long.MAX_VALUE;
+            long last = Long.MIN_VALUE;
+            for (Sample s : client) {
+                if (!s.ok() || s.arrivalNanos().length == 0) continue;
+                first = Math.min(first, s.arrivalNanos()[0]);
+                last = Math.max(last, s.arrivalNanos()[s.arrivalNanos().length - 1]);
+            }
+            from = Math.max(from, first);
+            to = Math.min(to, last);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        if (byClient.isEmpty() || from == Long.MAX_VALUE || to <= from) {
+            m.put("steadyWindowSeconds", null);
+            m.put("steadyDecodeTokensPerSecond", null);
+            return m;
+        }
+        long tokens = 0;
+        for (List<Sample> client : byClient) {
+            for (Sample s : client) {
+                if (!s.ok()) continue;
+                for (long t : s.arrivalNanos()) if (t > from && t <= to) tokens++;
+            }
+        }
+        double seconds = (to - from) / 1e9;
+        m.put("steadyWindowSeconds", seconds);
+        m.put("steadyDecodeTokensPerSecond", tokens / seconds);
         return m;
     }
 
@@ -402,6 +531,10 @@ public final class LoadTestCommand implements CliCommand {
                 ((Map<?, ?>) s.get("failures")).isEmpty() ? "" : s.get("failures"), wall);
         out.printf("throughput: %.2f req/s, %.1f completion tok/s%n", s.get("requestsPerSecond"),
                 s.get("completionTokensPerSecond"));
+        if (s.get("steadyDecodeTokensPerSecond") instanceof Double steady) {
+            out.printf("steady decode: %.1f tok/s over %.1f s with every client streaming%n", steady,
+                    (Double) s.get("steadyWindowSeconds"));
+        }
         out.printf("tokens per request: prompt %s, completion %s (means)%n", mean(s.get("promptTokensMean")),
                 mean(s.get("completionTokensMean")));
         print(out, "TTFT ms", s.get("ttftMs"));

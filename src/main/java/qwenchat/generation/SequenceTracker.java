@@ -12,7 +12,7 @@ public final class SequenceTracker {
 
     private final TextDecoder decoder;
     private final StopStringFilter filter;
-    private final Set<Integer> eosIds;
+    private final int[] eosIds; // a handful of ids: a scan beats boxing every token for a set lookup
     private final int maxNewTokens;
     private final int contextLimit;
     private final IntArray ids = new IntArray();
@@ -26,7 +26,7 @@ public final class SequenceTracker {
             int maxNewTokens, int contextLimit) {
         this.decoder = decoder;
         this.filter = new StopStringFilter(stopStrings);
-        this.eosIds = eosIds;
+        this.eosIds = eosIds.stream().mapToInt(Integer::intValue).toArray();
         this.maxNewTokens = maxNewTokens;
         this.contextLimit = contextLimit;
     }
@@ -39,7 +39,7 @@ public final class SequenceTracker {
     public String accept(int token, int kvLength) {
         if (reason != null) throw new IllegalStateException("the sequence already finished (" + reason + ")");
         sampled++;
-        if (eosIds.contains(token)) {
+        if (isEos(token)) {
             reason = FinishReason.STOP;
             return "";
         }
@@ -52,6 +52,11 @@ public final class SequenceTracker {
             reason = FinishReason.LENGTH;
         }
         return out;
+    }
+
+    private boolean isEos(int token) {
+        for (int id : eosIds) if (id == token) return true;
+        return false;
     }
 
     /** Null while generation goes on; otherwise STOP or LENGTH. */

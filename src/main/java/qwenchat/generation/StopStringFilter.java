@@ -21,6 +21,11 @@ public final class StopStringFilter {
     public String add(String piece) {
         if (stopped) return "";
         text.append(piece);
+        if (stops.isEmpty()) {
+            // Nothing to hold back: the piece goes out as it came, without a copy of the pending text.
+            released = text.length();
+            return piece;
+        }
         int cut = firstStop();
         if (cut >= 0) {
             stopped = true;
@@ -62,16 +67,24 @@ public final class StopStringFilter {
 
     /** Length of the longest unreleased suffix that is a proper prefix of a stop string. */
     private int heldBack() {
-        String pending = text.substring(released);
+        int end = text.length();
+        int pending = end - released;
         int hold = 0;
         for (String s : stops) {
-            for (int len = Math.min(pending.length(), s.length() - 1); len > hold; len--) {
-                if (pending.regionMatches(pending.length() - len, s, 0, len)) {
+            for (int len = Math.min(pending, s.length() - 1); len > hold; len--) {
+                if (endsWithPrefix(end, s, len)) {
                     hold = len;
                     break;
                 }
             }
         }
         return hold;
+    }
+
+    /** Whether the text's last {@code len} chars before {@code end} are the first {@code len} of {@code stop}. */
+    private boolean endsWithPrefix(int end, String stop, int len) {
+        int from = end - len;
+        for (int i = 0; i < len; i++) if (text.charAt(from + i) != stop.charAt(i)) return false;
+        return true;
     }
 }

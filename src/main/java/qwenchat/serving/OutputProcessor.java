@@ -80,8 +80,7 @@ final class OutputProcessor {
             long queue = s.startNanos - s.submitNanos;
             observe(o -> o.onFirstToken(queue, now - s.submitNanos));
         } else {
-            long gap = now - s.lastTokenNanos;
-            observe(o -> o.onInterTokenLatency(gap));
+            interTokenLatency(now - s.lastTokenNanos);
         }
         s.prefilled = true;
         s.lastTokenNanos = now;
@@ -139,6 +138,17 @@ final class OutputProcessor {
                 (s.startNanos > 0 ? s.startNanos : end) - s.submitNanos,
                 s.firstTokenNanos > 0 ? s.firstTokenNanos - s.submitNanos : -1, end - s.submitNanos, "error",
                 e.code().name(), 0)));
+    }
+
+    /** Once per token: a plain loop, without the capturing lambda {@link #observe} would allocate each time. */
+    private void interTokenLatency(long gap) {
+        for (SchedulerObserver o : observers) {
+            try {
+                o.onInterTokenLatency(gap);
+            } catch (RuntimeException e) {
+                log.warn("scheduler observer {} failed", o.getClass().getName(), e);
+            }
+        }
     }
 
     /** Runs an observer callback; observers never break the loop. */

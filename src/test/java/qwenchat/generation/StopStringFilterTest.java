@@ -44,4 +44,31 @@ class StopStringFilterTest {
         assertEquals("ST", f.flush());
         assertEquals("go ST", f.text());
     }
+
+    @Test
+    void withoutStopStringsEveryPieceGoesOutAsItCameAndTheTextIsKept() {
+        StopStringFilter f = new StopStringFilter(List.of());
+        assertEquals("Hello <", f.add("Hello <"));
+        assertEquals("", f.add(""));
+        assertEquals("EN", f.add("EN"));
+        assertFalse(f.stopped());
+        assertEquals("", f.flush());
+        assertEquals("Hello <EN", f.text());
+    }
+
+    @Test
+    void holdsBackTheLongestPendingStartAmongSeveralStopStringsOverManyPieces() {
+        StopStringFilter f = new StopStringFilter(List.of("abcd", "bcx", "zz"));
+        StringBuilder streamed = new StringBuilder();
+        streamed.append(f.add("123ab"));   // "ab" could start "abcd"
+        assertEquals("123", streamed.toString());
+        streamed.append(f.add("c"));       // "abc" (abcd) and "bc" (bcx) pending: the longer is held
+        assertEquals("123", streamed.toString());
+        streamed.append(f.add("y z"));     // neither came: released, but "z" could start "zz"
+        assertEquals("123abcy ", streamed.toString());
+        streamed.append(f.add("z!"));
+        assertTrue(f.stopped());
+        assertEquals("123abcy ", streamed.toString());
+        assertEquals("123abcy ", f.text());
+    }
 }

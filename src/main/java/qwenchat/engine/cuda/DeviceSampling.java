@@ -1,12 +1,16 @@
 package qwenchat.engine.cuda;
 
+import static qwenchat.engine.cuda.CudaCheck.check;
+
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import jcuda.Pointer;
+import jcuda.driver.CUDA_MEMCPY2D;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUmemorytype;
+import jcuda.driver.JCudaDriver;
 import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.sampling.Sampler;
@@ -21,6 +25,10 @@ import qwenchat.engine.sampling.SamplingParams;
 final class DeviceSampling implements AutoCloseable {
     /** Pinned bytes for one pick's results: ids and log-probabilities [MAX_ROWS][MAX_TOPK], lse [MAX_ROWS]. */
     static final long RESULT_BYTES = 4L * CudaKernels.MAX_ROWS * (2L * CudaKernels.MAX_TOPK + 1);
+    /** In {@link #picks}: counts or penalised argmaxes [MAX_ROWS] at 0, raw logits of the picks [MAX_ROWS] here. */
+    private static final int RAW_AT = 4 * CudaKernels.MAX_ROWS;
+    /** In {@link #picks}: the survivors' ids [n][width], then their logits [n][width]. */
+    private static final int CANDIDATES_AT = 8 * CudaKernels.MAX_ROWS;
 
     private final CudaContext ctx;
     private final CudaKernels kernels;
@@ -34,6 +42,14 @@ final class DeviceSampling implements AutoCloseable {
      * ints. Allocated on the first constrained request (most servers never see one), kept after.
      */
     private DeviceBuffer masks;
+    /** Staging for the penalty parameters and entries of a pass; grows with the entries, never shrinks. */
+    private PinnedBuffer uploads;
+    /** A pass's per-row counts or penalised argmax [MAX_ROWS], raw logits of the picks [MAX_ROWS], survivors. */
+    private PinnedBuffer picks;
+    // Packed penalty entries of a pass, reused from step to step: [entries]
+    private int[] entryIds = new int[0];
+    private int[] entryFlags = new int[0];
+    private float[] entryDelta = new float[0];
 
     DeviceSampling(CudaContext ctx, CudaKernels kernels, Workspace ws, SequenceTable seqs, int vocab) {
         this.ctx = ctx;
@@ -51,6 +67,10 @@ final class DeviceSampling implements AutoCloseable {
      * argmax (greedy) or the top-k survivors. Only those survivors cross to the host, where the
      * CPU {@link Sampler} finishes top-p, min-p and the counter-based draw, so CUDA and CPU engines
      * sample the same tokens for the same seed.
+     *
+     * <p>The host waits on the stream once for all of that (every copy is queued behind the kernels
+     * into pinned memory), and once more, only when some row was penalised or sampled, for the raw
+     * logits of the picked ids (their log-probabilities); never once per row.
      */
     SampledToken[] pick(List<StepRequest> rows) {
         int n = rows.size();
@@ -72,7 +92,7 @@ final class DeviceSampling implements AutoCloseable {
         } else {
             kernels.logitsTopk(ws.logits.ptr(), n, v, k, ws.topIds.ptr(), ws.topLogprobs.ptr(), ws.lse.ptr());
         }
-        int[] processedArgmax = anyProcessed ? prepareSampling(rows, mode) : null;
+        int width = anyProcessed ? prepareSampling(rows, mode) : 0;
         Pointer p = results.pointer();
         long idsBytes = 4L * n * k;
         ws.topIds.copyToHostAsync(p.withByteOffset(resultsAt), 0, idsBytes, ctx.stream());
@@ -81,6 +101,23 @@ final class DeviceSampling implements AutoCloseable {
         ws.lse.copyToHostAsync(p.withByteOffset(lseAt), 0, 4L * n, ctx.stream());
         ctx.synchronize();
         ByteBuffer b = results.buffer();
+        ByteBuffer c = anyProcessed ? picks.buffer() : null;
+        int[] tokens = new int[n];
+        for (int i = 0; i < n; i++) {
+            tokens[i] = switch (mode[i]) {
+                case 0 -> b.getInt((int) (resultsAt + 4L * i * k));
+                case 1 -> c.getInt(4 * i); // the penalised argmax
+                default -> drawOnHost(i, rows.get(i), c, n, width);
+            };
+        }
+        if (anyProcessed) {
+            // The picked ids' raw logits, for their log-probabilities: queued copies, one wait.
+            Pointer raw = picks.pointer().withByteOffset(RAW_AT);
+            for (int i = 0; i < n; i++) {
+                if (mode[i] != 0) ws.logits.copyToHostAsync(raw.withByteOffset(4L * i), 4L * ((long) i * v + tokens[i]), 4, ctx.stream());
+            }
+            ctx.synchronize();
+        }
         SampledToken[] out = new SampledToken[n];
         for (int i = 0; i < n; i++) {
             StepRequest r = rows.get(i);
@@ -91,18 +128,10 @@ final class DeviceSampling implements AutoCloseable {
                 ids[j] = b.getInt((int) (resultsAt + 4L * (i * k + j)));
                 lps[j] = b.getFloat((int) (resultsAt + idsBytes + 4L * (i * k + j)));
             }
-            int token;
-            float lp;
-            if (mode[i] == 0) {
-                token = b.getInt((int) (resultsAt + 4L * i * k));
-                lp = b.getFloat((int) (resultsAt + idsBytes + 4L * i * k));
-            } else {
-                token = mode[i] == 1 ? processedArgmax[i] : drawOnHost(i, r);
-                float[] raw = new float[1];
-                ws.logits.copyToHost(Pointer.to(raw), 4L * ((long) i * v + token), 4);
-                lp = raw[0] - b.getFloat((int) (lseAt + 4L * i));
-            }
-            out[i] = new SampledToken(r.sequence(), token, lp, ids, lps);
+            float lp = mode[i] == 0
+                    ? b.getFloat((int) (resultsAt + idsBytes + 4L * i * k))
+                    : c.getFloat(RAW_AT + 4 * i) - b.getFloat((int) (lseAt + 4L * i));
+            out[i] = new SampledToken(r.sequence(), tokens[i], lp, ids, lps);
         }
         return out;
     }
@@ -141,17 +170,33 @@ final class DeviceSampling implements AutoCloseable {
     }
 
     /**
-     * Penalties, temperature and top-k on the GPU for rows with mode 1 or 2 (see sampling.cu);
-     * returns the argmax of the penalised logits for mode-1 rows.
+     * Penalties, temperature and top-k on the GPU for rows with mode 1 or 2 (see sampling.cu), with
+     * their results queued for the host into {@link #picks}: per row, at int {@code i}, the argmax
+     * of the penalised logits (mode 1) or the survivor count (mode 2, -1 for the whole row), and the
+     * first {@code width} survivors of every row. The penalty entries come from each sequence's
+     * {@link PenaltyState} and go up with the parameters in one staging area, by queued copies.
+     *
+     * @return the survivors per row copied to the host; 0 when no row samples from survivors
      */
-    private int[] prepareSampling(List<StepRequest> rows, int[] mode) {
+    private int prepareSampling(List<StepRequest> rows, int[] mode) {
         int n = rows.size();
         int v = vocab;
-        int[] params = new int[5 * n + 1]; // mode[n], rep[n] (float bits), temp[n] (float bits), topK[n], off[n+1]
-        List<int[]> entryIds = new ArrayList<>();
-        List<float[]> entryDelta = new ArrayList<>();
-        List<Boolean> entryRep = new ArrayList<>();
+        int paramInts = 5 * n + 1; // mode[n], rep[n] (float bits), temp[n] (float bits), topK[n], off[n+1]
+        int[] params = new int[paramInts];
         int total = 0;
+        for (int i = 0; i < n; i++) {
+            SamplingParams p = rows.get(i).sampling();
+            boolean penalised = p.repetitionPenalty() != 1 || p.presencePenalty() != 0 || p.frequencyPenalty() != 0;
+            if (mode[i] != 0 && penalised) total += seqs.penalties(rows.get(i).sequence()).size();
+        }
+        if (entryIds.length < total) {
+            int cap = Math.max(total, 2 * entryIds.length);
+            entryIds = new int[cap];
+            entryFlags = new int[cap];
+            entryDelta = new float[cap];
+        }
+        int at = 0;
+        int width = 0;
         for (int i = 0; i < n; i++) {
             StepRequest r = rows.get(i);
             SamplingParams p = r.sampling();
@@ -159,102 +204,115 @@ final class DeviceSampling implements AutoCloseable {
             params[n + i] = Float.floatToRawIntBits((float) p.repetitionPenalty());
             params[2 * n + i] = Float.floatToRawIntBits(p.greedy() ? 1f : (float) p.temperature());
             params[3 * n + i] = p.topK();
-            params[4 * n + i] = total;
+            params[4 * n + i] = at;
+            if (mode[i] == 2 && p.topK() > 0 && p.topK() < v) width = Math.max(width, p.topK());
             boolean rep = p.repetitionPenalty() != 1;
             boolean presFreq = p.presencePenalty() != 0 || p.frequencyPenalty() != 0;
-            if (mode[i] == 0 || !(rep || presFreq)) {
-                entryIds.add(new int[0]);
-                entryDelta.add(new float[0]);
-                entryRep.add(false);
-                continue;
-            }
-            int s = r.sequence();
-            BitSet seen = new BitSet(v);
-            for (int t : seqs.fedTokens(s)) seen.set(t);
-            int[] counts = new int[v];
-            for (int t : seqs.decodedTokens(s)) counts[t]++;
-            int m = seen.cardinality();
-            int[] ids = new int[m];
-            float[] delta = new float[m];
-            int j = 0;
-            for (int id = seen.nextSetBit(0); id >= 0; id = seen.nextSetBit(id + 1)) {
-                ids[j] = id;
-                // The Sampler subtracts (float) (count * frequency + presence) from generated ids only.
-                delta[j] = presFreq && counts[id] > 0 ? (float) (counts[id] * p.frequencyPenalty() + p.presencePenalty()) : 0f;
-                j++;
-            }
-            entryIds.add(ids);
-            entryDelta.add(delta);
-            entryRep.add(rep);
-            total += m;
+            if (mode[i] == 0 || !(rep || presFreq)) continue;
+            PenaltyState pen = seqs.penalties(r.sequence());
+            pen.write(entryIds, entryFlags, entryDelta, at, rep, presFreq, p.frequencyPenalty(), p.presencePenalty());
+            at += pen.size();
         }
         params[5 * n] = total;
-        ws.sampleParams.copyFromHost(Pointer.to(params), 0, 4L * params.length);
+        // Ties at the k-th value survive too; room for a few dozen, and the rare row with more reads its own.
+        if (width > 0) width = Math.min(CudaKernels.MAX_CANDIDATES, width + 64);
+
+        uploads = atLeast(uploads, 4L * (paramInts + 3L * total));
+        ByteBuffer u = uploads.buffer();
+        u.asIntBuffer().put(params).put(entryIds, 0, total).put(entryFlags, 0, total);
+        u.position(4 * (paramInts + 2 * total));
+        u.asFloatBuffer().put(entryDelta, 0, total);
+        // Queued behind the forward pass: the previous pick waited for the stream before returning,
+        // so no copy of the last step still reads the staging area.
+        Pointer up = uploads.pointer();
+        ws.sampleParams.copyFromHostAsync(up, 0, 4L * paramInts, ctx.stream());
         if (total > 0) {
-            int[] ids = new int[total];
-            int[] flags = new int[total];
-            float[] delta = new float[total];
-            int at = 0;
-            for (int i = 0; i < n; i++) {
-                int m = entryIds.get(i).length;
-                System.arraycopy(entryIds.get(i), 0, ids, at, m);
-                System.arraycopy(entryDelta.get(i), 0, delta, at, m);
-                if (entryRep.get(i)) Arrays.fill(flags, at, at + m, 1);
-                at += m;
-            }
-            ws.penaltyIds.copyFromHost(Pointer.to(ids), 0, 4L * total);
-            ws.penaltyFlags.copyFromHost(Pointer.to(flags), 0, 4L * total);
-            ws.penaltyDelta.copyFromHost(Pointer.to(delta), 0, 4L * total);
+            ws.penaltyIds.copyFromHostAsync(up.withByteOffset(4L * paramInts), 0, 4L * total, ctx.stream());
+            ws.penaltyFlags.copyFromHostAsync(up.withByteOffset(4L * (paramInts + total)), 0, 4L * total, ctx.stream());
+            ws.penaltyDelta.copyFromHostAsync(up.withByteOffset(4L * (paramInts + 2L * total)), 0, 4L * total, ctx.stream());
         }
         CUdeviceptr base = ws.sampleParams.ptr();
         kernels.samplePrepare(ws.logits.ptr(), ws.proc.ptr(), n, v, base, base.withByteOffset(4L * n),
                 base.withByteOffset(8L * n), base.withByteOffset(16L * n), ws.penaltyIds.ptr(), ws.penaltyFlags.ptr(),
                 ws.penaltyDelta.ptr());
-        int[] argmax = new int[n];
         boolean anyGreedy = false;
         for (int m : mode) anyGreedy |= m == 1;
         if (anyGreedy) {
-            // Argmax of the penalised logits, through the candidate buffers (free until top-k below).
+            // Argmax of the penalised logits into candCount, which top-k below leaves alone for
+            // mode-1 rows (it writes counts of mode-2 rows only); candVals is scratch until then.
             kernels.logitsArgmax(ws.proc.ptr(), n, v, ws.argmaxPart.ptr(), ws.candCount.ptr(), ws.candVals.ptr(),
                     ws.candVals.ptr().withByteOffset(4L * n));
-            ctx.synchronize();
-            ws.candCount.copyToHost(Pointer.to(argmax), 0, 4L * n);
         }
         kernels.topkCandidates(ws.proc.ptr(), n, v, base, base.withByteOffset(12L * n), ws.candCount.ptr(),
                 ws.candIds.ptr(), ws.candVals.ptr());
-        return argmax;
+        picks = atLeast(picks, CANDIDATES_AT + 8L * n * width);
+        Pointer h = picks.pointer();
+        ws.candCount.copyToHostAsync(h, 0, 4L * n, ctx.stream());
+        if (width > 0) {
+            rowsToHost(ws.candIds, h.withByteOffset(CANDIDATES_AT), n, width);
+            rowsToHost(ws.candVals, h.withByteOffset(CANDIDATES_AT + 4L * n * width), n, width);
+        }
+        return width;
+    }
+
+    /** The first {@code width} entries of each of the first {@code n} [MAX_CANDIDATES] rows, packed, by one queued copy. */
+    private void rowsToHost(DeviceBuffer rows, Pointer dst, int n, int width) {
+        CUDA_MEMCPY2D copy = new CUDA_MEMCPY2D();
+        copy.srcMemoryType = CUmemorytype.CU_MEMORYTYPE_DEVICE;
+        copy.srcDevice = rows.ptr();
+        copy.srcPitch = 4L * CudaKernels.MAX_CANDIDATES;
+        copy.dstMemoryType = CUmemorytype.CU_MEMORYTYPE_HOST;
+        copy.dstHost = dst;
+        copy.dstPitch = 4L * width;
+        copy.WidthInBytes = 4L * width;
+        copy.Height = n;
+        check(JCudaDriver.cuMemcpy2DAsync(copy, ctx.stream()), "cuMemcpy2DAsync(" + n + " rows of " + width + " candidates)");
+    }
+
+    /** {@code buffer} if it holds {@code bytes}, else a larger one (the old one is idle: each pick waits for its copies). */
+    private static PinnedBuffer atLeast(PinnedBuffer buffer, long bytes) {
+        if (buffer != null && buffer.bytes() >= bytes) return buffer;
+        long size = Math.max(bytes, buffer == null ? 64 * 1024 : 2 * buffer.bytes());
+        if (buffer != null) buffer.close();
+        return PinnedBuffer.allocate(size);
     }
 
     /**
      * Top-p, min-p and the draw on the host over the GPU's top-k survivors, by the CPU Sampler's own
-     * {@link Sampler#drawAmong}: only the survivors cross the bus and enter the arithmetic.
+     * {@link Sampler#drawAmong}: only the survivors cross the bus and enter the arithmetic. They
+     * are in {@code picks} already unless the row had more than {@code width} (ties) or no top-k.
      */
-    private int drawOnHost(int row, StepRequest r) {
-        int[] count = new int[1];
-        ws.candCount.copyToHost(Pointer.to(count), 4L * row, 4);
+    private int drawOnHost(int row, StepRequest r, ByteBuffer picked, int n, int width) {
+        int count = picked.getInt(4 * row);
         SamplingParams p = r.sampling();
         // Penalties, temperature and top-k are applied already: the Sampler finishes with them neutral.
         SamplingParams rest = new SamplingParams(1, 0, p.topP(), p.minP(), 1, 0, 0, p.seed());
-        if (count[0] < 0) {
+        if (count < 0) {
             float[] l = new float[vocab];
             ws.proc.copyToHost(Pointer.to(l), 4L * row * vocab, 4L * vocab);
             return Sampler.pick(l, rest, seqs.history(r.sequence()));
         }
-        int n = count[0];
-        int[] ids = new int[n];
-        float[] vals = new float[n];
+        int[] ids = new int[count];
+        float[] vals = new float[count];
         long at = (long) row * CudaKernels.MAX_CANDIDATES;
-        if (n > 0) {
-            ws.candIds.copyToHost(Pointer.to(ids), 4L * at, 4L * n);
-            ws.candVals.copyToHost(Pointer.to(vals), 4L * at, 4L * n);
+        if (count > width) {
+            ws.candIds.copyToHost(Pointer.to(ids), 4L * at, 4L * count);
+            ws.candVals.copyToHost(Pointer.to(vals), 4L * at, 4L * count);
+        } else {
+            int idsAt = CANDIDATES_AT + 4 * row * width;
+            int valsAt = CANDIDATES_AT + 4 * n * width + 4 * row * width;
+            for (int j = 0; j < count; j++) {
+                ids[j] = picked.getInt(idsAt + 4 * j);
+                vals[j] = picked.getFloat(valsAt + 4 * j);
+            }
         }
-        // The candidates come in top-k order; the Sampler walks ids in ascending order.
-        Integer[] order = new Integer[n];
-        for (int j = 0; j < n; j++) order[j] = j;
+        // The candidates come in no particular order; the Sampler walks ids in ascending order.
+        Integer[] order = new Integer[count];
+        for (int j = 0; j < count; j++) order[j] = j;
         Arrays.sort(order, (a, b) -> Integer.compare(ids[a], ids[b]));
-        int[] sortedIds = new int[n];
-        float[] sortedVals = new float[n];
-        for (int j = 0; j < n; j++) {
+        int[] sortedIds = new int[count];
+        float[] sortedVals = new float[count];
+        for (int j = 0; j < count; j++) {
             sortedIds[j] = ids[order[j]];
             sortedVals[j] = vals[order[j]];
         }
@@ -264,6 +322,8 @@ final class DeviceSampling implements AutoCloseable {
     @Override
     public void close() {
         results.close();
+        if (uploads != null) uploads.close();
+        if (picks != null) picks.close();
         if (masks != null) masks.close();
     }
 }

@@ -15,6 +15,7 @@ final class SequenceTable {
     private final int[][] fed;         // every token appended, in order
     private final boolean[][] decoded; // fed[i] came from a decode step
     private final TokenHistory[] history; // what the CPU Sampler's draw counter and penalties see
+    private final PenaltyState[] penalties; // the same, as the penalty kernel's entries
     private int openCount;
 
     SequenceTable(int maxSequences) {
@@ -23,6 +24,7 @@ final class SequenceTable {
         fed = new int[maxSequences][];
         decoded = new boolean[maxSequences][];
         history = new TokenHistory[maxSequences];
+        penalties = new PenaltyState[maxSequences];
     }
 
     /** Starts an empty record for sequence {@code i}, which the block manager has just opened. */
@@ -33,6 +35,7 @@ final class SequenceTable {
         fed[i] = new int[16];
         decoded[i] = new boolean[16];
         history[i] = new TokenHistory();
+        penalties[i] = new PenaltyState();
         openCount++;
     }
 
@@ -43,6 +46,7 @@ final class SequenceTable {
             fed[s] = null;
             decoded[s] = null;
             history[s] = null;
+            penalties[s] = null;
             openCount--;
         }
     }
@@ -71,9 +75,13 @@ final class SequenceTable {
         }
         System.arraycopy(tokens, from, fed[s], length[s], count);
         if (byDecode) {
-            for (int i = 0; i < count; i++) history[s].addGenerated(tokens[from + i]);
+            for (int i = 0; i < count; i++) {
+                history[s].addGenerated(tokens[from + i]);
+                penalties[s].addGenerated(tokens[from + i]);
+            }
         } else {
             history[s].addPrompt(Arrays.copyOfRange(tokens, from, from + count));
+            penalties[s].addPrompt(tokens, from, count);
         }
         Arrays.fill(decoded[s], length[s], n, byDecode);
         length[s] = n;
@@ -87,35 +95,30 @@ final class SequenceTable {
     void markGenerated(int s, int count) {
         Arrays.fill(decoded[s], length[s] - count, length[s], true);
         TokenHistory h = new TokenHistory();
+        PenaltyState pen = new PenaltyState();
         int i = 0;
         while (i < length[s]) {
             if (decoded[s][i]) {
-                h.addGenerated(fed[s][i++]);
+                h.addGenerated(fed[s][i]);
+                pen.addGenerated(fed[s][i++]);
                 continue;
             }
             int j = i;
             while (j < length[s] && !decoded[s][j]) j++;
             h.addPrompt(Arrays.copyOfRange(fed[s], i, j));
+            pen.addPrompt(fed[s], i, j - i);
             i = j;
         }
         history[s] = h;
+        penalties[s] = pen;
     }
 
     TokenHistory history(int s) {
         return history[s];
     }
 
-    /** Tokens fed to the sequence so far (a copy). */
-    int[] fedTokens(int s) {
-        return Arrays.copyOf(fed[s], length[s]);
-    }
-
-    /** The tokens appended by decode steps (the generated ones), in order. */
-    int[] decodedTokens(int s) {
-        int n = 0;
-        for (int i = 0; i < length[s]; i++) if (decoded[s][i]) n++;
-        int[] out = new int[n];
-        for (int i = 0, j = 0; i < length[s]; i++) if (decoded[s][i]) out[j++] = fed[s][i];
-        return out;
+    /** The sequence's penalty entries, kept as it grows; see {@link PenaltyState}. */
+    PenaltyState penalties(int s) {
+        return penalties[s];
     }
 }
