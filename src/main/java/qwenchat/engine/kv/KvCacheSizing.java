@@ -61,16 +61,24 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
      * @throws IllegalArgumentException naming the numbers when nothing is left
      */
     public static long budget(long deviceBytes, double utilization, long otherBytes) {
-        if (!(utilization > 0 && utilization <= 1)) {
-            throw new IllegalArgumentException("gpu-memory-utilization must be in (0, 1], got " + utilization);
-        }
-        long allowed = (long) (deviceBytes * utilization);
+        long allowed = allowedBytes(deviceBytes, utilization);
         long left = allowed - otherBytes;
         if (left <= 0) {
             throw new IllegalArgumentException("no memory is left for the KV cache: " + gib(allowed) + " allowed ("
                     + utilization + " of " + gib(deviceBytes) + ") but weights and workspace take " + gib(otherBytes));
         }
         return left;
+    }
+
+    /**
+     * The share {@code utilization} (vLLM's gpu_memory_utilization) of {@code deviceBytes} the process may use:
+     * what {@link #budget} and a multi-GPU placement subtract their weights, workspace and KV from.
+     */
+    public static long allowedBytes(long deviceBytes, double utilization) {
+        if (!(utilization > 0 && utilization <= 1)) {
+            throw new IllegalArgumentException("gpu-memory-utilization must be in (0, 1], got " + utilization);
+        }
+        return (long) (deviceBytes * utilization);
     }
 
     public long totalTokens() {
@@ -102,7 +110,8 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
                 CONVERSATION_TOKENS / 1024);
     }
 
-    static String gib(long bytes) {
+    /** Bytes as MiB below one GiB, else GiB, one decimal: how start-up lines print sizes. */
+    public static String gib(long bytes) {
         if (bytes < (1L << 30)) return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
         return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
     }
