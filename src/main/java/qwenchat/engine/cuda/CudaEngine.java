@@ -214,7 +214,7 @@ public final class CudaEngine implements InferenceEngine {
     /**
      * Device bytes everything but the KV pool takes for this model: weights, workspace for
      * sequences of up to {@code maxTokensPerSequence} tokens, the block table, upload staging and
-     * the reserve. What {@link KvCacheSizing#budget} subtracts from the allowed memory.
+     * the reserve: what a one-GPU {@link CudaPlacement} subtracts from the allowed memory.
      */
     public static long bytesBesideKv(ModelConfig c, int maxSequences, int maxTokensPerSequence, int blockSize,
             long deviceBytes) {

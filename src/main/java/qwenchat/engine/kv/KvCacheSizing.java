@@ -54,25 +54,9 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
     }
 
     /**
-     * What is left for KV out of {@code deviceBytes} when the process may use the fraction
-     * {@code utilization} of it (vLLM's gpu_memory_utilization) and {@code otherBytes} already go
-     * to weights, workspace and the runtime.
-     *
-     * @throws IllegalArgumentException naming the numbers when nothing is left
-     */
-    public static long budget(long deviceBytes, double utilization, long otherBytes) {
-        long allowed = allowedBytes(deviceBytes, utilization);
-        long left = allowed - otherBytes;
-        if (left <= 0) {
-            throw new IllegalArgumentException("no memory is left for the KV cache: " + gib(allowed) + " allowed ("
-                    + utilization + " of " + gib(deviceBytes) + ") but weights and workspace take " + gib(otherBytes));
-        }
-        return left;
-    }
-
-    /**
      * The share {@code utilization} (vLLM's gpu_memory_utilization) of {@code deviceBytes} the process may use:
-     * what {@link #budget} and a multi-GPU placement subtract their weights, workspace and KV from.
+     * what a GPU placement ({@code qwenchat.engine.placement.LayerPlacement}) subtracts weights, workspace
+     * and what is already taken from to get a GPU's KV budget.
      */
     public static long allowedBytes(long deviceBytes, double utilization) {
         if (!(utilization > 0 && utilization <= 1)) {

@@ -11,7 +11,8 @@ import qwenchat.model.ModelConfig;
  * Splits a model's decoder layers across GPUs so that the shared KV pool holds the most tokens.
  * Each GPU may use {@link KvCacheSizing#allowedBytes} of its memory, less what is already taken,
  * its workspace and its fixed weights (embedding first, norm and lm_head last); what its layers'
- * weights leave of that holds their KV. On one GPU this is exactly {@link KvCacheSizing#budget}.
+ * weights leave of that holds their KV. On one GPU that is the KV budget of the whole model, which
+ * {@link KvCacheSizing#of} turns into the pool's blocks: the one place a GPU's KV budget is decided.
  */
 public final class LayerPlacement {
 

@@ -26,7 +26,7 @@ class CudaPlacementTest {
         PlacementPlan plan = CudaPlacement.plan(QWEN_7B, List.of(gpu), SIZING);
 
         long beside = CudaEngine.bytesBesideKv(QWEN_7B, 256, 32768, 64, H100);
-        assertThat(plan.first().kvBudgetBytes()).isEqualTo(KvCacheSizing.budget(H100, 0.90, (600L << 20) + beside));
+        assertThat(plan.first().kvBudgetBytes()).isEqualTo(KvCacheSizing.allowedBytes(H100, 0.90) - (600L << 20) - beside);
         assertThat(plan.first().weightBytes()).isEqualTo(DeviceWeights.deviceBytes(QWEN_7B));
     }
 

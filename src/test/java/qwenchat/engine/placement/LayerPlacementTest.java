@@ -56,7 +56,7 @@ class LayerPlacementTest {
     }
 
     @Test
-    void oneGpuRunsEveryLayerAndAgreesWithTheSingleGpuKvSizing() {
+    void oneGpuRunsEveryLayerAndItsKvBudgetIsTheUtilizationShareLessWhatIsTakenWeightsAndWorkspace() {
         GpuDevice gpu = h100(0);
         PlacementPlan plan = LayerPlacement.plan(request(QWEN_7B, gpu));
 
@@ -66,7 +66,7 @@ class LayerPlacementTest {
         assertThat(only.embedding()).isTrue();
         assertThat(only.lmHead()).isTrue();
         assertThat(only.weightBytes()).isEqualTo(QWEN_7B.parameterCount() * 2);
-        long budget = KvCacheSizing.budget(gpu.totalBytes(), 0.90, gpu.usedBytes() + only.weightBytes() + WORKSPACE);
+        long budget = (long) (gpu.totalBytes() * 0.90) - gpu.usedBytes() - only.weightBytes() - WORKSPACE;
         assertThat(only.kvBudgetBytes()).isEqualTo(budget);
         assertThat(plan.poolBlocks()).isEqualTo(
                 KvCacheSizing.of(budget, KvCacheSizing.bytesPerToken(QWEN_7B, 2), BLOCK, 32768).totalBlocks());
