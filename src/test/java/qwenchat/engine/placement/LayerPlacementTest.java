@@ -197,11 +197,12 @@ class LayerPlacementTest {
     }
 
     @Test
-    void aListedGpuMustHaveRoomForOneLayer() {
+    void aListedGpuWithoutRoomForOneLayerFailsNamingItEvenWhenTheSumWouldFit() {
         List<GpuDevice> devices = new ArrayList<>(List.of(h100(0)));
         devices.add(new GpuDevice(1, "nearly full", 24564 * MIB, 100 * MIB));
         assertThatThrownBy(() -> LayerPlacement.plan(new PlacementRequest(QWEN_7B, 2, devices, 0.90, BLOCK,
                 KvCacheSizing.bytesPerToken(QWEN_7B, 2) / 28, d -> WORKSPACE)))
-                .hasMessageContaining("GPU 1 (nearly full, 100.0 MiB free of 24.0 GiB)");
+                .hasMessageContaining("GPU 1 (nearly full, 100.0 MiB free of 24.0 GiB)")
+                .hasMessageContaining("no split of the 28 layers fits: GPU 1 is short by");
     }
 }
