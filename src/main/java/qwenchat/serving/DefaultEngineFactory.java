@@ -58,7 +58,7 @@ final class DefaultEngineFactory implements EngineFactory {
         } catch (IllegalArgumentException e) {
             throw new EngineException(e.getMessage());
         }
-        PlacementPlan plan = CudaPlacement.planForEngine(config, gpus, new CudaPlacement.Sizing(gpuMemoryUtilization,
+        PlacementPlan plan = CudaPlacement.planForEngine(config, CudaPlacement.probe(gpus), new CudaPlacement.Sizing(gpuMemoryUtilization,
                 properties.kvMaxSequences(), maxTokensPerSequence, properties.kvBlockSize()));
         synchronized (this) {
             cudaDevice = plan.first().device().ordinal();

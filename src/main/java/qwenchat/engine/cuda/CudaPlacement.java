@@ -69,13 +69,13 @@ public final class CudaPlacement {
     }
 
     /**
-     * Probes and plans the listed GPUs, logs the plan, and returns the plan the engine runs with:
-     * the first GPU's alone while the staged forward pass across GPUs is not built.
+     * Plans the listed GPUs (already {@link #probe probed}), logs the plan, and returns the plan the
+     * engine runs with: the first GPU's alone while the staged forward pass across GPUs is not built.
      *
      * @throws EngineException when the model does not fit on the GPU the engine runs on
      */
-    public static PlacementPlan planForEngine(ModelConfig c, List<Integer> ordinals, Sizing s) {
-        List<GpuDevice> devices = probe(ordinals);
+    public static PlacementPlan planForEngine(ModelConfig c, List<GpuDevice> devices, Sizing s) {
+        int first = devices.getFirst().ordinal();
         if (devices.size() > 1) {
             try {
                 log(System.Logger.Level.INFO, "placement over " + devices.size() + " GPUs", plan(c, devices, s));
@@ -83,14 +83,14 @@ public final class CudaPlacement {
                 LOG.log(System.Logger.Level.WARNING, "placement over " + devices.size() + " GPUs: " + e.getMessage());
             }
             LOG.log(System.Logger.Level.WARNING, "the staged forward pass across GPUs is not built yet: the engine runs"
-                    + " on GPU " + ordinals.getFirst() + " alone (qwen.gpus lists " + ordinals.size() + ")");
+                    + " on GPU " + first + " alone (qwen.gpus lists " + devices.size() + ")");
         }
         PlacementPlan one;
         try {
             one = plan(c, devices.subList(0, 1), s);
         } catch (EngineException e) {
             throw new EngineException(e.getMessage() + " (running a model across GPUs is not built yet, so it must"
-                    + " fit on GPU " + ordinals.getFirst() + " alone)");
+                    + " fit on GPU " + first + " alone)");
         }
         log(System.Logger.Level.INFO, "placement", one);
         return one;

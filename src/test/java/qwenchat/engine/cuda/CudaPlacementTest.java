@@ -57,4 +57,30 @@ class CudaPlacementTest {
         assertThatThrownBy(() -> CudaPlacement.plan(qwen32b, List.of(small), SIZING)).isInstanceOf(EngineException.class)
                 .hasMessageContaining("GPU 0 (RTX 4090").hasMessageContaining("short by");
     }
+
+    @Test
+    void withSeveralGpusTheEngineRunsOnTheFirstAloneSizedByItsOwnPlan() {
+        GpuDevice a = CudaPlacement.device(1, "H100", H100 - (600L << 20), H100);
+        GpuDevice b = CudaPlacement.device(0, "H100", H100 - (600L << 20), H100);
+        PlacementPlan plan = CudaPlacement.planForEngine(QWEN_7B, List.of(a, b), SIZING);
+
+        assertThat(plan.stages()).hasSize(1);
+        assertThat(plan.first().device().ordinal()).isEqualTo(1);
+        assertThat(plan.first().layerCount()).isEqualTo(28);
+        assertThat(plan).isEqualTo(CudaPlacement.plan(QWEN_7B, List.of(a), SIZING));
+    }
+
+    @Test
+    void aModelThatOnlyFitsSplitFailsSayingTheSplitIsNotBuiltYet() {
+        ModelConfig qwen32b = new ModelConfig("qwen2", 5120, 27648, 64, 40, 8, 128, 152064, 32768, 1e6, 1e-6, false,
+                null, "bfloat16");
+        long card = 40536L << 20;
+        List<GpuDevice> two = List.of(CudaPlacement.device(0, "A100 40GB", card - (600L << 20), card),
+                CudaPlacement.device(1, "A100 40GB", card - (600L << 20), card));
+        assertThat(CudaPlacement.plan(qwen32b, two, SIZING).poolBlocks()).as("fits when split").isPositive();
+
+        assertThatThrownBy(() -> CudaPlacement.planForEngine(qwen32b, two, SIZING)).isInstanceOf(EngineException.class)
+                .hasMessageContaining("GPU 0 (A100 40GB").hasMessageContaining("short by")
+                .hasMessageContaining("running a model across GPUs is not built yet, so it must fit on GPU 0 alone");
+    }
 }
