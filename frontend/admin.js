@@ -155,6 +155,8 @@
       ['Driver', e.driverVersion || (e.kind === 'cpu' ? 'n/a' : null)],
       ['Weights', fmtBytes(e.weightBytes)], ['KV cache', fmtBytes(e.kvCacheBytes)], ['Workspace', fmtBytes(e.workspaceBytes)],
       ['Device memory', e.deviceTotalBytes ? fmtBytes(e.weightBytes + e.kvCacheBytes + e.workspaceBytes) + ' of ' + fmtBytes(e.deviceTotalBytes) : 'n/a (host memory)'],
+      // One row per GPU (the metrics' gpu label): memory in use on it once the model was loaded.
+      ...(o.gpus || []).map(g => ['GPU ' + g.gpu + ' memory', g.name + ': ' + fmtBytes(g.usedBytes) + ' used of ' + fmtBytes(g.totalBytes)]),
       ['KV capacity', e.maxSequences + ' sequences of up to ' + e.maxTokensPerSequence + ' tokens, sharing '
         + fmtCount(e.capacityTokens) + ' tokens'],
       ['KV blocks', e.usedBlocks + ' / ' + e.totalBlocks + ' used (' + e.blockSize + ' tokens each)'],

@@ -42,8 +42,14 @@ public class AdminConfiguration {
     }
 
     @Bean
-    VllmMetrics vllmMetrics(MeterRegistry registry, BatchScheduler scheduler, ModelRuntime runtime) {
-        VllmMetrics metrics = new VllmMetrics(registry, scheduler, runtime);
+    GpuMemorySource gpuMemorySource(ModelRuntime runtime) {
+        return GpuMemorySource.of(runtime);
+    }
+
+    @Bean
+    VllmMetrics vllmMetrics(MeterRegistry registry, BatchScheduler scheduler, ModelRuntime runtime,
+            GpuMemorySource gpus) {
+        VllmMetrics metrics = new VllmMetrics(registry, scheduler, runtime, new GpuMemoryMetrics(registry, gpus));
         scheduler.addObserver(metrics);
         return metrics;
     }
@@ -74,8 +80,8 @@ public class AdminConfiguration {
 
     @Bean
     Overview adminOverview(ModelRuntime runtime, BatchScheduler scheduler, ModelCards cards, DecodeLoopHealth loop,
-            ApplicationAvailability availability, PresetStore presets) {
-        return new Overview(runtime, scheduler, cards, loop, availability, KernelManifest.load(), presets);
+            ApplicationAvailability availability, PresetStore presets, GpuMemorySource gpus) {
+        return new Overview(runtime, scheduler, cards, loop, availability, KernelManifest.load(), presets, gpus);
     }
 
     @Bean

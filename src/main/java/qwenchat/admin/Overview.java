@@ -9,6 +9,7 @@ import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.availability.LivenessState;
 import org.springframework.boot.availability.ReadinessState;
 import qwenchat.engine.EngineInfo;
+import qwenchat.engine.GpuMemory;
 import qwenchat.presets.PresetStore;
 import qwenchat.serving.BatchScheduler;
 import qwenchat.serving.EngineSnapshot;
@@ -28,10 +29,12 @@ final class Overview {
     private final ApplicationAvailability availability;
     private final KernelManifest kernels;
     private final PresetStore presets;
+    private final GpuMemorySource gpus;
 
     Overview(ModelRuntime runtime, BatchScheduler scheduler, ModelCards cards, DecodeLoopHealth loop,
-            ApplicationAvailability availability, KernelManifest kernels, PresetStore presets) {
+            ApplicationAvailability availability, KernelManifest kernels, PresetStore presets, GpuMemorySource gpus) {
         this.presets = presets;
+        this.gpus = gpus;
         this.runtime = runtime;
         this.scheduler = scheduler;
         this.cards = cards;
@@ -46,6 +49,7 @@ final class Overview {
         out.put("load", load(runtime.status()));
         SchedulerStats s = scheduler.stats();
         out.put("engine", engine(scheduler.engineSnapshot(), s));
+        out.put("gpus", gpus(gpus.gpus()));
         out.put("kernels", kernels);
         out.put("health", health());
         // Why stored custom presets are not served (a corrupt or newer presets.json), else empty.
@@ -104,6 +108,20 @@ final class Overview {
         m.put("prefixCache", Map.of("queries", s.prefixCacheQueries(), "hits", s.prefixCacheHits(),
                 "hitRate", s.prefixCacheHitRate()));
         return m;
+    }
+
+    /** Each GPU's used and total memory, keyed as the metrics' {@code gpu} label. */
+    static List<Map<String, Object>> gpus(List<GpuMemory> gpus) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (GpuMemory g : gpus) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("gpu", g.ordinal());
+            m.put("name", g.name());
+            m.put("usedBytes", g.usedBytes());
+            m.put("totalBytes", g.totalBytes());
+            out.add(m);
+        }
+        return out;
     }
 
     private Map<String, Object> health() {

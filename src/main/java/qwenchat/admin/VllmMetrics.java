@@ -21,7 +21,7 @@ import qwenchat.serving.SchedulerObserver;
 
 /**
  * vLLM's serving metrics under vLLM's names, each labelled {@code model_name}, so Grafana boards
- * made for vLLM work unchanged; plus our engine memory gauges. The names are given so that
+ * made for vLLM work unchanged; plus our engine and per-GPU memory gauges ({@link GpuMemoryMetrics}). The names are given so that
  * Prometheus exposition (see {@link VllmNamingConvention}) prints exactly vLLM's: counters get
  * {@code _total} and timers {@code _seconds} appended there. Meters are registered when the model
  * is ready, because the label needs its name.
@@ -39,6 +39,7 @@ final class VllmMetrics implements SchedulerObserver {
     private final MeterRegistry registry;
     private final BatchScheduler scheduler;
     private final ModelRuntime runtime;
+    private final GpuMemoryMetrics gpuMemory;
     private final Map<String, Counter> successByReason = new ConcurrentHashMap<>();
     private volatile Meters meters;
 
@@ -46,10 +47,11 @@ final class VllmMetrics implements SchedulerObserver {
             Timer e2e, Timer queue, Counter preemptions, Counter prefixQueries, Counter prefixHits) {
     }
 
-    VllmMetrics(MeterRegistry registry, BatchScheduler scheduler, ModelRuntime runtime) {
+    VllmMetrics(MeterRegistry registry, BatchScheduler scheduler, ModelRuntime runtime, GpuMemoryMetrics gpuMemory) {
         this.registry = registry;
         this.scheduler = scheduler;
         this.runtime = runtime;
+        this.gpuMemory = gpuMemory;
         runtime.onStatus(this::onStatus);
         onStatus(runtime.status());
     }
@@ -73,6 +75,7 @@ final class VllmMetrics implements SchedulerObserver {
                     .baseUnit("bytes").description("Engine memory by use (device_total: the GPU's memory; 0 on CPU).")
                     .register(registry);
         }
+        gpuMemory.register(tags);
         Gauge.builder("qwen.kv.cache.capacity.tokens", scheduler, s -> {
             EngineSnapshot e = s.engineSnapshot();
             return e == null ? Double.NaN : e.capacityTokens();

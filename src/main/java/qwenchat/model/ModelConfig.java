@@ -52,14 +52,23 @@ public record ModelConfig(
         return maxPositionEmbeddings;
     }
 
-    /** Number of parameters implied by the shapes (embeddings counted once when tied). */
-    public long parameterCount() {
+    /** Parameters of one decoder layer: q/k/v weights and biases, o_proj, gate/up/down, two RMSNorm weights. */
+    public long layerParameters() {
         long h = hiddenSize;
-        long perLayer = h * qkvDim() + qkvDim()          // q/k/v weights and biases
+        return h * qkvDim() + qkvDim()                   // q/k/v weights and biases
                 + (long) qDim() * h                      // o_proj, no bias
                 + 3L * h * intermediateSize              // gate, up, down
                 + 2L * h;                                // two RMSNorm weights
-        long embed = (long) vocabSize * h;
-        return embed + (tieWordEmbeddings ? 0 : embed) + numHiddenLayers * perLayer + h;
+    }
+
+    /** Parameters of the token embedding matrix, {@code [vocab][hidden]}; the same count as an untied lm_head. */
+    public long embeddingParameters() {
+        return (long) vocabSize * hiddenSize;
+    }
+
+    /** Number of parameters implied by the shapes (embeddings counted once when tied). */
+    public long parameterCount() {
+        long embed = embeddingParameters();
+        return embed + (tieWordEmbeddings ? 0 : embed) + numHiddenLayers * layerParameters() + hiddenSize;
     }
 }

@@ -1,6 +1,10 @@
 package qwenchat.serving;
 
+import java.util.List;
 import java.util.OptionalLong;
+import qwenchat.engine.EngineException;
+import qwenchat.engine.cuda.CudaPlacement;
+import qwenchat.engine.placement.PlacementPlan;
 import qwenchat.serving.EngineChoice.Choice;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheCapacity;
@@ -20,6 +24,8 @@ final class DefaultEngineFactory implements EngineFactory {
 
     private final QwenProperties properties;
     private Choice resolved;
+    /** The GPU the placement chose for the engine; the first visible one until a placement ran. */
+    private int cudaDevice;
 
     DefaultEngineFactory(QwenProperties properties) {
         this.properties = properties;
@@ -38,15 +44,26 @@ final class DefaultEngineFactory implements EngineFactory {
     }
 
     /**
-     * For CUDA: the device's total memory (or {@link CudaEngine#SIMULATE_DEVICE_MEMORY}) times
-     * {@code gpuMemoryUtilization}, less the context, weights, workspace and reserve (see
-     * {@link CudaEngine#kvBudgetBytes}); empty for the CPU engine.
+     * For CUDA: the placement of the model on the {@code qwen.gpus} devices, logged one line per GPU
+     * (see {@link CudaPlacement#planForEngine}), and the KV budget of the GPU the engine runs on: its
+     * total memory (or {@link CudaEngine#SIMULATE_DEVICE_MEMORY}) times {@code gpuMemoryUtilization},
+     * less the context, weights, workspace and reserve. Empty for the CPU engine.
      */
     @Override
     public OptionalLong kvCacheBudgetBytes(ModelConfig config, double gpuMemoryUtilization, int maxTokensPerSequence) {
         if (resolved() != Choice.CUDA) return OptionalLong.empty();
-        return OptionalLong.of(CudaEngine.kvBudgetBytes(0, config, gpuMemoryUtilization, properties.kvMaxSequences(),
-                maxTokensPerSequence, properties.kvBlockSize()));
+        List<Integer> gpus;
+        try {
+            gpus = properties.gpuSelection().resolve(CudaAvailability.probe().deviceCount());
+        } catch (IllegalArgumentException e) {
+            throw new EngineException(e.getMessage());
+        }
+        PlacementPlan plan = CudaPlacement.planForEngine(config, CudaPlacement.probe(gpus), new CudaPlacement.Sizing(gpuMemoryUtilization,
+                properties.kvMaxSequences(), maxTokensPerSequence, properties.kvBlockSize()));
+        synchronized (this) {
+            cudaDevice = plan.first().device().ordinal();
+        }
+        return OptionalLong.of(plan.first().kvBudgetBytes());
     }
 
     @Override
@@ -54,6 +71,10 @@ final class DefaultEngineFactory implements EngineFactory {
             LoadProgressListener progress) {
         CpuEngineOptions options = CpuEngineOptions.defaults().withProgress(progress);
         if (properties.cpuThreads() != null) options = options.withThreads(properties.cpuThreads());
-        return EngineChoice.create(resolved(), config, checkpoint, capacity, options, progress);
+        int device;
+        synchronized (this) {
+            device = cudaDevice;
+        }
+        return EngineChoice.create(resolved(), config, checkpoint, capacity, options, progress, device);
     }
 }

@@ -14,6 +14,7 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.ConstructorBinding;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
+import qwenchat.engine.placement.GpuSelection;
 import qwenchat.model.RopeScalingSetting;
 
 /**
@@ -42,6 +43,8 @@ import qwenchat.model.RopeScalingSetting;
  * @param prefixCaching whether a request starts on cached KV blocks that hold the start of its
  *     prompt (automatic prefix caching), so a conversation's next turn and a shared system prompt
  *     prefill only their new tokens
+ * @param gpus the GPUs the model's layers are split across, as device ordinals in stage order
+ *     ({@code 0,1}), or {@code all} (every visible GPU); see {@link GpuSelection}
  */
 @Validated
 @ConfigurationProperties("qwen")
@@ -62,7 +65,8 @@ public record QwenProperties(
         @NotNull @Pattern(regexp = RopeScalingSetting.PATTERN, message = "must be none or yarn:FACTOR, e.g. yarn:4")
         @DefaultValue("none") String ropeScaling,
         @NotNull @Valid @DefaultValue Scheduler scheduler,
-        @DefaultValue("true") boolean prefixCaching) {
+        @DefaultValue("true") boolean prefixCaching,
+        @DefaultValue("all") String gpus) {
 
     /**
      * The batching loop's settings.
@@ -96,6 +100,7 @@ public record QwenProperties(
             throw new IllegalArgumentException("qwen.kv-cache-bytes must be positive, got " + kvCacheBytes);
         }
         if (scheduler == null) scheduler = Scheduler.DEFAULTS;
+        gpus = GpuSelection.parse(gpus).text();
         if (scheduler.maxBatchedTokens() <= kvMaxSequences) {
             throw new IllegalArgumentException("qwen.scheduler.max-batched-tokens (" + scheduler.maxBatchedTokens()
                     + ") must be more than qwen.kv-max-sequences (" + kvMaxSequences
@@ -126,14 +131,19 @@ public record QwenProperties(
             int kvBlockSize, String ropeScaling) {
         this(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit, requestTimeout, cpuThreads,
                 apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize, ropeScaling,
-                Scheduler.DEFAULTS, true);
+                Scheduler.DEFAULTS, true, "all");
     }
 
     /** These settings with another scheduler budget and prefix caching on or off. */
     public QwenProperties withScheduling(int maxBatchedTokens, boolean prefixCaching) {
         return new QwenProperties(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit,
                 requestTimeout, cpuThreads, apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize,
-                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching);
+                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching, gpus);
+    }
+
+    /** The {@code qwen.gpus} setting, already checked for duplicates and negative ordinals at startup. */
+    public GpuSelection gpuSelection() {
+        return GpuSelection.parse(gpus);
     }
 
     /** The longest one sequence may grow for a model whose context is {@code modelContext}. */

@@ -168,6 +168,7 @@ class AdminApiTest {
                 - value(before, "vllm:inter_token_latency_seconds_count", label)).isEqualTo(5);
         assertThat(value(after, "qwen_engine_memory_bytes", "kind=\"weights\"")).isPositive();
         assertThat(after).contains("qwen_engine_memory_bytes{kind=\"kv_cache\"");
+        assertThat(after).as("no GPU series on the CPU engine").doesNotContain("qwen_gpu_memory_used_bytes");
     }
 
     /** The sample value of the first line of {@code name} whose labels contain {@code labelPart}. */
@@ -213,6 +214,8 @@ class AdminApiTest {
         JsonNode overview = get("/admin/api/overview", TOKEN).json();
         assertThat(overview.path("engine").path("kind").asString()).isEqualTo("cpu");
         assertThat(overview.path("engine").path("maxSequences").asInt()).isEqualTo(4);
+        assertThat(overview.path("gpus").isArray()).as("per-GPU memory rows; none on the CPU engine").isTrue();
+        assertThat(overview.path("gpus").size()).isZero();
         // The paged KV pool: blocks used of total, their size, and preemptions so far.
         JsonNode engine = overview.path("engine");
         assertThat(engine.path("totalBlocks").asInt()).isPositive();

@@ -34,6 +34,8 @@ class QwenPropertiesTest {
             assertThat(p.apiKeys()).isEmpty();
             assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(2048);
             assertThat(p.prefixCaching()).isTrue();
+            assertThat(p.gpus()).as("every visible GPU").isEqualTo("all");
+            assertThat(p.gpuSelection().resolve(2)).containsExactly(0, 1);
             // Qwen2.5's 32K context is capped per slot on CPU; a smaller model context wins.
             assertThat(p.tokensPerSequence(32768, false)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
             assertThat(p.tokensPerSequence(2048, false)).isEqualTo(2048);
@@ -65,6 +67,28 @@ class QwenPropertiesTest {
                     assertThat(p.apiKeys()).containsExactly("a", "b");
                     assertThat(p.requestTimeout()).isEqualTo(Duration.ofSeconds(30));
                 });
+    }
+
+    @Test
+    void gpusBindAsDeviceOrdinalsInStageOrder() {
+        runner.withPropertyValues("qwen.gpus=1, 0").run(ctx -> {
+            QwenProperties p = ctx.getBean(QwenProperties.class);
+            assertThat(p.gpus()).isEqualTo("1,0");
+            assertThat(p.gpuSelection().resolve(2)).containsExactly(1, 0);
+        });
+    }
+
+    @Test
+    void aGpuListWithADuplicateOrANegativeOrdinalFailsStartupNamingTheValue() {
+        runner.withPropertyValues("qwen.gpus=0,1,1").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("qwen.gpus='0,1,1'")
+                    .hasMessageContaining("GPU 1 is listed twice");
+        });
+        runner.withPropertyValues("qwen.gpus=-1").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("qwen.gpus='-1'");
+        });
     }
 
     @Test

@@ -10,6 +10,7 @@ import jcuda.driver.CUevent_flags;
 import jcuda.driver.JCudaDriver;
 import qwenchat.engine.EngineException;
 import qwenchat.engine.EngineInfo;
+import qwenchat.engine.GpuMemory;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
@@ -188,9 +189,12 @@ public final class CudaEngine implements InferenceEngine {
                 ctx.stream(), rope.attentionScaling());
         io = PinnedBuffer.allocate(16L * ws.chunk);
         sampling = new DeviceSampling(ctx, kernels, ws, seqs, config.vocabSize());
-        info = new EngineInfo("cuda", ctx.deviceName(), ctx.computeCapability(), ctx.driverVersion(), weights.bytes(),
-                kvBytes, ws.totalBytes() + tableBytes + staging, total);
         ctx.synchronize();
+        // Read once everything is allocated: the pool and workspace are fixed from here on.
+        long[] loaded = ctx.memoryInfo();
+        info = new EngineInfo("cuda", ctx.deviceName(), ctx.computeCapability(), ctx.driverVersion(), weights.bytes(),
+                kvBytes, ws.totalBytes() + tableBytes + staging, total,
+                List.of(new GpuMemory(options.device(), ctx.deviceName(), loaded[1] - loaded[0], total)));
     }
 
     /** The device's memory as the engine should see it: {@code real}, or less under {@link #SIMULATE_DEVICE_MEMORY}. */
@@ -210,13 +214,22 @@ public final class CudaEngine implements InferenceEngine {
     /**
      * Device bytes everything but the KV pool takes for this model: weights, workspace for
      * sequences of up to {@code maxTokensPerSequence} tokens, the block table, upload staging and
-     * the reserve. What {@link KvCacheSizing#budget} subtracts from the allowed memory.
+     * the reserve: what a one-GPU {@link CudaPlacement} subtracts from the allowed memory.
      */
     public static long bytesBesideKv(ModelConfig c, int maxSequences, int maxTokensPerSequence, int blockSize,
             long deviceBytes) {
+        return DeviceWeights.deviceBytes(c) + workspaceBytes(c, maxSequences, maxTokensPerSequence, blockSize, deviceBytes);
+    }
+
+    /**
+     * Device bytes beside weights and the KV pool: workspace for sequences of up to
+     * {@code maxTokensPerSequence} tokens, the block table, upload staging and the reserve.
+     */
+    static long workspaceBytes(ModelConfig c, int maxSequences, int maxTokensPerSequence, int blockSize,
+            long deviceBytes) {
         boolean gemm = ForwardPass.gemmFits(c);
         int perSeq = (int) (((long) maxTokensPerSequence + blockSize - 1) / blockSize);
-        return DeviceWeights.deviceBytes(c) + Workspace.bytes(c, maxTokensPerSequence, gemm, Workspace.decodeRows(deviceBytes))
+        return Workspace.bytes(c, maxTokensPerSequence, gemm, Workspace.decodeRows(deviceBytes))
                 + DeviceKvCache.tableBytes(maxSequences, perSeq) + 2L * WeightUploader.STAGE_BYTES + RESERVE_BYTES;
     }
 
@@ -224,24 +237,15 @@ public final class CudaEngine implements InferenceEngine {
      * The KV pool bytes for this model on device {@code device} when the process may use
      * {@code utilization} of the device's memory (vLLM's gpu_memory_utilization): total (or the
      * simulated total) times utilization, less what the CUDA context already holds and
-     * {@link #bytesBesideKv}. Opens and closes a context of its own to read the numbers.
+     * {@link #bytesBesideKv}: the one-GPU {@link CudaPlacement}. Opens and closes a context of its
+     * own to read the numbers.
      *
-     * @throws EngineException naming the numbers when nothing is left for the KV cache
+     * @throws EngineException naming the numbers when the model and one KV block do not fit
      */
     public static long kvBudgetBytes(int device, ModelConfig c, double utilization, int maxSequences,
                                      int maxTokensPerSequence, int blockSize) {
-        long[] mem;
-        try (CudaContext probe = CudaContext.create(device)) {
-            mem = probe.call(probe::memoryInfo);
-        }
-        long total = deviceMemory(mem[1]);
-        long contextBytes = mem[1] - mem[0];
-        try {
-            return KvCacheSizing.budget(total, utilization,
-                    contextBytes + bytesBesideKv(c, maxSequences, maxTokensPerSequence, blockSize, total));
-        } catch (IllegalArgumentException e) {
-            throw new EngineException(e.getMessage());
-        }
+        CudaPlacement.Sizing sizing = new CudaPlacement.Sizing(utilization, maxSequences, maxTokensPerSequence, blockSize);
+        return CudaPlacement.plan(c, CudaPlacement.probe(List.of(device)), sizing).first().kvBudgetBytes();
     }
 
     private static double gib(long b) {

@@ -54,23 +54,15 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
     }
 
     /**
-     * What is left for KV out of {@code deviceBytes} when the process may use the fraction
-     * {@code utilization} of it (vLLM's gpu_memory_utilization) and {@code otherBytes} already go
-     * to weights, workspace and the runtime.
-     *
-     * @throws IllegalArgumentException naming the numbers when nothing is left
+     * The share {@code utilization} (vLLM's gpu_memory_utilization) of {@code deviceBytes} the process may use:
+     * what a GPU placement ({@code qwenchat.engine.placement.LayerPlacement}) subtracts weights, workspace
+     * and what is already taken from to get a GPU's KV budget.
      */
-    public static long budget(long deviceBytes, double utilization, long otherBytes) {
+    public static long allowedBytes(long deviceBytes, double utilization) {
         if (!(utilization > 0 && utilization <= 1)) {
             throw new IllegalArgumentException("gpu-memory-utilization must be in (0, 1], got " + utilization);
         }
-        long allowed = (long) (deviceBytes * utilization);
-        long left = allowed - otherBytes;
-        if (left <= 0) {
-            throw new IllegalArgumentException("no memory is left for the KV cache: " + gib(allowed) + " allowed ("
-                    + utilization + " of " + gib(deviceBytes) + ") but weights and workspace take " + gib(otherBytes));
-        }
-        return left;
+        return (long) (deviceBytes * utilization);
     }
 
     public long totalTokens() {
@@ -102,7 +94,8 @@ public record KvCacheSizing(long bytesPerToken, int blockSize, int totalBlocks, 
                 CONVERSATION_TOKENS / 1024);
     }
 
-    static String gib(long bytes) {
+    /** Bytes as MiB below one GiB, else GiB, one decimal: how start-up lines print sizes. */
+    public static String gib(long bytes) {
         if (bytes < (1L << 30)) return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
         return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
     }

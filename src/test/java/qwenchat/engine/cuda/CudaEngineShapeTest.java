@@ -77,8 +77,9 @@ class CudaEngineShapeTest {
         ModelConfig c = config(3584, 28, 4, 128);
         long card = 24L << 30;
         long contextBytes = 600L << 20;  // what a CUDA context and module take on an H100, measured as total - free
-        long other = contextBytes + CudaEngine.bytesBesideKv(c, 256, 32768, 16, card);
-        long budget = qwenchat.engine.kv.KvCacheSizing.budget(card, 0.90, other);
+        var gpu = CudaPlacement.device(0, "24 GiB card", card - contextBytes, card);
+        long budget = CudaPlacement.plan(c, java.util.List.of(gpu), new CudaPlacement.Sizing(0.90, 256, 32768, 16))
+                .first().kvBudgetBytes();
         var sizing = qwenchat.engine.kv.KvCacheSizing.of(budget, qwenchat.engine.kv.KvCacheSizing.bytesPerToken(c, 2), 64, 32768);
         System.out.println("[sizing] 7B on 24 GiB at 0.90: " + sizing.logLine());
         assertTrue(sizing.totalTokens() >= 2 * 32768, sizing.logLine());

@@ -45,12 +45,12 @@ class KvCacheSizingTest {
     }
 
     @Test
-    void theUtilizationBudgetIsWhatRemainsAfterWeightsAndWorkspace() {
+    void theProcessMayUseTheUtilizationShareOfTheDeviceAndNoShareOutsideZeroToOne() {
         long gib = 1L << 30;
-        assertThat(KvCacheSizing.budget(80 * gib, 0.9, 20 * gib)).isEqualTo(52 * gib);
-        assertThatThrownBy(() -> KvCacheSizing.budget(16 * gib, 0.5, 10 * gib))
-                .hasMessageContaining("no memory is left for the KV cache");
-        assertThatThrownBy(() -> KvCacheSizing.budget(16 * gib, 1.5, 0)).hasMessageContaining("gpu-memory-utilization");
+        assertThat(KvCacheSizing.allowedBytes(80 * gib, 0.9)).isEqualTo(72 * gib);
+        assertThat(KvCacheSizing.allowedBytes(80 * gib, 1.0)).isEqualTo(80 * gib);
+        assertThatThrownBy(() -> KvCacheSizing.allowedBytes(16 * gib, 1.5)).hasMessageContaining("gpu-memory-utilization");
+        assertThatThrownBy(() -> KvCacheSizing.allowedBytes(16 * gib, 0)).hasMessageContaining("gpu-memory-utilization");
     }
 
     @Test
