@@ -149,7 +149,7 @@ public final class GpuBenchCommand implements CliCommand {
         String otherTag = other ? "skinny" : "prefill_gemm";
         try (Checkpoint ckpt = Checkpoint.open(dir);
              CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(64, 512), (done, total, name) -> { },
-                     new CudaEngine.Options(0, true, true, true, other))) {
+                     new CudaEngine.Options(0, true, true, true, other, false))) {
             Random rnd = new Random(8);
             decodeBatches(e, c, rnd, log, r, "_" + otherTag, otherTag);
             profileBatch(e, c, rnd, log, 32, otherTag);

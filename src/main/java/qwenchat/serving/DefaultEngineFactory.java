@@ -54,6 +54,7 @@ final class DefaultEngineFactory implements EngineFactory {
             LoadProgressListener progress) {
         CpuEngineOptions options = CpuEngineOptions.defaults().withProgress(progress);
         if (properties.cpuThreads() != null) options = options.withThreads(properties.cpuThreads());
-        return EngineChoice.create(resolved(), config, checkpoint, capacity, options, progress);
+        return EngineChoice.create(resolved(), config, checkpoint, capacity, options,
+                CudaEngine.Options.defaults().withBatchInvariant(properties.batchInvariant()), progress);
     }
 }

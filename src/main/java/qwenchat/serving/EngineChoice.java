@@ -52,11 +52,13 @@ public final class EngineChoice {
      * Builds the engine for an already {@link #resolve resolved} choice ({@code CUDA} or {@code CPU}).
      *
      * @param cpuOptions used when the choice is CPU
+     * @param cudaOptions used when the choice is CUDA
      */
     public static InferenceEngine create(Choice resolved, ModelConfig config, Checkpoint checkpoint,
-            KvCacheCapacity capacity, CpuEngineOptions cpuOptions, LoadProgressListener progress) {
+            KvCacheCapacity capacity, CpuEngineOptions cpuOptions, CudaEngine.Options cudaOptions,
+            LoadProgressListener progress) {
         if (resolved == Choice.AUTO) throw new IllegalArgumentException("resolve the choice first");
-        if (resolved == Choice.CUDA) return CudaEngine.load(config, checkpoint, capacity, progress);
+        if (resolved == Choice.CUDA) return CudaEngine.load(config, checkpoint, capacity, progress, cudaOptions);
         return CpuEngine.load(config, checkpoint, capacity, cpuOptions);
     }
 }

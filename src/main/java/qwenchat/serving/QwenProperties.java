@@ -42,6 +42,9 @@ import qwenchat.model.RopeScalingSetting;
  * @param prefixCaching whether a request starts on cached KV blocks that hold the start of its
  *     prompt (automatic prefix caching), so a conversation's next turn and a shared system prompt
  *     prefill only their new tokens
+ * @param batchInvariant whether a request's logits are the same bits whatever else the GPU batches
+ *     with it and however its prompt was chunked (greedy output reproducible under load); off lets
+ *     each batch width take its fastest kernels. The CPU engine is batch-invariant either way
  */
 @Validated
 @ConfigurationProperties("qwen")
@@ -62,7 +65,8 @@ public record QwenProperties(
         @NotNull @Pattern(regexp = RopeScalingSetting.PATTERN, message = "must be none or yarn:FACTOR, e.g. yarn:4")
         @DefaultValue("none") String ropeScaling,
         @NotNull @Valid @DefaultValue Scheduler scheduler,
-        @DefaultValue("true") boolean prefixCaching) {
+        @DefaultValue("true") boolean prefixCaching,
+        @DefaultValue("true") boolean batchInvariant) {
 
     /**
      * The batching loop's settings.
@@ -126,14 +130,14 @@ public record QwenProperties(
             int kvBlockSize, String ropeScaling) {
         this(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit, requestTimeout, cpuThreads,
                 apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize, ropeScaling,
-                Scheduler.DEFAULTS, true);
+                Scheduler.DEFAULTS, true, true);
     }
 
     /** These settings with another scheduler budget and prefix caching on or off. */
     public QwenProperties withScheduling(int maxBatchedTokens, boolean prefixCaching) {
         return new QwenProperties(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit,
                 requestTimeout, cpuThreads, apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize,
-                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching);
+                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching, batchInvariant);
     }
 
     /** The longest one sequence may grow for a model whose context is {@code modelContext}. */

@@ -34,6 +34,7 @@ class QwenPropertiesTest {
             assertThat(p.apiKeys()).isEmpty();
             assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(2048);
             assertThat(p.prefixCaching()).isTrue();
+            assertThat(p.batchInvariant()).as("reproducible logits under load unless turned off").isTrue();
             // Qwen2.5's 32K context is capped per slot on CPU; a smaller model context wins.
             assertThat(p.tokensPerSequence(32768, false)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
             assertThat(p.tokensPerSequence(2048, false)).isEqualTo(2048);
@@ -89,6 +90,16 @@ class QwenPropertiesTest {
         runner.withPropertyValues("qwen.kv-max-sequences=0").run(ctx -> {
             assertThat(ctx).hasFailed();
             assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("kvMaxSequences");
+        });
+    }
+
+    @Test
+    void batchInvarianceCanBeTurnedOffAndANonBooleanFailsStartupNamingIt() {
+        runner.withPropertyValues("qwen.batch-invariant=false").run(ctx ->
+                assertThat(ctx.getBean(QwenProperties.class).batchInvariant()).isFalse());
+        runner.withPropertyValues("qwen.batch-invariant=sometimes").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).cause().hasMessageContaining("qwen.batch-invariant");
         });
     }
 
