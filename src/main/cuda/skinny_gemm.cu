@@ -98,12 +98,17 @@ static __device__ __forceinline__ void mainloop(float (&acc)[NB / 8][4], unsigne
 
 // out[r][j] (f32, [m][n]) for the block's 128 weight rows and its batch tile of rows
 // [blockIdx.z * NB, + NB). One split-K part (gridDim.y == 1) stores or adds into out; with several,
-// part y stores its sums into part[y][r][j] ([splits][m][n]) for skinny_splitk_reduce.
+// part y stores its sums into part[y][r][j] ([splits][m][n]). Then either a skinny_splitk_reduce
+// launch sums them (counters == nullptr), or the tile's last part to finish does: every part fences
+// its stores and counts itself in counters[blockIdx.z][blockIdx.x]; the block that brings the count
+// to gridDim.y sums parts 0..s-1 of the tile in that order (the same sums, in the same order, as
+// skinny_splitk_reduce) and resets the counter to 0 for the next launch.
 template <int NB>
 static __device__ void gemm_f32(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,
-                                float* __restrict__ out, float* __restrict__ part, int m, int n, int k, int accumulate,
-                                int chunks_per_split) {
+                                float* __restrict__ out, float* __restrict__ part, int* __restrict__ counters, int m,
+                                int n, int k, int accumulate, int chunks_per_split) {
     extern __shared__ __align__(128) unsigned char smem[];
+    __shared__ int lastPart;
     float acc[NB / 8][4];
 #pragma unroll
     for (int t = 0; t < NB / 8; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
@@ -129,6 +134,24 @@ static __device__ void gemm_f32(const __nv_bfloat16* __restrict__ a, const __nv_
             else *p = acc[t][e];
         }
     }
+    if (!split || counters == nullptr) return;
+    __threadfence();  // this part's stores reach L2 before it is counted
+    __syncthreads();
+    int* counter = counters + blockIdx.z * gridDim.x + blockIdx.x;
+    if (threadIdx.x == 0) lastPart = atomicAdd(counter, 1) == (int)gridDim.y - 1;
+    __syncthreads();
+    if (!lastPart) return;
+    __threadfence();
+    const int cols = min(TILE_W, n - tile0);
+    const long mn = (long)m * n;
+    for (int e = threadIdx.x; e < mt * cols; e += THREADS) {
+        const int r = e / cols, jj = e - r * cols;
+        const long off = (long)(row0 + r) * n + tile0 + jj;
+        float s = __ldcg(part + off);  // L2: the other parts were written by other SMs
+        for (int p = 1; p < (int)gridDim.y; p++) s += __ldcg(part + p * mn + off);
+        out[off] = accumulate ? out[off] + s : s;
+    }
+    if (threadIdx.x == 0) *counter = 0;
 }
 
 // out[r][i] = silu(a[r].w[i]) * (a[r].w[n+i]) as bf16 [m][n]; the block's 128 weight rows are 64 gate
@@ -179,8 +202,10 @@ static __device__ void gemm_swiglu(const __nv_bfloat16* __restrict__ a, const __
 //       a [m][k] bf16 row-major (activations), w [n][k] bf16 row-major (checkpoint layout), out [m][n]
 //       f32; k % 64 == 0, any n (weight rows past n are zero-filled and not stored).
 //       With split-K (gridDim.y = s > 1) the kernel writes part [s][m][n] f32 instead of out, and
-//       skinny_splitk_reduce then forms out[r][j] (= or +=) part[0][r][j] + part[1][r][j] + ... in
-//       that order, so the sums are reproducible and independent of m.
+//       out[r][j] (= or +=) part[0][r][j] + part[1][r][j] + ... is formed in that order, so the sums
+//       are reproducible and independent of m: by the last part of each tile to finish when
+//       counters (int [ceil(m/NB)][ceil(n/128)], all 0 before the launch and left 0 after it) is
+//       given, else by a skinny_splitk_reduce launch after the kernel.
 //   skinny_gemm_swiglu_nb{16,32,48,64}: out[r][i] = silu(g) * u, g = a[r].w[i], u = a[r].w[n+i],
 //       out [m][n] bf16; w is the fused [2n][k] gate/up weight, gate rows first.
 //   skinny_splitk_reduce: out[e] = (accumulate ? out[e] : 0) + sum_{p=0..s-1} part[p][e] over the
@@ -198,9 +223,9 @@ static __device__ void gemm_swiglu(const __nv_bfloat16* __restrict__ a, const __
 #define SKINNY_KERNELS(NB)                                                                                       \
     extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
         skinny_gemm_f32_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,        \
-                               float* __restrict__ out, float* __restrict__ part, int m, int n, int k, int accumulate, \
-                               int chunks_per_split) {                                                          \
-        skinny::gemm_f32<NB>(a, w, out, part, m, n, k, accumulate, chunks_per_split);                           \
+                               float* __restrict__ out, float* __restrict__ part, int* __restrict__ counters, int m,   \
+                               int n, int k, int accumulate, int chunks_per_split) {                            \
+        skinny::gemm_f32<NB>(a, w, out, part, counters, m, n, k, accumulate, chunks_per_split);                 \
     }                                                                                                           \
     extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
         skinny_gemm_swiglu_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,     \

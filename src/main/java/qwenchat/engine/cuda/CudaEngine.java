@@ -195,7 +195,8 @@ public final class CudaEngine implements InferenceEngine {
         PrefillGemm gemm = gemmChunks
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability(), options.batchInvariant()) : null;
         SkinnyGemm skinny = gemmChunks && options.skinny()
-                ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.skinnyPart.ptr(), ws.skinnyRows) : null;
+                ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.skinnyPart.ptr(), ws.skinnyCounters.ptr(),
+                        ws.skinnyRows) : null;
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
                 ctx.stream(), rope.attentionScaling(), options.batchInvariant());
         io = PinnedBuffer.allocate(16L * ws.chunk);

@@ -153,7 +153,7 @@ final class ForwardPass implements AutoCloseable {
         k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows,
                 new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
                         ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged()));
-        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
+        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, rows, gridSplits);
         k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
         k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
         k.gemv(GemvMode.SWIGLU, L.gateUp().ptr(), ws.xn.ptr(), 2 * c.intermediateSize(), h, rows,
@@ -181,8 +181,8 @@ final class ForwardPass implements AutoCloseable {
                     new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), rows, past, c.numAttentionHeads(),
                     c.numKeyValueHeads());
         } else {
-            splitAttention(ws.qGemm.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
-            k.f32ToBf16(ws.attn.ptr(), ws.attnb.ptr(), (long) rows * c.qDim());
+            // Straight into the bf16 operand of o_proj: the same rounding as a separate conversion, one launch fewer.
+            splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), rows, gridSplits);
         }
         if (thin) skinny.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
         else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
@@ -199,14 +199,16 @@ final class ForwardPass implements AutoCloseable {
     /** The sequence a prefill chunk belongs to (its block table row); set by the engine before {@link #prefill}. */
     int currentSlot;
 
-    private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, int rows, int gridSplits) {
+    /** Attention into f32 {@code out} and/or bf16 {@code outBf16} (either may be null). */
+    private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, CUdeviceptr outBf16, int rows,
+                                int gridSplits) {
         if (rows > ws.rows) {
             throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
         }
         int hd = c.headDim();
         k.attentionPartial(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(), rows,
                 c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, (float) (1.0 / Math.sqrt(hd)));
-        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, rows, c.numAttentionHeads(), hd,
+        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, outBf16, rows, c.numAttentionHeads(), hd,
                 ws.splits);
     }
 

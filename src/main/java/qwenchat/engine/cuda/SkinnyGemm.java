@@ -45,21 +45,35 @@ public final class SkinnyGemm {
     private final Set<String> sharedRaised = new HashSet<>();
     private final int residentBlocks;
     private final CUdeviceptr partials;
+    private final CUdeviceptr counters;
     private final int maxRows;
 
     /**
      * @param multiprocessors the device's SM count: split-K fills one wave of resident blocks
      * @param partials f32 scratch of at least {@link #partialFloats partialFloats(maxRows)} elements
      *     for the split-K parts
+     * @param counters int scratch of {@link #counterInts counterInts(maxRows)} elements, all zero (the
+     *     kernels leave them zero): each tile's last split-K part sums the parts. Null: a
+     *     {@code skinny_splitk_reduce} launch after each split GEMM does, with the same result.
      * @param maxRows the most activation rows one call may pass
      */
-    public SkinnyGemm(KernelModule module, CUstream stream, int multiprocessors, CUdeviceptr partials, int maxRows) {
+    public SkinnyGemm(KernelModule module, CUstream stream, int multiprocessors, CUdeviceptr partials, CUdeviceptr counters,
+                      int maxRows) {
         if (maxRows < 1) throw new IllegalArgumentException("skinny GEMM row capacity must be >= 1, got " + maxRows);
         this.module = module;
         this.launcher = new Launcher(module, stream);
         this.residentBlocks = residentBlocks(multiprocessors);
         this.partials = partials;
+        this.counters = counters;
         this.maxRows = maxRows;
+    }
+
+    /**
+     * Tile counters calls of up to {@code rows} rows need: one per (batch tile, weight tile) of a
+     * split shape, and a shape splits only with at most residentBlocks / 2 weight tiles.
+     */
+    static long counterInts(int rows) {
+        return (long) batchTiles(rows) * (residentBlocks(MAX_MULTIPROCESSORS) / 2);
     }
 
     /** Resident blocks the split choice fills on a device of {@code multiprocessors} SMs. */
@@ -137,9 +151,10 @@ public final class SkinnyGemm {
         int per = (chunks + splits - 1) / splits;
         raise(name, nb);
         CUdeviceptr part = splits > 1 ? partials : new CUdeviceptr();
+        CUdeviceptr count = splits > 1 && counters != null ? counters : new CUdeviceptr();
         launcher.launch(name, (n + TILE_W - 1) / TILE_W, splits, batchTiles(m), THREADS, sharedBytes(nb), a, w, out, part,
-                m, n, k, accumulate, per);
-        if (splits > 1) {
+                count, m, n, k, accumulate, per);
+        if (splits > 1 && counters == null) {
             long mn = (long) m * n;
             int blocks = (int) Math.min(4096, (mn + REDUCE_THREADS - 1) / REDUCE_THREADS);
             launcher.launch("skinny_splitk_reduce", blocks, 1, 1, REDUCE_THREADS, 0, partials, out, mn, splits, accumulate);

@@ -42,6 +42,25 @@ class SkinnyGemmShapeTest {
     }
 
     @Test
+    void theTileCountersCoverEveryBatchTileAndWeightTileOfASplitShape() {
+        // The kernel's counter index is batchTile * weightTiles + weightTile, for shapes that split.
+        int rows = 256;
+        long have = SkinnyGemm.counterInts(rows);
+        long worst = 0;
+        for (int sms : new int[] {20, 132, 160, 400}) {
+            int resident = SkinnyGemm.residentBlocks(sms);
+            for (int n = 8; n <= 200_000; n += 8) {
+                if (SkinnyGemm.splits(n, 4096, resident) > 1) {
+                    long tiles = (n + SkinnyGemm.TILE_W - 1) / SkinnyGemm.TILE_W;
+                    worst = Math.max(worst, (long) SkinnyGemm.batchTiles(rows) * tiles);
+                }
+            }
+        }
+        assertTrue(worst <= have, "need " + worst + " counters, sized " + have);
+        assertEquals(have, worst, "sized for exactly the widest split shape");
+    }
+
+    @Test
     void aDeviceBeyondTheSizedSmCountSplitsLikeTheLargestSizedOne() {
         assertEquals(SkinnyGemm.residentBlocks(SkinnyGemm.MAX_MULTIPROCESSORS), SkinnyGemm.residentBlocks(1000));
         assertEquals(132 * SkinnyGemm.BLOCKS_PER_SM, SkinnyGemm.residentBlocks(132));

@@ -31,22 +31,35 @@ class SkinnyGemmTest {
     static CudaContext ctx;
     static KernelModule module;
     static DeviceBuffer partials;
+    static DeviceBuffer counters;
 
     @BeforeAll
     static void load() {
         ctx = GpuTestSupport.context();
         module = ctx.call(KernelModule::load);
         partials = ctx.call(() -> DeviceBuffer.allocate("skinny parts", 4L * SkinnyGemm.partialFloats(MAX_ROWS)));
+        counters = ctx.call(() -> {
+            DeviceBuffer b = DeviceBuffer.allocate("skinny counters", 4L * SkinnyGemm.counterInts(MAX_ROWS));
+            b.zero();
+            return b;
+        });
     }
 
     @AfterAll
     static void unload() {
         if (partials != null) ctx.run(partials::close);
+        if (counters != null) ctx.run(counters::close);
         if (module != null) ctx.run(module::close);
     }
 
+    /** As the engine builds it: each tile's last split-K part sums the parts. */
     static SkinnyGemm gemm() {
-        return new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), partials.ptr(), MAX_ROWS);
+        return new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), partials.ptr(), counters.ptr(), MAX_ROWS);
+    }
+
+    /** The split-K parts summed by a skinny_splitk_reduce launch instead. */
+    static SkinnyGemm gemmWithReduceLaunch() {
+        return new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), partials.ptr(), null, MAX_ROWS);
     }
 
     static void assertClose(String what, float[] got, double[] want, double limit) {
@@ -188,7 +201,8 @@ class SkinnyGemmTest {
     /**
      * Batch invariance at the kernel level: the first row's outputs of qkv (split-K store), o_proj
      * (split-K residual add) and swiglu are the same bits when it is computed alone, among 15, 32,
-     * 63, 129 and 255 other rows (every batch tile width, and several 64-row tiles), and on a rerun.
+     * 63, 129 and 255 other rows (every batch tile width, and several 64-row tiles), on a rerun, and
+     * with the split-K parts summed by a reduce launch instead of each tile's last part.
      */
     @Test
     void aRowsOutputsAreBitIdenticalWhateverRowsShareItsCall() {
@@ -202,14 +216,15 @@ class SkinnyGemmTest {
         float[] gu = roundBf16(gaussian(r, 2 * inter * HIDDEN, 2.0 / Math.sqrt(HIDDEN)));
         assertTrue(SkinnyGemm.splits(QKV, HIDDEN, SkinnyGemm.residentBlocks(132)) > 1, "qkv should exercise split-K");
         assertTrue(SkinnyGemm.splits(HIDDEN, HIDDEN, SkinnyGemm.residentBlocks(132)) > 1, "o_proj should exercise split-K");
-        int[] widths = {1, 16, 33, 64, 130, 256, 256};
+        int[] widths = {1, 16, 33, 64, 130, 256, 256, 1, 64, 256};
+        int firstLaunchReduce = 7;  // from here on the parts are summed by a reduce launch: the same order, the same bits
         int[][] firstRows = ctx.call(() -> {
             int[][] bits = new int[widths.length][];
             try (DeviceBuffer da = bf16("a", a); DeviceBuffer dwq = bf16("w_qkv", wq); DeviceBuffer dwo = bf16("w_o", wo);
                  DeviceBuffer dgu = bf16("gate_up", gu); DeviceBuffer dx = DeviceBuffer.allocate("x", 4L * most * HIDDEN);
                  DeviceBuffer qkv = poisonedF32("qkv", (long) most * QKV); DeviceBuffer act = poisonedBf16("act", (long) most * inter)) {
-                SkinnyGemm g = gemm();
                 for (int i = 0; i < widths.length; i++) {
+                    SkinnyGemm g = i < firstLaunchReduce ? gemm() : gemmWithReduceLaunch();
                     int m = widths[i];
                     dx.copyFromHost(x);
                     g.linearF32(da.ptr(), dwq.ptr(), m, QKV, HIDDEN, qkv.ptr());
@@ -230,8 +245,15 @@ class SkinnyGemmTest {
             return bits;
         });
         for (int i = 1; i < widths.length; i++) {
-            assertArrayEquals(firstRows[0], firstRows[i], "row 0 among " + widths[i] + " rows differs from row 0 alone");
+            assertArrayEquals(firstRows[0], firstRows[i], "row 0 among " + widths[i] + " rows differs from row 0 alone"
+                    + (i >= firstLaunchReduce ? " (parts summed by a reduce launch)" : ""));
         }
+        int[] left = ctx.call(() -> {
+            int[] c = new int[(int) SkinnyGemm.counterInts(MAX_ROWS)];
+            counters.copyToHost(c);
+            return c;
+        });
+        assertArrayEquals(new int[left.length], left, "every tile counter is back to 0 for the next launch");
         System.out.printf("[skinny] row 0 of qkv, o_proj (+x) and swiglu: the same bits at %s rows%n",
                 java.util.Arrays.toString(widths));
     }
