@@ -6,8 +6,8 @@
 // Batch invariance: a row's arithmetic never depends on the other rows of the call. Each output is
 // the same sequence of MMAs over the same k-chunks whatever the batch tile (16..64) or the row's
 // place in it; more than 64 rows run as 64-row batch tiles over grid.z (grid.y for swiglu); the
-// split count comes from (n, k, SM count) alone; split-K parts are summed by skinny_splitk_reduce in
-// split order 0..s-1, never with atomics.
+// split count comes from (n, k, SM count) alone; split-K parts are summed in split order 0..s-1 (by
+// each tile's last part, or by skinny_splitk_reduce), never with float atomics.
 #include "prefill_mma.cuh"
 
 namespace skinny {
