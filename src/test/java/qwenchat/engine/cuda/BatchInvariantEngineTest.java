@@ -123,6 +123,27 @@ class BatchInvariantEngineTest {
         }
     }
 
+    /** The route without a skinny GEMM: decode passes through the prefill GEMM, one kernel at every width. */
+    @Test
+    void withoutTheSkinnyGemmDecodePassesThroughThePrefillGemmAreBatchInvariantToo() {
+        Random r = new Random(8);
+        int[] prompt = randomTokens(r, 90);
+        int[] feed = randomTokens(r, STEPS);
+        CudaEngine.Options noSkinny = new CudaEngine.Options(0, true, true, true, false, true);
+        try (Checkpoint ckpt = Checkpoint.open(dir); CudaEngine e = engine(ckpt, 100, noSkinny)) {
+            float[][] alone = targetAmong(e, 0, prompt, feed, 9);
+            // 64 rows would take the narrow wgmma tile and 100 the wide one, were the row count to choose.
+            for (int others : new int[] {63, 99}) {
+                float[][] among = targetAmong(e, others, prompt, feed, 10 + others);
+                for (int t = 0; t <= STEPS; t++) {
+                    assertArrayEquals(bits(alone[t]), bits(among[t]), (t == 0 ? "prefill logits" : "decode step " + t)
+                            + " alone vs among " + others + " others, prefill GEMM route");
+                }
+                System.out.printf("[invariance] prefill-GEMM route, target among %d others: bit-identical to alone%n", others);
+            }
+        }
+    }
+
     @Test
     void aPromptPrefilledWholeOrInChunksGivesBitIdenticalLogitsThenAndAfter() {
         int[] prompt = randomTokens(new Random(4), 333);
