@@ -11,6 +11,8 @@
 //          t % blockSize of block block_table[s][t / blockSize] (qc::kv_offset)
 //   part_o f32  [R][nH][nSplits][hd], part_ml f32 [R][nH][nSplits][2]
 //   out    f32  [R][nH*hd]                      (input of o_proj)
+//   out_bf16 bf16 [R][nH*hd], the same values rounded (the tensor-core o_proj's operand); either
+//          output may be null
 // attn_partial_hd{64,128} launch: grid (nSplits, nKv, R), block 128; one pass over a KV head's split
 // serves all group = nH/nKv query heads: first the split's SPLIT token addresses are resolved
 // through the block table into shared memory (any block size works; a split may straddle blocks),
@@ -183,7 +185,7 @@ ATTN_PARTIAL(attn_partial_hd128, 4)
 
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
-    float* __restrict__ out, int nH, int hd, int nSplits) {
+    float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits) {
     // Split weights exp(m_s - M) / L, computed once by the block (the splits in parallel) and then
     // applied by one thread per dimension; at 8K context a row has 128 splits.
     constexpr int MAX_SPLITS = 4096;
@@ -211,6 +213,8 @@ extern "C" __global__ void __launch_bounds__(128) attn_combine(
             float w = s < MAX_SPLITS ? wts[s] : __expf(ml[2 * s] - M);
             acc = fmaf(po[(size_t)s * hd + d], w, acc);
         }
-        out[((size_t)r * nH + h) * hd + d] = acc * invL;
+        const float o = acc * invL;
+        if (out) out[((size_t)r * nH + h) * hd + d] = o;
+        if (out_bf16) out_bf16[((size_t)r * nH + h) * hd + d] = __float2bfloat16(o);
     }
 }

@@ -3,6 +3,11 @@
 // MMA's M side, so at M <= 64 most of each tile is padding and the few blocks stream the weights at
 // ~1.5 TB/s; here the weight rows are the MMA's M side (C^T = W * A^T with mma.sync m16n8k16) and the
 // whole batch is its N side, so every block streams 128 weight rows and split-K fills the SMs.
+// Batch invariance: a row's arithmetic never depends on the other rows of the call. Each output is
+// the same sequence of MMAs over the same k-chunks whatever the batch tile (16..64) or the row's
+// place in it; more than 64 rows run as 64-row batch tiles over grid.z (grid.y for swiglu); the
+// split count comes from (n, k, SM count) alone; split-K parts are summed in split order 0..s-1 (by
+// each tile's last part, or by skinny_splitk_reduce), never with float atomics.
 #include "prefill_mma.cuh"
 
 namespace skinny {
@@ -91,35 +96,62 @@ static __device__ __forceinline__ void mainloop(float (&acc)[NB / 8][4], unsigne
     cp_async_wait<0>();
 }
 
-// out[r][j] (f32, [m][n]) for the block's 128 weight rows. One split-K part (gridDim.y == 1) stores or
-// adds; several add atomically, into a zeroed `out` (store) or into the residual stream (accumulate).
+// out[r][j] (f32, [m][n]) for the block's 128 weight rows and its batch tile of rows
+// [blockIdx.z * NB, + NB). One split-K part (gridDim.y == 1) stores or adds into out; with several,
+// part y stores its sums into part[y][r][j] ([splits][m][n]). Then either a skinny_splitk_reduce
+// launch sums them (counters == nullptr), or the tile's last part to finish does: every part fences
+// its stores and counts itself in counters[blockIdx.z][blockIdx.x]; the block that brings the count
+// to gridDim.y sums parts 0..s-1 of the tile in that order (the same sums, in the same order, as
+// skinny_splitk_reduce) and resets the counter to 0 for the next launch.
 template <int NB>
 static __device__ void gemm_f32(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,
-                                float* __restrict__ out, int m, int n, int k, int accumulate, int chunks_per_split) {
+                                float* __restrict__ out, float* __restrict__ part, int* __restrict__ counters, int m,
+                                int n, int k, int accumulate, int chunks_per_split) {
     extern __shared__ __align__(128) unsigned char smem[];
+    __shared__ int lastPart;
     float acc[NB / 8][4];
 #pragma unroll
     for (int t = 0; t < NB / 8; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
     const int tile0 = blockIdx.x * TILE_W;
+    const int row0 = blockIdx.z * NB;
+    const int mt = min(NB, m - row0);
     const int chunks = k / TILE_K;
     const int c0 = blockIdx.y * chunks_per_split;
     const int c1 = min(chunks, c0 + chunks_per_split);
-    mainloop<NB, false>(acc, smem, a, w, m, n, k, tile0, c0, c1);
+    mainloop<NB, false>(acc, smem, a + (long)row0 * k, w, mt, n, k, tile0, c0, c1);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const bool atomic = gridDim.y > 1;
+    const bool split = gridDim.y > 1;
+    float* dst = split ? part + (long)blockIdx.y * m * n : out;
 #pragma unroll
     for (int t = 0; t < NB / 8; t++) {
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             const int j = tile0 + warp * 16 + (lane >> 2) + (e >> 1) * 8;
             const int r = t * 8 + 2 * (lane & 3) + (e & 1);
-            if (j >= n || r >= m) continue;
-            float* p = out + (long)r * n + j;
-            if (atomic) atomicAdd(p, acc[t][e]);
-            else if (accumulate) *p += acc[t][e];
+            if (j >= n || r >= mt) continue;
+            float* p = dst + (long)(row0 + r) * n + j;
+            if (!split && accumulate) *p += acc[t][e];
             else *p = acc[t][e];
         }
     }
+    if (!split || counters == nullptr) return;
+    __threadfence();  // this part's stores reach L2 before it is counted
+    __syncthreads();
+    int* counter = counters + blockIdx.z * gridDim.x + blockIdx.x;
+    if (threadIdx.x == 0) lastPart = atomicAdd(counter, 1) == (int)gridDim.y - 1;
+    __syncthreads();
+    if (!lastPart) return;
+    __threadfence();
+    const int cols = min(TILE_W, n - tile0);
+    const long mn = (long)m * n;
+    for (int e = threadIdx.x; e < mt * cols; e += THREADS) {
+        const int r = e / cols, jj = e - r * cols;
+        const long off = (long)(row0 + r) * n + tile0 + jj;
+        float s = __ldcg(part + off);  // L2: the other parts were written by other SMs
+        for (int p = 1; p < (int)gridDim.y; p++) s += __ldcg(part + p * mn + off);
+        out[off] = accumulate ? out[off] + s : s;
+    }
+    if (threadIdx.x == 0) *counter = 0;
 }
 
 // out[r][i] = silu(a[r].w[i]) * (a[r].w[n+i]) as bf16 [m][n]; the block's 128 weight rows are 64 gate
@@ -132,7 +164,9 @@ static __device__ void gemm_swiglu(const __nv_bfloat16* __restrict__ a, const __
 #pragma unroll
     for (int t = 0; t < NB / 8; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = 0.f;
     const int tile0 = blockIdx.x * (TILE_W / 2);
-    mainloop<NB, true>(acc, smem, a, w, m, n, k, tile0, 0, k / TILE_K);
+    const int row0 = blockIdx.y * NB;
+    const int mt = min(NB, m - row0);
+    mainloop<NB, true>(acc, smem, a + (long)row0 * k, w, mt, n, k, tile0, 0, k / TILE_K);
     __syncthreads();  // every warp is done with the pipeline buffers, reused for the up sums
     float* up = reinterpret_cast<float*>(smem);  // [64 tile rows][NB]
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -154,35 +188,44 @@ static __device__ void gemm_swiglu(const __nv_bfloat16* __restrict__ a, const __
                 const int u = warp * 16 + (lane >> 2) + (e >> 1) * 8;
                 const int r = t * 8 + 2 * (lane & 3) + (e & 1);
                 const int i = tile0 + u;
-                if (i >= n || r >= m) continue;
+                if (i >= n || r >= mt) continue;
                 const float g = acc[t][e];
-                out[(long)r * n + i] = __float2bfloat16_rn(g / (1.f + __expf(-g)) * up[u * NB + r]);
+                out[(long)(row0 + r) * n + i] = __float2bfloat16_rn(g / (1.f + __expf(-g)) * up[u * NB + r]);
             }
     }
 }
 }  // namespace skinny
 
-// What it computes (bf16 operands, f32 accumulation), for m <= NB activation rows:
+// What it computes (bf16 operands, f32 accumulation), for any m >= 1 activation rows in batch tiles
+// of NB rows (NB = 16, 32, 48 or 64 for m <= 64; 64 above):
 //   skinny_gemm_f32_nb{16,32,48,64}:    out[r][j] = sum_k a[r][k] * w[j][k]   (accumulate: out += ...)
 //       a [m][k] bf16 row-major (activations), w [n][k] bf16 row-major (checkpoint layout), out [m][n]
 //       f32; k % 64 == 0, any n (weight rows past n are zero-filled and not stored).
+//       With split-K (gridDim.y = s > 1) the kernel writes part [s][m][n] f32 instead of out, and
+//       out[r][j] (= or +=) part[0][r][j] + part[1][r][j] + ... is formed in that order, so the sums
+//       are reproducible and independent of m: by the last part of each tile to finish when
+//       counters (int [ceil(m/NB)][ceil(n/128)], all 0 before the launch and left 0 after it) is
+//       given, else by a skinny_splitk_reduce launch after the kernel.
 //   skinny_gemm_swiglu_nb{16,32,48,64}: out[r][i] = silu(g) * u, g = a[r].w[i], u = a[r].w[n+i],
 //       out [m][n] bf16; w is the fused [2n][k] gate/up weight, gate rows first.
-// Numerics: f32 sums; with split-K (gridDim.y > 1) the parts are added with f32 atomics in no fixed
-// order, so the caller zeroes `out` first unless accumulate (the o_proj/down residual update, which
-// adds onto the f32 stream). The swiglu output is rounded to bf16 once, like prefill_gemm's.
+//   skinny_splitk_reduce: out[e] = (accumulate ? out[e] : 0) + sum_{p=0..s-1} part[p][e] over the
+//       mn = m*n elements, summed in p order (the residual add comes last).
+// Numerics: f32 sums; the swiglu output is rounded to bf16 once, like prefill_gemm's.
 // Launch layout: block 256 threads (8 warps x 16 weight rows), dynamic shared 4 * (128 + NB) * 128
 //   bytes (98304 at NB = 64: raise the dynamic-shared limit; two blocks fit per SM);
-//   f32: grid (ceil(n/128), splits), blockIdx.y takes k-chunks [y*chunks_per_split, +chunks_per_split);
-//   swiglu: grid (ceil(n/64), 1), 64 gate and the 64 matching up rows per block.
+//   f32: grid (ceil(n/128), splits, ceil(m/NB)), blockIdx.y takes k-chunks
+//       [y*chunks_per_split, +chunks_per_split), blockIdx.z rows [z*NB, +NB);
+//   swiglu: grid (ceil(n/64), ceil(m/NB)), 64 gate and the 64 matching up rows per block;
+//   skinny_splitk_reduce: 1-D grid-stride, block 256.
 // CPU counterpart (in Qwen2Forward#run): MatrixOps#matmul, then Qwen2Forward#addBias for q/k/v (done
 // on the GPU by rope_store.cu), Qwen2Forward#addInto for the residual, and the SwiGLU loop
 // g / (1 + exp(-g)) * u.
 #define SKINNY_KERNELS(NB)                                                                                       \
     extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
         skinny_gemm_f32_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,        \
-                               float* __restrict__ out, int m, int n, int k, int accumulate, int chunks_per_split) { \
-        skinny::gemm_f32<NB>(a, w, out, m, n, k, accumulate, chunks_per_split);                                 \
+                               float* __restrict__ out, float* __restrict__ part, int* __restrict__ counters, int m,   \
+                               int n, int k, int accumulate, int chunks_per_split) {                            \
+        skinny::gemm_f32<NB>(a, w, out, part, counters, m, n, k, accumulate, chunks_per_split);                 \
     }                                                                                                           \
     extern "C" __global__ void __launch_bounds__(skinny::THREADS, 2)                                            \
         skinny_gemm_swiglu_nb##NB(const __nv_bfloat16* __restrict__ a, const __nv_bfloat16* __restrict__ w,     \
@@ -194,3 +237,13 @@ SKINNY_KERNELS(16)
 SKINNY_KERNELS(32)
 SKINNY_KERNELS(48)
 SKINNY_KERNELS(64)
+
+extern "C" __global__ void __launch_bounds__(256) skinny_splitk_reduce(const float* __restrict__ part,
+                                                                       float* __restrict__ out, long mn, int splits,
+                                                                       int accumulate) {
+    for (long e = (long)blockIdx.x * blockDim.x + threadIdx.x; e < mn; e += (long)gridDim.x * blockDim.x) {
+        float s = part[e];
+        for (int p = 1; p < splits; p++) s += part[(long)p * mn + e];
+        out[e] = accumulate ? out[e] + s : s;
+    }
+}

@@ -28,8 +28,10 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code bench --model DIR [--out FILE]}: the CUDA engine's numbers on a checkpoint: the card's read
  * bandwidth and the batch-1 floor it implies, decode tokens/s at batch 1 (128- and 8K-token
  * contexts), time to first token (1K and 8K prompts), aggregate decode tokens/s at 16/32/64
- * sequences (128-token prompts) and at 128/256 sequences (1K-token prompts), and load time. Every
- * timing goes through {@code step()}, so it includes sampling and the host round trip.
+ * sequences (128-token prompts) and at 128/256 sequences (1K-token prompts), load time, and what
+ * batch invariance costs: decode tok/s at 1/32/64/128/256 sequences of 1K context with
+ * {@code qwen.batch-invariant} on and off, and their ratio. Every timing goes through {@code step()},
+ * so it includes sampling and the host round trip.
  * {@code --yarn-128k} measures instead a 128K-token prompt under YaRN factor 4 (prefill time, decode
  * tok/s at that context, KV bytes). {@code bench --kv-block-sizes [--out FILE]} needs no checkpoint: it times
  * one layer's decode attention at 8K context through fragmented block tables of 16, 32, 64 and 128
@@ -150,12 +152,59 @@ public final class GpuBenchCommand implements CliCommand {
         String otherTag = other ? "skinny" : "prefill_gemm";
         try (Checkpoint ckpt = Checkpoint.open(dir);
              CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(64, 512), (done, total, name) -> { },
-                     new CudaEngine.Options(0, true, true, true, other))) {
+                     new CudaEngine.Options(0, true, true, true, other, false))) {
             Random rnd = new Random(8);
             decodeBatches(e, c, rnd, log, r, "_" + otherTag, otherTag);
             profileBatch(e, c, rnd, log, 32, otherTag);
         }
+        invarianceCost(dir, c, log, r);
         return r;
+    }
+
+    /** Sequence counts of the batch-invariance comparison. */
+    static final int[] INVARIANCE_BATCHES = {1, 32, 64, 128, 256};
+
+    /**
+     * Decode tok/s at {@link #INVARIANCE_BATCHES} sequences of 1K context with batch invariance on
+     * (decode_b{N}_ctx1k_invariant_tok_s) and off (..._variable_tok_s), the same prompts for both,
+     * and on/off as batch_invariant_ratio_b{N} (1.0: free; 0.95: 5% slower).
+     */
+    private static void invarianceCost(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        Map<Boolean, double[]> tps = new LinkedHashMap<>();
+        for (boolean on : new boolean[] {true, false}) {
+            String mode = on ? "invariant" : "variable";
+            double[] t = new double[INVARIANCE_BATCHES.length];
+            // Room for 1K prompts plus the 36 steps of each of the five measurements.
+            try (Checkpoint ckpt = Checkpoint.open(dir);
+                 CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 256 + 64,
+                         KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { },
+                         CudaEngine.Options.defaults().withBatchInvariant(on))) {
+                int most = INVARIANCE_BATCHES[INVARIANCE_BATCHES.length - 1];
+                int[] toks = new int[most];
+                int[] seqs = openPrefilled(e, c, new Random(10), most, 1024, toks);
+                for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
+                    int b = INVARIANCE_BATCHES[i];
+                    int[] bt = java.util.Arrays.copyOf(toks, b);
+                    t[i] = timedDecode(e, java.util.Arrays.copyOf(seqs, b), bt);
+                    System.arraycopy(bt, 0, toks, 0, b);
+                    r.put("decode_b" + b + "_ctx1k_" + mode + "_tok_s", t[i]);
+                    log.printf("[bench] batch-invariant %s: decode %d sequences, 1K context: %.0f tok/s aggregate, %.2f ms per"
+                            + " step%n", on ? "on" : "off", b, t[i], 1e3 * b / t[i]);
+                }
+                print(log, "decode 1 sequence, 1K context, batch-invariant " + (on ? "on" : "off"),
+                        e.profileStep(decodeStep(java.util.Arrays.copyOf(seqs, 1), java.util.Arrays.copyOf(toks, 1))));
+                print(log, "decode " + most + " sequences, 1K context, batch-invariant " + (on ? "on" : "off"),
+                        e.profileStep(decodeStep(seqs, toks)));
+                for (int s : seqs) e.freeSequence(s);
+            }
+            tps.put(on, t);
+        }
+        for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
+            double ratio = tps.get(true)[i] / tps.get(false)[i];
+            r.put("batch_invariant_ratio_b" + INVARIANCE_BATCHES[i], ratio);
+            log.printf("[bench] batch invariance at %3d sequences: %.0f vs %.0f tok/s, on/off %.3f (%+.1f%%)%n",
+                    INVARIANCE_BATCHES[i], tps.get(true)[i], tps.get(false)[i], ratio, 100 * (ratio - 1));
+        }
     }
 
     /** Aggregate decode tok/s at 16/32/64 sequences (128-token prompts), into r as decode_b{N}_tok_s + suffix. */

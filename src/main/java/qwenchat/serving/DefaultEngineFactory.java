@@ -75,6 +75,7 @@ final class DefaultEngineFactory implements EngineFactory {
         synchronized (this) {
             device = cudaDevice;
         }
-        return EngineChoice.create(resolved(), config, checkpoint, capacity, options, progress, device);
+        return EngineChoice.create(resolved(), config, checkpoint, capacity, options,
+                CudaEngine.Options.defaults().withDevice(device).withBatchInvariant(properties.batchInvariant()), progress);
     }
 }

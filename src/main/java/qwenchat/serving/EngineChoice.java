@@ -52,14 +52,13 @@ public final class EngineChoice {
      * Builds the engine for an already {@link #resolve resolved} choice ({@code CUDA} or {@code CPU}).
      *
      * @param cpuOptions used when the choice is CPU
-     * @param cudaDevice the device ordinal the CUDA engine runs on (the placement's first GPU)
+     * @param cudaOptions used when the choice is CUDA
      */
     public static InferenceEngine create(Choice resolved, ModelConfig config, Checkpoint checkpoint,
-            KvCacheCapacity capacity, CpuEngineOptions cpuOptions, LoadProgressListener progress, int cudaDevice) {
+            KvCacheCapacity capacity, CpuEngineOptions cpuOptions, CudaEngine.Options cudaOptions,
+            LoadProgressListener progress) {
         if (resolved == Choice.AUTO) throw new IllegalArgumentException("resolve the choice first");
-        if (resolved == Choice.CUDA) {
-            return CudaEngine.load(config, checkpoint, capacity, progress, new CudaEngine.Options(cudaDevice, true));
-        }
+        if (resolved == Choice.CUDA) return CudaEngine.load(config, checkpoint, capacity, progress, cudaOptions);
         return CpuEngine.load(config, checkpoint, capacity, cpuOptions);
     }
 }

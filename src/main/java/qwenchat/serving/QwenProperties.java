@@ -45,6 +45,9 @@ import qwenchat.model.RopeScalingSetting;
  *     prefill only their new tokens
  * @param gpus the GPUs the model's layers are split across, as device ordinals in stage order
  *     ({@code 0,1}), or {@code all} (every visible GPU); see {@link GpuSelection}
+ * @param batchInvariant whether a request's logits are the same bits whatever else the GPU batches
+ *     with it and however its prompt was chunked (greedy output reproducible under load); off lets
+ *     each batch width take its fastest kernels. The CPU engine is batch-invariant either way
  */
 @Validated
 @ConfigurationProperties("qwen")
@@ -66,7 +69,8 @@ public record QwenProperties(
         @DefaultValue("none") String ropeScaling,
         @NotNull @Valid @DefaultValue Scheduler scheduler,
         @DefaultValue("true") boolean prefixCaching,
-        @DefaultValue("all") String gpus) {
+        @DefaultValue("all") String gpus,
+        @DefaultValue("false") boolean batchInvariant) {
 
     /**
      * The batching loop's settings.
@@ -131,14 +135,14 @@ public record QwenProperties(
             int kvBlockSize, String ropeScaling) {
         this(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit, requestTimeout, cpuThreads,
                 apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize, ropeScaling,
-                Scheduler.DEFAULTS, true, "all");
+                Scheduler.DEFAULTS, true, "all", false);
     }
 
     /** These settings with another scheduler budget and prefix caching on or off. */
     public QwenProperties withScheduling(int maxBatchedTokens, boolean prefixCaching) {
         return new QwenProperties(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit,
                 requestTimeout, cpuThreads, apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize,
-                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching, gpus);
+                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching, gpus, batchInvariant);
     }
 
     /** The {@code qwen.gpus} setting, already checked for duplicates and negative ordinals at startup. */

@@ -36,6 +36,7 @@ class QwenPropertiesTest {
             assertThat(p.prefixCaching()).isTrue();
             assertThat(p.gpus()).as("every visible GPU").isEqualTo("all");
             assertThat(p.gpuSelection().resolve(2)).containsExactly(0, 1);
+            assertThat(p.batchInvariant()).as("opt-in: it costs more than 5% at batch 1 and 256").isFalse();
             // Qwen2.5's 32K context is capped per slot on CPU; a smaller model context wins.
             assertThat(p.tokensPerSequence(32768, false)).isEqualTo(QwenProperties.DEFAULT_CPU_TOKEN_CAP);
             assertThat(p.tokensPerSequence(2048, false)).isEqualTo(2048);
@@ -113,6 +114,16 @@ class QwenPropertiesTest {
         runner.withPropertyValues("qwen.kv-max-sequences=0").run(ctx -> {
             assertThat(ctx).hasFailed();
             assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("kvMaxSequences");
+        });
+    }
+
+    @Test
+    void batchInvarianceCanBeTurnedOffAndANonBooleanFailsStartupNamingIt() {
+        runner.withPropertyValues("qwen.batch-invariant=false").run(ctx ->
+                assertThat(ctx.getBean(QwenProperties.class).batchInvariant()).isFalse());
+        runner.withPropertyValues("qwen.batch-invariant=sometimes").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).cause().hasMessageContaining("qwen.batch-invariant");
         });
     }
 

@@ -42,25 +42,41 @@ public final class CudaEngine implements InferenceEngine {
      *     {@link #chunkLength}); off only to measure what the unaligned cut does
      * @param skinny send passes of 16-64 rows (wide decode batches, short prefill tails) through
      *     {@link SkinnyGemm} instead of the prefill GEMM; only with {@code gemm}
+     * @param batchInvariant a row's logits do not depend on its batch mates or on how its prompt
+     *     was chunked: every decode pass and every logits row through one projection family
+     *     ({@link ProjectionRoute}); needs {@code gemm} and a model the tensor-core GEMMs fit
      */
-    public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny) {
+    public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny,
+                          boolean batchInvariant) {
         /** Whether {@link #defaults()} routes 16-64-row passes through {@link SkinnyGemm}. */
         public static final boolean SKINNY_DEFAULT = true;
+        /** Whether {@link #defaults()} is batch-invariant (the {@code qwen.batch-invariant} default). */
+        public static final boolean BATCH_INVARIANT_DEFAULT = false;
 
         public Options(int device, boolean graphs) {
-            this(device, graphs, true, true, SKINNY_DEFAULT);
+            this(device, graphs, true, true, SKINNY_DEFAULT, BATCH_INVARIANT_DEFAULT);
         }
 
         public Options(int device, boolean graphs, boolean gemm) {
-            this(device, graphs, gemm, true, SKINNY_DEFAULT);
+            this(device, graphs, gemm, true, SKINNY_DEFAULT, BATCH_INVARIANT_DEFAULT);
         }
 
         public Options(int device, boolean graphs, boolean gemm, boolean alignedChunks) {
-            this(device, graphs, gemm, alignedChunks, SKINNY_DEFAULT);
+            this(device, graphs, gemm, alignedChunks, SKINNY_DEFAULT, BATCH_INVARIANT_DEFAULT);
         }
 
         public static Options defaults() {
-            return new Options(0, true, true, true, SKINNY_DEFAULT);
+            return new Options(0, true, true, true, SKINNY_DEFAULT, BATCH_INVARIANT_DEFAULT);
+        }
+
+        /** These options on another device. */
+        public Options withDevice(int ordinal) {
+            return new Options(ordinal, graphs, gemm, alignedChunks, skinny, batchInvariant);
+        }
+
+        /** These options with batch invariance on or off. */
+        public Options withBatchInvariant(boolean on) {
+            return new Options(device, graphs, gemm, alignedChunks, skinny, on);
         }
     }
 
@@ -183,10 +199,12 @@ public final class CudaEngine implements InferenceEngine {
         ws.invFreq.copyFromHost(rope.invFreq());
         kernels = new CudaKernels(module, ctx.stream());
         PrefillGemm gemm = gemmChunks
-                ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability()) : null;
-        SkinnyGemm skinny = gemmChunks && options.skinny() ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors()) : null;
+                ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability(), options.batchInvariant()) : null;
+        SkinnyGemm skinny = gemmChunks && options.skinny()
+                ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.skinnyPart.ptr(), ws.skinnyCounters.ptr(),
+                        ws.skinnyRows) : null;
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
-                ctx.stream(), rope.attentionScaling());
+                ctx.stream(), rope.attentionScaling(), options.batchInvariant());
         io = PinnedBuffer.allocate(16L * ws.chunk);
         sampling = new DeviceSampling(ctx, kernels, ws, seqs, config.vocabSize());
         ctx.synchronize();

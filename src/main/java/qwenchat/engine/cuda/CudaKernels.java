@@ -166,7 +166,15 @@ public final class CudaKernels {
 
     public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, int rows, int heads,
                                  int headDim, int partSplits) {
-        launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, out, heads, headDim, partSplits);
+        attentionCombine(partO, partMl, pos, out, null, rows, heads, headDim, partSplits);
+    }
+
+    /** The combine into f32 {@code out} and/or its bf16 rounding {@code outBf16} ([rows][heads*headDim]; either may be null). */
+    public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, CUdeviceptr outBf16,
+                                 int rows, int heads, int headDim, int partSplits) {
+        if (out == null && outBf16 == null) throw new IllegalArgumentException("attention combine needs an f32 or a bf16 output");
+        launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, orNull(out), orNull(outBf16), heads, headDim,
+                partSplits);
     }
 
     /** Chunks per row of the two-stage argmax; ws.argmaxPart holds [rows][ARGMAX_CHUNKS][3] floats. */

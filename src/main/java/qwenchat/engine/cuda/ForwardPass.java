@@ -15,17 +15,22 @@ import qwenchat.engine.cuda.CudaKernels.GemvMode;
 import qwenchat.model.ModelConfig;
 
 /**
- * The launches of one forward pass over the rows staged in the {@link Workspace}. Two paths:
+ * The launches of one forward pass over the rows staged in the {@link Workspace}. Two paths, chosen
+ * per pass by {@link ProjectionRoute}:
  * <ul>
- * <li>GEMV (fewer than {@link #GEMM_MIN_ROWS} rows): per layer norm, fused QKV+bias+RoPE+KV write,
- * split attention, o_proj+residual, norm, fused gate/up+SiLU*mul, down_proj+residual, all with f32
- * activations; weights are streamed once per step, which is what batch-1 decode is bound by.</li>
- * <li>GEMM (more rows: prefill chunks, large decode batches): the tensor-core {@link PrefillGemm}
- * on bf16 copies of the activations, {@code qkv_rope_store} for bias/RoPE/KV write, and causal
- * {@link PrefillAttention} for a single sequence's chunk with head_dim 128 (split attention
- * otherwise); the residual stream stays f32. Passes of at most {@link SkinnyGemm#MAX_ROWS} rows
- * (wide decode batches) run their projections through {@link SkinnyGemm} when the engine has one.</li>
+ * <li>GEMV: per layer norm, fused QKV+bias+RoPE+KV write, split attention, o_proj+residual, norm,
+ * fused gate/up+SiLU*mul, down_proj+residual, all with f32 activations; weights are streamed once
+ * per step, which is what batch-1 decode is bound by.</li>
+ * <li>GEMM: {@link SkinnyGemm} or the tensor-core {@link PrefillGemm} on bf16 copies of the
+ * activations, {@code qkv_rope_store} for bias/RoPE/KV write, and causal {@link PrefillAttention}
+ * for a single sequence's chunk with head_dim 128 (split attention otherwise); the residual stream
+ * stays f32.</li>
  * </ul>
+ * Batch invariance (see {@link ProjectionRoute}): besides the projections, every other kernel of a
+ * pass is per row already. The split attention in particular cuts each row's keys into
+ * {@link CudaKernels#ATTN_SPLIT}-token splits by that row's own length and combines that row's
+ * splits only; the grid is sized for the longest row (or its graph bucket) and the splits past a
+ * row's length return at once, so batch mates change the grid but never a row's sums.
  * Decode passes are captured as CUDA graphs once per (rows, logit rows, attention splits) and
  * replayed: 28 layers are over 200 launches, whose JNI and driver cost would otherwise exceed the GPU
  * time at batch 1.
@@ -45,10 +50,11 @@ final class ForwardPass implements AutoCloseable {
     private final PrefillAttention flash;
     private final CUstream stream;
     private final float ropeScale;
+    private final boolean batchInvariant;
     private final Map<Long, CUgraphExec> graphs = new HashMap<>();
 
     ForwardPass(ModelConfig c, DeviceWeights w, DeviceKvCache kv, Workspace ws, CudaKernels k, PrefillGemm gemm,
-                SkinnyGemm skinny, PrefillAttention flash, CUstream stream, float ropeScale) {
+                SkinnyGemm skinny, PrefillAttention flash, CUstream stream, float ropeScale, boolean batchInvariant) {
         this.c = c;
         this.w = w;
         this.kv = kv;
@@ -59,6 +65,7 @@ final class ForwardPass implements AutoCloseable {
         this.flash = flash;
         this.stream = stream;
         this.ropeScale = ropeScale;
+        this.batchInvariant = batchInvariant;
     }
 
     /** Whether the tensor-core kernels can take this model's shapes (K % 64, N % 8). */
@@ -120,14 +127,18 @@ final class ForwardPass implements AutoCloseable {
         return graphs.size();
     }
 
+    private ProjectionRoute route(int rows, boolean prefill) {
+        return ProjectionRoute.of(rows, prefill, batchInvariant, gemm != null, skinny != null);
+    }
+
     /** @param past >= 0: the rows are one sequence's prompt chunk starting there (flash attention allowed) */
     private void layers(int rows, int gridSplits, int past) {
         int h = c.hiddenSize();
         k.embedRows(ws.tokens.ptr(), w.embed.ptr(), ws.x.ptr(), rows, h);
-        boolean useGemm = rows >= GEMM_MIN_ROWS && gemm != null;
+        ProjectionRoute route = route(rows, past >= 0);
         for (int l = 0; l < c.numHiddenLayers(); l++) {
-            if (useGemm) gemmLayer(l, rows, gridSplits, past);
-            else gemvLayer(l, rows, gridSplits);
+            if (route == ProjectionRoute.GEMV) gemvLayer(l, rows, gridSplits);
+            else gemmLayer(l, rows, gridSplits, past, route == ProjectionRoute.SKINNY);
         }
     }
 
@@ -142,7 +153,7 @@ final class ForwardPass implements AutoCloseable {
         k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows,
                 new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
                         ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged()));
-        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
+        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, rows, gridSplits);
         k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
         k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
         k.gemv(GemvMode.SWIGLU, L.gateUp().ptr(), ws.xn.ptr(), 2 * c.intermediateSize(), h, rows,
@@ -150,7 +161,7 @@ final class ForwardPass implements AutoCloseable {
         k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(ws.x.ptr()));
     }
 
-    private void gemmLayer(int l, int rows, int gridSplits, int past) {
+    private void gemmLayer(int l, int rows, int gridSplits, int past, boolean thin) {
         int h = c.hiddenSize();
         int hd = c.headDim();
         float eps = (float) c.rmsNormEps();
@@ -158,7 +169,6 @@ final class ForwardPass implements AutoCloseable {
         DeviceBuffer kc = kv.k.get(l);
         DeviceBuffer vc = kv.v.get(l);
         boolean useFlash = past >= 0 && hd == PrefillAttention.HEAD_DIM;
-        boolean thin = thin(rows);
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
         if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
         else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
@@ -171,8 +181,8 @@ final class ForwardPass implements AutoCloseable {
                     new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), rows, past, c.numAttentionHeads(),
                     c.numKeyValueHeads());
         } else {
-            splitAttention(ws.qGemm.ptr(), kc, vc, ws.attn.ptr(), rows, gridSplits);
-            k.f32ToBf16(ws.attn.ptr(), ws.attnb.ptr(), (long) rows * c.qDim());
+            // Straight into the bf16 operand of o_proj: the same rounding as a separate conversion, one launch fewer.
+            splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), rows, gridSplits);
         }
         if (thin) skinny.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
         else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
@@ -186,22 +196,19 @@ final class ForwardPass implements AutoCloseable {
         }
     }
 
-    /** Whether a GEMM-path pass of this many rows goes through the weight-streaming {@link SkinnyGemm}. */
-    private boolean thin(int rows) {
-        return skinny != null && rows <= SkinnyGemm.MAX_ROWS;
-    }
-
     /** The sequence a prefill chunk belongs to (its block table row); set by the engine before {@link #prefill}. */
     int currentSlot;
 
-    private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, int rows, int gridSplits) {
+    /** Attention into f32 {@code out} and/or bf16 {@code outBf16} (either may be null). */
+    private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, CUdeviceptr outBf16, int rows,
+                                int gridSplits) {
         if (rows > ws.rows) {
             throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
         }
         int hd = c.headDim();
         k.attentionPartial(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(), rows,
                 c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, (float) (1.0 / Math.sqrt(hd)));
-        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, rows, c.numAttentionHeads(), hd,
+        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, outBf16, rows, c.numAttentionHeads(), hd,
                 ws.splits);
     }
 
@@ -211,9 +218,10 @@ final class ForwardPass implements AutoCloseable {
         int h = c.hiddenSize();
         float eps = (float) c.rmsNormEps();
         CUdeviceptr rowIndex = ws.logitRows.at(4L * from);
-        if (count >= GEMM_MIN_ROWS && gemm != null) {
+        ProjectionRoute route = route(count, false);
+        if (route != ProjectionRoute.GEMV) {
             k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), null, ws.xnb.ptr(), rowIndex, count, h, eps);
-            if (thin(count)) skinny.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
+            if (route == ProjectionRoute.SKINNY) skinny.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
             else gemm.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
         } else {
             k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), ws.xn.ptr(), null, rowIndex, count, h, eps);

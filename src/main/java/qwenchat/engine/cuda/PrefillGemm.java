@@ -37,18 +37,30 @@ public final class PrefillGemm {
     private final KernelModule module;
     private final Launcher launcher;
     private final boolean wgmma;
+    private final boolean oneKernel;
     private final Set<String> sharedRaised = new HashSet<>();
 
-    /** Picks the kernel family for the device's compute capability ("major.minor"). */
-    public PrefillGemm(KernelModule module, CUstream stream, String computeCapability) {
-        this(module, stream, usesWgmma(computeCapability));
+    /**
+     * Picks the kernel family for the device's compute capability ("major.minor").
+     *
+     * @param batchInvariant one kernel per operation whatever m (no narrow tile for m <= {@link #SMALL_M}),
+     *     so a row's result does not depend on how many rows share its call: every kernel computes a
+     *     row from that row and the weights alone, in a fixed k order
+     */
+    public PrefillGemm(KernelModule module, CUstream stream, String computeCapability, boolean batchInvariant) {
+        this(module, stream, usesWgmma(computeCapability), batchInvariant);
     }
 
     /** Tests use this to run the mma.sync family on a Hopper card too. */
     PrefillGemm(KernelModule module, CUstream stream, boolean wgmma) {
+        this(module, stream, wgmma, false);
+    }
+
+    PrefillGemm(KernelModule module, CUstream stream, boolean wgmma, boolean batchInvariant) {
         this.module = module;
         this.launcher = new Launcher(module, stream);
         this.wgmma = wgmma;
+        this.oneKernel = batchInvariant;
     }
 
     /** The wgmma kernels exist only as sm_90a machine code, which runs on compute capability 9.0 alone. */
@@ -57,9 +69,14 @@ public final class PrefillGemm {
     }
 
     static Kernel choose(boolean wgmma, boolean swiglu, int m) {
+        return choose(wgmma, swiglu, m, false);
+    }
+
+    /** @param oneKernel the same kernel for every m (batch-invariant passes) */
+    static Kernel choose(boolean wgmma, boolean swiglu, int m, boolean oneKernel) {
         if (!wgmma) return swiglu ? MMA_SWIGLU : MMA_PLAIN;
         if (swiglu) return WGMMA_SWIGLU;
-        return m <= SMALL_M ? WGMMA_NARROW : WGMMA_PLAIN;
+        return m <= SMALL_M && !oneKernel ? WGMMA_NARROW : WGMMA_PLAIN;
     }
 
     /** Rejects shapes the kernels cannot tile; the message names the operation and the bad dimension. */
@@ -72,19 +89,19 @@ public final class PrefillGemm {
     /** out[r][j] = a[r] · w[j] (+ bias[j]) rounded to bf16, for r < m, j < n; bias (bf16 [n]) may be null. */
     public void linear(CUdeviceptr a, CUdeviceptr w, CUdeviceptr bias, int m, int n, int k, CUdeviceptr out) {
         checkShape("prefill linear", m, n, k);
-        launch(choose(wgmma, false, m), a, w, out, null, bias, null, m, n, k);
+        launch(choose(wgmma, false, m, oneKernel), a, w, out, null, bias, null, m, n, k);
     }
 
     /** x[r][j] += a[r] · w[j] in f32, in place: the o_proj and down_proj updates of the residual stream. */
     public void linearAddF32(CUdeviceptr a, CUdeviceptr w, int m, int n, int k, CUdeviceptr x) {
         checkShape("prefill residual linear", m, n, k);
-        launch(choose(wgmma, false, m), a, w, null, x, null, x, m, n, k);
+        launch(choose(wgmma, false, m, oneKernel), a, w, null, x, null, x, m, n, k);
     }
 
     /** out[r][j] = a[r] · w[j] in f32 (logits). */
     public void linearF32(CUdeviceptr a, CUdeviceptr w, int m, int n, int k, CUdeviceptr out) {
         checkShape("prefill f32 linear", m, n, k);
-        launch(choose(wgmma, false, m), a, w, null, out, null, null, m, n, k);
+        launch(choose(wgmma, false, m, oneKernel), a, w, null, out, null, null, m, n, k);
     }
 
     /**
@@ -93,7 +110,7 @@ public final class PrefillGemm {
      */
     public void swiglu(CUdeviceptr a, CUdeviceptr gateUp, int m, int intermediate, int k, CUdeviceptr out) {
         checkShape("prefill swiglu", m, intermediate, k);
-        launch(choose(wgmma, true, m), a, gateUp, out, null, null, null, m, intermediate, k);
+        launch(choose(wgmma, true, m, oneKernel), a, gateUp, out, null, null, null, m, intermediate, k);
     }
 
     private void launch(Kernel kn, CUdeviceptr a, CUdeviceptr w, CUdeviceptr outBf16, CUdeviceptr outF32,

@@ -36,6 +36,9 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer qb;        // bf16 [chunk][qDim], flash-attention input
     final DeviceBuffer attnb;     // bf16 [chunk][qDim]
     final DeviceBuffer actb;      // bf16 [chunk][intermediate]
+    final DeviceBuffer skinnyPart; // f32 [splits][m][n] split-K parts of SkinnyGemm (m <= skinnyRows); null without GEMMs
+    final DeviceBuffer skinnyCounters; // int [batch tiles][weight tiles], zero between launches; null without GEMMs
+    final int skinnyRows;         // most rows one SkinnyGemm call takes
     final DeviceBuffer xn;        // f32 [R][hidden], normalised input of a projection
     final DeviceBuffer q;         // f32 [R][qDim]
     final DeviceBuffer attn;      // f32 [R][qDim]
@@ -69,14 +72,20 @@ final class Workspace implements AutoCloseable {
         return gemm && c.headDim() == PrefillAttention.HEAD_DIM ? Math.max(rows, Math.min(MAX_CHUNK, maxTokens)) : rows;
     }
 
+    /** Rows a SkinnyGemm call may take: a whole decode pass, or a prefill tail of up to its batch tile. */
+    static int skinnyRows(int rows) {
+        return Math.max(rows, SkinnyGemm.MAX_ROWS);
+    }
+
     static long bytes(ModelConfig c, int maxTokens, boolean gemm, int rows) {
         final long R = rows;
+        long skinny = gemm ? 4L * (SkinnyGemm.partialFloats(skinnyRows(rows)) + SkinnyGemm.counterInts(skinnyRows(rows))) : 0;
         long splits = CudaKernels.splitsFor(maxTokens);
         long h = c.hiddenSize();
         long ch = chunkRows(c, maxTokens, gemm, rows);
         long gemmRows = ch * (4L * 4 + 4 * h + 2 * h + 4L * c.qkvDim() + 4L * c.qDim() + 2L * c.qDim() + 2L * c.qDim()
                 + 2L * c.intermediateSize());
-        return gemmRows + R * (4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
+        return gemmRows + skinny + R * (4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
                 + 4L * c.numAttentionHeads() * splits * c.headDim() + 8L * c.numAttentionHeads() * splits
                 + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4 + 12L * CudaKernels.ARGMAX_CHUNKS
                 + 4L * c.vocabSize() + 24 + 12L * Math.min(c.vocabSize(), maxTokens) + 8L * CudaKernels.MAX_CANDIDATES)
@@ -91,6 +100,7 @@ final class Workspace implements AutoCloseable {
         final long R = rows;
         splits = CudaKernels.splitsFor(maxTokens);
         chunk = chunkRows(c, maxTokens, gemm, rows);
+        skinnyRows = skinnyRows(rows);
         long h = c.hiddenSize();
         try {
             tokens = alloc("rows.tokens", 4L * chunk);
@@ -104,6 +114,9 @@ final class Workspace implements AutoCloseable {
             qb = alloc("q bf16", 2L * chunk * c.qDim());
             attnb = alloc("attention out bf16", 2L * chunk * c.qDim());
             actb = alloc("mlp act bf16", 2L * chunk * c.intermediateSize());
+            skinnyPart = gemm ? alloc("skinny split-K parts", 4L * SkinnyGemm.partialFloats(skinnyRows)) : null;
+            skinnyCounters = gemm ? alloc("skinny split-K tile counters", 4L * SkinnyGemm.counterInts(skinnyRows)) : null;
+            if (skinnyCounters != null) skinnyCounters.zero();
             xn = alloc("xn (normed)", 4L * R * h);
             q = alloc("q", 4L * R * c.qDim());
             attn = alloc("attention out", 4L * R * c.qDim());

@@ -208,7 +208,10 @@ class CudaEngineReferenceTest {
         }
     }
 
-    /** skinny: 17-row decode batches and the 20..52-row prefills go through SkinnyGemm (else the prefill GEMM). */
+    /**
+     * skinny: 17-row decode batches and the 20..52-row prefills go through SkinnyGemm (else the
+     * prefill GEMM); batch invariance off, so the row count picks the route.
+     */
     @ParameterizedTest(name = "skinny={0}")
     @ValueSource(booleans = {true, false})
     void tensorCorePathAgreesWithTheGemvPathForPrefillAndWideDecodeBatches(boolean skinny) {
@@ -217,7 +220,7 @@ class CudaEngineReferenceTest {
         int n = 17;  // above ForwardPass.GEMM_MIN_ROWS: decode batches take the GEMM path too
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine fast = CudaEngine.load(c, ckpt, new KvCacheCapacity(n, c.contextLength()), LoadProgressListener.NONE,
-                     new CudaEngine.Options(0, true, true, true, skinny));
+                     new CudaEngine.Options(0, true, true, true, skinny, false));
              CudaEngine plain = CudaEngine.load(c, ckpt, new KvCacheCapacity(n, c.contextLength()), LoadProgressListener.NONE,
                      new CudaEngine.Options(0, true, false))) {
             int[] a = new int[n];

@@ -66,6 +66,15 @@ class CudaEngineShapeTest {
     }
 
     @Test
+    void skinnySplitKPartsCoverAWholeDecodePassOrAPrefillTailForTensShortOfAGibibyte() {
+        assertEquals(256, Workspace.skinnyRows(256));
+        assertEquals(SkinnyGemm.MAX_ROWS, Workspace.skinnyRows(64));
+        assertEquals(SkinnyGemm.MAX_ROWS, Workspace.skinnyRows(16), "a short prefill tail may take a whole 64-row tile");
+        long bytes = 4L * SkinnyGemm.partialFloats(Workspace.skinnyRows(256));
+        assertTrue(bytes <= 64L << 20, bytes + " bytes of split-K parts at 256 rows");
+    }
+
+    @Test
     void bigCardsDecodeUpTo256RowsPerPassWhileSmallOnesKeepTheirMemoryForKv() {
         assertEquals(CudaKernels.MAX_ROWS, Workspace.decodeRows(80L << 30));
         assertEquals(256, CudaKernels.MAX_ROWS);

@@ -285,20 +285,24 @@ class CudaKernelsTest {
         float[] vc = roundBf16(gaussian(r, cacheElems, 1.0));
         float scale = (float) (1 / Math.sqrt(HD));
         int splits = CudaKernels.splitsFor(8192);
-        float[] got = ctx.call(() -> {
+        float[][] both = ctx.call(() -> {
             try (DeviceBuffer dq = f32("q", q); DeviceBuffer dk = bf16("k", kc); DeviceBuffer dv = bf16("v", vc);
                  DeviceBuffer ds = i32("slots", slots); DeviceBuffer dp = i32("pos", pos);
                  DeviceBuffer dt = i32("block table", kv.table());
                  DeviceBuffer po = DeviceBuffer.allocate("partO", 4L * rows * HEADS * splits * HD);
                  DeviceBuffer pm = DeviceBuffer.allocate("partMl", 8L * rows * HEADS * splits);
-                 DeviceBuffer out = poisonedF32("out", (long) rows * qDim)) {
+                 DeviceBuffer out = poisonedF32("out", (long) rows * qDim);
+                 DeviceBuffer outB = poisonedBf16("out bf16", (long) rows * qDim)) {
                 k.attentionPartial(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(), po.ptr(), pm.ptr(), rows, HEADS, KV_HEADS,
                         HD, new CudaKernels.PagedKv(dt.ptr(), kv.maxBlocksPerSeq, kv.blockSize), splits, splits, scale);
-                k.attentionCombine(po.ptr(), pm.ptr(), dp.ptr(), out.ptr(), rows, HEADS, HD, splits);
+                k.attentionCombine(po.ptr(), pm.ptr(), dp.ptr(), out.ptr(), outB.ptr(), rows, HEADS, HD, splits);
                 ctx.synchronize();
-                return readF32(out, rows * qDim);
+                return new float[][] {readF32(out, rows * qDim), readBf16(outB, rows * qDim)};
             }
         });
+        float[] got = both[0];
+        // The bf16 output is the f32 one rounded to nearest even, element for element (o_proj's operand).
+        assertArrayEquals(roundBf16(got.clone()), both[1], "bf16 attention output");
         double[] want = new double[rows * qDim];
         int group = HEADS / KV_HEADS;
         for (int b = 0; b < rows; b++) {

@@ -29,6 +29,15 @@ class PrefillGemmShapeTest {
     }
 
     @Test
+    void batchInvariantPassesUseOneKernelPerOperationWhateverTheRowCount() {
+        for (int m : new int[] {1, 16, PrefillGemm.SMALL_M, PrefillGemm.SMALL_M + 1, 8192}) {
+            assertSame(PrefillGemm.WGMMA_PLAIN, PrefillGemm.choose(true, false, m, true), m + " rows");
+            assertSame(PrefillGemm.WGMMA_SWIGLU, PrefillGemm.choose(true, true, m, true), m + " rows");
+            assertSame(PrefillGemm.MMA_PLAIN, PrefillGemm.choose(false, false, m, true), m + " rows");
+        }
+    }
+
+    @Test
     void gridCoversRaggedRowsAndColumns() {
         // 1024 rows x 4608 columns in 128 x 256 tiles: 8 x 18.
         assertEquals(8 * 18, PrefillGemm.WGMMA_PLAIN.blocks(1024, 4608));

@@ -48,6 +48,9 @@ class Qwen7bScaleTest {
             // The production configuration decides the test; the other one is printed to locate
             // differences: no tensor cores at all (GEMV, f32 activations throughout).
             failures.addAll(compare("default", c, ckpt, dir, ref, CudaEngine.Options.defaults()));
+            // The opt-in batch-invariant route (bf16 activations through SkinnyGemm even at batch 1) must
+            // meet the same reference.
+            failures.addAll(compare("batch-invariant", c, ckpt, dir, ref, CudaEngine.Options.defaults().withBatchInvariant(true)));
             compare("gemv only", c, ckpt, dir, ref, new CudaEngine.Options(0, true, false, true));
         }
         assertTrue(failures.isEmpty(), String.join("; ", failures));

@@ -9,11 +9,61 @@ import org.junit.jupiter.api.Test;
 /** Batch tiles, split-K sizing and shape checks of {@link SkinnyGemm}; no GPU needed. */
 class SkinnyGemmShapeTest {
     @Test
-    void batchTileRoundsRowsUpToSixteen() {
+    void batchTileRoundsRowsUpToSixteenAndWiderCallsRunSeveralSixtyFourRowTiles() {
         assertEquals(16, SkinnyGemm.batchTile(1));
         assertEquals(16, SkinnyGemm.batchTile(16));
         assertEquals(48, SkinnyGemm.batchTile(33));
         assertEquals(64, SkinnyGemm.batchTile(64));
+        assertEquals(64, SkinnyGemm.batchTile(65));
+        assertEquals(64, SkinnyGemm.batchTile(256));
+        assertEquals(1, SkinnyGemm.batchTiles(1));
+        assertEquals(1, SkinnyGemm.batchTiles(64));
+        assertEquals(2, SkinnyGemm.batchTiles(65));
+        assertEquals(4, SkinnyGemm.batchTiles(256));
+    }
+
+    @Test
+    void thePartialBufferHoldsEverySplitShapeOnAnyDevice() {
+        // splits * n * rows floats for every weight shape that splits, any SM count, any row count up to the sizing.
+        int rows = 256;
+        long have = SkinnyGemm.partialFloats(rows);
+        long worst = 0;
+        for (int sms : new int[] {20, 46, 84, 108, 132, 148, 160, 200}) {
+            int resident = SkinnyGemm.residentBlocks(sms);
+            for (int n = 8; n <= 40_000; n += n < 1024 ? 8 : 120) {
+                for (int k = 64; k <= 32_768; k *= 2) {
+                    int s = SkinnyGemm.splits(n, k, resident);
+                    if (s > 1) worst = Math.max(worst, (long) s * n * rows);
+                }
+            }
+        }
+        assertTrue(worst <= have, "need " + worst + " floats, sized " + have);
+        assertTrue(worst > have / 2, "the bound should be near the need: " + worst + " of " + have);
+    }
+
+    @Test
+    void theTileCountersCoverEveryBatchTileAndWeightTileOfASplitShape() {
+        // The kernel's counter index is batchTile * weightTiles + weightTile, for shapes that split.
+        int rows = 256;
+        long have = SkinnyGemm.counterInts(rows);
+        long worst = 0;
+        for (int sms : new int[] {20, 132, 160, 400}) {
+            int resident = SkinnyGemm.residentBlocks(sms);
+            for (int n = 8; n <= 200_000; n += 8) {
+                if (SkinnyGemm.splits(n, 4096, resident) > 1) {
+                    long tiles = (n + SkinnyGemm.TILE_W - 1) / SkinnyGemm.TILE_W;
+                    worst = Math.max(worst, (long) SkinnyGemm.batchTiles(rows) * tiles);
+                }
+            }
+        }
+        assertTrue(worst <= have, "need " + worst + " counters, sized " + have);
+        assertEquals(have, worst, "sized for exactly the widest split shape");
+    }
+
+    @Test
+    void aDeviceBeyondTheSizedSmCountSplitsLikeTheLargestSizedOne() {
+        assertEquals(SkinnyGemm.residentBlocks(SkinnyGemm.MAX_MULTIPROCESSORS), SkinnyGemm.residentBlocks(1000));
+        assertEquals(132 * SkinnyGemm.BLOCKS_PER_SM, SkinnyGemm.residentBlocks(132));
     }
 
     @Test
@@ -42,11 +92,15 @@ class SkinnyGemmShapeTest {
     }
 
     @Test
-    void rejectsRowsPastTheWidestTileAndRaggedK() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SkinnyGemm.checkShape("op", 65, 128, 64));
-        assertTrue(e.getMessage().contains("m must be 1..64, got 65"), e.getMessage());
-        e = assertThrows(IllegalArgumentException.class, () -> SkinnyGemm.checkShape("op", 16, 128, 100));
+    void rejectsRowsPastThePartialBuffersCapacityAndRaggedK() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SkinnyGemm.checkShape("op", 257, 128, 64, 256));
+        assertTrue(e.getMessage().contains("m must be 1..256, got 257"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SkinnyGemm.checkShape("op", 0, 128, 64, 256));
+        assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SkinnyGemm.checkShape("op", 16, 128, 100, 256));
         assertTrue(e.getMessage().contains("multiple of 64, got 100"), e.getMessage());
+        SkinnyGemm.checkShape("op", 256, 128, 64, 256);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package qwenchat.engine.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static qwenchat.engine.cuda.DeviceData.*;
@@ -24,22 +25,41 @@ class SkinnyGemmTest {
     static final int QKV = 4608;
     static final int VOCAB = 152064;
 
+    /** Rows the partial buffer holds: 256 (a whole wide decode pass). */
+    static final int MAX_ROWS = 256;
+
     static CudaContext ctx;
     static KernelModule module;
+    static DeviceBuffer partials;
+    static DeviceBuffer counters;
 
     @BeforeAll
     static void load() {
         ctx = GpuTestSupport.context();
         module = ctx.call(KernelModule::load);
+        partials = ctx.call(() -> DeviceBuffer.allocate("skinny parts", 4L * SkinnyGemm.partialFloats(MAX_ROWS)));
+        counters = ctx.call(() -> {
+            DeviceBuffer b = DeviceBuffer.allocate("skinny counters", 4L * SkinnyGemm.counterInts(MAX_ROWS));
+            b.zero();
+            return b;
+        });
     }
 
     @AfterAll
     static void unload() {
+        if (partials != null) ctx.run(partials::close);
+        if (counters != null) ctx.run(counters::close);
         if (module != null) ctx.run(module::close);
     }
 
+    /** As the engine builds it: each tile's last split-K part sums the parts. */
     static SkinnyGemm gemm() {
-        return new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors());
+        return new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), partials.ptr(), counters.ptr(), MAX_ROWS);
+    }
+
+    /** The split-K parts summed by a skinny_splitk_reduce launch instead. */
+    static SkinnyGemm gemmWithReduceLaunch() {
+        return new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), partials.ptr(), null, MAX_ROWS);
     }
 
     static void assertClose(String what, float[] got, double[] want, double limit) {
@@ -50,7 +70,7 @@ class SkinnyGemmTest {
     }
 
     @ParameterizedTest(name = "m={0}")
-    @ValueSource(ints = {16, 33, 64})
+    @ValueSource(ints = {1, 16, 33, 64, 100, 256})
     void qkvProjectionInF32WithSplitK(int m) {
         Random r = new Random(21 + m);
         float[] a = roundBf16(gaussian(r, m * HIDDEN, 1.0));
@@ -69,7 +89,7 @@ class SkinnyGemmTest {
     }
 
     @ParameterizedTest(name = "m={0}")
-    @ValueSource(ints = {16, 33, 64})
+    @ValueSource(ints = {1, 16, 33, 64, 130})
     void oProjAndDownProjAddIntoTheResidualStream(int m) {
         Random r = new Random(31 + m);
         float[] x = gaussian(r, m * HIDDEN, 4.0);
@@ -102,7 +122,7 @@ class SkinnyGemmTest {
     }
 
     @ParameterizedTest(name = "m={0}")
-    @ValueSource(ints = {16, 33, 64})
+    @ValueSource(ints = {1, 16, 33, 64, 130})
     void swigluOfFusedGateUpMatchesSiluGateTimesUp(int m) {
         Random r = new Random(41 + m);
         float[] a = roundBf16(gaussian(r, m * HIDDEN, 1.0));
@@ -176,5 +196,65 @@ class SkinnyGemmTest {
         });
         assertClose("ragged 200x256 f32 m=20", got[0], want, 1e-5);
         assertClose("ragged swiglu 2x72x256 m=20", got[1], wantAct, 1e-2);
+    }
+
+    /**
+     * Batch invariance at the kernel level: the first row's outputs of qkv (split-K store), o_proj
+     * (split-K residual add) and swiglu are the same bits when it is computed alone, among 15, 32,
+     * 63, 129 and 255 other rows (every batch tile width, and several 64-row tiles), on a rerun, and
+     * with the split-K parts summed by a reduce launch instead of each tile's last part.
+     */
+    @Test
+    void aRowsOutputsAreBitIdenticalWhateverRowsShareItsCall() {
+        Random r = new Random(71);
+        int most = 256;
+        float[] a = roundBf16(gaussian(r, most * HIDDEN, 1.0));
+        float[] x = gaussian(r, most * HIDDEN, 4.0);
+        float[] wq = roundBf16(gaussian(r, QKV * HIDDEN, 1.0 / Math.sqrt(HIDDEN)));
+        float[] wo = roundBf16(gaussian(r, HIDDEN * HIDDEN, 1.0 / Math.sqrt(HIDDEN)));
+        int inter = 2048;  // a slice of the 7B's gate/up keeps the weight small; k is the real 3584
+        float[] gu = roundBf16(gaussian(r, 2 * inter * HIDDEN, 2.0 / Math.sqrt(HIDDEN)));
+        assertTrue(SkinnyGemm.splits(QKV, HIDDEN, SkinnyGemm.residentBlocks(132)) > 1, "qkv should exercise split-K");
+        assertTrue(SkinnyGemm.splits(HIDDEN, HIDDEN, SkinnyGemm.residentBlocks(132)) > 1, "o_proj should exercise split-K");
+        int[] widths = {1, 16, 33, 64, 130, 256, 256, 1, 64, 256};
+        int firstLaunchReduce = 7;  // from here on the parts are summed by a reduce launch: the same order, the same bits
+        int[][] firstRows = ctx.call(() -> {
+            int[][] bits = new int[widths.length][];
+            try (DeviceBuffer da = bf16("a", a); DeviceBuffer dwq = bf16("w_qkv", wq); DeviceBuffer dwo = bf16("w_o", wo);
+                 DeviceBuffer dgu = bf16("gate_up", gu); DeviceBuffer dx = DeviceBuffer.allocate("x", 4L * most * HIDDEN);
+                 DeviceBuffer qkv = poisonedF32("qkv", (long) most * QKV); DeviceBuffer act = poisonedBf16("act", (long) most * inter)) {
+                for (int i = 0; i < widths.length; i++) {
+                    SkinnyGemm g = i < firstLaunchReduce ? gemm() : gemmWithReduceLaunch();
+                    int m = widths[i];
+                    dx.copyFromHost(x);
+                    g.linearF32(da.ptr(), dwq.ptr(), m, QKV, HIDDEN, qkv.ptr());
+                    g.linearAddF32(da.ptr(), dwo.ptr(), m, HIDDEN, HIDDEN, dx.ptr());
+                    g.swiglu(da.ptr(), dgu.ptr(), m, inter, HIDDEN, act.ptr());
+                    ctx.synchronize();
+                    float[] q = readF32(qkv, QKV);
+                    float[] o = readF32(dx, HIDDEN);
+                    short[] h = new short[inter];
+                    act.copyToHost(h);
+                    int[] row = new int[QKV + HIDDEN + inter];
+                    for (int j = 0; j < QKV; j++) row[j] = Float.floatToRawIntBits(q[j]);
+                    for (int j = 0; j < HIDDEN; j++) row[QKV + j] = Float.floatToRawIntBits(o[j]);
+                    for (int j = 0; j < inter; j++) row[QKV + HIDDEN + j] = h[j];
+                    bits[i] = row;
+                }
+            }
+            return bits;
+        });
+        for (int i = 1; i < widths.length; i++) {
+            assertArrayEquals(firstRows[0], firstRows[i], "row 0 among " + widths[i] + " rows differs from row 0 alone"
+                    + (i >= firstLaunchReduce ? " (parts summed by a reduce launch)" : ""));
+        }
+        int[] left = ctx.call(() -> {
+            int[] c = new int[(int) SkinnyGemm.counterInts(MAX_ROWS)];
+            counters.copyToHost(c);
+            return c;
+        });
+        assertArrayEquals(new int[left.length], left, "every tile counter is back to 0 for the next launch");
+        System.out.printf("[skinny] row 0 of qkv, o_proj (+x) and swiglu: the same bits at %s rows%n",
+                java.util.Arrays.toString(widths));
     }
 }
