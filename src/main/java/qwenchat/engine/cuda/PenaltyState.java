@@ -23,7 +23,8 @@ final class PenaltyState {
     }
 
     void addGenerated(int token) {
-        counts[entry(token)]++;
+        int j = entry(token); // first: it may grow counts, which counts[entry(token)]++ would index stale
+        counts[j]++;
     }
 
     /** Distinct ids fed so far: the entries {@link #write} produces. */

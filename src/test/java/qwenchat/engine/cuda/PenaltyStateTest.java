@@ -106,4 +106,19 @@ class PenaltyStateTest {
         assertThat(table.penalties(0).size()).isEqualTo(1);
         assertThat(written(table.penalties(0), true, true, 1, 1)).containsOnlyKeys(4);
     }
+
+    @Test
+    void hundredsOfDistinctGeneratedIdsGrowTheEntriesWithoutLosingACount() {
+        // One decode token at a time, each a new id: the entry arrays grow while a count is being added.
+        PenaltyState p = new PenaltyState();
+        int[] fed = new int[300];
+        boolean[] decoded = new boolean[300];
+        for (int i = 0; i < 300; i++) {
+            fed[i] = 1000 + (i % 250);
+            decoded[i] = true;
+            p.addGenerated(fed[i]);
+        }
+        assertThat(p.size()).isEqualTo(250);
+        assertThat(written(p, true, true, 0.5, 0.25)).isEqualTo(rebuilt(fed, decoded, 300, true, true, 0.5, 0.25));
+    }
 }
