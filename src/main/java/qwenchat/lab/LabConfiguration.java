@@ -2,7 +2,7 @@ package qwenchat.lab;
 
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import qwenchat.serving.BatchScheduler;
+import qwenchat.serving.GenerationService;
 import qwenchat.serving.ModelRuntime;
 import qwenchat.serving.QwenProperties;
 
@@ -19,7 +19,7 @@ public class LabConfiguration {
     }
 
     @Bean
-    LabRunner labRunner(BatchScheduler scheduler, ModelRuntime runtime, QwenProperties properties, LabHistory history) {
+    LabRunner labRunner(GenerationService scheduler, ModelRuntime runtime, QwenProperties properties, LabHistory history) {
         return new LabRunner(scheduler, runtime, properties.requestTimeout(), history);
     }
 }
