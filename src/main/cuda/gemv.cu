@@ -7,7 +7,9 @@
 // what lets epilogues fuse:
 //   plain    rows (2p, 2p+1)             out_f32[b][n] = acc                        (lm_head)
 //   residual rows (2p, 2p+1)             x[b][n] += acc                             (o_proj, down_proj)
-//   qkv      rows (h*hd+i, h*hd+i+hd/2)  + bias, RoPE (half-split) on q and k, q -> q_out f32
+//   qkv      rows (h*hd+i, h*hd+i+hd/2)  + bias (skipped for the rows' projection, q, k or v, where the
+//                                        bias lab's bias_off[b] has its limits::BIAS_* bit; bias_off null:
+//                                        always added), RoPE (half-split) on q and k, q -> q_out f32
 //                                        [B][qDim], k and v -> the paged bf16 KV pools at position
 //                                        pos[b] of sequence slots[b], through its block table row
 //                                        (qc::kv_offset; pools [blocks][kvHeads][blockSize][hd])
@@ -17,6 +19,7 @@
 // Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
 // Qwen2Forward#addInto (residual).
 #include "common.cuh"
+#include "limits.cuh"
 
 namespace gemv {
 
@@ -39,6 +42,7 @@ struct Params {
     int qDim, kvDim, hd;
     const int* block_table;     // [maxSequences][max_blocks_per_seq]
     int max_blocks_per_seq, block_size;
+    const int* bias_off;        // qkv: [B] limits::BIAS_* bits of this layer's biases to skip, or null
 };
 
 template <int MODE>
@@ -70,8 +74,12 @@ static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r
         float silu = g / (1.f + __expf(-g));
         p.out_act[(size_t)b * (p.N >> 1) + r0] = silu * u;
     } else {  // QKV
-        a0 += __bfloat162float(p.bias[r0]);
-        a1 += __bfloat162float(p.bias[r1]);
+        // r0 and r1 lie in the same head, so in the same projection.
+        int proj = r0 < p.qDim ? limits::BIAS_Q : r0 < p.qDim + p.kvDim ? limits::BIAS_K : limits::BIAS_V;
+        if (!p.bias_off || !(p.bias_off[b] & proj)) {
+            a0 += __bfloat162float(p.bias[r0]);
+            a1 += __bfloat162float(p.bias[r1]);
+        }
         int half = p.hd >> 1;
         int i = r0 % p.hd;  // < half by construction
         int pos = p.pos[b];
@@ -179,9 +187,10 @@ static __device__ __forceinline__ void run(const Params& p) {
         const __nv_bfloat16* W, const float* X, int N, int K, int B, float* out_f32,                         \
         float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,        \
         __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* slots, const int* pos, int qDim,         \
-        int kvDim, int hd, const int* block_table, int max_blocks_per_seq, int block_size) {                 \
+        int kvDim, int hd, const int* block_table, int max_blocks_per_seq, int block_size,                   \
+        const int* bias_off) {                                                                               \
         gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
-                       pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size};                   \
+                       pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size, bias_off};         \
         gemv::run<BT, MODE>(p);                                                                              \
     }
 

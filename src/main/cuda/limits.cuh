@@ -21,4 +21,9 @@ constexpr int ATTN_SPLIT = 64;
 // Largest query-head group (query heads per KV head) the decode attention supports.
 constexpr int ATTN_MAX_GROUP = 16;
 
+// Bits of a bias-lab mask row (qwenchat.engine.BiasMask): which q/k/v biases a QKV epilogue skips.
+constexpr int BIAS_Q = 1;
+constexpr int BIAS_K = 2;
+constexpr int BIAS_V = 4;
+
 }  // namespace limits

@@ -6,17 +6,21 @@
 // flash-attention input); k (rotated) and v (bias only) go to the paged bf16 pools
 // [totalBlocks][kvHeads][blockSize][hd] at position pos[r] of sequence slots[r]: block
 // block_table[slots[r]][pos[r] / block_size], slot pos[r] % block_size (qc::kv_offset). Every row
-// must have its block allocated (KvBlockManager#append runs before the step). Launch: grid = R,
+// must have its block allocated (KvBlockManager#append runs before the step). bias_off (the bias
+// lab's mask, null on every ordinary pass): [R] limits::BIAS_* bits; a row skips the bias of each
+// projection (q, k, v) whose bit it has. Launch: grid = R,
 // block = 256, threads stride the pairs. CPU counterpart: Qwen2Forward's bias add, Rope#rotate and
 // KV append.
 #include "common.cuh"
+#include "limits.cuh"
 
 extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const __nv_bfloat16* __restrict__ bias,
                                           const float* __restrict__ inv_freq, float rope_scale, float* __restrict__ q_out,
                                           __nv_bfloat16* __restrict__ q_bf16, __nv_bfloat16* __restrict__ k_cache,
                                           __nv_bfloat16* __restrict__ v_cache, const int* __restrict__ slots,
                                           const int* __restrict__ pos, int qDim, int kvDim, int hd,
-                                          const int* __restrict__ block_table, int max_blocks_per_seq, int block_size) {
+                                          const int* __restrict__ block_table, int max_blocks_per_seq, int block_size,
+                                          const int* __restrict__ bias_off) {
     int r = blockIdx.x;
     int half = hd >> 1;
     int n = qDim + 2 * kvDim;
@@ -24,11 +28,14 @@ extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const _
     int p = pos[r];
     int kvHeads = kvDim / hd;
     const int* bt = block_table + (size_t)slots[r] * max_blocks_per_seq;
+    int off = bias_off ? bias_off[r] : 0;
     for (int pair = threadIdx.x; pair < (n >> 1); pair += blockDim.x) {
         int head = pair / half, i = pair - head * half;
         int r0 = head * hd + i, r1 = r0 + half;
-        float a0 = row[r0] + __bfloat162float(bias[r0]);
-        float a1 = row[r1] + __bfloat162float(bias[r1]);
+        int proj = r0 < qDim ? limits::BIAS_Q : r0 < qDim + kvDim ? limits::BIAS_K : limits::BIAS_V;
+        bool keep = !(off & proj);
+        float a0 = row[r0] + (keep ? __bfloat162float(bias[r0]) : 0.f);
+        float a1 = row[r1] + (keep ? __bfloat162float(bias[r1]) : 0.f);
         if (r0 < qDim + kvDim) {
             float s, c;
             sincosf((float)p * inv_freq[i], &s, &c);

@@ -16,6 +16,15 @@ public final class KernelLimits {
     /** Largest query-head group (query heads per KV head) the decode attention supports. */
     public static final int ATTN_MAX_GROUP = 16;
 
+    /** Bit of a bias-lab mask row that makes the QKV epilogues skip the q_proj bias ({@link BiasMask#Q}). */
+    public static final int BIAS_Q = 1;
+
+    /** Bit that skips the k_proj bias ({@link BiasMask#K}). */
+    public static final int BIAS_K = 2;
+
+    /** Bit that skips the v_proj bias ({@link BiasMask#V}). */
+    public static final int BIAS_V = 4;
+
     private KernelLimits() {
     }
 }

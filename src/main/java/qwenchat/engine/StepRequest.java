@@ -27,9 +27,10 @@ import qwenchat.engine.sampling.SampledToken;
  *     treat every other id's logit as -inf before penalties and sampling, and only read the set.
  *     A step that picks nothing ({@code sample == false}) has no next token to restrict, so the
  *     set is dropped there: it always belongs to the step whose token the grammar will see.
+ * @param lab the bias lab's ablation and probe for this sequence, or null (every ordinary request)
  */
 public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs,
-        int generatedTail, boolean sample, BitSet allowed) {
+        int generatedTail, boolean sample, BitSet allowed, LabPass lab) {
     public StepRequest {
         if (tokens.length == 0) throw new IllegalArgumentException("a step needs at least one token");
         if (!prefill && tokens.length != 1) {
@@ -45,6 +46,11 @@ public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingP
         }
         if (!sample && !prefill) throw new IllegalArgumentException("a decode step always samples");
         if (!sample) allowed = null;
+    }
+
+    public StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs,
+            int generatedTail, boolean sample, BitSet allowed) {
+        this(sequence, tokens, prefill, sampling, topLogprobs, generatedTail, sample, allowed, null);
     }
 
     public StepRequest(int sequence, int[] tokens, boolean prefill, SamplingParams sampling, int topLogprobs,
@@ -95,6 +101,16 @@ public record StepRequest(int sequence, int[] tokens, boolean prefill, SamplingP
 
     /** The same request with the next token restricted to {@code allowed} (null: unrestricted). */
     public StepRequest restrictedTo(BitSet allowed) {
-        return new StepRequest(sequence, tokens, prefill, sampling, topLogprobs, generatedTail, sample, allowed);
+        return new StepRequest(sequence, tokens, prefill, sampling, topLogprobs, generatedTail, sample, allowed, lab);
+    }
+
+    /** The same request run as a bias-lab pass (null: an ordinary one). */
+    public StepRequest withLab(LabPass lab) {
+        return new StepRequest(sequence, tokens, prefill, sampling, topLogprobs, generatedTail, sample, allowed, lab);
+    }
+
+    /** Whether the engine should measure this step: a lab pass with a probe, sampling from a prefill. */
+    public boolean probed() {
+        return lab != null && lab.probe() != null && prefill && sample;
     }
 }

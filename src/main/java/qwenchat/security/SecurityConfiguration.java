@@ -49,6 +49,8 @@ public class SecurityConfiguration {
     private static final PathPatternRequestMatcher.Builder PATHS = PathPatternRequestMatcher.withDefaults();
 
     static final RequestMatcher ADMIN_API = PATHS.matcher("/admin/api/**");
+    /** The bias lab's runs and exports: admin work on the live model. */
+    static final RequestMatcher LAB_API = PATHS.matcher("/lab/api/**");
     static final RequestMatcher ADMIN_EVENTS = PATHS.matcher(HttpMethod.GET, "/admin/api/events");
     static final RequestMatcher PRESET_READS = PATHS.matcher(HttpMethod.GET, "/api/presets/**");
     static final RequestMatcher PRESETS = PATHS.matcher("/api/presets/**");
@@ -58,11 +60,11 @@ public class SecurityConfiguration {
     static final RequestMatcher PDF_TEXT = PATHS.matcher(HttpMethod.POST, "/api/files/pdf-text");
     static final RequestMatcher OPENAI_API = PATHS.matcher("/v1/**");
     /**
-     * The two pages (shells without data) and their scripts, styles and libraries; any method, so
+     * The pages (shells without data) and their scripts, styles and libraries; any method, so
      * HEAD works for uptime checks (the handlers answer others with 405).
      */
     static final RequestMatcher PAGES_AND_ASSETS = RequestMatchers.anyOf(PATHS.matcher("/"), PATHS.matcher("/admin"),
-            PATHS.matcher("/admin/"), PATHS.matcher("/*.js"), PATHS.matcher("/*.css"), PATHS.matcher("/webjars/**"));
+            PATHS.matcher("/admin/"), PATHS.matcher("/lab"), PATHS.matcher("/lab/"), PATHS.matcher("/*.js"), PATHS.matcher("/*.css"), PATHS.matcher("/webjars/**"));
 
     @Bean
     StreamTickets streamTickets() {
@@ -94,6 +96,7 @@ public class SecurityConfiguration {
 
         LinkedHashMap<RequestMatcher, Challenge> areas = new LinkedHashMap<>();
         areas.put(ADMIN_API, Challenge.adminToken());
+        areas.put(LAB_API, Challenge.adminToken());
         areas.put(PRESET_READS, Challenge.chatKey());
         areas.put(PRESETS, Challenge.adminToken());
         areas.put(CHAT_TICKET, Challenge.chatKey());
@@ -107,6 +110,7 @@ public class SecurityConfiguration {
             // dispatches of a request that was already authorized.
             rules.dispatcherTypeMatchers(DispatcherType.ERROR, DispatcherType.ASYNC).permitAll();
             rules.requestMatchers(ADMIN_API).hasRole(Roles.ADMIN);
+            rules.requestMatchers(LAB_API).hasRole(Roles.ADMIN);
             // Reads before the write rule, which matches every method.
             requireApiKeyIf(access.protectChat(), rules.requestMatchers(PRESET_READS));
             rules.requestMatchers(PRESETS).hasRole(Roles.ADMIN);

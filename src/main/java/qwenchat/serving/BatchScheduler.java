@@ -22,6 +22,7 @@ import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvCacheFullException;
 import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
+import qwenchat.generation.Priority;
 import qwenchat.grammar.TokenConstraint;
 import qwenchat.serving.GenerationException.Code;
 
@@ -193,6 +194,10 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         for (String stop : r.stop()) {
             if (stop.isEmpty()) throw new GenerationException(Code.INVALID_REQUEST, "a stop string must not be empty");
         }
+        if (r.lab() != null && r.lab().ablated().layers() != served.config().numHiddenLayers()) {
+            throw new GenerationException(Code.INVALID_REQUEST, "the bias mask covers " + r.lab().ablated().layers()
+                    + " layers but the model has " + served.config().numHiddenLayers());
+        }
         String tooLong = KvAdmission.neverFits(r.promptIds().length, r.maxNewTokens(), kv, served.contextLength());
         if (tooLong != null) throw new GenerationException(Code.CONTEXT_OVERFLOW, tooLong);
     }
@@ -283,9 +288,14 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         List<ScheduledSequence> head = new ArrayList<>();
         lock.lock();
         try {
+            // Interactive requests first: a background one must not hold a place they could take.
             for (ScheduledSequence s : waiting) {
                 if (head.size() >= slots) break;
-                head.add(s);
+                if (s.request.priority() == Priority.INTERACTIVE) head.add(s);
+            }
+            for (ScheduledSequence s : waiting) {
+                if (head.size() >= slots) break;
+                if (s.request.priority() != Priority.INTERACTIVE) head.add(s);
             }
         } finally {
             lock.unlock();
@@ -301,8 +311,8 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             ScheduledSequence s = a.sequence();
             lock.lock();
             try {
-                if (waiting.peekFirst() != s) throw new IllegalStateException("the queue changed under the plan");
-                waiting.pollFirst();
+                // Interactive requests are admitted ahead of background ones queued before them.
+                if (!waiting.remove(s)) throw new IllegalStateException("the queue changed under the plan");
             } finally {
                 lock.unlock();
             }
@@ -367,6 +377,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
      */
     private StepRequest request(StepPlan.Work w, InferenceEngine engine) {
         StepRequest step = unconstrained(w, engine);
+        if (w.sequence().request.lab() != null) step = step.withLab(w.sequence().request.lab());
         TokenConstraint constraint = w.sequence().request.constraint();
         if (constraint == null || !step.sample()) return step;
         return step.restrictedTo(constraint.allowed(tokensLeft(w.sequence())));

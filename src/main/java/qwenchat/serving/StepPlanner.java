@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
+import qwenchat.generation.Priority;
 
 /**
  * Decides what the next engine step carries, and changes nothing: the loop carries the plan out.
@@ -14,8 +15,9 @@ import qwenchat.engine.KvBlockUsage;
  * the head of the queue. A prompt longer than what is left is prefilled over several steps, which
  * bounds each step's time and so the gap between two tokens of every running stream.
  *
- * <p>When the KV pool cannot hold the step, the newest running sequences give way
- * ({@link PreemptionPolicy}) and no one is admitted that step. Newcomers are admitted while
+ * <p>When the KV pool cannot hold the step, background sequences and then the newest running
+ * ones give way ({@link PreemptionPolicy}) and no one is admitted that step. Interactive newcomers
+ * are admitted before background ones (the bias lab's), which wait while any interactive one does. Newcomers are admitted while
  * {@link KvAdmission} finds room for their whole feed, counting blocks as if nothing were cached
  * (a cached prefix only lowers what they take). With prefix caching, a newcomer starts on the
  * cached blocks that hold the longest prefix of its feed and only the rest is prefilled.
@@ -73,11 +75,19 @@ final class StepPlanner {
             heldBlocks[i] = usage.blocksFor(held[i]);
             committed += needs[i];
         }
-        int victims = running.size() < 2 ? 0 : PreemptionPolicy.victims(needs, heldBlocks, usage.freeBlocks());
+        int[] order = PreemptionPolicy.order(background(running));
+        int[] orderedNeeds = new int[order.length];
+        int[] orderedHeld = new int[order.length];
+        for (int i = 0; i < order.length; i++) {
+            orderedNeeds[i] = needs[order[i]];
+            orderedHeld[i] = heldBlocks[order[i]];
+        }
+        int victims = running.size() < 2 ? 0 : PreemptionPolicy.victims(orderedNeeds, orderedHeld, usage.freeBlocks());
         if (victims > 0) {
             // The freed room goes to the sequences kept and to the victims, now at the head of the
             // queue, rather than to a newcomer that would be preempted next.
-            List<ScheduledSequence> preempt = new ArrayList<>(running.subList(running.size() - victims, running.size()));
+            List<ScheduledSequence> preempt = new ArrayList<>();
+            for (int i = order.length - victims; i < order.length; i++) preempt.add(running.get(order[i]));
             List<StepPlan.Work> work = new ArrayList<>();
             for (StepPlan.Work w : decodes) if (!preempt.contains(w.sequence())) work.add(w);
             int left = maxBatchedTokens;
@@ -87,14 +97,20 @@ final class StepPlanner {
         }
         List<StepPlan.Admission> admitted = new ArrayList<>();
         int slots = engine.capacity().maxSequences() - running.size();
-        for (ScheduledSequence s : waitingHead) {
+        // Interactive newcomers first; admission stops at the first that does not fit, so a
+        // background one is admitted only when no interactive one is left waiting.
+        List<ScheduledSequence> byPriority = new ArrayList<>(waitingHead);
+        byPriority.sort(java.util.Comparator.comparing(s -> s.request.priority()));
+        for (ScheduledSequence s : byPriority) {
             if (slots == 0 || budget <= 0) break;
             boolean nothingRunning = running.isEmpty() && admitted.isEmpty();
             if (!KvAdmission.admits(usage, committed, s.feedLength(), nothingRunning)) break;
-            int cached = prefixCaching ? engine.cachedPrefixLength(s.feedTokens()) : 0;
+            // Keys computed without some biases neither come from nor go to the prefix cache.
+            boolean reuse = prefixCaching && !s.request.privateKv();
+            int cached = reuse ? engine.cachedPrefixLength(s.feedTokens()) : 0;
             int remaining = s.feedLength() - cached;
             int n = Math.min(remaining, budget);
-            admitted.add(new StepPlan.Admission(s, prefixCaching, cached));
+            admitted.add(new StepPlan.Admission(s, reuse, cached));
             chunks.add(StepPlan.Work.chunk(s, n, n == remaining));
             budget -= n;
             committed += usage.blocksFor(s.feedLength());
@@ -103,5 +119,11 @@ final class StepPlanner {
         List<StepPlan.Work> work = new ArrayList<>(decodes);
         work.addAll(chunks);
         return new StepPlan(List.of(), admitted, work, budget);
+    }
+
+    private static boolean[] background(List<ScheduledSequence> running) {
+        boolean[] b = new boolean[running.size()];
+        for (int i = 0; i < b.length; i++) b[i] = running.get(i).request.priority() == Priority.BACKGROUND;
+        return b;
     }
 }

@@ -24,4 +24,10 @@ class PreemptionPolicyTest {
         assertThat(PreemptionPolicy.victims(new int[] {3, 1}, new int[] {9, 1}, 0)).isEqualTo(1);
         assertThat(PreemptionPolicy.victims(new int[] {5}, new int[] {9}, 0)).isZero();
     }
+
+    @Test
+    void backgroundSequencesComeLastInTheOrderSoTheyGiveWayFirst() {
+        assertThat(PreemptionPolicy.order(new boolean[] {false, true, false, true})).containsExactly(0, 2, 1, 3);
+        assertThat(PreemptionPolicy.order(new boolean[] {true, true})).containsExactly(0, 1);
+    }
 }

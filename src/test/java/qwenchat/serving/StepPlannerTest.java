@@ -5,7 +5,10 @@ import qwenchat.generation.GenerationRequest;
 
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import qwenchat.engine.BiasMask;
 import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.LabPass;
+import qwenchat.generation.Priority;
 import qwenchat.engine.sampling.SamplingParams;
 
 /** What the planner puts into a step, on an engine that only keeps the KV books. */
@@ -22,6 +25,16 @@ class StepPlannerTest {
         int[] prompt = new int[promptLength];
         for (int i = 0; i < promptLength; i++) prompt[i] = firstToken + i;
         GenerationRequest r = new GenerationRequest(id, prompt, 32, SamplingParams.greedyDecoding(), List.of(), 0);
+        return new ScheduledSequence(r, null, ++clock, Long.MAX_VALUE, promptLength + 32, () -> { });
+    }
+
+    /** A bias-lab run: background priority, {@code ablating} whether it drops biases. */
+    private ScheduledSequence lab(String id, int promptLength, int firstToken, boolean ablating) {
+        int[] prompt = new int[promptLength];
+        for (int i = 0; i < promptLength; i++) prompt[i] = firstToken + i;
+        BiasMask mask = ablating ? BiasMask.ablate(2, 0, 1, BiasMask.K) : BiasMask.none(2);
+        GenerationRequest r = new GenerationRequest(id, prompt, 32, SamplingParams.greedyDecoding(), List.of(), 0, null,
+                Priority.BACKGROUND, new LabPass(mask, null));
         return new ScheduledSequence(r, null, ++clock, Long.MAX_VALUE, promptLength + 32, () -> { });
     }
 
@@ -113,5 +126,51 @@ class StepPlannerTest {
         for (int i = 0; i < 5; i++) p.addGenerated(7);
         StepPlan plan = new StepPlanner(2048, true).plan(List.of(), List.of(p), e);
         assertThat(ids(plan.work())).containsExactly("p:25");
+    }
+
+    @Test
+    void aBackgroundNewcomerWaitsWhileAnInteractiveOneDoes() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(2, 4096, 16, 100));
+        ScheduledSequence a = decoding(e, "a", 10);
+        ScheduledSequence l = lab("l", 10, 500, true);
+        ScheduledSequence n = sequence("n", 10);
+        StepPlan oneSlot = new StepPlanner(64, true).plan(List.of(a), List.of(l, n), e);
+        assertThat(oneSlot.admit()).extracting(StepPlan.Admission::sequence).containsExactly(n);
+
+        BookkeepingEngine roomy = new BookkeepingEngine(new KvCacheCapacity(4, 4096, 16, 100));
+        StepPlan both = new StepPlanner(64, true).plan(List.of(), List.of(l, n), roomy);
+        assertThat(ids(both.work())).containsExactly("n:10", "l:10");
+    }
+
+    @Test
+    void aBackgroundNewcomerIsNotAdmittedWhenTheInteractiveOneAheadDoesNotFit() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 4, 6));
+        ScheduledSequence a = decoding(e, "a", 8); // two blocks, its decode takes a third: three left
+        ScheduledSequence big = sequence("big", 20); // five blocks: does not fit
+        ScheduledSequence l = lab("l", 2, 500, false); // one block: would fit
+        StepPlan plan = new StepPlanner(64, true).plan(List.of(a), List.of(l, big), e);
+        assertThat(plan.admit()).isEmpty();
+    }
+
+    @Test
+    void whenThePoolRunsShortABackgroundSequenceGivesWayBeforeANewerInteractiveOne() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 4, 6));
+        ScheduledSequence a = decoding(e, "a", 8);
+        ScheduledSequence l = decoding(e, lab("l", 8, 500, false));
+        ScheduledSequence c = decoding(e, "c", 8);
+        StepPlan plan = new StepPlanner(64, true).plan(List.of(a, l, c), List.of(), e);
+        assertThat(plan.preempt()).containsExactly(l);
+        assertThat(ids(plan.work())).containsExactly("a:decode", "c:decode");
+    }
+
+    @Test
+    void aLabRunThatDropsBiasesNeverStartsOnCachedBlocksButALiveOneMay() {
+        BookkeepingEngine e = new BookkeepingEngine(new KvCacheCapacity(8, 4096, 16, 100));
+        ScheduledSequence warm = decoding(e, sequence("warm", 40, 5));
+        StepPlan ablated = new StepPlanner(2048, true).plan(List.of(warm), List.of(lab("x", 45, 5, true)), e);
+        assertThat(ablated.admit().getFirst().reuseCache()).isFalse();
+        assertThat(ids(ablated.work())).containsExactly("warm:decode", "x:45");
+        StepPlan live = new StepPlanner(2048, true).plan(List.of(warm), List.of(lab("y", 45, 5, false)), e);
+        assertThat(live.admit().getFirst().cachedTokens()).isEqualTo(32);
     }
 }

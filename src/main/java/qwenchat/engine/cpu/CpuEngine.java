@@ -4,11 +4,13 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import qwenchat.engine.BiasMask;
 import qwenchat.engine.EngineException;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.LabPass;
 import qwenchat.engine.kv.KvBlockManager;
 import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
@@ -157,9 +159,14 @@ public final class CpuEngine implements InferenceEngine {
     public List<SampledToken> step(List<StepRequest> requests) {
         int[] seqIds = requests.stream().mapToInt(StepRequest::sequence).toArray();
         SequenceState[] states = distinctStates(seqIds);
-        for (StepRequest r : requests) checkVocabulary(r.tokens());
+        for (StepRequest r : requests) {
+            checkVocabulary(r.tokens());
+            checkLab(r.lab());
+        }
         // Every block the step needs is taken before any compute, so a step that cannot run changes nothing.
         blocks.appendAll(seqIds, requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
+        // Keys and values computed without some biases must never be found by another prompt's prefix.
+        for (StepRequest r : requests) if (r.lab() != null && r.lab().changesKv()) blocks.forgetContents(r.sequence());
         try {
             return compute(requests, states);
         } catch (RuntimeException | Error e) {
@@ -175,8 +182,11 @@ public final class CpuEngine implements InferenceEngine {
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
             if (r.prefill()) {
-                float[][] last = prefill(states[i], r.tokens(), r.sample() ? Rows.LAST : Rows.NONE);
+                Qwen2Forward.Probe probe = r.probed()
+                        ? new Qwen2Forward.Probe(config.numHiddenLayers(), config.numAttentionHeads()) : null;
+                float[][] last = prefill(states[i], r.tokens(), r.sample() ? Rows.LAST : Rows.NONE, mask(r), probe);
                 logits[i] = r.sample() ? last[0] : null;
+                if (probe != null) r.lab().probe().accept(probe.result());
                 states[i].addToHistory(r.tokens(), r.generatedTail());
             } else {
                 decodes.add(i);
@@ -185,11 +195,17 @@ public final class CpuEngine implements InferenceEngine {
         if (!decodes.isEmpty()) {
             SequenceState[] ds = new SequenceState[decodes.size()];
             int[] dt = new int[decodes.size()];
+            BiasMask[] masks = null;
             for (int j = 0; j < ds.length; j++) {
                 ds[j] = states[decodes.get(j)];
                 dt[j] = requests.get(decodes.get(j)).tokens()[0];
+                BiasMask m = mask(requests.get(decodes.get(j)));
+                if (m != null) {
+                    if (masks == null) masks = new BiasMask[ds.length];
+                    masks[j] = m;
+                }
             }
-            float[][] dl = decode(ds, dt);
+            float[][] dl = decode(ds, dt, masks);
             for (int j = 0; j < ds.length; j++) {
                 logits[decodes.get(j)] = dl[j];
                 ds[j].history.addGenerated(dt[j]);
@@ -210,7 +226,26 @@ public final class CpuEngine implements InferenceEngine {
     /** Which positions of a prefill need logits. */
     private enum Rows { ALL, LAST, NONE }
 
+    private static BiasMask mask(StepRequest r) {
+        return r.lab() == null || r.lab().ablated().isEmpty() ? null : r.lab().ablated();
+    }
+
+    private void checkLab(LabPass lab) {
+        if (lab != null && lab.ablated().layers() != config.numHiddenLayers()) {
+            throw new IllegalArgumentException("the bias mask covers " + lab.ablated().layers() + " layers but the model has "
+                    + config.numHiddenLayers());
+        }
+    }
+
     private float[][] prefill(SequenceState s, int[] tokens, Rows wanted) {
+        return prefill(s, tokens, wanted, null, null);
+    }
+
+    /**
+     * @param mask every token's bias mask, or null
+     * @param probe measures the prompt's last position (in the last chunk), or null; its row is set here
+     */
+    private float[][] prefill(SequenceState s, int[] tokens, Rows wanted, BiasMask mask, Qwen2Forward.Probe probe) {
         boolean allPositions = wanted == Rows.ALL;
         float[][] all = allPositions ? new float[tokens.length][] : null;
         float[][] last = null;
@@ -232,7 +267,14 @@ public final class CpuEngine implements InferenceEngine {
             } else {
                 rows = lastChunk && wanted == Rows.LAST ? new int[] {n - 1} : new int[0];
             }
-            float[][] logits = forward.run(chunk, seqs, pos, rows);
+            BiasMask[] masks = null;
+            if (mask != null) {
+                masks = new BiasMask[n];
+                java.util.Arrays.fill(masks, mask);
+            }
+            Qwen2Forward.Probe chunkProbe = lastChunk ? probe : null;
+            if (chunkProbe != null) chunkProbe.row = n - 1;
+            float[][] logits = forward.run(chunk, seqs, pos, rows, masks, chunkProbe);
             s.length += n;
             if (allPositions) System.arraycopy(logits, 0, all, from, n);
             if (lastChunk && wanted == Rows.LAST) last = new float[][] {logits[logits.length - 1]};
@@ -241,6 +283,10 @@ public final class CpuEngine implements InferenceEngine {
     }
 
     private float[][] decode(SequenceState[] states, int[] tokens) {
+        return decode(states, tokens, null);
+    }
+
+    private float[][] decode(SequenceState[] states, int[] tokens, BiasMask[] masks) {
         int n = states.length;
         int[] pos = new int[n];
         int[] rows = new int[n];
@@ -248,7 +294,7 @@ public final class CpuEngine implements InferenceEngine {
             pos[i] = states[i].length;
             rows[i] = i;
         }
-        float[][] logits = forward.run(tokens, states, pos, rows);
+        float[][] logits = forward.run(tokens, states, pos, rows, masks, null);
         for (SequenceState s : states) s.length++;
         return logits;
     }

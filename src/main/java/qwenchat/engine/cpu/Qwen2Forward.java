@@ -1,5 +1,7 @@
 package qwenchat.engine.cpu;
 
+import qwenchat.engine.BiasMask;
+import qwenchat.engine.LabProbe;
 import qwenchat.model.ModelConfig;
 
 /**
@@ -39,6 +41,17 @@ final class Qwen2Forward {
      * @return {@code [outputRows.length][vocab]}
      */
     float[][] run(int[] tokens, SequenceState[] seqs, int[] positions, int[] outputRows) {
+        return run(tokens, seqs, positions, outputRows, null, null);
+    }
+
+    /**
+     * A bias-lab pass: like {@link #run(int[], SequenceState[], int[], int[])}, with each token's
+     * masked q/k/v biases left out and one row measured.
+     *
+     * @param masks each token's bias mask, or null (entries may be null): biases as loaded
+     * @param probe the row to measure and where its measurements go, or null
+     */
+    float[][] run(int[] tokens, SequenceState[] seqs, int[] positions, int[] outputRows, BiasMask[] masks, Probe probe) {
         int n = tokens.length;
         int hidden = c.hiddenSize();
         int qDim = c.qDim();
@@ -70,14 +83,15 @@ final class Qwen2Forward {
             ops.matmul(lw.k(), xn, n, k);
             ops.matmul(lw.v(), xn, n, v);
             for (int t = 0; t < n; t++) {
-                addBias(q[t], lw.qBias());
-                addBias(k[t], lw.kBias());
-                addBias(v[t], lw.vBias());
+                BiasMask m = masks == null ? null : masks[t];
+                if (m == null || m.keeps(l, BiasMask.Q)) addBias(q[t], lw.qBias());
+                if (m == null || m.keeps(l, BiasMask.K)) addBias(k[t], lw.kBias());
+                if (m == null || m.keeps(l, BiasMask.V)) addBias(v[t], lw.vBias());
                 Rope.rotate(q[t], 0, c.numAttentionHeads(), hd, cos[t], sin[t]);
                 Rope.rotate(k[t], 0, c.numKeyValueHeads(), hd, cos[t], sin[t]);
                 kv.write(l, seqs[t].table, positions[t], k[t], v[t]);
             }
-            attention(l, q, seqs, positions, n, attn);
+            attention(l, q, seqs, positions, n, attn, probe);
             ops.matmul(lw.o(), attn, n, proj);
             addInto(x, proj, n);
             rmsNorm(x, n, lw.postNorm(), xn);
@@ -90,6 +104,13 @@ final class Qwen2Forward {
             }
             ops.matmul(lw.down(), gate, n, proj);
             addInto(x, proj, n);
+            if (probe != null) probe.residuals[l] = x[probe.row].clone();
+        }
+        if (probe != null) {
+            float[][] normed = new float[probe.residuals.length][hidden];
+            rmsNorm(probe.residuals, normed.length, w.finalNorm(), normed);
+            probe.layerLogits = new float[normed.length][c.vocabSize()];
+            ops.matmul(w.lmHead(), normed, normed.length, probe.layerLogits);
         }
         if (outputRows.length == 0) return new float[0][];
         float[][] last = new float[outputRows.length][];
@@ -106,7 +127,8 @@ final class Qwen2Forward {
      * head), walking the sequence's blocks in position order so scores and sums accumulate in the
      * same order as over one contiguous cache.
      */
-    private void attention(int layer, float[][] q, SequenceState[] seqs, int[] positions, int n, float[][] out) {
+    private void attention(int layer, float[][] q, SequenceState[] seqs, int[] positions, int n, float[][] out,
+            Probe probe) {
         int heads = c.numAttentionHeads();
         int hd = c.headDim();
         int group = c.groupSize();
@@ -144,6 +166,7 @@ final class Qwen2Forward {
                 float[] o = out[t];
                 for (int d = 0; d < hd; d++) o[qOff + d] = 0;
                 float inv = 1f / sum;
+                if (probe != null && t == probe.row) probe.attention(layer, h, scores, len, inv);
                 for (int p0 = 0; p0 < len; p0 += bs) {
                     float[] values = kv.valueBlock(layer, table.block(p0));
                     int inBlock = Math.min(bs, len - p0);
@@ -155,6 +178,36 @@ final class Qwen2Forward {
                 }
             }
         });
+    }
+
+    /** One row's measurements during a lab pass (see {@link LabProbe}); filled by {@link #run}. */
+    static final class Probe {
+        int row;                    // the chunk's row measured, set before the pass
+        final float[][] residuals;  // [layers][hidden], after each layer
+        final float[][] entropy;    // [layers][heads]
+        final float[][] sink;       // [layers][heads]
+        float[][] layerLogits;      // [layers][vocab]
+
+        Probe(int layers, int heads) {
+            this.residuals = new float[layers][];
+            this.entropy = new float[layers][heads];
+            this.sink = new float[layers][heads];
+        }
+
+        /** @param weights unnormalised softmax numerators of positions 0..len-1; times {@code inv} they sum to 1 */
+        void attention(int layer, int head, float[] weights, int len, float inv) {
+            double h = 0;
+            for (int p = 0; p < len; p++) {
+                double a = weights[p] * inv;
+                if (a > 0) h -= a * Math.log(a);
+            }
+            entropy[layer][head] = (float) h;
+            sink[layer][head] = weights[0] * inv;
+        }
+
+        LabProbe result() {
+            return new LabProbe(layerLogits, entropy, sink);
+        }
     }
 
     private void rmsNorm(float[][] in, int n, float[] weight, float[][] out) {

@@ -8,12 +8,15 @@ import jcuda.Pointer;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.JCudaDriver;
+import qwenchat.engine.BiasMask;
 import qwenchat.engine.EngineException;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.GpuMemory;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
+import qwenchat.engine.LabPass;
+import qwenchat.engine.LabProbe;
 import qwenchat.engine.LoadProgressListener;
 import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
@@ -102,6 +105,8 @@ public final class CudaEngine implements InferenceEngine {
     private CudaKernels kernels;
     private PinnedBuffer io;
     private DeviceSampling sampling;
+    /** Allocated at the first bias-lab pass. */
+    private BiasLabDevice lab;
     private final SequenceTable seqs;
     private final KvBlockManager blocks;
     private EngineInfo info;
@@ -402,6 +407,15 @@ public final class CudaEngine implements InferenceEngine {
      * and fetched into {@code sink}; without a sink the last row's logits stay in ws.logits row 0.
      */
     private void prefillChunks(int seq, int[] tokens, boolean allPositions, List<float[]> sink) {
+        prefillChunks(seq, tokens, allPositions, sink, null, false);
+    }
+
+    /**
+     * @param mask every row's bias mask (a bias-lab pass), or null
+     * @param probe measure the last row of the last chunk (into {@link #lab})
+     */
+    private void prefillChunks(int seq, int[] tokens, boolean allPositions, List<float[]> sink, BiasMask mask,
+            boolean probe) {
         int max = ws.chunk;
         int[] slots = new int[max];
         int[] pos = new int[max];
@@ -420,7 +434,17 @@ public final class CudaEngine implements InferenceEngine {
             }
             stage(n, Arrays.copyOfRange(tokens, from, from + n), slots, pos, logitRows, nLogit);
             forward.currentSlot = seq;
-            forward.prefill(n, start);
+            if (mask != null || probe && last) {
+                BiasMask[] rows = new BiasMask[n];
+                Arrays.fill(rows, mask);
+                labDevice().begin(rows, n, probe && last ? n - 1 : -1);
+                forward.lab = lab;
+            }
+            try {
+                forward.prefill(n, start);
+            } finally {
+                forward.lab = null;
+            }
             seqs.append(seq, tokens, from, n, false);
             for (int g = 0; g < nLogit; g += ws.rows) {
                 int cnt = Math.min(ws.rows, nLogit - g);
@@ -477,6 +501,11 @@ public final class CudaEngine implements InferenceEngine {
 
     /** One graph-replayed decode pass over sequences[from..from+n); logits for every row. */
     private void decodeBatch(int[] sequences, int[] tokens, int from, int n) {
+        decodeBatch(sequences, tokens, from, n, null);
+    }
+
+    /** @param masks bias-lab masks of sequences[i] (null entries, or null: none); a masked pass runs without graphs */
+    private void decodeBatch(int[] sequences, int[] tokens, int from, int n, BiasMask[] masks) {
         int[] tok = new int[n];
         int[] slots = new int[n];
         int[] pos = new int[n];
@@ -489,8 +518,39 @@ public final class CudaEngine implements InferenceEngine {
             logitRows[i] = i;
         }
         int maxLen = stage(n, tok, slots, pos, logitRows, n);
-        forward.decode(n, n, maxLen, options.graphs() && KernelTimer.active == null);
+        BiasMask[] rowMasks = null;
+        for (int i = 0; masks != null && i < n; i++) {
+            if (masks[from + i] == null) continue;
+            if (rowMasks == null) rowMasks = new BiasMask[n];
+            rowMasks[i] = masks[from + i];
+        }
+        if (rowMasks != null) {
+            labDevice().begin(rowMasks, n, -1);
+            forward.lab = lab;
+        }
+        try {
+            forward.decode(n, n, maxLen, rowMasks == null && options.graphs() && KernelTimer.active == null);
+        } finally {
+            forward.lab = null;
+        }
         for (int i = 0; i < n; i++) seqs.append(sequences[from + i], tokens, from + i, 1, true);
+    }
+
+    private BiasLabDevice labDevice() {
+        if (lab == null) lab = new BiasLabDevice(config, weights, kv, ws, kernels, ctx.stream());
+        return lab;
+    }
+
+    /** The request's bias mask when it drops something, else null. */
+    private static BiasMask mask(StepRequest r) {
+        return r.lab() == null || r.lab().ablated().isEmpty() ? null : r.lab().ablated();
+    }
+
+    private void checkLab(LabPass lab) {
+        if (lab != null && lab.ablated().layers() != config.numHiddenLayers()) {
+            throw new IllegalArgumentException("the bias mask covers " + lab.ablated().layers() + " layers but the model has "
+                    + config.numHiddenLayers());
+        }
     }
 
     // ---- step: sampling on the GPU ----
@@ -503,6 +563,7 @@ public final class CudaEngine implements InferenceEngine {
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
             checkTokens(r.tokens());
+            checkLab(r.lab());
             seqs.requireOpen(r.sequence());
             all[i] = r.sequence();
             counts[i] = r.tokens().length;
@@ -510,28 +571,35 @@ public final class CudaEngine implements InferenceEngine {
         }
         int[] dseqs = new int[decodes.size()];
         int[] dtoks = new int[decodes.size()];
+        BiasMask[] dmasks = new BiasMask[decodes.size()];
         for (int j = 0; j < dseqs.length; j++) {
             dseqs[j] = requests.get(decodes.get(j)).sequence();
             dtoks[j] = requests.get(decodes.get(j)).tokens()[0];
+            dmasks[j] = mask(requests.get(decodes.get(j)));
         }
         checkDecode(dseqs, dtoks);
         // With the token ids, so the blocks this step fills can be found again by prefix caching.
         blocks.appendAll(all, requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
+        // Keys and values computed without some biases must never be found by another prompt's prefix.
+        for (StepRequest r : requests) if (r.lab() != null && r.lab().changesKv()) blocks.forgetContents(r.sequence());
+        LabProbe[] probes = new LabProbe[requests.size()];
         try {
-            return ctx.call(() -> {
+            List<SampledToken> result = ctx.call(() -> {
                 syncTables(all);
                 SampledToken[] out = new SampledToken[requests.size()];
                 for (int i = 0; i < requests.size(); i++) {
                     StepRequest r = requests.get(i);
                     if (!r.prefill()) continue;
-                    prefillChunks(r.sequence(), r.tokens(), false, null);
+                    prefillChunks(r.sequence(), r.tokens(), false, null, mask(r), r.probed());
                     if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
                     // A chunk that is not its prompt's last picks nothing: no logits read, no sampling pass.
                     out[i] = r.sample() ? sampling.pick(List.of(r))[0] : SampledToken.none(r.sequence());
+                    // After the pick: the lens goes through the logits rows the pick has just read.
+                    if (r.probed()) probes[i] = lab.read();
                 }
                 for (int from = 0; from < dseqs.length; from += ws.rows) {
                     int n = Math.min(ws.rows, dseqs.length - from);
-                    decodeBatch(dseqs, dtoks, from, n);
+                    decodeBatch(dseqs, dtoks, from, n, dmasks);
                     List<StepRequest> batch = new ArrayList<>();
                     for (int j = 0; j < n; j++) batch.add(requests.get(decodes.get(from + j)));
                     SampledToken[] picked = sampling.pick(batch);
@@ -539,6 +607,8 @@ public final class CudaEngine implements InferenceEngine {
                 }
                 return List.of(out);
             });
+            for (int i = 0; i < probes.length; i++) if (probes[i] != null) requests.get(i).lab().probe().accept(probes[i]);
+            return result;
         } catch (RuntimeException | Error e) {
             // Blocks named by this step may hold half-written keys and values; nobody may reuse them.
             for (int id : all) blocks.forgetContents(id);
@@ -608,6 +678,7 @@ public final class CudaEngine implements InferenceEngine {
         try {
             ctx.run(() -> {
                 if (forward != null) forward.close();
+                if (lab != null) lab.close();
                 if (io != null) io.close();
                 if (sampling != null) sampling.close();
                 if (staged != null) JCudaDriver.cuEventDestroy(staged);

@@ -83,8 +83,31 @@ public final class CudaKernels {
     public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
                              CUdeviceptr qBf16, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
                              int rows, int qDim, int kvDim, int headDim, PagedKv kv) {
+        qkvRopeStore(qkv, bias, invFreq, ropeScale, qOut, qBf16, kPool, vPool, slots, pos, rows, qDim, kvDim, headDim, kv,
+                null);
+    }
+
+    /**
+     * As above, with the bias lab's mask: {@code biasOff} int [rows] of {@link qwenchat.engine.KernelLimits}
+     * BIAS_* bits naming the biases each row skips, or null (all added).
+     */
+    public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
+                             CUdeviceptr qBf16, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                             int rows, int qDim, int kvDim, int headDim, PagedKv kv, CUdeviceptr biasOff) {
         launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kPool,
-                vPool, slots, pos, qDim, kvDim, headDim, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
+                vPool, slots, pos, qDim, kvDim, headDim, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(),
+                orNull(biasOff));
+    }
+
+    /**
+     * The bias lab's attention statistics of query row {@code row} (see lab_probe.cu): per query
+     * head, the entropy of its attention over positions 0..pos[row] and the weight on position 0,
+     * into {@code out} f32 [heads][2].
+     */
+    public void attentionProbe(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr slots, CUdeviceptr pos, int row, int heads,
+                               int kvHeads, int headDim, float scale, PagedKv kv, CUdeviceptr out) {
+        launcher.launch("attention_probe", heads, 1, 1, 256, 4 * headDim, q, kPool, slots, pos, row, heads, kvHeads,
+                headDim, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(), out);
     }
 
     public void f32ToBf16(CUdeviceptr in, CUdeviceptr out, long n) {
@@ -114,6 +137,14 @@ public final class CudaKernels {
 
     /** acc[b][n] = W[n] . X[b] for b < rows, n < N, then the mode's epilogue. */
     public void gemv(GemvMode mode, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a) {
+        gemv(mode, w, x, n, k, rows, a, null);
+    }
+
+    /**
+     * As above; for {@link GemvMode#QKV}, {@code biasOff} (int [rows] of KernelLimits BIAS_* bits,
+     * the bias lab's mask) names the biases each row skips, null: all added.
+     */
+    public void gemv(GemvMode mode, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a, CUdeviceptr biasOff) {
         if (k % 8 != 0) throw new IllegalArgumentException("gemv needs K % 8 == 0, got K=" + k);
         if (rows < 1 || rows > MAX_ROWS) throw new IllegalArgumentException("gemv rows must be 1.." + MAX_ROWS + ", got " + rows);
         if ((mode == GemvMode.QKV || mode == GemvMode.SWIGLU) && n % 2 != 0) {
@@ -130,7 +161,7 @@ public final class CudaKernels {
                 w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
                 orNull(a.kPool()), orNull(a.vPool()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(),
                 a.kv() == null ? new CUdeviceptr() : a.kv().blockTable(), a.kv() == null ? 0 : a.kv().maxBlocksPerSeq(),
-                a.kv() == null ? 0 : a.kv().blockSize());
+                a.kv() == null ? 0 : a.kv().blockSize(), orNull(biasOff));
     }
 
     private static CUdeviceptr orNull(CUdeviceptr p) {

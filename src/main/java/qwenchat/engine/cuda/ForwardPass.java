@@ -81,7 +81,7 @@ final class ForwardPass implements AutoCloseable {
      */
     void decode(int rows, int logitRows, int maxLength, boolean useGraph) {
         int gridSplits = CudaKernels.splitsFor(maxLength);
-        if (!useGraph) {
+        if (!useGraph || lab != null) {
             layers(rows, gridSplits, -1);
             logits(0, logitRows);
             return;
@@ -139,6 +139,7 @@ final class ForwardPass implements AutoCloseable {
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             if (route == ProjectionRoute.GEMV) gemvLayer(l, rows, gridSplits);
             else gemmLayer(l, rows, gridSplits, past, route == ProjectionRoute.SKINNY);
+            if (lab != null) lab.afterLayer(l);
         }
     }
 
@@ -152,7 +153,9 @@ final class ForwardPass implements AutoCloseable {
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
         k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows,
                 new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
-                        ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged()));
+                        ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged()),
+                lab == null ? null : lab.maskRow(l));
+        if (lab != null) lab.afterQkv(l, ws.q.ptr(), kc);
         splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, rows, gridSplits);
         k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
         k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
@@ -174,7 +177,8 @@ final class ForwardPass implements AutoCloseable {
         else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
         k.qkvRopeStore(ws.qkvF32.ptr(), L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, ws.qGemm.ptr(),
                 useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, c.qDim(),
-                c.kvDim(), hd, kv.paged());
+                c.kvDim(), hd, kv.paged(), lab == null ? null : lab.maskRow(l));
+        if (lab != null) lab.afterQkv(l, ws.qGemm.ptr(), kc);
         if (useFlash) {
             // One sequence: the kernel follows its table row through positions 0..past+rows-1.
             flash.causal(ws.qb.ptr(), kc.ptr(), vc.ptr(), kv.tableRow(currentSlot), kv.blockSize, ws.attnb.ptr(),
@@ -198,6 +202,9 @@ final class ForwardPass implements AutoCloseable {
 
     /** The sequence a prefill chunk belongs to (its block table row); set by the engine before {@link #prefill}. */
     int currentSlot;
+
+    /** The bias lab's mask and probe during a lab pass (never a graph-captured one); null otherwise. */
+    BiasLabDevice lab;
 
     /** Attention into f32 {@code out} and/or bf16 {@code outBf16} (either may be null). */
     private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, CUdeviceptr outBf16, int rows,
