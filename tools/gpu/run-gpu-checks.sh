@@ -50,7 +50,7 @@ if [ "$mode" = prepare ]; then
   # Spring Boot fat jar plus a JRE would not fit the 64 MiB transfer.
   cp -r target/classes "$dest/classes"
   cp -r target/test-classes "$dest/test-classes"
-  tr ':' '\n' <target/test-cp.txt | grep -E '/(jcuda-12|jackson-databind-3|jackson-core-3|jackson-annotations-2)[^/]*\.jar$' \
+  tr ':' '\n' <target/test-cp.txt | grep -E '/(jcuda-12|jackson-databind-3|jackson-core-3|jackson-annotations-2|assertj-core-3)[^/]*\.jar$' \
     | xargs -I{} cp {} "$dest/lib/"
   # Only the driver-API natives: the CUDA 12 library bindings (cuBLAS, cuFFT...) are dead weight here.
   natives=$(tr ':' '\n' <target/test-cp.txt | grep 'jcuda-natives-.*linux-x86_64.jar$')
