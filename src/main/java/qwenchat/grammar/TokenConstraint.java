@@ -4,7 +4,8 @@ import java.util.BitSet;
 
 /**
  * Which token ids may come next in one sequence. Stateful and not thread-safe: one per sequence,
- * used by the scheduler's loop thread only.
+ * used by one thread at a time (the scheduler masks a step's rows in parallel, each row on one
+ * thread, and joins before the next step).
  */
 public interface TokenConstraint {
 

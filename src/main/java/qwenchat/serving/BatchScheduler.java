@@ -23,7 +23,6 @@ import qwenchat.engine.KvCacheFullException;
 import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.StepRequest;
 import qwenchat.generation.Priority;
-import qwenchat.grammar.TokenConstraint;
 import qwenchat.serving.GenerationException.Code;
 
 /**
@@ -369,18 +368,39 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         }
     }
 
-    /**
-     * The engine's part of a sequence's planned work, with the next token restricted to what the
-     * sequence's grammar allows when the step picks one. The grammar has seen exactly the tokens
-     * picked so far, so after a preemption the recompute's pick is masked as the lost decode's would
-     * have been; chunks that pick nothing get no mask (computing one costs a grammar walk).
-     */
+    /** The engine's part of a sequence's planned work (its grammar's mask comes after, in {@link #mask}). */
     private StepRequest request(StepPlan.Work w, InferenceEngine engine) {
         StepRequest step = unconstrained(w, engine);
         if (w.sequence().request.lab() != null) step = step.withLab(w.sequence().request.lab());
-        TokenConstraint constraint = w.sequence().request.constraint();
-        if (constraint == null || !step.sample()) return step;
-        return step.restrictedTo(constraint.allowed(tokensLeft(w.sequence())));
+        return step;
+    }
+
+    /** Whether the step's pick for this work is restricted by its sequence's grammar. */
+    private static boolean constrained(StepPlan.Work w, StepRequest step) {
+        return w.sequence().request.constraint() != null && step.sample();
+    }
+
+    private StepRequest masked(StepPlan.Work w, StepRequest step) {
+        return step.restrictedTo(w.sequence().request.constraint().allowed(tokensLeft(w.sequence())));
+    }
+
+    /**
+     * Restricts the next token of the step's constrained rows to what each sequence's grammar allows.
+     * The grammar has seen exactly the tokens picked so far, so after a preemption the recompute's
+     * pick is masked as the lost decode's would have been; chunks that pick nothing get no mask
+     * (computing one costs a grammar walk). A grammar state met for the first time costs a walk
+     * over the vocabulary (milliseconds), so several such rows are masked in parallel: each row has
+     * its own constraint, and the grammars they share are thread-safe.
+     */
+    private void mask(List<StepPlan.Work> work, List<StepRequest> requests) {
+        int[] rows = java.util.stream.IntStream.range(0, work.size())
+                .filter(i -> constrained(work.get(i), requests.get(i))).toArray();
+        if (rows.length == 1) requests.set(rows[0], masked(work.get(rows[0]), requests.get(rows[0])));
+        if (rows.length < 2) return;
+        StepRequest[] out = new StepRequest[rows.length];
+        java.util.stream.IntStream.range(0, rows.length).parallel()
+                .forEach(j -> out[j] = masked(work.get(rows[j]), requests.get(rows[j])));
+        for (int j = 0; j < rows.length; j++) requests.set(rows[j], out[j]);
     }
 
     /** The engine's part of a sequence's planned work, cut from its feed at what its KV holds now. */
@@ -415,6 +435,7 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
             if (r.prefill()) prefillTokens += r.tokens().length;
             else decodes++;
         }
+        mask(work, requests);
         List<SampledToken> results;
         long stepStart = System.nanoTime();
         heartbeat.stepStarted();

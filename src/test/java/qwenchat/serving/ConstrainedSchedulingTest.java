@@ -118,4 +118,38 @@ class ConstrainedSchedulingTest {
         }
         assertThat(tinyPool.scheduler.stats().preemptions() - before).as("preemptions").isPositive();
     }
+
+    /** Allows one id only, always. */
+    record Only(int id) implements TokenConstraint {
+        @Override
+        public BitSet allowed(int remaining) {
+            BitSet b = new BitSet();
+            b.set(id);
+            return b;
+        }
+
+        @Override
+        public void accept(int token) {
+        }
+    }
+
+    @Test
+    void rowsMaskedTogetherInOneStepEachGetTheirOwnGrammarsMask() throws Exception {
+        int from = recorder.steps().size();
+        List<Collector> collectors = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            Collector c = new Collector();
+            chunked.scheduler.submit(constrained("own" + i, ChunkedPrefillAndPrefixCachingTest.withSystem(chunked,
+                    "Question number " + i + "?"), 8, new Only(300 + i)), c);
+            collectors.add(c);
+        }
+        for (int i = 0; i < 4; i++) {
+            Collector.Outcome o = collectors.get(i).await();
+            assertThat(o.error()).isNull();
+            assertThat(o.ids()).as("request %d", i).hasSize(8).containsOnly(300 + i);
+        }
+        assertThat(recorder.steps().subList(from, recorder.steps().size()))
+                .as("some step masked several rows at once")
+                .anyMatch(step -> step.stream().filter(r -> r.allowed() != null).count() >= 2);
+    }
 }
