@@ -21,22 +21,76 @@
 // floats. Splits past the row's length return at once, so the grid can be sized for the longest row
 // and captured in a CUDA graph; the block table lives at a fixed device address for the same reason.
 // attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT is limits::ATTN_SPLIT, which KernelLimits mirrors.
+// Group buckets: attn_partial_hd{64,128}_g{4,8,16} size the per-thread register arrays (scores of
+// phase 1, p*V accumulators of phase 3) for at most 4, 8 or 16 heads per group; the host picks the
+// smallest bucket >= G (Qwen2.5's groups of 5..8 take g8, half the registers of the 16-wide
+// attn_partial_hd{64,128}, which stay for the switch being off). Same sums in the same order.
+// attn_fused_hd{64,128}_g{4,8,16}: attn_partial plus the combine in one launch (same grid and
+// shared memory). counters int [R][nKv], all 0 before the launch and left 0 after it: each split
+// block fences its partials and counts itself in counters[r][kvh]; the block that brings the count
+// to the row's used splits ceil((pos[r]+1)/SPLIT) combines the group's heads (combine_group) and
+// resets the counter. The combine reads the same partials as attn_combine and sums the splits in
+// the same order; only L (a warp butterfly here, a block tree there) is rounded differently.
 // CPU counterpart: Qwen2Forward's attention (qwenchat.engine.cpu).
 #include "common.cuh"
 #include "limits.cuh"
 
 namespace attn {
 constexpr int SPLIT = limits::ATTN_SPLIT;     // tokens per split (limits.cuh)
-constexpr int MAXG = limits::ATTN_MAX_GROUP;  // largest group size supported (limits.cuh)
 constexpr int THREADS = 128;
 
-// DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128).
-template <int DPL>
+// The last split block of (row r, kv head kvh) to finish combines the row's splits for the group's
+// heads, in split order 0..used-1 and a fixed thread layout, so the sums do not depend on which
+// block finished last nor on the row's batch mates. Warp g (and every WARPS-th after it) reduces
+// head g's max M and denominator L = sum_s l_s * exp(m_s - M) over the splits (lanes stride s, then
+// a butterfly); then thread i of the block produces elements i, i + THREADS, ... of the G*HD outputs
+// as sum_s part_o[s][d] * exp(m_s - M) / L, the order attn_combine uses.
+template <int HD, int MAXG>
+static __device__ __forceinline__ void combine_group(const float* __restrict__ part_o, const float* __restrict__ part_ml,
+                                                     float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16,
+                                                     int r, int kvh, int G, int nH, int nSplits, int used, float* ms,
+                                                     float* ls) {
+    constexpr int WARPS = THREADS / 32;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    for (int g = warp; g < G; g += WARPS) {
+        const float* ml = part_ml + ((size_t)r * nH + kvh * G + g) * nSplits * 2;
+        float m = -INFINITY;
+        for (int s = lane; s < used; s += 32) m = fmaxf(m, __ldcg(ml + 2 * s));
+        m = qc::warp_max(m);
+        float l = 0.f;
+        for (int s = lane; s < used; s += 32) l += __ldcg(ml + 2 * s + 1) * __expf(__ldcg(ml + 2 * s) - m);
+        l = qc::warp_sum(l);
+        if (lane == 0) {
+            ms[g] = m;
+            ls[g] = l;
+        }
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * HD; i += THREADS) {
+        int g = i / HD, d = i - g * HD;
+        int h = kvh * G + g;
+        const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
+        const float* po = part_o + ((size_t)r * nH + h) * nSplits * HD + d;
+        float M = ms[g];
+        float acc = 0.f;
+#pragma unroll 4
+        for (int s = 0; s < used; s++) acc = fmaf(__ldcg(po + (size_t)s * HD), __expf(__ldcg(ml + 2 * s) - M), acc);
+        const float o = acc * (1.f / ls[g]);
+        if (out) out[((size_t)r * nH + h) * HD + d] = o;
+        if (out_bf16) out_bf16[((size_t)r * nH + h) * HD + d] = __float2bfloat16(o);
+    }
+}
+
+// DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128). MAXG = the register
+// arrays' group width: the smallest compiled bucket >= G (see the file header). FUSED: counters
+// non-null and out/out_bf16 receive the combined rows (attn_fused_*); else only the partials.
+template <int DPL, int MAXG, bool FUSED>
 static __device__ __forceinline__ void partial(
     const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc,
     const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,
     float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table,
-    int max_blocks_per_seq, int block_size) {
+    int max_blocks_per_seq, int block_size, int* __restrict__ counters, float* __restrict__ out,
+    __nv_bfloat16* __restrict__ out_bf16) {
     constexpr int HD = 32 * DPL;
     constexpr int WARPS = THREADS / 32;
     extern __shared__ float smem[];
@@ -167,21 +221,56 @@ static __device__ __forceinline__ void partial(
         part_ml[i] = ms[threadIdx.x];
         part_ml[i + 1] = ls[threadIdx.x];
     }
+    if constexpr (FUSED) {
+        __shared__ int lastSplit;
+        int used = (len + SPLIT - 1) / SPLIT;
+        __threadfence();  // this split's partials reach L2 before it is counted
+        __syncthreads();
+        int* counter = counters + (size_t)r * nKv + kvh;
+        if (threadIdx.x == 0) lastSplit = atomicAdd(counter, 1) == used - 1;
+        __syncthreads();
+        if (!lastSplit) return;
+        __threadfence();
+        combine_group<HD, MAXG>(part_o, part_ml, out, out_bf16, r, kvh, G, nH, nSplits, used, ms, ls);
+        if (threadIdx.x == 0) *counter = 0;  // ready for the next launch (or graph replay)
+    }
 }
 }  // namespace attn
 
-#define ATTN_PARTIAL(NAME, DPL)                                                                              \
+#define ATTN_PARTIAL(NAME, DPL, MAXG)                                                                        \
     extern "C" __global__ void __launch_bounds__(attn::THREADS) NAME(                                        \
         const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
         const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
         float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
         int max_blocks_per_seq, int block_size) {                                                            \
-        attn::partial<DPL>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale, block_table,     \
-                           max_blocks_per_seq, block_size);                                                  \
+        attn::partial<DPL, MAXG, false>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale,     \
+                                        block_table, max_blocks_per_seq, block_size, nullptr, nullptr, nullptr); \
     }
 
-ATTN_PARTIAL(attn_partial_hd64, 2)
-ATTN_PARTIAL(attn_partial_hd128, 4)
+#define ATTN_FUSED(NAME, DPL, MAXG)                                                                          \
+    extern "C" __global__ void __launch_bounds__(attn::THREADS) NAME(                                        \
+        const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
+        const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
+        float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
+        int max_blocks_per_seq, int block_size, int* __restrict__ counters, float* __restrict__ out,          \
+        __nv_bfloat16* __restrict__ out_bf16) {                                                              \
+        attn::partial<DPL, MAXG, true>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale,      \
+                                       block_table, max_blocks_per_seq, block_size, counters, out, out_bf16); \
+    }
+
+// The un-suffixed kernels are the original 16-wide ones (ATTN_MAX_GROUP), kept for the
+// group-bucket switch being off.
+ATTN_PARTIAL(attn_partial_hd64, 2, limits::ATTN_MAX_GROUP)
+ATTN_PARTIAL(attn_partial_hd128, 4, limits::ATTN_MAX_GROUP)
+#define ATTN_BUCKETS(DPL, HDNAME)                                   \
+    ATTN_PARTIAL(attn_partial_##HDNAME##_g4, DPL, 4)                \
+    ATTN_PARTIAL(attn_partial_##HDNAME##_g8, DPL, 8)                \
+    ATTN_PARTIAL(attn_partial_##HDNAME##_g16, DPL, 16)              \
+    ATTN_FUSED(attn_fused_##HDNAME##_g4, DPL, 4)                    \
+    ATTN_FUSED(attn_fused_##HDNAME##_g8, DPL, 8)                    \
+    ATTN_FUSED(attn_fused_##HDNAME##_g16, DPL, 16)
+ATTN_BUCKETS(2, hd64)
+ATTN_BUCKETS(4, hd128)
 
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
