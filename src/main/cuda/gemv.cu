@@ -13,9 +13,20 @@
 //                                        (qc::kv_offset; pools [blocks][kvHeads][blockSize][hd])
 //   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
 // Launch: block 32*W (W warps, one pair each; W = 8, or 4 for qkv), grid.x = ceil(pairs/W), grid.y = ceil(B/BT).
+// Norm folding (gemv_{plain,qkv,swiglu}_norm_bt{1,2,4,8}): X is the f32 residual stream and the
+// activation row is RMSNorm'ed on the fly,
+//   acc[b][n] = rstd_b * sum_k W[n][k] * (w[k] * x[b][k]),  rstd_b = rsqrt(sum_k x[b][k]^2 / K + eps)
+// with norm weight w bf16 [K]; activation row b is X row row_index[b] when row_index is non-null
+// (lm_head on the logit rows only). Every block first reduces its BT rows' sums of squares over K
+// itself (all its threads, f32 fmas, warp butterflies, then the warps in order; x comes from L2), so
+// no separate rmsnorm_rows launch and no normed copy. Rounding differs from rmsnorm_rows + gemv: there
+// each activation is rounded to f32 as w * (x * rstd) before the dot product; here w * x is rounded,
+// the dot product accumulated, and rstd applied once to the sum. Agreement with the two-kernel path
+// is to a few f32 ulps of the result, not bit identity.
 // CPU counterparts, all in Qwen2Forward#run: MatrixOps#matmul, then per epilogue Qwen2Forward#addBias,
 // Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
-// Qwen2Forward#addInto (residual).
+// Qwen2Forward#addInto (residual); the norm kernels also Qwen2Forward#rmsNorm (which rounds
+// w * (x * rstd) per element and sums x^2 in double; see norm folding above).
 #include "common.cuh"
 
 namespace gemv {
