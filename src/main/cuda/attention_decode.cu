@@ -43,22 +43,31 @@ constexpr int THREADS = 128;
 // heads, in split order 0..used-1 and a fixed thread layout, so the sums do not depend on which
 // block finished last nor on the row's batch mates. Warp g (and every WARPS-th after it) reduces
 // head g's max M and denominator L = sum_s l_s * exp(m_s - M) over the splits (lanes stride s, then
-// a butterfly); then thread i of the block produces elements i, i + THREADS, ... of the G*HD outputs
-// as sum_s part_o[s][d] * exp(m_s - M) / L, the order attn_combine uses.
+// a butterfly); the split weights exp(m_s - M) go to shared memory (wts, the partial's dynamic
+// shared memory, cap splits per head; later splits recompute theirs), then thread i produces the
+// outputs j = i + THREADS*c of the G*HD as sum_s part_o[s][d] * w_s, then * (1/L): the order and
+// operations of attn_combine. A thread's C outputs are independent, so each split issues C loads
+// at once: the single block must hide L2 latency that attn_combine spread over nH blocks.
 template <int HD, int MAXG>
 static __device__ __forceinline__ void combine_group(const float* __restrict__ part_o, const float* __restrict__ part_ml,
                                                      float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16,
                                                      int r, int kvh, int G, int nH, int nSplits, int used, float* ms,
-                                                     float* ls) {
+                                                     float* ls, float* wts, int cap) {
     constexpr int WARPS = THREADS / 32;
+    constexpr int C = (MAXG * HD + THREADS - 1) / THREADS;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const float* ml0 = part_ml + ((size_t)r * nH + (size_t)kvh * G) * nSplits * 2;  // [G][nSplits][2]
     for (int g = warp; g < G; g += WARPS) {
-        const float* ml = part_ml + ((size_t)r * nH + kvh * G + g) * nSplits * 2;
+        const float* ml = ml0 + (size_t)g * nSplits * 2;
         float m = -INFINITY;
         for (int s = lane; s < used; s += 32) m = fmaxf(m, __ldcg(ml + 2 * s));
         m = qc::warp_max(m);
         float l = 0.f;
-        for (int s = lane; s < used; s += 32) l += __ldcg(ml + 2 * s + 1) * __expf(__ldcg(ml + 2 * s) - m);
+        for (int s = lane; s < used; s += 32) {
+            float w = __expf(__ldcg(ml + 2 * s) - m);
+            if (s < cap) wts[g * cap + s] = w;
+            l += __ldcg(ml + 2 * s + 1) * w;
+        }
         l = qc::warp_sum(l);
         if (lane == 0) {
             ms[g] = m;
@@ -66,18 +75,36 @@ static __device__ __forceinline__ void combine_group(const float* __restrict__ p
         }
     }
     __syncthreads();
-    for (int i = threadIdx.x; i < G * HD; i += THREADS) {
-        int g = i / HD, d = i - g * HD;
-        int h = kvh * G + g;
-        const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
-        const float* po = part_o + ((size_t)r * nH + h) * nSplits * HD + d;
-        float M = ms[g];
-        float acc = 0.f;
-#pragma unroll 4
-        for (int s = 0; s < used; s++) acc = fmaf(__ldcg(po + (size_t)s * HD), __expf(__ldcg(ml + 2 * s) - M), acc);
-        const float o = acc * (1.f / ls[g]);
-        if (out) out[((size_t)r * nH + h) * HD + d] = o;
-        if (out_bf16) out_bf16[((size_t)r * nH + h) * HD + d] = __float2bfloat16(o);
+    const float* po0 = part_o + ((size_t)r * nH + (size_t)kvh * G) * nSplits * HD;  // [G][nSplits][HD]
+    float acc[C];
+#pragma unroll
+    for (int c = 0; c < C; c++) acc[c] = 0.f;
+    const int total = G * HD;
+    // Output c's g is (threadIdx.x + c * THREADS) / HD; its part_o column advances by HD per split.
+#pragma unroll 1
+    for (int s = 0; s < used; s++) {
+        const float* pos_ = po0 + (size_t)s * HD + threadIdx.x;
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            int j = threadIdx.x + c * THREADS;
+            if (j < total) {
+                int g = (c * THREADS) / HD + (HD < THREADS ? (int)threadIdx.x / HD : 0);
+                float w = s < cap ? wts[g * cap + s] : __expf(__ldcg(ml0 + ((size_t)g * nSplits + s) * 2) - ms[g]);
+                // element (g, s, d) of [G][nSplits][HD], d = j - g * HD
+                acc[c] = fmaf(__ldcg(pos_ + (size_t)g * (nSplits - 1) * HD + c * THREADS), w, acc[c]);
+            }
+        }
+    }
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+        int j = threadIdx.x + c * THREADS;
+        if (j < total) {
+            int g = j / HD, d = j - g * HD;
+            const float o = acc[c] * (1.f / ls[g]);
+            size_t at = ((size_t)r * nH + (size_t)kvh * G + g) * HD + d;
+            if (out) out[at] = o;
+            if (out_bf16) out_bf16[at] = __float2bfloat16(o);
+        }
     }
 }
 
@@ -231,7 +258,9 @@ static __device__ __forceinline__ void partial(
         __syncthreads();
         if (!lastSplit) return;
         __threadfence();
-        combine_group<HD, MAXG>(part_o, part_ml, out, out_bf16, r, kvh, G, nH, nSplits, used, ms, ls);
+        // The whole dynamic shared memory is free now: G * (5 * HD + SPLIT) floats, a row of weights per head.
+        combine_group<HD, MAXG>(part_o, part_ml, out, out_bf16, r, kvh, G, nH, nSplits, used, ms, ls, smem,
+                                5 * HD + SPLIT);
         if (threadIdx.x == 0) *counter = 0;  // ready for the next launch (or graph replay)
     }
 }
@@ -247,8 +276,8 @@ static __device__ __forceinline__ void partial(
                                         block_table, max_blocks_per_seq, block_size, nullptr, nullptr, nullptr); \
     }
 
-#define ATTN_FUSED(NAME, DPL, MAXG)                                                                          \
-    extern "C" __global__ void __launch_bounds__(attn::THREADS) NAME(                                        \
+#define ATTN_FUSED(NAME, DPL, MAXG, MINB)                                                                          \
+    extern "C" __global__ void __launch_bounds__(attn::THREADS, MINB) NAME(                                        \
         const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
         const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
         float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
@@ -258,6 +287,8 @@ static __device__ __forceinline__ void partial(
                                        block_table, max_blocks_per_seq, block_size, counters, out, out_bf16); \
     }
 
+// Fused kernels of 4- and 8-wide groups are held to 64 registers (8 blocks of 128 threads per SM,
+// as their attn_partial twins reach unforced); the combine alone would take them to 72.
 // The un-suffixed kernels are the original 16-wide ones (ATTN_MAX_GROUP), kept for the
 // group-bucket switch being off.
 ATTN_PARTIAL(attn_partial_hd64, 2, limits::ATTN_MAX_GROUP)
@@ -266,9 +297,9 @@ ATTN_PARTIAL(attn_partial_hd128, 4, limits::ATTN_MAX_GROUP)
     ATTN_PARTIAL(attn_partial_##HDNAME##_g4, DPL, 4)                \
     ATTN_PARTIAL(attn_partial_##HDNAME##_g8, DPL, 8)                \
     ATTN_PARTIAL(attn_partial_##HDNAME##_g16, DPL, 16)              \
-    ATTN_FUSED(attn_fused_##HDNAME##_g4, DPL, 4)                    \
-    ATTN_FUSED(attn_fused_##HDNAME##_g8, DPL, 8)                    \
-    ATTN_FUSED(attn_fused_##HDNAME##_g16, DPL, 16)
+    ATTN_FUSED(attn_fused_##HDNAME##_g4, DPL, 4, 8)                 \
+    ATTN_FUSED(attn_fused_##HDNAME##_g8, DPL, 8, 8)                 \
+    ATTN_FUSED(attn_fused_##HDNAME##_g16, DPL, 16, 1)
 ATTN_BUCKETS(2, hd64)
 ATTN_BUCKETS(4, hd128)
 
