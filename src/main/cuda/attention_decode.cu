@@ -83,7 +83,7 @@ static __device__ __forceinline__ void combine_group(const float* __restrict__ p
     // Output c's g is (threadIdx.x + c * THREADS) / HD; its part_o column advances by HD per split.
 #pragma unroll 1
     for (int s = 0; s < used; s++) {
-        const float* pos_ = po0 + (size_t)s * HD + threadIdx.x;
+        const float* col = po0 + (size_t)s * HD + threadIdx.x;
 #pragma unroll
         for (int c = 0; c < C; c++) {
             int j = threadIdx.x + c * THREADS;
@@ -91,7 +91,7 @@ static __device__ __forceinline__ void combine_group(const float* __restrict__ p
                 int g = (c * THREADS) / HD + (HD < THREADS ? (int)threadIdx.x / HD : 0);
                 float w = s < cap ? wts[g * cap + s] : __expf(__ldcg(ml0 + ((size_t)g * nSplits + s) * 2) - ms[g]);
                 // element (g, s, d) of [G][nSplits][HD], d = j - g * HD
-                acc[c] = fmaf(__ldcg(pos_ + (size_t)g * (nSplits - 1) * HD + c * THREADS), w, acc[c]);
+                acc[c] = fmaf(__ldcg(col + (size_t)g * (nSplits - 1) * HD + c * THREADS), w, acc[c]);
             }
         }
     }
