@@ -86,11 +86,15 @@ class DecodeKernelVariantsTest {
                  DeviceBuffer out = poisonedF32("out", (long) rows * qDim);
                  DeviceBuffer outB = poisonedBf16("out bf16", (long) rows * qDim)) {
                 cnt.zero();
+                CudaCheck.check(jcuda.driver.JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
                 CudaKernels.PagedKv paged = new CudaKernels.PagedKv(dt.ptr(), kv.maxBlocksPerSeq, kv.blockSize);
                 for (int i = 0; i < repeats; i++) {
                     // Poisoned again before each launch: a launch that skipped its combine would leave NaNs.
+                    // The memsets run on the legacy stream, the kernels on the context's non-blocking one.
+                    ctx.synchronize();
                     out.fill32(Float.floatToRawIntBits(Float.NaN));
                     outB.fill16((short) 0x7FC0);
+                    CudaCheck.check(jcuda.driver.JCudaDriver.cuCtxSynchronize(), "cuCtxSynchronize");
                     switch (v) {
                         case ORIGINAL, BUCKETED -> {
                             k.attentionPartial(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(), po.ptr(), pm.ptr(), rows, heads,
