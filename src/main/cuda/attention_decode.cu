@@ -21,22 +21,103 @@
 // floats. Splits past the row's length return at once, so the grid can be sized for the longest row
 // and captured in a CUDA graph; the block table lives at a fixed device address for the same reason.
 // attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT is limits::ATTN_SPLIT, which KernelLimits mirrors.
+// Group buckets: attn_partial_hd{64,128}_g{4,8,16} size the per-thread register arrays (scores of
+// phase 1, p*V accumulators of phase 3) for at most 4, 8 or 16 heads per group; the host picks the
+// smallest bucket >= G (Qwen2.5's groups of 5..8 take g8, half the registers of the 16-wide
+// attn_partial_hd{64,128}, which stay for the switch being off). Same sums in the same order.
+// attn_fused_hd{64,128}_g{4,8,16}: attn_partial plus the combine in one launch (same grid and
+// shared memory). counters int [R][nKv], all 0 before the launch and left 0 after it: each split
+// block fences its partials and counts itself in counters[r][kvh]; the block that brings the count
+// to the row's used splits ceil((pos[r]+1)/SPLIT) combines the group's heads (combine_group) and
+// resets the counter. The combine reads the same partials as attn_combine and sums the splits in
+// the same order; only L (a warp butterfly here, a block tree there) is rounded differently.
 // CPU counterpart: Qwen2Forward's attention (qwenchat.engine.cpu).
 #include "common.cuh"
 #include "limits.cuh"
 
 namespace attn {
 constexpr int SPLIT = limits::ATTN_SPLIT;     // tokens per split (limits.cuh)
-constexpr int MAXG = limits::ATTN_MAX_GROUP;  // largest group size supported (limits.cuh)
 constexpr int THREADS = 128;
 
-// DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128).
-template <int DPL>
+// The last split block of (row r, kv head kvh) to finish combines the row's splits for the group's
+// heads, in split order 0..used-1 and a fixed thread layout, so the sums do not depend on which
+// block finished last nor on the row's batch mates. Warp g (and every WARPS-th after it) reduces
+// head g's max M and denominator L = sum_s l_s * exp(m_s - M) over the splits (lanes stride s, then
+// a butterfly); the split weights exp(m_s - M) go to shared memory (wts, the partial's dynamic
+// shared memory, cap splits per head; later splits recompute theirs), then thread i produces the
+// outputs j = i + THREADS*c of the G*HD as sum_s part_o[s][d] * w_s, then * (1/L): the order and
+// operations of attn_combine. A thread's C outputs are independent, so each split issues C loads
+// at once: the single block must hide L2 latency that attn_combine spread over nH blocks.
+template <int HD, int MAXG>
+static __device__ __forceinline__ void combine_group(const float* __restrict__ part_o, const float* __restrict__ part_ml,
+                                                     float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16,
+                                                     int r, int kvh, int G, int nH, int nSplits, int used, float* ms,
+                                                     float* ls, float* wts, int cap) {
+    constexpr int WARPS = THREADS / 32;
+    constexpr int C = (MAXG * HD + THREADS - 1) / THREADS;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const float* ml0 = part_ml + ((size_t)r * nH + (size_t)kvh * G) * nSplits * 2;  // [G][nSplits][2]
+    for (int g = warp; g < G; g += WARPS) {
+        const float* ml = ml0 + (size_t)g * nSplits * 2;
+        float m = -INFINITY;
+        for (int s = lane; s < used; s += 32) m = fmaxf(m, __ldcg(ml + 2 * s));
+        m = qc::warp_max(m);
+        float l = 0.f;
+        for (int s = lane; s < used; s += 32) {
+            float w = __expf(__ldcg(ml + 2 * s) - m);
+            if (s < cap) wts[g * cap + s] = w;
+            l += __ldcg(ml + 2 * s + 1) * w;
+        }
+        l = qc::warp_sum(l);
+        if (lane == 0) {
+            ms[g] = m;
+            ls[g] = l;
+        }
+    }
+    __syncthreads();
+    const float* po0 = part_o + ((size_t)r * nH + (size_t)kvh * G) * nSplits * HD;  // [G][nSplits][HD]
+    float acc[C];
+#pragma unroll
+    for (int c = 0; c < C; c++) acc[c] = 0.f;
+    const int total = G * HD;
+    // Output c's g is (threadIdx.x + c * THREADS) / HD; its part_o column advances by HD per split.
+#pragma unroll 1
+    for (int s = 0; s < used; s++) {
+        const float* col = po0 + (size_t)s * HD + threadIdx.x;
+#pragma unroll
+        for (int c = 0; c < C; c++) {
+            int j = threadIdx.x + c * THREADS;
+            if (j < total) {
+                int g = (c * THREADS) / HD + (HD < THREADS ? (int)threadIdx.x / HD : 0);
+                float w = s < cap ? wts[g * cap + s] : __expf(__ldcg(ml0 + ((size_t)g * nSplits + s) * 2) - ms[g]);
+                // element (g, s, d) of [G][nSplits][HD], d = j - g * HD
+                acc[c] = fmaf(__ldcg(col + (size_t)g * (nSplits - 1) * HD + c * THREADS), w, acc[c]);
+            }
+        }
+    }
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+        int j = threadIdx.x + c * THREADS;
+        if (j < total) {
+            int g = j / HD, d = j - g * HD;
+            const float o = acc[c] * (1.f / ls[g]);
+            size_t at = ((size_t)r * nH + (size_t)kvh * G + g) * HD + d;
+            if (out) out[at] = o;
+            if (out_bf16) out_bf16[at] = __float2bfloat16(o);
+        }
+    }
+}
+
+// DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128). MAXG = the register
+// arrays' group width: the smallest compiled bucket >= G (see the file header). FUSED: counters
+// non-null and out/out_bf16 receive the combined rows (attn_fused_*); else only the partials.
+template <int DPL, int MAXG, bool FUSED>
 static __device__ __forceinline__ void partial(
     const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc,
     const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,
     float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table,
-    int max_blocks_per_seq, int block_size) {
+    int max_blocks_per_seq, int block_size, int* __restrict__ counters, float* __restrict__ out,
+    __nv_bfloat16* __restrict__ out_bf16) {
     constexpr int HD = 32 * DPL;
     constexpr int WARPS = THREADS / 32;
     extern __shared__ float smem[];
@@ -167,21 +248,60 @@ static __device__ __forceinline__ void partial(
         part_ml[i] = ms[threadIdx.x];
         part_ml[i + 1] = ls[threadIdx.x];
     }
+    if constexpr (FUSED) {
+        __shared__ int lastSplit;
+        int used = (len + SPLIT - 1) / SPLIT;
+        __threadfence();  // this split's partials reach L2 before it is counted
+        __syncthreads();
+        int* counter = counters + (size_t)r * nKv + kvh;
+        if (threadIdx.x == 0) lastSplit = atomicAdd(counter, 1) == used - 1;
+        __syncthreads();
+        if (!lastSplit) return;
+        __threadfence();
+        // The whole dynamic shared memory is free now: G * (5 * HD + SPLIT) floats, a row of weights per head.
+        combine_group<HD, MAXG>(part_o, part_ml, out, out_bf16, r, kvh, G, nH, nSplits, used, ms, ls, smem,
+                                5 * HD + SPLIT);
+        if (threadIdx.x == 0) *counter = 0;  // ready for the next launch (or graph replay)
+    }
 }
 }  // namespace attn
 
-#define ATTN_PARTIAL(NAME, DPL)                                                                              \
+#define ATTN_PARTIAL(NAME, DPL, MAXG)                                                                        \
     extern "C" __global__ void __launch_bounds__(attn::THREADS) NAME(                                        \
         const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
         const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
         float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
         int max_blocks_per_seq, int block_size) {                                                            \
-        attn::partial<DPL>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale, block_table,     \
-                           max_blocks_per_seq, block_size);                                                  \
+        attn::partial<DPL, MAXG, false>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale,     \
+                                        block_table, max_blocks_per_seq, block_size, nullptr, nullptr, nullptr); \
     }
 
-ATTN_PARTIAL(attn_partial_hd64, 2)
-ATTN_PARTIAL(attn_partial_hd128, 4)
+#define ATTN_FUSED(NAME, DPL, MAXG, MINB)                                                                          \
+    extern "C" __global__ void __launch_bounds__(attn::THREADS, MINB) NAME(                                        \
+        const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
+        const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
+        float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
+        int max_blocks_per_seq, int block_size, int* __restrict__ counters, float* __restrict__ out,          \
+        __nv_bfloat16* __restrict__ out_bf16) {                                                              \
+        attn::partial<DPL, MAXG, true>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale,      \
+                                       block_table, max_blocks_per_seq, block_size, counters, out, out_bf16); \
+    }
+
+// Fused kernels of 4- and 8-wide groups are held to 64 registers (8 blocks of 128 threads per SM,
+// as their attn_partial twins reach unforced); the combine alone would take them to 72.
+// The un-suffixed kernels are the original 16-wide ones (ATTN_MAX_GROUP), kept for the
+// group-bucket switch being off.
+ATTN_PARTIAL(attn_partial_hd64, 2, limits::ATTN_MAX_GROUP)
+ATTN_PARTIAL(attn_partial_hd128, 4, limits::ATTN_MAX_GROUP)
+#define ATTN_BUCKETS(DPL, HDNAME)                                   \
+    ATTN_PARTIAL(attn_partial_##HDNAME##_g4, DPL, 4)                \
+    ATTN_PARTIAL(attn_partial_##HDNAME##_g8, DPL, 8)                \
+    ATTN_PARTIAL(attn_partial_##HDNAME##_g16, DPL, 16)              \
+    ATTN_FUSED(attn_fused_##HDNAME##_g4, DPL, 4, 8)                 \
+    ATTN_FUSED(attn_fused_##HDNAME##_g8, DPL, 8, 8)                 \
+    ATTN_FUSED(attn_fused_##HDNAME##_g16, DPL, 16, 1)
+ATTN_BUCKETS(2, hd64)
+ATTN_BUCKETS(4, hd128)
 
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,

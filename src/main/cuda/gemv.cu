@@ -15,9 +15,20 @@
 //                                        (qc::kv_offset; pools [blocks][kvHeads][blockSize][hd])
 //   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
 // Launch: block 32*W (W warps, one pair each; W = 8, or 4 for qkv), grid.x = ceil(pairs/W), grid.y = ceil(B/BT).
+// Norm folding (gemv_{plain,qkv,swiglu}_norm_bt{1,2,4,8}): X is the f32 residual stream and the
+// activation row is RMSNorm'ed on the fly,
+//   acc[b][n] = rstd_b * sum_k W[n][k] * (w[k] * x[b][k]),  rstd_b = rsqrt(sum_k x[b][k]^2 / K + eps)
+// with norm weight w bf16 [K]; activation row b is X row row_index[b] when row_index is non-null
+// (lm_head on the logit rows only). Every block first reduces its BT rows' sums of squares over K
+// itself (all its threads, f32 fmas, warp butterflies, then the warps in order; x comes from L2), so
+// no separate rmsnorm_rows launch and no normed copy. Rounding differs from rmsnorm_rows + gemv: there
+// each activation is rounded to f32 as w * (x * rstd) before the dot product; here w * x is rounded,
+// the dot product accumulated, and rstd applied once to the sum. Agreement with the two-kernel path
+// is to a few f32 ulps of the result, not bit identity.
 // CPU counterparts, all in Qwen2Forward#run: MatrixOps#matmul, then per epilogue Qwen2Forward#addBias,
 // Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
-// Qwen2Forward#addInto (residual).
+// Qwen2Forward#addInto (residual); the norm kernels also Qwen2Forward#rmsNorm (which rounds
+// w * (x * rstd) per element and sums x^2 in double; see norm folding above).
 #include "common.cuh"
 #include "limits.cuh"
 
@@ -43,6 +54,10 @@ struct Params {
     const int* block_table;     // [maxSequences][max_blocks_per_seq]
     int max_blocks_per_seq, block_size;
     const int* bias_off;        // qkv: [B] limits::BIAS_* bits of this layer's biases to skip, or null
+    // *_norm kernels only: X is the f32 residual stream, normed on the fly
+    const __nv_bfloat16* norm_w;  // [K]
+    const int* row_index;         // [B] or null: activation row b is X row row_index[b]
+    float eps;
 };
 
 template <int MODE>
@@ -110,26 +125,99 @@ static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r
     }
 }
 
-template <int BT, int MODE>
+template <int BT, int MODE, bool NORM>
 static __device__ __forceinline__ void run(const Params& p) {
     constexpr int UNROLL = 4;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int b0 = blockIdx.y * BT;
+    int nb = min(BT, p.B - b0);
+    int kv = p.K >> 3;  // 16-byte words per row
+    // Activation row b of the tile starts at row(b) (16-byte words of 8 floats = two float4). Only the
+    // norm kernels hold a pointer per row (row_index may permute); the others keep one base.
+    const float4* xbase = reinterpret_cast<const float4*>(p.X + (size_t)b0 * p.K);
+    const float4* xrow[NORM ? BT : 1];
+    if constexpr (NORM) {
+#pragma unroll
+        for (int b = 0; b < BT; b++) {
+            int src = b0 + (b < nb ? b : 0);
+            if (p.row_index) src = p.row_index[src];
+            xrow[b] = reinterpret_cast<const float4*>(p.X + (size_t)src * p.K);
+        }
+    }
+    auto row = [&](int b) -> const float4* {
+        if constexpr (NORM) return xrow[b];
+        else return xbase + (size_t)b * kv * 2;
+    };
+    float rstd[BT];
+#pragma unroll
+    for (int b = 0; b < BT; b++) rstd[b] = 1.f;
+    if constexpr (NORM) {
+        // Every block reduces its rows' sums of squares itself (from L2): no separate norm launch.
+        __shared__ float red[8][BT];
+        __shared__ float rs[BT];
+        int warps = blockDim.x >> 5;
+        float ss[BT];
+#pragma unroll
+        for (int b = 0; b < BT; b++) ss[b] = 0.f;
+        for (int i = threadIdx.x; i < 2 * kv; i += blockDim.x) {
+#pragma unroll
+            for (int b = 0; b < BT; b++) {
+                if (b < nb) {
+                    float4 v = __ldg(row(b) + i);
+                    ss[b] = fmaf(v.x, v.x, ss[b]);
+                    ss[b] = fmaf(v.y, v.y, ss[b]);
+                    ss[b] = fmaf(v.z, v.z, ss[b]);
+                    ss[b] = fmaf(v.w, v.w, ss[b]);
+                }
+            }
+        }
+#pragma unroll
+        for (int b = 0; b < BT; b++) {
+            float t = qc::warp_sum(ss[b]);
+            if (lane == 0) red[warp][b] = t;
+        }
+        __syncthreads();
+        if (threadIdx.x < BT) {
+            float t = 0.f;
+            for (int w = 0; w < warps; w++) t += red[w][threadIdx.x];
+            rs[threadIdx.x] = rsqrtf(t / (float)p.K + p.eps);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int b = 0; b < BT; b++) rstd[b] = rs[b];
+    }
     int pairs = (MODE == QKV || MODE == SWIGLU) ? (p.N >> 1) : ((p.N + 1) >> 1);
     int pair = blockIdx.x * (blockDim.x >> 5) + warp;
     if (pair >= pairs) return;
     int r0, r1;
     pair_rows<MODE>(p, pair, r0, r1);
     bool has1 = r1 < p.N;
-    int b0 = blockIdx.y * BT;
-    int nb = min(BT, p.B - b0);
     const uint4* w0 = reinterpret_cast<const uint4*>(p.W + (size_t)r0 * p.K);
     const uint4* w1 = reinterpret_cast<const uint4*>(p.W + (size_t)(has1 ? r1 : r0) * p.K);
-    const float4* x = reinterpret_cast<const float4*>(p.X + (size_t)b0 * p.K);
-    int kv = p.K >> 3;  // 16-byte words per row
+    const uint4* nw = reinterpret_cast<const uint4*>(p.norm_w);
     float acc0[BT], acc1[BT];
 #pragma unroll
     for (int b = 0; b < BT; b++) acc0[b] = acc1[b] = 0.f;
 
+    // One 16-byte word k of every activation row against the unpacked weights fa, fb; with NORM the
+    // activations are first multiplied by the norm weight (x * w, rstd comes after the sum).
+    auto step = [&](int kk, const float* fa, const float* fb) {
+        float g[8];
+        if constexpr (NORM) qc::unpack8(__ldg(nw + kk), g);
+#pragma unroll
+        for (int b = 0; b < BT; b++) {
+            if (b < nb) {
+                const float4* xr = row(b) + (size_t)kk * 2;
+                float4 xa = __ldg(xr), xb = __ldg(xr + 1);
+                if constexpr (NORM) {
+                    xa = make_float4(xa.x * g[0], xa.y * g[1], xa.z * g[2], xa.w * g[3]);
+                    xb = make_float4(xb.x * g[4], xb.y * g[5], xb.z * g[6], xb.w * g[7]);
+                }
+                acc0[b] += qc::dot8ff(fa, xa, xb);
+                acc1[b] += qc::dot8ff(fb, xa, xb);
+            }
+        }
+    };
     int k = lane;
     for (; k + 32 * (UNROLL - 1) < kv; k += 32 * UNROLL) {
         uint4 wa[UNROLL], wb[UNROLL];
@@ -143,35 +231,23 @@ static __device__ __forceinline__ void run(const Params& p) {
             float fa[8], fb[8];  // unpacked once, reused by every activation row
             qc::unpack8(wa[u], fa);
             qc::unpack8(wb[u], fb);
-#pragma unroll
-            for (int b = 0; b < BT; b++) {
-                if (b < nb) {
-                    const float4* xr = x + ((size_t)b * kv + k + 32 * u) * 2;
-                    float4 xa = __ldg(xr), xb = __ldg(xr + 1);
-                    acc0[b] += qc::dot8ff(fa, xa, xb);
-                    acc1[b] += qc::dot8ff(fb, xa, xb);
-                }
-            }
+            step(k + 32 * u, fa, fb);
         }
     }
     for (; k < kv; k += 32) {
         float fa[8], fb[8];
         qc::unpack8(__ldcs(w0 + k), fa);
         qc::unpack8(__ldcs(w1 + k), fb);
-#pragma unroll
-        for (int b = 0; b < BT; b++) {
-            if (b < nb) {
-                const float4* xr = x + ((size_t)b * kv + k) * 2;
-                float4 xa = __ldg(xr), xb = __ldg(xr + 1);
-                acc0[b] += qc::dot8ff(fa, xa, xb);
-                acc1[b] += qc::dot8ff(fb, xa, xb);
-            }
-        }
+        step(k, fa, fb);
     }
 #pragma unroll
     for (int b = 0; b < BT; b++) {
         acc0[b] = qc::warp_sum(acc0[b]);
         acc1[b] = qc::warp_sum(acc1[b]);
+        if constexpr (NORM) {
+            acc0[b] *= rstd[b];
+            acc1[b] *= rstd[b];
+        }
     }
     // Every lane now holds every sum; spread the epilogues over the lanes.
 #pragma unroll
@@ -190,8 +266,22 @@ static __device__ __forceinline__ void run(const Params& p) {
         int kvDim, int hd, const int* block_table, int max_blocks_per_seq, int block_size,                   \
         const int* bias_off) {                                                                               \
         gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
-                       pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size, bias_off};         \
-        gemv::run<BT, MODE>(p);                                                                              \
+                       pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size, bias_off, nullptr, nullptr, \
+                       0.f};                                                                                 \
+        gemv::run<BT, MODE, false>(p);                                                                       \
+    }
+
+#define GEMV_NORM_KERNEL(NAME, MODE, BT)                                                                     \
+    extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
+        const __nv_bfloat16* W, const float* X, int N, int K, int B, float* out_f32,                         \
+        float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,                  \
+        __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* slots, const int* pos, int qDim,         \
+        int kvDim, int hd, const int* block_table, int max_blocks_per_seq, int block_size,                   \
+        const int* bias_off, const __nv_bfloat16* norm_w, const int* row_index, float eps) {                 \
+        gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
+                       pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size, bias_off, norm_w,  \
+                       row_index, eps};                                                                      \
+        gemv::run<BT, MODE, true>(p);                                                                        \
     }
 
 #define GEMV_ALL_TILES(PREFIX, MODE)       \
@@ -206,3 +296,14 @@ GEMV_ALL_TILES(gemv_plain, gemv::PLAIN)
 GEMV_ALL_TILES(gemv_residual, gemv::RESIDUAL)
 GEMV_ALL_TILES(gemv_qkv, gemv::QKV)
 GEMV_ALL_TILES(gemv_swiglu, gemv::SWIGLU)
+
+// The RMSNorm-folding variants, for the tiles of the GEMV route's small batches (up to 8 rows).
+#define GEMV_NORM_TILES(PREFIX, MODE)          \
+    GEMV_NORM_KERNEL(PREFIX##_norm_bt1, MODE, 1) \
+    GEMV_NORM_KERNEL(PREFIX##_norm_bt2, MODE, 2) \
+    GEMV_NORM_KERNEL(PREFIX##_norm_bt4, MODE, 4) \
+    GEMV_NORM_KERNEL(PREFIX##_norm_bt8, MODE, 8)
+
+GEMV_NORM_TILES(gemv_plain, gemv::PLAIN)
+GEMV_NORM_TILES(gemv_qkv, gemv::QKV)
+GEMV_NORM_TILES(gemv_swiglu, gemv::SWIGLU)

@@ -103,6 +103,7 @@ public final class GpuBenchCommand implements CliCommand {
                      (done, total, name) -> { })) {
             r.put("load_s", secs(t0));
             log.printf("[bench] loaded %s in %.1f s on %s%n", dir, r.get("load_s"), e.info().device());
+            log.printf("[bench] decode kernels: %s%n", CudaEngine.Options.defaults().kernels());
             double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
             r.put("read_bandwidth_gbps", gbps);
             r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);

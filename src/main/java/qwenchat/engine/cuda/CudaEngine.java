@@ -48,13 +48,22 @@ public final class CudaEngine implements InferenceEngine {
      * @param batchInvariant a row's logits do not depend on its batch mates or on how its prompt
      *     was chunked: every decode pass and every logits row through one projection family
      *     ({@link ProjectionRoute}); needs {@code gemm} and a model the tensor-core GEMMs fit
+     * @param kernels which decode kernel variants run (attention group buckets, fused combine, folded norm)
      */
     public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny,
-                          boolean batchInvariant) {
+                          boolean batchInvariant, DecodeKernels kernels) {
         /** Whether {@link #defaults()} routes 16-64-row passes through {@link SkinnyGemm}. */
         public static final boolean SKINNY_DEFAULT = true;
         /** Whether {@link #defaults()} is batch-invariant (the {@code qwen.batch-invariant} default). */
         public static final boolean BATCH_INVARIANT_DEFAULT = false;
+
+        public Options {
+            if (kernels == null) throw new IllegalArgumentException("engine options need the decode kernel choice");
+        }
+
+        public Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny, boolean batchInvariant) {
+            this(device, graphs, gemm, alignedChunks, skinny, batchInvariant, DecodeKernels.defaults());
+        }
 
         public Options(int device, boolean graphs) {
             this(device, graphs, true, true, SKINNY_DEFAULT, BATCH_INVARIANT_DEFAULT);
@@ -74,12 +83,17 @@ public final class CudaEngine implements InferenceEngine {
 
         /** These options on another device. */
         public Options withDevice(int ordinal) {
-            return new Options(ordinal, graphs, gemm, alignedChunks, skinny, batchInvariant);
+            return new Options(ordinal, graphs, gemm, alignedChunks, skinny, batchInvariant, kernels);
         }
 
         /** These options with batch invariance on or off. */
         public Options withBatchInvariant(boolean on) {
-            return new Options(device, graphs, gemm, alignedChunks, skinny, on);
+            return new Options(device, graphs, gemm, alignedChunks, skinny, on, kernels);
+        }
+
+        /** These options with other decode kernel variants. */
+        public Options withKernels(DecodeKernels choice) {
+            return new Options(device, graphs, gemm, alignedChunks, skinny, batchInvariant, choice);
         }
     }
 
@@ -212,7 +226,7 @@ public final class CudaEngine implements InferenceEngine {
                 ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.skinnyPart.ptr(), null,
                         ws.skinnyRows) : null;
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
-                ctx.stream(), rope.attentionScaling(), options.batchInvariant());
+                ctx.stream(), rope.attentionScaling(), options.batchInvariant(), options.kernels());
         io = PinnedBuffer.allocate(16L * ws.chunk);
         sampling = new DeviceSampling(ctx, kernels, ws, seqs, config.vocabSize());
         ctx.synchronize();

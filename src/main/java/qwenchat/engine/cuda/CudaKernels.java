@@ -145,6 +145,35 @@ public final class CudaKernels {
      * the bias lab's mask) names the biases each row skips, null: all added.
      */
     public void gemv(GemvMode mode, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a, CUdeviceptr biasOff) {
+        launchGemv(mode, mode.prefix, w, x, n, k, rows, a, orNull(biasOff));
+    }
+
+    /**
+     * The RMSNorm-folding GEMV (gemv.cu, {@code *_norm} kernels): activation row b is
+     * {@code normW * rmsnorm(x[rowIndex ? rowIndex[b] : b])}, computed on the fly from the f32
+     * residual stream {@code x} [*][k], then the mode's product and epilogue as in {@link #gemv}.
+     * Modes PLAIN (lm_head after the final norm), QKV and SWIGLU; at most
+     * {@link DecodeKernels#FOLDED_NORM_MAX_ROWS} rows.
+     */
+    public void gemvNormed(GemvMode mode, CUdeviceptr w, CUdeviceptr x, CUdeviceptr normW, CUdeviceptr rowIndex, float eps, int n,
+                           int k, int rows, GemvArgs a) {
+        gemvNormed(mode, w, x, normW, rowIndex, eps, n, k, rows, a, null);
+    }
+
+    /** As above, with the bias lab's per-row mask for {@link GemvMode#QKV} (see {@link #gemv}); null: all biases added. */
+    public void gemvNormed(GemvMode mode, CUdeviceptr w, CUdeviceptr x, CUdeviceptr normW, CUdeviceptr rowIndex, float eps, int n,
+                           int k, int rows, GemvArgs a, CUdeviceptr biasOff) {
+        if (mode == GemvMode.RESIDUAL) throw new IllegalArgumentException("the residual GEMV has no norm to fold");
+        if (rows < 1 || rows > DecodeKernels.FOLDED_NORM_MAX_ROWS) {
+            throw new IllegalArgumentException("norm-folding gemv rows must be 1.." + DecodeKernels.FOLDED_NORM_MAX_ROWS
+                    + ", got " + rows);
+        }
+        if (normW == null) throw new IllegalArgumentException("norm-folding gemv needs the norm weight");
+        launchGemv(mode, mode.prefix + "_norm", w, x, n, k, rows, a, orNull(biasOff), normW, orNull(rowIndex), eps);
+    }
+
+    private void launchGemv(GemvMode mode, String prefix, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a,
+                            Object... extra) {
         if (k % 8 != 0) throw new IllegalArgumentException("gemv needs K % 8 == 0, got K=" + k);
         if (rows < 1 || rows > MAX_ROWS) throw new IllegalArgumentException("gemv rows must be 1.." + MAX_ROWS + ", got " + rows);
         if ((mode == GemvMode.QKV || mode == GemvMode.SWIGLU) && n % 2 != 0) {
@@ -157,11 +186,13 @@ public final class CudaKernels {
         // Warps per block, from the H200 profiles: 8 for gate/up, o/down and lm_head (gate/up streamed
         // at 4.08 TB/s with 8 against 3.28 with 4), 4 for the short qkv matrix (equal either way).
         int warps = mode == GemvMode.QKV ? 4 : 8;
-        launcher.launch(mode.prefix + "_bt" + tile, (pairs + warps - 1) / warps, gridY, 1, 32 * warps, 0,
-                w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()), a.ropeScale(),
-                orNull(a.kPool()), orNull(a.vPool()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(), a.headDim(),
-                a.kv() == null ? new CUdeviceptr() : a.kv().blockTable(), a.kv() == null ? 0 : a.kv().maxBlocksPerSeq(),
-                a.kv() == null ? 0 : a.kv().blockSize(), orNull(biasOff));
+        Object[] args = {w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()),
+                a.ropeScale(), orNull(a.kPool()), orNull(a.vPool()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(),
+                a.headDim(), a.kv() == null ? new CUdeviceptr() : a.kv().blockTable(),
+                a.kv() == null ? 0 : a.kv().maxBlocksPerSeq(), a.kv() == null ? 0 : a.kv().blockSize()};
+        Object[] all = java.util.Arrays.copyOf(args, args.length + extra.length);
+        System.arraycopy(extra, 0, all, args.length, extra.length);
+        launcher.launch(prefix + "_bt" + tile, (pairs + warps - 1) / warps, gridY, 1, 32 * warps, 0, all);
     }
 
     private static CUdeviceptr orNull(CUdeviceptr p) {
@@ -181,18 +212,70 @@ public final class CudaKernels {
     public void attentionPartial(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
                                  CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
                                  PagedKv kv, int gridSplits, int partSplits, float scale) {
+        attentionPartial(q, kPool, vPool, slots, pos, partO, partMl, rows, heads, kvHeads, headDim, kv, gridSplits, partSplits,
+                scale, false);
+    }
+
+    /**
+     * {@link #attentionPartial} with the choice of kernel: {@code groupBuckets} picks the one whose
+     * register arrays fit the group ({@link #groupBucket}); off, the 16-wide original.
+     */
+    public void attentionPartial(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                                 CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
+                                 PagedKv kv, int gridSplits, int partSplits, float scale, boolean groupBuckets) {
+        int group = checkAttention(heads, kvHeads, headDim, gridSplits, partSplits);
+        String name = "attn_partial_hd" + headDim + (groupBuckets ? "_g" + groupBucket(group) : "");
+        launcher.launch(name, gridSplits, kvHeads, rows, 128, attentionShared(group, headDim), q, kPool, vPool, slots, pos,
+                partO, partMl, heads, kvHeads, partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
+    }
+
+    /**
+     * Partials and combine in one launch ({@code attn_fused_*}): the last split block of each (row,
+     * KV head) writes the group's combined heads into f32 {@code out} and/or bf16 {@code outBf16}
+     * ([rows][heads*headDim], either may be null). {@code counters}: int [rows][kvHeads], all zero,
+     * and left zero by the launch. The partial buffers are scratch as for {@link #attentionPartial};
+     * {@code groupBuckets} off takes the 16-wide register arrays whatever the group.
+     */
+    public void attentionFused(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                               CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr counters, CUdeviceptr out, CUdeviceptr outBf16,
+                               int rows, int heads, int kvHeads, int headDim, PagedKv kv, int gridSplits, int partSplits,
+                               float scale, boolean groupBuckets) {
+        int group = checkAttention(heads, kvHeads, headDim, gridSplits, partSplits);
+        if (out == null && outBf16 == null) throw new IllegalArgumentException("fused attention needs an f32 or a bf16 output");
+        if (counters == null) throw new IllegalArgumentException("fused attention needs its split counters");
+        int width = groupBuckets ? groupBucket(group) : ATTN_MAX_GROUP;
+        launcher.launch("attn_fused_hd" + headDim + "_g" + width, gridSplits, kvHeads, rows, 128,
+                attentionShared(group, headDim), q, kPool, vPool, slots, pos, partO, partMl, heads, kvHeads, partSplits, scale,
+                kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(), counters, orNull(out), orNull(outBf16));
+    }
+
+    /** The compiled register-array width for a query-head group: 4, 8 or 16 (attention_decode.cu). */
+    static int groupBucket(int group) {
+        if (group < 1 || group > ATTN_MAX_GROUP) {
+            throw new IllegalArgumentException("attention group must be 1.." + ATTN_MAX_GROUP + ", got " + group);
+        }
+        return group <= 4 ? 4 : group <= 8 ? 8 : 16;
+    }
+
+    private static int attentionShared(int group, int headDim) {
+        return (group * headDim + group * ATTN_SPLIT + 4 * group * headDim) * Float.BYTES;
+    }
+
+    /** Checks a decode attention launch's shapes; returns the group size. */
+    private static int checkAttention(int heads, int kvHeads, int headDim, int gridSplits, int partSplits) {
+        if (kvHeads < 1 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("attention heads " + heads + " are not a multiple of the KV heads " + kvHeads);
+        }
         int group = heads / kvHeads;
         if (group > ATTN_MAX_GROUP) throw new IllegalArgumentException("attention group " + group + " > " + ATTN_MAX_GROUP);
         if (headDim != 64 && headDim != 128) {
             throw new IllegalArgumentException("decode attention has kernels for head_dim 64 and 128, got " + headDim);
         }
-        int shared = (group * headDim + group * ATTN_SPLIT + 4 * group * headDim) * Float.BYTES;
         if (gridSplits > partSplits) {
             throw new IllegalArgumentException("attention grid of " + gridSplits + " splits exceeds the " + partSplits
                     + " the partial buffers hold");
         }
-        launcher.launch("attn_partial_hd" + headDim, gridSplits, kvHeads, rows, 128, shared, q, kPool, vPool, slots, pos,
-                partO, partMl, heads, kvHeads, partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
+        return group;
     }
 
     public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, int rows, int heads,

@@ -45,8 +45,8 @@ public final class DeviceBenchmarks {
     }
 
     /**
-     * GPU time in microseconds (best of {@code reps}) of one layer's decode attention (attn_partial +
-     * attn_combine) for {@code rows} sequences of {@code context} tokens each, whose blocks of
+     * GPU time in microseconds (best of {@code reps}) of one layer's decode attention (the kernels
+     * {@link DecodeKernels#defaults()} picks: attn_fused_*, or attn_partial + attn_combine) for {@code rows} sequences of {@code context} tokens each, whose blocks of
      * {@code blockSize} are scattered over the pool in random order (a fragmented pool, as after
      * hours of serving). Shapes are Qwen2.5-7B's unless given: 28 query and 4 KV heads of 128.
      */
@@ -75,7 +75,9 @@ public final class DeviceBenchmarks {
              DeviceBuffer q = DeviceBuffer.allocate("bench q", 4L * rows * heads * headDim);
              DeviceBuffer partO = DeviceBuffer.allocate("bench partial o", 4L * rows * heads * splits * headDim);
              DeviceBuffer partMl = DeviceBuffer.allocate("bench partial m/l", 8L * rows * heads * splits);
-             DeviceBuffer out = DeviceBuffer.allocate("bench attention out", 4L * rows * heads * headDim)) {
+             DeviceBuffer out = DeviceBuffer.allocate("bench attention out", 4L * rows * heads * headDim);
+             DeviceBuffer counters = DeviceBuffer.allocate("bench attention split counters", 4L * rows * kvHeads)) {
+            counters.zero();
             kp.zero();
             vp.zero();
             q.zero();
@@ -84,9 +86,15 @@ public final class DeviceBenchmarks {
             dp.copyFromHost(pos);
             CudaKernels.PagedKv kv = new CudaKernels.PagedKv(bt.ptr(), perSeq, blockSize);
             float scale = (float) (1 / Math.sqrt(headDim));
+            DecodeKernels choice = DecodeKernels.defaults();
             Runnable once = () -> {
+                if (choice.fusedAttention()) {
+                    k.attentionFused(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), counters.ptr(),
+                            out.ptr(), null, rows, heads, kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
+                    return;
+                }
                 k.attentionPartial(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), rows, heads,
-                        kvHeads, headDim, kv, splits, splits, scale);
+                        kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
                 k.attentionCombine(partO.ptr(), partMl.ptr(), dp.ptr(), out.ptr(), rows, heads, headDim, splits);
             };
             CUevent start = new CUevent();

@@ -20,7 +20,8 @@ import qwenchat.model.ModelConfig;
  * <ul>
  * <li>GEMV: per layer norm, fused QKV+bias+RoPE+KV write, split attention, o_proj+residual, norm,
  * fused gate/up+SiLU*mul, down_proj+residual, all with f32 activations; weights are streamed once
- * per step, which is what batch-1 decode is bound by.</li>
+ * per step, which is what batch-1 decode is bound by. With {@link DecodeKernels#foldedNorm} the
+ * QKV, gate/up and lm_head GEMVs of passes up to 8 rows apply the norms themselves.</li>
  * <li>GEMM: {@link SkinnyGemm} or the tensor-core {@link PrefillGemm} on bf16 copies of the
  * activations, {@code qkv_rope_store} for bias/RoPE/KV write, and causal {@link PrefillAttention}
  * for a single sequence's chunk with head_dim 128 (split attention otherwise); the residual stream
@@ -51,10 +52,12 @@ final class ForwardPass implements AutoCloseable {
     private final CUstream stream;
     private final float ropeScale;
     private final boolean batchInvariant;
+    private final DecodeKernels kernels;
     private final Map<Long, CUgraphExec> graphs = new HashMap<>();
 
     ForwardPass(ModelConfig c, DeviceWeights w, DeviceKvCache kv, Workspace ws, CudaKernels k, PrefillGemm gemm,
-                SkinnyGemm skinny, PrefillAttention flash, CUstream stream, float ropeScale, boolean batchInvariant) {
+                SkinnyGemm skinny, PrefillAttention flash, CUstream stream, float ropeScale, boolean batchInvariant,
+                DecodeKernels kernels) {
         this.c = c;
         this.w = w;
         this.kv = kv;
@@ -66,6 +69,7 @@ final class ForwardPass implements AutoCloseable {
         this.stream = stream;
         this.ropeScale = ropeScale;
         this.batchInvariant = batchInvariant;
+        this.kernels = kernels;
     }
 
     /** Whether the tensor-core kernels can take this model's shapes (K % 64, N % 8). */
@@ -150,17 +154,28 @@ final class ForwardPass implements AutoCloseable {
         DeviceWeights.Layer L = w.layers.get(l);
         DeviceBuffer kc = kv.k.get(l);
         DeviceBuffer vc = kv.v.get(l);
-        k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
-        k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows,
-                new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
-                        ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged()),
-                lab == null ? null : lab.maskRow(l));
+        boolean fold = kernels.foldsNorm(rows);
+        GemvArgs qkvArgs = new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
+                ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged());
+        CUdeviceptr biasOff = lab == null ? null : lab.maskRow(l);
+        if (fold) {
+            k.gemvNormed(GemvMode.QKV, L.qkv().ptr(), ws.x.ptr(), L.inputNorm().ptr(), null, eps, c.qkvDim(), h, rows, qkvArgs,
+                    biasOff);
+        } else {
+            k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
+            k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows, qkvArgs, biasOff);
+        }
         if (lab != null) lab.afterQkv(l, ws.q.ptr(), kc);
         splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, rows, gridSplits);
         k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
-        k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
-        k.gemv(GemvMode.SWIGLU, L.gateUp().ptr(), ws.xn.ptr(), 2 * c.intermediateSize(), h, rows,
-                GemvArgs.swiglu(ws.act.ptr()));
+        if (fold) {
+            k.gemvNormed(GemvMode.SWIGLU, L.gateUp().ptr(), ws.x.ptr(), L.postNorm().ptr(), null, eps, 2 * c.intermediateSize(),
+                    h, rows, GemvArgs.swiglu(ws.act.ptr()));
+        } else {
+            k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
+            k.gemv(GemvMode.SWIGLU, L.gateUp().ptr(), ws.xn.ptr(), 2 * c.intermediateSize(), h, rows,
+                    GemvArgs.swiglu(ws.act.ptr()));
+        }
         k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(ws.x.ptr()));
     }
 
@@ -213,8 +228,15 @@ final class ForwardPass implements AutoCloseable {
             throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
         }
         int hd = c.headDim();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        if (kernels.fusedAttention()) {
+            k.attentionFused(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(),
+                    ws.attnCounters.ptr(), out, outBf16, rows, c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(),
+                    gridSplits, ws.splits, scale, kernels.groupBuckets());
+            return;
+        }
         k.attentionPartial(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(), rows,
-                c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, (float) (1.0 / Math.sqrt(hd)));
+                c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale, kernels.groupBuckets());
         k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, outBf16, rows, c.numAttentionHeads(), hd,
                 ws.splits);
     }
@@ -230,6 +252,9 @@ final class ForwardPass implements AutoCloseable {
             k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), null, ws.xnb.ptr(), rowIndex, count, h, eps);
             if (route == ProjectionRoute.SKINNY) skinny.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
             else gemm.linearF32(ws.xnb.ptr(), w.lmHead.ptr(), count, c.vocabSize(), h, ws.logits.ptr());
+        } else if (kernels.foldsNorm(count)) {
+            k.gemvNormed(GemvMode.PLAIN, w.lmHead.ptr(), ws.x.ptr(), w.finalNorm.ptr(), rowIndex, eps, c.vocabSize(), h, count,
+                    GemvArgs.out(ws.logits.ptr()));
         } else {
             k.rmsnorm(ws.x.ptr(), w.finalNorm.ptr(), ws.xn.ptr(), null, rowIndex, count, h, eps);
             k.gemv(GemvMode.PLAIN, w.lmHead.ptr(), ws.xn.ptr(), c.vocabSize(), h, count, GemvArgs.out(ws.logits.ptr()));

@@ -45,6 +45,7 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer act;       // f32 [R][intermediate]
     final DeviceBuffer partO;     // f32 [R][heads][splits][headDim]
     final DeviceBuffer partMl;    // f32 [R][heads][splits][2]
+    final DeviceBuffer attnCounters; // int [R][kvHeads] split counts of the fused attention, 0 between launches
     final DeviceBuffer logits;    // f32 [R][vocab]
     final DeviceBuffer topIds;    // int [R][MAX_TOPK]
     final DeviceBuffer topLogprobs; // f32 [R][MAX_TOPK]
@@ -87,6 +88,7 @@ final class Workspace implements AutoCloseable {
                 + 2L * c.intermediateSize());
         return gemmRows + skinny + R * (4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
                 + 4L * c.numAttentionHeads() * splits * c.headDim() + 8L * c.numAttentionHeads() * splits
+                + 4L * c.numKeyValueHeads()
                 + 4L * c.vocabSize() + 8L * CudaKernels.MAX_TOPK + 4 + 12L * CudaKernels.ARGMAX_CHUNKS
                 + 4L * c.vocabSize() + 24 + 12L * Math.min(c.vocabSize(), maxTokens) + 8L * CudaKernels.MAX_CANDIDATES)
                 + 4L * c.headDim() / 2;
@@ -123,6 +125,8 @@ final class Workspace implements AutoCloseable {
             act = alloc("mlp act", 4L * R * c.intermediateSize());
             partO = alloc("attention partial o", 4L * R * c.numAttentionHeads() * splits * c.headDim());
             partMl = alloc("attention partial m/l", 8L * R * c.numAttentionHeads() * splits);
+            attnCounters = alloc("attention split counters", 4L * R * c.numKeyValueHeads());
+            attnCounters.zero();
             logits = alloc("logits", 4L * R * c.vocabSize());
             topIds = alloc("top ids", 4L * R * CudaKernels.MAX_TOPK);
             topLogprobs = alloc("top logprobs", 4L * R * CudaKernels.MAX_TOPK);

@@ -209,6 +209,68 @@ class CudaEngineReferenceTest {
     }
 
     /**
+     * Each decode kernel switch alone and all together, against the CPU engine and against the
+     * original kernels: prompts of 5, 70 and 190 tokens (one to four attention splits, then more as
+     * they grow), decode steps of all three sequences and then of the first alone (the batch-1 GEMV
+     * route where the norm is folded).
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @org.junit.jupiter.params.provider.CsvSource({
+            "tiny-untied-hd64-g2, true, false, false", "tiny-untied-hd64-g2, false, true, false",
+            "tiny-untied-hd64-g2, false, false, true", "tiny-untied-hd64-g2, true, true, true",
+            "tiny-tied-hd128-g3, true, false, false", "tiny-tied-hd128-g3, false, true, false",
+            "tiny-tied-hd128-g3, false, false, true", "tiny-tied-hd128-g3, true, true, true"})
+    void everyDecodeKernelChoiceMatchesTheCpuEngineAndTheOriginalKernels(String name, boolean buckets, boolean fused,
+                                                                         boolean foldedNorm) {
+        GpuTestSupport.assumeGpu();
+        ReferenceData ref = ReferenceData.load(name);
+        ModelConfig c = config(ref);
+        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm);
+        CudaEngine.Options base = new CudaEngine.Options(0, true);
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir());
+             CudaEngine gpu = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE,
+                     base.withKernels(choice));
+             CudaEngine original = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE,
+                     base.withKernels(DecodeKernels.original()));
+             CpuEngine cpu = CpuEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()))) {
+            int[] lengths = {5, 70, 190};
+            int[] gs = new int[3];
+            int[] os = new int[3];
+            int[] cs = new int[3];
+            for (int i = 0; i < 3; i++) {
+                gs[i] = gpu.openSequence();
+                os[i] = original.openSequence();
+                cs[i] = cpu.openSequence();
+                int[] prompt = new int[lengths[i]];
+                for (int j = 0; j < prompt.length; j++) prompt[j] = (17 * j + 5 * i + 3) % c.vocabSize();
+                gpu.prefillLogits(gs[i], prompt, false);
+                original.prefillLogits(os[i], prompt, false);
+                cpu.prefillLogits(cs[i], prompt, false);
+            }
+            double worstCpu = 0;
+            double worstOriginal = 0;
+            for (int t = 0; t < 24; t++) {
+                int n = t < 12 ? 3 : 1;
+                int[] tokens = new int[n];
+                for (int i = 0; i < n; i++) tokens[i] = (7 * t + 11 * i + 1) % c.vocabSize();
+                float[][] g = gpu.decodeLogits(Arrays.copyOf(gs, n), tokens);
+                float[][] o = original.decodeLogits(Arrays.copyOf(os, n), tokens);
+                float[][] w = cpu.decodeLogits(Arrays.copyOf(cs, n), tokens);
+                for (int i = 0; i < n; i++) {
+                    worstCpu = Math.max(worstCpu, ReferenceData.relativeL2(g[i], w[i]));
+                    worstOriginal = Math.max(worstOriginal, ReferenceData.relativeL2(g[i], o[i]));
+                    assertTrue(Sampler.argmax(g[i]) == Sampler.argmax(w[i]) || withinNearTie(w[i], Sampler.argmax(g[i])),
+                            "argmax step " + t + " seq " + i + " is no near-tie of the CPU engine's");
+                }
+            }
+            System.out.printf("[tiny] %s %s: worst relL2 %.3e vs CPU engine, %.3e vs original kernels%n", name, choice, worstCpu,
+                    worstOriginal);
+            assertTrue(worstCpu < 2e-2, "worst relL2 vs the CPU engine " + worstCpu);
+            assertTrue(worstOriginal < 5e-3, "worst relL2 vs the original kernels " + worstOriginal);
+        }
+    }
+
+    /**
      * skinny: 17-row decode batches and the 20..52-row prefills go through SkinnyGemm (else the
      * prefill GEMM); batch invariance off, so the row count picks the route.
      */

@@ -1,0 +1,39 @@
+package qwenchat.engine.cuda;
+
+/**
+ * Which kernel variants the decode path launches. Each switch keeps the previous kernels reachable,
+ * so a variant that misbehaves on some device can be turned off alone.
+ *
+ * @param groupBuckets decode attention with register arrays sized for the model's query-head group
+ *     (buckets of 4, 8 and 16 heads; attention_decode.cu) instead of the 16-wide kernel
+ * @param fusedAttention decode attention in one launch: the last split block of a (row, KV head)
+ *     combines the row's splits ({@code attn_fused_*}) instead of a separate {@code attn_combine}
+ * @param foldedNorm on the GEMV route (up to {@link #FOLDED_NORM_MAX_ROWS} rows), the QKV, gate/up
+ *     and lm_head GEMVs apply the preceding RMSNorm to the residual stream themselves instead of
+ *     after a separate {@code rmsnorm_rows} launch (gemv.cu, the {@code *_norm} kernels)
+ */
+public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm) {
+    /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
+    public static final int FOLDED_NORM_MAX_ROWS = 8;
+
+    /** Whether {@link #defaults()} uses the group-bucketed attention kernels. */
+    public static final boolean GROUP_BUCKETS_DEFAULT = true;
+    /** Whether {@link #defaults()} fuses the attention combine into the split kernel. */
+    public static final boolean FUSED_ATTENTION_DEFAULT = true;
+    /** Whether {@link #defaults()} folds RMSNorm into the batch-1..8 GEMVs. */
+    public static final boolean FOLDED_NORM_DEFAULT = true;
+
+    public static DecodeKernels defaults() {
+        return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT);
+    }
+
+    /** The kernels before these switches existed: 16-wide attention, a separate combine and norm. */
+    public static DecodeKernels original() {
+        return new DecodeKernels(false, false, false);
+    }
+
+    /** Whether a GEMV pass of {@code rows} rows folds the norm into its projections. */
+    boolean foldsNorm(int rows) {
+        return foldedNorm && rows <= FOLDED_NORM_MAX_ROWS;
+    }
+}

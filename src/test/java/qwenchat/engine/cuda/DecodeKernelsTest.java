@@ -1,0 +1,53 @@
+package qwenchat.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+/** Which kernel variants the decode switches select, without a GPU. */
+class DecodeKernelsTest {
+
+    @Test
+    void attentionGroupsTakeTheNarrowestCompiledBucketThatHoldsThem() {
+        assertEquals(4, CudaKernels.groupBucket(1));
+        assertEquals(4, CudaKernels.groupBucket(4));
+        // Qwen2.5's groups: 0.5B 7 (14/2), 1.5B 6, 3B 8, 7B 7, 14B 5, 32B 5, 72B 8.
+        for (int g = 5; g <= 8; g++) assertEquals(8, CudaKernels.groupBucket(g), "group " + g);
+        assertEquals(16, CudaKernels.groupBucket(9));
+        assertEquals(16, CudaKernels.groupBucket(CudaKernels.ATTN_MAX_GROUP));
+    }
+
+    @Test
+    void attentionGroupsOutsideTheKernelsRangeAreRejectedByName() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CudaKernels.groupBucket(CudaKernels.ATTN_MAX_GROUP + 1));
+        assertTrue(e.getMessage().contains("attention group"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> CudaKernels.groupBucket(0));
+    }
+
+    @Test
+    void theNormIsFoldedOnlyIntoPassesTheNormKernelsHaveTilesFor() {
+        DecodeKernels on = new DecodeKernels(true, true, true);
+        assertTrue(on.foldsNorm(1));
+        assertTrue(on.foldsNorm(DecodeKernels.FOLDED_NORM_MAX_ROWS));
+        assertFalse(on.foldsNorm(DecodeKernels.FOLDED_NORM_MAX_ROWS + 1));
+        assertFalse(DecodeKernels.original().foldsNorm(1));
+    }
+
+    @Test
+    void defaultsFollowTheDocumentedSwitchDefaults() {
+        DecodeKernels d = DecodeKernels.defaults();
+        assertEquals(DecodeKernels.GROUP_BUCKETS_DEFAULT, d.groupBuckets());
+        assertEquals(DecodeKernels.FUSED_ATTENTION_DEFAULT, d.fusedAttention());
+        assertEquals(DecodeKernels.FOLDED_NORM_DEFAULT, d.foldedNorm());
+        assertEquals(d, CudaEngine.Options.defaults().kernels());
+    }
+
+    @Test
+    void engineOptionsNeedAKernelChoice() {
+        assertThrows(IllegalArgumentException.class, () -> new CudaEngine.Options(0, true, true, true, true, false, null));
+    }
+}
