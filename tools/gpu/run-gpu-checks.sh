@@ -272,6 +272,11 @@ PY
     for c in 1 16 64 256; do
       lt "http_c$c" --clients "$c" --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok" --cut-at-deadline
     done
+    # The same clients greedy: bench decodes greedily, so these are the served rows to hold against it.
+    for c in 16 64; do
+      lt "http_c${c}_greedy" --clients "$c" --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok" \
+        --cut-at-deadline --temperature 0
+    done
     lt ws_c64 --websocket --clients 64 --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$wsmtok"
     long_prompt long_prompt_mbt2048
     lt next_turn --scenario next-turn --prompt-tokens "$histtok" --max-tokens 32
@@ -293,17 +298,17 @@ import glob, json, os, sys
 out = sys.argv[1]
 def f(v, d=1):
     return "-" if v is None else f"{v:.{d}f}"
-print("| run | clients | requests ok / failed | prompt tok | completion tok/s | steady decode tok/s "
+print("| run | clients | temperature | requests ok / failed | prompt tok | completion tok/s | steady decode tok/s "
       "| TTFT p50 / p99 ms | ITL p50 / p99 ms | TPOT p50 ms | errors |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for name in ["http_c1", "http_c16", "http_c64", "http_c256", "ws_c64"]:
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+for name in ["http_c1", "http_c16", "http_c64", "http_c256", "http_c16_greedy", "http_c64_greedy", "ws_c64"]:
     p = os.path.join(out, f"server_{name}.json")
     if not os.path.exists(p):
-        print(f"| {name} | - | no result | | | | | | | |")
+        print(f"| {name} | - | - | no result | | | | | | | |")
         continue
     r = json.load(open(p))
     t, i = r["ttftMs"], r["itlMs"]
-    print(f"| {r['mode']} | {r['clients']} | {r['ok']} / {r['failed']} | {f(r['promptTokensMean'], 0)} "
+    print(f"| {r['mode']} | {r['clients']} | {r.get('temperature', '-')} | {r['ok']} / {r['failed']} | {f(r['promptTokensMean'], 0)} "
           f"| {f(r['completionTokensPerSecond'])} | {f(r.get('steadyDecodeTokensPerSecond'))} "
           f"| {f(t['p50'])} / {f(t['p99'])} | {f(i['p50'])} / {f(i['p99'])} "
           f"| {f(r['tpotMs']['p50'])} | {r['failures'] or '-'} |")
