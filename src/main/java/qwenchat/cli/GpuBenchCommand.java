@@ -28,7 +28,7 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code bench --model DIR [--out FILE]}: the CUDA engine's numbers on a checkpoint: the card's read
  * bandwidth and the batch-1 floor it implies, decode tokens/s at batch 1 (128- and 8K-token
  * contexts), time to first token (1K and 8K prompts), aggregate decode tokens/s at 16/32/64
- * sequences (128-token prompts) and at 128/256 sequences (1K-token prompts), load time, and what
+ * sequences (128-token prompts) and at 64/128/256 sequences (1K-token prompts), load time, and what
  * batch invariance costs: decode tok/s at 1/32/64/128/256 sequences of 1K context with
  * {@code qwen.batch-invariant} on and off, and their ratio. Every timing goes through {@code step()},
  * so it includes sampling and the host round trip.
@@ -223,11 +223,12 @@ public final class GpuBenchCommand implements CliCommand {
     }
 
     /**
-     * Aggregate decode tok/s at 128 and 256 sequences with 1K-token prompts, as decode_b{N}_ctx1k_tok_s.
+     * Aggregate decode tok/s at 64, 128 and 256 sequences with 1K-token prompts, as decode_b{N}_ctx1k_tok_s.
      * The engine cuts such a step into passes of its workspace's decode rows (256 on cards of 40 GiB or more).
      */
     private static void wideBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
-        for (int batch : new int[] {128, 256}) {
+        // 64 at 1K as well: the served load test's contexts, to hold the served 64-client rows against.
+        for (int batch : new int[] {64, 128, 256}) {
             int[] toks = new int[batch];
             int[] seqs = openPrefilled(e, c, rnd, batch, 1024, toks);
             double tps = timedDecode(e, seqs, toks);

@@ -220,13 +220,7 @@ final class LoadScenarios {
      * {@code stop} ends it early (the server sees the client go and cancels the generation).
      */
     Reply chat(List<ChatMessage> messages, int maxTokens, TokenClock tokens, BooleanSupplier stop) throws Exception {
-        ObjectNode body = TokenizerArgs.JSON.createObjectNode();
-        body.put("model", "qwen");
-        body.put("stream", true);
-        body.putObject("stream_options").put("include_usage", true);
-        body.put("max_tokens", maxTokens);
-        body.put("temperature", temperature);
-        body.put("logprobs", true);
+        ObjectNode body = StreamedChatBody.of(maxTokens, temperature);
         ArrayNode list = body.putArray("messages");
         for (ChatMessage m : messages) list.addObject().put("role", m.role()).put("content", m.content());
         HttpRequest.Builder req = HttpRequest.newBuilder(endpoint).timeout(Duration.ofMinutes(10))

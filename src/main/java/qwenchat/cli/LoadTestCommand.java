@@ -214,14 +214,7 @@ public final class LoadTestCommand implements CliCommand {
 
         @Override
         public Sample once(String prompt) {
-            ObjectNode body = TokenizerArgs.JSON.createObjectNode();
-            body.put("model", "qwen");
-            body.put("stream", true);
-            body.putObject("stream_options").put("include_usage", true);
-            body.put("max_tokens", maxTokens);
-            body.put("temperature", temperature);
-            // Every token then comes as a chunk of its own, even one whose text is held back: timed and counted.
-            body.put("logprobs", true);
+            ObjectNode body = StreamedChatBody.of(maxTokens, temperature);
             body.putArray("messages").addObject().put("role", "user").put("content", prompt);
             HttpRequest.Builder req = HttpRequest.newBuilder(endpoint).timeout(Duration.ofMinutes(10))
                     .header("Content-Type", "application/json")

@@ -161,7 +161,7 @@ public final class CpuEngine implements InferenceEngine {
         SequenceState[] states = distinctStates(seqIds);
         for (StepRequest r : requests) {
             checkVocabulary(r.tokens());
-            checkLab(r.lab());
+            if (r.lab() != null) r.lab().requireLayers(config.numHiddenLayers());
         }
         // Every block the step needs is taken before any compute, so a step that cannot run changes nothing.
         blocks.appendAll(seqIds, requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
@@ -184,7 +184,7 @@ public final class CpuEngine implements InferenceEngine {
             if (r.prefill()) {
                 Qwen2Forward.Probe probe = r.probed()
                         ? new Qwen2Forward.Probe(config.numHiddenLayers(), config.numAttentionHeads()) : null;
-                float[][] last = prefill(states[i], r.tokens(), r.sample() ? Rows.LAST : Rows.NONE, mask(r), probe);
+                float[][] last = prefill(states[i], r.tokens(), r.sample() ? Rows.LAST : Rows.NONE, LabPass.droppedBiases(r), probe);
                 logits[i] = r.sample() ? last[0] : null;
                 if (probe != null) r.lab().probe().accept(probe.result());
                 states[i].addToHistory(r.tokens(), r.generatedTail());
@@ -199,7 +199,7 @@ public final class CpuEngine implements InferenceEngine {
             for (int j = 0; j < ds.length; j++) {
                 ds[j] = states[decodes.get(j)];
                 dt[j] = requests.get(decodes.get(j)).tokens()[0];
-                BiasMask m = mask(requests.get(decodes.get(j)));
+                BiasMask m = LabPass.droppedBiases(requests.get(decodes.get(j)));
                 if (m != null) {
                     if (masks == null) masks = new BiasMask[ds.length];
                     masks[j] = m;
@@ -225,17 +225,6 @@ public final class CpuEngine implements InferenceEngine {
 
     /** Which positions of a prefill need logits. */
     private enum Rows { ALL, LAST, NONE }
-
-    private static BiasMask mask(StepRequest r) {
-        return r.lab() == null || r.lab().ablated().isEmpty() ? null : r.lab().ablated();
-    }
-
-    private void checkLab(LabPass lab) {
-        if (lab != null && lab.ablated().layers() != config.numHiddenLayers()) {
-            throw new IllegalArgumentException("the bias mask covers " + lab.ablated().layers() + " layers but the model has "
-                    + config.numHiddenLayers());
-        }
-    }
 
     private float[][] prefill(SequenceState s, int[] tokens, Rows wanted) {
         return prefill(s, tokens, wanted, null, null);

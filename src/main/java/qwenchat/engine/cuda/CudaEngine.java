@@ -558,18 +558,6 @@ public final class CudaEngine implements InferenceEngine {
         return lab;
     }
 
-    /** The request's bias mask when it drops something, else null. */
-    private static BiasMask mask(StepRequest r) {
-        return r.lab() == null || r.lab().ablated().isEmpty() ? null : r.lab().ablated();
-    }
-
-    private void checkLab(LabPass lab) {
-        if (lab != null && lab.ablated().layers() != config.numHiddenLayers()) {
-            throw new IllegalArgumentException("the bias mask covers " + lab.ablated().layers() + " layers but the model has "
-                    + config.numHiddenLayers());
-        }
-    }
-
     // ---- step: sampling on the GPU ----
 
     @Override
@@ -580,7 +568,7 @@ public final class CudaEngine implements InferenceEngine {
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
             checkTokens(r.tokens());
-            checkLab(r.lab());
+            if (r.lab() != null) r.lab().requireLayers(config.numHiddenLayers());
             seqs.requireOpen(r.sequence());
             all[i] = r.sequence();
             counts[i] = r.tokens().length;
@@ -592,7 +580,7 @@ public final class CudaEngine implements InferenceEngine {
         for (int j = 0; j < dseqs.length; j++) {
             dseqs[j] = requests.get(decodes.get(j)).sequence();
             dtoks[j] = requests.get(decodes.get(j)).tokens()[0];
-            dmasks[j] = mask(requests.get(decodes.get(j)));
+            dmasks[j] = LabPass.droppedBiases(requests.get(decodes.get(j)));
         }
         checkDecode(dseqs, dtoks);
         // With the token ids, so the blocks this step fills can be found again by prefix caching.
@@ -607,7 +595,7 @@ public final class CudaEngine implements InferenceEngine {
                 for (int i = 0; i < requests.size(); i++) {
                     StepRequest r = requests.get(i);
                     if (!r.prefill()) continue;
-                    prefillChunks(r.sequence(), r.tokens(), false, null, mask(r), r.probed());
+                    prefillChunks(r.sequence(), r.tokens(), false, null, LabPass.droppedBiases(r), r.probed());
                     if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
                     // A chunk that is not its prompt's last picks nothing: no logits read, no sampling pass.
                     out[i] = r.sample() ? sampling.pick(List.of(r))[0] : SampledToken.none(r.sequence());
