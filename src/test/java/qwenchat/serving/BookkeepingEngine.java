@@ -12,26 +12,48 @@ import qwenchat.engine.kv.KvBlockManager;
 import qwenchat.model.ModelConfig;
 
 /**
- * An engine with the real KV bookkeeping (blocks, prefix cache) and no model: for planning tests.
- * Every picked token is 7; it records what each step received.
+ * An engine with the real KV bookkeeping (blocks, prefix cache) and no model: for planning tests
+ * (every picked token is 7, and it records what each step received) and, through a subclass that
+ * picks other ids and records nothing, for timing the serving loop alone.
  */
-final class BookkeepingEngine implements InferenceEngine {
+class BookkeepingEngine implements InferenceEngine {
 
     final KvBlockManager blocks;
     final List<List<StepRequest>> steps = new ArrayList<>();
+    private final boolean record;
 
     BookkeepingEngine(KvCacheCapacity capacity) {
+        this(capacity, true);
+    }
+
+    BookkeepingEngine(KvCacheCapacity capacity, boolean record) {
         this.blocks = new KvBlockManager(capacity);
+        this.record = record;
+    }
+
+    /** The id picked for a row that samples. */
+    int pick(StepRequest r) {
+        return 7;
     }
 
     @Override
     public List<SampledToken> step(List<StepRequest> requests) {
-        blocks.appendAll(requests.stream().mapToInt(StepRequest::sequence).toArray(),
-                requests.stream().map(StepRequest::tokens).toArray(int[][]::new));
-        steps.add(List.copyOf(requests));
-        return requests.stream().map(r -> r.sample()
-                ? new SampledToken(r.sequence(), 7, 0, new int[0], new float[0])
-                : SampledToken.none(r.sequence())).toList();
+        int n = requests.size();
+        int[] seqs = new int[n];
+        int[][] tokens = new int[n][];
+        for (int i = 0; i < n; i++) {
+            seqs[i] = requests.get(i).sequence();
+            tokens[i] = requests.get(i).tokens();
+        }
+        blocks.appendAll(seqs, tokens);
+        if (record) steps.add(List.copyOf(requests));
+        SampledToken[] out = new SampledToken[n];
+        for (int i = 0; i < n; i++) {
+            StepRequest r = requests.get(i);
+            out[i] = r.sample() ? new SampledToken(r.sequence(), pick(r), 0, new int[0], new float[0])
+                    : SampledToken.none(r.sequence());
+        }
+        return List.of(out);
     }
 
     @Override

@@ -10,10 +10,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import qwenchat.engine.EngineInfo;
 import qwenchat.engine.InferenceEngine;
-import qwenchat.engine.KvBlockUsage;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.StepRequest;
-import qwenchat.engine.kv.KvBlockManager;
 import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.generation.FinishReason;
@@ -136,42 +134,38 @@ public final class HostOverheadHarness {
 
     /**
      * The KV books of a real engine (blocks, prefix cache) and no model: {@code step} returns the next
-     * id of a fixed text for every row that samples, so the tokenizer decodes real words.
+     * id of a fixed text for every row that samples, so the tokenizer decodes real words. Records no
+     * steps, so the loop is timed without the recording's allocation.
      */
-    private static final class ZeroCostEngine implements InferenceEngine {
+    private static final class ZeroCostEngine extends BookkeepingEngine {
         private final InferenceEngine real;
-        private final KvBlockManager blocks;
         private final KvCacheCapacity capacity;
         final AtomicLong stepNanos = new AtomicLong();
         volatile int[] text = {100};
         private int next;
 
         ZeroCostEngine(InferenceEngine real, int streams) {
+            this(real, new KvCacheCapacity(streams, 4096, 16, streams * 4096 / 16));
+        }
+
+        private ZeroCostEngine(InferenceEngine real, KvCacheCapacity capacity) {
+            super(capacity, false);
             this.real = real;
-            this.capacity = new KvCacheCapacity(streams, 4096, 16, streams * 4096 / 16);
-            this.blocks = new KvBlockManager(capacity);
+            this.capacity = capacity;
+        }
+
+        @Override
+        int pick(StepRequest r) {
+            int[] t = text;
+            return t[next++ % t.length];
         }
 
         @Override
         public List<SampledToken> step(List<StepRequest> requests) {
             long t0 = System.nanoTime();
-            int n = requests.size();
-            int[] seqs = new int[n];
-            int[][] tokens = new int[n][];
-            for (int i = 0; i < n; i++) {
-                seqs[i] = requests.get(i).sequence();
-                tokens[i] = requests.get(i).tokens();
-            }
-            blocks.appendAll(seqs, tokens);
-            SampledToken[] out = new SampledToken[n];
-            int[] t = text;
-            for (int i = 0; i < n; i++) {
-                StepRequest r = requests.get(i);
-                out[i] = r.sample() ? new SampledToken(r.sequence(), t[next++ % t.length], -0.1f, new int[0], new float[0])
-                        : SampledToken.none(r.sequence());
-            }
+            List<SampledToken> out = super.step(requests);
             stepNanos.addAndGet(System.nanoTime() - t0);
-            return List.of(out);
+            return out;
         }
 
         @Override
@@ -190,41 +184,6 @@ public final class HostOverheadHarness {
         }
 
         @Override
-        public KvBlockUsage kvUsage() {
-            return blocks.usage();
-        }
-
-        @Override
-        public int openSequence() {
-            return blocks.openSequence();
-        }
-
-        @Override
-        public void freeSequence(int sequence) {
-            blocks.freeSequence(sequence);
-        }
-
-        @Override
-        public int cachedPrefixLength(int[] tokens) {
-            return blocks.cachedPrefixLength(tokens);
-        }
-
-        @Override
-        public int reuseCachedPrefix(int sequence, int[] tokens, int promptLength) {
-            return blocks.reuseCachedPrefix(sequence, tokens);
-        }
-
-        @Override
-        public int sequenceLength(int sequence) {
-            return blocks.sequenceLength(sequence);
-        }
-
-        @Override
-        public int openSequenceCount() {
-            return blocks.openSequenceCount();
-        }
-
-        @Override
         public float[][] prefillLogits(int sequence, int[] tokens, boolean allPositions) {
             // The loader's self-check: the demo model answers it on a sequence of its own.
             int own = real.openSequence();
@@ -233,11 +192,6 @@ public final class HostOverheadHarness {
             } finally {
                 real.freeSequence(own);
             }
-        }
-
-        @Override
-        public float[][] decodeLogits(int[] sequences, int[] tokens) {
-            throw new UnsupportedOperationException();
         }
 
         @Override
