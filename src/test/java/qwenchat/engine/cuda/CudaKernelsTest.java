@@ -303,30 +303,7 @@ class CudaKernelsTest {
         float[] got = both[0];
         // The bf16 output is the f32 one rounded to nearest even, element for element (o_proj's operand).
         assertArrayEquals(roundBf16(got.clone()), both[1], "bf16 attention output");
-        double[] want = new double[rows * qDim];
-        int group = HEADS / KV_HEADS;
-        for (int b = 0; b < rows; b++) {
-            int len = pos[b] + 1;
-            for (int h = 0; h < HEADS; h++) {
-                int kvh = h / group;
-                double[] s = new double[len];
-                double m = Double.NEGATIVE_INFINITY;
-                for (int t = 0; t < len; t++) {
-                    long base = kv.offset(slots[b], kvh, t);
-                    double d = 0;
-                    for (int i = 0; i < HD; i++) d += (double) q[b * qDim + h * HD + i] * kc[(int) (base + i)];
-                    s[t] = d * scale;
-                    m = Math.max(m, s[t]);
-                }
-                double sum = 0;
-                for (int t = 0; t < len; t++) sum += s[t] = Math.exp(s[t] - m);
-                for (int i = 0; i < HD; i++) {
-                    double o = 0;
-                    for (int t = 0; t < len; t++) o += s[t] * vc[(int) (kv.offset(slots[b], kvh, t) + i)];
-                    want[b * qDim + h * HD + i] = o / sum;
-                }
-            }
-        }
+        double[] want = kv.attention(q, kc, vc, slots, pos, HEADS, scale);
         assertEquals(0, nanCount(got), "unwritten attention outputs");
         double rel = relativeL2(got, want);
         report("attention paged blocks of " + blockSize + ", lens 1..8192", rel);

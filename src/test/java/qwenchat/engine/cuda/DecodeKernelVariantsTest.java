@@ -115,34 +115,8 @@ class DecodeKernelVariantsTest {
     }
 
     static double[] softmaxAttention(int heads, int kvHeads, int hd, float[] q, float[] kc, float[] vc, PagedLayout kv) {
-        int rows = SLOTS.length;
-        int qDim = heads * hd;
-        int group = heads / kvHeads;
-        double scale = 1 / Math.sqrt(hd);
-        double[] want = new double[rows * qDim];
-        for (int b = 0; b < rows; b++) {
-            int len = POS[b] + 1;
-            for (int h = 0; h < heads; h++) {
-                int kvh = h / group;
-                double[] s = new double[len];
-                double m = Double.NEGATIVE_INFINITY;
-                for (int t = 0; t < len; t++) {
-                    long base = kv.offset(SLOTS[b], kvh, t);
-                    double d = 0;
-                    for (int i = 0; i < hd; i++) d += (double) q[b * qDim + h * hd + i] * kc[(int) (base + i)];
-                    s[t] = d * scale;
-                    m = Math.max(m, s[t]);
-                }
-                double sum = 0;
-                for (int t = 0; t < len; t++) sum += s[t] = Math.exp(s[t] - m);
-                for (int i = 0; i < hd; i++) {
-                    double o = 0;
-                    for (int t = 0; t < len; t++) o += s[t] * vc[(int) (kv.offset(SLOTS[b], kvh, t) + i)];
-                    want[b * qDim + h * hd + i] = o / sum;
-                }
-            }
-        }
-        return want;
+        if (kv.kvHeads != kvHeads || kv.headDim != hd) throw new IllegalArgumentException("layout for another shape");
+        return kv.attention(q, kc, vc, SLOTS, POS, heads, 1 / Math.sqrt(hd));
     }
 
     @ParameterizedTest(name = "group {0}, head_dim {1}, {2}")

@@ -67,4 +67,41 @@ final class PagedLayout {
         for (int s = 0; s < blocks.length; s++) System.arraycopy(blocks[s], 0, t, s * maxBlocksPerSeq, blocks[s].length);
         return t;
     }
+
+    /**
+     * The reference the decode attention kernels are held to, in double: row b's query (q f32
+     * [rows][heads*headDim], RoPE applied) attends to positions 0..pos[b] of sequence slots[b] in
+     * the pools kc/vc laid out by this layout, softmax(q.k * scale) v, GQA with heads/kvHeads query
+     * heads per KV head. Returns [rows][heads*headDim].
+     */
+    double[] attention(float[] q, float[] kc, float[] vc, int[] slots, int[] pos, int heads, double scale) {
+        int rows = slots.length;
+        int hd = headDim;
+        int qDim = heads * hd;
+        int group = heads / kvHeads;
+        double[] want = new double[rows * qDim];
+        for (int b = 0; b < rows; b++) {
+            int len = pos[b] + 1;
+            for (int h = 0; h < heads; h++) {
+                int kvh = h / group;
+                double[] s = new double[len];
+                double m = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < len; t++) {
+                    long base = offset(slots[b], kvh, t);
+                    double d = 0;
+                    for (int i = 0; i < hd; i++) d += (double) q[b * qDim + h * hd + i] * kc[(int) (base + i)];
+                    s[t] = d * scale;
+                    m = Math.max(m, s[t]);
+                }
+                double sum = 0;
+                for (int t = 0; t < len; t++) sum += s[t] = Math.exp(s[t] - m);
+                for (int i = 0; i < hd; i++) {
+                    double o = 0;
+                    for (int t = 0; t < len; t++) o += s[t] * vc[(int) (offset(slots[b], kvh, t) + i)];
+                    want[b * qDim + h * hd + i] = o / sum;
+                }
+            }
+        }
+        return want;
+    }
 }
