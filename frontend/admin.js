@@ -1,19 +1,11 @@
-// The admin dashboard: signs in with the admin token (kept in sessionStorage, sent as a bearer
-// header), loads the sample history, then follows /admin/api/events with a one-time ticket.
+// The admin dashboard: signs in with the admin token (admin-access.js, shared with the bias lab),
+// loads the sample history, then follows /admin/api/events with a one-time ticket.
 (function () {
   'use strict';
-  const TOKEN_KEY = 'qwenchat.adminToken';
   const KEEP_SECONDS = 600;
   const $ = id => document.getElementById(id);
 
-  class Unauthorized extends Error {}
-
-  async function api(method, path) {
-    const res = await fetch(path, { method, headers: { Authorization: 'Bearer ' + sessionStorage.getItem(TOKEN_KEY) } });
-    if (res.status === 401) throw new Unauthorized((await res.json().catch(() => ({}))).error?.message || 'unauthorized');
-    if (!res.ok) throw new Error(method + ' ' + path + ': HTTP ' + res.status);
-    return res.json();
-  }
+  const { Unauthorized, api } = AdminAccess;
 
   // ---- formatting ----
   const fmtBytes = b => {
@@ -230,7 +222,7 @@
 
   function failed(e) {
     if (e instanceof Unauthorized) {
-      sessionStorage.removeItem(TOKEN_KEY);
+      AdminAccess.forget();
       showLogin(e.message);
     } else {
       $('stream-state').textContent = 'offline: ' + e.message;
@@ -266,13 +258,6 @@
   window.AdminDashboard = { series, charts };
 
   document.addEventListener('DOMContentLoaded', () => {
-    $('login-form').addEventListener('submit', ev => {
-      ev.preventDefault();
-      sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
-      $('token').value = '';
-      start();
-    });
-    $('logout').addEventListener('click', () => { sessionStorage.removeItem(TOKEN_KEY); showLogin(''); });
-    if (sessionStorage.getItem(TOKEN_KEY)) start(); else showLogin('');
+    AdminAccess.bind(start, showLogin);
   });
 })();

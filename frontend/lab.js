@@ -1,25 +1,12 @@
-// The bias lab: signs in with the admin token (sessionStorage, bearer header, as the dashboard
-// does), runs a prompt with biases live and ablated through /lab/api/runs, and draws the
-// continuations, the per-layer logit-lens KL and the per-head attention heatmaps as SVG.
+// The bias lab: signs in with the admin token (admin-access.js, shared with the dashboard), runs a
+// prompt with biases live and ablated through /lab/api/runs, and draws the continuations, the
+// per-layer logit-lens KL and the per-head attention heatmaps as SVG.
 (function () {
   'use strict';
-  const TOKEN_KEY = 'qwenchat.adminToken';
   const SVG = 'http://www.w3.org/2000/svg';
   const $ = id => document.getElementById(id);
 
-  class Unauthorized extends Error {}
-
-  const auth = () => ({ Authorization: 'Bearer ' + sessionStorage.getItem(TOKEN_KEY) });
-
-  async function api(method, path, body) {
-    const headers = auth();
-    if (body) headers['Content-Type'] = 'application/json';
-    const res = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined });
-    const json = await res.json().catch(() => ({}));
-    if (res.status === 401) throw new Unauthorized(json.error?.message || 'unauthorized');
-    if (!res.ok) throw new Error(json.error?.message || method + ' ' + path + ': HTTP ' + res.status);
-    return json;
-  }
+  const { Unauthorized, api } = AdminAccess;
 
   function el(name, attrs, text) {
     const e = document.createElementNS(SVG, name);
@@ -119,7 +106,7 @@
   async function download(ev) {
     ev.preventDefault();
     const a = ev.currentTarget;
-    const res = await fetch(a.getAttribute('href'), { headers: auth() });
+    const res = await fetch(a.getAttribute('href'), { headers: AdminAccess.headers() });
     if (!res.ok) { showError('export failed: HTTP ' + res.status); return; }
     const url = URL.createObjectURL(await res.blob());
     const tmp = document.createElement('a');
@@ -145,7 +132,7 @@
 
   function failed(e) {
     if (e instanceof Unauthorized) {
-      sessionStorage.removeItem(TOKEN_KEY);
+      AdminAccess.forget();
       showLogin(e.message);
     } else {
       showError(e.message);
@@ -195,16 +182,9 @@
   window.BiasLab = { last: null };
 
   document.addEventListener('DOMContentLoaded', () => {
-    $('login-form').addEventListener('submit', ev => {
-      ev.preventDefault();
-      sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
-      $('token').value = '';
-      start();
-    });
-    $('logout').addEventListener('click', () => { sessionStorage.removeItem(TOKEN_KEY); showLogin(''); });
     $('lab-form').addEventListener('submit', run);
     $('export-json').addEventListener('click', download);
     $('export-csv').addEventListener('click', download);
-    if (sessionStorage.getItem(TOKEN_KEY)) start(); else showLogin('');
+    AdminAccess.bind(start, showLogin);
   });
 })();
