@@ -37,7 +37,6 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer attnb;     // bf16 [chunk][qDim]
     final DeviceBuffer actb;      // bf16 [chunk][intermediate]
     final DeviceBuffer skinnyPart; // f32 [splits][m][n] split-K parts of SkinnyGemm (m <= skinnyRows); null without GEMMs
-    final DeviceBuffer skinnyCounters; // int [batch tiles][weight tiles], zero between launches; null without GEMMs
     final int skinnyRows;         // most rows one SkinnyGemm call takes
     final DeviceBuffer xn;        // f32 [R][hidden], normalised input of a projection
     final DeviceBuffer q;         // f32 [R][qDim]
@@ -80,7 +79,7 @@ final class Workspace implements AutoCloseable {
 
     static long bytes(ModelConfig c, int maxTokens, boolean gemm, int rows) {
         final long R = rows;
-        long skinny = gemm ? 4L * (SkinnyGemm.partialFloats(skinnyRows(rows)) + SkinnyGemm.counterInts(skinnyRows(rows))) : 0;
+        long skinny = gemm ? 4L * SkinnyGemm.partialFloats(skinnyRows(rows)) : 0;
         long splits = CudaKernels.splitsFor(maxTokens);
         long h = c.hiddenSize();
         long ch = chunkRows(c, maxTokens, gemm, rows);
@@ -117,8 +116,6 @@ final class Workspace implements AutoCloseable {
             attnb = alloc("attention out bf16", 2L * chunk * c.qDim());
             actb = alloc("mlp act bf16", 2L * chunk * c.intermediateSize());
             skinnyPart = gemm ? alloc("skinny split-K parts", 4L * SkinnyGemm.partialFloats(skinnyRows)) : null;
-            skinnyCounters = gemm ? alloc("skinny split-K tile counters", 4L * SkinnyGemm.counterInts(skinnyRows)) : null;
-            if (skinnyCounters != null) skinnyCounters.zero();
             xn = alloc("xn (normed)", 4L * R * h);
             q = alloc("q", 4L * R * c.qDim());
             attn = alloc("attention out", 4L * R * c.qDim());
