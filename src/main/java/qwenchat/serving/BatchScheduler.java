@@ -393,14 +393,19 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
      * its own constraint, and the grammars they share are thread-safe.
      */
     private void mask(List<StepPlan.Work> work, List<StepRequest> requests) {
-        int[] rows = java.util.stream.IntStream.range(0, work.size())
-                .filter(i -> constrained(work.get(i), requests.get(i))).toArray();
-        if (rows.length == 1) requests.set(rows[0], masked(work.get(rows[0]), requests.get(rows[0])));
-        if (rows.length < 2) return;
-        StepRequest[] out = new StepRequest[rows.length];
-        java.util.stream.IntStream.range(0, rows.length).parallel()
+        int count = 0;
+        for (int i = 0; i < work.size(); i++) if (constrained(work.get(i), requests.get(i))) count++;
+        if (count == 0) return; // every step of an unconstrained load: no allocation
+        int[] rows = new int[count];
+        for (int i = 0, j = 0; i < work.size(); i++) if (constrained(work.get(i), requests.get(i))) rows[j++] = i;
+        if (count == 1) {
+            requests.set(rows[0], masked(work.get(rows[0]), requests.get(rows[0])));
+            return;
+        }
+        StepRequest[] out = new StepRequest[count];
+        java.util.stream.IntStream.range(0, count).parallel()
                 .forEach(j -> out[j] = masked(work.get(rows[j]), requests.get(rows[j])));
-        for (int j = 0; j < rows.length; j++) requests.set(rows[j], out[j]);
+        for (int j = 0; j < count; j++) requests.set(rows[j], out[j]);
     }
 
     /** The engine's part of a sequence's planned work, cut from its feed at what its KV holds now. */
