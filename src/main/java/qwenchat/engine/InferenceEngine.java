@@ -74,6 +74,17 @@ public interface InferenceEngine extends AutoCloseable {
         return 0;
     }
 
+    /**
+     * How many earlier tokens a prompt token attends to when its attention costs as much time as its
+     * projections do: a prefill chunk of n tokens after {@code held} ones costs about
+     * {@code n + n * (held + n / 2) / attentionBreakEven()} tokens' worth of projections. The scheduler
+     * sizes chunks by it so a late chunk of a long prompt takes no longer than an early one. 0: this
+     * engine's attention is not worth counting (the chunk costs its tokens).
+     */
+    default int attentionBreakEven() {
+        return 0;
+    }
+
     /** Tokens currently held in the sequence's KV cache. */
     int sequenceLength(int sequence);
 
