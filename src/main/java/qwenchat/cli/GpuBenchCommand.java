@@ -159,7 +159,80 @@ public final class GpuBenchCommand implements CliCommand {
             profileBatch(e, c, rnd, log, 32, otherTag);
         }
         invarianceCost(dir, c, log, r);
+        chunkSteps(dir, c, log, r);
         return r;
+    }
+
+    /** Positions of the long prompt at which {@link #chunkSteps} times a chunk. */
+    static final int[] CHUNK_POSITIONS = {0, 8192, 16384, 31232};
+
+    /**
+     * The steps of a long prompt's prefill among 16 streams decoding at 1K context, as the server's
+     * scheduler plans them at max-batched-tokens 512: at each of {@link #CHUNK_POSITIONS}, a step of
+     * the 16 decodes and a 496-token chunk, with the decodes riding the chunk's pass (mixed) and in a
+     * pass of their own (separate, the other engine setting), then a 512-token chunk alone and the
+     * 16 decodes alone. The chunk's growth with its position is what the scheduler's
+     * attention break-even models: a 512-token chunk at p costs (1 + (p + 256) / breakEven) times one at 0.
+     */
+    private static void chunkSteps(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        int streams = 16;
+        int maxTokens = CHUNK_POSITIONS[CHUNK_POSITIONS.length - 1] + 2048;
+        for (boolean mixed : new boolean[] {true, false}) {
+            CudaEngine.Options o = CudaEngine.Options.defaults();
+            o = o.withKernels(o.kernels().withMixedSteps(mixed));
+            String mode = mixed ? "mixed" : "separate";
+            try (Checkpoint ckpt = Checkpoint.open(dir);
+                 CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(streams + 1, maxTokens,
+                         KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { }, o)) {
+                Random rnd = new Random(11);
+                int[] toks = new int[streams];
+                int[] seqs = openPrefilled(e, c, rnd, streams, 1024, toks);
+                for (int p : CHUNK_POSITIONS) {
+                    int s = e.openSequence();
+                    for (int held = 0; held < p; held += 2048) {
+                        e.step(List.of(StepRequest.chunk(s, randomIds(rnd, Math.min(2048, p - held), c.vocabSize()), 0, false,
+                                GREEDY, 0)));
+                    }
+                    List<StepRequest> step = new ArrayList<>(decodeStep(seqs, toks));
+                    step.add(StepRequest.chunk(s, randomIds(rnd, 512 - streams, c.vocabSize()), 0, true, GREEDY, 0));
+                    long t = System.nanoTime();
+                    var outs = e.step(step);
+                    double withDecodes = secs(t) * 1e3;
+                    for (int j = 0; j < streams; j++) toks[j] = outs.get(j).token();
+                    r.put("chunk_step_p" + p + "_" + mode + "_ms", withDecodes);
+                    if (mixed) {
+                        t = System.nanoTime();
+                        e.step(List.of(StepRequest.chunk(s, randomIds(rnd, 512, c.vocabSize()), 0, true, GREEDY, 0)));
+                        double alone = secs(t) * 1e3;
+                        double decodes = Double.MAX_VALUE;
+                        for (int i = 0; i < 3; i++) {
+                            t = System.nanoTime();
+                            outs = e.step(decodeStep(seqs, toks));
+                            decodes = Math.min(decodes, secs(t) * 1e3);
+                            for (int j = 0; j < streams; j++) toks[j] = outs.get(j).token();
+                        }
+                        r.put("chunk_step_p" + p + "_chunk_alone_ms", alone);
+                        r.put("chunk_step_p" + p + "_decodes_alone_ms", decodes);
+                        log.printf("[bench] long prompt at %5d among %d streams: chunk 512 alone %.1f ms, %d decodes alone %.1f ms,"
+                                + " chunk %d + decodes in one pass %.1f ms%n", p, streams, alone, streams, decodes, 512 - streams,
+                                withDecodes);
+                    } else {
+                        log.printf("[bench] long prompt at %5d among %d streams: chunk %d + decodes in separate passes %.1f ms%n",
+                                p, streams, 512 - streams, withDecodes);
+                    }
+                    e.freeSequence(s);
+                }
+                for (int s : seqs) e.freeSequence(s);
+            }
+        }
+        double first = r.get("chunk_step_p0_chunk_alone_ms");
+        int last = CHUNK_POSITIONS[CHUNK_POSITIONS.length - 1];
+        double growth = r.get("chunk_step_p" + last + "_chunk_alone_ms") / first;
+        // 512-token chunk at p over one at 0 = 1 + (p + 256) / breakEven (the 256: the chunk's own mean position).
+        double breakEven = growth > 1 ? (last + 256) / (growth - 1) : Double.POSITIVE_INFINITY;
+        r.put("chunk_attention_break_even_tokens", breakEven);
+        log.printf("[bench] a 512-token chunk at %d costs %.2fx one at 0: attention break-even %.0f tokens (the engine assumes %d)%n",
+                last, growth, breakEven, CudaEngine.attentionBreakEvenOf(c));
     }
 
     /** Sequence counts of the batch-invariance comparison. */
@@ -223,12 +296,12 @@ public final class GpuBenchCommand implements CliCommand {
     }
 
     /**
-     * Aggregate decode tok/s at 64, 128 and 256 sequences with 1K-token prompts, as decode_b{N}_ctx1k_tok_s.
+     * Aggregate decode tok/s at 16, 64, 128 and 256 sequences with 1K-token prompts, as decode_b{N}_ctx1k_tok_s.
      * The engine cuts such a step into passes of its workspace's decode rows (256 on cards of 40 GiB or more).
      */
     private static void wideBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
-        // 64 at 1K as well: the served load test's contexts, to hold the served 64-client rows against.
-        for (int batch : new int[] {64, 128, 256}) {
+        // 16 and 64 at 1K as well: the served load test's contexts, to hold the served 16- and 64-client rows against.
+        for (int batch : new int[] {16, 64, 128, 256}) {
             int[] toks = new int[batch];
             int[] seqs = openPrefilled(e, c, rnd, batch, 1024, toks);
             double tps = timedDecode(e, seqs, toks);

@@ -121,6 +121,10 @@ public final class CudaEngine implements InferenceEngine {
     private DeviceSampling sampling;
     /** Allocated at the first bias-lab pass. */
     private BiasLabDevice lab;
+    /** Whether a step's decodes may ride a prefill chunk's pass ({@link DecodeKernels#mixedSteps}). */
+    private boolean mixedPasses;
+    /** Steps run as one mixed pass so far; tests read it to know the path was taken. */
+    private int mixedStepsRun;
     private final SequenceTable seqs;
     private final KvBlockManager blocks;
     private EngineInfo info;
@@ -228,6 +232,9 @@ public final class CudaEngine implements InferenceEngine {
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
                 ctx.stream(), rope.attentionScaling(), options.batchInvariant(), options.kernels());
         io = PinnedBuffer.allocate(16L * ws.chunk);
+        // Batch invariance keeps decode rows on their own projection family, which a chunk's pass is not.
+        mixedPasses = options.kernels().mixedSteps() && !options.batchInvariant() && gemmChunks
+                && config.headDim() == PrefillAttention.HEAD_DIM;
         sampling = new DeviceSampling(ctx, kernels, ws, seqs, config.vocabSize());
         ctx.synchronize();
         // Read once everything is allocated: the pool and workspace are fixed from here on.
@@ -330,6 +337,29 @@ public final class CudaEngine implements InferenceEngine {
     @Override
     public int sequenceLength(int sequence) {
         return blocks.sequenceLength(sequence);
+    }
+
+    /**
+     * How much slower, per FLOP, the prefill flash attention runs than the prefill GEMMs. Measured on
+     * an H100 with the 7B: prefills of 8K and 32K tokens (254 and 1852 ms) fit t = a n + b n^2 / 2
+     * with a / b = 9,650 tokens, where the FLOP ratio ({@link #attentionBreakEvenOf}
+     * without this factor) is 32,500.
+     */
+    static final double FLASH_SPEED_PER_FLOP = 0.30;
+
+    @Override
+    public int attentionBreakEven() {
+        return attentionBreakEvenOf(config);
+    }
+
+    /**
+     * A token's projection FLOPs (2 h (qkv + q + 3 ffn)) over its attention FLOPs per earlier token
+     * (4 heads headDim: q.k and p.v), scaled by {@link #FLASH_SPEED_PER_FLOP}.
+     */
+    public static int attentionBreakEvenOf(ModelConfig c) {
+        double projection = 2.0 * c.hiddenSize() * (c.qkvDim() + c.qDim() + 3.0 * c.intermediateSize());
+        double attentionPerKey = 4.0 * c.numAttentionHeads() * c.headDim();
+        return (int) Math.max(1, Math.round(projection / attentionPerKey * FLASH_SPEED_PER_FLOP));
     }
 
     @Override
@@ -592,15 +622,20 @@ public final class CudaEngine implements InferenceEngine {
             List<SampledToken> result = ctx.call(() -> {
                 syncTables(all);
                 SampledToken[] out = new SampledToken[requests.size()];
+                int carrier = mixedCarrier(requests, dseqs.length, dmasks);
                 for (int i = 0; i < requests.size(); i++) {
                     StepRequest r = requests.get(i);
-                    if (!r.prefill()) continue;
+                    if (!r.prefill() || i == carrier) continue;
                     prefillChunks(r.sequence(), r.tokens(), false, null, LabPass.droppedBiases(r), r.probed());
                     if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
                     // A chunk that is not its prompt's last picks nothing: no logits read, no sampling pass.
                     out[i] = r.sample() ? sampling.pick(List.of(r))[0] : SampledToken.none(r.sequence());
                     // After the pick: the lens goes through the logits rows the pick has just read.
                     if (r.probed()) probes[i] = lab.read();
+                }
+                if (carrier >= 0) {
+                    mixedStep(requests, carrier, decodes, dseqs, dtoks, out);
+                    return List.of(out);
                 }
                 for (int from = 0; from < dseqs.length; from += ws.rows) {
                     int n = Math.min(ws.rows, dseqs.length - from);
@@ -619,6 +654,80 @@ public final class CudaEngine implements InferenceEngine {
             for (int id : all) blocks.forgetContents(id);
             throw e;
         }
+    }
+
+    /**
+     * The prefill request whose pass the step's decodes ride, or -1 for separate passes: the first
+     * plain prefill (no bias-lab pass) that fits in one pass beside all the decodes, when every
+     * decode fits one pass and none is a lab pass.
+     */
+    private int mixedCarrier(List<StepRequest> requests, int decodes, BiasMask[] decodeMasks) {
+        if (!mixedPasses || decodes == 0 || decodes > ws.rows) return -1;
+        for (BiasMask m : decodeMasks) if (m != null) return -1;
+        for (int i = 0; i < requests.size(); i++) {
+            StepRequest r = requests.get(i);
+            if (r.prefill() && r.lab() == null && r.tokens().length + decodes <= ws.chunk) return i;
+        }
+        return -1;
+    }
+
+    /**
+     * Runs requests[carrier] (a prefill chunk) and the decodes as one forward pass, then picks the
+     * tokens of the decodes and, when it samples, of the chunk: rows 0..n-1 of the pass are the
+     * chunk, rows n.. the decodes in request order.
+     */
+    private void mixedStep(List<StepRequest> requests, int carrier, List<Integer> decodes, int[] dseqs, int[] dtoks,
+            SampledToken[] out) {
+        StepRequest chunk = requests.get(carrier);
+        int seq = chunk.sequence();
+        int n = chunk.tokens().length;
+        int d = dseqs.length;
+        int rows = n + d;
+        int start = seqs.length(seq);
+        int[] tok = new int[rows];
+        int[] slots = new int[rows];
+        int[] pos = new int[rows];
+        int[] logitRows = new int[d + 1];
+        List<StepRequest> picks = new ArrayList<>(d + 1);
+        int nLogit = 0;
+        if (chunk.sample()) {
+            logitRows[nLogit++] = n - 1;
+            picks.add(chunk);
+        }
+        System.arraycopy(chunk.tokens(), 0, tok, 0, n);
+        Arrays.fill(slots, 0, n, seq);
+        for (int i = 0; i < n; i++) pos[i] = start + i;
+        int decodeMax = 0;
+        for (int j = 0; j < d; j++) {
+            tok[n + j] = dtoks[j];
+            slots[n + j] = dseqs[j];
+            pos[n + j] = seqs.length(dseqs[j]);
+            decodeMax = Math.max(decodeMax, pos[n + j] + 1);
+            logitRows[nLogit++] = n + j;
+            picks.add(requests.get(decodes.get(j)));
+        }
+        stage(rows, tok, slots, pos, logitRows, nLogit);
+        forward.currentSlot = seq;
+        forward.mixed(n, start, rows, decodeMax);
+        mixedStepsRun++;
+        seqs.append(seq, chunk.tokens(), 0, n, false);
+        if (chunk.generatedTail() > 0) seqs.markGenerated(seq, chunk.generatedTail());
+        for (int j = 0; j < d; j++) seqs.append(dseqs[j], dtoks, j, 1, true);
+        if (!chunk.sample()) out[carrier] = SampledToken.none(seq);
+        for (int g = 0; g < nLogit; g += ws.rows) {
+            int cnt = Math.min(ws.rows, nLogit - g);
+            forward.logits(g, cnt);
+            SampledToken[] picked = sampling.pick(picks.subList(g, g + cnt));
+            for (int i = 0; i < cnt; i++) {
+                int row = g + i;
+                boolean chunkRow = chunk.sample() && row == 0;
+                out[chunkRow ? carrier : decodes.get(row - (chunk.sample() ? 1 : 0))] = picked[i];
+            }
+        }
+    }
+
+    int mixedStepsRun() {
+        return ctx.call(() -> mixedStepsRun);
     }
 
     @Override

@@ -86,7 +86,7 @@ final class ForwardPass implements AutoCloseable {
     void decode(int rows, int logitRows, int maxLength, boolean useGraph) {
         int gridSplits = CudaKernels.splitsFor(maxLength);
         if (!useGraph || lab != null) {
-            layers(rows, gridSplits, -1);
+            layers(rows, gridSplits, -1, 0);
             logits(0, logitRows);
             return;
         }
@@ -98,7 +98,7 @@ final class ForwardPass implements AutoCloseable {
         if (exec == null) {
             // Run it eagerly this once (so one-time set-up such as raising a kernel's shared-memory
             // limit happens outside the capture), then capture the same launches for later steps.
-            layers(rows, bucket, -1);
+            layers(rows, bucket, -1, 0);
             logits(0, logitRows);
             graphs.put(key, capture(rows, logitRows, bucket));
             return;
@@ -108,7 +108,30 @@ final class ForwardPass implements AutoCloseable {
 
     /** Enqueues the layers for a chunk of one sequence's prompt at positions past..past+rows-1. */
     void prefill(int rows, int past) {
-        layers(rows, CudaKernels.splitsFor(past + rows), past);
+        layers(rows, CudaKernels.splitsFor(past + rows), past, rows);
+    }
+
+    /**
+     * Enqueues the layers for a chunk of one sequence's prompt (rows 0..chunkRows-1 at positions
+     * past..past+chunkRows-1) and, in the same pass, decode rows of other sequences (rows
+     * chunkRows..rows-1): the decode rows share the chunk's projections, so the weights are streamed
+     * once for both. The chunk's rows attend through flash attention and the decode rows through
+     * split attention (every row through split attention on the GEMV route, which takes at most
+     * {@link Workspace#rows} rows). No logits: the caller computes the rows it samples.
+     *
+     * @param decodeMaxLength the longest attended length among the decode rows (position + 1)
+     */
+    void mixed(int chunkRows, int past, int rows, int decodeMaxLength) {
+        if (chunkRows < 1 || rows <= chunkRows || rows - chunkRows > ws.rows || rows > ws.chunk) {
+            throw new IllegalArgumentException("a mixed pass takes a chunk of >= 1 row and 1.." + ws.rows
+                    + " decode rows, at most " + ws.chunk + " in all; got " + chunkRows + " + " + (rows - chunkRows));
+        }
+        boolean splitOnly = route(rows, true) == ProjectionRoute.GEMV || c.headDim() != PrefillAttention.HEAD_DIM;
+        if (splitOnly && rows > ws.rows) {
+            throw new IllegalArgumentException("a mixed pass without flash attention takes at most " + ws.rows + " rows, got " + rows);
+        }
+        int longest = splitOnly ? Math.max(past + chunkRows, decodeMaxLength) : decodeMaxLength;
+        layers(rows, CudaKernels.splitsFor(longest), past, chunkRows);
     }
 
     private CUgraphExec capture(int rows, int logitRows, int gridSplits) {
@@ -116,7 +139,7 @@ final class ForwardPass implements AutoCloseable {
                 "cuStreamBeginCapture");
         CUgraph graph = new CUgraph();
         try {
-            layers(rows, gridSplits, -1);
+            layers(rows, gridSplits, -1, 0);
             logits(0, logitRows);
         } finally {
             check(JCudaDriver.cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
@@ -135,14 +158,18 @@ final class ForwardPass implements AutoCloseable {
         return ProjectionRoute.of(rows, prefill, batchInvariant, gemm != null, skinny != null);
     }
 
-    /** @param past >= 0: the rows are one sequence's prompt chunk starting there (flash attention allowed) */
-    private void layers(int rows, int gridSplits, int past) {
+    /**
+     * @param past >= 0: rows 0..chunkRows-1 are one sequence's prompt chunk starting there (flash
+     *     attention allowed for them); -1: every row is a decode
+     * @param chunkRows how many leading rows are that chunk; the rest are decode rows
+     */
+    private void layers(int rows, int gridSplits, int past, int chunkRows) {
         int h = c.hiddenSize();
         k.embedRows(ws.tokens.ptr(), w.embed.ptr(), ws.x.ptr(), rows, h);
         ProjectionRoute route = route(rows, past >= 0);
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             if (route == ProjectionRoute.GEMV) gemvLayer(l, rows, gridSplits);
-            else gemmLayer(l, rows, gridSplits, past, route == ProjectionRoute.SKINNY);
+            else gemmLayer(l, rows, gridSplits, past, chunkRows, route == ProjectionRoute.SKINNY);
             if (lab != null) lab.afterLayer(l);
         }
     }
@@ -166,7 +193,7 @@ final class ForwardPass implements AutoCloseable {
             k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows, qkvArgs, biasOff);
         }
         if (lab != null) lab.afterQkv(l, ws.q.ptr(), kc);
-        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, rows, gridSplits);
+        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, 0, rows, gridSplits);
         k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
         if (fold) {
             k.gemvNormed(GemvMode.SWIGLU, L.gateUp().ptr(), ws.x.ptr(), L.postNorm().ptr(), null, eps, 2 * c.intermediateSize(),
@@ -179,14 +206,14 @@ final class ForwardPass implements AutoCloseable {
         k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(ws.x.ptr()));
     }
 
-    private void gemmLayer(int l, int rows, int gridSplits, int past, boolean thin) {
+    private void gemmLayer(int l, int rows, int gridSplits, int past, int chunkRows, boolean thin) {
         int h = c.hiddenSize();
         int hd = c.headDim();
         float eps = (float) c.rmsNormEps();
         DeviceWeights.Layer L = w.layers.get(l);
         DeviceBuffer kc = kv.k.get(l);
         DeviceBuffer vc = kv.v.get(l);
-        boolean useFlash = past >= 0 && hd == PrefillAttention.HEAD_DIM;
+        boolean useFlash = past >= 0 && chunkRows > 0 && hd == PrefillAttention.HEAD_DIM;
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
         if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
         else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
@@ -195,13 +222,14 @@ final class ForwardPass implements AutoCloseable {
                 c.kvDim(), hd, kv.paged(), lab == null ? null : lab.maskRow(l));
         if (lab != null) lab.afterQkv(l, ws.qGemm.ptr(), kc);
         if (useFlash) {
-            // One sequence: the kernel follows its table row through positions 0..past+rows-1.
+            // One sequence: the kernel follows its table row through positions 0..past+chunkRows-1.
             flash.causal(ws.qb.ptr(), kc.ptr(), vc.ptr(), kv.tableRow(currentSlot), kv.blockSize, ws.attnb.ptr(),
-                    new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), rows, past, c.numAttentionHeads(),
+                    new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), chunkRows, past, c.numAttentionHeads(),
                     c.numKeyValueHeads());
+            if (rows > chunkRows) splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), chunkRows, rows, gridSplits);
         } else {
             // Straight into the bf16 operand of o_proj: the same rounding as a separate conversion, one launch fewer.
-            splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), rows, gridSplits);
+            splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), 0, rows, gridSplits);
         }
         if (thin) skinny.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
         else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
@@ -221,23 +249,33 @@ final class ForwardPass implements AutoCloseable {
     /** The bias lab's mask and probe during a lab pass (never a graph-captured one); null otherwise. */
     BiasLabDevice lab;
 
-    /** Attention into f32 {@code out} and/or bf16 {@code outBf16} (either may be null). */
-    private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, CUdeviceptr outBf16, int rows,
-                                int gridSplits) {
+    /**
+     * Attention of rows first..end-1 into f32 {@code out} and/or bf16 {@code outBf16} (either may be
+     * null); q, out and outBf16 are the whole pass's [rows][qDim] operands.
+     */
+    private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, CUdeviceptr outBf16, int first,
+                                int end, int gridSplits) {
+        int rows = end - first;
         if (rows > ws.rows) {
             throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
         }
         int hd = c.headDim();
+        long qRow = (long) c.qDim() * first;
+        q = q.withByteOffset(4 * qRow);
+        if (out != null) out = out.withByteOffset(4 * qRow);
+        if (outBf16 != null) outBf16 = outBf16.withByteOffset(2 * qRow);
+        CUdeviceptr slots = ws.slots.at(4L * first);
+        CUdeviceptr positions = ws.positions.at(4L * first);
         float scale = (float) (1.0 / Math.sqrt(hd));
         if (kernels.fusedAttention()) {
-            k.attentionFused(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(),
+            k.attentionFused(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(),
                     ws.attnCounters.ptr(), out, outBf16, rows, c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(),
                     gridSplits, ws.splits, scale, kernels.groupBuckets());
             return;
         }
-        k.attentionPartial(q, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), ws.partO.ptr(), ws.partMl.ptr(), rows,
+        k.attentionPartial(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,
                 c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale, kernels.groupBuckets());
-        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), ws.positions.ptr(), out, outBf16, rows, c.numAttentionHeads(), hd,
+        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), positions, out, outBf16, rows, c.numAttentionHeads(), hd,
                 ws.splits);
     }
 

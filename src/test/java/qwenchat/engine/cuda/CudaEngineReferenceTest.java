@@ -225,7 +225,7 @@ class CudaEngineReferenceTest {
         GpuTestSupport.assumeGpu();
         ReferenceData ref = ReferenceData.load(name);
         ModelConfig c = config(ref);
-        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm);
+        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false);
         CudaEngine.Options base = new CudaEngine.Options(0, true);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine gpu = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE,

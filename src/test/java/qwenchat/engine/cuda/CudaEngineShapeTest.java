@@ -37,6 +37,17 @@ class CudaEngineShapeTest {
     }
 
     @Test
+    void attentionBreaksEvenWithTheProjectionsAtTheFlopRatioScaledByTheFlashKernelsSpeed() {
+        // 7B: 2 * 3584 * (4608 + 3584 + 3 * 18944) projection FLOPs per token, 4 * 28 * 128 per earlier key.
+        double flopRatio = 2.0 * 3584 * (4608 + 3584 + 3 * 18944) / (4.0 * 28 * 128);
+        assertEquals(32512, Math.round(flopRatio));
+        assertEquals(Math.round(flopRatio * CudaEngine.FLASH_SPEED_PER_FLOP),
+                CudaEngine.attentionBreakEvenOf(config(3584, 28, 4, 128)));
+        // A narrower model with the same heads reaches the break-even sooner: attention is a larger share.
+        assertTrue(CudaEngine.attentionBreakEvenOf(config(896, 14, 2, 64)) < CudaEngine.attentionBreakEvenOf(config(3584, 28, 4, 128)));
+    }
+
+    @Test
     void prefillChunksAreWholeTilesThenANarrowTail() {
         int[] cuts = {1000, 300, 64, 65, 127, 128, 5000};
         int[][] want = {{896, 64, 40}, {256, 44}, {64}, {64, 1}, {64, 63}, {128}, {4992, 8}};

@@ -30,7 +30,7 @@ class DecodeKernelsTest {
 
     @Test
     void theNormIsFoldedOnlyIntoPassesTheNormKernelsHaveTilesFor() {
-        DecodeKernels on = new DecodeKernels(true, true, true);
+        DecodeKernels on = new DecodeKernels(true, true, true, true);
         assertTrue(on.foldsNorm(1));
         assertTrue(on.foldsNorm(DecodeKernels.FOLDED_NORM_MAX_ROWS));
         assertFalse(on.foldsNorm(DecodeKernels.FOLDED_NORM_MAX_ROWS + 1));
@@ -43,6 +43,7 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.GROUP_BUCKETS_DEFAULT, d.groupBuckets());
         assertEquals(DecodeKernels.FUSED_ATTENTION_DEFAULT, d.fusedAttention());
         assertEquals(DecodeKernels.FOLDED_NORM_DEFAULT, d.foldedNorm());
+        assertEquals(DecodeKernels.MIXED_STEPS_DEFAULT, d.mixedSteps());
         assertEquals(d, CudaEngine.Options.defaults().kernels());
     }
 
