@@ -141,8 +141,14 @@ status=0
 
 if has tests; then
   echo "=== gpu-tagged JUnit tests"
+  # GPU_TESTS (a comma list of simple class names in qwenchat.engine.cuda) runs only those classes.
+  select=(--select-package qwenchat)
+  if [ -n "${GPU_TESTS:-}" ]; then
+    select=()
+    for t in ${GPU_TESTS//,/ }; do select+=(--select-class "qwenchat.engine.cuda.$t"); done
+  fi
   "$java" "${jvm[@]}" -jar "$console" execute --class-path "$cp" --include-tag gpu --exclude-tag gpu7b \
-    --select-package qwenchat --details tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/tests.log" || status=1
+    "${select[@]}" --details tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/tests.log" || status=1
 fi
 
 if has 7b; then
