@@ -66,9 +66,9 @@ final class StepPlanner {
         int budget = maxBatchedTokens;
         List<StepPlan.Work> decodes = new ArrayList<>();
         List<StepPlan.Work> chunks = new ArrayList<>();
-        List<Integer> chunkCosts = new ArrayList<>(); // budget each of chunks takes
         int[] adds = new int[running.size()];
         int[] held = new int[running.size()];
+        int[] chunkCosts = new int[running.size()]; // the budget each of the running sequences' chunks takes
         for (int i = 0; i < running.size(); i++) {
             ScheduledSequence s = running.get(i);
             held[i] = engine.sequenceLength(s.slot);
@@ -83,10 +83,10 @@ final class StepPlanner {
             if (s.prefilled || budget <= 0) continue;
             int remaining = s.feedLength() - held[i];
             int n = cost.largestChunk(held[i], remaining, budget);
+            chunkCosts[chunks.size()] = cost.cost(held[i], n);
+            budget -= chunkCosts[chunks.size()];
             chunks.add(StepPlan.Work.chunk(s, n, n == remaining));
-            chunkCosts.add(cost.cost(held[i], n));
             adds[i] = n;
-            budget -= chunkCosts.getLast();
         }
         KvBlockUsage usage = engine.kvUsage();
         int[] needs = new int[running.size()];
@@ -120,7 +120,7 @@ final class StepPlanner {
             for (int c = 0; c < chunks.size(); c++) {
                 if (preempt.contains(chunks.get(c).sequence())) continue;
                 work.add(chunks.get(c));
-                left -= chunkCosts.get(c);
+                left -= chunkCosts[c];
             }
             return new StepPlan(preempt.reversed(), List.of(), work, Math.max(0, left));
         }
