@@ -80,7 +80,8 @@ public final class BatchScheduler implements GenerationService, DisposableBean {
         this.properties = properties;
         this.runtime = runtime;
         this.events = events;
-        this.planner = new StepPlanner(properties.scheduler().maxBatchedTokens(), properties.prefixCaching());
+        this.planner = new StepPlanner(properties.scheduler().maxBatchedTokens(), properties.prefixCaching(),
+                properties.scheduler().attentionBreakEvenSetting());
     }
 
     /** Starts serving {@code loaded}; called by the loader just before the model is declared READY. */

@@ -9,6 +9,7 @@ import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 import java.time.Duration;
 import java.util.List;
+import java.util.OptionalInt;
 import org.springframework.util.unit.DataSize;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.ConstructorBinding;
@@ -80,9 +81,20 @@ public record QwenProperties(
      *     keep producing tokens. 2048 keeps an H100's prefill GEMMs busy while bounding a step's
      *     time; a measurement on the target GPU should tune it. Must exceed
      *     {@code kv-max-sequences}, so a full batch of decodes leaves room for a prefill chunk.
+     * @param attentionBreakEven how many earlier tokens a prompt token attends to when its attention
+     *     costs as much as its projections: a prefill chunk then takes more of the budget the later it
+     *     sits in its prompt, so the last chunks of a long prompt slow the other streams no more than
+     *     the first ones. Unset: the engine's own figure (the CPU engine's is 0); 0: chunks cost
+     *     their tokens, however late; a measurement on the target GPU can set it.
      */
-    public record Scheduler(@Min(1) @Max(1_048_576) @DefaultValue("2048") int maxBatchedTokens) {
-        public static final Scheduler DEFAULTS = new Scheduler(2048);
+    public record Scheduler(@Min(1) @Max(1_048_576) @DefaultValue("2048") int maxBatchedTokens,
+            @Min(0) Integer attentionBreakEven) {
+        public static final Scheduler DEFAULTS = new Scheduler(2048, null);
+
+        /** The break-even the planner charges chunks by; empty where the engine decides. */
+        OptionalInt attentionBreakEvenSetting() {
+            return attentionBreakEven == null ? OptionalInt.empty() : OptionalInt.of(attentionBreakEven);
+        }
     }
 
     /**
@@ -138,11 +150,11 @@ public record QwenProperties(
                 Scheduler.DEFAULTS, true, "all", false);
     }
 
-    /** These settings with another scheduler budget and prefix caching on or off. */
+    /** These settings with another scheduler budget and prefix caching on or off (the attention break-even kept). */
     public QwenProperties withScheduling(int maxBatchedTokens, boolean prefixCaching) {
         return new QwenProperties(modelDir, demoDir, engine, kvMaxSequences, maxTokensPerSequence, queueLimit,
                 requestTimeout, cpuThreads, apiKeys, maxRequestBytes, gpuMemoryUtilization, kvCacheBytes, kvBlockSize,
-                ropeScaling, new Scheduler(maxBatchedTokens), prefixCaching, gpus, batchInvariant);
+                ropeScaling, new Scheduler(maxBatchedTokens, scheduler.attentionBreakEven()), prefixCaching, gpus, batchInvariant);
     }
 
     /** The {@code qwen.gpus} setting, already checked for duplicates and negative ordinals at startup. */

@@ -10,7 +10,8 @@ import java.util.List;
  * @param admit waiting sequences to open, from the head of the queue, in order
  * @param work each scheduled sequence's part of the engine step: running decodes first, then
  *     prefill chunks of running sequences, then those of the admitted ones
- * @param budgetLeft tokens of the step's budget nobody used
+ * @param budgetLeft the step's budget nobody used, in tokens' worth of projections (a decode takes 1,
+ *     a prefill chunk what {@link ChunkCost} charges for it)
  */
 record StepPlan(List<ScheduledSequence> preempt, List<Admission> admit, List<Work> work, int budgetLeft) {
 

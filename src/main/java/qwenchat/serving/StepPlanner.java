@@ -2,6 +2,7 @@ package qwenchat.serving;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalInt;
 import qwenchat.engine.InferenceEngine;
 import qwenchat.engine.KvBlockUsage;
 import qwenchat.generation.Priority;
@@ -15,6 +16,12 @@ import qwenchat.generation.Priority;
  * the head of the queue. A prompt longer than what is left is prefilled over several steps, which
  * bounds each step's time and so the gap between two tokens of every running stream.
  *
+ * <p>The budget counts projections, and a chunk's tokens also attend to every token before them,
+ * so late chunks of a long prompt are charged by {@link ChunkCost}: a chunk after 30K held tokens is
+ * several times smaller than the first one, and the step, and with it every stream's gap between
+ * tokens, takes about as long at the end of the prompt as at its start. The attention break-even
+ * comes from {@code qwen.scheduler.attention-break-even} where set, else from the engine.
+ *
  * <p>When the KV pool cannot hold the step, background sequences and then the newest running
  * ones give way ({@link PreemptionPolicy}) and no one is admitted that step. Interactive newcomers
  * are admitted before background ones (the bias lab's), which wait while any interactive one does. Newcomers are admitted while
@@ -26,11 +33,23 @@ final class StepPlanner {
 
     private final int maxBatchedTokens;
     private final boolean prefixCaching;
+    private final OptionalInt attentionBreakEven;
 
+    /** A planner that takes the attention break-even from the engine. */
     StepPlanner(int maxBatchedTokens, boolean prefixCaching) {
+        this(maxBatchedTokens, prefixCaching, OptionalInt.empty());
+    }
+
+    /**
+     * @param attentionBreakEven the break-even {@link ChunkCost} charges chunks by; empty: the
+     *     engine's ({@link InferenceEngine#attentionBreakEven()})
+     */
+    StepPlanner(int maxBatchedTokens, boolean prefixCaching, OptionalInt attentionBreakEven) {
         if (maxBatchedTokens < 1) throw new IllegalArgumentException("maxBatchedTokens must be >= 1, got " + maxBatchedTokens);
+        attentionBreakEven.ifPresent(ChunkCost::new); // a bad setting fails here, not at the first step
         this.maxBatchedTokens = maxBatchedTokens;
         this.prefixCaching = prefixCaching;
+        this.attentionBreakEven = attentionBreakEven;
     }
 
     int maxBatchedTokens() {
@@ -43,11 +62,13 @@ final class StepPlanner {
      * @param engine read only: sequence lengths, the KV pool's usage, cached prefixes
      */
     StepPlan plan(List<ScheduledSequence> running, List<ScheduledSequence> waitingHead, InferenceEngine engine) {
+        ChunkCost cost = new ChunkCost(attentionBreakEven.orElseGet(engine::attentionBreakEven));
         int budget = maxBatchedTokens;
         List<StepPlan.Work> decodes = new ArrayList<>();
         List<StepPlan.Work> chunks = new ArrayList<>();
         int[] adds = new int[running.size()];
         int[] held = new int[running.size()];
+        int[] chunkCosts = new int[running.size()]; // the budget each of the running sequences' chunks takes
         for (int i = 0; i < running.size(); i++) {
             ScheduledSequence s = running.get(i);
             held[i] = engine.sequenceLength(s.slot);
@@ -61,10 +82,11 @@ final class StepPlanner {
             ScheduledSequence s = running.get(i);
             if (s.prefilled || budget <= 0) continue;
             int remaining = s.feedLength() - held[i];
-            int n = Math.min(remaining, budget);
+            int n = cost.largestChunk(held[i], remaining, budget);
+            chunkCosts[chunks.size()] = cost.cost(held[i], n);
+            budget -= chunkCosts[chunks.size()];
             chunks.add(StepPlan.Work.chunk(s, n, n == remaining));
             adds[i] = n;
-            budget -= n;
         }
         KvBlockUsage usage = engine.kvUsage();
         int[] needs = new int[running.size()];
@@ -89,11 +111,18 @@ final class StepPlanner {
             List<ScheduledSequence> preempt = new ArrayList<>();
             for (int i = order.length - victims; i < order.length; i++) preempt.add(running.get(order[i]));
             List<StepPlan.Work> work = new ArrayList<>();
-            for (StepPlan.Work w : decodes) if (!preempt.contains(w.sequence())) work.add(w);
             int left = maxBatchedTokens;
-            for (StepPlan.Work w : chunks) if (!preempt.contains(w.sequence())) work.add(w);
-            for (StepPlan.Work w : work) left -= w.tokens();
-            return new StepPlan(preempt.reversed(), List.of(), work, left);
+            for (StepPlan.Work w : decodes) {
+                if (preempt.contains(w.sequence())) continue;
+                work.add(w);
+                left--;
+            }
+            for (int c = 0; c < chunks.size(); c++) {
+                if (preempt.contains(chunks.get(c).sequence())) continue;
+                work.add(chunks.get(c));
+                left -= chunkCosts[c];
+            }
+            return new StepPlan(preempt.reversed(), List.of(), work, Math.max(0, left));
         }
         List<StepPlan.Admission> admitted = new ArrayList<>();
         int slots = engine.capacity().maxSequences() - running.size();
@@ -109,16 +138,17 @@ final class StepPlanner {
             boolean reuse = prefixCaching && !s.request.privateKv();
             int cached = reuse ? engine.cachedPrefixLength(s.feedTokens()) : 0;
             int remaining = s.feedLength() - cached;
-            int n = Math.min(remaining, budget);
+            int n = cost.largestChunk(cached, remaining, budget);
             admitted.add(new StepPlan.Admission(s, reuse, cached));
             chunks.add(StepPlan.Work.chunk(s, n, n == remaining));
-            budget -= n;
+            budget -= cost.cost(cached, n);
             committed += usage.blocksFor(s.feedLength());
             slots--;
         }
         List<StepPlan.Work> work = new ArrayList<>(decodes);
         work.addAll(chunks);
-        return new StepPlan(List.of(), admitted, work, budget);
+        // A chunk that had to progress by one token dearer than the room left overspends it.
+        return new StepPlan(List.of(), admitted, work, Math.max(0, budget));
     }
 
     private static boolean[] background(List<ScheduledSequence> running) {

@@ -30,6 +30,8 @@ class ChunkedPrefillAndPrefixCachingTest {
     static DemoServing chunked;
     static RecordingEngine recorder;
     static DemoServing tinyPool;
+    static DemoServing attentionCharged;
+    static RecordingEngine chargedRecorder;
 
     static QwenProperties properties(int sequences, DataSize kvBytes) {
         return new QwenProperties(null, DemoServing.DEMO_DIR, "cpu", sequences, null, 16, Duration.ofMinutes(2), 2,
@@ -44,11 +46,21 @@ class ChunkedPrefillAndPrefixCachingTest {
         // Twelve blocks: two or three of the requests below at once, so some are preempted.
         tinyPool = new DemoServing(properties(4, DataSize.ofBytes(12L * BLOCK * perToken)).withScheduling(2048, true),
                 e -> e);
+        // A break-even of 8 tokens: within the demo's prompts a late chunk is much dearer than an early one.
+        attentionCharged = new DemoServing(scheduling(properties(4, null), 16, 8), e -> chargedRecorder = new RecordingEngine(e));
+    }
+
+    /** {@code p} with a step budget and an attention break-even of its own, prefix caching off. */
+    static QwenProperties scheduling(QwenProperties p, int budget, Integer attentionBreakEven) {
+        return new QwenProperties(p.modelDir(), p.demoDir(), p.engine(), p.kvMaxSequences(), p.maxTokensPerSequence(),
+                p.queueLimit(), p.requestTimeout(), p.cpuThreads(), p.apiKeys(), p.maxRequestBytes(),
+                p.gpuMemoryUtilization(), p.kvCacheBytes(), p.kvBlockSize(), p.ropeScaling(),
+                new QwenProperties.Scheduler(budget, attentionBreakEven), false, p.gpus(), p.batchInvariant());
     }
 
     @AfterAll
     static void close() {
-        for (DemoServing d : new DemoServing[] {reference, chunked, tinyPool}) if (d != null) d.close();
+        for (DemoServing d : new DemoServing[] {reference, chunked, tinyPool, attentionCharged}) if (d != null) d.close();
     }
 
     static GenerationRequest greedy(String id, int[] prompt, int maxTokens) {
@@ -89,6 +101,28 @@ class ChunkedPrefillAndPrefixCachingTest {
         }
         assertThat(longOne.ids()).isEqualTo(run(reference, greedy("long", longPrompt, 8)).ids());
         assertThat(streamed.ids()).isEqualTo(run(reference, greedy("stream", shortPrompt, 60)).ids());
+    }
+
+    @Test
+    void withAnAttentionBreakEvenSetLaterChunksAreSmallerAsChargedAndTheAnswerIsTheSame() throws Exception {
+        int[] prompt = withSystem(attentionCharged, "Could you tell me everything about your sourdough and rye?");
+        int from = chargedRecorder.steps().size();
+        Collector.Outcome charged = run(attentionCharged, greedy("charged", prompt, 8));
+
+        List<Integer> chunks = chargedRecorder.steps().subList(from, chargedRecorder.steps().size()).stream()
+                .flatMap(List::stream).filter(StepRequest::prefill).map(r -> r.tokens().length).toList();
+        assertThat(chunks.stream().mapToInt(Integer::intValue).sum()).isEqualTo(prompt.length);
+        // The first 10 tokens cost 10 + 10 * 9 / 16 = 15.6, so 16; 11 would cost 18.
+        assertThat(chunks.getFirst()).isEqualTo(10);
+        ChunkCost cost = new ChunkCost(8);
+        int held = 0;
+        for (int n : chunks) {
+            assertThat(n).as("chunk after %d tokens", held).isEqualTo(cost.largestChunk(held, prompt.length - held, 16));
+            held += n;
+        }
+        assertThat(chunks).as("never larger than the chunk before").isSortedAccordingTo((a, b) -> b - a);
+        assertThat(chunks.getLast()).isEqualTo(1);
+        assertThat(charged.ids()).isEqualTo(run(reference, greedy("charged", prompt, 8)).ids());
     }
 
     @Test

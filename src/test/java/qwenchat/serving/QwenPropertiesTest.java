@@ -33,6 +33,7 @@ class QwenPropertiesTest {
             assertThat(p.requestTimeout()).isEqualTo(Duration.ofMinutes(10));
             assertThat(p.apiKeys()).isEmpty();
             assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(2048);
+            assertThat(p.scheduler().attentionBreakEven()).as("the engine's figure").isNull();
             assertThat(p.prefixCaching()).isTrue();
             assertThat(p.gpus()).as("every visible GPU").isEqualTo("all");
             assertThat(p.gpuSelection().resolve(2)).containsExactly(0, 1);
@@ -143,6 +144,22 @@ class QwenPropertiesTest {
             assertThat(ctx.getStartupFailure()).rootCause()
                     .hasMessageContaining("qwen.scheduler.max-batched-tokens (256)")
                     .hasMessageContaining("qwen.kv-max-sequences (256)");
+        });
+    }
+
+    @Test
+    void theAttentionBreakEvenBindsKeepsThroughWithSchedulingAndANegativeOneFailsStartupNamingIt() {
+        runner.withPropertyValues("qwen.scheduler.attention-break-even=8192").run(ctx -> {
+            QwenProperties p = ctx.getBean(QwenProperties.class);
+            assertThat(p.scheduler().attentionBreakEven()).isEqualTo(8192);
+            assertThat(p.withScheduling(512, false).scheduler())
+                    .isEqualTo(new QwenProperties.Scheduler(512, 8192));
+        });
+        runner.withPropertyValues("qwen.scheduler.attention-break-even=0").run(ctx ->
+                assertThat(ctx.getBean(QwenProperties.class).scheduler().attentionBreakEven()).isZero());
+        runner.withPropertyValues("qwen.scheduler.attention-break-even=-1").run(ctx -> {
+            assertThat(ctx).hasFailed();
+            assertThat(ctx.getStartupFailure()).rootCause().hasMessageContaining("attentionBreakEven");
         });
     }
 }

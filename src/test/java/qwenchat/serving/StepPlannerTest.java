@@ -1,9 +1,11 @@
 package qwenchat.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import qwenchat.generation.GenerationRequest;
 
 import java.util.List;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import qwenchat.engine.BiasMask;
 import qwenchat.engine.KvCacheCapacity;
@@ -172,5 +174,103 @@ class StepPlannerTest {
         assertThat(ids(ablated.work())).containsExactly("warm:decode", "x:45");
         StepPlan live = new StepPlanner(2048, true).plan(List.of(warm), List.of(lab("y", 45, 5, false)), e);
         assertThat(live.admit().getFirst().cachedTokens()).isEqualTo(32);
+    }
+
+    /** Room for a 40K-token prompt: 4000 blocks of 16. */
+    private static final KvCacheCapacity LONG_PROMPTS = new KvCacheCapacity(8, 65536, 16, 4000);
+
+    /** The bookkeeping engine reporting {@code breakEven} as its attention break-even. */
+    private static BookkeepingEngine attentionCounting(int breakEven) {
+        return new BookkeepingEngine(LONG_PROMPTS) {
+            @Override
+            public int attentionBreakEven() {
+                return breakEven;
+            }
+        };
+    }
+
+    /** A running sequence of a {@code promptLength} prompt whose first {@code held} tokens are prefilled. */
+    private ScheduledSequence prefilling(BookkeepingEngine e, String id, int promptLength, int held) {
+        ScheduledSequence s = sequence(id, promptLength);
+        s.slot = e.openSequence();
+        e.blocks.appendAll(new int[] {s.slot}, new int[][] {java.util.Arrays.copyOf(s.feedTokens(), held)});
+        return s;
+    }
+
+    @Test
+    void aLateChunkOfALongPromptIsChargedForItsAttentionSoItIsSmallerAndDecodesStillComeFirst() {
+        BookkeepingEngine e = attentionCounting(8192);
+        ScheduledSequence a = decoding(e, "a", 10);
+        ScheduledSequence b = decoding(e, "b", 10);
+        ScheduledSequence c = prefilling(e, "c", 40_000, 30_000);
+        StepPlan plan = new StepPlanner(2048, true).plan(List.of(a, b, c), List.of(), e);
+        // 2046 left after the decodes; 436 tokens after 30000 cost 436 + 436 * (60000 + 435) / 16384
+        // = 436 + 1608.3, so 2045; 437 would cost 2050.
+        assertThat(ids(plan.work())).containsExactly("a:decode", "b:decode", "c:436");
+        assertThat(plan.budgetLeft()).isEqualTo(1);
+    }
+
+    @Test
+    void anEarlyChunkOfTheSamePromptGetsNearlyTheWholeBudget() {
+        BookkeepingEngine e = attentionCounting(8192);
+        StepPlan plan = new StepPlanner(2048, true).plan(List.of(), List.of(sequence("c", 40_000)), e);
+        // 1841 + 1841 * 1840 / 16384 = 1841 + 206.8, so 2048 exactly.
+        assertThat(ids(plan.work())).containsExactly("c:1841");
+        assertThat(plan.budgetLeft()).isZero();
+    }
+
+    @Test
+    void aNewcomerOnACachedPrefixIsChargedForAttendingToThatPrefix() {
+        BookkeepingEngine e = attentionCounting(8192);
+        ScheduledSequence warm = decoding(e, sequence("warm", 3200, 5)); // 200 full blocks, all cached
+        ScheduledSequence n = sequence("n", 4000, 5);
+        StepPlan plan = new StepPlanner(512, true).plan(List.of(warm), List.of(n), e);
+        assertThat(plan.admit()).containsExactly(new StepPlan.Admission(n, true, 3200));
+        // 511 left; 361 tokens after 3200 cost 361 + 361 * (6400 + 360) / 16384 = 361 + 148.9, so 510.
+        // Counted as if nothing were held it would have been 496.
+        assertThat(ids(plan.work())).containsExactly("warm:decode", "n:361");
+    }
+
+    @Test
+    void withBreakEvenZeroAChunkTakesAllTheBudgetTheDecodesLeaveWhereverItSits() {
+        BookkeepingEngine e = attentionCounting(0);
+        ScheduledSequence a = decoding(e, "a", 10);
+        ScheduledSequence c = prefilling(e, "c", 40_000, 30_000);
+        StepPlan plan = new StepPlanner(2048, true).plan(List.of(a, c), List.of(sequence("n", 100)), e);
+        assertThat(ids(plan.work())).containsExactly("a:decode", "c:2047");
+        assertThat(plan.budgetLeft()).isZero();
+    }
+
+    @Test
+    void theSettingOverridesTheEnginesBreakEvenEitherWay() {
+        BookkeepingEngine counting = attentionCounting(8192);
+        ScheduledSequence c = prefilling(counting, "c", 40_000, 30_000);
+        StepPlan tokensOnly = new StepPlanner(2048, true, OptionalInt.of(0)).plan(List.of(c), List.of(), counting);
+        assertThat(ids(tokensOnly.work())).containsExactly("c:2048");
+
+        BookkeepingEngine plain = attentionCounting(0);
+        ScheduledSequence d = prefilling(plain, "d", 5000, 3000);
+        ScheduledSequence a = decoding(plain, "a", 10);
+        StepPlan counted = new StepPlanner(2048, true, OptionalInt.of(1000)).plan(List.of(a, d), List.of(), plain);
+        // 2047 left; 482 tokens after 3000 cost 482 + 482 * (6000 + 481) / 2000 = 482 + 1561.9, so 2044.
+        assertThat(ids(counted.work())).containsExactly("a:decode", "d:482");
+        assertThat(counted.budgetLeft()).isEqualTo(3);
+    }
+
+    @Test
+    void aPromptProgressesByOneTokenEvenWhenOneTokenCostsMoreThanTheRoomLeft() {
+        BookkeepingEngine e = attentionCounting(1);
+        ScheduledSequence a = decoding(e, "a", 10);
+        ScheduledSequence c = prefilling(e, "c", 40_000, 30_000);
+        StepPlan plan = new StepPlanner(64, true).plan(List.of(a, c), List.of(sequence("n", 5)), e);
+        assertThat(ids(plan.work())).as("the newcomer finds no room left").containsExactly("a:decode", "c:1");
+        assertThat(plan.budgetLeft()).isZero();
+    }
+
+    @Test
+    void aNegativeBreakEvenSettingIsRefusedWhenThePlannerIsBuilt() {
+        assertThatThrownBy(() -> new StepPlanner(2048, true, OptionalInt.of(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("attention break-even")
+                .hasMessageContaining("-1");
     }
 }
