@@ -290,10 +290,20 @@ PY
     status=1
   fi
   stop_server
-  # max-batched-tokens is read at startup: one restart per value of the sweep, the long prompt alone.
+  # Scheduler settings are read at startup: one restart per value of the sweeps, the long prompt alone.
+  # SERVER_BREAK_EVEN_SWEEP: values of qwen.scheduler.attention-break-even at the default max-batched-tokens
+  # (0 is chunks costed by their tokens alone, as before the attention-aware sizing).
   for mbt in $sweep; do
     if start_server "server_mbt$mbt" --qwen.scheduler.max-batched-tokens="$mbt"; then
       long_prompt "long_prompt_mbt$mbt"
+    else
+      status=1
+    fi
+    stop_server
+  done
+  for be in ${SERVER_BREAK_EVEN_SWEEP:-0}; do
+    if start_server "server_be$be" --qwen.scheduler.attention-break-even="$be"; then
+      long_prompt "long_prompt_be$be"
     else
       status=1
     fi
@@ -321,15 +331,19 @@ for name in ["http_c1", "http_c16", "http_c64", "http_c256", "http_c16_greedy", 
 print()
 print("Long prompt among streams (targets: streams' ITL p99 <= 60 ms while it prefills, TTFT <= 1.25x alone):")
 print()
-print("| max-batched-tokens | streams | prompt tok | TTFT alone ms | TTFT among streams ms | ratio "
+print("| scheduler settings | streams | prompt tok | TTFT alone ms | TTFT among streams ms | ratio "
       "| ITL p50 / p99 / max ms while prefilling (n) |")
 print("|---|---|---|---|---|---|---|")
-runs = sorted(glob.glob(os.path.join(out, "server_long_prompt_mbt*.json")),
-              key=lambda p: int(p.rsplit("mbt", 1)[1].split(".")[0]))
-for p in runs:
+def setting(p):
+    label = os.path.basename(p)[len("server_long_prompt_"):-len(".json")]
+    if label.startswith("mbt"):
+        return (0, int(label[3:])), f"max-batched-tokens {label[3:]}, the engine's break-even"
+    return (1, int(label[2:])), f"max-batched-tokens 2048, attention break-even {label[2:]}"
+for key, label, p in sorted((setting(p)[0], setting(p)[1], p)
+                            for p in glob.glob(os.path.join(out, "server_long_prompt_*.json"))):
     r = json.load(open(p))
     i = r["itlDuringPrefillMs"]
-    print(f"| {p.rsplit('mbt', 1)[1].split('.')[0]} | {r['clients']} | {r['promptTokens']} | {f(r['ttftAloneMs'])} "
+    print(f"| {label} | {r['clients']} | {r['promptTokens']} | {f(r['ttftAloneMs'])} "
           f"| {f(r['ttftAmongStreamsMs'])} | {f(r['ttftRatio'], 2)} | {f(i['p50'])} / {f(i['p99'])} / {f(i['max'])} "
           f"({i['n']}) |")
 p = os.path.join(out, "server_next_turn.json")
