@@ -164,7 +164,7 @@ public final class GpuBenchCommand implements CliCommand {
     }
 
     /** Positions of the long prompt at which {@link #chunkSteps} times a chunk. */
-    static final int[] CHUNK_POSITIONS = {0, 8192, 16384, 31232};
+    static final int[] CHUNK_POSITIONS = {0, 8192, 16384, 30208};
 
     /**
      * The steps of a long prompt's prefill among 16 streams decoding at 1K context, as the server's
@@ -176,7 +176,7 @@ public final class GpuBenchCommand implements CliCommand {
      */
     private static void chunkSteps(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         int streams = 16;
-        int maxTokens = CHUNK_POSITIONS[CHUNK_POSITIONS.length - 1] + 2048;
+        int maxTokens = Math.min(c.contextLength(), CHUNK_POSITIONS[CHUNK_POSITIONS.length - 1] + 2048);
         for (boolean mixed : new boolean[] {true, false}) {
             CudaEngine.Options o = CudaEngine.Options.defaults();
             o = o.withKernels(o.kernels().withMixedSteps(mixed));
