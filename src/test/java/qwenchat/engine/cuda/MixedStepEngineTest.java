@@ -9,7 +9,8 @@ import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 import qwenchat.demo.SyntheticCheckpoint;
 import qwenchat.engine.InferenceEngine;
@@ -33,8 +34,6 @@ import qwenchat.weights.Checkpoint;
 class MixedStepEngineTest {
     static final SyntheticCheckpoint.Shape SHAPE = new SyntheticCheckpoint.Shape("mixed", 512, 1024, 2, 4, 2, 2048, false);
     static final SamplingParams GREEDY = SamplingParams.greedyDecoding();
-    static final int STREAMS = 16;
-    static final int[] CHUNKS = {200, 300, 137};
     static final int AFTER = 3;
 
     @TempDir
@@ -50,33 +49,33 @@ class MixedStepEngineTest {
         assertTrue(ForwardPass.gemmFits(config), "the checkpoint must take the tensor-core path");
     }
 
-    static KvCacheCapacity capacity() {
-        return KvCacheCapacity.fullyBacked(STREAMS + 1, 1024, 16);
+    static KvCacheCapacity capacity(int streams) {
+        return KvCacheCapacity.fullyBacked(streams + 1, 1024, 16);
     }
 
     /**
-     * Every pick of a scenario: {@link #STREAMS} sequences prefilled with random prompts decode fixed
-     * random tokens while a long prompt arrives in {@link #CHUNKS}, then {@link #AFTER} steps in
+     * Every pick of a scenario: {@code streams} sequences prefilled with random prompts decode fixed
+     * random tokens while a long prompt arrives in {@code chunks}, then {@link #AFTER} steps in
      * which it decodes too. One list per step, in request order (decodes, then the chunk).
      */
-    static List<SampledToken[]> scenario(InferenceEngine e) {
+    static List<SampledToken[]> scenario(InferenceEngine e, int streams, int[] chunks) {
         Random r = new Random(5);
-        int[] seqs = new int[STREAMS];
-        for (int i = 0; i < STREAMS; i++) {
+        int[] seqs = new int[streams];
+        for (int i = 0; i < streams; i++) {
             seqs[i] = e.openSequence();
             e.step(List.of(StepRequest.prefill(seqs[i], tokens(r, 20 + r.nextInt(400)), GREEDY, 5)));
         }
-        int[] prompt = tokens(r, sum(CHUNKS));
+        int[] prompt = tokens(r, sum(chunks));
         int longSeq = e.openSequence();
         List<SampledToken[]> out = new ArrayList<>();
         int fed = 0;
-        for (int step = 0; step < CHUNKS.length + AFTER; step++) {
+        for (int step = 0; step < chunks.length + AFTER; step++) {
             List<StepRequest> reqs = new ArrayList<>();
             for (int s : seqs) reqs.add(StepRequest.decode(s, r.nextInt(config.vocabSize()), GREEDY, 5));
-            if (step < CHUNKS.length) {
-                int[] chunk = java.util.Arrays.copyOfRange(prompt, fed, fed + CHUNKS[step]);
-                fed += CHUNKS[step];
-                reqs.add(StepRequest.chunk(longSeq, chunk, 0, step == CHUNKS.length - 1, GREEDY, 5));
+            if (step < chunks.length) {
+                int[] chunk = java.util.Arrays.copyOfRange(prompt, fed, fed + chunks[step]);
+                fed += chunks[step];
+                reqs.add(StepRequest.chunk(longSeq, chunk, 0, step == chunks.length - 1, GREEDY, 5));
             } else {
                 reqs.add(StepRequest.decode(longSeq, r.nextInt(config.vocabSize()), GREEDY, 5));
             }
@@ -97,8 +96,15 @@ class MixedStepEngineTest {
         return s;
     }
 
-    @Test
-    void decodesRidingAPrefillChunksPassPickWhatSeparatePassesAndTheCpuEnginePick() {
+    /**
+     * Three widths of the one pass: chunk and decodes over 128 rows (the prefill GEMM), 17-64 rows
+     * (the skinny GEMM beside flash attention) and under 16 rows (the GEMV route, where the chunk's rows
+     * attend through split attention too).
+     */
+    @ParameterizedTest
+    @CsvSource({"16, 200 300 137", "16, 30 20", "4, 5 3"})
+    void decodesRidingAPrefillChunksPassPickWhatSeparatePassesAndTheCpuEnginePick(int streams, String chunkList) {
+        int[] chunks = java.util.Arrays.stream(chunkList.split(" ")).mapToInt(Integer::parseInt).toArray();
         CudaEngine.Options mixedOn = CudaEngine.Options.defaults();
         CudaEngine.Options mixedOff = mixedOn.withKernels(mixedOn.kernels().withMixedSteps(false));
         assertTrue(mixedOn.kernels().mixedSteps());
@@ -106,16 +112,16 @@ class MixedStepEngineTest {
         List<SampledToken[]> separate;
         List<SampledToken[]> cpu;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
-            try (CudaEngine e = CudaEngine.load(config, ckpt, capacity(), LoadProgressListener.NONE, mixedOn)) {
-                mixed = scenario(e);
-                assertEquals(CHUNKS.length, e.mixedStepsRun(), "every step with a chunk ran as one pass");
+            try (CudaEngine e = CudaEngine.load(config, ckpt, capacity(streams), LoadProgressListener.NONE, mixedOn)) {
+                mixed = scenario(e, streams, chunks);
+                assertEquals(chunks.length, e.mixedStepsRun(), "every step with a chunk ran as one pass");
             }
-            try (CudaEngine e = CudaEngine.load(config, ckpt, capacity(), LoadProgressListener.NONE, mixedOff)) {
-                separate = scenario(e);
+            try (CudaEngine e = CudaEngine.load(config, ckpt, capacity(streams), LoadProgressListener.NONE, mixedOff)) {
+                separate = scenario(e, streams, chunks);
                 assertEquals(0, e.mixedStepsRun());
             }
-            try (CpuEngine e = CpuEngine.load(config, ckpt, capacity())) {
-                cpu = scenario(e);
+            try (CpuEngine e = CpuEngine.load(config, ckpt, capacity(streams))) {
+                cpu = scenario(e, streams, chunks);
             }
         }
         int rows = 0;
@@ -125,8 +131,8 @@ class MixedStepEngineTest {
         for (int step = 0; step < mixed.size(); step++) {
             SampledToken[] m = mixed.get(step);
             for (int i = 0; i < m.length; i++) {
-                boolean chunkRow = i == STREAMS && step < CHUNKS.length;
-                if (chunkRow && step < CHUNKS.length - 1) {
+                boolean chunkRow = i == streams && step < chunks.length;
+                if (chunkRow && step < chunks.length - 1) {
                     assertTrue(!m[i].picked() && !separate.get(step)[i].picked(), "a chunk with more to come picks nothing");
                     continue;
                 }
@@ -138,8 +144,8 @@ class MixedStepEngineTest {
                 }
             }
         }
-        System.out.printf("[mixed] %d picks: %d as separate passes, %d as the CPU engine, worst logprob gap to CPU %.4f%n",
-                rows, sameAsSeparate, sameAsCpu, worst);
+        System.out.printf("[mixed] %d streams, chunks %s: %d picks, %d as separate passes, %d as the CPU engine, worst logprob"
+                + " gap to CPU %.4f%n", streams, chunkList, rows, sameAsSeparate, sameAsCpu, worst);
         assertTrue(sameAsSeparate >= rows - 2, sameAsSeparate + " of " + rows + " picks as separate passes");
         assertTrue(sameAsCpu >= rows - 2, sameAsCpu + " of " + rows + " picks as the CPU engine");
         assertTrue(worst < 0.05, "worst logprob gap to the CPU engine " + worst);
