@@ -293,22 +293,17 @@ PY
   # Scheduler settings are read at startup: one restart per value of the sweeps, the long prompt alone.
   # SERVER_BREAK_EVEN_SWEEP: values of qwen.scheduler.attention-break-even at the default max-batched-tokens
   # (0 is chunks costed by their tokens alone, as before the attention-aware sizing).
-  for mbt in $sweep; do
-    if start_server "server_mbt$mbt" --qwen.scheduler.max-batched-tokens="$mbt"; then
-      long_prompt "long_prompt_mbt$mbt"
+  # restarted LABEL SETTING: the server started again with SETTING for the long prompt alone.
+  restarted() {
+    if start_server "server_$1" "$2"; then
+      long_prompt "long_prompt_$1"
     else
       status=1
     fi
     stop_server
-  done
-  for be in ${SERVER_BREAK_EVEN_SWEEP:-0}; do
-    if start_server "server_be$be" --qwen.scheduler.attention-break-even="$be"; then
-      long_prompt "long_prompt_be$be"
-    else
-      status=1
-    fi
-    stop_server
-  done
+  }
+  for mbt in $sweep; do restarted "mbt$mbt" --qwen.scheduler.max-batched-tokens="$mbt"; done
+  for be in ${SERVER_BREAK_EVEN_SWEEP:-0}; do restarted "be$be" --qwen.scheduler.attention-break-even="$be"; done
   python3 - "$OUT" <<'PY' | tee "$OUT/server.md"
 import glob, json, os, sys
 out = sys.argv[1]

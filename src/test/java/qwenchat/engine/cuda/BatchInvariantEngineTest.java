@@ -44,8 +44,7 @@ class BatchInvariantEngineTest {
     static void checkpoint() {
         GpuTestSupport.assumeGpu();
         dir = tmp.resolve("ckpt");
-        config = SyntheticCheckpoint.ensure(SHAPE, dir, 14).config();
-        assertTrue(ForwardPass.gemmFits(config), "the checkpoint must take the tensor-core path");
+        config = GpuTestSupport.tensorCoreCheckpoint(SHAPE, dir, 14);
         for (int[] nk : new int[][] {{config.qkvDim(), 512}, {512, config.qDim()}, {512, 1024}}) {
             assertTrue(SkinnyGemm.splits(nk[0], nk[1], SkinnyGemm.residentBlocks(132)) > 1, "split-K at " + Arrays.toString(nk));
         }

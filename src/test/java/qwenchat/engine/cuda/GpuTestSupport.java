@@ -1,6 +1,9 @@
 package qwenchat.engine.cuda;
 
+import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
+import qwenchat.demo.SyntheticCheckpoint;
+import qwenchat.model.ModelConfig;
 
 /** Shared set-up for {@code @Tag("gpu")} tests: skip cleanly where there is no device or no kernels. */
 final class GpuTestSupport {
@@ -12,6 +15,18 @@ final class GpuTestSupport {
     static void assumeGpu() {
         CudaAvailability a = CudaAvailability.probe();
         Assumptions.assumeTrue(a.available(), () -> "CUDA not available: " + a.reason());
+    }
+
+    /**
+     * Writes (or finds) a random checkpoint of {@code shape} in {@code dir} and returns its config,
+     * failing unless the engine will run it through the tensor-core GEMMs and flash attention.
+     */
+    static ModelConfig tensorCoreCheckpoint(SyntheticCheckpoint.Shape shape, Path dir, long seed) {
+        ModelConfig config = SyntheticCheckpoint.ensure(shape, dir, seed).config();
+        if (!ForwardPass.gemmFits(config) || config.headDim() != PrefillAttention.HEAD_DIM) {
+            throw new IllegalStateException("checkpoint " + shape + " must take the tensor-core path with flash attention");
+        }
+        return config;
     }
 
     /** One context for all GPU tests of the JVM; creating a context costs ~100 ms. */

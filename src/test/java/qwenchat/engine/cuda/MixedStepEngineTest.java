@@ -45,8 +45,7 @@ class MixedStepEngineTest {
     static void checkpoint() {
         GpuTestSupport.assumeGpu();
         dir = tmp.resolve("ckpt");
-        config = SyntheticCheckpoint.ensure(SHAPE, dir, 21).config();
-        assertTrue(ForwardPass.gemmFits(config), "the checkpoint must take the tensor-core path");
+        config = GpuTestSupport.tensorCoreCheckpoint(SHAPE, dir, 21);
     }
 
     static KvCacheCapacity capacity(int streams) {
