@@ -233,8 +233,7 @@ public final class CudaEngine implements InferenceEngine {
                 ctx.stream(), rope.attentionScaling(), options.batchInvariant(), options.kernels());
         io = PinnedBuffer.allocate(16L * ws.chunk);
         // Batch invariance keeps decode rows on their own projection family, which a chunk's pass is not.
-        mixedPasses = options.kernels().mixedSteps() && !options.batchInvariant() && gemmChunks
-                && config.headDim() == PrefillAttention.HEAD_DIM;
+        mixedPasses = options.kernels().mixedSteps() && !options.batchInvariant() && gemmChunks;
         sampling = new DeviceSampling(ctx, kernels, ws, seqs, config.vocabSize());
         ctx.synchronize();
         // Read once everything is allocated: the pool and workspace are fixed from here on.
@@ -658,15 +657,15 @@ public final class CudaEngine implements InferenceEngine {
 
     /**
      * The prefill request whose pass the step's decodes ride, or -1 for separate passes: the first
-     * plain prefill (no bias-lab pass) that fits in one pass beside all the decodes, when every
-     * decode fits one pass and none is a lab pass.
+     * plain prefill (no bias-lab pass) that {@link ForwardPass#takesMixed} beside all the decodes,
+     * when none of them is a lab pass.
      */
     private int mixedCarrier(List<StepRequest> requests, int decodes, BiasMask[] decodeMasks) {
-        if (!mixedPasses || decodes == 0 || decodes > ws.rows) return -1;
+        if (!mixedPasses || decodes == 0) return -1;
         for (BiasMask m : decodeMasks) if (m != null) return -1;
         for (int i = 0; i < requests.size(); i++) {
             StepRequest r = requests.get(i);
-            if (r.prefill() && r.lab() == null && r.tokens().length + decodes <= ws.chunk) return i;
+            if (r.prefill() && r.lab() == null && forward.takesMixed(r.tokens().length, decodes)) return i;
         }
         return -1;
     }

@@ -112,26 +112,33 @@ final class ForwardPass implements AutoCloseable {
     }
 
     /**
+     * Whether {@link #mixed} takes a chunk of {@code chunkRows} beside {@code decodeRows} decodes:
+     * the pass must go through the prefill GEMM with flash attention for the chunk, the route the
+     * GPU tests have verified mixed (narrower passes take the skinny GEMM or the GEMVs and run the
+     * decodes separately), and the decodes must fit the split-attention workspace.
+     */
+    boolean takesMixed(int chunkRows, int decodeRows) {
+        int rows = chunkRows + decodeRows;
+        return chunkRows >= 1 && decodeRows >= 1 && decodeRows <= ws.rows && rows <= ws.chunk
+                && c.headDim() == PrefillAttention.HEAD_DIM && route(rows, true) == ProjectionRoute.PREFILL_GEMM;
+    }
+
+    /**
      * Enqueues the layers for a chunk of one sequence's prompt (rows 0..chunkRows-1 at positions
      * past..past+chunkRows-1) and, in the same pass, decode rows of other sequences (rows
      * chunkRows..rows-1): the decode rows share the chunk's projections, so the weights are streamed
      * once for both. The chunk's rows attend through flash attention and the decode rows through
-     * split attention (every row through split attention on the GEMV route, which takes at most
-     * {@link Workspace#rows} rows). No logits: the caller computes the rows it samples.
+     * split attention. No logits: the caller computes the rows it samples.
      *
      * @param decodeMaxLength the longest attended length among the decode rows (position + 1)
      */
     void mixed(int chunkRows, int past, int rows, int decodeMaxLength) {
-        if (chunkRows < 1 || rows <= chunkRows || rows - chunkRows > ws.rows || rows > ws.chunk) {
-            throw new IllegalArgumentException("a mixed pass takes a chunk of >= 1 row and 1.." + ws.rows
-                    + " decode rows, at most " + ws.chunk + " in all; got " + chunkRows + " + " + (rows - chunkRows));
+        if (!takesMixed(chunkRows, rows - chunkRows)) {
+            throw new IllegalArgumentException("a mixed pass takes a chunk and 1.." + ws.rows + " decode rows through the"
+                    + " prefill GEMM with flash attention, at most " + ws.chunk + " rows; got " + chunkRows + " + "
+                    + (rows - chunkRows));
         }
-        boolean splitOnly = route(rows, true) == ProjectionRoute.GEMV || c.headDim() != PrefillAttention.HEAD_DIM;
-        if (splitOnly && rows > ws.rows) {
-            throw new IllegalArgumentException("a mixed pass without flash attention takes at most " + ws.rows + " rows, got " + rows);
-        }
-        int longest = splitOnly ? Math.max(past + chunkRows, decodeMaxLength) : decodeMaxLength;
-        layers(rows, CudaKernels.splitsFor(longest), past, chunkRows);
+        layers(rows, CudaKernels.splitsFor(decodeMaxLength), past, chunkRows);
     }
 
     private CUgraphExec capture(int rows, int logitRows, int gridSplits) {
