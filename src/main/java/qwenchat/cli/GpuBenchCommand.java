@@ -108,6 +108,7 @@ public final class GpuBenchCommand implements CliCommand {
             r.put("read_bandwidth_gbps", gbps);
             r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
             log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
+            gemvLaunchShapes(e, c, log, r);
             Random rnd = new Random(7);
             SamplingParams g = SamplingParams.greedyDecoding();
             for (int ctxLen : new int[] {128, 8192}) {
@@ -161,6 +162,32 @@ public final class GpuBenchCommand implements CliCommand {
         invarianceCost(dir, c, log, r);
         chunkSteps(dir, c, log, r);
         return r;
+    }
+
+    /** Warps per block {@link #gemvLaunchShapes} tries. */
+    static final int[] GEMV_WARPS = {2, 4, 8};
+
+    /**
+     * Batch-1 GEMVs of the model's o_proj, down_proj (residual mode) and gate/up (SwiGLU mode) with
+     * {@link #GEMV_WARPS} warps per block, as gemv_{name}_w{warps}_us: the launch shape decides how
+     * evenly a few hundred blocks spread over the card's SMs, and o/down stream well below the read
+     * bandwidth at the engine's counts.
+     */
+    private static void gemvLaunchShapes(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        record Shape(String name, CudaKernels.GemvMode mode, int n, int k) {
+        }
+        List<Shape> shapes = List.of(new Shape("o", CudaKernels.GemvMode.RESIDUAL, c.hiddenSize(), c.qDim()),
+                new Shape("down", CudaKernels.GemvMode.RESIDUAL, c.hiddenSize(), c.intermediateSize()),
+                new Shape("gateup", CudaKernels.GemvMode.SWIGLU, 2 * c.intermediateSize(), c.hiddenSize()));
+        for (Shape sh : shapes) {
+            StringBuilder line = new StringBuilder();
+            for (int warps : GEMV_WARPS) {
+                double us = e.onDevice(k -> DeviceBenchmarks.gemvMicros(k, sh.mode(), sh.n(), sh.k(), 1, warps, 5));
+                r.put("gemv_" + sh.name() + "_w" + warps + "_us", us);
+                line.append(String.format(" %d warps %.1f us (%.2f TB/s);", warps, us, 2.0 * sh.n() * sh.k() / (us * 1e6)));
+            }
+            log.printf("[bench] batch-1 GEMV %s %dx%d:%s%n", sh.name(), sh.n(), sh.k(), line);
+        }
     }
 
     /** Positions of the long prompt at which {@link #chunkSteps} times a chunk. */

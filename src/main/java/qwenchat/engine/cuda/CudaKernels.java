@@ -145,7 +145,28 @@ public final class CudaKernels {
      * the bias lab's mask) names the biases each row skips, null: all added.
      */
     public void gemv(GemvMode mode, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a, CUdeviceptr biasOff) {
-        launchGemv(mode, mode.prefix, w, x, n, k, rows, a, orNull(biasOff));
+        launchGemv(mode, mode.prefix, gemvWarps(mode), w, x, n, k, rows, a, orNull(biasOff));
+    }
+
+    /**
+     * Warps per block of a mode's GEMV, from the H200 profiles: 8 for gate/up, o/down and lm_head
+     * (gate/up streamed at 4.08 TB/s with 8 against 3.28 with 4), 4 for the short qkv matrix (equal
+     * either way). The kernels take any count up to {@link #GEMV_MAX_WARPS}, one weight-row pair per warp.
+     */
+    static int gemvWarps(GemvMode mode) {
+        return mode == GemvMode.QKV ? 4 : 8;
+    }
+
+    /** Most warps a GEMV block may have (gemv.cu's norm reduction holds one slot per warp, 8). */
+    static final int GEMV_MAX_WARPS = 8;
+
+    /**
+     * {@link #gemv} with {@code warps} per block instead of the mode's own count: the same sums (each
+     * warp owns its rows whatever the block), for {@link DeviceBenchmarks#gemvMicros} to compare
+     * launch shapes on the card.
+     */
+    void gemvWithWarps(GemvMode mode, int warps, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a) {
+        launchGemv(mode, mode.prefix, warps, w, x, n, k, rows, a, new CUdeviceptr());
     }
 
     /**
@@ -169,11 +190,15 @@ public final class CudaKernels {
                     + ", got " + rows);
         }
         if (normW == null) throw new IllegalArgumentException("norm-folding gemv needs the norm weight");
-        launchGemv(mode, mode.prefix + "_norm", w, x, n, k, rows, a, orNull(biasOff), normW, orNull(rowIndex), eps);
+        launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), w, x, n, k, rows, a, orNull(biasOff), normW, orNull(rowIndex),
+                eps);
     }
 
-    private void launchGemv(GemvMode mode, String prefix, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a,
-                            Object... extra) {
+    private void launchGemv(GemvMode mode, String prefix, int warps, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows,
+                            GemvArgs a, Object... extra) {
+        if (warps < 1 || warps > GEMV_MAX_WARPS) {
+            throw new IllegalArgumentException("gemv blocks take 1.." + GEMV_MAX_WARPS + " warps, got " + warps);
+        }
         if (k % 8 != 0) throw new IllegalArgumentException("gemv needs K % 8 == 0, got K=" + k);
         if (rows < 1 || rows > MAX_ROWS) throw new IllegalArgumentException("gemv rows must be 1.." + MAX_ROWS + ", got " + rows);
         if ((mode == GemvMode.QKV || mode == GemvMode.SWIGLU) && n % 2 != 0) {
@@ -183,9 +208,6 @@ public final class CudaKernels {
         int pairs = (n + 1) / 2;
         int tile = batchTile(rows);
         int gridY = (rows + tile - 1) / tile;
-        // Warps per block, from the H200 profiles: 8 for gate/up, o/down and lm_head (gate/up streamed
-        // at 4.08 TB/s with 8 against 3.28 with 4), 4 for the short qkv matrix (equal either way).
-        int warps = mode == GemvMode.QKV ? 4 : 8;
         Object[] args = {w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()),
                 a.ropeScale(), orNull(a.kPool()), orNull(a.vPool()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(),
                 a.headDim(), a.kv() == null ? new CUdeviceptr() : a.kv().blockTable(),

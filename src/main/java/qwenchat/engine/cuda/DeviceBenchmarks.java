@@ -97,28 +97,55 @@ public final class DeviceBenchmarks {
                         kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
                 k.attentionCombine(partO.ptr(), partMl.ptr(), dp.ptr(), out.ptr(), rows, heads, headDim, splits);
             };
-            CUevent start = new CUevent();
-            CUevent stop = new CUevent();
-            check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
-            check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
-            try {
-                once.run();  // warm-up
-                int inner = 10;
-                float best = Float.MAX_VALUE;
-                for (int i = 0; i < reps; i++) {
-                    check(JCudaDriver.cuEventRecord(start, k.launcher().stream()), "cuEventRecord");
-                    for (int j = 0; j < inner; j++) once.run();
-                    check(JCudaDriver.cuEventRecord(stop, k.launcher().stream()), "cuEventRecord");
-                    check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
-                    float[] ms = new float[1];
-                    check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
-                    best = Math.min(best, ms[0] / inner);
-                }
-                return best * 1e3;
-            } finally {
-                JCudaDriver.cuEventDestroy(start);
-                JCudaDriver.cuEventDestroy(stop);
+            return bestMicros(k, once, reps);
+        }
+    }
+
+    /**
+     * GPU time in microseconds (best of {@code reps}, each the mean of 10 launches) of one batch-1..8
+     * GEMV of Qwen2.5-7B's shape {@code n} x {@code k} in {@code mode} (RESIDUAL or SWIGLU) with
+     * {@code warps} per block, on zero weights and activations: the launch shape's effect on how fast
+     * the weights stream, which the engine's fixed counts ({@link CudaKernels#gemvWarps}) are chosen by.
+     */
+    public static double gemvMicros(CudaKernels k, CudaKernels.GemvMode mode, int n, int kDim, int rows, int warps, int reps) {
+        if (mode != CudaKernels.GemvMode.RESIDUAL && mode != CudaKernels.GemvMode.SWIGLU) {
+            throw new IllegalArgumentException("the GEMV benchmark times RESIDUAL and SWIGLU, not " + mode);
+        }
+        try (DeviceBuffer w = DeviceBuffer.allocate("bench gemv weights", 2L * n * kDim);
+             DeviceBuffer x = DeviceBuffer.allocate("bench gemv activations", 4L * rows * kDim);
+             DeviceBuffer out = DeviceBuffer.allocate("bench gemv output", 4L * rows * n)) {
+            w.zero();
+            x.zero();
+            out.zero();
+            CudaKernels.GemvArgs args = mode == CudaKernels.GemvMode.RESIDUAL
+                    ? CudaKernels.GemvArgs.out(out.ptr()) : CudaKernels.GemvArgs.swiglu(out.ptr());
+            return bestMicros(k, () -> k.gemvWithWarps(mode, warps, w.ptr(), x.ptr(), n, kDim, rows, args), reps);
+        }
+    }
+
+    /** Best of {@code reps} timings (CUDA events around 10 launches of {@code once}), per launch, in microseconds. */
+    private static double bestMicros(CudaKernels k, Runnable once, int reps) {
+        CUevent start = new CUevent();
+        CUevent stop = new CUevent();
+        check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+        check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+        try {
+            once.run();  // warm-up
+            int inner = 10;
+            float best = Float.MAX_VALUE;
+            for (int i = 0; i < reps; i++) {
+                check(JCudaDriver.cuEventRecord(start, k.launcher().stream()), "cuEventRecord");
+                for (int j = 0; j < inner; j++) once.run();
+                check(JCudaDriver.cuEventRecord(stop, k.launcher().stream()), "cuEventRecord");
+                check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
+                float[] ms = new float[1];
+                check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+                best = Math.min(best, ms[0] / inner);
             }
+            return best * 1e3;
+        } finally {
+            JCudaDriver.cuEventDestroy(start);
+            JCudaDriver.cuEventDestroy(stop);
         }
     }
 }

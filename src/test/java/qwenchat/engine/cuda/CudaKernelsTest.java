@@ -126,6 +126,28 @@ class CudaKernelsTest {
         assertTrue(rel < 1e-4, "relL2 " + rel);
     }
 
+    /** Each warp owns its weight-row pairs whatever the block, so the launch shape never changes a sum. */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 4})
+    void residualGemvGivesTheSameBitsWithAnyWarpsPerBlock(int warps) {
+        Random r = new Random(11);
+        int rows = 3;
+        float[] w = roundBf16(gaussian(r, H * I, 0.02));
+        float[] a = gaussian(r, rows * I, 1.0);
+        float[] x0 = gaussian(r, rows * H, 1.0);
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer dw = bf16("w", w); DeviceBuffer da = f32("a", a); DeviceBuffer dx = f32("x", x0);
+                 DeviceBuffer dy = f32("y", x0)) {
+                k.gemv(GemvMode.RESIDUAL, dw.ptr(), da.ptr(), H, I, rows, GemvArgs.out(dx.ptr()));
+                k.gemvWithWarps(GemvMode.RESIDUAL, warps, dw.ptr(), da.ptr(), H, I, rows, GemvArgs.out(dy.ptr()));
+                ctx.synchronize();
+                return new float[][] {readF32(dx, rows * H), readF32(dy, rows * H)};
+            }
+        });
+        assertArrayEquals(got[0], got[1], "residual gemv with " + warps + " warps per block against the engine's "
+                + CudaKernels.gemvWarps(GemvMode.RESIDUAL));
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {1, 5})
     void plainGemvComputesLmHeadLogits(int rows) {
