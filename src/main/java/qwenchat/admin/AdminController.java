@@ -1,6 +1,5 @@
 package qwenchat.admin;
 
-import jakarta.servlet.http.HttpServletResponse;
 import java.util.Map;
 import org.springframework.http.MediaType;
 import org.springframework.stereotype.Controller;
@@ -13,6 +12,7 @@ import qwenchat.security.StreamTickets;
 /**
  * {@code /admin}: the page is only a shell with a login form (it holds no data); everything it shows
  * comes from {@code /admin/api/**}, which {@code qwenchat.security} guards with the admin token.
+ * Spring Security's headers keep every answer out of caches ({@code Cache-Control: no-store}).
  */
 @Controller
 class AdminController {
@@ -36,29 +36,25 @@ class AdminController {
 
     @GetMapping(path = "/admin/api/overview", produces = MediaType.APPLICATION_JSON_VALUE)
     @ResponseBody
-    Map<String, Object> overview(HttpServletResponse response) {
-        response.setHeader("Cache-Control", "no-store");
+    Map<String, Object> overview() {
         return overview.build();
     }
 
     @GetMapping(path = "/admin/api/history", produces = MediaType.APPLICATION_JSON_VALUE)
     @ResponseBody
-    Map<String, Object> history(HttpServletResponse response) {
-        response.setHeader("Cache-Control", "no-store");
+    Map<String, Object> history() {
         return Map.of("intervalSeconds", 1, "samples", history.snapshot());
     }
 
     /** A one-time ticket for {@code /admin/api/events}: EventSource cannot send the bearer header. */
     @PostMapping(path = "/admin/api/ticket", produces = MediaType.APPLICATION_JSON_VALUE)
     @ResponseBody
-    Map<String, Object> ticket(HttpServletResponse response) {
-        response.setHeader("Cache-Control", "no-store");
+    Map<String, Object> ticket() {
         return Map.of("ticket", tickets.issue(StreamTickets.Purpose.ADMIN_EVENTS), "expiresInSeconds", StreamTickets.TTL_MILLIS / 1000);
     }
 
     @GetMapping(path = "/admin/api/events", produces = MediaType.TEXT_EVENT_STREAM_VALUE)
-    SseEmitter events(HttpServletResponse response) {
-        response.setHeader("Cache-Control", "no-store");
+    SseEmitter events() {
         SseEmitter e = events.open();
         try {
             e.send(SseEmitter.event().name("tick").data(Map.of("overview", overview.build())));

@@ -1,6 +1,5 @@
 package qwenchat.lab;
 
-import jakarta.servlet.http.HttpServletResponse;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.springframework.http.HttpHeaders;
@@ -21,7 +20,7 @@ import qwenchat.serving.ServedModel;
 /**
  * {@code /lab}: like the admin dashboard, the page is a shell with a sign-in form and no data;
  * everything it shows comes from {@code /lab/api/**}, which {@code qwenchat.security} guards with
- * the admin token.
+ * the admin token. Spring Security's headers keep every answer, downloads included, out of caches.
  */
 @Controller
 class LabController {
@@ -44,8 +43,7 @@ class LabController {
     /** What the form needs: the layer count for the range, and whether the weights are the demo's. */
     @GetMapping(path = "/lab/api/model", produces = MediaType.APPLICATION_JSON_VALUE)
     @ResponseBody
-    Map<String, Object> model(HttpServletResponse response) {
-        response.setHeader("Cache-Control", "no-store");
+    Map<String, Object> model() {
         Map<String, Object> m = new LinkedHashMap<>();
         ServedModel s = runtime.served().orElse(null);
         m.put("ready", s != null);
@@ -62,8 +60,7 @@ class LabController {
     @PostMapping(path = "/lab/api/runs", consumes = MediaType.APPLICATION_JSON_VALUE,
             produces = MediaType.APPLICATION_JSON_VALUE)
     @ResponseBody
-    Map<String, Object> run(@RequestBody LabRequest request, HttpServletResponse response) throws InterruptedException {
-        response.setHeader("Cache-Control", "no-store");
+    Map<String, Object> run(@RequestBody LabRequest request) throws InterruptedException {
         return runner.run(request).toJson();
     }
 
@@ -87,7 +84,6 @@ class LabController {
 
     private static HttpHeaders download(String filename) {
         HttpHeaders h = new HttpHeaders();
-        h.setCacheControl("no-store");
         h.setContentDisposition(org.springframework.http.ContentDisposition.attachment().filename(filename).build());
         return h;
     }

@@ -80,7 +80,9 @@ class AdminApiTest {
             assertThat(get(path, TOKEN.toLowerCase()).status()).isEqualTo(401);
             assertThat(get(path, TOKEN.toUpperCase()).status()).isEqualTo(401);
             assertThat(get(path, TOKEN + "x").status()).isEqualTo(401);
-            assertThat(get(path, TOKEN).status()).isEqualTo(200);
+            Http.Reply ok = get(path, TOKEN);
+            assertThat(ok.status()).isEqualTo(200);
+            assertThat(ok.raw().headers().firstValue("Cache-Control")).as(path).hasValueSatisfying(v -> assertThat(v).contains("no-store"));
         }
         assertThat(send("POST", "/admin/api/ticket", null, null).status()).isEqualTo(401);
         assertThat(get("/admin/api/events", null).status()).isEqualTo(401);
@@ -99,6 +101,7 @@ class AdminApiTest {
     void eventStreamTicketsWorkOnceAndNeverCarryTheToken() throws Exception {
         Http.Reply t = send("POST", "/admin/api/ticket", TOKEN, null);
         assertThat(t.status()).isEqualTo(200);
+        assertThat(t.raw().headers().firstValue("Cache-Control")).hasValueSatisfying(v -> assertThat(v).contains("no-store"));
         String ticket = t.json().path("ticket").asString();
         assertThat(ticket).hasSizeGreaterThanOrEqualTo(32).doesNotContain(TOKEN);
         HttpResponse<java.io.InputStream> stream = java.net.http.HttpClient.newHttpClient().send(
@@ -107,6 +110,7 @@ class AdminApiTest {
         try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(stream.body()))) {
             assertThat(stream.statusCode()).isEqualTo(200);
             assertThat(stream.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
+            assertThat(stream.headers().firstValue("Cache-Control").orElse("")).contains("no-store");
             assertThat(in.readLine()).isEqualTo("event:tick");
             String data = in.readLine();
             assertThat(data).startsWith("data:").contains("\"overview\"").contains("\"readiness\"");

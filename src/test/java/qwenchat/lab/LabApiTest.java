@@ -85,6 +85,7 @@ class LabApiTest {
         int heads = c.numAttentionHeads();
         Http.Reply r = send("POST", "/lab/api/runs", TOKEN, RUN.formatted(layers - 1));
         assertThat(r.status()).as(r.body()).isEqualTo(200);
+        assertThat(r.raw().headers().firstValue("Cache-Control")).hasValueSatisfying(v -> assertThat(v).contains("no-store"));
         JsonNode j = r.json();
         assertThat(j.path("demoWeights").asBoolean()).isTrue();
         assertThat(j.path("layers").asInt()).isEqualTo(layers);
@@ -114,9 +115,11 @@ class LabApiTest {
         assertThat(json.status()).isEqualTo(200);
         assertThat(json.raw().headers().firstValue("Content-Disposition")).hasValueSatisfying(
                 v -> assertThat(v).contains("attachment", "bias-lab-" + id + ".json"));
+        assertThat(json.raw().headers().firstValue("Cache-Control")).hasValueSatisfying(v -> assertThat(v).contains("no-store"));
         assertThat(json.json().path("logitLensKl")).isEqualTo(j.path("logitLensKl"));
         Http.Reply csv = send("GET", "/lab/api/runs/" + id + "/csv", TOKEN, null);
         assertThat(csv.status()).isEqualTo(200);
+        assertThat(csv.raw().headers().firstValue("Cache-Control")).hasValueSatisfying(v -> assertThat(v).contains("no-store"));
         List<String> lines = csv.body().lines().toList();
         assertThat(lines.getFirst()).isEqualTo(
                 "layer,head,kl_live_ablated,entropy_live,entropy_ablated,sink_mass_live,sink_mass_ablated");
