@@ -19,6 +19,7 @@ import qwenchat.model.ModelConfig;
 class BookkeepingEngine implements InferenceEngine {
 
     final KvBlockManager blocks;
+    private final KvCacheCapacity capacity;
     final List<List<StepRequest>> steps = new ArrayList<>();
     private final boolean record;
 
@@ -28,6 +29,7 @@ class BookkeepingEngine implements InferenceEngine {
 
     BookkeepingEngine(KvCacheCapacity capacity, boolean record) {
         this.blocks = new KvBlockManager(capacity);
+        this.capacity = capacity;
         this.record = record;
     }
 
@@ -68,7 +70,7 @@ class BookkeepingEngine implements InferenceEngine {
 
     @Override
     public KvCacheCapacity capacity() {
-        return new KvCacheCapacity(blocks.maxSequences(), 1 << 20, blocks.blockSize(), blocks.totalBlocks());
+        return capacity;
     }
 
     @Override

@@ -139,19 +139,13 @@ public final class HostOverheadHarness {
      */
     private static final class ZeroCostEngine extends BookkeepingEngine {
         private final InferenceEngine real;
-        private final KvCacheCapacity capacity;
         final AtomicLong stepNanos = new AtomicLong();
         volatile int[] text = {100};
         private int next;
 
         ZeroCostEngine(InferenceEngine real, int streams) {
-            this(real, new KvCacheCapacity(streams, 4096, 16, streams * 4096 / 16));
-        }
-
-        private ZeroCostEngine(InferenceEngine real, KvCacheCapacity capacity) {
-            super(capacity, false);
+            super(new KvCacheCapacity(streams, 4096, 16, streams * 4096 / 16), false);
             this.real = real;
-            this.capacity = capacity;
         }
 
         @Override
@@ -176,11 +170,6 @@ public final class HostOverheadHarness {
         @Override
         public EngineInfo info() {
             return real.info();
-        }
-
-        @Override
-        public KvCacheCapacity capacity() {
-            return capacity;
         }
 
         @Override
