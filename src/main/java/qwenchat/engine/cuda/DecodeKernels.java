@@ -11,9 +11,10 @@ package qwenchat.engine.cuda;
  * @param foldedNorm on the GEMV route (up to {@link #FOLDED_NORM_MAX_ROWS} rows), the QKV, gate/up
  *     and lm_head GEMVs apply the preceding RMSNorm to the residual stream themselves instead of
  *     after a separate {@code rmsnorm_rows} launch (gemv.cu, the {@code *_norm} kernels)
- * @param mixedSteps a step's decode rows ride a prefill chunk's pass (one pass streams the weights
- *     once for both; the chunk's rows attend through flash attention, the decode rows through split
- *     attention) instead of a decode pass of their own after the chunk's
+ * @param mixedSteps a step's decode rows ride a prefill chunk's pass where the two take the prefill
+ *     GEMM together ({@link ForwardPass#takesMixed}): one pass streams the weights once for both, the
+ *     chunk's rows attend through flash attention and the decode rows through split attention,
+ *     instead of a decode pass of their own after the chunk's
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
     /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
