@@ -14,7 +14,7 @@
 #   blocks (decode attention at 8K through block tables of 16..128 tokens), yarn (the 7B with YaRN x4:
 #   a prompt filling the 128K context), server (the whole app with the CUDA engine on a random 7B laid out
 #   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64,
-#   then the long-prompt-among-streams scenario (at max-batched-tokens 2048, 1024 and 512) and the
+#   then the long-prompt-among-streams scenario (at the default max-batched-tokens, then 1536 and 2048) and the
 #   next-turn scenario; server.md and server_*.json). The comparison table (table.md) has a column per peer run.
 #   Default: tests,7b,bench,peer. Everything goes to $OUT.
 set -euo pipefail
@@ -198,7 +198,12 @@ if has server; then
   secs=${SERVER_SECONDS:-20} ptok=${SERVER_PROMPT_TOKENS:-1000} mtok=${SERVER_MAX_TOKENS:-1024}
   wsmtok=${SERVER_WS_MAX_TOKENS:-256} port=${SERVER_PORT:-8080}
   longtok=${SERVER_LONG_PROMPT_TOKENS:-32000} longc=${SERVER_LONG_CLIENTS:-16}
-  histtok=${SERVER_HISTORY_TOKENS:-8000} sweep=${SERVER_MBT_SWEEP:-512 1024}
+  histtok=${SERVER_HISTORY_TOKENS:-8000} sweep=${SERVER_MBT_SWEEP:-1536 2048}
+  # SERVER_RUNS: which runs the first server start makes, by name (default all of them): http_c1,
+  # http_c16, http_c64, http_c256, http_c16_greedy, http_c64_greedy, http_c256_greedy, ws_c64,
+  # long_prompt, next_turn (space-separated); the sweeps' restarts follow either way.
+  runs=${SERVER_RUNS:-http_c1 http_c16 http_c64 http_c256 http_c16_greedy http_c64_greedy http_c256_greedy ws_c64 long_prompt next_turn}
+  want() { [[ " $runs " == *" $1 "* ]]; }
   # SERVER_MODEL_DIR (a checkpoint to serve instead, e.g. the demo one the tests write to
   # target/qwen-chat-demo-v1) and SERVER_ENGINE=cpu make a dry run of this stage without a GPU.
   server_model=${SERVER_MODEL_DIR:-/tmp/qwen7b-server}
@@ -276,16 +281,21 @@ PY
     # Warm-up, not reported: the first requests pay for JIT compilation and first kernel launches.
     lt warmup --clients 4 --duration 3 --max-tokens 16
     for c in 1 16 64 256; do
+      want "http_c$c" || continue
       lt "http_c$c" --clients "$c" --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok" --cut-at-deadline
     done
-    # The same clients greedy: bench decodes greedily, so these are the served rows to hold against it.
-    for c in 16 64; do
+    # The same clients greedy: bench decodes greedily (its served_shape rows run this workload), so these are the
+    # served rows to hold against it.
+    for c in 16 64 256; do
+      want "http_c${c}_greedy" || continue
       lt "http_c${c}_greedy" --clients "$c" --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$mtok" \
         --cut-at-deadline --temperature 0
     done
-    lt ws_c64 --websocket --clients 64 --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$wsmtok"
-    long_prompt long_prompt_mbt2048
-    lt next_turn --scenario next-turn --prompt-tokens "$histtok" --max-tokens 32
+    if want ws_c64; then
+      lt ws_c64 --websocket --clients 64 --duration "$secs" --prompt-tokens "$ptok" --max-tokens "$wsmtok"
+    fi
+    if want long_prompt; then long_prompt long_prompt_default; fi
+    if want next_turn; then lt next_turn --scenario next-turn --prompt-tokens "$histtok" --max-tokens 32; fi
   else
     status=1
   fi
@@ -312,7 +322,8 @@ def f(v, d=1):
 print("| run | clients | temperature | requests ok / failed | prompt tok | completion tok/s | steady decode tok/s "
       "| TTFT p50 / p99 ms | ITL p50 / p99 ms | TPOT p50 ms | errors |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
-for name in ["http_c1", "http_c16", "http_c64", "http_c256", "http_c16_greedy", "http_c64_greedy", "ws_c64"]:
+for name in ["http_c1", "http_c16", "http_c64", "http_c256", "http_c16_greedy", "http_c64_greedy", "http_c256_greedy",
+             "ws_c64"]:
     p = os.path.join(out, f"server_{name}.json")
     if not os.path.exists(p):
         print(f"| {name} | - | - | no result | | | | | | | |")
@@ -331,9 +342,11 @@ print("| scheduler settings | streams | prompt tok | TTFT alone ms | TTFT among 
 print("|---|---|---|---|---|---|---|")
 def setting(p):
     label = os.path.basename(p)[len("server_long_prompt_"):-len(".json")]
+    if label == "default":
+        return (0, 0), "the app's defaults"
     if label.startswith("mbt"):
         return (0, int(label[3:])), f"max-batched-tokens {label[3:]}, the engine's break-even"
-    return (1, int(label[2:])), f"max-batched-tokens 2048, attention break-even {label[2:]}"
+    return (1, int(label[2:])), f"the default max-batched-tokens, attention break-even {label[2:]}"
 for key, label, p in sorted((setting(p)[0], setting(p)[1], p)
                             for p in glob.glob(os.path.join(out, "server_long_prompt_*.json"))):
     r = json.load(open(p))

@@ -16,7 +16,8 @@
 // attn_partial_hd{64,128} launch: grid (nSplits, nKv, R), block 128; one pass over a KV head's split
 // serves all group = nH/nKv query heads: first the split's SPLIT token addresses are resolved
 // through the block table into shared memory (any block size works; a split may straddle blocks),
-// then scores with two threads per token, then p*V with the 4 warps taking every 4th token and each
+// then scores with two threads per token (each first asks L2 for the V half-row phase 3 will read),
+// then p*V with the 4 warps taking every 4th token and each
 // lane 2 or 4 dims, summed over warps in shared memory. Dynamic shared: (G*hd + G*SPLIT + 4*G*hd)
 // floats. Splits past the row's length return at once, so the grid can be sized for the longest row
 // and captured in a CUDA graph; the block table lives at a fixed device address for the same reason.
@@ -144,6 +145,10 @@ static __device__ __forceinline__ void partial(
     {
         int t = threadIdx.x >> 1, halfSel = threadIdx.x & 1;
         bool live = t < n;
+        // Phase 3 reads this token's V half-row (one 128-byte line: rows start at multiples of HD
+        // elements) only after the scores and the softmax; asking L2 for it now overlaps its
+        // memory latency with theirs.
+        if (live) asm volatile("prefetch.global.L2 [%0];" ::"l"(vc + rowAt[t] + halfSel * (HD / 2)));
         const uint4* krow = reinterpret_cast<const uint4*>(kc + rowAt[live ? t : 0]) + halfSel * (HD / 16);
         float acc[MAXG];
 #pragma unroll

@@ -161,7 +161,78 @@ public final class GpuBenchCommand implements CliCommand {
         }
         invarianceCost(dir, c, log, r);
         chunkSteps(dir, c, log, r);
+        servedShape(dir, c, log, r);
         return r;
+    }
+
+    /** Streams of the served-shape runs, and the steps each is timed over. */
+    static final int[][] SERVED_SHAPE_BATCHES = {{16, 1024}, {64, 1024}, {256, 256}};
+    /** Prompt and reply of every served-shape stream: the server stage's HTTP load test (about 1,030 and 1,024 tokens). */
+    static final int SERVED_PROMPT_TOKENS = 1030;
+    static final int SERVED_REPLY_TOKENS = 1024;
+
+    /**
+     * The engine alone under the served runs' workload, their yardstick: N streams that each prefill a
+     * {@link #SERVED_PROMPT_TOKENS}-token prompt, decode greedily to {@link #SERVED_REPLY_TOKENS}
+     * tokens and start again with a new prompt, in steady state. Stream i starts i/N of the way
+     * into its reply (its first prompt is longer by that many tokens), so the decodes attend to
+     * 1,030-2,054 tokens, 1,542 on average, and a new prompt arrives every 1024/N steps, prefilled in
+     * the step beside the others' decodes as the scheduler plans it at its default budget. The
+     * decode rows at 1K context measure a cheaper step: shorter attention and no prompts.
+     * Reported as served_shape_b{N}_tok_s, every token (a prompt's first one included) over the
+     * timed steps' wall time.
+     */
+    private static void servedShape(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        int most = 0;
+        for (int[] b : SERVED_SHAPE_BATCHES) most = Math.max(most, b[0]);
+        SamplingParams g = SamplingParams.greedyDecoding();
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(most, SERVED_PROMPT_TOKENS + SERVED_REPLY_TOKENS
+                     + 64, KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { })) {
+            for (int[] shape : SERVED_SHAPE_BATCHES) {
+                int batch = shape[0];
+                int steps = shape[1];
+                Random rnd = new Random(12);
+                int[] seqs = new int[batch];
+                int[] toks = new int[batch];
+                int[] left = new int[batch];
+                for (int i = 0; i < batch; i++) {
+                    int into = i * SERVED_REPLY_TOKENS / batch;
+                    seqs[i] = e.openSequence();
+                    toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, SERVED_PROMPT_TOKENS + into,
+                            c.vocabSize()), g, 0))).get(0).token();
+                    left[i] = SERVED_REPLY_TOKENS - 1 - into;
+                }
+                int prompts = 0;
+                long t = System.nanoTime();
+                for (int k = 0; k < steps; k++) {
+                    List<StepRequest> step = new ArrayList<>(batch);
+                    for (int i = 0; i < batch; i++) {
+                        if (left[i] == 0) {
+                            e.freeSequence(seqs[i]);
+                            seqs[i] = e.openSequence();
+                            step.add(StepRequest.prefill(seqs[i], randomIds(rnd, SERVED_PROMPT_TOKENS, c.vocabSize()), g, 0));
+                            left[i] = SERVED_REPLY_TOKENS;
+                            prompts++;
+                        } else {
+                            step.add(StepRequest.decode(seqs[i], toks[i], g, 0));
+                        }
+                    }
+                    var outs = e.step(step);
+                    for (int i = 0; i < batch; i++) {
+                        toks[i] = outs.get(i).token();
+                        left[i]--;
+                    }
+                }
+                double secs = secs(t);
+                double tps = (double) batch * steps / secs;
+                r.put("served_shape_b" + batch + "_tok_s", tps);
+                log.printf("[bench] served shape, %d streams (prompt %d, reply %d, greedy): %.0f tok/s over %d steps, %.2f ms per"
+                        + " step, %d new prompts%n", batch, SERVED_PROMPT_TOKENS, SERVED_REPLY_TOKENS, tps, steps,
+                        1e3 * secs / steps, prompts);
+                for (int s : seqs) e.freeSequence(s);
+            }
+        }
     }
 
     /** Warps per block {@link #gemvLaunchShapes} tries. */
@@ -217,7 +288,10 @@ public final class GpuBenchCommand implements CliCommand {
                 for (int p : CHUNK_POSITIONS) {
                     int s = e.openSequence();
                     for (int held = 0; held < p; held += 2048) {
-                        e.step(List.of(StepRequest.chunk(s, randomIds(rnd, Math.min(2048, p - held), c.vocabSize()), 0, false,
+                        // The last filler samples, so the step waits for its pass: a chunk that picks
+                        // nothing returns before its kernels run, and they would be timed below.
+                        boolean last = held + 2048 >= p;
+                        e.step(List.of(StepRequest.chunk(s, randomIds(rnd, Math.min(2048, p - held), c.vocabSize()), 0, last,
                                 GREEDY, 0)));
                     }
                     List<StepRequest> step = new ArrayList<>(decodeStep(seqs, toks));

@@ -17,10 +17,12 @@ import qwenchat.generation.Priority;
  * bounds each step's time and so the gap between two tokens of every running stream.
  *
  * <p>The budget counts projections, and a chunk's tokens also attend to every token before them,
- * so late chunks of a long prompt are charged by {@link ChunkCost}: a chunk after 30K held tokens is
- * several times smaller than the first one, and the step, and with it every stream's gap between
- * tokens, takes about as long at the end of the prompt as at its start. The attention break-even
- * comes from {@code qwen.scheduler.attention-break-even} where set, else from the engine.
+ * so while streams decode, late chunks of a long prompt are charged by {@link ChunkCost}: a chunk
+ * after 30K held tokens is several times smaller than the first one, and the step, and with it every
+ * stream's gap between tokens, takes about as long at the end of the prompt as at its start. The
+ * attention break-even comes from {@code qwen.scheduler.attention-break-even} where set, else from
+ * the engine. A step with no decodes has no stream to keep waiting, so its chunks take the whole
+ * budget in tokens: a prompt alone is prefilled in the fewest, widest passes.
  *
  * <p>When the KV pool cannot hold the step, background sequences and then the newest running
  * ones give way ({@link PreemptionPolicy}) and no one is admitted that step. Interactive newcomers
@@ -62,7 +64,6 @@ final class StepPlanner {
      * @param engine read only: sequence lengths, the KV pool's usage, cached prefixes
      */
     StepPlan plan(List<ScheduledSequence> running, List<ScheduledSequence> waitingHead, InferenceEngine engine) {
-        ChunkCost cost = new ChunkCost(attentionBreakEven.orElseGet(engine::attentionBreakEven));
         int budget = maxBatchedTokens;
         List<StepPlan.Work> decodes = new ArrayList<>();
         List<StepPlan.Work> chunks = new ArrayList<>();
@@ -78,6 +79,7 @@ final class StepPlanner {
                 budget--;
             }
         }
+        ChunkCost cost = new ChunkCost(decodes.isEmpty() ? 0 : attentionBreakEven.orElseGet(engine::attentionBreakEven));
         for (int i = 0; i < running.size(); i++) {
             ScheduledSequence s = running.get(i);
             if (s.prefilled || budget <= 0) continue;

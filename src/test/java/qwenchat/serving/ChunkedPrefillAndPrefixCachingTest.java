@@ -104,24 +104,37 @@ class ChunkedPrefillAndPrefixCachingTest {
     }
 
     @Test
-    void withAnAttentionBreakEvenSetLaterChunksAreSmallerAsChargedAndTheAnswerIsTheSame() throws Exception {
+    void whileAStreamDecodesLaterChunksAreSmallerAsChargedForTheirAttentionAndTheAnswerIsTheSame() throws Exception {
         int[] prompt = withSystem(attentionCharged, "Could you tell me everything about your sourdough and rye?");
+        Collector stream = new Collector();
+        attentionCharged.scheduler.submit(greedy("stream", attentionCharged.prompt("Hi"), 200), stream);
+        stream.firstToken.get(60, java.util.concurrent.TimeUnit.SECONDS);
         int from = chargedRecorder.steps().size();
         Collector.Outcome charged = run(attentionCharged, greedy("charged", prompt, 8));
+        stream.await();
 
-        List<Integer> chunks = chargedRecorder.steps().subList(from, chargedRecorder.steps().size()).stream()
-                .flatMap(List::stream).filter(StepRequest::prefill).map(r -> r.tokens().length).toList();
-        assertThat(chunks.stream().mapToInt(Integer::intValue).sum()).isEqualTo(prompt.length);
-        // The first 10 tokens cost 10 + 10 * 9 / 16 = 15.6, so 16; 11 would cost 18.
-        assertThat(chunks.getFirst()).isEqualTo(10);
+        // Each chunk against the rule: charged for its attention when the step decodes (the budget of
+        // 16 less the decodes), the whole budget in tokens when nothing else runs.
         ChunkCost cost = new ChunkCost(8);
         int held = 0;
-        for (int n : chunks) {
-            assertThat(n).as("chunk after %d tokens", held).isEqualTo(cost.largestChunk(held, prompt.length - held, 16));
-            held += n;
+        List<Integer> chargedChunks = new ArrayList<>();
+        for (List<StepRequest> step : chargedRecorder.steps().subList(from, chargedRecorder.steps().size())) {
+            int decodes = (int) step.stream().filter(r -> !r.prefill()).count();
+            for (StepRequest r : step) {
+                if (!r.prefill() || held == prompt.length) continue;
+                int n = r.tokens().length;
+                int remaining = prompt.length - held;
+                int want = decodes == 0 ? Math.min(remaining, 16) : cost.largestChunk(held, remaining, 16 - decodes);
+                assertThat(n).as("chunk after %d tokens beside %d decodes", held, decodes).isEqualTo(want);
+                if (decodes > 0) chargedChunks.add(n);
+                held += n;
+            }
         }
-        assertThat(chunks).as("never larger than the chunk before").isSortedAccordingTo((a, b) -> b - a);
-        assertThat(chunks.getLast()).isEqualTo(1);
+        assertThat(held).isEqualTo(prompt.length);
+        // The first 9 tokens beside the decode cost 9 + 9 * 8 / 16 = 13.5, so 14; 10 would cost 16 > 15.
+        assertThat(chargedChunks).as("chunks beside the stream").hasSizeGreaterThanOrEqualTo(3).startsWith(9);
+        assertThat(chargedChunks).as("never larger than the chunk before").isSortedAccordingTo((a, b) -> b - a);
+        assertThat(chargedChunks.getLast()).isLessThan(chargedChunks.getFirst());
         assertThat(charged.ids()).isEqualTo(run(reference, greedy("charged", prompt, 8)).ids());
     }
 

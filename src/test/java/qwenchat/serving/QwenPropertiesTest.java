@@ -32,7 +32,7 @@ class QwenPropertiesTest {
             assertThat(p.queueLimit()).isEqualTo(64);
             assertThat(p.requestTimeout()).isEqualTo(Duration.ofMinutes(10));
             assertThat(p.apiKeys()).isEmpty();
-            assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(2048);
+            assertThat(p.scheduler().maxBatchedTokens()).isEqualTo(1792);
             assertThat(p.scheduler().attentionBreakEven()).as("the engine's figure").isNull();
             assertThat(p.prefixCaching()).isTrue();
             assertThat(p.gpus()).as("every visible GPU").isEqualTo("all");

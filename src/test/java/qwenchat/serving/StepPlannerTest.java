@@ -213,9 +213,20 @@ class StepPlannerTest {
     @Test
     void anEarlyChunkOfTheSamePromptGetsNearlyTheWholeBudget() {
         BookkeepingEngine e = attentionCounting(8192);
-        StepPlan plan = new StepPlanner(2048, true).plan(List.of(), List.of(sequence("c", 40_000)), e);
-        // 1841 + 1841 * 1840 / 16384 = 1841 + 206.8, so 2048 exactly.
-        assertThat(ids(plan.work())).containsExactly("c:1841");
+        ScheduledSequence a = decoding(e, "a", 10);
+        StepPlan plan = new StepPlanner(2049, true).plan(List.of(a), List.of(sequence("c", 40_000)), e);
+        // 2048 left after the decode; 1841 + 1841 * 1840 / 16384 = 1841 + 206.8, so 2048 exactly.
+        assertThat(ids(plan.work())).containsExactly("a:decode", "c:1841");
+        assertThat(plan.budgetLeft()).isZero();
+    }
+
+    @Test
+    void withNoStreamDecodingALatePromptChunkTakesTheWholeBudgetInTokens() {
+        BookkeepingEngine e = attentionCounting(8192);
+        ScheduledSequence c = prefilling(e, "c", 40_000, 30_000);
+        StepPlan plan = new StepPlanner(2048, true).plan(List.of(c), List.of(), e);
+        // Charged for its attention it would have been 436 tokens; nobody waits on this step but the prompt.
+        assertThat(ids(plan.work())).containsExactly("c:2048");
         assertThat(plan.budgetLeft()).isZero();
     }
 
@@ -244,9 +255,10 @@ class StepPlannerTest {
     @Test
     void theSettingOverridesTheEnginesBreakEvenEitherWay() {
         BookkeepingEngine counting = attentionCounting(8192);
+        ScheduledSequence b = decoding(counting, "b", 10);
         ScheduledSequence c = prefilling(counting, "c", 40_000, 30_000);
-        StepPlan tokensOnly = new StepPlanner(2048, true, OptionalInt.of(0)).plan(List.of(c), List.of(), counting);
-        assertThat(ids(tokensOnly.work())).containsExactly("c:2048");
+        StepPlan tokensOnly = new StepPlanner(2049, true, OptionalInt.of(0)).plan(List.of(b, c), List.of(), counting);
+        assertThat(ids(tokensOnly.work())).containsExactly("b:decode", "c:2048");
 
         BookkeepingEngine plain = attentionCounting(0);
         ScheduledSequence d = prefilling(plain, "d", 5000, 3000);

@@ -147,7 +147,7 @@ class BatchInvariantEngineTest {
     void aPromptPrefilledWholeOrInChunksGivesBitIdenticalLogitsThenAndAfter() {
         int[] prompt = randomTokens(new Random(4), 333);
         int[] feed = randomTokens(new Random(5), STEPS);
-        // Unaligned chunks: "whole" is one 333-row pass rather than the engine's 256 + 64 + 13 cut.
+        // "Whole" is one 333-row pass (the workspace holds it), against which each cut below is compared.
         CudaEngine.Options unaligned = new CudaEngine.Options(0, true, true, false, true, true);
         try (Checkpoint ckpt = Checkpoint.open(dir); CudaEngine e = engine(ckpt, 4, unaligned)) {
             float[][] whole = prefilledInChunks(e, prompt, new int[] {333}, feed);

@@ -48,20 +48,20 @@ class CudaEngineShapeTest {
     }
 
     @Test
-    void prefillChunksAreWholeTilesThenANarrowTail() {
-        int[] cuts = {1000, 300, 64, 65, 127, 128, 5000};
-        int[][] want = {{896, 64, 40}, {256, 44}, {64}, {64, 1}, {64, 63}, {128}, {4992, 8}};
+    void aPrefillThatFitsTheWorkspaceIsOnePassAndALongerOneIsCutInWholeTiles() {
+        int[][] cuts = {{1000, 8192}, {65, 8192}, {8192, 8192}, {10000, 8192}, {2500, 1000}, {1000, 64}};
+        int[][] want = {{1000}, {65}, {8192}, {8192, 1808}, {896, 896, 708}, {64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+                64, 64, 64, 64, 64, 40}};
         for (int i = 0; i < cuts.length; i++) {
             java.util.List<Integer> got = new java.util.ArrayList<>();
-            for (int left = cuts[i]; left > 0; ) {
-                int n = CudaEngine.chunkLength(left, 8192);
+            for (int left = cuts[i][0]; left > 0; ) {
+                int n = CudaEngine.chunkLength(left, cuts[i][1]);
                 got.add(n);
                 left -= n;
             }
-            org.junit.jupiter.api.Assertions.assertEquals(java.util.Arrays.toString(want[i]), got.toString().replace(" ", "").replace(",", ", "),
-                    "cut of " + cuts[i]);
+            org.junit.jupiter.api.Assertions.assertEquals(java.util.Arrays.toString(want[i]), got.toString(),
+                    cuts[i][0] + " tokens in a workspace of " + cuts[i][1] + " rows");
         }
-        org.junit.jupiter.api.Assertions.assertEquals(64, CudaEngine.chunkLength(1000, 64));
     }
 
     @Test
