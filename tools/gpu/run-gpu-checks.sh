@@ -160,7 +160,8 @@ fi
 
 if has bench; then
   echo "=== benchmark (ours)"
-  "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" --out "$OUT/bench.json" 2>&1 \
+  # BENCH_ARGS: extra arguments, e.g. --served-shape for the served workload alone.
+  "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" ${BENCH_ARGS:-} --out "$OUT/bench.json" 2>&1 \
     | tee "$OUT/bench.log" || status=1
 fi
 

@@ -35,8 +35,9 @@ import tools.jackson.databind.json.JsonMapper;
  * {@code --yarn-128k} measures instead a 128K-token prompt under YaRN factor 4 (prefill time, decode
  * tok/s at that context, KV bytes). {@code bench --kv-block-sizes [--out FILE]} needs no checkpoint: it times
  * one layer's decode attention at 8K context through fragmented block tables of 16, 32, 64 and 128
- * tokens (the measurement behind the default block size). {@code bench --table OURS.json PEER.json}
- * prints the comparison table.
+ * tokens (the measurement behind the default block size). {@code --served-shape} measures only the
+ * served workload ({@link #servedShape}), the yardstick of the server stage's load tests.
+ * {@code bench --table OURS.json PEER.json} prints the comparison table.
  */
 public final class GpuBenchCommand implements CliCommand {
     private static final SamplingParams GREEDY = SamplingParams.greedyDecoding();
@@ -66,20 +67,23 @@ public final class GpuBenchCommand implements CliCommand {
         Path outFile = null;
         boolean blockSizes = false;
         boolean yarn = false;
+        boolean servedShapeOnly = false;
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
                 case "--model" -> model = Path.of(value(args, ++i, "--model"));
                 case "--out" -> outFile = Path.of(value(args, ++i, "--out"));
                 case "--kv-block-sizes" -> blockSizes = true;
                 case "--yarn-128k" -> yarn = true;
+                case "--served-shape" -> servedShapeOnly = true;
                 default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
-                        + " [--yarn-128k] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
+                        + " [--yarn-128k | --served-shape] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
         }
         if (model == null && !blockSizes) throw new CliException("bench needs --model DIR (or --kv-block-sizes)");
         Map<String, Double> r = new LinkedHashMap<>();
         if (blockSizes) r.putAll(blockSizes(out));
         if (model != null && yarn) r.putAll(yarn128k(model, out));
+        else if (model != null && servedShapeOnly) servedShape(model, ModelConfigParser.parseConfig(model.resolve("config.json")), out, r);
         else if (model != null) r.putAll(measure(model, out));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));

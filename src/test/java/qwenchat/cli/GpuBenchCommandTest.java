@@ -23,7 +23,7 @@ class GpuBenchCommandTest {
     void anUnknownArgumentListsTheOptions() {
         CliRun r = CliRun.run("", "bench", "--fast");
         assertEquals(2, r.exitCode());
-        assertTrue(r.err().contains("--kv-block-sizes") && r.err().contains("--yarn-128k"), r.err());
+        assertTrue(r.err().contains("--kv-block-sizes") && r.err().contains("--yarn-128k") && r.err().contains("--served-shape"), r.err());
     }
 
     @Test
