@@ -342,7 +342,10 @@ public final class CudaEngine implements InferenceEngine {
      * How much slower, per FLOP, the prefill flash attention runs than the prefill GEMMs. Measured on
      * an H100 with the 7B: prefills of 8K and 32K tokens (254 and 1852 ms) fit t = a n + b n^2 / 2
      * with a / b = 9,650 tokens, where the FLOP ratio ({@link #attentionBreakEvenOf}
-     * without this factor) is 32,500.
+     * without this factor) is 32,500. The server agreed: with 16 streams decoding beside a 32K
+     * prompt at a budget of 2048, the break-even this gives (9,754) kept their inter-token p99 at
+     * 64 ms where 16,000 let it reach 86, and at the default budget of 1792 it held them to 56.5 ms
+     * (docs/performance.md).
      */
     static final double FLASH_SPEED_PER_FLOP = 0.30;
 
