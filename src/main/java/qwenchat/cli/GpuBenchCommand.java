@@ -189,7 +189,6 @@ public final class GpuBenchCommand implements CliCommand {
     private static void servedShape(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         int most = 0;
         for (int[] b : SERVED_SHAPE_BATCHES) most = Math.max(most, b[0]);
-        SamplingParams g = SamplingParams.greedyDecoding();
         try (Checkpoint ckpt = Checkpoint.open(dir);
              CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(most, SERVED_PROMPT_TOKENS + SERVED_REPLY_TOKENS
                      + 64, KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { })) {
@@ -204,7 +203,7 @@ public final class GpuBenchCommand implements CliCommand {
                     int into = i * SERVED_REPLY_TOKENS / batch;
                     seqs[i] = e.openSequence();
                     toks[i] = e.step(List.of(StepRequest.prefill(seqs[i], randomIds(rnd, SERVED_PROMPT_TOKENS + into,
-                            c.vocabSize()), g, 0))).get(0).token();
+                            c.vocabSize()), GREEDY, 0))).get(0).token();
                     left[i] = SERVED_REPLY_TOKENS - 1 - into;
                 }
                 int prompts = 0;
@@ -215,11 +214,11 @@ public final class GpuBenchCommand implements CliCommand {
                         if (left[i] == 0) {
                             e.freeSequence(seqs[i]);
                             seqs[i] = e.openSequence();
-                            step.add(StepRequest.prefill(seqs[i], randomIds(rnd, SERVED_PROMPT_TOKENS, c.vocabSize()), g, 0));
+                            step.add(StepRequest.prefill(seqs[i], randomIds(rnd, SERVED_PROMPT_TOKENS, c.vocabSize()), GREEDY, 0));
                             left[i] = SERVED_REPLY_TOKENS;
                             prompts++;
                         } else {
-                            step.add(StepRequest.decode(seqs[i], toks[i], g, 0));
+                            step.add(StepRequest.decode(seqs[i], toks[i], GREEDY, 0));
                         }
                     }
                     var outs = e.step(step);
