@@ -16,7 +16,7 @@
 #   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64,
 #   then the long-prompt-among-streams scenario (at the default max-batched-tokens, then 1536 and 2048) and the
 #   next-turn scenario; server.md and server_*.json). The comparison table (table.md) has a column per peer run.
-#   Default: tests,7b,bench,peer. Everything goes to $OUT.
+#   Default: tests,7b,bench,peer,graphpeer. Everything goes to $OUT.
 set -euo pipefail
 mode=${1:-prepare}
 
@@ -111,7 +111,7 @@ if [ "$mode" = prepare ]; then
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
   echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer,graphpeer"
-  echo "  or, for the whole server (about 6 minutes once the checkpoint is built; three app starts):"
+  echo "  or, for the whole server (about 5 minutes on an H100: four app starts, each ready in seconds):"
   echo "  command: bash $area/run-gpu-checks.sh run server"
   exit 0
 fi
@@ -194,8 +194,8 @@ if has server; then
   # batch stays full until then; the WebSocket run's replies end by themselves, at SERVER_WS_MAX_TOKENS).
   # The long-prompt scenario sends SERVER_LONG_PROMPT_TOKENS among SERVER_LONG_CLIENTS streams at the
   # default max-batched-tokens, then again on a server restarted with each of SERVER_MBT_SWEEP; the
-  # next-turn scenario's history is SERVER_HISTORY_TOKENS. The defaults keep the stage near 6 minutes
-  # once the checkpoint exists (a restart loads it again, 30-60 s).
+  # next-turn scenario's history is SERVER_HISTORY_TOKENS. The defaults keep the stage near 5 minutes on
+  # an H100 (a restart is ready in about 5 s once the checkpoint is in the page cache).
   secs=${SERVER_SECONDS:-20} ptok=${SERVER_PROMPT_TOKENS:-1000} mtok=${SERVER_MAX_TOKENS:-1024}
   wsmtok=${SERVER_WS_MAX_TOKENS:-256} port=${SERVER_PORT:-8080}
   longtok=${SERVER_LONG_PROMPT_TOKENS:-32000} longc=${SERVER_LONG_CLIENTS:-16}
