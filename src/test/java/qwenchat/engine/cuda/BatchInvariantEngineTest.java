@@ -56,9 +56,7 @@ class BatchInvariantEngineTest {
     }
 
     static int[] randomTokens(Random r, int n) {
-        int[] t = new int[n];
-        for (int i = 0; i < n; i++) t[i] = r.nextInt(config.vocabSize());
-        return t;
+        return GpuTestSupport.randomTokens(r, n, config.vocabSize());
     }
 
     static int[] bits(float[] logits) {

@@ -29,6 +29,13 @@ final class GpuTestSupport {
         return config;
     }
 
+    /** {@code n} token ids drawn uniformly from the vocabulary, one {@code nextInt} each. */
+    static int[] randomTokens(java.util.Random r, int n, int vocab) {
+        int[] t = new int[n];
+        for (int i = 0; i < n; i++) t[i] = r.nextInt(vocab);
+        return t;
+    }
+
     /** One context for all GPU tests of the JVM; creating a context costs ~100 ms. */
     static synchronized CudaContext context() {
         assumeGpu();

@@ -84,9 +84,7 @@ class MixedStepEngineTest {
     }
 
     static int[] tokens(Random r, int n) {
-        int[] t = new int[n];
-        for (int i = 0; i < n; i++) t[i] = r.nextInt(config.vocabSize());
-        return t;
+        return GpuTestSupport.randomTokens(r, n, config.vocabSize());
     }
 
     static int sum(int[] a) {
