@@ -306,8 +306,8 @@ constexpr int MAX_TILES = limits::ATTN_MAX_TILES;  // its address table is stati
 // wide batch writes and combines `tiles` times fewer partials and resolves q and the block table
 // once per `tiles` tiles. Across its tiles it carries each head's running max, denominator and
 // p*V sums (flash attention's online softmax: a new tile's max M' rescales what came before by
-// exp(M - M')). All of the block's token addresses are resolved up front; while a tile is scored,
-// the threads past its token pairs' half ask L2 for the next tile's K and V lines. With tiles = 1
+// exp(M - M')). All of the block's token addresses are resolved up front; as a tile's scoring
+// starts, the upper half of the threads ask L2 for the next tile's K and V lines. With tiles = 1
 // every operation is attn_partial_*'s (the rescale multiplies zeros by exp(-inf) = 0), so the values
 // are the same; with more, the splits' sums are grouped differently and agree to rounding.
 template <int DPL, int MAXG>
@@ -351,7 +351,7 @@ static __device__ __forceinline__ void partial_tiled(
     for (int t0 = first; t0 < end; t0 += SPLIT) {
         int n = min(SPLIT, end - t0);
         const size_t* at = rowAt + (t0 - first);
-        int next = t0 + SPLIT + (int)threadIdx.x - SPLIT;  // the next tile's token of an upper-half thread
+        int next = t0 + (int)threadIdx.x;  // upper-half thread i + SPLIT: token i of the next tile
         if (threadIdx.x >= SPLIT && next < end) {
             size_t o = rowAt[next - first];
             asm volatile("prefetch.global.L2 [%0];" ::"l"(kc + o));
