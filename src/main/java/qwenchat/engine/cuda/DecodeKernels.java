@@ -18,8 +18,8 @@ package qwenchat.engine.cuda;
  * @param tiledAttention split attention over passes of at least {@link #TILED_ATTENTION_MIN_ROWS}
  *     attention rows covers {@link #TILED_ATTENTION_TILES} tiles of {@link CudaKernels#ATTN_SPLIT}
  *     tokens per block ({@code attn_partial_tiled_*}) instead of one: fewer partials to write and
- *     combine and one prologue per tiles. Not with {@code fusedAttention}, nor in a batch-invariant
- *     engine, whose splits must not depend on the batch
+ *     combine, and one prologue (q, block-table rows) for all of a block's tiles. Not with
+ *     {@code fusedAttention}, nor in a batch-invariant engine, whose splits must not depend on the batch
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
                             boolean tiledAttention) {
