@@ -18,6 +18,12 @@
 //   prefill_gemm_wgmma_ws_bf16, prefill_gemm_wgmma_ws_swiglu: BN = 256, block = 384 threads:
 //       warpgroup 0 only loads (cp.async completing on mbarriers), warpgroups 1 and 2 only compute,
 //       4 stages, dynamic shared memory 197888 bytes
+//   prefill_gemm_wgmma_ws_bf16_splitk: the plain ws kernel with split-K for decode-width passes, whose
+//       few 128 x 256 tiles leave most SMs idle (256 rows of o_proj are 28 tiles for 132 SMs): grid
+//       (tiles, splits), block y sums k-tiles [y * kPerSplit, +kPerSplit) and writes its raw f32 sums
+//       to part[y][M][N]; prefill_splitk_finish (1-D grid-stride, 256 threads) then adds the parts in
+//       order 0..splits-1 and applies the epilogue, so the result is reproducible (no atomics) but
+//       rounds differently from the unsplit kernel; batch-invariant passes never split
 //   The shared sizes include 1 KB so tiles can be 1024-aligned (the 128-byte swizzle of the wgmma
 //   descriptors needs it); set CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES before launching.
 // Requirements: as prefill_gemm.cu (K % 64 == 0, N % 8 == 0, M >= 1, 16-byte aligned, dense rows).
@@ -255,6 +261,24 @@ static __device__ __forceinline__ void store_tile(const float (&acc)[BN / 2], in
     }
 }
 
+// One split-K part: the raw f32 sums of store_tile's layout, no bias, residual or rounding.
+template <int BN>
+static __device__ __forceinline__ void store_part(const float (&acc)[BN / 2], int rowBase, int n0, int lane, float* P,
+                                                  int M, int N) {
+    const int colBase = (lane & 3) * 2;
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j) {
+        const int col = n0 + j * 8 + colBase;
+        if (col >= N) continue;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int row = rowBase + h * 8;
+            if (row >= M) continue;
+            *reinterpret_cast<float2*>(P + (size_t)row * N + col) = make_float2(acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);
+        }
+    }
+}
+
 // 256 threads; every thread loads, each warpgroup multiplies its 64 rows.
 template <int BN, int STAGES, bool SWIGLU>
 static __device__ __forceinline__ void gemm_cooperative(const __nv_bfloat16* __restrict__ A,
@@ -318,11 +342,14 @@ static __device__ __forceinline__ void gemm_cooperative(const __nv_bfloat16* __r
 // consumers fit in the 168-register cap, and lowering the producer's cap made it spill addresses. full[s] completes when
 // all 128 producer threads' copies into stage s have landed; empty[s] when all 256 consumer threads
 // have retired the wgmmas that read it.
-template <int BN, int STAGES, bool SWIGLU>
+// Split-K (SPLIT): block (x, y) sums only k-tiles [y * kPerSplit, min(kTiles, (y + 1) * kPerSplit)) and
+// stores its raw f32 sums to part[y][M][N]; prefill_splitk_finish adds the parts and applies the epilogue.
+template <int BN, int STAGES, bool SWIGLU, bool SPLIT = false>
 static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __restrict__ A,
                                                         const __nv_bfloat16* __restrict__ W, __nv_bfloat16* C,
                                                         float* Cf, const __nv_bfloat16* __restrict__ bias,
-                                                        const void* R, int M, int N, int K) {
+                                                        const void* R, int M, int N, int K, float* part = nullptr,
+                                                        int kPerSplit = 0) {
 #ifdef PREFILL_WGMMA_ENABLED
     constexpr int B_STAGE = BN * ROW_BYTES;
     extern __shared__ __align__(1024) unsigned char smem[];
@@ -336,7 +363,8 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
     const int wg = warp >> 2;
     const int2 origin = tile_origin<SWIGLU ? BN / 2 : BN>(M, N);
     const int m0 = origin.x, n0 = origin.y;
-    const int kTiles = K / BK;
+    const int kFirst = SPLIT ? blockIdx.y * kPerSplit : 0;
+    const int kTiles = SPLIT ? min(K / BK - kFirst, kPerSplit) : K / BK;
 
     if (tid == 0) {
         for (int s = 0; s < STAGES; ++s) {
@@ -350,7 +378,7 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
         for (int kt = 0; kt < kTiles; ++kt) {
             const int s = kt % STAGES;
             if (kt >= STAGES) mbar_wait(empty + 8 * s, ((kt / STAGES) - 1) & 1);
-            load_stage<BN, SWIGLU, 128>(sA + s * A_STAGE, sB + s * B_STAGE, A, W, M, N, K, m0, n0, kt, tid);
+            load_stage<BN, SWIGLU, 128>(sA + s * A_STAGE, sB + s * B_STAGE, A, W, M, N, K, m0, n0, kFirst + kt, tid);
             mbar_arrive_cp_async(full + 8 * s);
         }
     } else {
@@ -373,7 +401,12 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
             if (kt > 0) mbar_arrive(empty + 8 * ((kt - 1) % STAGES));
         }
         wgmma_wait<0>();
-        store_tile<BN, SWIGLU>(acc, m0 + cw * 64 + (warp & 3) * 16 + (lane >> 2), n0, lane, C, Cf, bias, R, M, N);
+        const int rowBase = m0 + cw * 64 + (warp & 3) * 16 + (lane >> 2);
+        if constexpr (SPLIT) {
+            store_part<BN>(acc, rowBase, n0, lane, part + (size_t)blockIdx.y * M * N, M, N);
+        } else {
+            store_tile<BN, SWIGLU>(acc, rowBase, n0, lane, C, Cf, bias, R, M, N);
+        }
     }
 #else
     __trap();
@@ -405,6 +438,32 @@ extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_bf16(
 
 extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_swiglu(PREFILL_WGMMA_PARAMS) {
     prefill_gemm_sm90::gemm_specialized<256, 4, true>(PREFILL_WGMMA_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_bf16_splitk(PREFILL_WGMMA_PARAMS, float* part,
+                                                                                     int kPerSplit) {
+    prefill_gemm_sm90::gemm_specialized<256, 4, false, true>(PREFILL_WGMMA_ARGS, part, kPerSplit);
+}
+
+// Sums the split-K parts of prefill_gemm_wgmma_ws_bf16_splitk in part order 0..splits-1, then applies
+// the plain kernels' epilogue (bias, residual R, bf16 C or f32 Cf) through prefill_epilogue.cuh.
+// Portable (no wgmma); 1-D grid-stride over column pairs, block 256.
+extern "C" __global__ void __launch_bounds__(256) prefill_splitk_finish(const float* __restrict__ part, int splits,
+                                                                        __nv_bfloat16* C, float* Cf,
+                                                                        const __nv_bfloat16* __restrict__ bias,
+                                                                        const void* R, int M, int N) {
+    const size_t mn = (size_t)M * N;
+    for (size_t e = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 2; e < mn; e += (size_t)gridDim.x * blockDim.x * 2) {
+        float2 v = *reinterpret_cast<const float2*>(part + e);
+        for (int p = 1; p < splits; ++p) {
+            const float2 w = *reinterpret_cast<const float2*>(part + (size_t)p * mn + e);
+            v.x += w.x;
+            v.y += w.y;
+        }
+        float b0, b1;
+        prefill_epilogue::bias_pair(bias, (int)(e % N), b0, b1);
+        prefill_epilogue::store_pair(v.x + b0, v.y + b1, e, C, Cf, R);
+    }
 }
 
 #undef PREFILL_WGMMA_PARAMS

@@ -222,12 +222,13 @@ public final class CudaEngine implements InferenceEngine {
         ws.invFreq.copyFromHost(rope.invFreq());
         kernels = new CudaKernels(module, ctx.stream());
         PrefillGemm gemm = gemmChunks
-                ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability(), options.batchInvariant()) : null;
+                ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability(), options.batchInvariant(), ctx.multiprocessors(),
+                        ws.splitParts.ptr()) : null;
         // Split-K parts are summed by the separate reduce launch (null counters, so the workspace holds
         // none): on an H100 the in-kernel last-part sum made the 32-sequence step's f32 projections 51 us
         // each against 33 + 5.5 for the reduce launch (same bits either way; SkinnyGemmTest).
         SkinnyGemm skinny = gemmChunks && options.skinny()
-                ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.skinnyPart.ptr(), null,
+                ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.splitParts.ptr(), null,
                         ws.skinnyRows) : null;
         forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
                 ctx.stream(), rope.attentionScaling(), options.batchInvariant(), options.kernels());

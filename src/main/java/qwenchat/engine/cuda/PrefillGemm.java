@@ -33,34 +33,86 @@ public final class PrefillGemm {
     static final Kernel WGMMA_NARROW = new Kernel("prefill_gemm_wgmma_bf16_bn128", 128, 256, 197632, false);
     static final Kernel WGMMA_PLAIN = new Kernel("prefill_gemm_wgmma_ws_bf16", 256, 384, 197888, false);
     static final Kernel WGMMA_SWIGLU = new Kernel("prefill_gemm_wgmma_ws_swiglu", 256, 384, 197888, true);
+    /** {@link #WGMMA_PLAIN} over a k-range per grid.y, writing f32 parts that {@link #FINISH} sums. */
+    static final Kernel WGMMA_PLAIN_SPLIT = new Kernel("prefill_gemm_wgmma_ws_bf16_splitk", 256, 384, 197888, false);
+    static final String FINISH = "prefill_splitk_finish";
+    static final int FINISH_THREADS = 256;
+    /** k per pipeline stage of the wgmma kernels. */
+    static final int TILE_K = 64;
+    /** Fewest k-tiles per split-K part, so the 4-stage pipeline is not all ramp. */
+    static final int MIN_K_TILES_PER_SPLIT = 4;
+    /**
+     * SMs the split choice counts at most, so {@link #partialFloats()} can size the part buffer before
+     * a device is open; a larger device splits as one of this size would.
+     */
+    static final int MAX_MULTIPROCESSORS = 160;
 
     private final KernelModule module;
     private final Launcher launcher;
     private final boolean wgmma;
     private final boolean oneKernel;
+    private final int multiprocessors;
+    private final CUdeviceptr partials;
     private final Set<String> sharedRaised = new HashSet<>();
 
     /**
      * Picks the kernel family for the device's compute capability ("major.minor").
      *
-     * @param batchInvariant one kernel per operation whatever m (no narrow tile for m <= {@link #SMALL_M}),
-     *     so a row's result does not depend on how many rows share its call: every kernel computes a
-     *     row from that row and the weights alone, in a fixed k order
+     * Plain projections whose 128 x 256 tiles leave SMs idle (decode-width passes) are split over k,
+     * unless batch invariance is on: the split count depends on the row count.
+     *
+     * @param batchInvariant one kernel per operation whatever m (no narrow tile for m <= {@link #SMALL_M},
+     *     no split-K), so a row's result does not depend on how many rows share its call: every kernel
+     *     computes a row from that row and the weights alone, in a fixed k order
+     * @param multiprocessors the device's SM count: split-K fills one wave of blocks
+     * @param partials f32 scratch of at least {@link #partialFloats()} elements for the split-K parts;
+     *     null: never split
      */
-    public PrefillGemm(KernelModule module, CUstream stream, String computeCapability, boolean batchInvariant) {
-        this(module, stream, usesWgmma(computeCapability), batchInvariant);
+    public PrefillGemm(KernelModule module, CUstream stream, String computeCapability, boolean batchInvariant,
+                       int multiprocessors, CUdeviceptr partials) {
+        this(module, stream, usesWgmma(computeCapability), batchInvariant, multiprocessors, partials);
     }
 
     /** Tests use this to run the mma.sync family on a Hopper card too. */
     PrefillGemm(KernelModule module, CUstream stream, boolean wgmma) {
-        this(module, stream, wgmma, false);
+        this(module, stream, wgmma, false, 0, null);
     }
 
-    PrefillGemm(KernelModule module, CUstream stream, boolean wgmma, boolean batchInvariant) {
+    PrefillGemm(KernelModule module, CUstream stream, boolean wgmma, boolean batchInvariant, int multiprocessors,
+                CUdeviceptr partials) {
         this.module = module;
         this.launcher = new Launcher(module, stream);
         this.wgmma = wgmma;
         this.oneKernel = batchInvariant;
+        this.multiprocessors = multiprocessors;
+        this.partials = batchInvariant || !wgmma ? null : partials;
+    }
+
+    /** Whether plain projections may be split over k (wgmma, batch invariance off, a part buffer). */
+    boolean splitsK() {
+        return partials != null;
+    }
+
+    /**
+     * f32 elements the split-K parts of any call need on any device: {@link #splits} gives s parts only
+     * when s * tiles <= SMs, and tiles * 128 * 256 >= m * n, so s * m * n <= SMs * 128 * 256.
+     */
+    public static long partialFloats() {
+        return (long) MAX_MULTIPROCESSORS * TILE_M * WGMMA_PLAIN.tileN();
+    }
+
+    /**
+     * Split-K parts for an m x n x k plain projection: as many as fill one wave of one block per SM
+     * (the kernel's shared memory allows one) next to the tiles, each with at least
+     * {@link #MIN_K_TILES_PER_SPLIT} k-tiles, and no part left empty.
+     */
+    static int splits(int m, int n, int k, int multiprocessors) {
+        long tiles = WGMMA_PLAIN.blocks(m, n);
+        int kTiles = k / TILE_K;
+        int sms = Math.min(multiprocessors, MAX_MULTIPROCESSORS);
+        int s = (int) Math.max(1, Math.min(sms / tiles, kTiles / MIN_K_TILES_PER_SPLIT));
+        int per = (kTiles + s - 1) / s;
+        return (kTiles + per - 1) / per;
     }
 
     /** The wgmma kernels exist only as sm_90a machine code, which runs on compute capability 9.0 alone. */
@@ -118,6 +170,20 @@ public final class PrefillGemm {
         long blocks = kn.blocks(m, n);
         if (blocks > Integer.MAX_VALUE) {
             throw new IllegalArgumentException(kn.name() + ": " + m + "x" + n + " needs " + blocks + " blocks, more than a 1-D grid holds");
+        }
+        int splits = kn == WGMMA_PLAIN && partials != null ? splits(m, n, k, multiprocessors) : 1;
+        if (splits > 1) {
+            Kernel split = WGMMA_PLAIN_SPLIT;
+            if (sharedRaised.add(split.name())) module.allowDynamicShared(split.name(), split.sharedBytes());
+            int kTiles = k / TILE_K;
+            int per = (kTiles + splits - 1) / splits;
+            launcher.launch(split.name(), (int) blocks, splits, 1, split.threads(), split.sharedBytes(), a, w, new CUdeviceptr(),
+                    new CUdeviceptr(), new CUdeviceptr(), new CUdeviceptr(), m, n, k, partials, per);
+            long pairs = (long) m * n / 2;
+            int finishBlocks = (int) Math.min(4096, (pairs + FINISH_THREADS - 1) / FINISH_THREADS);
+            launcher.launch(FINISH, finishBlocks, 1, 1, FINISH_THREADS, 0, partials, splits, orNull(outBf16), orNull(outF32),
+                    orNull(bias), orNull(residual), m, n);
+            return;
         }
         if (sharedRaised.add(kn.name())) module.allowDynamicShared(kn.name(), kn.sharedBytes());
         launcher.launch(kn.name(), (int) blocks, 1, 1, kn.threads(), kn.sharedBytes(), a, w, orNull(outBf16),

@@ -36,7 +36,7 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer qb;        // bf16 [chunk][qDim], flash-attention input
     final DeviceBuffer attnb;     // bf16 [chunk][qDim]
     final DeviceBuffer actb;      // bf16 [chunk][intermediate]
-    final DeviceBuffer skinnyPart; // f32 [splits][m][n] split-K parts of SkinnyGemm (m <= skinnyRows); null without GEMMs
+    final DeviceBuffer splitParts; // f32 [splits][m][n] split-K parts of SkinnyGemm (m <= skinnyRows) and PrefillGemm; null without GEMMs
     final int skinnyRows;         // most rows one SkinnyGemm call takes
     final DeviceBuffer xn;        // f32 [R][hidden], normalised input of a projection
     final DeviceBuffer q;         // f32 [R][qDim]
@@ -77,9 +77,14 @@ final class Workspace implements AutoCloseable {
         return Math.max(rows, SkinnyGemm.MAX_ROWS);
     }
 
+    /** One part buffer serves both GEMM families: their calls run one after another on the stream. */
+    static long splitPartFloats(int rows) {
+        return Math.max(SkinnyGemm.partialFloats(skinnyRows(rows)), PrefillGemm.partialFloats());
+    }
+
     static long bytes(ModelConfig c, int maxTokens, boolean gemm, int rows) {
         final long R = rows;
-        long skinny = gemm ? 4L * SkinnyGemm.partialFloats(skinnyRows(rows)) : 0;
+        long skinny = gemm ? 4L * splitPartFloats(rows) : 0;
         long splits = CudaKernels.splitsFor(maxTokens);
         long h = c.hiddenSize();
         long ch = chunkRows(c, maxTokens, gemm, rows);
@@ -115,7 +120,7 @@ final class Workspace implements AutoCloseable {
             qb = alloc("q bf16", 2L * chunk * c.qDim());
             attnb = alloc("attention out bf16", 2L * chunk * c.qDim());
             actb = alloc("mlp act bf16", 2L * chunk * c.intermediateSize());
-            skinnyPart = gemm ? alloc("skinny split-K parts", 4L * SkinnyGemm.partialFloats(skinnyRows)) : null;
+            splitParts = gemm ? alloc("GEMM split-K parts", 4L * splitPartFloats(rows)) : null;
             xn = alloc("xn (normed)", 4L * R * h);
             q = alloc("q", 4L * R * c.qDim());
             attn = alloc("attention out", 4L * R * c.qDim());

@@ -38,6 +38,50 @@ class PrefillGemmShapeTest {
     }
 
     @Test
+    void decodeWidthPassesSplitOverKToFillOneWaveOfSms() {
+        // Qwen2.5-7B on 132 SMs. o_proj at 256 rows: 2 x 14 tiles, 4 parts of 14 k-tiles (112 blocks).
+        assertEquals(4, PrefillGemm.splits(256, 3584, 3584, 132));
+        // At 128 rows: 14 tiles, 9 would fit; 56 k-tiles in parts of 7 make 8 parts (112 blocks).
+        assertEquals(8, PrefillGemm.splits(128, 3584, 3584, 132));
+        // qkv at 256 rows: 36 tiles, 3 parts; down (k = 18944): 28 tiles, 4 parts of 74 k-tiles.
+        assertEquals(3, PrefillGemm.splits(256, 4608, 3584, 132));
+        assertEquals(4, PrefillGemm.splits(256, 3584, 18944, 132));
+        // A 1K-token prefill chunk fills the SMs with its 8 x 14 tiles; lm_head never splits.
+        assertEquals(1, PrefillGemm.splits(1024, 3584, 3584, 132));
+        assertEquals(1, PrefillGemm.splits(256, 152064, 3584, 132));
+        // Short k: no part gets fewer than MIN_K_TILES_PER_SPLIT k-tiles.
+        assertEquals(2, PrefillGemm.splits(128, 256, 512, 132));
+        assertEquals(1, PrefillGemm.splits(128, 256, 448, 132));
+    }
+
+    @Test
+    void splitPartsNeverOutgrowThePartBufferAndNoPartIsEmpty() {
+        java.util.Random r = new java.util.Random(5);
+        for (int i = 0; i < 20_000; i++) {
+            int m = 1 + r.nextInt(4096);
+            int n = 8 * (1 + r.nextInt(8192));
+            int k = 64 * (1 + r.nextInt(400));
+            int sms = 1 + r.nextInt(300);
+            int s = PrefillGemm.splits(m, n, k, sms);
+            String shape = m + "x" + n + "x" + k + " on " + sms + " SMs";
+            assertTrue(s >= 1, shape);
+            assertTrue((long) s * m * n <= PrefillGemm.partialFloats() || s == 1, shape + ": " + s + " parts overflow");
+            int kTiles = k / PrefillGemm.TILE_K;
+            int per = (kTiles + s - 1) / s;
+            assertTrue((long) per * (s - 1) < kTiles, shape + ": last of " + s + " parts is empty");
+        }
+    }
+
+    @Test
+    void batchInvariantOrMmaSyncGemmsNeverSplit() {
+        var parts = new jcuda.driver.CUdeviceptr();
+        assertTrue(new PrefillGemm(null, null, true, false, 132, parts).splitsK());
+        assertFalse(new PrefillGemm(null, null, true, true, 132, parts).splitsK(), "split count depends on the row count");
+        assertFalse(new PrefillGemm(null, null, false, false, 132, parts).splitsK(), "only the wgmma kernel splits");
+        assertFalse(new PrefillGemm(null, null, true, false, 132, null).splitsK());
+    }
+
+    @Test
     void gridCoversRaggedRowsAndColumns() {
         // 1024 rows x 4608 columns in 128 x 256 tiles: 8 x 18.
         assertEquals(8 * 18, PrefillGemm.WGMMA_PLAIN.blocks(1024, 4608));

@@ -116,6 +116,61 @@ class PrefillGemmTest {
         assertTrue(rel < 1e-5, "f32 output should differ from the double product only by summation order, got " + rel);
     }
 
+    /**
+     * Decode-width passes split over k: 200 rows of a 1024-wide projection are 8 tiles, so the 56
+     * k-tiles go in 14 parts. The parts, summed in order with the bias and residual epilogue, must
+     * match the double product, land on the same bits on every call, and stay within f32 summation
+     * order of the unsplit kernel.
+     */
+    @org.junit.jupiter.api.Test
+    void splitKProjectionsMatchTheProductAndRepeatBitForBit() {
+        Assumptions.assumeTrue(PrefillGemm.usesWgmma(ctx.computeCapability()), "split-K is a wgmma kernel");
+        int parts = PrefillGemm.splits(M, N, K, ctx.multiprocessors());
+        assertTrue(parts > 1, "the test shape must split, got " + parts + " part(s)");
+        Random r = new Random(15);
+        float[] a = roundBf16(gaussian(r, M * K, 1.0));
+        float[] w = roundBf16(gaussian(r, N * K, 1.0 / Math.sqrt(K)));
+        float[] bias = roundBf16(gaussian(r, N, 0.5));
+        float[] x = gaussian(r, M * N, 4.0);
+        double[] product = matmul(w, a, N, K, M);
+        double[] wantBias = product.clone();
+        double[] wantAdd = product.clone();
+        for (int i = 0; i < M; i++) {
+            for (int j = 0; j < N; j++) {
+                wantBias[i * N + j] += bias[j];
+                wantAdd[i * N + j] += x[i * N + j];
+            }
+        }
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer part = DeviceBuffer.allocate("split parts", 4L * PrefillGemm.partialFloats());
+                 DeviceBuffer da = bf16("a", a); DeviceBuffer dw = bf16("w", w); DeviceBuffer db = bf16("bias", bias);
+                 DeviceBuffer outB = poisonedBf16("out", (long) M * N); DeviceBuffer dx = f32("x", x);
+                 DeviceBuffer f1 = poisonedF32("f32 first", (long) M * N); DeviceBuffer f2 = poisonedF32("f32 again", (long) M * N);
+                 DeviceBuffer whole = poisonedF32("f32 unsplit", (long) M * N)) {
+                PrefillGemm split = new PrefillGemm(module, ctx.stream(), true, false, ctx.multiprocessors(), part.ptr());
+                assertTrue(split.splitsK());
+                split.linear(da.ptr(), dw.ptr(), db.ptr(), M, N, K, outB.ptr());
+                split.linearAddF32(da.ptr(), dw.ptr(), M, N, K, dx.ptr());
+                split.linearF32(da.ptr(), dw.ptr(), M, N, K, f1.ptr());
+                split.linearF32(da.ptr(), dw.ptr(), M, N, K, f2.ptr());
+                new PrefillGemm(module, ctx.stream(), true).linearF32(da.ptr(), dw.ptr(), M, N, K, whole.ptr());
+                ctx.synchronize();
+                return new float[][] {readBf16(outB, M * N), readF32(dx, M * N), readF32(f1, M * N), readF32(f2, M * N),
+                        readF32(whole, M * N)};
+            }
+        });
+        assertClose("split-K linear+bias (" + parts + " parts)", got[0], wantBias);
+        assertClose("split-K x += linear (" + parts + " parts)", got[1], wantAdd);
+        assertEquals(0, nanCount(got[2]));
+        double rel = relativeL2(got[2], product);
+        System.out.printf("[prefill] %-44s relL2 %.3e%n", "split-K linear f32 (" + parts + " parts)", rel);
+        assertTrue(rel < 1e-5, "f32 split-K output should differ from the double product only by summation order, got " + rel);
+        assertTrue(java.util.Arrays.equals(got[2], got[3]), "split-K parts are summed in a fixed order: calls must repeat bit for bit");
+        double[] unsplit = new double[M * N];
+        for (int i = 0; i < unsplit.length; i++) unsplit[i] = got[4][i];
+        assertTrue(relativeL2(got[2], unsplit) < 1e-5, "split and unsplit sums differ by more than f32 summation order");
+    }
+
     @ParameterizedTest(name = "wgmma={0}")
     @ValueSource(booleans = {false, true})
     void swigluOfFusedGateUpMatchesSiluGateTimesUp(boolean wgmma) {
