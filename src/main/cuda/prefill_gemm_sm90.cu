@@ -18,6 +18,9 @@
 //   prefill_gemm_wgmma_ws_bf16, prefill_gemm_wgmma_ws_swiglu: BN = 256, block = 384 threads:
 //       warpgroup 0 only loads (cp.async completing on mbarriers), warpgroups 1 and 2 only compute,
 //       4 stages, dynamic shared memory 197888 bytes
+//   prefill_gemm_wgmma_ws_swiglu_bn288: the ws swiglu kernel with BN = 288 (144 gate and 144 up rows,
+//       two wgmma.m64n144k16 per k-step), dynamic shared memory 214272 bytes: 18944 outputs make 132
+//       tiles per 128 rows, one wave on a 132-SM card where BN = 256 makes 148
 //   prefill_gemm_wgmma_ws_bf16_splitk: the plain ws kernel with split-K for decode-width passes, whose
 //       few 128 x 256 tiles leave most SMs idle (256 rows of o_proj are 28 tiles for 132 SMs): grid
 //       (tiles, splits), block y sums k-tiles [y * kPerSplit, +kPerSplit) and writes its raw f32 sums
@@ -57,7 +60,7 @@ template <int BN, int STAGES>
 constexpr int smem_bytes_ws() {
     return smem_bytes<BN, STAGES>() + 256;
 }
-static_assert(GROUP_M > 0 && smem_bytes_ws<256, 4>() <= 227 * 1024 && smem_bytes<128, 6>() <= 227 * 1024,
+static_assert(GROUP_M > 0 && smem_bytes_ws<288, 4>() <= 227 * 1024 && smem_bytes<128, 6>() <= 227 * 1024,
               "tile configs exceed the sm_90 shared memory limit");
 
 #ifdef PREFILL_WGMMA_ENABLED
@@ -165,9 +168,40 @@ static __device__ __forceinline__ void wgmma_m64n128k16(float (&d)[64], uint64_t
         : "l"(descA), "l"(descB), "r"(1));
 }
 
+// d[64 x 144] += A[64 x 16] * B[144 x 16]^T: the gate or the up half of a 288-row swiglu tile.
+static __device__ __forceinline__ void wgmma_m64n144k16(float (&d)[72], uint64_t descA, uint64_t descB) {
+    asm volatile(
+        "{\n"
+        ".reg .pred p;\n"
+        "setp.ne.b32 p, %74, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n144k16.f32.bf16.bf16 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        " %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        " %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        " %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        " %64, %65, %66, %67, %68, %69, %70, %71}, "
+        "%72, %73, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71])
+        : "l"(descA), "l"(descB), "r"(1));
+}
+
 template <int BN>
 static __device__ __forceinline__ void wgmma_tile(float (&d)[BN / 2], uint64_t descA, uint64_t descB) {
-    if constexpr (BN == 256) {
+    if constexpr (BN == 288) {
+        // Gate rows [0, 144) into d[0, 72), up rows [144, 288) into d[72, 144): store_tile's swiglu
+        // layout. Row 144 starts a 1024-byte swizzle group, so its descriptor is the tile's plus 144 rows.
+        wgmma_m64n144k16(*reinterpret_cast<float(*)[72]>(&d[0]), descA, descB);
+        wgmma_m64n144k16(*reinterpret_cast<float(*)[72]>(&d[72]), descA, descB + ((144 * ROW_BYTES) >> 4));
+    } else if constexpr (BN == 256) {
         wgmma_m64n256k16(d, descA, descB);
     } else {
         wgmma_m64n128k16(d, descA, descB);
@@ -211,7 +245,8 @@ static __device__ __forceinline__ void load_stage(uint32_t sA, uint32_t sB, cons
         int gr;
         bool valid;
         if (SWIGLU) {
-            const int col = n0 + (r & (BN / 2 - 1));
+            constexpr bool POW2 = (BN & (BN - 1)) == 0;
+            const int col = n0 + (POW2 ? (r & (BN / 2 - 1)) : (r < BN / 2 ? r : r - BN / 2));
             valid = col < N;
             gr = r < BN / 2 ? col : N + col;
         } else {
@@ -338,10 +373,11 @@ static __device__ __forceinline__ void gemm_cooperative(const __nv_bfloat16* __r
 #endif
 }
 
-// 384 threads: warpgroup 0 produces stages, warpgroups 1 and 2 consume them. No setmaxnreg: the
-// consumers fit in the 168-register cap, and lowering the producer's cap made it spill addresses. full[s] completes when
+// 384 threads: warpgroup 0 produces stages, warpgroups 1 and 2 consume them. full[s] completes when
 // all 128 producer threads' copies into stage s have landed; empty[s] when all 256 consumer threads
-// have retired the wgmmas that read it.
+// have retired the wgmmas that read it. Up to BN = 256 the consumers fit in the 168-register cap and
+// no setmaxnreg is used (lowering the producer's cap below 80 made it spill addresses); the 288-row
+// swiglu tile moves registers from the producer to the consumers.
 // Split-K (SPLIT): block (x, y) sums only k-tiles [y * kPerSplit, min(kTiles, (y + 1) * kPerSplit)) and
 // stores its raw f32 sums to part[y][M][N]; prefill_splitk_finish adds the parts and applies the epilogue.
 template <int BN, int STAGES, bool SWIGLU, bool SPLIT = false>
@@ -375,6 +411,9 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
     __syncthreads();
 
     if (wg == 0) {
+        // The 288-row swiglu tile's 144 accumulators need more than the 168 registers 384 threads get
+        // evenly: the producer gives some back and the consumers take them (80 * 128 + 208 * 256 <= 168 * 384).
+        if constexpr (BN == 288) asm volatile("setmaxnreg.dec.sync.aligned.u32 80;\n" ::: "memory");
         for (int kt = 0; kt < kTiles; ++kt) {
             const int s = kt % STAGES;
             if (kt >= STAGES) mbar_wait(empty + 8 * s, ((kt / STAGES) - 1) & 1);
@@ -382,6 +421,7 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
             mbar_arrive_cp_async(full + 8 * s);
         }
     } else {
+        if constexpr (BN == 288) asm volatile("setmaxnreg.inc.sync.aligned.u32 208;\n" ::: "memory");
         const int cw = wg - 1;
         float acc[BN / 2];
 #pragma unroll
@@ -438,6 +478,10 @@ extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_bf16(
 
 extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_swiglu(PREFILL_WGMMA_PARAMS) {
     prefill_gemm_sm90::gemm_specialized<256, 4, true>(PREFILL_WGMMA_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_swiglu_bn288(PREFILL_WGMMA_PARAMS) {
+    prefill_gemm_sm90::gemm_specialized<288, 4, true>(PREFILL_WGMMA_ARGS);
 }
 
 extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_bf16_splitk(PREFILL_WGMMA_PARAMS, float* part,

@@ -16,6 +16,7 @@ import qwenchat.engine.cuda.CudaEngine;
 import qwenchat.engine.cuda.CudaKernels;
 import qwenchat.engine.cuda.DeviceBenchmarks;
 import qwenchat.engine.cuda.KernelModule;
+import qwenchat.engine.cuda.PrefillGemm;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;
 import qwenchat.model.ModelConfigParser;
@@ -142,6 +143,7 @@ public final class GpuBenchCommand implements CliCommand {
                 log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, best * 1e3);
             }
             profile(e, c, rnd, log);
+            if (PrefillGemm.usesWgmma(e.info().computeCapability())) wideGemms(e, c, log, r);
             r.putAll(MaskCostBench.measure(e, c, log));
             String tag = CudaEngine.Options.SKINNY_DEFAULT ? "skinny" : "prefill_gemm";
             decodeBatches(e, c, rnd, log, r, "", tag);
@@ -243,6 +245,39 @@ public final class GpuBenchCommand implements CliCommand {
                         1e3 * secs / steps, prompts);
                 for (int s : seqs) e.freeSequence(s);
             }
+        }
+    }
+
+    /** Rows of the decode-width passes {@link #wideGemms} times. */
+    static final int[] WIDE_GEMM_ROWS = {64, 128, 256};
+
+    /**
+     * Each projection of a decode-width pass through the wgmma GEMM, with the engine's tuning (split-K
+     * for qkv, o and down; the swiglu tile for the card) and without it (one pass of 128 x 256 tiles),
+     * as gemm_{name}_m{rows}_{tuned,untuned}_us: the few tiles of a 64-256-row pass leave most SMs idle.
+     */
+    private static void wideGemms(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        record Shape(String name, DeviceBenchmarks.GemmOp op, int n, int k) {
+        }
+        List<Shape> shapes = List.of(new Shape("qkv", DeviceBenchmarks.GemmOp.F32, c.qkvDim(), c.hiddenSize()),
+                new Shape("o", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.qDim()),
+                new Shape("gateup", DeviceBenchmarks.GemmOp.SWIGLU, c.intermediateSize(), c.hiddenSize()),
+                new Shape("down", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.intermediateSize()));
+        int sms = e.multiprocessors();
+        for (int m : WIDE_GEMM_ROWS) {
+            StringBuilder line = new StringBuilder();
+            for (Shape sh : shapes) {
+                double[] us = new double[2];
+                for (int tuned = 0; tuned < 2; tuned++) {
+                    boolean t = tuned == 1;
+                    us[tuned] = e.onDevice(k -> DeviceBenchmarks.gemmMicros(k, sms, sh.op(), m, sh.n(), sh.k(), t, 5));
+                    r.put("gemm_" + sh.name() + "_m" + m + (t ? "_tuned_us" : "_untuned_us"), us[tuned]);
+                }
+                long weightBytes = 2L * sh.n() * sh.k() * (sh.op() == DeviceBenchmarks.GemmOp.SWIGLU ? 2 : 1);
+                line.append(String.format(" %s %.1f -> %.1f us (%.2f TB/s);", sh.name(), us[0], us[1],
+                        weightBytes / (us[1] * 1e6)));
+            }
+            log.printf("[bench] wgmma projections, %d rows, untuned -> tuned:%s%n", m, line);
         }
     }
 

@@ -782,6 +782,11 @@ public final class CudaEngine implements InferenceEngine {
         return ctx;
     }
 
+    /** For the benchmark: the device's SM count, which the GEMMs' split-K and tile choices count. */
+    public int multiprocessors() {
+        return ctx.multiprocessors();
+    }
+
     /** For tests: the pool blocks the sequence holds, in position order. */
     int[] blockIds(int sequence) {
         return blocks.blockIds(sequence);

@@ -123,6 +123,36 @@ public final class DeviceBenchmarks {
         }
     }
 
+    /** A projection kind {@link #gemmMicros} times. */
+    public enum GemmOp { F32, RESIDUAL, SWIGLU }
+
+    /**
+     * GPU time in microseconds (best of {@code reps}, each the mean of 10 launches) of one wgmma
+     * projection of {@code m} rows, {@code n} outputs over {@code kDim}, on zero operands: with the
+     * engine's tuning ({@code tuned}: split-K for plain projections, the swiglu tile for the card) or
+     * without it (one pass of 128 x 256 tiles). Compute capability 9.0 only.
+     */
+    public static double gemmMicros(CudaKernels k, int multiprocessors, GemmOp op, int m, int n, int kDim, boolean tuned,
+                                    int reps) {
+        long weightRows = op == GemmOp.SWIGLU ? 2L * n : n;
+        try (DeviceBuffer parts = DeviceBuffer.allocate("bench split-K parts", 4L * PrefillGemm.partialFloats());
+             DeviceBuffer w = DeviceBuffer.allocate("bench gemm weights", 2L * weightRows * kDim);
+             DeviceBuffer a = DeviceBuffer.allocate("bench gemm activations", 2L * m * kDim);
+             DeviceBuffer out = DeviceBuffer.allocate("bench gemm output", 4L * m * n)) {
+            w.zero();
+            a.zero();
+            out.zero();
+            PrefillGemm g = tuned ? new PrefillGemm(k.launcher().module(), k.launcher().stream(), true, false, multiprocessors,
+                    parts.ptr()) : new PrefillGemm(k.launcher().module(), k.launcher().stream(), true);
+            Runnable once = switch (op) {
+                case F32 -> () -> g.linearF32(a.ptr(), w.ptr(), m, n, kDim, out.ptr());
+                case RESIDUAL -> () -> g.linearAddF32(a.ptr(), w.ptr(), m, n, kDim, out.ptr());
+                case SWIGLU -> () -> g.swiglu(a.ptr(), w.ptr(), m, n, kDim, out.ptr());
+            };
+            return bestMicros(k, once, reps);
+        }
+    }
+
     /** Best of {@code reps} timings (CUDA events around 10 launches of {@code once}), per launch, in microseconds. */
     private static double bestMicros(CudaKernels k, Runnable once, int reps) {
         CUevent start = new CUevent();

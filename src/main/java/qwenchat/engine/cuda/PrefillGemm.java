@@ -33,6 +33,11 @@ public final class PrefillGemm {
     static final Kernel WGMMA_NARROW = new Kernel("prefill_gemm_wgmma_bf16_bn128", 128, 256, 197632, false);
     static final Kernel WGMMA_PLAIN = new Kernel("prefill_gemm_wgmma_ws_bf16", 256, 384, 197888, false);
     static final Kernel WGMMA_SWIGLU = new Kernel("prefill_gemm_wgmma_ws_swiglu", 256, 384, 197888, true);
+    /**
+     * {@link #WGMMA_SWIGLU} with 144 gate and 144 up rows per tile: Qwen2.5-7B's 18944 outputs make 132
+     * tiles a row of tiles, one wave on a 132-SM card where the 256-row tile's 148 take two.
+     */
+    static final Kernel WGMMA_SWIGLU_WIDE = new Kernel("prefill_gemm_wgmma_ws_swiglu_bn288", 288, 384, 214272, true);
     /** {@link #WGMMA_PLAIN} over a k-range per grid.y, writing f32 parts that {@link #FINISH} sums. */
     static final Kernel WGMMA_PLAIN_SPLIT = new Kernel("prefill_gemm_wgmma_ws_bf16_splitk", 256, 384, 197888, false);
     static final String FINISH = "prefill_splitk_finish";
@@ -64,7 +69,8 @@ public final class PrefillGemm {
      * @param batchInvariant one kernel per operation whatever m (no narrow tile for m <= {@link #SMALL_M},
      *     no split-K), so a row's result does not depend on how many rows share its call: every kernel
      *     computes a row from that row and the weights alone, in a fixed k order
-     * @param multiprocessors the device's SM count: split-K fills one wave of blocks
+     * @param multiprocessors the device's SM count: split-K fills one wave of blocks, and the swiglu
+     *     tile is chosen by it ({@link #swigluTile}); 0 keeps the 256-row swiglu tile
      * @param partials f32 scratch of at least {@link #partialFloats()} elements for the split-K parts;
      *     null: never split
      */
@@ -131,6 +137,23 @@ public final class PrefillGemm {
         return m <= SMALL_M && !oneKernel ? WGMMA_NARROW : WGMMA_PLAIN;
     }
 
+    /**
+     * The swiglu tile for {@code intermediate} outputs on {@code multiprocessors} SMs: of
+     * {@link #WGMMA_SWIGLU} and {@link #WGMMA_SWIGLU_WIDE}, the one whose row of tiles takes the fewest
+     * weight rows times waves (ties to the narrower). It depends on the model and the card alone, never
+     * on the row count, so batch-invariant passes may take it too.
+     */
+    static Kernel swigluTile(int intermediate, int multiprocessors) {
+        if (multiprocessors < 1) return WGMMA_SWIGLU;
+        long narrow = waves(WGMMA_SWIGLU.blocks(1, intermediate), multiprocessors) * WGMMA_SWIGLU.tileN();
+        long wide = waves(WGMMA_SWIGLU_WIDE.blocks(1, intermediate), multiprocessors) * WGMMA_SWIGLU_WIDE.tileN();
+        return wide < narrow ? WGMMA_SWIGLU_WIDE : WGMMA_SWIGLU;
+    }
+
+    private static long waves(long blocks, int multiprocessors) {
+        return (blocks + multiprocessors - 1) / multiprocessors;
+    }
+
     /** Rejects shapes the kernels cannot tile; the message names the operation and the bad dimension. */
     static void checkShape(String op, int m, int n, int k) {
         if (m < 1) throw new IllegalArgumentException(op + ": row count m must be >= 1, got " + m);
@@ -162,7 +185,9 @@ public final class PrefillGemm {
      */
     public void swiglu(CUdeviceptr a, CUdeviceptr gateUp, int m, int intermediate, int k, CUdeviceptr out) {
         checkShape("prefill swiglu", m, intermediate, k);
-        launch(choose(wgmma, true, m, oneKernel), a, gateUp, out, null, null, null, m, intermediate, k);
+        Kernel kn = choose(wgmma, true, m, oneKernel);
+        if (kn == WGMMA_SWIGLU) kn = swigluTile(intermediate, multiprocessors);
+        launch(kn, a, gateUp, out, null, null, null, m, intermediate, k);
     }
 
     private void launch(Kernel kn, CUdeviceptr a, CUdeviceptr w, CUdeviceptr outBf16, CUdeviceptr outF32,

@@ -55,6 +55,19 @@ class PrefillGemmShapeTest {
     }
 
     @Test
+    void theSwigluTileIsTheOneWhoseRowOfTilesFillsWholeWaves() {
+        // Qwen2.5-7B's 18944 outputs: 148 tiles of 128 take two waves of 132 SMs, 132 tiles of 144 one.
+        assertSame(PrefillGemm.WGMMA_SWIGLU_WIDE, PrefillGemm.swigluTile(18944, 132));
+        assertEquals(132, PrefillGemm.WGMMA_SWIGLU_WIDE.blocks(1, 18944));
+        assertEquals(2 * 132, PrefillGemm.WGMMA_SWIGLU_WIDE.blocks(256, 18944));
+        // On 114 SMs both take two waves, and the narrower tile streams fewer rows per wave.
+        assertSame(PrefillGemm.WGMMA_SWIGLU, PrefillGemm.swigluTile(18944, 114));
+        // Qwen2.5-0.5B (4864): 38 tiles of 128 fit one wave already.
+        assertSame(PrefillGemm.WGMMA_SWIGLU, PrefillGemm.swigluTile(4864, 132));
+        assertSame(PrefillGemm.WGMMA_SWIGLU, PrefillGemm.swigluTile(18944, 0), "no SM count: the 256-row tile");
+    }
+
+    @Test
     void splitPartsNeverOutgrowThePartBufferAndNoPartIsEmpty() {
         java.util.Random r = new java.util.Random(5);
         for (int i = 0; i < 20_000; i++) {

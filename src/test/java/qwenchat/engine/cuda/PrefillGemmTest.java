@@ -174,9 +174,24 @@ class PrefillGemmTest {
     @ParameterizedTest(name = "wgmma={0}")
     @ValueSource(booleans = {false, true})
     void swigluOfFusedGateUpMatchesSiluGateTimesUp(boolean wgmma) {
-        PrefillGemm g = gemm(wgmma);
+        swigluMatches(gemm(wgmma), 512, "swiglu wgmma=" + wgmma);
+    }
+
+    /**
+     * The 288-row swiglu tile (144 gate rows, 144 up rows, the second half's descriptor 144 rows on),
+     * with a ragged last tile: 560 outputs are 3.9 tiles, which the SM count given picks it for.
+     */
+    @org.junit.jupiter.api.Test
+    void theWideSwigluTileMatchesSiluGateTimesUpWithARaggedLastTile() {
+        Assumptions.assumeTrue(PrefillGemm.usesWgmma(ctx.computeCapability()), "the wide tile is a wgmma kernel");
+        int inter = 560;
+        int sms = 4;
+        assertTrue(PrefillGemm.swigluTile(inter, sms) == PrefillGemm.WGMMA_SWIGLU_WIDE);
+        swigluMatches(new PrefillGemm(module, ctx.stream(), true, false, sms, null), inter, "swiglu 288-row tile");
+    }
+
+    private static void swigluMatches(PrefillGemm g, int inter, String what) {
         Random r = new Random(14);
-        int inter = 512;
         float[] a = roundBf16(gaussian(r, M * K, 1.0));
         float[] gu = roundBf16(gaussian(r, 2 * inter * K, 2.0 / Math.sqrt(K)));  // rows 0..inter-1 gate, then up
         double[] both = matmul(gu, a, 2 * inter, K, M);
@@ -196,6 +211,6 @@ class PrefillGemmTest {
                 return readBf16(out, M * inter);
             }
         });
-        assertClose("swiglu wgmma=" + wgmma, got, want);
+        assertClose(what, got, want);
     }
 }
