@@ -599,6 +599,9 @@ public final class GpuBenchCommand implements CliCommand {
         s = e.openSequence();
         print(log, "prefill 1024 tokens", e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, 1024, c.vocabSize()), g, 0))));
         e.freeSequence(s);
+        s = e.openSequence();
+        print(log, "prefill 8192 tokens", e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, 8192, c.vocabSize()), g, 0))));
+        e.freeSequence(s);
     }
 
     private static void print(PrintStream log, String what, Map<String, double[]> t) {
