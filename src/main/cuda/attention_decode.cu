@@ -22,9 +22,6 @@
 // floats. Splits past the row's length return at once, so the grid can be sized for the longest row
 // and captured in a CUDA graph; the block table lives at a fixed device address for the same reason.
 // attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT is limits::ATTN_SPLIT, which KernelLimits mirrors.
-// attn_partial_tiled_hd{64,128}_g{4,8,16} (trailing argument tiles, 1..limits::ATTN_MAX_TILES): the
-// same grid with splits of tiles * SPLIT tokens, same dynamic shared memory; one block walks its
-// tiles with a running softmax (partial_tiled below). attn_combine_tiled takes the same tiles.
 // Group buckets: attn_partial_hd{64,128}_g{4,8,16} size the per-thread register arrays (scores of
 // phase 1, p*V accumulators of phase 3) for at most 4, 8 or 16 heads per group; the host picks the
 // smallest bucket >= G (Qwen2.5's groups of 5..8 take g8, half the registers of the 16-wide
@@ -112,117 +109,6 @@ static __device__ __forceinline__ void combine_group(const float* __restrict__ p
     }
 }
 
-// Phase 1 of a split: the scores of the group's G heads against the n tokens whose pool offsets
-// are rowAt[0..n), two threads per token (adjacent lanes, half the dims each), into sc [G][SPLIT]
-// already scaled. Each thread first asks L2 for its token's V half-row (one 128-byte line: rows
-// start at multiples of HD elements), which phase 3 reads only after the scores and the softmax.
-template <int DPL, int MAXG>
-static __device__ __forceinline__ void scores(const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc,
-                                              const size_t* rowAt, const float* qs, float* sc, int G, int n, float scale) {
-    constexpr int HD = 32 * DPL;
-    int t = threadIdx.x >> 1, halfSel = threadIdx.x & 1;
-    bool live = t < n;
-    if (live) asm volatile("prefetch.global.L2 [%0];" ::"l"(vc + rowAt[t] + halfSel * (HD / 2)));
-    const uint4* krow = reinterpret_cast<const uint4*>(kc + rowAt[live ? t : 0]) + halfSel * (HD / 16);
-    float acc[MAXG];
-#pragma unroll
-    for (int g = 0; g < MAXG; g++) acc[g] = 0.f;
-    uint4 kv4[HD / 16];
-#pragma unroll
-    for (int d8 = 0; d8 < HD / 16; d8++) kv4[d8] = live ? krow[d8] : make_uint4(0, 0, 0, 0);
-#pragma unroll
-    for (int d8 = 0; d8 < HD / 16; d8++) {
-        float kf[8];
-        qc::unpack8(kv4[d8], kf);
-#pragma unroll
-        for (int g = 0; g < MAXG; g++) {
-            if (g < G) {
-                const float* qg = qs + g * HD + halfSel * (HD / 2) + d8 * 8;
-#pragma unroll
-                for (int j = 0; j < 8; j++) acc[g] = fmaf(qg[j], kf[j], acc[g]);
-            }
-        }
-    }
-#pragma unroll
-    for (int g = 0; g < MAXG; g++) {
-        if (g < G) {
-            float v = acc[g] + __shfl_xor_sync(0xffffffffu, acc[g], 1);
-            if (live && halfSel == 0) sc[g * SPLIT + t] = v * scale;
-        }
-    }
-}
-
-// Phase 3 of a split: acc[g][j] += p * V over its n tokens, warps taking every WARPS-th token and
-// lanes DPL dims each (the warps' sums are added later, in write_partials).
-template <int DPL, int MAXG>
-static __device__ __forceinline__ void accumulate_pv(float (&acc)[MAXG][DPL], const __nv_bfloat16* __restrict__ vc,
-                                                     const size_t* rowAt, const float* sc, int G, int n) {
-    constexpr int WARPS = THREADS / 32;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const __nv_bfloat16* vbase = vc + lane * DPL;
-#pragma unroll 4
-    for (int t = warp; t < n; t += WARPS) {
-        float v[DPL];
-        if constexpr (DPL == 4) {
-            uint2 u = *reinterpret_cast<const uint2*>(vbase + rowAt[t]);
-            float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
-            float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
-            v[0] = a.x;
-            v[1] = a.y;
-            v[2] = b.x;
-            v[3] = b.y;
-        } else {
-#pragma unroll
-            for (int j = 0; j < DPL; j += 2) {
-                float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(vbase + rowAt[t] + j));
-                v[j] = a.x;
-                v[j + 1] = a.y;
-            }
-        }
-#pragma unroll
-        for (int g = 0; g < MAXG; g++) {
-            if (g < G) {
-                float p = sc[g * SPLIT + t];
-#pragma unroll
-                for (int j = 0; j < DPL; j++) acc[g][j] = fmaf(p, v[j], acc[g][j]);
-            }
-        }
-    }
-}
-
-// The warps' p*V sums added in warp order through red [WARPS][G][HD], then the split's
-// unnormalised output, max and denominator of each of the group's heads written at split index
-// `split`. Begins with the barrier that lets red be written.
-template <int DPL, int MAXG>
-static __device__ __forceinline__ void write_partials(const float (&acc)[MAXG][DPL], float* red, const float* ms,
-                                                      const float* ls, float* __restrict__ part_o,
-                                                      float* __restrict__ part_ml, int r, int kvh, int G, int nH,
-                                                      int nSplits, int split) {
-    constexpr int HD = 32 * DPL;
-    constexpr int WARPS = THREADS / 32;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-#pragma unroll
-    for (int g = 0; g < MAXG; g++)
-        if (g < G)
-#pragma unroll
-            for (int j = 0; j < DPL; j++) red[(warp * G + g) * HD + lane * DPL + j] = acc[g][j];
-    __syncthreads();
-    for (int i = threadIdx.x; i < G * HD; i += THREADS) {
-        int g = i / HD, d = i - g * HD;
-        float o = 0.f;
-#pragma unroll
-        for (int w = 0; w < WARPS; w++) o += red[(w * G + g) * HD + d];
-        int h = kvh * G + g;
-        part_o[(((size_t)r * nH + h) * nSplits + split) * HD + d] = o;
-    }
-    if (threadIdx.x < G) {
-        int h = kvh * G + threadIdx.x;
-        size_t i = (((size_t)r * nH + h) * nSplits + split) * 2;
-        part_ml[i] = ms[threadIdx.x];
-        part_ml[i + 1] = ls[threadIdx.x];
-    }
-}
-
 // DPL = head dims per lane (hd = 32 * DPL: 2 for head_dim 64, 4 for 128). MAXG = the register
 // arrays' group width: the smallest compiled bucket >= G (see the file header). FUSED: counters
 // non-null and out/out_bf16 receive the combined rows (attn_fused_*); else only the partials.
@@ -255,7 +141,42 @@ static __device__ __forceinline__ void partial(
     }
     __syncthreads();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    scores<DPL, MAXG>(kc, vc, rowAt, qs, sc, G, n, scale);
+    // Phase 1: two threads per token (adjacent lanes, half the dims each), all G heads at once.
+    {
+        int t = threadIdx.x >> 1, halfSel = threadIdx.x & 1;
+        bool live = t < n;
+        // Phase 3 reads this token's V half-row (one 128-byte line: rows start at multiples of HD
+        // elements) only after the scores and the softmax; asking L2 for it now overlaps its
+        // memory latency with theirs.
+        if (live) asm volatile("prefetch.global.L2 [%0];" ::"l"(vc + rowAt[t] + halfSel * (HD / 2)));
+        const uint4* krow = reinterpret_cast<const uint4*>(kc + rowAt[live ? t : 0]) + halfSel * (HD / 16);
+        float acc[MAXG];
+#pragma unroll
+        for (int g = 0; g < MAXG; g++) acc[g] = 0.f;
+        uint4 kv4[HD / 16];
+#pragma unroll
+        for (int d8 = 0; d8 < HD / 16; d8++) kv4[d8] = live ? krow[d8] : make_uint4(0, 0, 0, 0);
+#pragma unroll
+        for (int d8 = 0; d8 < HD / 16; d8++) {
+            float kf[8];
+            qc::unpack8(kv4[d8], kf);
+#pragma unroll
+            for (int g = 0; g < MAXG; g++) {
+                if (g < G) {
+                    const float* qg = qs + g * HD + halfSel * (HD / 2) + d8 * 8;
+#pragma unroll
+                    for (int j = 0; j < 8; j++) acc[g] = fmaf(qg[j], kf[j], acc[g]);
+                }
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < MAXG; g++) {
+            if (g < G) {
+                float v = acc[g] + __shfl_xor_sync(0xffffffffu, acc[g], 1);
+                if (live && halfSel == 0) sc[g * SPLIT + t] = v * scale;
+            }
+        }
+    }
     __syncthreads();
     // Phase 2: per head max and sum of exponentials; one warp per head.
     for (int g = warp; g < G; g += WARPS) {
@@ -275,13 +196,63 @@ static __device__ __forceinline__ void partial(
         }
     }
     __syncthreads();
-    float acc[MAXG][DPL];
+    // Phase 3: p * V. Warps take every WARPS-th token, lanes DPL dims each; then a sum over warps.
+    {
+        float acc[MAXG][DPL];
 #pragma unroll
-    for (int g = 0; g < MAXG; g++)
+        for (int g = 0; g < MAXG; g++)
 #pragma unroll
-        for (int j = 0; j < DPL; j++) acc[g][j] = 0.f;
-    accumulate_pv<DPL, MAXG>(acc, vc, rowAt, sc, G, n);
-    write_partials<DPL, MAXG>(acc, red, ms, ls, part_o, part_ml, r, kvh, G, nH, nSplits, split);
+            for (int j = 0; j < DPL; j++) acc[g][j] = 0.f;
+        const __nv_bfloat16* vbase = vc + lane * DPL;
+#pragma unroll 4
+        for (int t = warp; t < n; t += WARPS) {
+            float v[DPL];
+            if constexpr (DPL == 4) {
+                uint2 u = *reinterpret_cast<const uint2*>(vbase + rowAt[t]);
+                float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.x));
+                float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
+                v[0] = a.x;
+                v[1] = a.y;
+                v[2] = b.x;
+                v[3] = b.y;
+            } else {
+#pragma unroll
+                for (int j = 0; j < DPL; j += 2) {
+                    float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(vbase + rowAt[t] + j));
+                    v[j] = a.x;
+                    v[j + 1] = a.y;
+                }
+            }
+#pragma unroll
+            for (int g = 0; g < MAXG; g++) {
+                if (g < G) {
+                    float p = sc[g * SPLIT + t];
+#pragma unroll
+                    for (int j = 0; j < DPL; j++) acc[g][j] = fmaf(p, v[j], acc[g][j]);
+                }
+            }
+        }
+#pragma unroll
+        for (int g = 0; g < MAXG; g++)
+            if (g < G)
+#pragma unroll
+                for (int j = 0; j < DPL; j++) red[(warp * G + g) * HD + lane * DPL + j] = acc[g][j];
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < G * HD; i += THREADS) {
+        int g = i / HD, d = i - g * HD;
+        float o = 0.f;
+#pragma unroll
+        for (int w = 0; w < WARPS; w++) o += red[(w * G + g) * HD + d];
+        int h = kvh * G + g;
+        part_o[(((size_t)r * nH + h) * nSplits + split) * HD + d] = o;
+    }
+    if (threadIdx.x < G) {
+        int h = kvh * G + threadIdx.x;
+        size_t i = (((size_t)r * nH + h) * nSplits + split) * 2;
+        part_ml[i] = ms[threadIdx.x];
+        part_ml[i + 1] = ls[threadIdx.x];
+    }
     if constexpr (FUSED) {
         __shared__ int lastSplit;
         int used = (len + SPLIT - 1) / SPLIT;
@@ -296,143 +267,6 @@ static __device__ __forceinline__ void partial(
         combine_group<HD, MAXG>(part_o, part_ml, out, out_bf16, r, kvh, G, nH, nSplits, used, ms, ls, smem,
                                 5 * HD + SPLIT);
         if (threadIdx.x == 0) *counter = 0;  // ready for the next launch (or graph replay)
-    }
-}
-
-constexpr int MAX_TILES = limits::ATTN_MAX_TILES;  // its address table is static shared memory
-
-// attn_partial_tiled_*: each block covers `tiles` consecutive SPLIT-token tiles of its row (grid.x =
-// ceil(longest / (tiles * SPLIT)), 1 <= tiles <= MAX_TILES) and writes one partial for them, so a
-// wide batch writes and combines `tiles` times fewer partials and resolves q and the block table
-// once per `tiles` tiles. Across its tiles it carries each head's running max, denominator and
-// p*V sums (flash attention's online softmax: a new tile's max M' rescales what came before by
-// exp(M - M')). All of the block's token addresses are resolved up front; as a tile's scoring
-// starts, the upper half of the threads ask L2 for the next tile's K and V lines. With tiles = 1
-// every operation is attn_partial_*'s (the rescale multiplies zeros by exp(-inf) = 0), so the values
-// are the same; with more, the splits' sums are grouped differently and agree to rounding.
-template <int DPL, int MAXG>
-static __device__ __forceinline__ void partial_tiled(
-    const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc,
-    const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,
-    float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table,
-    int max_blocks_per_seq, int block_size, int tiles) {
-    constexpr int HD = 32 * DPL;
-    constexpr int WARPS = THREADS / 32;
-    static_assert(THREADS == 2 * SPLIT, "two threads per token of a tile; the upper half prefetches the next tile");
-    extern __shared__ float smem[];
-    int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z;
-    int len = pos[r] + 1;
-    int first = split * tiles * SPLIT;
-    if (first >= len) return;
-    int end = min(len, first + tiles * SPLIT);
-    int G = nH / nKv;
-    float* qs = smem;                    // [G][HD]
-    float* sc = qs + G * HD;             // [G][SPLIT]
-    float* red = sc + G * SPLIT;         // [WARPS][G][HD]
-    __shared__ float ms[MAXG], ls[MAXG], alpha[MAXG];
-    __shared__ size_t rowAt[MAX_TILES * SPLIT];  // element offset of token first + i (this kv head) in the pools
-    const float* qrow = q + (size_t)r * nH * HD + (size_t)kvh * G * HD;
-    for (int i = threadIdx.x; i < G * HD; i += THREADS) qs[i] = qrow[i];
-    const int* bt = block_table + (size_t)slots[r] * max_blocks_per_seq;
-    for (int i = threadIdx.x; i < end - first; i += THREADS) {
-        rowAt[i] = qc::kv_offset(bt, block_size, nKv, kvh, first + i, HD);
-    }
-    if (threadIdx.x < G) {
-        ms[threadIdx.x] = -INFINITY;
-        ls[threadIdx.x] = 0.f;
-    }
-    float acc[MAXG][DPL];
-#pragma unroll
-    for (int g = 0; g < MAXG; g++)
-#pragma unroll
-        for (int j = 0; j < DPL; j++) acc[g][j] = 0.f;
-    __syncthreads();
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    for (int t0 = first; t0 < end; t0 += SPLIT) {
-        int n = min(SPLIT, end - t0);
-        const size_t* at = rowAt + (t0 - first);
-        int next = t0 + (int)threadIdx.x;  // upper-half thread i + SPLIT: token i of the next tile
-        if (threadIdx.x >= SPLIT && next < end) {
-            size_t o = rowAt[next - first];
-            asm volatile("prefetch.global.L2 [%0];" ::"l"(kc + o));
-            asm volatile("prefetch.global.L2 [%0];" ::"l"(kc + o + HD / 2));
-            asm volatile("prefetch.global.L2 [%0];" ::"l"(vc + o));
-            asm volatile("prefetch.global.L2 [%0];" ::"l"(vc + o + HD / 2));
-        }
-        scores<DPL, MAXG>(kc, vc, at, qs, sc, G, n, scale);
-        __syncthreads();
-        // Phase 2 with the running max: one warp per head.
-        for (int g = warp; g < G; g += WARPS) {
-            float m = -INFINITY;
-            for (int t = lane; t < n; t += 32) m = fmaxf(m, sc[g * SPLIT + t]);
-            m = qc::warp_max(m);
-            float before = ms[g];
-            float m2 = fmaxf(before, m);
-            float l = 0.f;
-            for (int t = lane; t < n; t += 32) {
-                float e = __expf(sc[g * SPLIT + t] - m2);
-                sc[g * SPLIT + t] = e;
-                l += e;
-            }
-            l = qc::warp_sum(l);
-            if (lane == 0) {
-                float a = __expf(before - m2);
-                alpha[g] = a;
-                ls[g] = ls[g] * a + l;
-                ms[g] = m2;
-            }
-        }
-        __syncthreads();
-#pragma unroll
-        for (int g = 0; g < MAXG; g++) {
-            if (g < G) {
-                float a = alpha[g];
-#pragma unroll
-                for (int j = 0; j < DPL; j++) acc[g][j] *= a;
-            }
-        }
-        accumulate_pv<DPL, MAXG>(acc, vc, at, sc, G, n);
-        __syncthreads();  // sc and alpha are the next tile's
-    }
-    write_partials<DPL, MAXG>(acc, red, ms, ls, part_o, part_ml, r, kvh, G, nH, nSplits, split);
-}
-
-// The combine of rows whose splits cover `span` tokens each (SPLIT, or SPLIT * tiles for the
-// tiled partials): grid (nH, R), block 128. Split weights exp(m_s - M) / L, computed once by the
-// block (the splits in parallel) and then applied by one thread per dimension; at 8K context a row
-// has 128 splits of 64.
-static __device__ __forceinline__ void combine_rows(const float* __restrict__ part_o, const float* __restrict__ part_ml,
-                                                    const int* __restrict__ pos, float* __restrict__ out,
-                                                    __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits,
-                                                    int span) {
-    constexpr int MAX_SPLITS = 4096;
-    __shared__ float wts[MAX_SPLITS];
-    __shared__ float scratch[32];
-    int h = blockIdx.x, r = blockIdx.y;
-    int used = (pos[r] + 1 + span - 1) / span;
-    const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
-    float m = -INFINITY;
-    for (int s = threadIdx.x; s < used; s += blockDim.x) m = fmaxf(m, ml[2 * s]);
-    float M = qc::block_max(m, scratch);
-    float l = 0.f;
-    for (int s = threadIdx.x; s < used; s += blockDim.x) {
-        float w = __expf(ml[2 * s] - M);
-        if (s < MAX_SPLITS) wts[s] = w;
-        l += ml[2 * s + 1] * w;
-    }
-    float L = qc::block_sum(l, scratch);  // ends with __syncthreads, so wts is complete
-    float invL = 1.f / L;
-    const float* po = part_o + ((size_t)r * nH + h) * nSplits * hd;
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float acc = 0.f;
-#pragma unroll 8
-        for (int s = 0; s < used; s++) {
-            float w = s < MAX_SPLITS ? wts[s] : __expf(ml[2 * s] - M);
-            acc = fmaf(po[(size_t)s * hd + d], w, acc);
-        }
-        const float o = acc * invL;
-        if (out) out[((size_t)r * nH + h) * hd + d] = o;
-        if (out_bf16) out_bf16[((size_t)r * nH + h) * hd + d] = __float2bfloat16(o);
     }
 }
 }  // namespace attn
@@ -459,27 +293,12 @@ static __device__ __forceinline__ void combine_rows(const float* __restrict__ pa
     }
 
 // Fused kernels of 4- and 8-wide groups are held to 64 registers (8 blocks of 128 threads per SM,
-// as their attn_partial twins reach unforced); the combine alone would take them to 72. The tiled
-// kernels keep their p*V sums live across tiles: 4-wide groups fit 64 registers (8 blocks), 8-wide
-// ones 96 without spilling (5 blocks; 106 unforced), 16-wide ones take what they need.
+// as their attn_partial twins reach unforced); the combine alone would take them to 72.
 // The un-suffixed kernels are the original 16-wide ones (ATTN_MAX_GROUP), kept for the
 // group-bucket switch being off.
 ATTN_PARTIAL(attn_partial_hd64, 2, limits::ATTN_MAX_GROUP)
 ATTN_PARTIAL(attn_partial_hd128, 4, limits::ATTN_MAX_GROUP)
-#define ATTN_PARTIAL_TILED(NAME, DPL, MAXG, MINB)                                                            \
-    extern "C" __global__ void __launch_bounds__(attn::THREADS, MINB) NAME(                                  \
-        const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
-        const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
-        float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
-        int max_blocks_per_seq, int block_size, int tiles) {                                                 \
-        attn::partial_tiled<DPL, MAXG>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale,       \
-                                       block_table, max_blocks_per_seq, block_size, tiles);                  \
-    }
-
 #define ATTN_BUCKETS(DPL, HDNAME)                                   \
-    ATTN_PARTIAL_TILED(attn_partial_tiled_##HDNAME##_g4, DPL, 4, 8)   \
-    ATTN_PARTIAL_TILED(attn_partial_tiled_##HDNAME##_g8, DPL, 8, 5)   \
-    ATTN_PARTIAL_TILED(attn_partial_tiled_##HDNAME##_g16, DPL, 16, 1) \
     ATTN_PARTIAL(attn_partial_##HDNAME##_g4, DPL, 4)                \
     ATTN_PARTIAL(attn_partial_##HDNAME##_g8, DPL, 8)                \
     ATTN_PARTIAL(attn_partial_##HDNAME##_g16, DPL, 16)              \
@@ -492,12 +311,35 @@ ATTN_BUCKETS(4, hd128)
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
     float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits) {
-    attn::combine_rows(part_o, part_ml, pos, out, out_bf16, nH, hd, nSplits, attn::SPLIT);
-}
-
-// The combine of attn_partial_tiled_*'s partials: splits of tiles * SPLIT tokens.
-extern "C" __global__ void __launch_bounds__(128) attn_combine_tiled(
-    const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
-    float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits, int tiles) {
-    attn::combine_rows(part_o, part_ml, pos, out, out_bf16, nH, hd, nSplits, attn::SPLIT * tiles);
+    // Split weights exp(m_s - M) / L, computed once by the block (the splits in parallel) and then
+    // applied by one thread per dimension; at 8K context a row has 128 splits.
+    constexpr int MAX_SPLITS = 4096;
+    __shared__ float wts[MAX_SPLITS];
+    __shared__ float scratch[32];
+    int h = blockIdx.x, r = blockIdx.y;
+    int used = (pos[r] + 1 + attn::SPLIT - 1) / attn::SPLIT;
+    const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
+    float m = -INFINITY;
+    for (int s = threadIdx.x; s < used; s += blockDim.x) m = fmaxf(m, ml[2 * s]);
+    float M = qc::block_max(m, scratch);
+    float l = 0.f;
+    for (int s = threadIdx.x; s < used; s += blockDim.x) {
+        float w = __expf(ml[2 * s] - M);
+        if (s < MAX_SPLITS) wts[s] = w;
+        l += ml[2 * s + 1] * w;
+    }
+    float L = qc::block_sum(l, scratch);  // ends with __syncthreads, so wts is complete
+    float invL = 1.f / L;
+    const float* po = part_o + ((size_t)r * nH + h) * nSplits * hd;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float acc = 0.f;
+#pragma unroll 8
+        for (int s = 0; s < used; s++) {
+            float w = s < MAX_SPLITS ? wts[s] : __expf(ml[2 * s] - M);
+            acc = fmaf(po[(size_t)s * hd + d], w, acc);
+        }
+        const float o = acc * invL;
+        if (out) out[((size_t)r * nH + h) * hd + d] = o;
+        if (out_bf16) out_bf16[((size_t)r * nH + h) * hd + d] = __float2bfloat16(o);
+    }
 }

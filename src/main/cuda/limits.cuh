@@ -21,9 +21,6 @@ constexpr int ATTN_SPLIT = 64;
 // Largest query-head group (query heads per KV head) the decode attention supports.
 constexpr int ATTN_MAX_GROUP = 16;
 
-// Most ATTN_SPLIT-token tiles one block of the tiled decode attention covers.
-constexpr int ATTN_MAX_TILES = 4;
-
 // Bits of a bias-lab mask row (qwenchat.engine.BiasMask): which q/k/v biases a QKV epilogue skips.
 constexpr int BIAS_Q = 1;
 constexpr int BIAS_K = 2;

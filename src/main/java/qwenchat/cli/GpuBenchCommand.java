@@ -153,15 +153,7 @@ public final class GpuBenchCommand implements CliCommand {
         try (Checkpoint ckpt = Checkpoint.open(dir);
              CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 128 + 64,
                      KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { })) {
-            wideBatches(e, c, new Random(9), log, r, new int[] {16, 64, 128, 256}, "", "");
-        }
-        // The wide batches again with the tiled split attention (off by default until measured), prompts of the same length.
-        CudaEngine.Options tiled = CudaEngine.Options.defaults();
-        tiled = tiled.withKernels(tiled.kernels().withTiledAttention(true));
-        try (Checkpoint ckpt = Checkpoint.open(dir);
-             CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 128 + 64,
-                     KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { }, tiled)) {
-            wideBatches(e, c, new Random(9), log, r, new int[] {64, 128, 256}, "_tiled", ", tiled split attention");
+            wideBatches(e, c, new Random(9), log, r);
         }
         // The other route for 16-64-row decode batches, measured the same way so one run compares both.
         boolean other = !CudaEngine.Options.SKINNY_DEFAULT;
@@ -446,22 +438,17 @@ public final class GpuBenchCommand implements CliCommand {
      * Aggregate decode tok/s at 16, 64, 128 and 256 sequences with 1K-token prompts, as decode_b{N}_ctx1k_tok_s.
      * The engine cuts such a step into passes of its workspace's decode rows (256 on cards of 40 GiB or more).
      */
-    /**
-     * Decode of {@code batches} sequences at 1K context as decode_b{N}_ctx1k{suffix}_tok_s, each with
-     * its step's kernel profile ({@code label} names the engine's variant). 16 and 64 at 1K as well:
-     * the served load test's contexts.
-     */
-    private static void wideBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r,
-                                    int[] batches, String suffix, String label) {
-        for (int batch : batches) {
+    private static void wideBatches(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
+        // 16 and 64 at 1K as well: the served load test's contexts, to hold the served 16- and 64-client rows against.
+        for (int batch : new int[] {16, 64, 128, 256}) {
             int[] toks = new int[batch];
             int[] seqs = openPrefilled(e, c, rnd, batch, 1024, toks);
             double tps = timedDecode(e, seqs, toks);
-            r.put("decode_b" + batch + "_ctx1k" + suffix + "_tok_s", tps);
-            log.printf("[bench] decode %d sequences, 1K context%s: %.0f tok/s aggregate, %.2f ms per step%n", batch, label, tps,
+            r.put("decode_b" + batch + "_ctx1k_tok_s", tps);
+            log.printf("[bench] decode %d sequences, 1K context: %.0f tok/s aggregate, %.2f ms per step%n", batch, tps,
                     1e3 * batch / tps);
             // Kernel time of one such step: the rest of the step's wall time is host work.
-            print(log, "decode " + batch + " sequences, 1K context" + label, e.profileStep(decodeStep(seqs, toks)));
+            print(log, "decode " + batch + " sequences, 1K context", e.profileStep(decodeStep(seqs, toks)));
             for (int s : seqs) e.freeSequence(s);
         }
     }

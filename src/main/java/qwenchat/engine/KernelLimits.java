@@ -16,9 +16,6 @@ public final class KernelLimits {
     /** Largest query-head group (query heads per KV head) the decode attention supports. */
     public static final int ATTN_MAX_GROUP = 16;
 
-    /** Most {@link #ATTN_SPLIT}-token tiles one block of the tiled decode attention covers. */
-    public static final int ATTN_MAX_TILES = 4;
-
     /** Bit of a bias-lab mask row that makes the QKV epilogues skip the q_proj bias ({@link BiasMask#Q}). */
     public static final int BIAS_Q = 1;
 

@@ -226,20 +226,6 @@ public final class CudaKernels {
         return (tokens + ATTN_SPLIT - 1) / ATTN_SPLIT;
     }
 
-    /** Splits of {@code tiles} x {@link #ATTN_SPLIT} tokens that cover {@code tokens} ({@link #attentionPartialTiled}). */
-    public static int splitsFor(int tokens, int tiles) {
-        checkTiles(tiles);
-        int span = ATTN_SPLIT * tiles;
-        return (tokens + span - 1) / span;
-    }
-
-    private static void checkTiles(int tiles) {
-        if (tiles < 1 || tiles > KernelLimits.ATTN_MAX_TILES) {
-            throw new IllegalArgumentException("attention tiles per split must be 1.." + KernelLimits.ATTN_MAX_TILES + ", got "
-                    + tiles);
-        }
-    }
-
     /**
      * Flash-decoding partials over the paged pools: row r attends to positions 0..pos[r] of sequence
      * slots[r]. {@code gridSplits} splits are launched (covering the longest row); {@code partSplits}
@@ -263,24 +249,6 @@ public final class CudaKernels {
         String name = "attn_partial_hd" + headDim + (groupBuckets ? "_g" + groupBucket(group) : "");
         launcher.launch(name, gridSplits, kvHeads, rows, 128, attentionShared(group, headDim), q, kPool, vPool, slots, pos,
                 partO, partMl, heads, kvHeads, partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
-    }
-
-    /**
-     * {@link #attentionPartial} with splits of {@code tiles} x {@link #ATTN_SPLIT} tokens
-     * ({@code attn_partial_tiled_*}, always group-bucketed): one block walks its tiles with a running
-     * softmax and writes one partial, so wide batches write and combine {@code tiles} times fewer.
-     * {@code gridSplits} = {@link #splitsFor(int, int)} of the longest row; combine with
-     * {@link #attentionCombineTiled} and the same {@code tiles}. With {@code tiles} 1 the values are
-     * {@link #attentionPartial}'s.
-     */
-    public void attentionPartialTiled(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
-                                      CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
-                                      PagedKv kv, int gridSplits, int partSplits, float scale, int tiles) {
-        int group = checkAttention(heads, kvHeads, headDim, gridSplits, partSplits);
-        checkTiles(tiles);
-        launcher.launch("attn_partial_tiled_hd" + headDim + "_g" + groupBucket(group), gridSplits, kvHeads, rows, 128,
-                attentionShared(group, headDim), q, kPool, vPool, slots, pos, partO, partMl, heads, kvHeads, partSplits, scale,
-                kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(), tiles);
     }
 
     /**
@@ -343,15 +311,6 @@ public final class CudaKernels {
         if (out == null && outBf16 == null) throw new IllegalArgumentException("attention combine needs an f32 or a bf16 output");
         launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, orNull(out), orNull(outBf16), heads, headDim,
                 partSplits);
-    }
-
-    /** {@link #attentionCombine} of {@link #attentionPartialTiled}'s partials, splits of {@code tiles} x {@link #ATTN_SPLIT} tokens. */
-    public void attentionCombineTiled(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, CUdeviceptr outBf16,
-                                      int rows, int heads, int headDim, int partSplits, int tiles) {
-        if (out == null && outBf16 == null) throw new IllegalArgumentException("attention combine needs an f32 or a bf16 output");
-        checkTiles(tiles);
-        launcher.launch("attn_combine_tiled", heads, rows, 1, 128, 0, partO, partMl, pos, orNull(out), orNull(outBf16), heads,
-                headDim, partSplits, tiles);
     }
 
     /** Chunks per row of the two-stage argmax; ws.argmaxPart holds [rows][ARGMAX_CHUNKS][3] floats. */

@@ -31,9 +31,7 @@ import qwenchat.model.ModelConfig;
  * pass is per row already. The split attention in particular cuts each row's keys into
  * {@link CudaKernels#ATTN_SPLIT}-token splits by that row's own length and combines that row's
  * splits only; the grid is sized for the longest row (or its graph bucket) and the splits past a
- * row's length return at once, so batch mates change the grid but never a row's sums. (The tiled
- * split attention, {@link DecodeKernels#tiledAttention}, sizes splits by the pass's width, so a
- * batch-invariant engine never takes it.)
+ * row's length return at once, so batch mates change the grid but never a row's sums.
  * Decode passes are captured as CUDA graphs once per (rows, logit rows, attention splits) and
  * replayed: 28 layers are over 200 launches, whose JNI and driver cost would otherwise exceed the GPU
  * time at batch 1.
@@ -86,7 +84,7 @@ final class ForwardPass implements AutoCloseable {
      * @param maxLength the longest attended length among the rows (position + 1)
      */
     void decode(int rows, int logitRows, int maxLength, boolean useGraph) {
-        int gridSplits = CudaKernels.splitsFor(maxLength, kernels.attentionTiles(rows, batchInvariant));
+        int gridSplits = CudaKernels.splitsFor(maxLength);
         if (!useGraph || lab != null) {
             layers(rows, gridSplits, -1, 0);
             logits(0, logitRows);
@@ -110,7 +108,7 @@ final class ForwardPass implements AutoCloseable {
 
     /** Enqueues the layers for a chunk of one sequence's prompt at positions past..past+rows-1. */
     void prefill(int rows, int past) {
-        layers(rows, CudaKernels.splitsFor(past + rows, kernels.attentionTiles(rows, batchInvariant)), past, rows);
+        layers(rows, CudaKernels.splitsFor(past + rows), past, rows);
     }
 
     /**
@@ -135,13 +133,12 @@ final class ForwardPass implements AutoCloseable {
      * @param decodeMaxLength the longest attended length among the decode rows (position + 1)
      */
     void mixed(int chunkRows, int past, int rows, int decodeMaxLength) {
-        int decodeRows = rows - chunkRows;
-        if (!takesMixed(chunkRows, decodeRows)) {
+        if (!takesMixed(chunkRows, rows - chunkRows)) {
             throw new IllegalArgumentException("a mixed pass takes a chunk and 1.." + ws.rows + " decode rows through the"
                     + " prefill GEMM with flash attention, at most " + ws.chunk + " rows; got " + chunkRows + " + "
-                    + decodeRows);
+                    + (rows - chunkRows));
         }
-        layers(rows, CudaKernels.splitsFor(decodeMaxLength, kernels.attentionTiles(decodeRows, batchInvariant)), past, chunkRows);
+        layers(rows, CudaKernels.splitsFor(decodeMaxLength), past, chunkRows);
     }
 
     private CUgraphExec capture(int rows, int logitRows, int gridSplits) {
@@ -281,14 +278,6 @@ final class ForwardPass implements AutoCloseable {
             k.attentionFused(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(),
                     ws.attnCounters.ptr(), out, outBf16, rows, c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(),
                     gridSplits, ws.splits, scale, kernels.groupBuckets());
-            return;
-        }
-        int tiles = kernels.attentionTiles(rows, batchInvariant);  // the caller sized gridSplits by the same rule
-        if (tiles > 1) {
-            k.attentionPartialTiled(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,
-                    c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale, tiles);
-            k.attentionCombineTiled(ws.partO.ptr(), ws.partMl.ptr(), positions, out, outBf16, rows, c.numAttentionHeads(), hd,
-                    ws.splits, tiles);
             return;
         }
         k.attentionPartial(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,

@@ -22,7 +22,7 @@ import qwenchat.engine.cuda.CudaKernels.GemvMode;
 
 /**
  * The decode kernel variants {@link DecodeKernels} switches between, each against a plain-Java
- * reference in double and against the kernels it replaces: group-bucketed, fused and tiled split
+ * reference in double and against the kernels it replaces: group-bucketed and fused split
  * attention, and the GEMVs that fold RMSNorm. Outputs are poisoned with NaN first.
  */
 @Tag("gpu")
@@ -52,13 +52,7 @@ class DecodeKernelVariantsTest {
     }
 
     /** How a test runs the decode attention. */
-    enum Attention {
-        ORIGINAL, BUCKETED, FUSED, FUSED_SIXTEEN_WIDE,
-        /** The tiled kernels with one tile a split: the bucketed kernels' values. */
-        TILED_ONE,
-        /** The tiled kernels with {@link DecodeKernels#TILED_ATTENTION_TILES} tiles a split. */
-        TILED
-    }
+    enum Attention { ORIGINAL, BUCKETED, FUSED, FUSED_SIXTEEN_WIDE }
 
     static Stream<Arguments> groupsHeadDimsAndVariants() {
         List<Arguments> a = new ArrayList<>();
@@ -110,14 +104,6 @@ class DecodeKernelVariantsTest {
                         case FUSED, FUSED_SIXTEEN_WIDE -> k.attentionFused(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(),
                                 po.ptr(), pm.ptr(), cnt.ptr(), out.ptr(), outB.ptr(), rows, heads, kvHeads, hd, paged, splits, splits,
                                 scale, v == Attention.FUSED);
-                        case TILED_ONE, TILED -> {
-                            int tiles = v == Attention.TILED ? DecodeKernels.TILED_ATTENTION_TILES : 1;
-                            // The grid covers the longest row in splits of tiles x 64; the buffers keep their stride.
-                            k.attentionPartialTiled(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(), po.ptr(), pm.ptr(), rows,
-                                    heads, kvHeads, hd, paged, CudaKernels.splitsFor(2101, tiles), splits, scale, tiles);
-                            k.attentionCombineTiled(po.ptr(), pm.ptr(), dp.ptr(), out.ptr(), outB.ptr(), rows, heads, hd, splits,
-                                    tiles);
-                        }
                     }
                 }
                 ctx.synchronize();
@@ -152,17 +138,8 @@ class DecodeKernelVariantsTest {
         System.out.printf("[kernel] attention %s group %d hd %d: relL2 %.3e vs softmax, %.3e vs original%n", variant, group, hd,
                 rel, vsOriginal);
         assertTrue(rel < 1e-4, "relL2 vs softmax " + rel);
-        if (variant == Attention.TILED) {
-            // Each split's tiles are summed with a running softmax rather than as partials of their own.
-            assertTrue(vsOriginal < 1e-5, "relL2 vs the original kernels " + vsOriginal);
-        } else {
-            // The same partials summed in the same split order; only the softmax denominator's tree differs.
-            assertTrue(vsOriginal < 1e-6, "relL2 vs the original kernels " + vsOriginal);
-        }
-        if (variant == Attention.TILED_ONE) {
-            AttentionRun bucketed = attend(Attention.BUCKETED, heads, kvHeads, hd, q, kc, vc, kv, 1);
-            assertArrayEquals(bucketed.out(), got.out(), "one tile a split gives the bucketed kernels' values bit for bit");
-        }
+        // The same partials summed in the same split order; only the softmax denominator's tree differs.
+        assertTrue(vsOriginal < 1e-6, "relL2 vs the original kernels " + vsOriginal);
     }
 
     @ParameterizedTest(name = "head_dim {0}")

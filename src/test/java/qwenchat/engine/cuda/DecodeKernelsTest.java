@@ -44,34 +44,7 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.FUSED_ATTENTION_DEFAULT, d.fusedAttention());
         assertEquals(DecodeKernels.FOLDED_NORM_DEFAULT, d.foldedNorm());
         assertEquals(DecodeKernels.MIXED_STEPS_DEFAULT, d.mixedSteps());
-        assertEquals(DecodeKernels.TILED_ATTENTION_DEFAULT, d.tiledAttention());
         assertEquals(d, CudaEngine.Options.defaults().kernels());
-    }
-
-    @Test
-    void onlyWidePassesOfAVariableBatchEngineTakeTheTiledAttention() {
-        DecodeKernels tiled = DecodeKernels.defaults().withTiledAttention(true);
-        int wide = DecodeKernels.TILED_ATTENTION_MIN_ROWS;
-        assertEquals(DecodeKernels.TILED_ATTENTION_TILES, tiled.attentionTiles(wide, false));
-        assertEquals(DecodeKernels.TILED_ATTENTION_TILES, tiled.attentionTiles(256, false));
-        assertEquals(1, tiled.attentionTiles(wide - 1, false), "narrower passes keep one tile a split");
-        assertEquals(1, tiled.attentionTiles(256, true), "a batch-invariant engine's splits never follow the batch");
-        assertEquals(1, DecodeKernels.defaults().withTiledAttention(false).attentionTiles(256, false));
-        DecodeKernels fused = new DecodeKernels(true, true, true, true, true);
-        assertEquals(1, fused.attentionTiles(256, false), "the fused kernels have no tiled form");
-        assertTrue(DecodeKernels.TILED_ATTENTION_TILES <= qwenchat.engine.KernelLimits.ATTN_MAX_TILES);
-    }
-
-    @Test
-    void splitsOfSeveralTilesCoverTheLongestRowAndTilesOutsideTheKernelsRangeAreRejected() {
-        assertEquals(CudaKernels.splitsFor(2101), CudaKernels.splitsFor(2101, 1));
-        assertEquals(9, CudaKernels.splitsFor(2101, 4));   // 2101 tokens in splits of 256
-        assertEquals(1, CudaKernels.splitsFor(256, 4));
-        assertEquals(2, CudaKernels.splitsFor(257, 4));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CudaKernels.splitsFor(100, qwenchat.engine.KernelLimits.ATTN_MAX_TILES + 1));
-        assertTrue(e.getMessage().contains("tiles"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> CudaKernels.splitsFor(100, 0));
     }
 
     @Test
