@@ -242,7 +242,11 @@ final class ForwardPass implements AutoCloseable {
         else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
         k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
         if (thin) {
-            skinny.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+            if (ProjectionRoute.swigluOnGemm(rows, batchInvariant, gemm.hasOneWaveSwiglu(c.intermediateSize()))) {
+                gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+            } else {
+                skinny.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+            }
             skinny.linearAddF32(ws.actb.ptr(), L.down().ptr(), rows, h, c.intermediateSize(), ws.x.ptr());
         } else {
             gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());

@@ -150,6 +150,11 @@ public final class PrefillGemm {
         return wide < narrow ? WGMMA_SWIGLU_WIDE : WGMMA_SWIGLU;
     }
 
+    /** Whether this GEMM's swiglu for {@code intermediate} outputs takes the one-wave 288-row tile. */
+    boolean hasOneWaveSwiglu(int intermediate) {
+        return wgmma && swigluTile(intermediate, multiprocessors) == WGMMA_SWIGLU_WIDE;
+    }
+
     private static long waves(long blocks, int multiprocessors) {
         return (blocks + multiprocessors - 1) / multiprocessors;
     }

@@ -1,6 +1,8 @@
 package qwenchat.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static qwenchat.engine.cuda.ProjectionRoute.GEMV;
 import static qwenchat.engine.cuda.ProjectionRoute.PREFILL_GEMM;
@@ -44,6 +46,15 @@ class ProjectionRouteTest {
             assertEquals(PREFILL_GEMM, ProjectionRoute.of(SkinnyGemm.MAX_ROWS + 1, prefill, false, true, true));
             assertEquals(PREFILL_GEMM, ProjectionRoute.of(32, prefill, false, true, false), "skinny switched off");
         }
+    }
+
+    @Test
+    void skinnyPassesFrom17RowsTakeTheirSwigluFromTheOneWaveGemmTileUnlessInvariant() {
+        assertFalse(ProjectionRoute.swigluOnGemm(16, false, true), "16 rows: the skinny swiglu is as fast");
+        assertTrue(ProjectionRoute.swigluOnGemm(17, false, true));
+        assertTrue(ProjectionRoute.swigluOnGemm(SkinnyGemm.MAX_ROWS, false, true));
+        assertFalse(ProjectionRoute.swigluOnGemm(SkinnyGemm.MAX_ROWS, true, true), "decode rows keep one family when invariant");
+        assertFalse(ProjectionRoute.swigluOnGemm(SkinnyGemm.MAX_ROWS, false, false), "only the one-wave tile was measured faster");
     }
 
     @Test
