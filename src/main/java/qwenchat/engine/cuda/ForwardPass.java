@@ -48,6 +48,8 @@ final class ForwardPass implements AutoCloseable {
     private final PrefillGemm gemm;
     /** Null: 16-64-row passes use {@link #gemm} as well. */
     private final SkinnyGemm skinny;
+    /** Whether {@link #gemm}'s swiglu for this model takes the one-wave tile ({@link ProjectionRoute#swigluOnGemm}). */
+    private final boolean oneWaveSwiglu;
     private final PrefillAttention flash;
     private final CUstream stream;
     private final float ropeScale;
@@ -65,6 +67,7 @@ final class ForwardPass implements AutoCloseable {
         this.k = k;
         this.gemm = gemm;
         this.skinny = skinny;
+        this.oneWaveSwiglu = gemm != null && gemm.hasOneWaveSwiglu(c.intermediateSize());
         this.flash = flash;
         this.stream = stream;
         this.ropeScale = ropeScale;
@@ -242,7 +245,7 @@ final class ForwardPass implements AutoCloseable {
         else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
         k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
         if (thin) {
-            if (ProjectionRoute.swigluOnGemm(rows, batchInvariant, gemm.hasOneWaveSwiglu(c.intermediateSize()))) {
+            if (ProjectionRoute.swigluOnGemm(rows, batchInvariant, oneWaveSwiglu)) {
                 gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
             } else {
                 skinny.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
