@@ -125,9 +125,10 @@ static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r
     }
 }
 
-template <int BT, int MODE, bool NORM>
-static __device__ __forceinline__ void run(const Params& p) {
+template <int BT, int MODE, bool NORM, int KS>
+static __device__ __forceinline__ void run(const Params& p, bool early) {
     constexpr int UNROLL = 4;
+    constexpr int STRIDE = 32 * KS;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int b0 = blockIdx.y * BT;
     int nb = min(BT, p.B - b0);
@@ -148,6 +149,34 @@ static __device__ __forceinline__ void run(const Params& p) {
         if constexpr (NORM) return xrow[b];
         else return xbase + (size_t)b * kv * 2;
     };
+    int pairs = (MODE == QKV || MODE == SWIGLU) ? (p.N >> 1) : ((p.N + 1) >> 1);
+    // KS warps share a pair: warp `slice` of the group takes every KS-th 32-word stretch of K.
+    int group = warp / KS, slice = warp - group * KS;
+    int pair = blockIdx.x * ((blockDim.x >> 5) / KS) + group;
+    bool active = pair < pairs;
+    int r0 = 0, r1 = 0;
+    if (active) pair_rows<MODE>(p, pair, r0, r1);
+    bool has1 = r1 < p.N;
+    const uint4* w0 = reinterpret_cast<const uint4*>(p.W + (size_t)r0 * p.K);
+    const uint4* w1 = reinterpret_cast<const uint4*>(p.W + (size_t)(has1 ? r1 : r0) * p.K);
+    // The first group of UNROLL words of each row; with `early` (norm kernels only) it is requested
+    // before the norm's reduction below, whose L2 round trips then overlap the DRAM ones.
+    const int k0 = lane + 32 * slice;
+    uint4 wa[UNROLL], wb[UNROLL];
+    auto load = [&](int k) {
+#pragma unroll
+        for (int u = 0; u < UNROLL; u++) {
+            int kk = k + STRIDE * u;
+            if (active && kk < kv) {
+                wa[u] = __ldcs(w0 + kk);  // weights are streamed once: keep them out of L1/L2's way
+                wb[u] = __ldcs(w1 + kk);
+            } else {
+                wa[u] = wb[u] = make_uint4(0, 0, 0, 0);
+            }
+        }
+    };
+    const bool preloaded = NORM && early;
+    if (preloaded) load(k0);
     float rstd[BT];
 #pragma unroll
     for (int b = 0; b < BT; b++) rstd[b] = 1.f;
@@ -186,14 +215,7 @@ static __device__ __forceinline__ void run(const Params& p) {
 #pragma unroll
         for (int b = 0; b < BT; b++) rstd[b] = rs[b];
     }
-    int pairs = (MODE == QKV || MODE == SWIGLU) ? (p.N >> 1) : ((p.N + 1) >> 1);
-    int pair = blockIdx.x * (blockDim.x >> 5) + warp;
-    if (pair >= pairs) return;
-    int r0, r1;
-    pair_rows<MODE>(p, pair, r0, r1);
-    bool has1 = r1 < p.N;
-    const uint4* w0 = reinterpret_cast<const uint4*>(p.W + (size_t)r0 * p.K);
-    const uint4* w1 = reinterpret_cast<const uint4*>(p.W + (size_t)(has1 ? r1 : r0) * p.K);
+    if (KS == 1 && !active) return;  // with KS > 1 every warp reaches the barrier below
     const uint4* nw = reinterpret_cast<const uint4*>(p.norm_w);
     float acc0[BT], acc1[BT];
 #pragma unroll
@@ -218,33 +240,53 @@ static __device__ __forceinline__ void run(const Params& p) {
             }
         }
     };
-    int k = lane;
-    for (; k + 32 * (UNROLL - 1) < kv; k += 32 * UNROLL) {
-        uint4 wa[UNROLL], wb[UNROLL];
+    // Every group of UNROLL words has its loads issued before any math, the last (partial) group
+    // too: a lane's words are still summed in increasing k, so KS = 1 gives the bits of a loop with
+    // a one-word-at-a-time tail, without that tail's serial round trips to memory.
+    if (active) {
+        for (int k = k0; k < kv; k += STRIDE * UNROLL) {
+            if (!(preloaded && k == k0)) load(k);
 #pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            wa[u] = __ldcs(w0 + k + 32 * u);  // weights are streamed once: keep them out of L1/L2's way
-            wb[u] = __ldcs(w1 + k + 32 * u);
+            for (int u = 0; u < UNROLL; u++) {
+                int kk = k + STRIDE * u;
+                if (kk < kv) {
+                    float fa[8], fb[8];  // unpacked once, reused by every activation row
+                    qc::unpack8(wa[u], fa);
+                    qc::unpack8(wb[u], fb);
+                    step(kk, fa, fb);
+                }
+            }
         }
-#pragma unroll
-        for (int u = 0; u < UNROLL; u++) {
-            float fa[8], fb[8];  // unpacked once, reused by every activation row
-            qc::unpack8(wa[u], fa);
-            qc::unpack8(wb[u], fb);
-            step(k + 32 * u, fa, fb);
-        }
-    }
-    for (; k < kv; k += 32) {
-        float fa[8], fb[8];
-        qc::unpack8(__ldcs(w0 + k), fa);
-        qc::unpack8(__ldcs(w1 + k), fb);
-        step(k, fa, fb);
     }
 #pragma unroll
     for (int b = 0; b < BT; b++) {
         acc0[b] = qc::warp_sum(acc0[b]);
         acc1[b] = qc::warp_sum(acc1[b]);
-        if constexpr (NORM) {
+    }
+    if constexpr (KS > 1) {
+        // The group's slices meet in shared memory; slice 0 adds them in slice order (fixed bits).
+        __shared__ float part[8][2 * BT];
+        if (lane == 0) {
+#pragma unroll
+            for (int b = 0; b < BT; b++) {
+                part[warp][b] = acc0[b];
+                part[warp][BT + b] = acc1[b];
+            }
+        }
+        __syncthreads();
+        if (slice != 0 || !active) return;
+#pragma unroll
+        for (int s = 1; s < KS; s++) {
+#pragma unroll
+            for (int b = 0; b < BT; b++) {
+                acc0[b] += part[warp + s][b];
+                acc1[b] += part[warp + s][BT + b];
+            }
+        }
+    }
+    if constexpr (NORM) {
+#pragma unroll
+        for (int b = 0; b < BT; b++) {
             acc0[b] *= rstd[b];
             acc1[b] *= rstd[b];
         }
@@ -258,7 +300,7 @@ static __device__ __forceinline__ void run(const Params& p) {
 
 }  // namespace gemv
 
-#define GEMV_KERNEL(NAME, MODE, BT)                                                                          \
+#define GEMV_KERNEL(NAME, MODE, BT, KS)                                                                        \
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
         const __nv_bfloat16* W, const float* X, int N, int K, int B, float* out_f32,                         \
         float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,        \
@@ -268,29 +310,35 @@ static __device__ __forceinline__ void run(const Params& p) {
         gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
                        pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size, bias_off, nullptr, nullptr, \
                        0.f};                                                                                 \
-        gemv::run<BT, MODE, false>(p);                                                                       \
+        gemv::run<BT, MODE, false, KS>(p, false);                                                                     \
     }
 
-#define GEMV_NORM_KERNEL(NAME, MODE, BT)                                                                     \
+#define GEMV_NORM_KERNEL(NAME, MODE, BT, KS)                                                                   \
     extern "C" __global__ void __launch_bounds__(256) NAME(                                                  \
         const __nv_bfloat16* W, const float* X, int N, int K, int B, float* out_f32,                         \
         float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,                  \
         __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* slots, const int* pos, int qDim,         \
         int kvDim, int hd, const int* block_table, int max_blocks_per_seq, int block_size,                   \
-        const int* bias_off, const __nv_bfloat16* norm_w, const int* row_index, float eps) {                 \
+        const int* bias_off, const __nv_bfloat16* norm_w, const int* row_index, float eps, int early) {      \
         gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
                        pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size, bias_off, norm_w,  \
                        row_index, eps};                                                                      \
-        gemv::run<BT, MODE, true>(p);                                                                        \
+        gemv::run<BT, MODE, true, KS>(p, early != 0);                                                                      \
     }
 
+// KS = 1 for every tile; the K-split variants (_ks2, _ks4) for the GEMV route's small batches (up to 8 rows).
+#define GEMV_KS_TILES(PREFIX, MODE, BT)         \
+    GEMV_KERNEL(PREFIX##_bt##BT, MODE, BT, 1)    \
+    GEMV_KERNEL(PREFIX##_bt##BT##_ks2, MODE, BT, 2) \
+    GEMV_KERNEL(PREFIX##_bt##BT##_ks4, MODE, BT, 4)
+
 #define GEMV_ALL_TILES(PREFIX, MODE)       \
-    GEMV_KERNEL(PREFIX##_bt1, MODE, 1)     \
-    GEMV_KERNEL(PREFIX##_bt2, MODE, 2)     \
-    GEMV_KERNEL(PREFIX##_bt4, MODE, 4)     \
-    GEMV_KERNEL(PREFIX##_bt8, MODE, 8)     \
-    GEMV_KERNEL(PREFIX##_bt16, MODE, 16)   \
-    GEMV_KERNEL(PREFIX##_bt32, MODE, 32)
+    GEMV_KS_TILES(PREFIX, MODE, 1)         \
+    GEMV_KS_TILES(PREFIX, MODE, 2)         \
+    GEMV_KS_TILES(PREFIX, MODE, 4)         \
+    GEMV_KS_TILES(PREFIX, MODE, 8)         \
+    GEMV_KERNEL(PREFIX##_bt16, MODE, 16, 1) \
+    GEMV_KERNEL(PREFIX##_bt32, MODE, 32, 1)
 
 GEMV_ALL_TILES(gemv_plain, gemv::PLAIN)
 GEMV_ALL_TILES(gemv_residual, gemv::RESIDUAL)
@@ -298,11 +346,16 @@ GEMV_ALL_TILES(gemv_qkv, gemv::QKV)
 GEMV_ALL_TILES(gemv_swiglu, gemv::SWIGLU)
 
 // The RMSNorm-folding variants, for the tiles of the GEMV route's small batches (up to 8 rows).
-#define GEMV_NORM_TILES(PREFIX, MODE)          \
-    GEMV_NORM_KERNEL(PREFIX##_norm_bt1, MODE, 1) \
-    GEMV_NORM_KERNEL(PREFIX##_norm_bt2, MODE, 2) \
-    GEMV_NORM_KERNEL(PREFIX##_norm_bt4, MODE, 4) \
-    GEMV_NORM_KERNEL(PREFIX##_norm_bt8, MODE, 8)
+#define GEMV_NORM_KS_TILES(PREFIX, MODE, BT)                  \
+    GEMV_NORM_KERNEL(PREFIX##_norm_bt##BT, MODE, BT, 1)       \
+    GEMV_NORM_KERNEL(PREFIX##_norm_bt##BT##_ks2, MODE, BT, 2) \
+    GEMV_NORM_KERNEL(PREFIX##_norm_bt##BT##_ks4, MODE, BT, 4)
+
+#define GEMV_NORM_TILES(PREFIX, MODE)        \
+    GEMV_NORM_KS_TILES(PREFIX, MODE, 1)      \
+    GEMV_NORM_KS_TILES(PREFIX, MODE, 2)      \
+    GEMV_NORM_KS_TILES(PREFIX, MODE, 4)      \
+    GEMV_NORM_KS_TILES(PREFIX, MODE, 8)
 
 GEMV_NORM_TILES(gemv_plain, gemv::PLAIN)
 GEMV_NORM_TILES(gemv_qkv, gemv::QKV)

@@ -23,15 +23,18 @@
 //
 // Launch layout: two kernels with identical parameters and results, differing in block height:
 //   prefill_attention_causal_hd128:    block = 128 threads (4 warps), 64 query rows per block,
-//       grid = (ceil(T/64), qHeads, 1), dynamic shared memory = 81920 bytes
-//       (Q tile 16 KB + double-buffered K and V tiles 2 x 2 x 16 KB)
+//       grid = (qHeads, ceil(T/64), 1) with headsFastest = 1, else (ceil(T/64), qHeads, 1); dynamic
+//       shared memory = 81920 bytes (Q tile 16 KB + double-buffered K and V tiles 2 x 2 x 16 KB)
 //   prefill_attention_causal_hd128_w8: block = 256 threads (8 warps), 128 query rows per block,
-//       grid = (ceil(T/128), qHeads, 1), dynamic shared memory = 98304 bytes (Q tile 32 KB + 64 KB)
-//   Each warp owns 16 query rows; keys are consumed 64 at a time. blockIdx.x is walked in reverse so
-//   the longest (last) query blocks start first. Both need
+//       grid as above with ceil(T/128), dynamic shared memory = 98304 bytes (Q tile 32 KB + 64 KB)
+//   Each warp owns 16 query rows; keys are consumed 64 at a time. Query blocks are walked in reverse
+//   so the longest (last) ones start first. headsFastest puts the heads on grid.x, which the block
+//   scheduler walks first: all heads' longest blocks, then all heads' next ones, so the launch ends
+//   on short blocks (with the heads on grid.y, the last head's longest blocks start near the end and
+//   run alone). Both need
 //   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES set to their shared size before launching.
 // Parameters (in order): Q, qTokenStride, qHeadStride, K, V, blockTable, blockSize,
-//   O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale (float, 1/sqrt(128)).
+//   O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale (float, 1/sqrt(128)), headsFastest.
 //   Java launcher: PrefillAttention#causal.
 //   All ints 32-bit. Requires T >= 1, past >= 0, qHeads % kvHeads == 0.
 #include "common.cuh"
@@ -101,7 +104,7 @@ template <int WARPS>
 static __device__ __forceinline__ void attention_block(
     const __nv_bfloat16* __restrict__ Q, int qTokenStride, int qHeadStride, const __nv_bfloat16* __restrict__ K,
     const __nv_bfloat16* __restrict__ V, const int* __restrict__ blockTable, int blockSize, __nv_bfloat16* __restrict__ O,
-    int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale) {
+    int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale, int headsFastest) {
     constexpr int BQ = 16 * WARPS;  // query rows per block, 16 per warp
     constexpr int THREADS = 32 * WARPS;
     extern __shared__ __align__(128) unsigned char smem[];
@@ -112,8 +115,10 @@ static __device__ __forceinline__ void attention_block(
     const int tid = threadIdx.x;
     const int lane = tid & 31;
     const int warp = tid >> 5;
-    const int qBlock = gridDim.x - 1 - blockIdx.x;
-    const int head = blockIdx.y;
+    // Query blocks are walked from the last (longest) to the first; with headsFastest, every head's
+    // block of one height goes before any shorter block, so the launch ends on the shortest ones.
+    const int qBlock = headsFastest ? gridDim.y - 1 - blockIdx.y : gridDim.x - 1 - blockIdx.x;
+    const int head = headsFastest ? blockIdx.x : blockIdx.y;
     const int kvHead = head / (qHeads / kvHeads);
     const int q0 = qBlock * BQ;
     const int kvLen = past + T;
@@ -268,9 +273,10 @@ static __device__ __forceinline__ void attention_block(
     const __nv_bfloat16 *__restrict__ Q, int qTokenStride, int qHeadStride, const __nv_bfloat16 *__restrict__ K, \
         const __nv_bfloat16 *__restrict__ V, const int *__restrict__ blockTable, int blockSize,                 \
         __nv_bfloat16 *__restrict__ O,                                                                        \
-        int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale
+        int oTokenStride, int oHeadStride, int T, int past, int qHeads, int kvHeads, float scale, int headsFastest
 #define PREFILL_ATTN_ARGS \
-    Q, qTokenStride, qHeadStride, K, V, blockTable, blockSize, O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale
+    Q, qTokenStride, qHeadStride, K, V, blockTable, blockSize, O, oTokenStride, oHeadStride, T, past, qHeads, kvHeads, scale, \
+        headsFastest
 
 extern "C" __global__ void __launch_bounds__(128) prefill_attention_causal_hd128(PREFILL_ATTN_PARAMS) {
     prefill_attn::attention_block<4>(PREFILL_ATTN_ARGS);

@@ -399,7 +399,7 @@ static const int QH = 28, KVH = 4, HD = 128, MAX_TOKENS = 16384;
 static const int QKV_STRIDE = (QH + 2 * KVH) * HD;  // Q read as a column slice of the fused qkv output
 
 typedef void (*AttnKernel)(const __nv_bfloat16*, int, int, const __nv_bfloat16*, const __nv_bfloat16*, const int*, int,
-                           __nv_bfloat16*, int, int, int, int, int, int, float);
+                           __nv_bfloat16*, int, int, int, int, int, int, float, int);
 struct AttnVariant {
     const char* name;
     AttnKernel fn;
@@ -436,9 +436,9 @@ static void attention_case(int T, int past) {
         const float scale = 1.f / std::sqrt((float)HD);
         const int rowsPerBlock = 16 * v.warps;
         auto launch = [&] {
-            dim3 grid((T + rowsPerBlock - 1) / rowsPerBlock, QH);
+            dim3 grid(QH, (T + rowsPerBlock - 1) / rowsPerBlock);  // heads fastest, as PrefillAttention launches it
             v.fn<<<grid, 32 * v.warps, v.smem()>>>(qkv, QKV_STRIDE, HD, K, V, table, MAX_TOKENS, O, QH * HD, HD, T, past,
-                                                   QH, KVH, scale);
+                                                   QH, KVH, scale, 1);
         };
         launch();
         CHECK_LAUNCH();

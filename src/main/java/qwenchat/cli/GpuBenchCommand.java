@@ -14,6 +14,7 @@ import qwenchat.engine.StepRequest;
 import qwenchat.engine.cuda.CudaContext;
 import qwenchat.engine.cuda.CudaEngine;
 import qwenchat.engine.cuda.CudaKernels;
+import qwenchat.engine.cuda.DecodeKernels;
 import qwenchat.engine.cuda.DeviceBenchmarks;
 import qwenchat.engine.cuda.KernelModule;
 import qwenchat.engine.cuda.PrefillGemm;
@@ -69,6 +70,7 @@ public final class GpuBenchCommand implements CliCommand {
         boolean blockSizes = false;
         boolean yarn = false;
         boolean servedShapeOnly = false;
+        boolean variantsOnly = false;
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
                 case "--model" -> model = Path.of(value(args, ++i, "--model"));
@@ -76,8 +78,9 @@ public final class GpuBenchCommand implements CliCommand {
                 case "--kv-block-sizes" -> blockSizes = true;
                 case "--yarn-128k" -> yarn = true;
                 case "--served-shape" -> servedShapeOnly = true;
+                case "--kernel-variants" -> variantsOnly = true;
                 default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
-                        + " [--yarn-128k | --served-shape] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
+                        + " [--yarn-128k | --served-shape | --kernel-variants] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
         }
         if (model == null && !blockSizes) throw new CliException("bench needs --model DIR (or --kv-block-sizes)");
@@ -85,6 +88,7 @@ public final class GpuBenchCommand implements CliCommand {
         if (blockSizes) r.putAll(blockSizes(out));
         if (model != null && yarn) r.putAll(yarn128k(model, out));
         else if (model != null && servedShapeOnly) servedShape(model, ModelConfigParser.parseConfig(model.resolve("config.json")), out, r);
+        else if (model != null && variantsOnly) r.putAll(kernelVariants(model, out));
         else if (model != null) r.putAll(measure(model, out));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
@@ -114,6 +118,8 @@ public final class GpuBenchCommand implements CliCommand {
             r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
             log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
             gemvLaunchShapes(e, c, log, r);
+            prefillAttentionOrder(e, c, log, r);
+            decodeAttentionKernels(e, c, log, r);
             Random rnd = new Random(7);
             SamplingParams g = SamplingParams.greedyDecoding();
             for (int ctxLen : new int[] {128, 8192}) {
@@ -165,6 +171,8 @@ public final class GpuBenchCommand implements CliCommand {
             decodeBatches(e, c, rnd, log, r, "_" + otherTag, otherTag);
             profileBatch(e, c, rnd, log, 32, otherTag);
         }
+        batch1Variants(dir, c, log, r);
+        mmaAttentionCost(dir, c, log, r);
         invarianceCost(dir, c, log, r);
         chunkSteps(dir, c, log, r);
         servedShape(dir, c, log, r);
@@ -273,29 +281,190 @@ public final class GpuBenchCommand implements CliCommand {
         }
     }
 
-    /** Warps per block {@link #gemvLaunchShapes} tries. */
-    static final int[] GEMV_WARPS = {2, 4, 8};
+    /**
+     * {@code --kernel-variants}: only the kernel choices under trial: the read bandwidth and its
+     * batch-1 floor, the GEMV launch shapes, the prefill attention's block order, the default
+     * engine's batch-1 kernel profile, and {@link #batch1Variants}.
+     */
+    static Map<String, Double> kernelVariants(Path dir, PrintStream log) {
+        Map<String, Double> r = new LinkedHashMap<>();
+        ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(4, 1024), (done, total, name) -> { })) {
+            log.printf("[bench] decode kernels: %s on %s%n", CudaEngine.Options.defaults().kernels(), e.info().device());
+            double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
+            r.put("read_bandwidth_gbps", gbps);
+            r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
+            log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
+            gemvLaunchShapes(e, c, log, r);
+            prefillAttentionOrder(e, c, log, r);
+            decodeAttentionKernels(e, c, log, r);
+            SamplingParams g = SamplingParams.greedyDecoding();
+            int s = e.openSequence();
+            int tok = e.step(List.of(StepRequest.prefill(s, randomIds(new Random(3), 128, c.vocabSize()), g, 0))).get(0).token();
+            e.profileStep(List.of(StepRequest.decode(s, tok, g, 0)));  // warm-up
+            print(log, "decode batch 1, context 130", e.profileStep(List.of(StepRequest.decode(s, tok, g, 0))));
+            e.freeSequence(s);
+        }
+        batch1Variants(dir, c, log, r);
+        mmaAttentionCost(dir, c, log, r);
+        return r;
+    }
 
     /**
-     * Batch-1 GEMVs of the model's o_proj, down_proj (residual mode) and gate/up (SwiGLU mode) with
-     * {@link #GEMV_WARPS} warps per block, as gemv_{name}_w{warps}_us: the launch shape decides how
-     * evenly a few hundred blocks spread over the card's SMs, and o/down stream well below the read
-     * bandwidth at the engine's counts.
+     * One layer's causal prefill attention at 1K and 8K tokens with the grid's heads on x (the
+     * engine's order: every head's longest query block first) and on y, as
+     * prefill_attention_{tokens}_heads_{fastest,slowest}_us.
+     */
+    private static void prefillAttentionOrder(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        for (int tokens : new int[] {1024, 8192}) {
+            StringBuilder line = new StringBuilder();
+            for (boolean fastest : new boolean[] {true, false}) {
+                double us = e.onDevice(k -> DeviceBenchmarks.prefillAttentionMicros(k, tokens, c.numAttentionHeads(),
+                        c.numKeyValueHeads(), fastest, 5));
+                r.put("prefill_attention_" + tokens + "_heads_" + (fastest ? "fastest" : "slowest") + "_us", us);
+                double flops = 4.0 * c.numAttentionHeads() * (tokens * (tokens + 1.0) / 2) * c.headDim();  // QK and PV, causal
+                line.append(String.format(" heads %s %.1f us (%.0f TFLOP/s);", fastest ? "fastest" : "slowest", us,
+                        flops / (us * 1e6)));
+            }
+            log.printf("[bench] prefill attention, %d tokens, one layer:%s%n", tokens, line);
+        }
+    }
+
+    /** Sequences {@link #decodeAttentionKernels} times one layer's decode attention for, each at 1K context. */
+    static final int[] ATTENTION_ROWS = {1, 32, 64, 128, 256};
+
+    /**
+     * One layer's decode attention (partials and combine) with the CUDA-core and the tensor-core
+     * partials, at {@link #ATTENTION_ROWS} sequences of 1K context and one of 8K, through a shuffled
+     * table of 64-token blocks: decode_attention_b{N}_ctx{C}_{mma,cuda_cores}_us.
+     */
+    private static void decodeAttentionKernels(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        DecodeKernels d = DecodeKernels.defaults();
+        List<int[]> cases = new ArrayList<>();
+        for (int rows : ATTENTION_ROWS) cases.add(new int[] {rows, 1024});
+        cases.add(new int[] {1, 8192});
+        for (int[] cs : cases) {
+            StringBuilder line = new StringBuilder();
+            for (boolean mma : new boolean[] {false, true}) {
+                DecodeKernels choice = d.withMmaAttention(mma);
+                double us = e.onDevice(k -> DeviceBenchmarks.decodeAttentionMicros(k, c.numAttentionHeads(), c.numKeyValueHeads(),
+                        c.headDim(), cs[0], cs[1], KvCacheCapacity.DEFAULT_BLOCK_SIZE, choice, 10));
+                r.put("decode_attention_b" + cs[0] + "_ctx" + cs[1] + "_" + (mma ? "mma" : "cuda_cores") + "_us", us);
+                double kvBytes = 2.0 * cs[0] * cs[1] * c.numKeyValueHeads() * c.headDim() * 2;
+                line.append(String.format(" %s %.1f us (%.2f TB/s of KV);", mma ? "tensor cores" : "CUDA cores", us,
+                        kvBytes / (us * 1e6)));
+            }
+            log.printf("[bench] decode attention, %d sequences of %d tokens, one layer:%s%n", cs[0], cs[1], line);
+        }
+    }
+
+    /**
+     * Engine decode tok/s at {@link #INVARIANCE_BATCHES} sequences of 1K context with decode
+     * attention's partials on tensor cores and on CUDA cores, the same prompts for both:
+     * decode_b{N}_ctx1k_{mma,cuda_cores}_tok_s and their ratio mma_attention_ratio_b{N}.
+     */
+    private static void mmaAttentionCost(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        Map<Boolean, double[]> tps = new LinkedHashMap<>();
+        for (boolean on : new boolean[] {true, false}) {
+            String mode = on ? "mma" : "cuda_cores";
+            double[] t = new double[INVARIANCE_BATCHES.length];
+            try (Checkpoint ckpt = Checkpoint.open(dir);
+                 CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 256 + 64,
+                         KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { },
+                         CudaEngine.Options.defaults().withKernels(DecodeKernels.defaults().withMmaAttention(on)))) {
+                int most = INVARIANCE_BATCHES[INVARIANCE_BATCHES.length - 1];
+                int[] toks = new int[most];
+                int[] seqs = openPrefilled(e, c, new Random(10), most, 1024, toks);
+                for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
+                    int b = INVARIANCE_BATCHES[i];
+                    int[] bt = java.util.Arrays.copyOf(toks, b);
+                    t[i] = timedDecode(e, java.util.Arrays.copyOf(seqs, b), bt);
+                    System.arraycopy(bt, 0, toks, 0, b);
+                    r.put("decode_b" + b + "_ctx1k_" + mode + "_tok_s", t[i]);
+                }
+                if (on) print(log, "decode " + most + " sequences, 1K context, tensor-core attention", e.profileStep(decodeStep(seqs, toks)));
+                for (int s : seqs) e.freeSequence(s);
+            }
+            tps.put(on, t);
+        }
+        for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
+            double ratio = tps.get(true)[i] / tps.get(false)[i];
+            r.put("mma_attention_ratio_b" + INVARIANCE_BATCHES[i], ratio);
+            log.printf("[bench] tensor-core decode attention at %3d sequences, 1K context: %.0f vs %.0f tok/s on CUDA cores (%+.1f%%)%n",
+                    INVARIANCE_BATCHES[i], tps.get(true)[i], tps.get(false)[i], 100 * (ratio - 1));
+        }
+    }
+
+    /** The batch-1 kernel choices {@link #batch1Variants} compares: name, then the decode kernels. */
+    private static List<Map.Entry<String, DecodeKernels>> batch1Choices() {
+        DecodeKernels d = DecodeKernels.defaults();
+        DecodeKernels before = d.withSplitGemv(false).withEarlyWeights(false).withMmaAttention(false);
+        return List.of(Map.entry("before", before), Map.entry("split", before.withSplitGemv(true)),
+                Map.entry("early", before.withEarlyWeights(true)), Map.entry("mma", before.withMmaAttention(true)),
+                Map.entry("defaults_without_early", d.withEarlyWeights(false)), Map.entry("defaults", d));
+    }
+
+    /**
+     * Batch-1 decode at 128 and 8K context for each of {@link #batch1Choices}, one engine each on the
+     * same weights and prompts: decode_b1_ctx{128,8192}_{name}_tok_s. The K-split GEMVs, the early
+     * weight loads and the tensor-core attention are measured alone and together against the kernels before them.
+     */
+    private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        for (Map.Entry<String, DecodeKernels> v : batch1Choices()) {
+            try (Checkpoint ckpt = Checkpoint.open(dir);
+                 CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 8192 + 256), (done, total, name) -> { },
+                         CudaEngine.Options.defaults().withKernels(v.getValue()))) {
+                Random rnd = new Random(21);
+                StringBuilder line = new StringBuilder();
+                for (int ctxLen : new int[] {128, 8192}) {
+                    int s = e.openSequence();
+                    int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, ctxLen, c.vocabSize()), GREEDY, 0)))
+                            .get(0).token();
+                    for (int i = 0; i < 8; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+                    int steps = 128;
+                    long t = System.nanoTime();
+                    for (int i = 0; i < steps; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+                    double tps = steps / secs(t);
+                    r.put("decode_b1_ctx" + ctxLen + "_" + v.getKey() + "_tok_s", tps);
+                    line.append(String.format(" context %d %.1f tok/s;", ctxLen, tps));
+                    e.freeSequence(s);
+                }
+                log.printf("[bench] batch 1, %s (%s):%s%n", v.getKey(), v.getValue(), line);
+            }
+        }
+    }
+
+    /** Warps per weight-row pair {@link #gemvLaunchShapes} tries (gemv.cu's K split). */
+    static final int[] GEMV_SPLITS = {1, 2, 4};
+
+    /**
+     * Batch-1 GEMVs of the model's qkv (timed in residual mode: the same stream of weights without the
+     * KV write), o_proj, down_proj and gate/up (SwiGLU mode) with the K split over
+     * {@link #GEMV_SPLITS} warps a row pair, as gemv_{name}_ks{splits}_us, beside the split the engine
+     * takes (gemv_{name}_engine_splits): the small matrices have too few row pairs to keep enough
+     * loads in flight with one warp each.
      */
     private static void gemvLaunchShapes(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
         record Shape(String name, CudaKernels.GemvMode mode, int n, int k) {
         }
-        List<Shape> shapes = List.of(new Shape("o", CudaKernels.GemvMode.RESIDUAL, c.hiddenSize(), c.qDim()),
+        List<Shape> shapes = List.of(new Shape("qkv", CudaKernels.GemvMode.RESIDUAL, c.qkvDim(), c.hiddenSize()),
+                new Shape("o", CudaKernels.GemvMode.RESIDUAL, c.hiddenSize(), c.qDim()),
                 new Shape("down", CudaKernels.GemvMode.RESIDUAL, c.hiddenSize(), c.intermediateSize()),
                 new Shape("gateup", CudaKernels.GemvMode.SWIGLU, 2 * c.intermediateSize(), c.hiddenSize()));
         for (Shape sh : shapes) {
             StringBuilder line = new StringBuilder();
-            for (int warps : GEMV_WARPS) {
-                double us = e.onDevice(k -> DeviceBenchmarks.gemvMicros(k, sh.mode(), sh.n(), sh.k(), 1, warps, 5));
-                r.put("gemv_" + sh.name() + "_w" + warps + "_us", us);
-                line.append(String.format(" %d warps %.1f us (%.2f TB/s);", warps, us, 2.0 * sh.n() * sh.k() / (us * 1e6)));
+            CudaKernels.GemvMode engineMode = sh.name().equals("qkv") ? CudaKernels.GemvMode.QKV : sh.mode();
+            int warps = DeviceBenchmarks.gemvWarps(engineMode);
+            for (int splits : GEMV_SPLITS) {
+                double us = e.onDevice(k -> DeviceBenchmarks.gemvMicros(k, sh.mode(), sh.n(), sh.k(), 1, warps, splits, 5));
+                r.put("gemv_" + sh.name() + "_ks" + splits + "_us", us);
+                line.append(String.format(" split %d %.1f us (%.2f TB/s);", splits, us, 2.0 * sh.n() * sh.k() / (us * 1e6)));
             }
-            log.printf("[bench] batch-1 GEMV %s %dx%d:%s%n", sh.name(), sh.n(), sh.k(), line);
+            int engine = DeviceBenchmarks.gemvSplits(engineMode, sh.k());
+            r.put("gemv_" + sh.name() + "_engine_splits", (double) engine);
+            log.printf("[bench] batch-1 GEMV %s %dx%d, %d warps a block:%s the engine splits %d%n", sh.name(), sh.n(), sh.k(),
+                    warps, line, engine);
         }
     }
 

@@ -220,7 +220,7 @@ public final class CudaEngine implements InferenceEngine {
         // The CPU engine's table, so both engines rotate by the very same float32 frequencies.
         Rope rope = Rope.of(config);
         ws.invFreq.copyFromHost(rope.invFreq());
-        kernels = new CudaKernels(module, ctx.stream());
+        kernels = new CudaKernels(module, ctx.stream(), options.kernels().splitGemv(), options.kernels().earlyWeights());
         PrefillGemm gemm = gemmChunks
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability(), options.batchInvariant(), ctx.multiprocessors(),
                         ws.splitParts.ptr()) : null;

@@ -34,9 +34,20 @@ public final class CudaKernels {
     }
 
     private final Launcher launcher;
+    /** Whether the GEMVs of up to 8 rows split K ({@link DecodeKernels#splitGemv}). */
+    private final boolean splitGemv;
+    /** Whether the norm-folding GEMVs load their first weights before the norm ({@link DecodeKernels#earlyWeights}). */
+    private final boolean earlyWeights;
 
+    /** Kernels whose GEMVs neither split K nor load weights early. */
     public CudaKernels(KernelModule module, CUstream stream) {
+        this(module, stream, false, false);
+    }
+
+    public CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean earlyWeights) {
         this.launcher = new Launcher(module, stream);
+        this.splitGemv = splitGemv;
+        this.earlyWeights = earlyWeights;
     }
 
     public Launcher launcher() {
@@ -145,7 +156,7 @@ public final class CudaKernels {
      * the bias lab's mask) names the biases each row skips, null: all added.
      */
     public void gemv(GemvMode mode, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a, CUdeviceptr biasOff) {
-        launchGemv(mode, mode.prefix, gemvWarps(mode), w, x, n, k, rows, a, orNull(biasOff));
+        launchGemv(mode, mode.prefix, gemvWarps(mode), -1, w, x, n, k, rows, a, orNull(biasOff));
     }
 
     /**
@@ -161,12 +172,22 @@ public final class CudaKernels {
     static final int GEMV_MAX_WARPS = 8;
 
     /**
-     * {@link #gemv} with {@code warps} per block instead of the mode's own count: the same sums (each
-     * warp owns its rows whatever the block), for {@link DeviceBenchmarks#gemvMicros} to compare
-     * launch shapes on the card.
+     * {@link #gemv} with {@code warps} per block and {@code splits} warps per weight-row pair instead
+     * of the mode's count and {@link GemvShape#splitsK}, for {@link DeviceBenchmarks#gemvMicros} to
+     * compare launch shapes on the card. Splits other than 1 need a batch tile of at most
+     * {@link GemvShape#MAX_SPLIT_TILE} and a split dividing {@code warps}.
      */
-    void gemvWithWarps(GemvMode mode, int warps, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows, GemvArgs a) {
-        launchGemv(mode, mode.prefix, warps, w, x, n, k, rows, a, new CUdeviceptr());
+    void gemvWithWarps(GemvMode mode, int warps, int splits, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows,
+                       GemvArgs a) {
+        if (splits != 1 && splits != 2 && splits != GemvShape.MAX_SPLIT) {
+            throw new IllegalArgumentException("gemv splits K over 1, 2 or " + GemvShape.MAX_SPLIT + " warps, got " + splits);
+        }
+        launchGemv(mode, mode.prefix, warps, splits, w, x, n, k, rows, a, new CUdeviceptr());
+    }
+
+    /** The K split {@link #gemv} takes for a mode's matrix of {@code n} x {@code k} at {@code rows} rows. */
+    int gemvSplits(GemvMode mode, int n, int k, int rows) {
+        return GemvShape.splitsK(k / 8, batchTile(rows), gemvWarps(mode), splitGemv);
     }
 
     /**
@@ -190,12 +211,13 @@ public final class CudaKernels {
                     + ", got " + rows);
         }
         if (normW == null) throw new IllegalArgumentException("norm-folding gemv needs the norm weight");
-        launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), w, x, n, k, rows, a, orNull(biasOff), normW, orNull(rowIndex),
-                eps);
+        launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), -1, w, x, n, k, rows, a, orNull(biasOff), normW,
+                orNull(rowIndex), eps, earlyWeights ? 1 : 0);
     }
 
-    private void launchGemv(GemvMode mode, String prefix, int warps, CUdeviceptr w, CUdeviceptr x, int n, int k, int rows,
-                            GemvArgs a, Object... extra) {
+    /** {@code splits}: warps per weight-row pair, or -1 for {@link #gemvSplits}. */
+    private void launchGemv(GemvMode mode, String prefix, int warps, int splits, CUdeviceptr w, CUdeviceptr x, int n, int k,
+                            int rows, GemvArgs a, Object... extra) {
         if (warps < 1 || warps > GEMV_MAX_WARPS) {
             throw new IllegalArgumentException("gemv blocks take 1.." + GEMV_MAX_WARPS + " warps, got " + warps);
         }
@@ -208,13 +230,20 @@ public final class CudaKernels {
         int pairs = (n + 1) / 2;
         int tile = batchTile(rows);
         int gridY = (rows + tile - 1) / tile;
+        int ks = splits < 0 ? gemvSplits(mode, n, k, rows) : splits;
+        if (ks > 1 && (tile > GemvShape.MAX_SPLIT_TILE || warps % ks != 0)) {
+            throw new IllegalArgumentException("gemv K split " + ks + " needs a batch tile <= " + GemvShape.MAX_SPLIT_TILE
+                    + " and blocks of a multiple of " + ks + " warps, got tile " + tile + " and " + warps + " warps");
+        }
+        int pairsPerBlock = warps / ks;
         Object[] args = {w, x, n, k, rows, orNull(a.outF32()), orNull(a.outAct()), orNull(a.bias()), orNull(a.invFreq()),
                 a.ropeScale(), orNull(a.kPool()), orNull(a.vPool()), orNull(a.slots()), orNull(a.pos()), a.qDim(), a.kvDim(),
                 a.headDim(), a.kv() == null ? new CUdeviceptr() : a.kv().blockTable(),
                 a.kv() == null ? 0 : a.kv().maxBlocksPerSeq(), a.kv() == null ? 0 : a.kv().blockSize()};
         Object[] all = java.util.Arrays.copyOf(args, args.length + extra.length);
         System.arraycopy(extra, 0, all, args.length, extra.length);
-        launcher.launch(prefix + "_bt" + tile, (pairs + warps - 1) / warps, gridY, 1, 32 * warps, 0, all);
+        launcher.launch(prefix + "_bt" + tile + (ks > 1 ? "_ks" + ks : ""), (pairs + pairsPerBlock - 1) / pairsPerBlock, gridY, 1,
+                32 * warps, 0, all);
     }
 
     private static CUdeviceptr orNull(CUdeviceptr p) {
@@ -249,6 +278,19 @@ public final class CudaKernels {
         String name = "attn_partial_hd" + headDim + (groupBuckets ? "_g" + groupBucket(group) : "");
         launcher.launch(name, gridSplits, kvHeads, rows, 128, attentionShared(group, headDim), q, kPool, vPool, slots, pos,
                 partO, partMl, heads, kvHeads, partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
+    }
+
+    /**
+     * {@link #attentionPartial} on tensor cores ({@code attn_partial_mma_hd{64,128}},
+     * attention_decode_mma.cu): the same partials for {@link #attentionCombine}, with the query
+     * group as the MMAs' 16 rows and q and p rounded to bf16 for them (as in prefill flash attention).
+     */
+    public void attentionPartialMma(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                                    CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
+                                    PagedKv kv, int gridSplits, int partSplits, float scale) {
+        checkAttention(heads, kvHeads, headDim, gridSplits, partSplits);
+        launcher.launch("attn_partial_mma_hd" + headDim, gridSplits, kvHeads, rows, 128, 0, q, kPool, vPool, slots, pos, partO,
+                partMl, heads, kvHeads, partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
     }
 
     /**

@@ -15,8 +15,18 @@ package qwenchat.engine.cuda;
  *     GEMM together ({@link ForwardPass#takesMixed}): one pass streams the weights once for both, the
  *     chunk's rows attend through flash attention and the decode rows through split attention,
  *     instead of a decode pass of their own after the chunk's
+ * @param splitGemv on the GEMV route's batch tiles of up to 8 rows, each weight-row pair is shared by
+ *     4 warps that split K ({@link GemvShape#splitsK}; gemv.cu's {@code _ks} kernels), so four times
+ *     the warps have loads in flight
+ * @param earlyWeights the norm-folding GEMVs issue their first weight loads before reducing the
+ *     activation rows' sums of squares, so the norm's L2 round trips overlap the first DRAM ones
+ * @param mmaAttention decode attention's partials on tensor cores ({@code attn_partial_mma_*}; the
+ *     query group is the MMA's rows, q and p rounded to bf16 for it) instead of CUDA-core FMAs, for
+ *     every pass whatever its width (so a row's attention never depends on its batch mates); the
+ *     fused combine, when on, takes precedence
  */
-public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
+public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
+                            boolean splitGemv, boolean earlyWeights, boolean mmaAttention) {
     /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
     public static final int FOLDED_NORM_MAX_ROWS = 8;
 
@@ -36,9 +46,25 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
      * a pass of about 7 ms of their own, against a few extra GEMM rows in the chunk's.
      */
     public static final boolean MIXED_STEPS_DEFAULT = true;
+    /**
+     * Whether {@link #defaults()} splits the batch-1..8 GEMVs' K over 4 warps a row pair. On an H100
+     * at batch 1: qkv 33.5 against 25.0 us, down 53.5 against 50.1, gate/up 93.4 against 90.6, and
+     * o_proj 24.6 against 26.7.
+     */
+    public static final boolean SPLIT_GEMV_DEFAULT = true;
+    /** Whether {@link #defaults()} has the norm-folding GEMVs ask for their first weights before the norm. */
+    public static final boolean EARLY_WEIGHTS_DEFAULT = true;
+    /** Whether {@link #defaults()} computes decode attention's partials on tensor cores. */
+    public static final boolean MMA_ATTENTION_DEFAULT = true;
+
+    /** These four switches, without the K-split GEMVs, the early weight loads and the tensor-core attention. */
+    public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
+        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, false, false, false);
+    }
 
     public static DecodeKernels defaults() {
-        return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT, MIXED_STEPS_DEFAULT);
+        return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT, MIXED_STEPS_DEFAULT,
+                SPLIT_GEMV_DEFAULT, EARLY_WEIGHTS_DEFAULT, MMA_ATTENTION_DEFAULT);
     }
 
     /** The kernels before these switches existed: 16-wide attention, a separate combine and norm, decodes in their own pass. */
@@ -48,7 +74,22 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
 
     /** These switches with decodes riding prefill chunks' passes or not. */
     public DecodeKernels withMixedSteps(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on);
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on, splitGemv, earlyWeights, mmaAttention);
+    }
+
+    /** These switches with the K-split GEMVs on or off. */
+    public DecodeKernels withSplitGemv(boolean on) {
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, on, earlyWeights, mmaAttention);
+    }
+
+    /** These switches with the early weight loads on or off. */
+    public DecodeKernels withEarlyWeights(boolean on) {
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, on, mmaAttention);
+    }
+
+    /** These switches with decode attention's partials on tensor cores or not. */
+    public DecodeKernels withMmaAttention(boolean on) {
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, on);
     }
 
     /** Whether a GEMV pass of {@code rows} rows folds the norm into its projections. */

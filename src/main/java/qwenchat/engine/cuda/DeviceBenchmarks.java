@@ -46,12 +46,21 @@ public final class DeviceBenchmarks {
 
     /**
      * GPU time in microseconds (best of {@code reps}) of one layer's decode attention (the kernels
-     * {@link DecodeKernels#defaults()} picks: attn_fused_*, or attn_partial + attn_combine) for {@code rows} sequences of {@code context} tokens each, whose blocks of
-     * {@code blockSize} are scattered over the pool in random order (a fragmented pool, as after
-     * hours of serving). Shapes are Qwen2.5-7B's unless given: 28 query and 4 KV heads of 128.
+     * {@link DecodeKernels#defaults()} picks) for {@code rows} sequences of {@code context} tokens each,
+     * whose blocks of {@code blockSize} are scattered over the pool in random order (a fragmented
+     * pool, as after hours of serving). Shapes are Qwen2.5-7B's unless given: 28 query and 4 KV heads of 128.
      */
     public static double decodeAttentionMicros(CudaKernels k, int heads, int kvHeads, int headDim, int rows, int context,
                                                int blockSize, int reps) {
+        return decodeAttentionMicros(k, heads, kvHeads, headDim, rows, context, blockSize, DecodeKernels.defaults(), reps);
+    }
+
+    /**
+     * As above with the attention kernels of {@code choice}: attn_fused_*, or the CUDA-core or
+     * tensor-core partials and attn_combine.
+     */
+    public static double decodeAttentionMicros(CudaKernels k, int heads, int kvHeads, int headDim, int rows, int context,
+                                               int blockSize, DecodeKernels choice, int reps) {
         int perSeq = (context + blockSize - 1) / blockSize;
         int totalBlocks = perSeq * rows;
         List<Integer> ids = new ArrayList<>(totalBlocks);
@@ -86,15 +95,19 @@ public final class DeviceBenchmarks {
             dp.copyFromHost(pos);
             CudaKernels.PagedKv kv = new CudaKernels.PagedKv(bt.ptr(), perSeq, blockSize);
             float scale = (float) (1 / Math.sqrt(headDim));
-            DecodeKernels choice = DecodeKernels.defaults();
             Runnable once = () -> {
                 if (choice.fusedAttention()) {
                     k.attentionFused(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), counters.ptr(),
                             out.ptr(), null, rows, heads, kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
                     return;
                 }
-                k.attentionPartial(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), rows, heads,
-                        kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
+                if (choice.mmaAttention()) {
+                    k.attentionPartialMma(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), rows, heads,
+                            kvHeads, headDim, kv, splits, splits, scale);
+                } else {
+                    k.attentionPartial(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), rows, heads,
+                            kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
+                }
                 k.attentionCombine(partO.ptr(), partMl.ptr(), dp.ptr(), out.ptr(), rows, heads, headDim, splits);
             };
             return bestMicros(k, once, reps);
@@ -104,10 +117,12 @@ public final class DeviceBenchmarks {
     /**
      * GPU time in microseconds (best of {@code reps}, each the mean of 10 launches) of one batch-1..8
      * GEMV of Qwen2.5-7B's shape {@code n} x {@code k} in {@code mode} (RESIDUAL or SWIGLU) with
-     * {@code warps} per block, on zero weights and activations: the launch shape's effect on how fast
-     * the weights stream, which the engine's fixed counts ({@link CudaKernels#gemvWarps}) are chosen by.
+     * {@code warps} per block and {@code splits} warps per weight-row pair, on zero weights and
+     * activations: the launch shape's effect on how fast the weights stream, which the engine's
+     * counts ({@link CudaKernels#gemvWarps}, {@link GemvShape#splitsK}) are chosen by.
      */
-    public static double gemvMicros(CudaKernels k, CudaKernels.GemvMode mode, int n, int kDim, int rows, int warps, int reps) {
+    public static double gemvMicros(CudaKernels k, CudaKernels.GemvMode mode, int n, int kDim, int rows, int warps, int splits,
+                                    int reps) {
         if (mode != CudaKernels.GemvMode.RESIDUAL && mode != CudaKernels.GemvMode.SWIGLU) {
             throw new IllegalArgumentException("the GEMV benchmark times RESIDUAL and SWIGLU, not " + mode);
         }
@@ -119,7 +134,47 @@ public final class DeviceBenchmarks {
             out.zero();
             CudaKernels.GemvArgs args = mode == CudaKernels.GemvMode.RESIDUAL
                     ? CudaKernels.GemvArgs.out(out.ptr()) : CudaKernels.GemvArgs.swiglu(out.ptr());
-            return bestMicros(k, () -> k.gemvWithWarps(mode, warps, w.ptr(), x.ptr(), n, kDim, rows, args), reps);
+            return bestMicros(k, () -> k.gemvWithWarps(mode, warps, splits, w.ptr(), x.ptr(), n, kDim, rows, args), reps);
+        }
+    }
+
+    /** Warps per block of the engine's GEMVs in {@code mode} ({@link CudaKernels#gemvWarps}). */
+    public static int gemvWarps(CudaKernels.GemvMode mode) {
+        return CudaKernels.gemvWarps(mode);
+    }
+
+    /** The K split of the default engine's batch-1 GEMV over {@code k} in {@code mode} ({@link GemvShape#splitsK}). */
+    public static int gemvSplits(CudaKernels.GemvMode mode, int k) {
+        return GemvShape.splitsK(k / 8, 1, CudaKernels.gemvWarps(mode), DecodeKernels.defaults().splitGemv());
+    }
+
+    /**
+     * GPU time in microseconds (best of {@code reps}, each the mean of 10 launches) of one layer's
+     * causal prefill attention over a {@code tokens}-token prompt at past 0 ({@link PrefillAttention},
+     * 64-token KV blocks in order), with the grid's heads on x ({@code headsFastest}, the engine's
+     * order) or on y. Zero operands: the work does not depend on the values.
+     */
+    public static double prefillAttentionMicros(CudaKernels k, int tokens, int qHeads, int kvHeads, boolean headsFastest,
+                                                int reps) {
+        int hd = PrefillAttention.HEAD_DIM;
+        int blockSize = 64;
+        int blocks = (tokens + blockSize - 1) / blockSize;
+        int[] table = new int[blocks];
+        for (int i = 0; i < blocks; i++) table[i] = i;
+        long pool = (long) blocks * kvHeads * blockSize * hd;
+        try (DeviceBuffer q = DeviceBuffer.allocate("bench attention q", 2L * tokens * qHeads * hd);
+             DeviceBuffer kp = DeviceBuffer.allocate("bench attention k pool", 2 * pool);
+             DeviceBuffer vp = DeviceBuffer.allocate("bench attention v pool", 2 * pool);
+             DeviceBuffer bt = DeviceBuffer.allocate("bench attention block table", 4L * blocks);
+             DeviceBuffer out = DeviceBuffer.allocate("bench attention out", 2L * tokens * qHeads * hd)) {
+            q.zero();
+            kp.zero();
+            vp.zero();
+            bt.copyFromHost(table);
+            PrefillAttention a = new PrefillAttention(k.launcher().module(), k.launcher().stream(), headsFastest);
+            PrefillAttention.Strides st = new PrefillAttention.Strides(qHeads * hd, hd, qHeads * hd, hd);
+            return bestMicros(k, () -> a.causal(q.ptr(), kp.ptr(), vp.ptr(), bt.ptr(), blockSize, out.ptr(), st, tokens, 0, qHeads,
+                    kvHeads), reps);
         }
     }
 

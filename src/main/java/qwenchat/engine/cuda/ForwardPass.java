@@ -287,8 +287,14 @@ final class ForwardPass implements AutoCloseable {
                     gridSplits, ws.splits, scale, kernels.groupBuckets());
             return;
         }
-        k.attentionPartial(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,
-                c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale, kernels.groupBuckets());
+        if (kernels.mmaAttention()) {
+            k.attentionPartialMma(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,
+                    c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale);
+        } else {
+            k.attentionPartial(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,
+                    c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale,
+                    kernels.groupBuckets());
+        }
         k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), positions, out, outBf16, rows, c.numAttentionHeads(), hd,
                 ws.splits);
     }

@@ -38,13 +38,26 @@ public final class PrefillAttention {
         }
     }
 
+    /**
+     * Whether the grid puts the query heads on x, which the block scheduler walks first: every head's
+     * longest query block starts before any shorter one, so a causal launch ends on short blocks.
+     */
+    static final boolean HEADS_FASTEST = true;
+
     private final KernelModule module;
     private final Launcher launcher;
+    private final boolean headsFastest;
     private boolean sharedRaised;
 
     public PrefillAttention(KernelModule module, CUstream stream) {
+        this(module, stream, HEADS_FASTEST);
+    }
+
+    /** With the grid's block order chosen ({@link #HEADS_FASTEST}), for the benchmark to compare both; the same results either way. */
+    PrefillAttention(KernelModule module, CUstream stream, boolean headsFastest) {
         this.module = module;
         this.launcher = new Launcher(module, stream);
+        this.headsFastest = headsFastest;
     }
 
     static void checkShape(int tokens, int past, int qHeads, int kvHeads) {
@@ -55,7 +68,7 @@ public final class PrefillAttention {
         }
     }
 
-    /** Grid: one block per 64 query rows per query head. */
+    /** Query blocks of a chunk: one per 64 query rows (per query head). */
     static int blocksX(int tokens) {
         return (tokens + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
     }
@@ -74,8 +87,9 @@ public final class PrefillAttention {
             module.allowDynamicShared(KERNEL, SHARED_BYTES);
             sharedRaised = true;
         }
-        launcher.launch(KERNEL, blocksX(tokens), qHeads, 1, THREADS, SHARED_BYTES, q, s.qToken(), s.qHead(), k, v,
-                blockTableRow, blockSize, out, s.outToken(), s.outHead(), tokens, past, qHeads, kvHeads,
-                (float) (1.0 / Math.sqrt(HEAD_DIM)));
+        int blocks = blocksX(tokens);
+        launcher.launch(KERNEL, headsFastest ? qHeads : blocks, headsFastest ? blocks : qHeads, 1, THREADS, SHARED_BYTES, q,
+                s.qToken(), s.qHead(), k, v, blockTableRow, blockSize, out, s.outToken(), s.outHead(), tokens, past, qHeads,
+                kvHeads, (float) (1.0 / Math.sqrt(HEAD_DIM)), headsFastest ? 1 : 0);
     }
 }

@@ -214,18 +214,23 @@ class CudaEngineReferenceTest {
      * they grow), decode steps of all three sequences and then of the first alone (the batch-1 GEMV
      * route where the norm is folded).
      */
-    @ParameterizedTest(name = "{0} {1}")
+    @ParameterizedTest(name = "{0} buckets {1} fused {2} folded {3} split {4} early {5} mma {6}")
     @org.junit.jupiter.params.provider.CsvSource({
-            "tiny-untied-hd64-g2, true, false, false", "tiny-untied-hd64-g2, false, true, false",
-            "tiny-untied-hd64-g2, false, false, true", "tiny-untied-hd64-g2, true, true, true",
-            "tiny-tied-hd128-g3, true, false, false", "tiny-tied-hd128-g3, false, true, false",
-            "tiny-tied-hd128-g3, false, false, true", "tiny-tied-hd128-g3, true, true, true"})
+            "tiny-untied-hd64-g2, true, false, false, false, false, false", "tiny-untied-hd64-g2, false, true, false, false, false, false",
+            "tiny-untied-hd64-g2, false, false, true, false, false, false", "tiny-untied-hd64-g2, true, true, true, false, false, false",
+            "tiny-untied-hd64-g2, true, false, true, true, true, false", "tiny-untied-hd64-g2, false, false, true, false, true, false",
+            "tiny-untied-hd64-g2, true, false, true, true, true, true",
+            "tiny-tied-hd128-g3, true, false, false, false, false, false", "tiny-tied-hd128-g3, false, true, false, false, false, false",
+            "tiny-tied-hd128-g3, false, false, true, false, false, false", "tiny-tied-hd128-g3, true, true, true, false, false, false",
+            "tiny-tied-hd128-g3, true, false, true, true, true, false", "tiny-tied-hd128-g3, false, false, false, false, false, true",
+            "tiny-tied-hd128-g3, true, false, true, true, true, true"})
     void everyDecodeKernelChoiceMatchesTheCpuEngineAndTheOriginalKernels(String name, boolean buckets, boolean fused,
-                                                                         boolean foldedNorm) {
+                                                                         boolean foldedNorm, boolean splitGemv,
+                                                                         boolean earlyWeights, boolean mmaAttention) {
         GpuTestSupport.assumeGpu();
         ReferenceData ref = ReferenceData.load(name);
         ModelConfig c = config(ref);
-        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false);
+        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false, splitGemv, earlyWeights, mmaAttention);
         CudaEngine.Options base = new CudaEngine.Options(0, true);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine gpu = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE,
@@ -266,7 +271,9 @@ class CudaEngineReferenceTest {
             System.out.printf("[tiny] %s %s: worst relL2 %.3e vs CPU engine, %.3e vs original kernels%n", name, choice, worstCpu,
                     worstOriginal);
             assertTrue(worstCpu < 2e-2, "worst relL2 vs the CPU engine " + worstCpu);
-            assertTrue(worstOriginal < 5e-3, "worst relL2 vs the original kernels " + worstOriginal);
+            // The tensor-core attention rounds q and p to bf16 (as prefill flash attention does): a looser bound.
+            double bound = mmaAttention ? 1e-2 : 5e-3;
+            assertTrue(worstOriginal < bound, "worst relL2 vs the original kernels " + worstOriginal);
         }
     }
 

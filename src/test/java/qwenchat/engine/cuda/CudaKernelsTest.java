@@ -15,6 +15,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import qwenchat.engine.cuda.CudaKernels.GemvArgs;
 import qwenchat.engine.cuda.CudaKernels.GemvMode;
@@ -139,13 +140,45 @@ class CudaKernelsTest {
             try (DeviceBuffer dw = bf16("w", w); DeviceBuffer da = f32("a", a); DeviceBuffer dx = f32("x", x0);
                  DeviceBuffer dy = f32("y", x0)) {
                 k.gemv(GemvMode.RESIDUAL, dw.ptr(), da.ptr(), H, I, rows, GemvArgs.out(dx.ptr()));
-                k.gemvWithWarps(GemvMode.RESIDUAL, warps, dw.ptr(), da.ptr(), H, I, rows, GemvArgs.out(dy.ptr()));
+                k.gemvWithWarps(GemvMode.RESIDUAL, warps, 1, dw.ptr(), da.ptr(), H, I, rows, GemvArgs.out(dy.ptr()));
                 ctx.synchronize();
                 return new float[][] {readF32(dx, rows * H), readF32(dy, rows * H)};
             }
         });
         assertArrayEquals(got[0], got[1], "residual gemv with " + warps + " warps per block against the engine's "
                 + CudaKernels.gemvWarps(GemvMode.RESIDUAL));
+    }
+
+    /**
+     * K split over 2 or 4 warps a weight-row pair (o_proj's 3584 x 3584 and down_proj's 3584 x 18944):
+     * the product to f32 rounding, the same bits on a second launch, and a row's bits do not depend
+     * on its batch tile (one row alone against the first of five in a tile of 8).
+     */
+    @ParameterizedTest(name = "K over {0} warps, K = {1}")
+    @CsvSource({"2, 3584", "4, 3584", "2, 18944", "4, 18944"})
+    void splitKGemvMatchesTheProductRepeatsAndGivesARowTheSameBitsAtEveryTile(int splits, int kDim) {
+        Random r = new Random(13 + splits + kDim);
+        int rows = 5;
+        float[] w = roundBf16(gaussian(r, H * kDim, 0.02));
+        float[] a = gaussian(r, rows * kDim, 1.0);
+        float[] x0 = gaussian(r, rows * H, 1.0);
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer dw = bf16("w", w); DeviceBuffer da = f32("a", a); DeviceBuffer d1 = f32("x1", x0);
+                 DeviceBuffer d2 = f32("x2", x0); DeviceBuffer d3 = f32("x3", x0)) {
+                k.gemvWithWarps(GemvMode.RESIDUAL, 8, splits, dw.ptr(), da.ptr(), H, kDim, rows, GemvArgs.out(d1.ptr()));
+                k.gemvWithWarps(GemvMode.RESIDUAL, 8, splits, dw.ptr(), da.ptr(), H, kDim, rows, GemvArgs.out(d2.ptr()));
+                k.gemvWithWarps(GemvMode.RESIDUAL, 8, splits, dw.ptr(), da.ptr(), H, kDim, 1, GemvArgs.out(d3.ptr()));
+                ctx.synchronize();
+                return new float[][] {readF32(d1, rows * H), readF32(d2, rows * H), readF32(d3, H)};
+            }
+        });
+        double[] want = matmul(w, a, H, kDim, rows);
+        for (int i = 0; i < want.length; i++) want[i] += x0[i];
+        double rel = relativeL2(got[0], want);
+        report("gemv residual " + H + "x" + kDim + " K over " + splits + " warps", rel);
+        assertTrue(rel < 1e-4, "relL2 " + rel);
+        assertArrayEquals(got[0], got[1], "a second launch");
+        assertArrayEquals(Arrays.copyOf(got[0], H), got[2], "row 0 alone against row 0 of five");
     }
 
     @ParameterizedTest

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import qwenchat.engine.cuda.CudaKernels.GemvArgs;
@@ -32,12 +33,20 @@ class DecodeKernelVariantsTest {
     static CudaContext ctx;
     static KernelModule module;
     static CudaKernels k;
+    /** The same kernels with the batch-1..8 GEMVs splitting K and loading their first weights before the norm. */
+    static CudaKernels split;
 
     @BeforeAll
     static void load() {
         ctx = GpuTestSupport.context();
         module = ctx.call(KernelModule::load);
         k = new CudaKernels(module, ctx.stream());
+        split = new CudaKernels(module, ctx.stream(), true, true);
+    }
+
+    /** The kernels a folded-norm test launches: K split with early weight loads, or neither. */
+    static CudaKernels folding(boolean splitK) {
+        return splitK ? split : k;
     }
 
     @AfterAll
@@ -52,7 +61,7 @@ class DecodeKernelVariantsTest {
     }
 
     /** How a test runs the decode attention. */
-    enum Attention { ORIGINAL, BUCKETED, FUSED, FUSED_SIXTEEN_WIDE }
+    enum Attention { ORIGINAL, BUCKETED, FUSED, FUSED_SIXTEEN_WIDE, MMA }
 
     static Stream<Arguments> groupsHeadDimsAndVariants() {
         List<Arguments> a = new ArrayList<>();
@@ -101,6 +110,11 @@ class DecodeKernelVariantsTest {
                                     kvHeads, hd, paged, splits, splits, scale, v == Attention.BUCKETED);
                             k.attentionCombine(po.ptr(), pm.ptr(), dp.ptr(), out.ptr(), outB.ptr(), rows, heads, hd, splits);
                         }
+                        case MMA -> {
+                            k.attentionPartialMma(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(), po.ptr(), pm.ptr(), rows, heads,
+                                    kvHeads, hd, paged, splits, splits, scale);
+                            k.attentionCombine(po.ptr(), pm.ptr(), dp.ptr(), out.ptr(), outB.ptr(), rows, heads, hd, splits);
+                        }
                         case FUSED, FUSED_SIXTEEN_WIDE -> k.attentionFused(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(),
                                 po.ptr(), pm.ptr(), cnt.ptr(), out.ptr(), outB.ptr(), rows, heads, kvHeads, hd, paged, splits, splits,
                                 scale, v == Attention.FUSED);
@@ -122,10 +136,24 @@ class DecodeKernelVariantsTest {
     @ParameterizedTest(name = "group {0}, head_dim {1}, {2}")
     @MethodSource("groupsHeadDimsAndVariants")
     void everyAttentionVariantMatchesSoftmaxAndTheOriginalKernels(int group, int hd, Attention variant) {
+        checkAttentionVariant(group, hd, variant, 48);
+    }
+
+    /**
+     * The tensor-core partials through 64-token blocks, where each split lies in one block (the
+     * kernel's one-lookup path; blocks of 48 above take the row-by-row one).
+     */
+    @ParameterizedTest(name = "group {0}, head_dim {1}")
+    @CsvSource({"7, 128", "8, 128", "16, 128", "2, 64", "7, 64"})
+    void tensorCoreAttentionMatchesSoftmaxThroughBlocksOfWholeSplits(int group, int hd) {
+        checkAttentionVariant(group, hd, Attention.MMA, 64);
+    }
+
+    static void checkAttentionVariant(int group, int hd, Attention variant, int blockSize) {
         int kvHeads = 2;
         int heads = group * kvHeads;
         Random r = new Random(31L * group + hd);
-        PagedLayout kv = PagedLayout.shuffled(r, new int[] {2101, 701}, 48, kvHeads, hd, 5);
+        PagedLayout kv = PagedLayout.shuffled(r, new int[] {2101, 701}, blockSize, kvHeads, hd, 5);
         float[] q = gaussian(r, SLOTS.length * heads * hd, 1.0);
         float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
         float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
@@ -135,8 +163,14 @@ class DecodeKernelVariantsTest {
         assertArrayEquals(roundBf16(got.out().clone()), got.outBf16(), "bf16 output is the f32 one rounded");
         double rel = relativeL2(got.out(), softmaxAttention(heads, kvHeads, hd, q, kc, vc, kv));
         double vsOriginal = relativeL2(got.out(), widen(original.out()));
-        System.out.printf("[kernel] attention %s group %d hd %d: relL2 %.3e vs softmax, %.3e vs original%n", variant, group, hd,
-                rel, vsOriginal);
+        System.out.printf("[kernel] attention %s group %d hd %d blocks of %d: relL2 %.3e vs softmax, %.3e vs original%n",
+                variant, group, hd, blockSize, rel, vsOriginal);
+        if (variant == Attention.MMA) {
+            // q and p rounded to bf16 for the MMAs, as prefill flash attention rounds them.
+            assertTrue(rel < 1e-2, "relL2 vs softmax " + rel);
+            assertTrue(vsOriginal < 1e-2, "relL2 vs the original kernels " + vsOriginal);
+            return;
+        }
         assertTrue(rel < 1e-4, "relL2 vs softmax " + rel);
         // The same partials summed in the same split order; only the softmax denominator's tree differs.
         assertTrue(vsOriginal < 1e-6, "relL2 vs the original kernels " + vsOriginal);
@@ -191,9 +225,9 @@ class DecodeKernelVariantsTest {
         k.gemv(mode, dw.ptr(), xn.ptr(), n, kk, rows, a);
     }
 
-    @ParameterizedTest(name = "rows {0}")
-    @ValueSource(ints = {1, 2, 5, 8})
-    void normFoldingLmHeadGemvMatchesNormThenProjectionOnSelectedRows(int rows) {
+    @ParameterizedTest(name = "rows {0}, K split {1}")
+    @CsvSource({"1, false", "2, false", "5, false", "8, false", "1, true", "5, true", "8, true"})
+    void normFoldingLmHeadGemvMatchesNormThenProjectionOnSelectedRows(int rows, boolean splitK) {
         int n = 32006;  // 16003 row pairs: the last block of 8 warps is partly idle
         Random r = new Random(40 + rows);
         int xRows = rows + 3;
@@ -206,7 +240,7 @@ class DecodeKernelVariantsTest {
                  DeviceBuffer idx = i32("rows", pick); DeviceBuffer xn = DeviceBuffer.allocate("xn", 4L * rows * H);
                  DeviceBuffer folded = poisonedF32("folded", (long) rows * n);
                  DeviceBuffer separate = poisonedF32("separate", (long) rows * n)) {
-                k.gemvNormed(GemvMode.PLAIN, dw.ptr(), dx.ptr(), dn.ptr(), idx.ptr(), c.eps(), n, H, rows,
+                folding(splitK).gemvNormed(GemvMode.PLAIN, dw.ptr(), dx.ptr(), dn.ptr(), idx.ptr(), c.eps(), n, H, rows,
                         GemvArgs.out(folded.ptr()));
                 separateNormThenGemv(GemvMode.PLAIN, dw, dx, dn, idx, n, H, rows, c, xn, GemvArgs.out(separate.ptr()));
                 ctx.synchronize();
@@ -216,14 +250,15 @@ class DecodeKernelVariantsTest {
         assertEquals(0, nanCount(got[0]), "unwritten logits");
         double rel = relativeL2(got[0], matmul(w, c.normed(rows, H), n, H, rows));
         double vsSeparate = relativeL2(got[0], widen(got[1]));
-        System.out.printf("[kernel] norm-folding lm_head rows %d: relL2 %.3e, %.3e vs separate norm%n", rows, rel, vsSeparate);
+        System.out.printf("[kernel] norm-folding lm_head rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
+                folding(splitK).gemvSplits(GemvMode.PLAIN, n, H, rows), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
 
-    @ParameterizedTest(name = "rows {0}")
-    @ValueSource(ints = {1, 3, 8})
-    void normFoldingSwigluGemvMatchesNormThenGateUp(int rows) {
+    @ParameterizedTest(name = "rows {0}, K split {1}")
+    @CsvSource({"1, false", "3, false", "8, false", "1, true", "3, true", "8, true"})
+    void normFoldingSwigluGemvMatchesNormThenGateUp(int rows, boolean splitK) {
         int inter = 4736;
         Random r = new Random(50 + rows);
         NormCase c = normCase(r, rows, H, null);
@@ -233,7 +268,7 @@ class DecodeKernelVariantsTest {
                  DeviceBuffer xn = DeviceBuffer.allocate("xn", 4L * rows * H);
                  DeviceBuffer folded = poisonedF32("folded", (long) rows * inter);
                  DeviceBuffer separate = poisonedF32("separate", (long) rows * inter)) {
-                k.gemvNormed(GemvMode.SWIGLU, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), 2 * inter, H, rows,
+                folding(splitK).gemvNormed(GemvMode.SWIGLU, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), 2 * inter, H, rows,
                         GemvArgs.swiglu(folded.ptr()));
                 separateNormThenGemv(GemvMode.SWIGLU, dw, dx, dn, null, 2 * inter, H, rows, c, xn,
                         GemvArgs.swiglu(separate.ptr()));
@@ -253,14 +288,15 @@ class DecodeKernelVariantsTest {
         assertEquals(0, nanCount(got[0]), "unwritten activations");
         double rel = relativeL2(got[0], want);
         double vsSeparate = relativeL2(got[0], widen(got[1]));
-        System.out.printf("[kernel] norm-folding swiglu rows %d: relL2 %.3e, %.3e vs separate norm%n", rows, rel, vsSeparate);
+        System.out.printf("[kernel] norm-folding swiglu rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
+                folding(splitK).gemvSplits(GemvMode.SWIGLU, 2 * inter, H, rows), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
 
-    @ParameterizedTest(name = "rows {0}")
-    @ValueSource(ints = {1, 4})
-    void normFoldingQkvGemvWritesTheSameQAndCacheAsNormThenQkv(int rows) {
+    @ParameterizedTest(name = "rows {0}, K split {1}")
+    @CsvSource({"1, false", "4, false", "1, true", "4, true"})
+    void normFoldingQkvGemvWritesTheSameQAndCacheAsNormThenQkv(int rows, boolean splitK) {
         int heads = 28;
         int kvHeads = 4;
         int hd = 128;
@@ -293,7 +329,7 @@ class DecodeKernelVariantsTest {
                  DeviceBuffer k1 = poisonedBf16("k folded", cacheElems); DeviceBuffer v1 = poisonedBf16("v folded", cacheElems);
                  DeviceBuffer k2 = poisonedBf16("k separate", cacheElems); DeviceBuffer v2 = poisonedBf16("v separate", cacheElems)) {
                 CudaKernels.PagedKv paged = new CudaKernels.PagedKv(dt.ptr(), kv.maxBlocksPerSeq, kv.blockSize);
-                k.gemvNormed(GemvMode.QKV, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), n, H, rows, new GemvArgs(q1.ptr(), null,
+                folding(splitK).gemvNormed(GemvMode.QKV, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), n, H, rows, new GemvArgs(q1.ptr(), null,
                         db.ptr(), dinv.ptr(), 1f, k1.ptr(), v1.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, hd, paged));
                 separateNormThenGemv(GemvMode.QKV, dw, dx, dn, null, n, H, rows, c, xn, new GemvArgs(q2.ptr(), null, db.ptr(),
                         dinv.ptr(), 1f, k2.ptr(), v2.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, hd, paged));
@@ -337,13 +373,24 @@ class DecodeKernelVariantsTest {
         double qVsSeparate = relativeL2(got.get(0), widen(got.get(1)));
         double kVsSeparate = relativeL2(got.get(2), widen(got.get(3)));
         double vVsSeparate = relativeL2(got.get(4), widen(got.get(5)));
-        System.out.printf("[kernel] norm-folding qkv rows %d: q relL2 %.3e; vs separate norm q %.3e k %.3e v %.3e%n", rows, rq,
-                qVsSeparate, kVsSeparate, vVsSeparate);
+        System.out.printf("[kernel] norm-folding qkv rows %d, K over %d warps: q relL2 %.3e; vs separate norm q %.3e k %.3e"
+                + " v %.3e%n", rows, folding(splitK).gemvSplits(GemvMode.QKV, n, H, rows), rq, qVsSeparate, kVsSeparate, vVsSeparate);
         assertTrue(rq < 1e-4, "q relL2 " + rq);
         assertTrue(qVsSeparate < 1e-5, "q vs the separate norm " + qVsSeparate);
         // bf16 cache entries: an f32 difference of a few ulps flips a rounding now and then.
         assertTrue(kVsSeparate < 1e-3, "k cache vs the separate norm " + kVsSeparate);
         assertTrue(vVsSeparate < 1e-3, "v cache vs the separate norm " + vVsSeparate);
+    }
+
+    /** The folded-norm tests' "K split" cases do launch the _ks kernels: 2 or 4 warps a row pair at every tile. */
+    @Test
+    void theFoldedNormTestsSplitKCasesLaunchTheSplitKernels() {
+        for (int rows : new int[] {1, 3, 4, 5, 8}) {
+            assertEquals(4, split.gemvSplits(GemvMode.PLAIN, 32006, H, rows), "lm_head, rows " + rows);
+            assertEquals(4, split.gemvSplits(GemvMode.SWIGLU, 2 * 4736, H, rows), "swiglu, rows " + rows);
+            assertEquals(4, split.gemvSplits(GemvMode.QKV, 28 * 128 + 2 * 4 * 128, H, rows), "qkv, rows " + rows);
+            assertEquals(1, k.gemvSplits(GemvMode.QKV, 28 * 128 + 2 * 4 * 128, H, rows), "unsplit qkv, rows " + rows);
+        }
     }
 
     @Test

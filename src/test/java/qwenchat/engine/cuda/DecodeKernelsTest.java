@@ -44,7 +44,23 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.FUSED_ATTENTION_DEFAULT, d.fusedAttention());
         assertEquals(DecodeKernels.FOLDED_NORM_DEFAULT, d.foldedNorm());
         assertEquals(DecodeKernels.MIXED_STEPS_DEFAULT, d.mixedSteps());
+        assertEquals(DecodeKernels.SPLIT_GEMV_DEFAULT, d.splitGemv());
+        assertEquals(DecodeKernels.EARLY_WEIGHTS_DEFAULT, d.earlyWeights());
+        assertEquals(DecodeKernels.MMA_ATTENTION_DEFAULT, d.mmaAttention());
         assertEquals(d, CudaEngine.Options.defaults().kernels());
+    }
+
+    @Test
+    void theFourSwitchFormAndTheOriginalKernelsLeaveTheLaterSwitchesOff() {
+        for (DecodeKernels d : new DecodeKernels[] {new DecodeKernels(true, true, true, true), DecodeKernels.original()}) {
+            assertFalse(d.splitGemv());
+            assertFalse(d.earlyWeights());
+            assertFalse(d.mmaAttention());
+        }
+        DecodeKernels d = DecodeKernels.defaults().withSplitGemv(false).withEarlyWeights(false).withMmaAttention(false);
+        assertFalse(d.splitGemv() || d.earlyWeights() || d.mmaAttention());
+        assertEquals(DecodeKernels.defaults().groupBuckets(), d.groupBuckets());
+        assertEquals(DecodeKernels.defaults().foldedNorm(), d.foldedNorm());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package qwenchat.engine.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static qwenchat.engine.cuda.DeviceData.*;
@@ -9,6 +10,7 @@ import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -95,5 +97,34 @@ class PrefillAttentionTest {
         double rel = relativeL2(got, want);
         System.out.printf("[prefill] %-44s relL2 %.3e%n", "attention tokens=" + tokens + " past=" + past + " block=" + blockSize, rel);
         assertTrue(rel < 1e-2, "relative L2 error " + rel);
+    }
+
+    /** The grid's block order (heads on x or on y) changes when each block runs, never what it computes. */
+    @Test
+    void theBlockOrderOfTheGridLeavesEveryOutputBitAsItWas() {
+        int tokens = 333;
+        int past = 70;
+        Random r = new Random(5);
+        int qkvWidth = (Q_HEADS + 2 * KV_HEADS) * HD;
+        float[] qkv = roundBf16(gaussian(r, tokens * qkvWidth, 1.2));
+        PagedLayout kv = PagedLayout.shuffled(r, new int[] {past + tokens}, 64, KV_HEADS, HD, 2);
+        float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
+        float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer dq = bf16("qkv", qkv); DeviceBuffer dk = bf16("k pool", kc); DeviceBuffer dv = bf16("v pool", vc);
+                 DeviceBuffer dt = i32("block table", kv.table());
+                 DeviceBuffer a = poisonedBf16("heads fastest", (long) tokens * Q_HEADS * HD);
+                 DeviceBuffer b = poisonedBf16("heads slowest", (long) tokens * Q_HEADS * HD)) {
+                PrefillAttention.Strides st = PrefillAttention.Strides.fusedQkv(Q_HEADS, KV_HEADS);
+                new PrefillAttention(module, ctx.stream(), true).causal(dq.ptr(), dk.ptr(), dv.ptr(), dt.ptr(), kv.blockSize,
+                        a.ptr(), st, tokens, past, Q_HEADS, KV_HEADS);
+                new PrefillAttention(module, ctx.stream(), false).causal(dq.ptr(), dk.ptr(), dv.ptr(), dt.ptr(), kv.blockSize,
+                        b.ptr(), st, tokens, past, Q_HEADS, KV_HEADS);
+                ctx.synchronize();
+                return new float[][] {readBf16(a, tokens * Q_HEADS * HD), readBf16(b, tokens * Q_HEADS * HD)};
+            }
+        });
+        assertEquals(0, nanCount(got[0]), "elements left unwritten (NaN)");
+        assertArrayEquals(got[0], got[1]);
     }
 }

@@ -1,0 +1,205 @@
+// attention_decode_mma.cu: the split-attention partials of attention_decode.cu on tensor cores. A
+// KV head's query group is the M side of m16n8k16 MMAs (its G <= 16 heads padded to 16 rows), the
+// split's 64 tokens the N side of the scores and the K side of P.V. Same inputs, grid and partial
+// layout as attn_partial_hd{64,128}, so attn_combine finishes either:
+//   part_ml[r][h][split] = (m, l): m = max_t s_t, l = sum_t exp(s_t - m), s_t = q[r][h] . K[t] * scale
+//   part_o[r][h][split][d] = sum_t exp(s_t - m) V[t][d]          over the split's tokens t <= pos[r]
+// Rounding differs from the CUDA-core kernels the way prefill flash attention's does: q and P are
+// rounded to bf16 for the MMAs (scores, m and l stay f32), where those kernels multiply f32 q and p by
+// the bf16 cache. Why: the CUDA-core kernel spends its time on shared-memory reads and FMAs (a 64-token
+// split of a group of 7 is 57K FMAs), which leaves wide decode batches far below the bandwidth their
+// KV reads need; here the same split is 32 MMAs a warp.
+// Launch: grid (nSplits, nKv, R), block 128 (4 warps), dynamic shared memory none (static 16*HD*2 +
+// 2*64*HD*2 bytes + 512). The block copies the split's K and V rows into shared memory (cp.async; a
+// tile lies in one cache block when blockSize is a multiple of 64, else rows are resolved one by one)
+// and its group's q rows as bf16; warp w takes tokens 16w..16w+15: S = Q K^T (ldmatrix of K), its own
+// row max and exp, O_w = P V (ldmatrix.trans of V). The four warps then meet in shared memory (over the
+// dead K/V tiles): m = max_w m_w, each warp's O_w and l_w scaled by exp(m_w - m) and summed in warp
+// order. Splits past the row's length return at once (graph-captured grids cover the longest row).
+// CPU counterpart: Qwen2Forward's attention (qwenchat.engine.cpu).
+#include "common.cuh"
+#include "limits.cuh"
+#include "prefill_mma.cuh"
+
+namespace attn_mma {
+using namespace prefill_mma;
+
+constexpr int SPLIT = limits::ATTN_SPLIT;  // 64 tokens: 4 warps of 16
+constexpr int THREADS = 128;
+constexpr int ROWS = 16;                   // MMA M: the group's heads, zero-padded
+static_assert(limits::ATTN_MAX_GROUP <= ROWS, "every query group fits the MMA's 16 rows");
+
+template <int HD>
+static __device__ __forceinline__ void partial(const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc,
+                                               const __nv_bfloat16* __restrict__ vc, const int* __restrict__ slots,
+                                               const int* __restrict__ pos, float* __restrict__ part_o,
+                                               float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale,
+                                               const int* __restrict__ block_table, int max_blocks_per_seq,
+                                               int block_size) {
+    static_assert(SPLIT == 64, "four warps of 16 tokens");
+    constexpr int ROW_BYTES = HD * 2;
+    constexpr int CHUNKS = HD / 8;  // 16-byte chunks per row
+    __shared__ __align__(128) unsigned char sQb[ROWS * ROW_BYTES];
+    __shared__ __align__(128) unsigned char sKV[2 * SPLIT * ROW_BYTES];  // K tile, V tile; later the warps' O
+    __shared__ float wm[4][ROWS], wl[4][ROWS];
+    const int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z;
+    const int len = pos[r] + 1;
+    const int t0 = split * SPLIT;
+    if (t0 >= len) return;
+    const int n = min(SPLIT, len - t0);
+    const int G = nH / nKv;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const uint32_t sQ = smem_addr(sQb), sK = smem_addr(sKV), sV = sK + SPLIT * ROW_BYTES;
+
+    // K and V rows of the split (rows >= n zero-filled: P is 0 there, and 0 * garbage could be NaN).
+    const int* bt = block_table + (size_t)slots[r] * max_blocks_per_seq;
+    const bool dense = block_size % SPLIT == 0;  // the split lies inside one cache block
+    const size_t base = dense ? qc::kv_offset(bt, block_size, nKv, kvh, t0, HD) : 0;
+#pragma unroll
+    for (int i = 0; i < SPLIT * CHUNKS / THREADS; i++) {
+        const int id = tid + i * THREADS;
+        const int row = id / CHUNKS, c = id % CHUNKS;
+        const bool valid = row < n;
+        const size_t at = !valid ? 0 : dense ? base + (size_t)row * HD : qc::kv_offset(bt, block_size, nKv, kvh, t0 + row, HD);
+        cp_async_16(sK + swizzle<ROW_BYTES>(row, c), kc + at + c * 8, valid);
+        cp_async_16(sV + swizzle<ROW_BYTES>(row, c), vc + at + c * 8, valid);
+    }
+    cp_async_commit();
+    // The group's q rows in bf16 (rows G..15 zero) while the copies are in flight.
+    const float* qrow = q + ((size_t)r * nH + (size_t)kvh * G) * HD;
+    for (int id = tid; id < ROWS * CHUNKS; id += THREADS) {
+        const int row = id / CHUNKS, c = id % CHUNKS;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (row < G) {
+            const float4 a = *reinterpret_cast<const float4*>(qrow + (size_t)row * HD + c * 8);
+            const float4 b = *reinterpret_cast<const float4*>(qrow + (size_t)row * HD + c * 8 + 4);
+            v = make_uint4(pack_bf16x2(a.x, a.y), pack_bf16x2(a.z, a.w), pack_bf16x2(b.x, b.y), pack_bf16x2(b.z, b.w));
+        }
+        *reinterpret_cast<uint4*>(sQb + swizzle<ROW_BYTES>(row, c)) = v;
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+
+    // S = Q K^T over this warp's 16 tokens: s[ni][e] is head lane/4 + 8*(e>>1), token 16w + 8ni + 2(lane&3) + (e&1).
+    float s[2][4];
+#pragma unroll
+    for (int ni = 0; ni < 2; ni++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) s[ni][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++) {
+        uint32_t qa[4], kb[4];
+        ldmatrix_x4(qa, sQ + swizzle<ROW_BYTES>(lane & 15, kk * 2 + (lane >> 4)));
+        ldmatrix_x4(kb, sK + swizzle<ROW_BYTES>(warp * 16 + ((lane >> 4) << 3) + (lane & 7), kk * 2 + ((lane >> 3) & 1)));
+        mma_bf16_16816(s[0], qa, kb[0], kb[1]);
+        mma_bf16_16816(s[1], qa, kb[2], kb[3]);
+    }
+    // Scale, mask the tokens past the row, then this warp's max and exp per head row (g and g + 8).
+    float m[2], l[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int ni = 0; ni < 2; ni++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int t = warp * 16 + ni * 8 + (lane & 3) * 2 + e;
+                float v = t < n ? s[ni][2 * h + e] * scale : -INFINITY;
+                s[ni][2 * h + e] = v;
+                mx = fmaxf(mx, v);
+            }
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        float sum = 0.f;
+#pragma unroll
+        for (int ni = 0; ni < 2; ni++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                // A warp whose tokens are all past the row has mx = -inf: its p are 0, not NaN.
+                const float p = mx == -INFINITY ? 0.f : __expf(s[ni][2 * h + e] - mx);
+                s[ni][2 * h + e] = p;
+                sum += p;
+            }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        m[h] = mx;
+        l[h] = sum;
+    }
+    // O_w = P V: the two 8-token score tiles form one 16-token A fragment; o[di][e] is head
+    // lane/4 + 8*(e>>1), dim 8di + 2(lane&3) + (e&1).
+    uint32_t pa[4];
+    pa[0] = pack_bf16x2(s[0][0], s[0][1]);
+    pa[1] = pack_bf16x2(s[0][2], s[0][3]);
+    pa[2] = pack_bf16x2(s[1][0], s[1][1]);
+    pa[3] = pack_bf16x2(s[1][2], s[1][3]);
+    float o[HD / 8][4];
+#pragma unroll
+    for (int di = 0; di < HD / 8; di++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) o[di][e] = 0.f;
+#pragma unroll
+    for (int dj = 0; dj < HD / 16; dj++) {
+        uint32_t vb[4];
+        ldmatrix_x4_trans(vb, sV + swizzle<ROW_BYTES>(warp * 16 + (((lane >> 3) & 1) << 3) + (lane & 7), dj * 2 + (lane >> 4)));
+        mma_bf16_16816(o[2 * dj], pa, vb[0], vb[1]);
+        mma_bf16_16816(o[2 * dj + 1], pa, vb[2], vb[3]);
+    }
+    const int g = lane >> 2;
+    if ((lane & 3) == 0) {
+        wm[warp][g] = m[0];
+        wm[warp][g + 8] = m[1];
+        wl[warp][g] = l[0];
+        wl[warp][g + 8] = l[1];
+    }
+    __syncthreads();  // every warp is done with the K/V tiles and has published m_w, l_w
+    // Each warp's O_w, scaled by exp(m_w - M), into red[w][head][d] over the dead tiles (heads < G only).
+    float* red = reinterpret_cast<float*>(sKV);
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int head = g + 8 * h;
+        if (head >= G) continue;
+        float M = wm[0][head];
+#pragma unroll
+        for (int w = 1; w < 4; w++) M = fmaxf(M, wm[w][head]);
+        const float f = m[h] == -INFINITY ? 0.f : __expf(m[h] - M);
+#pragma unroll
+        for (int di = 0; di < HD / 8; di++) {
+            const int d = di * 8 + (lane & 3) * 2;
+            red[((size_t)warp * ROWS + head) * HD + d] = o[di][2 * h] * f;
+            red[((size_t)warp * ROWS + head) * HD + d + 1] = o[di][2 * h + 1] * f;
+        }
+    }
+    __syncthreads();
+    for (int i = tid; i < G * HD; i += THREADS) {
+        const int head = i / HD, d = i - head * HD;
+        float acc = red[head * HD + d];
+#pragma unroll
+        for (int w = 1; w < 4; w++) acc += red[((size_t)w * ROWS + head) * HD + d];
+        part_o[(((size_t)r * nH + (size_t)kvh * G + head) * nSplits + split) * HD + d] = acc;
+    }
+    if (tid < G) {
+        float M = wm[0][tid];
+#pragma unroll
+        for (int w = 1; w < 4; w++) M = fmaxf(M, wm[w][tid]);
+        float L = 0.f;
+#pragma unroll
+        for (int w = 0; w < 4; w++) L += wm[w][tid] == -INFINITY ? 0.f : wl[w][tid] * __expf(wm[w][tid] - M);
+        const size_t at = (((size_t)r * nH + (size_t)kvh * G + tid) * nSplits + split) * 2;
+        part_ml[at] = M;
+        part_ml[at + 1] = L;
+    }
+}
+}  // namespace attn_mma
+
+#define ATTN_PARTIAL_MMA(NAME, HD)                                                                            \
+    extern "C" __global__ void __launch_bounds__(attn_mma::THREADS) NAME(                                    \
+        const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
+        const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
+        float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
+        int max_blocks_per_seq, int block_size) {                                                            \
+        attn_mma::partial<HD>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale, block_table,   \
+                              max_blocks_per_seq, block_size);                                                \
+    }
+
+ATTN_PARTIAL_MMA(attn_partial_mma_hd64, 64)
+ATTN_PARTIAL_MMA(attn_partial_mma_hd128, 128)
