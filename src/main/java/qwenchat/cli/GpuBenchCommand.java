@@ -38,7 +38,9 @@ import tools.jackson.databind.json.JsonMapper;
  * tok/s at that context, KV bytes). {@code bench --kv-block-sizes [--out FILE]} needs no checkpoint: it times
  * one layer's decode attention at 8K context through fragmented block tables of 16, 32, 64 and 128
  * tokens (the measurement behind the default block size). {@code --served-shape} measures only the
- * served workload ({@link #servedShape}), the yardstick of the server stage's load tests.
+ * served workload ({@link #servedShape}), the yardstick of the server stage's load tests, and
+ * {@code --no-served-shape} leaves it out of the full run. {@code --kernel-variants} measures only the
+ * kernel choices under trial ({@link #kernelVariants}).
  * {@code bench --table OURS.json PEER.json} prints the comparison table.
  */
 public final class GpuBenchCommand implements CliCommand {
@@ -71,6 +73,7 @@ public final class GpuBenchCommand implements CliCommand {
         boolean yarn = false;
         boolean servedShapeOnly = false;
         boolean variantsOnly = false;
+        boolean withServedShape = true;
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
                 case "--model" -> model = Path.of(value(args, ++i, "--model"));
@@ -79,8 +82,9 @@ public final class GpuBenchCommand implements CliCommand {
                 case "--yarn-128k" -> yarn = true;
                 case "--served-shape" -> servedShapeOnly = true;
                 case "--kernel-variants" -> variantsOnly = true;
+                case "--no-served-shape" -> withServedShape = false;
                 default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
-                        + " [--yarn-128k | --served-shape | --kernel-variants] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
+                        + " [--yarn-128k | --served-shape | --kernel-variants | --no-served-shape] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
         }
         if (model == null && !blockSizes) throw new CliException("bench needs --model DIR (or --kv-block-sizes)");
@@ -89,7 +93,7 @@ public final class GpuBenchCommand implements CliCommand {
         if (model != null && yarn) r.putAll(yarn128k(model, out));
         else if (model != null && servedShapeOnly) servedShape(model, ModelConfigParser.parseConfig(model.resolve("config.json")), out, r);
         else if (model != null && variantsOnly) r.putAll(kernelVariants(model, out));
-        else if (model != null) r.putAll(measure(model, out));
+        else if (model != null) r.putAll(measure(model, out, withServedShape));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
         json.append("\n}\n");
@@ -103,7 +107,7 @@ public final class GpuBenchCommand implements CliCommand {
         return args.get(i);
     }
 
-    static Map<String, Double> measure(Path dir, PrintStream log) {
+    static Map<String, Double> measure(Path dir, PrintStream log, boolean withServedShape) {
         Map<String, Double> r = new LinkedHashMap<>();
         ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
         long t0 = System.nanoTime();
@@ -113,13 +117,7 @@ public final class GpuBenchCommand implements CliCommand {
             r.put("load_s", secs(t0));
             log.printf("[bench] loaded %s in %.1f s on %s%n", dir, r.get("load_s"), e.info().device());
             log.printf("[bench] decode kernels: %s%n", CudaEngine.Options.defaults().kernels());
-            double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
-            r.put("read_bandwidth_gbps", gbps);
-            r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
-            log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
-            gemvLaunchShapes(e, c, log, r);
-            prefillAttentionOrder(e, c, log, r);
-            decodeAttentionKernels(e, c, log, r);
+            kernelMeasurements(e, c, log, r);
             Random rnd = new Random(7);
             SamplingParams g = SamplingParams.greedyDecoding();
             for (int ctxLen : new int[] {128, 8192}) {
@@ -175,7 +173,7 @@ public final class GpuBenchCommand implements CliCommand {
         mmaAttentionCost(dir, c, log, r);
         invarianceCost(dir, c, log, r);
         chunkSteps(dir, c, log, r);
-        servedShape(dir, c, log, r);
+        if (withServedShape) servedShape(dir, c, log, r);
         return r;
     }
 
@@ -292,13 +290,7 @@ public final class GpuBenchCommand implements CliCommand {
         try (Checkpoint ckpt = Checkpoint.open(dir);
              CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(4, 1024), (done, total, name) -> { })) {
             log.printf("[bench] decode kernels: %s on %s%n", CudaEngine.Options.defaults().kernels(), e.info().device());
-            double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
-            r.put("read_bandwidth_gbps", gbps);
-            r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
-            log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
-            gemvLaunchShapes(e, c, log, r);
-            prefillAttentionOrder(e, c, log, r);
-            decodeAttentionKernels(e, c, log, r);
+            kernelMeasurements(e, c, log, r);
             SamplingParams g = SamplingParams.greedyDecoding();
             int s = e.openSequence();
             int tok = e.step(List.of(StepRequest.prefill(s, randomIds(new Random(3), 128, c.vocabSize()), g, 0))).get(0).token();
@@ -329,6 +321,20 @@ public final class GpuBenchCommand implements CliCommand {
             }
             log.printf("[bench] prefill attention, %d tokens, one layer:%s%n", tokens, line);
         }
+    }
+
+    /**
+     * The card's read bandwidth and the batch-1 floor it sets, then the kernels alone: the GEMV launch
+     * shapes, the prefill attention's block order and the decode attention's two kernels.
+     */
+    private static void kernelMeasurements(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
+        r.put("read_bandwidth_gbps", gbps);
+        r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
+        log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
+        gemvLaunchShapes(e, c, log, r);
+        prefillAttentionOrder(e, c, log, r);
+        decodeAttentionKernels(e, c, log, r);
     }
 
     /** Sequences {@link #decodeAttentionKernels} times one layer's decode attention for, each at 1K context. */
@@ -367,26 +373,8 @@ public final class GpuBenchCommand implements CliCommand {
     private static void mmaAttentionCost(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         Map<Boolean, double[]> tps = new LinkedHashMap<>();
         for (boolean on : new boolean[] {true, false}) {
-            String mode = on ? "mma" : "cuda_cores";
-            double[] t = new double[INVARIANCE_BATCHES.length];
-            try (Checkpoint ckpt = Checkpoint.open(dir);
-                 CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 256 + 64,
-                         KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { },
-                         CudaEngine.Options.defaults().withKernels(DecodeKernels.defaults().withMmaAttention(on)))) {
-                int most = INVARIANCE_BATCHES[INVARIANCE_BATCHES.length - 1];
-                int[] toks = new int[most];
-                int[] seqs = openPrefilled(e, c, new Random(10), most, 1024, toks);
-                for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
-                    int b = INVARIANCE_BATCHES[i];
-                    int[] bt = java.util.Arrays.copyOf(toks, b);
-                    t[i] = timedDecode(e, java.util.Arrays.copyOf(seqs, b), bt);
-                    System.arraycopy(bt, 0, toks, 0, b);
-                    r.put("decode_b" + b + "_ctx1k_" + mode + "_tok_s", t[i]);
-                }
-                if (on) print(log, "decode " + most + " sequences, 1K context, tensor-core attention", e.profileStep(decodeStep(seqs, toks)));
-                for (int s : seqs) e.freeSequence(s);
-            }
-            tps.put(on, t);
+            tps.put(on, decodeAt1k(dir, c, CudaEngine.Options.defaults().withKernels(DecodeKernels.defaults().withMmaAttention(on)),
+                    on ? "mma" : "cuda_cores", on ? "tensor-core attention" : "CUDA-core attention", false, log, r));
         }
         for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
             double ratio = tps.get(true)[i] / tps.get(false)[i];
@@ -394,6 +382,40 @@ public final class GpuBenchCommand implements CliCommand {
             log.printf("[bench] tensor-core decode attention at %3d sequences, 1K context: %.0f vs %.0f tok/s on CUDA cores (%+.1f%%)%n",
                     INVARIANCE_BATCHES[i], tps.get(true)[i], tps.get(false)[i], 100 * (ratio - 1));
         }
+    }
+
+    /**
+     * Decode tok/s at {@link #INVARIANCE_BATCHES} sequences of 1K context on an engine with options
+     * {@code o}, the same prompts for every caller, as decode_b{N}_ctx1k_{mode}_tok_s; then the
+     * kernel profile of the widest step (and of one sequence with {@code profileOne}) under {@code label}.
+     */
+    private static double[] decodeAt1k(Path dir, ModelConfig c, CudaEngine.Options o, String mode, String label,
+                                       boolean profileOne, PrintStream log, Map<String, Double> r) {
+        double[] t = new double[INVARIANCE_BATCHES.length];
+        // Room for 1K prompts plus the 36 steps of each of the five measurements.
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 256 + 64,
+                     KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { }, o)) {
+            int most = INVARIANCE_BATCHES[INVARIANCE_BATCHES.length - 1];
+            int[] toks = new int[most];
+            int[] seqs = openPrefilled(e, c, new Random(10), most, 1024, toks);
+            for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
+                int b = INVARIANCE_BATCHES[i];
+                int[] bt = java.util.Arrays.copyOf(toks, b);
+                t[i] = timedDecode(e, java.util.Arrays.copyOf(seqs, b), bt);
+                System.arraycopy(bt, 0, toks, 0, b);
+                r.put("decode_b" + b + "_ctx1k_" + mode + "_tok_s", t[i]);
+                log.printf("[bench] %s: decode %d sequences, 1K context: %.0f tok/s aggregate, %.2f ms per step%n", label, b, t[i],
+                        1e3 * b / t[i]);
+            }
+            if (profileOne) {
+                print(log, "decode 1 sequence, 1K context, " + label,
+                        e.profileStep(decodeStep(java.util.Arrays.copyOf(seqs, 1), java.util.Arrays.copyOf(toks, 1))));
+            }
+            print(log, "decode " + most + " sequences, 1K context, " + label, e.profileStep(decodeStep(seqs, toks)));
+            for (int s : seqs) e.freeSequence(s);
+        }
+        return t;
     }
 
     /** The batch-1 kernel choices {@link #batch1Variants} compares: name, then the decode kernels. */
@@ -554,32 +576,8 @@ public final class GpuBenchCommand implements CliCommand {
     private static void invarianceCost(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         Map<Boolean, double[]> tps = new LinkedHashMap<>();
         for (boolean on : new boolean[] {true, false}) {
-            String mode = on ? "invariant" : "variable";
-            double[] t = new double[INVARIANCE_BATCHES.length];
-            // Room for 1K prompts plus the 36 steps of each of the five measurements.
-            try (Checkpoint ckpt = Checkpoint.open(dir);
-                 CudaEngine e = CudaEngine.load(c, ckpt, KvCacheCapacity.fullyBacked(256, 1024 + 256 + 64,
-                         KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { },
-                         CudaEngine.Options.defaults().withBatchInvariant(on))) {
-                int most = INVARIANCE_BATCHES[INVARIANCE_BATCHES.length - 1];
-                int[] toks = new int[most];
-                int[] seqs = openPrefilled(e, c, new Random(10), most, 1024, toks);
-                for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
-                    int b = INVARIANCE_BATCHES[i];
-                    int[] bt = java.util.Arrays.copyOf(toks, b);
-                    t[i] = timedDecode(e, java.util.Arrays.copyOf(seqs, b), bt);
-                    System.arraycopy(bt, 0, toks, 0, b);
-                    r.put("decode_b" + b + "_ctx1k_" + mode + "_tok_s", t[i]);
-                    log.printf("[bench] batch-invariant %s: decode %d sequences, 1K context: %.0f tok/s aggregate, %.2f ms per"
-                            + " step%n", on ? "on" : "off", b, t[i], 1e3 * b / t[i]);
-                }
-                print(log, "decode 1 sequence, 1K context, batch-invariant " + (on ? "on" : "off"),
-                        e.profileStep(decodeStep(java.util.Arrays.copyOf(seqs, 1), java.util.Arrays.copyOf(toks, 1))));
-                print(log, "decode " + most + " sequences, 1K context, batch-invariant " + (on ? "on" : "off"),
-                        e.profileStep(decodeStep(seqs, toks)));
-                for (int s : seqs) e.freeSequence(s);
-            }
-            tps.put(on, t);
+            tps.put(on, decodeAt1k(dir, c, CudaEngine.Options.defaults().withBatchInvariant(on), on ? "invariant" : "variable",
+                    "batch-invariant " + (on ? "on" : "off"), true, log, r));
         }
         for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
             double ratio = tps.get(true)[i] / tps.get(false)[i];
