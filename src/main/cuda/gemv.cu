@@ -14,7 +14,13 @@
 //                                        pos[b] of sequence slots[b], through its block table row
 //                                        (qc::kv_offset; pools [blocks][kvHeads][blockSize][hd])
 //   swiglu   rows (p, I+p)               act[b][p] = silu(gate) * up (f32)          (gate/up fused)
-// Launch: block 32*W (W warps, one pair each; W = 8, or 4 for qkv), grid.x = ceil(pairs/W), grid.y = ceil(B/BT).
+// Launch: block 32*W (W = 8, or 4 for qkv), grid.x = ceil(pairs/(W/KS)), grid.y = ceil(B/BT).
+// K split (the _ks2 and _ks4 kernels of tiles bt1..bt8, KS = 2 or 4; the others KS = 1): KS
+// consecutive warps share a pair, warp s of them taking words s*32+lane, (s+KS)*32+lane, ...; each
+// reduces its sums over the lanes, and the first adds the others' from shared memory in warp order
+// before the epilogue. A row's sums depend on KS, never on BT or its batch mates; the host picks KS
+// from K and W only (GemvShape.splitsK). Loads of each group of UNROLL words are predicated, the last
+// partial group too, so a lane's words are summed in increasing k for every KS.
 // Norm folding (gemv_{plain,qkv,swiglu}_norm_bt{1,2,4,8}): X is the f32 residual stream and the
 // activation row is RMSNorm'ed on the fly,
 //   acc[b][n] = rstd_b * sum_k W[n][k] * (w[k] * x[b][k]),  rstd_b = rsqrt(sum_k x[b][k]^2 / K + eps)
@@ -25,6 +31,8 @@
 // each activation is rounded to f32 as w * (x * rstd) before the dot product; here w * x is rounded,
 // the dot product accumulated, and rstd applied once to the sum. Agreement with the two-kernel path
 // is to a few f32 ulps of the result, not bit identity.
+// early (norm kernels' last argument, non-zero): each warp issues its first group of weight loads
+// before the block's sum-of-squares reduction, the same sums in the same order.
 // CPU counterparts, all in Qwen2Forward#run: MatrixOps#matmul, then per epilogue Qwen2Forward#addBias,
 // Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
 // Qwen2Forward#addInto (residual); the norm kernels also Qwen2Forward#rmsNorm (which rounds

@@ -185,8 +185,8 @@ public final class CudaKernels {
         launchGemv(mode, mode.prefix, warps, splits, w, x, n, k, rows, a, new CUdeviceptr());
     }
 
-    /** The K split {@link #gemv} takes for a mode's matrix of {@code n} x {@code k} at {@code rows} rows. */
-    int gemvSplits(GemvMode mode, int n, int k, int rows) {
+    /** The K split {@link #gemv} takes for a mode's matrix over {@code k} at {@code rows} rows. */
+    int gemvSplits(GemvMode mode, int k, int rows) {
         return GemvShape.splitsK(k / 8, batchTile(rows), gemvWarps(mode), splitGemv);
     }
 
@@ -230,7 +230,7 @@ public final class CudaKernels {
         int pairs = (n + 1) / 2;
         int tile = batchTile(rows);
         int gridY = (rows + tile - 1) / tile;
-        int ks = splits < 0 ? gemvSplits(mode, n, k, rows) : splits;
+        int ks = splits < 0 ? gemvSplits(mode, k, rows) : splits;
         if (ks > 1 && (tile > GemvShape.MAX_SPLIT_TILE || warps % ks != 0)) {
             throw new IllegalArgumentException("gemv K split " + ks + " needs a batch tile <= " + GemvShape.MAX_SPLIT_TILE
                     + " and blocks of a multiple of " + ks + " warps, got tile " + tile + " and " + warps + " warps");

@@ -52,9 +52,16 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
      * o_proj 24.6 against 26.7.
      */
     public static final boolean SPLIT_GEMV_DEFAULT = true;
-    /** Whether {@link #defaults()} has the norm-folding GEMVs ask for their first weights before the norm. */
+    /**
+     * Whether {@link #defaults()} has the norm-folding GEMVs ask for their first weights before the
+     * norm. Measured neutral on an H100 (batch 1: 184.4 against 184.3 tok/s); on as the GPU tests and
+     * the 7B parity ran it.
+     */
     public static final boolean EARLY_WEIGHTS_DEFAULT = true;
-    /** Whether {@link #defaults()} computes decode attention's partials on tensor cores. */
+    /**
+     * Whether {@link #defaults()} computes decode attention's partials on tensor cores. On an H100 at 1K
+     * context: +2.5% at 1 sequence, +8.7% at 32, +12% at 64, +17% at 128 and +21% at 256.
+     */
     public static final boolean MMA_ATTENTION_DEFAULT = true;
 
     /** These four switches, without the K-split GEMVs, the early weight loads and the tensor-core attention. */

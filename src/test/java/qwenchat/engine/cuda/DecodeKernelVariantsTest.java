@@ -251,7 +251,7 @@ class DecodeKernelVariantsTest {
         double rel = relativeL2(got[0], matmul(w, c.normed(rows, H), n, H, rows));
         double vsSeparate = relativeL2(got[0], widen(got[1]));
         System.out.printf("[kernel] norm-folding lm_head rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
-                folding(splitK).gemvSplits(GemvMode.PLAIN, n, H, rows), rel, vsSeparate);
+                folding(splitK).gemvSplits(GemvMode.PLAIN, H, rows), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
@@ -289,7 +289,7 @@ class DecodeKernelVariantsTest {
         double rel = relativeL2(got[0], want);
         double vsSeparate = relativeL2(got[0], widen(got[1]));
         System.out.printf("[kernel] norm-folding swiglu rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
-                folding(splitK).gemvSplits(GemvMode.SWIGLU, 2 * inter, H, rows), rel, vsSeparate);
+                folding(splitK).gemvSplits(GemvMode.SWIGLU, H, rows), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
@@ -374,7 +374,7 @@ class DecodeKernelVariantsTest {
         double kVsSeparate = relativeL2(got.get(2), widen(got.get(3)));
         double vVsSeparate = relativeL2(got.get(4), widen(got.get(5)));
         System.out.printf("[kernel] norm-folding qkv rows %d, K over %d warps: q relL2 %.3e; vs separate norm q %.3e k %.3e"
-                + " v %.3e%n", rows, folding(splitK).gemvSplits(GemvMode.QKV, n, H, rows), rq, qVsSeparate, kVsSeparate, vVsSeparate);
+                + " v %.3e%n", rows, folding(splitK).gemvSplits(GemvMode.QKV, H, rows), rq, qVsSeparate, kVsSeparate, vVsSeparate);
         assertTrue(rq < 1e-4, "q relL2 " + rq);
         assertTrue(qVsSeparate < 1e-5, "q vs the separate norm " + qVsSeparate);
         // bf16 cache entries: an f32 difference of a few ulps flips a rounding now and then.
@@ -386,10 +386,10 @@ class DecodeKernelVariantsTest {
     @Test
     void theFoldedNormTestsSplitKCasesLaunchTheSplitKernels() {
         for (int rows : new int[] {1, 3, 4, 5, 8}) {
-            assertEquals(4, split.gemvSplits(GemvMode.PLAIN, 32006, H, rows), "lm_head, rows " + rows);
-            assertEquals(4, split.gemvSplits(GemvMode.SWIGLU, 2 * 4736, H, rows), "swiglu, rows " + rows);
-            assertEquals(4, split.gemvSplits(GemvMode.QKV, 28 * 128 + 2 * 4 * 128, H, rows), "qkv, rows " + rows);
-            assertEquals(1, k.gemvSplits(GemvMode.QKV, 28 * 128 + 2 * 4 * 128, H, rows), "unsplit qkv, rows " + rows);
+            assertEquals(4, split.gemvSplits(GemvMode.PLAIN, H, rows), "lm_head, rows " + rows);
+            assertEquals(4, split.gemvSplits(GemvMode.SWIGLU, H, rows), "swiglu, rows " + rows);
+            assertEquals(4, split.gemvSplits(GemvMode.QKV, H, rows), "qkv, rows " + rows);
+            assertEquals(1, k.gemvSplits(GemvMode.QKV, H, rows), "unsplit qkv, rows " + rows);
         }
     }
 
