@@ -468,22 +468,24 @@ public final class GpuBenchCommand implements CliCommand {
      * loads in flight with one warp each.
      */
     private static void gemvLaunchShapes(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
-        record Shape(String name, CudaKernels.GemvMode mode, int n, int k) {
+        // mode: what the benchmark times; engineMode: the launch whose warps and split it reproduces.
+        record Shape(String name, CudaKernels.GemvMode mode, CudaKernels.GemvMode engineMode, int n, int k) {
         }
-        List<Shape> shapes = List.of(new Shape("qkv", CudaKernels.GemvMode.RESIDUAL, c.qkvDim(), c.hiddenSize()),
-                new Shape("o", CudaKernels.GemvMode.RESIDUAL, c.hiddenSize(), c.qDim()),
-                new Shape("down", CudaKernels.GemvMode.RESIDUAL, c.hiddenSize(), c.intermediateSize()),
-                new Shape("gateup", CudaKernels.GemvMode.SWIGLU, 2 * c.intermediateSize(), c.hiddenSize()));
+        CudaKernels.GemvMode residual = CudaKernels.GemvMode.RESIDUAL;
+        CudaKernels.GemvMode swiglu = CudaKernels.GemvMode.SWIGLU;
+        List<Shape> shapes = List.of(new Shape("qkv", residual, CudaKernels.GemvMode.QKV, c.qkvDim(), c.hiddenSize()),
+                new Shape("o", residual, residual, c.hiddenSize(), c.qDim()),
+                new Shape("down", residual, residual, c.hiddenSize(), c.intermediateSize()),
+                new Shape("gateup", swiglu, swiglu, 2 * c.intermediateSize(), c.hiddenSize()));
         for (Shape sh : shapes) {
             StringBuilder line = new StringBuilder();
-            CudaKernels.GemvMode engineMode = sh.name().equals("qkv") ? CudaKernels.GemvMode.QKV : sh.mode();
-            int warps = DeviceBenchmarks.gemvWarps(engineMode);
+            int warps = DeviceBenchmarks.gemvWarps(sh.engineMode());
             for (int splits : GEMV_SPLITS) {
                 double us = e.onDevice(k -> DeviceBenchmarks.gemvMicros(k, sh.mode(), sh.n(), sh.k(), 1, warps, splits, 5));
                 r.put("gemv_" + sh.name() + "_ks" + splits + "_us", us);
                 line.append(String.format(" split %d %.1f us (%.2f TB/s);", splits, us, 2.0 * sh.n() * sh.k() / (us * 1e6)));
             }
-            int engine = DeviceBenchmarks.gemvSplits(engineMode, sh.k());
+            int engine = DeviceBenchmarks.gemvSplits(sh.engineMode(), sh.k());
             r.put("gemv_" + sh.name() + "_engine_splits", (double) engine);
             log.printf("[bench] batch-1 GEMV %s %dx%d, %d warps a block:%s the engine splits %d%n", sh.name(), sh.n(), sh.k(),
                     warps, line, engine);
