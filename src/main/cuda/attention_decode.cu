@@ -21,7 +21,9 @@
 // lane 2 or 4 dims, summed over warps in shared memory. Dynamic shared: (G*hd + G*SPLIT + 4*G*hd)
 // floats. Splits past the row's length return at once, so the grid can be sized for the longest row
 // and captured in a CUDA graph; the block table lives at a fixed device address for the same reason.
-// attn_combine launch: grid (nH, R), block 128 (dims strided). SPLIT is limits::ATTN_SPLIT, which KernelLimits mirrors.
+// attn_combine launch: grid (nH, R), block 128 (dims strided); span is the tokens per split the
+// partials were made with (SPLIT, limits::ATTN_SPLIT, for this file's kernels; a multiple of it for
+// attn_partial_mma_*), so row r has ceil((pos[r]+1)/span) splits.
 // Group buckets: attn_partial_hd{64,128}_g{4,8,16} size the per-thread register arrays (scores of
 // phase 1, p*V accumulators of phase 3) for at most 4, 8 or 16 heads per group; the host picks the
 // smallest bucket >= G (Qwen2.5's groups of 5..8 take g8, half the registers of the 16-wide
@@ -310,14 +312,14 @@ ATTN_BUCKETS(4, hd128)
 
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
-    float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits) {
+    float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits, int span) {
     // Split weights exp(m_s - M) / L, computed once by the block (the splits in parallel) and then
     // applied by one thread per dimension; at 8K context a row has 128 splits.
     constexpr int MAX_SPLITS = 4096;
     __shared__ float wts[MAX_SPLITS];
     __shared__ float scratch[32];
     int h = blockIdx.x, r = blockIdx.y;
-    int used = (pos[r] + 1 + attn::SPLIT - 1) / attn::SPLIT;
+    int used = (pos[r] + span) / span;  // ceil((pos + 1) / span)
     const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;
     float m = -INFINITY;
     for (int s = threadIdx.x; s < used; s += blockDim.x) m = fmaxf(m, ml[2 * s]);

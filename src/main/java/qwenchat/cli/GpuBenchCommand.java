@@ -17,6 +17,7 @@ import qwenchat.engine.cuda.CudaKernels;
 import qwenchat.engine.cuda.DecodeKernels;
 import qwenchat.engine.cuda.DeviceBenchmarks;
 import qwenchat.engine.cuda.KernelModule;
+import qwenchat.engine.cuda.PrefillAttention;
 import qwenchat.engine.cuda.PrefillGemm;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;
@@ -107,6 +108,50 @@ public final class GpuBenchCommand implements CliCommand {
         return args.get(i);
     }
 
+    /** Prompt lengths the time to first token is measured at. */
+    static final int[] TTFT_PROMPTS = {1024, 8192};
+
+    /** Best of three prefills of a fresh {@code len}-token random prompt, to its first token, in ms. */
+    private static double ttftMillis(CudaEngine e, ModelConfig c, Random rnd, int len) {
+        double best = Double.MAX_VALUE;
+        for (int rep = 0; rep < 3; rep++) {
+            int s = e.openSequence();
+            int[] prompt = randomIds(rnd, len, c.vocabSize());
+            long t = System.nanoTime();
+            e.step(List.of(StepRequest.prefill(s, prompt, GREEDY, 0)));
+            best = Math.min(best, secs(t));
+            e.freeSequence(s);
+        }
+        return best * 1e3;
+    }
+
+    /**
+     * Time to first token at {@link #TTFT_PROMPTS} with every chunk on each {@link PrefillAttention.Tile}
+     * and with the engine's choice by chunk length, one engine each on the same weights and prompts:
+     * ttft_{len}_{rows16,rows32,engine}_ms.
+     */
+    private static void prefillTiles(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        Map<String, PrefillAttention.Tiles> choices = new LinkedHashMap<>();
+        for (PrefillAttention.Tile t : PrefillAttention.Tile.values()) {
+            choices.put(t.name().toLowerCase(java.util.Locale.ROOT), PrefillAttention.Tiles.only(t));
+        }
+        choices.put("engine", PrefillAttention.Tiles.DEFAULT);
+        for (Map.Entry<String, PrefillAttention.Tiles> choice : choices.entrySet()) {
+            try (Checkpoint ckpt = Checkpoint.open(dir);
+                 CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 8192 + 256), (done, total, name) -> { },
+                         CudaEngine.Options.defaults().withPrefillTiles(choice.getValue()))) {
+                Random rnd = new Random(23);
+                StringBuilder line = new StringBuilder();
+                for (int len : TTFT_PROMPTS) {
+                    double ms = ttftMillis(e, c, rnd, len);
+                    r.put("ttft_" + len + "_" + choice.getKey() + "_ms", ms);
+                    line.append(String.format(" %d tokens %.1f ms;", len, ms));
+                }
+                log.printf("[bench] time to first token, prefill attention %s (%s):%s%n", choice.getKey(), choice.getValue(), line);
+            }
+        }
+    }
+
     static Map<String, Double> measure(Path dir, PrintStream log, boolean withServedShape) {
         Map<String, Double> r = new LinkedHashMap<>();
         ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
@@ -133,18 +178,10 @@ public final class GpuBenchCommand implements CliCommand {
                 log.printf("[bench] decode batch 1, context %d: %.1f tok/s%n", ctxLen, tps);
                 e.freeSequence(s);
             }
-            for (int len : new int[] {1024, 8192}) {
-                double best = Double.MAX_VALUE;
-                for (int rep = 0; rep < 3; rep++) {
-                    int s = e.openSequence();
-                    int[] prompt = randomIds(rnd, len, c.vocabSize());
-                    long t = System.nanoTime();
-                    e.step(List.of(StepRequest.prefill(s, prompt, g, 0)));
-                    best = Math.min(best, secs(t));
-                    e.freeSequence(s);
-                }
-                r.put("ttft_" + len + "_ms", best * 1e3);
-                log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, best * 1e3);
+            for (int len : TTFT_PROMPTS) {
+                double ms = ttftMillis(e, c, rnd, len);
+                r.put("ttft_" + len + "_ms", ms);
+                log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, ms);
             }
             profile(e, c, rnd, log);
             if (PrefillGemm.usesWgmma(e.info().computeCapability())) wideGemms(e, c, log, r);
@@ -170,7 +207,8 @@ public final class GpuBenchCommand implements CliCommand {
             profileBatch(e, c, rnd, log, 32, otherTag);
         }
         batch1Variants(dir, c, log, r);
-        mmaAttentionCost(dir, c, log, r);
+        attentionSpansCost(dir, c, log, r);
+        prefillTiles(dir, c, log, r);
         invarianceCost(dir, c, log, r);
         chunkSteps(dir, c, log, r);
         if (withServedShape) servedShape(dir, c, log, r);
@@ -299,25 +337,34 @@ public final class GpuBenchCommand implements CliCommand {
             e.freeSequence(s);
         }
         batch1Variants(dir, c, log, r);
-        mmaAttentionCost(dir, c, log, r);
+        attentionSpansCost(dir, c, log, r);
+        prefillTiles(dir, c, log, r);
         return r;
     }
 
     /**
      * One layer's causal prefill attention at 1K and 8K tokens with the grid's heads on x (the
      * engine's order: every head's longest query block first) and on y, as
-     * prefill_attention_{tokens}_heads_{fastest,slowest}_us.
+     * prefill_attention_{tokens}_heads_{fastest,slowest}_us, with the default tile; then each
+     * {@link PrefillAttention.Tile} with the heads on x as prefill_attention_{tokens}_{tile}_us.
      */
     private static void prefillAttentionOrder(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
         for (int tokens : new int[] {1024, 8192}) {
             StringBuilder line = new StringBuilder();
+            double flops = 4.0 * c.numAttentionHeads() * (tokens * (tokens + 1.0) / 2) * c.headDim();  // QK and PV, causal
             for (boolean fastest : new boolean[] {true, false}) {
                 double us = e.onDevice(k -> DeviceBenchmarks.prefillAttentionMicros(k, tokens, c.numAttentionHeads(),
                         c.numKeyValueHeads(), fastest, 5));
                 r.put("prefill_attention_" + tokens + "_heads_" + (fastest ? "fastest" : "slowest") + "_us", us);
-                double flops = 4.0 * c.numAttentionHeads() * (tokens * (tokens + 1.0) / 2) * c.headDim();  // QK and PV, causal
                 line.append(String.format(" heads %s %.1f us (%.0f TFLOP/s);", fastest ? "fastest" : "slowest", us,
                         flops / (us * 1e6)));
+            }
+            for (PrefillAttention.Tile tile : PrefillAttention.Tile.values()) {
+                double us = e.onDevice(k -> DeviceBenchmarks.prefillAttentionMicros(k, tokens, c.numAttentionHeads(),
+                        c.numKeyValueHeads(), true, tile, 5));
+                r.put("prefill_attention_" + tokens + "_" + tile.name().toLowerCase(java.util.Locale.ROOT) + "_us", us);
+                line.append(String.format(" %s%s %.1f us (%.0f TFLOP/s);", tile,
+                        tile == PrefillAttention.Tiles.DEFAULT.forTokens(tokens) ? " (engine)" : "", us, flops / (us * 1e6)));
             }
             log.printf("[bench] prefill attention, %d tokens, one layer:%s%n", tokens, line);
         }
@@ -325,7 +372,8 @@ public final class GpuBenchCommand implements CliCommand {
 
     /**
      * The card's read bandwidth and the batch-1 floor it sets, then the kernels alone: the GEMV launch
-     * shapes, the prefill attention's block order and the decode attention's two kernels.
+     * shapes, the prefill attention's block order and tiles, the decode attention's kernels and
+     * spans, and the norm's loads.
      */
     private static void kernelMeasurements(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
         double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
@@ -335,30 +383,62 @@ public final class GpuBenchCommand implements CliCommand {
         gemvLaunchShapes(e, c, log, r);
         prefillAttentionOrder(e, c, log, r);
         decodeAttentionKernels(e, c, log, r);
+        normLoads(e, c, log, r);
+    }
+
+    /** Rows {@link #normLoads} times RMSNorm at: decode widths of the GEMM route and an 8K prefill. */
+    static final int[] NORM_ROWS = {16, 128, 256, 8192};
+
+    /** RMSNorm of {@link #NORM_ROWS} rows into bf16, one float a load and four: rmsnorm_m{rows}_{scalar,vector}_us. */
+    private static void normLoads(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        StringBuilder line = new StringBuilder();
+        for (int rows : NORM_ROWS) {
+            double[] us = new double[2];
+            for (int v = 0; v < 2; v++) {
+                boolean vec = v == 1;
+                us[v] = e.onDevice(k -> DeviceBenchmarks.rmsnormMicros(k, rows, c.hiddenSize(), vec, 10));
+                r.put("rmsnorm_m" + rows + (vec ? "_vector_us" : "_scalar_us"), us[v]);
+            }
+            line.append(String.format(" %d rows %.1f -> %.1f us;", rows, us[0], us[1]));
+        }
+        log.printf("[bench] rmsnorm into bf16, one float a load -> four:%s%n", line);
     }
 
     /** Sequences {@link #decodeAttentionKernels} times one layer's decode attention for, each at 1K context. */
-    static final int[] ATTENTION_ROWS = {1, 32, 64, 128, 256};
+    static final int[] ATTENTION_ROWS = {1, 16, 64, 128, 256};
+    /** Contexts {@link #decodeAttentionKernels} times one sequence's decode attention at, besides 1K. */
+    static final int[] ATTENTION_CONTEXTS_B1 = {128, 256, 512, 8192};
 
     /**
-     * One layer's decode attention (partials and combine) with the CUDA-core and the tensor-core
-     * partials, at {@link #ATTENTION_ROWS} sequences of 1K context and one of 8K, through a shuffled
-     * table of 64-token blocks: decode_attention_b{N}_ctx{C}_{mma,cuda_cores}_us.
+     * One layer's decode attention (partials and combine, or the partial kernel alone when one span
+     * covers the context) at {@link #ATTENTION_ROWS} sequences of 1K context and one sequence of each
+     * {@link #ATTENTION_CONTEXTS_B1}, through a shuffled table of 64-token blocks: the CUDA-core
+     * partials as decode_attention_b{N}_ctx{C}_cuda_cores_us, the tensor-core ones with blocks of every
+     * span from 64 tokens to the context (at most 4096) as decode_attention_b{N}_ctx{C}_span{S}_us,
+     * and the span the engine picks with multi-tile blocks on as decode_attention_b{N}_ctx{C}_engine_span.
      */
     private static void decodeAttentionKernels(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
-        DecodeKernels d = DecodeKernels.defaults();
+        DecodeKernels d = DecodeKernels.defaults().withMmaAttention(true).withAttentionSpans(true);
         List<int[]> cases = new ArrayList<>();
         for (int rows : ATTENTION_ROWS) cases.add(new int[] {rows, 1024});
-        cases.add(new int[] {1, 8192});
+        for (int ctx : ATTENTION_CONTEXTS_B1) cases.add(new int[] {1, ctx});
+        int sms = e.multiprocessors();
         for (int[] cs : cases) {
+            String key = "decode_attention_b" + cs[0] + "_ctx" + cs[1];
+            double kvBytes = 2.0 * cs[0] * cs[1] * c.numKeyValueHeads() * c.headDim() * 2;
             StringBuilder line = new StringBuilder();
-            for (boolean mma : new boolean[] {false, true}) {
-                DecodeKernels choice = d.withMmaAttention(mma);
+            double cuda = e.onDevice(k -> DeviceBenchmarks.decodeAttentionMicros(k, c.numAttentionHeads(), c.numKeyValueHeads(),
+                    c.headDim(), cs[0], cs[1], KvCacheCapacity.DEFAULT_BLOCK_SIZE, d.withMmaAttention(false), 10));
+            r.put(key + "_cuda_cores_us", cuda);
+            line.append(String.format(" CUDA cores %.1f us (%.2f TB/s of KV); tensor cores, span", cuda, kvBytes / (cuda * 1e6)));
+            int engineSpan = DeviceBenchmarks.engineAttentionSpan(d, cs[0], c.numKeyValueHeads(), cs[1], sms);
+            r.put(key + "_engine_span", (double) engineSpan);
+            for (int span = 64; span <= 4096 && span < 2 * cs[1]; span *= 2) {
+                int sp = span;
                 double us = e.onDevice(k -> DeviceBenchmarks.decodeAttentionMicros(k, c.numAttentionHeads(), c.numKeyValueHeads(),
-                        c.headDim(), cs[0], cs[1], KvCacheCapacity.DEFAULT_BLOCK_SIZE, choice, 10));
-                r.put("decode_attention_b" + cs[0] + "_ctx" + cs[1] + "_" + (mma ? "mma" : "cuda_cores") + "_us", us);
-                double kvBytes = 2.0 * cs[0] * cs[1] * c.numKeyValueHeads() * c.headDim() * 2;
-                line.append(String.format(" %s %.1f us (%.2f TB/s of KV);", mma ? "tensor cores" : "CUDA cores", us,
+                        c.headDim(), cs[0], cs[1], KvCacheCapacity.DEFAULT_BLOCK_SIZE, d, sp, 10));
+                r.put(key + "_span" + span + "_us", us);
+                line.append(String.format(" %d%s %.1f us (%.2f TB/s),", span, span == engineSpan ? " (engine)" : "", us,
                         kvBytes / (us * 1e6)));
             }
             log.printf("[bench] decode attention, %d sequences of %d tokens, one layer:%s%n", cs[0], cs[1], line);
@@ -366,21 +446,21 @@ public final class GpuBenchCommand implements CliCommand {
     }
 
     /**
-     * Engine decode tok/s at {@link #INVARIANCE_BATCHES} sequences of 1K context with decode
-     * attention's partials on tensor cores and on CUDA cores, the same prompts for both:
-     * decode_b{N}_ctx1k_{mma,cuda_cores}_tok_s and their ratio mma_attention_ratio_b{N}.
+     * Engine decode tok/s at {@link #INVARIANCE_BATCHES} sequences of 1K context with multi-tile
+     * attention blocks ({@link DecodeKernels#attentionSpans}) and without, the same prompts for both:
+     * decode_b{N}_ctx1k_{spans,one_tile}_tok_s and their ratio attention_spans_ratio_b{N}.
      */
-    private static void mmaAttentionCost(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+    private static void attentionSpansCost(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         Map<Boolean, double[]> tps = new LinkedHashMap<>();
         for (boolean on : new boolean[] {true, false}) {
-            tps.put(on, decodeAt1k(dir, c, CudaEngine.Options.defaults().withKernels(DecodeKernels.defaults().withMmaAttention(on)),
-                    on ? "mma" : "cuda_cores", on ? "tensor-core attention" : "CUDA-core attention", false, log, r));
+            tps.put(on, decodeAt1k(dir, c, CudaEngine.Options.defaults().withKernels(DecodeKernels.defaults().withAttentionSpans(on)),
+                    on ? "spans" : "one_tile", on ? "multi-tile attention blocks" : "one-tile attention blocks", false, log, r));
         }
         for (int i = 0; i < INVARIANCE_BATCHES.length; i++) {
             double ratio = tps.get(true)[i] / tps.get(false)[i];
-            r.put("mma_attention_ratio_b" + INVARIANCE_BATCHES[i], ratio);
-            log.printf("[bench] tensor-core decode attention at %3d sequences, 1K context: %.0f vs %.0f tok/s on CUDA cores (%+.1f%%)%n",
-                    INVARIANCE_BATCHES[i], tps.get(true)[i], tps.get(false)[i], 100 * (ratio - 1));
+            r.put("attention_spans_ratio_b" + INVARIANCE_BATCHES[i], ratio);
+            log.printf("[bench] multi-tile decode attention blocks at %3d sequences, 1K context: %.0f vs %.0f tok/s with one tile"
+                    + " a block (%+.1f%%)%n", INVARIANCE_BATCHES[i], tps.get(true)[i], tps.get(false)[i], 100 * (ratio - 1));
         }
     }
 
@@ -420,17 +500,17 @@ public final class GpuBenchCommand implements CliCommand {
 
     /** The batch-1 kernel choices {@link #batch1Variants} compares: name, then the decode kernels. */
     private static List<Map.Entry<String, DecodeKernels>> batch1Choices() {
-        DecodeKernels d = DecodeKernels.defaults();
-        DecodeKernels before = d.withSplitGemv(false).withEarlyWeights(false).withMmaAttention(false);
-        return List.of(Map.entry("before", before), Map.entry("split", before.withSplitGemv(true)),
-                Map.entry("early", before.withEarlyWeights(true)), Map.entry("mma", before.withMmaAttention(true)),
-                Map.entry("defaults_without_early", d.withEarlyWeights(false)), Map.entry("defaults", d));
+        DecodeKernels before = DecodeKernels.defaults().withAttentionSpans(false).withSplitNormGemv(true);
+        return List.of(Map.entry("before", before), Map.entry("spans", before.withAttentionSpans(true)),
+                Map.entry("unsplit_norm", before.withSplitNormGemv(false)),
+                Map.entry("spans_unsplit_norm", before.withAttentionSpans(true).withSplitNormGemv(false)));
     }
 
     /**
      * Batch-1 decode at 128 and 8K context for each of {@link #batch1Choices}, one engine each on the
-     * same weights and prompts: decode_b1_ctx{128,8192}_{name}_tok_s. The K-split GEMVs, the early
-     * weight loads and the tensor-core attention are measured alone and together against the kernels before them.
+     * same weights and prompts: decode_b1_ctx{128,8192}_{name}_tok_s. Multi-tile attention blocks (one
+     * block a row at short contexts, no combine) and unsplit norm-folding GEMVs are measured alone and
+     * together against the kernels before them.
      */
     private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         for (Map.Entry<String, DecodeKernels> v : batch1Choices()) {

@@ -49,9 +49,10 @@ public final class CudaEngine implements InferenceEngine {
      *     was chunked: every decode pass and every logits row through one projection family
      *     ({@link ProjectionRoute}); needs {@code gemm} and a model the tensor-core GEMMs fit
      * @param kernels which decode kernel variants run (attention group buckets, fused combine, folded norm)
+     * @param prefillTiles which causal flash attention kernel each prefill chunk takes (the same results either way)
      */
     public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny,
-                          boolean batchInvariant, DecodeKernels kernels) {
+                          boolean batchInvariant, DecodeKernels kernels, PrefillAttention.Tiles prefillTiles) {
         /** Whether {@link #defaults()} routes 16-64-row passes through {@link SkinnyGemm}. */
         public static final boolean SKINNY_DEFAULT = true;
         /** Whether {@link #defaults()} is batch-invariant (the {@code qwen.batch-invariant} default). */
@@ -59,10 +60,12 @@ public final class CudaEngine implements InferenceEngine {
 
         public Options {
             if (kernels == null) throw new IllegalArgumentException("engine options need the decode kernel choice");
+            if (prefillTiles == null) throw new IllegalArgumentException("engine options need the prefill attention tiles");
         }
 
         public Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny, boolean batchInvariant) {
-            this(device, graphs, gemm, alignedChunks, skinny, batchInvariant, DecodeKernels.defaults());
+            this(device, graphs, gemm, alignedChunks, skinny, batchInvariant, DecodeKernels.defaults(),
+                    PrefillAttention.Tiles.DEFAULT);
         }
 
         public Options(int device, boolean graphs) {
@@ -83,17 +86,22 @@ public final class CudaEngine implements InferenceEngine {
 
         /** These options on another device. */
         public Options withDevice(int ordinal) {
-            return new Options(ordinal, graphs, gemm, alignedChunks, skinny, batchInvariant, kernels);
+            return new Options(ordinal, graphs, gemm, alignedChunks, skinny, batchInvariant, kernels, prefillTiles);
         }
 
         /** These options with batch invariance on or off. */
         public Options withBatchInvariant(boolean on) {
-            return new Options(device, graphs, gemm, alignedChunks, skinny, on, kernels);
+            return new Options(device, graphs, gemm, alignedChunks, skinny, on, kernels, prefillTiles);
         }
 
         /** These options with other decode kernel variants. */
         public Options withKernels(DecodeKernels choice) {
-            return new Options(device, graphs, gemm, alignedChunks, skinny, batchInvariant, choice);
+            return new Options(device, graphs, gemm, alignedChunks, skinny, batchInvariant, choice, prefillTiles);
+        }
+
+        /** These options with another choice of prefill attention kernel. */
+        public Options withPrefillTiles(PrefillAttention.Tiles tiles) {
+            return new Options(device, graphs, gemm, alignedChunks, skinny, batchInvariant, kernels, tiles);
         }
     }
 
@@ -220,7 +228,7 @@ public final class CudaEngine implements InferenceEngine {
         // The CPU engine's table, so both engines rotate by the very same float32 frequencies.
         Rope rope = Rope.of(config);
         ws.invFreq.copyFromHost(rope.invFreq());
-        kernels = new CudaKernels(module, ctx.stream(), options.kernels().splitGemv(), options.kernels().earlyWeights());
+        kernels = new CudaKernels(module, ctx.stream(), options.kernels());
         PrefillGemm gemm = gemmChunks
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability(), options.batchInvariant(), ctx.multiprocessors(),
                         ws.splitParts.ptr()) : null;
@@ -230,8 +238,8 @@ public final class CudaEngine implements InferenceEngine {
         SkinnyGemm skinny = gemmChunks && options.skinny()
                 ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.splitParts.ptr(), null,
                         ws.skinnyRows) : null;
-        forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream()),
-                ctx.stream(), rope.attentionScaling(), options.batchInvariant(), options.kernels());
+        forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream(), options.prefillTiles()),
+                ctx.stream(), rope.attentionScaling(), options.batchInvariant(), options.kernels(), ctx.multiprocessors());
         io = PinnedBuffer.allocate(16L * ws.chunk);
         // Batch invariance keeps decode rows on their own projection family, which a chunk's pass is not.
         mixedPasses = options.kernels().mixedSteps() && !options.batchInvariant() && gemmChunks;

@@ -38,16 +38,29 @@ public final class CudaKernels {
     private final boolean splitGemv;
     /** Whether the norm-folding GEMVs load their first weights before the norm ({@link DecodeKernels#earlyWeights}). */
     private final boolean earlyWeights;
+    /** Whether the norm-folding GEMVs split K too ({@link DecodeKernels#splitNormGemv}). */
+    private final boolean splitNormGemv;
 
     /** Kernels whose GEMVs neither split K nor load weights early. */
     public CudaKernels(KernelModule module, CUstream stream) {
         this(module, stream, false, false);
     }
 
+    /** GEMVs split ({@code splitGemv}, the norm-folding ones too) or not, with early weight loads or not. */
     public CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean earlyWeights) {
+        this(module, stream, splitGemv, earlyWeights, splitGemv);
+    }
+
+    /** The GEMV launch choices of {@code kernels}. */
+    public CudaKernels(KernelModule module, CUstream stream, DecodeKernels kernels) {
+        this(module, stream, kernels.splitGemv(), kernels.earlyWeights(), kernels.splitGemv() && kernels.splitNormGemv());
+    }
+
+    private CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean earlyWeights, boolean splitNormGemv) {
         this.launcher = new Launcher(module, stream);
         this.splitGemv = splitGemv;
         this.earlyWeights = earlyWeights;
+        this.splitNormGemv = splitNormGemv;
     }
 
     public Launcher launcher() {
@@ -67,7 +80,14 @@ public final class CudaKernels {
     /** RMSNorm into an f32 and/or a bf16 output (either may be null). */
     public void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr outBf16, CUdeviceptr rowIndex, int rows,
                         int hidden, float eps) {
-        launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, orNull(out), orNull(outBf16), orNull(rowIndex), hidden, eps);
+        rmsnorm(x, w, out, outBf16, rowIndex, rows, hidden, eps, true);
+    }
+
+    /** As above; {@code vectorized} off keeps every row on the one-float-a-load loop (the benchmark's before). */
+    void rmsnorm(CUdeviceptr x, CUdeviceptr w, CUdeviceptr out, CUdeviceptr outBf16, CUdeviceptr rowIndex, int rows, int hidden,
+                 float eps, boolean vectorized) {
+        launcher.launch("rmsnorm_rows", rows, 1, 1, 256, 0, x, w, orNull(out), orNull(outBf16), orNull(rowIndex), hidden, eps,
+                vectorized ? 1 : 0);
     }
 
     /**
@@ -211,7 +231,7 @@ public final class CudaKernels {
                     + ", got " + rows);
         }
         if (normW == null) throw new IllegalArgumentException("norm-folding gemv needs the norm weight");
-        launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), -1, w, x, n, k, rows, a, orNull(biasOff), normW,
+        launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), splitNormGemv ? -1 : 1, w, x, n, k, rows, a, orNull(biasOff), normW,
                 orNull(rowIndex), eps, earlyWeights ? 1 : 0);
     }
 
@@ -288,9 +308,71 @@ public final class CudaKernels {
     public void attentionPartialMma(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
                                     CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
                                     PagedKv kv, int gridSplits, int partSplits, float scale) {
-        checkAttention(heads, kvHeads, headDim, gridSplits, partSplits);
-        launcher.launch("attn_partial_mma_hd" + headDim, gridSplits, kvHeads, rows, 128, 0, q, kPool, vPool, slots, pos, partO,
-                partMl, heads, kvHeads, partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize());
+        attentionPartialMma(q, kPool, vPool, slots, pos, partO, partMl, rows, heads, kvHeads, headDim, kv,
+                new AttentionSplits(ATTN_SPLIT, gridSplits, false), partSplits, scale, null, null);
+    }
+
+    /**
+     * The tensor-core partials of {@code plan}: blocks of {@code plan.span()} tokens (the one-tile
+     * kernel {@code attn_partial_mma_hd*} for one tile, else {@code attn_partial_mma_span_hd*}). A
+     * direct plan writes the finished rows into f32 {@code out} and/or bf16 {@code outBf16} (one may
+     * be null) and the partial buffers are untouched; otherwise both outputs must be null and
+     * {@link #attentionCombine} with the plan's span finishes the rows.
+     */
+    public void attentionPartialMma(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                                    CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
+                                    PagedKv kv, AttentionSplits plan, int partSplits, float scale, CUdeviceptr out,
+                                    CUdeviceptr outBf16) {
+        checkAttention(heads, kvHeads, headDim, plan.grid(), partSplits);
+        boolean outputs = out != null || outBf16 != null;
+        if (outputs != plan.direct()) {
+            throw new IllegalArgumentException(plan.direct() ? "a direct attention launch needs an f32 or a bf16 output"
+                    : "attention partials for attn_combine take no output, the combine writes it");
+        }
+        String name = "attn_partial_mma_" + (plan.span() == ATTN_SPLIT ? "" : "span_") + "hd" + headDim;
+        launcher.launch(name, plan.grid(), kvHeads, rows, 128, 0, q, kPool, vPool, slots, pos, partO, partMl, heads, kvHeads,
+                partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(), plan.span(), orNull(out),
+                orNull(outBf16));
+    }
+
+    /**
+     * One decode attention of {@code plan} with the kernels {@code choice} picks: the fused kernel,
+     * the tensor-core partials (finishing the rows themselves when the plan is direct) or the CUDA-core
+     * ones, then {@code attn_combine}. Rows [rows][heads*headDim] into f32 {@code out} and/or bf16
+     * {@code outBf16} (either may be null).
+     */
+    public void attention(AttentionOperands a, int rows, int heads, int kvHeads, int headDim, PagedKv kv, AttentionSplits plan,
+                          float scale, DecodeKernels choice) {
+        if (choice.fusedAttention()) {
+            attentionFused(a.q(), a.kPool(), a.vPool(), a.slots(), a.pos(), a.partO(), a.partMl(), a.counters(), a.out(),
+                    a.outBf16(), rows, heads, kvHeads, headDim, kv, plan.grid(), a.partSplits(), scale, choice.groupBuckets());
+            return;
+        }
+        if (choice.mmaAttention()) {
+            attentionPartialMma(a.q(), a.kPool(), a.vPool(), a.slots(), a.pos(), a.partO(), a.partMl(), rows, heads, kvHeads,
+                    headDim, kv, plan, a.partSplits(), scale, plan.direct() ? a.out() : null,
+                    plan.direct() ? a.outBf16() : null);
+            if (plan.direct()) return;
+        } else {
+            if (plan.span() != ATTN_SPLIT) {
+                throw new IllegalArgumentException("the CUDA-core attention takes " + ATTN_SPLIT + "-token splits, got a plan of "
+                        + plan.span());
+            }
+            attentionPartial(a.q(), a.kPool(), a.vPool(), a.slots(), a.pos(), a.partO(), a.partMl(), rows, heads, kvHeads,
+                    headDim, kv, plan.grid(), a.partSplits(), scale, choice.groupBuckets());
+        }
+        attentionCombine(a.partO(), a.partMl(), a.pos(), a.out(), a.outBf16(), rows, heads, headDim, a.partSplits(), plan.span());
+    }
+
+    /**
+     * A decode attention's device operands: q f32 [rows][heads*headDim], the layer's K and V pools,
+     * slots and positions int [rows], the partial buffers (split stride {@code partSplits}), the fused
+     * kernel's split counters (int [rows][kvHeads], zero; null when it is not used), and the outputs
+     * (either may be null).
+     */
+    public record AttentionOperands(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
+                                    CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr counters, CUdeviceptr out,
+                                    CUdeviceptr outBf16, int partSplits) {
     }
 
     /**
@@ -350,9 +432,18 @@ public final class CudaKernels {
     /** The combine into f32 {@code out} and/or its bf16 rounding {@code outBf16} ([rows][heads*headDim]; either may be null). */
     public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, CUdeviceptr outBf16,
                                  int rows, int heads, int headDim, int partSplits) {
+        attentionCombine(partO, partMl, pos, out, outBf16, rows, heads, headDim, partSplits, ATTN_SPLIT);
+    }
+
+    /** The combine of partials made with {@code span}-token splits (row r has ceil((pos[r]+1)/span) of them). */
+    public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, CUdeviceptr outBf16,
+                                 int rows, int heads, int headDim, int partSplits, int span) {
         if (out == null && outBf16 == null) throw new IllegalArgumentException("attention combine needs an f32 or a bf16 output");
+        if (span < ATTN_SPLIT || span % ATTN_SPLIT != 0) {
+            throw new IllegalArgumentException("attention combine span must be a multiple of " + ATTN_SPLIT + ", got " + span);
+        }
         launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, orNull(out), orNull(outBf16), heads, headDim,
-                partSplits);
+                partSplits, span);
     }
 
     /** Chunks per row of the two-stage argmax; ws.argmaxPart holds [rows][ARGMAX_CHUNKS][3] floats. */

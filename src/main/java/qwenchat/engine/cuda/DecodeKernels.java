@@ -24,9 +24,17 @@ package qwenchat.engine.cuda;
  *     query group is the MMA's rows, q and p rounded to bf16 for it) instead of CUDA-core FMAs, for
  *     every pass whatever its width (so a row's attention never depends on its batch mates); the
  *     fused combine, when on, takes precedence
+ * @param attentionSpans with {@code mmaAttention}, a tensor-core attention block may take several
+ *     64-token tiles of a row, and a row that fits one block is finished by it without
+ *     {@code attn_combine} ({@link AttentionSplits}); off, every block takes one tile. Never with batch
+ *     invariance, whose rows keep one split length whatever the batch
+ * @param splitNormGemv with {@code splitGemv}, the norm-folding GEMVs split K as well; off, they keep
+ *     one warp a row pair (each of their blocks recomputes the rows' norm, and a split multiplies the
+ *     blocks by four)
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
-                            boolean splitGemv, boolean earlyWeights, boolean mmaAttention) {
+                            boolean splitGemv, boolean earlyWeights, boolean mmaAttention, boolean attentionSpans,
+                            boolean splitNormGemv) {
     /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
     public static final int FOLDED_NORM_MAX_ROWS = 8;
 
@@ -63,15 +71,33 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
      * context: +2.5% at 1 sequence, +8.7% at 32, +12% at 64, +17% at 128 and +21% at 256.
      */
     public static final boolean MMA_ATTENTION_DEFAULT = true;
+    /**
+     * Whether {@link #defaults()} lets tensor-core attention blocks take several tiles ({@link AttentionSplits}).
+     * On an H100 at 1K context: +0.5% at 1 sequence, +2.6% at 32, +1.6% at 64, +2.6% at 128 and +11.7% at 256.
+     */
+    public static final boolean ATTENTION_SPANS_DEFAULT = true;
+    /**
+     * Whether {@link #defaults()} splits K in the norm-folding GEMVs too (as the plain ones, with
+     * {@code splitGemv}). On an H100 at batch 1, unsplit was slower: 177.3 against 178.9 tok/s at 128
+     * tokens of context, 155.6 against 158.1 at 8K.
+     */
+    public static final boolean SPLIT_NORM_GEMV_DEFAULT = true;
 
     /** These four switches, without the K-split GEMVs, the early weight loads and the tensor-core attention. */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
         this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, false, false, false);
     }
 
+    /** These seven switches; multi-tile attention blocks off, and the norm-folding GEMVs split as the plain ones. */
+    public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
+                         boolean splitGemv, boolean earlyWeights, boolean mmaAttention) {
+        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, mmaAttention, false, true);
+    }
+
     public static DecodeKernels defaults() {
         return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT, MIXED_STEPS_DEFAULT,
-                SPLIT_GEMV_DEFAULT, EARLY_WEIGHTS_DEFAULT, MMA_ATTENTION_DEFAULT);
+                SPLIT_GEMV_DEFAULT, EARLY_WEIGHTS_DEFAULT, MMA_ATTENTION_DEFAULT, ATTENTION_SPANS_DEFAULT,
+                SPLIT_NORM_GEMV_DEFAULT);
     }
 
     /** The kernels before these switches existed: 16-wide attention, a separate combine and norm, decodes in their own pass. */
@@ -81,22 +107,38 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
 
     /** These switches with decodes riding prefill chunks' passes or not. */
     public DecodeKernels withMixedSteps(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on, splitGemv, earlyWeights, mmaAttention);
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on, splitGemv, earlyWeights, mmaAttention,
+                attentionSpans, splitNormGemv);
     }
 
     /** These switches with the K-split GEMVs on or off. */
     public DecodeKernels withSplitGemv(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, on, earlyWeights, mmaAttention);
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, on, earlyWeights, mmaAttention,
+                attentionSpans, splitNormGemv);
     }
 
     /** These switches with the early weight loads on or off. */
     public DecodeKernels withEarlyWeights(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, on, mmaAttention);
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, on, mmaAttention,
+                attentionSpans, splitNormGemv);
     }
 
     /** These switches with decode attention's partials on tensor cores or not. */
     public DecodeKernels withMmaAttention(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, on);
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, on,
+                attentionSpans, splitNormGemv);
+    }
+
+    /** These switches with multi-tile attention blocks on or off. */
+    public DecodeKernels withAttentionSpans(boolean on) {
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, mmaAttention,
+                on, splitNormGemv);
+    }
+
+    /** These switches with the norm-folding GEMVs' K split on or off. */
+    public DecodeKernels withSplitNormGemv(boolean on) {
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, mmaAttention,
+                attentionSpans, on);
     }
 
     /** Whether a GEMV pass of {@code rows} rows folds the norm into its projections. */

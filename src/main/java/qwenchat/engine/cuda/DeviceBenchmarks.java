@@ -57,10 +57,27 @@ public final class DeviceBenchmarks {
 
     /**
      * As above with the attention kernels of {@code choice}: attn_fused_*, or the CUDA-core or
-     * tensor-core partials and attn_combine.
+     * tensor-core partials of one tile a block and attn_combine.
      */
     public static double decodeAttentionMicros(CudaKernels k, int heads, int kvHeads, int headDim, int rows, int context,
                                                int blockSize, DecodeKernels choice, int reps) {
+        return decodeAttentionMicros(k, heads, kvHeads, headDim, rows, context, blockSize, choice,
+                AttentionSplits.tiles(context).span(), reps);
+    }
+
+    /** The span of the engine's attention plan ({@link AttentionSplits}) for these rows with the kernels of {@code d}. */
+    public static int engineAttentionSpan(DecodeKernels d, int rows, int kvHeads, int context, int multiprocessors) {
+        boolean spans = d.attentionSpans() && d.mmaAttention() && !d.fusedAttention();
+        return AttentionSplits.plan(spans, rows, kvHeads, context, multiprocessors).span();
+    }
+
+    /**
+     * As above with blocks of {@code span} tokens (a power-of-two multiple of 64; the tensor-core
+     * kernels only past 64): the rows finished by the partial kernel when one span covers the context,
+     * else by attn_combine.
+     */
+    public static double decodeAttentionMicros(CudaKernels k, int heads, int kvHeads, int headDim, int rows, int context,
+                                               int blockSize, DecodeKernels choice, int span, int reps) {
         int perSeq = (context + blockSize - 1) / blockSize;
         int totalBlocks = perSeq * rows;
         List<Integer> ids = new ArrayList<>(totalBlocks);
@@ -75,6 +92,8 @@ public final class DeviceBenchmarks {
             pos[r] = context - 1;
         }
         int splits = CudaKernels.splitsFor(context);
+        int grid = (context + span - 1) / span;
+        AttentionSplits plan = new AttentionSplits(span, grid, grid == 1 && choice.mmaAttention() && !choice.fusedAttention());
         long poolBytes = 2L * totalBlocks * kvHeads * blockSize * headDim;
         try (DeviceBuffer kp = DeviceBuffer.allocate("bench K pool", poolBytes);
              DeviceBuffer vp = DeviceBuffer.allocate("bench V pool", poolBytes);
@@ -95,21 +114,9 @@ public final class DeviceBenchmarks {
             dp.copyFromHost(pos);
             CudaKernels.PagedKv kv = new CudaKernels.PagedKv(bt.ptr(), perSeq, blockSize);
             float scale = (float) (1 / Math.sqrt(headDim));
-            Runnable once = () -> {
-                if (choice.fusedAttention()) {
-                    k.attentionFused(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), counters.ptr(),
-                            out.ptr(), null, rows, heads, kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
-                    return;
-                }
-                if (choice.mmaAttention()) {
-                    k.attentionPartialMma(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), rows, heads,
-                            kvHeads, headDim, kv, splits, splits, scale);
-                } else {
-                    k.attentionPartial(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(), partO.ptr(), partMl.ptr(), rows, heads,
-                            kvHeads, headDim, kv, splits, splits, scale, choice.groupBuckets());
-                }
-                k.attentionCombine(partO.ptr(), partMl.ptr(), dp.ptr(), out.ptr(), rows, heads, headDim, splits);
-            };
+            CudaKernels.AttentionOperands ops = new CudaKernels.AttentionOperands(q.ptr(), kp.ptr(), vp.ptr(), ds.ptr(), dp.ptr(),
+                    partO.ptr(), partMl.ptr(), counters.ptr(), out.ptr(), null, splits);
+            Runnable once = () -> k.attention(ops, rows, heads, kvHeads, headDim, kv, plan, scale, choice);
             return bestMicros(k, once, reps);
         }
     }
@@ -156,6 +163,13 @@ public final class DeviceBenchmarks {
      */
     public static double prefillAttentionMicros(CudaKernels k, int tokens, int qHeads, int kvHeads, boolean headsFastest,
                                                 int reps) {
+        return prefillAttentionMicros(k, tokens, qHeads, kvHeads, headsFastest,
+                PrefillAttention.Tiles.DEFAULT.forTokens(tokens), reps);
+    }
+
+    /** As above with the kernel of {@code tile}. */
+    public static double prefillAttentionMicros(CudaKernels k, int tokens, int qHeads, int kvHeads, boolean headsFastest,
+                                                PrefillAttention.Tile tile, int reps) {
         int hd = PrefillAttention.HEAD_DIM;
         int blockSize = 64;
         int blocks = (tokens + blockSize - 1) / blockSize;
@@ -171,7 +185,8 @@ public final class DeviceBenchmarks {
             kp.zero();
             vp.zero();
             bt.copyFromHost(table);
-            PrefillAttention a = new PrefillAttention(k.launcher().module(), k.launcher().stream(), headsFastest);
+            PrefillAttention a = new PrefillAttention(k.launcher().module(), k.launcher().stream(), headsFastest,
+                    PrefillAttention.Tiles.only(tile));
             PrefillAttention.Strides st = new PrefillAttention.Strides(qHeads * hd, hd, qHeads * hd, hd);
             return bestMicros(k, () -> a.causal(q.ptr(), kp.ptr(), vp.ptr(), bt.ptr(), blockSize, out.ptr(), st, tokens, 0, qHeads,
                     kvHeads), reps);
@@ -209,6 +224,20 @@ public final class DeviceBenchmarks {
     }
 
     /** Best of {@code reps} timings (CUDA events around 10 launches of {@code once}), per launch, in microseconds. */
+    /**
+     * GPU time in microseconds (best of {@code reps}) of RMSNorm over {@code rows} rows of
+     * {@code hidden} into bf16, as the GEMM route runs it, four floats a load or one.
+     */
+    public static double rmsnormMicros(CudaKernels k, int rows, int hidden, boolean vectorized, int reps) {
+        try (DeviceBuffer x = DeviceBuffer.allocate("bench norm x", 4L * rows * hidden);
+             DeviceBuffer w = DeviceBuffer.allocate("bench norm w", 2L * hidden);
+             DeviceBuffer out = DeviceBuffer.allocate("bench norm out", 2L * rows * hidden)) {
+            x.zero();
+            w.zero();
+            return bestMicros(k, () -> k.rmsnorm(x.ptr(), w.ptr(), null, out.ptr(), null, rows, hidden, 1e-6f, vectorized), reps);
+        }
+    }
+
     private static double bestMicros(CudaKernels k, Runnable once, int reps) {
         CUevent start = new CUevent();
         CUevent stop = new CUevent();

@@ -30,9 +30,10 @@ import qwenchat.model.ModelConfig;
  * Batch invariance (see {@link ProjectionRoute}): besides the projections, every other kernel of a
  * pass is per row already. The split attention in particular cuts each row's keys into
  * {@link CudaKernels#ATTN_SPLIT}-token splits by that row's own length and combines that row's
- * splits only; the grid is sized for the longest row (or its graph bucket) and the splits past a
- * row's length return at once, so batch mates change the grid but never a row's sums.
- * Decode passes are captured as CUDA graphs once per (rows, logit rows, attention splits) and
+ * splits only (batch invariance keeps {@link AttentionSplits#tiles}); the grid is sized for the
+ * longest row (or its graph bucket) and the splits past a row's length return at once, so batch
+ * mates change the grid but never a row's sums.
+ * Decode passes are captured as CUDA graphs once per (rows, logit rows, attention plan) and
  * replayed: 28 layers are over 200 launches, whose JNI and driver cost would otherwise exceed the GPU
  * time at batch 1.
  */
@@ -55,11 +56,16 @@ final class ForwardPass implements AutoCloseable {
     private final float ropeScale;
     private final boolean batchInvariant;
     private final DecodeKernels kernels;
-    private final Map<Long, CUgraphExec> graphs = new HashMap<>();
+    private final int multiprocessors;
+    private final Map<GraphKey, CUgraphExec> graphs = new HashMap<>();
+
+    /** A captured decode pass: its rows, logit rows and attention plan (whose grid is a bucket). */
+    private record GraphKey(int rows, int logitRows, AttentionSplits attention) {
+    }
 
     ForwardPass(ModelConfig c, DeviceWeights w, DeviceKvCache kv, Workspace ws, CudaKernels k, PrefillGemm gemm,
                 SkinnyGemm skinny, PrefillAttention flash, CUstream stream, float ropeScale, boolean batchInvariant,
-                DecodeKernels kernels) {
+                DecodeKernels kernels, int multiprocessors) {
         this.c = c;
         this.w = w;
         this.kv = kv;
@@ -73,6 +79,13 @@ final class ForwardPass implements AutoCloseable {
         this.ropeScale = ropeScale;
         this.batchInvariant = batchInvariant;
         this.kernels = kernels;
+        this.multiprocessors = multiprocessors;
+    }
+
+    /** How split attention cuts the keys of {@code rows} rows whose longest attends to {@code maxLength} positions. */
+    AttentionSplits attentionPlan(int rows, int maxLength) {
+        boolean spans = kernels.attentionSpans() && kernels.mmaAttention() && !kernels.fusedAttention() && !batchInvariant;
+        return AttentionSplits.plan(spans, rows, c.numKeyValueHeads(), maxLength, multiprocessors);
     }
 
     /** Whether the tensor-core kernels can take this model's shapes (K % 64, N % 8). */
@@ -87,16 +100,14 @@ final class ForwardPass implements AutoCloseable {
      * @param maxLength the longest attended length among the rows (position + 1)
      */
     void decode(int rows, int logitRows, int maxLength, boolean useGraph) {
-        int gridSplits = CudaKernels.splitsFor(maxLength);
+        AttentionSplits plan = attentionPlan(rows, maxLength);
         if (!useGraph || lab != null) {
-            layers(rows, gridSplits, -1, 0);
+            layers(rows, plan, -1, 0);
             logits(0, logitRows);
             return;
         }
-        // Round the splits up to a power of two so a growing context re-captures only log2(context) times.
-        int bucket = gridSplits == 1 ? 1 : Integer.highestOneBit(gridSplits - 1) << 1;
-        bucket = Math.min(bucket, ws.splits);
-        long key = ((long) rows << 40) | ((long) logitRows << 20) | bucket;
+        AttentionSplits bucket = plan.bucketed(ws.splits);
+        GraphKey key = new GraphKey(rows, logitRows, bucket);
         CUgraphExec exec = graphs.get(key);
         if (exec == null) {
             // Run it eagerly this once (so one-time set-up such as raising a kernel's shared-memory
@@ -106,12 +117,12 @@ final class ForwardPass implements AutoCloseable {
             graphs.put(key, capture(rows, logitRows, bucket));
             return;
         }
-        check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch(rows " + rows + ", splits " + bucket + ")");
+        check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch(rows " + rows + ", " + bucket + ")");
     }
 
     /** Enqueues the layers for a chunk of one sequence's prompt at positions past..past+rows-1. */
     void prefill(int rows, int past) {
-        layers(rows, CudaKernels.splitsFor(past + rows), past, rows);
+        layers(rows, attentionPlan(rows, past + rows), past, rows);
     }
 
     /**
@@ -141,15 +152,15 @@ final class ForwardPass implements AutoCloseable {
                     + " prefill GEMM with flash attention, at most " + ws.chunk + " rows; got " + chunkRows + " + "
                     + (rows - chunkRows));
         }
-        layers(rows, CudaKernels.splitsFor(decodeMaxLength), past, chunkRows);
+        layers(rows, attentionPlan(rows - chunkRows, decodeMaxLength), past, chunkRows);
     }
 
-    private CUgraphExec capture(int rows, int logitRows, int gridSplits) {
+    private CUgraphExec capture(int rows, int logitRows, AttentionSplits attention) {
         check(JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
                 "cuStreamBeginCapture");
         CUgraph graph = new CUgraph();
         try {
-            layers(rows, gridSplits, -1, 0);
+            layers(rows, attention, -1, 0);
             logits(0, logitRows);
         } finally {
             check(JCudaDriver.cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
@@ -173,18 +184,18 @@ final class ForwardPass implements AutoCloseable {
      *     attention allowed for them); -1: every row is a decode
      * @param chunkRows how many leading rows are that chunk; the rest are decode rows
      */
-    private void layers(int rows, int gridSplits, int past, int chunkRows) {
+    private void layers(int rows, AttentionSplits attention, int past, int chunkRows) {
         int h = c.hiddenSize();
         k.embedRows(ws.tokens.ptr(), w.embed.ptr(), ws.x.ptr(), rows, h);
         ProjectionRoute route = route(rows, past >= 0);
         for (int l = 0; l < c.numHiddenLayers(); l++) {
-            if (route == ProjectionRoute.GEMV) gemvLayer(l, rows, gridSplits);
-            else gemmLayer(l, rows, gridSplits, past, chunkRows, route == ProjectionRoute.SKINNY);
+            if (route == ProjectionRoute.GEMV) gemvLayer(l, rows, attention);
+            else gemmLayer(l, rows, attention, past, chunkRows, route == ProjectionRoute.SKINNY);
             if (lab != null) lab.afterLayer(l);
         }
     }
 
-    private void gemvLayer(int l, int rows, int gridSplits) {
+    private void gemvLayer(int l, int rows, AttentionSplits attention) {
         int h = c.hiddenSize();
         int hd = c.headDim();
         float eps = (float) c.rmsNormEps();
@@ -203,7 +214,7 @@ final class ForwardPass implements AutoCloseable {
             k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows, qkvArgs, biasOff);
         }
         if (lab != null) lab.afterQkv(l, ws.q.ptr(), kc);
-        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, 0, rows, gridSplits);
+        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, 0, rows, attention);
         k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
         if (fold) {
             k.gemvNormed(GemvMode.SWIGLU, L.gateUp().ptr(), ws.x.ptr(), L.postNorm().ptr(), null, eps, 2 * c.intermediateSize(),
@@ -216,7 +227,7 @@ final class ForwardPass implements AutoCloseable {
         k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(ws.x.ptr()));
     }
 
-    private void gemmLayer(int l, int rows, int gridSplits, int past, int chunkRows, boolean thin) {
+    private void gemmLayer(int l, int rows, AttentionSplits attention, int past, int chunkRows, boolean thin) {
         int h = c.hiddenSize();
         int hd = c.headDim();
         float eps = (float) c.rmsNormEps();
@@ -236,10 +247,10 @@ final class ForwardPass implements AutoCloseable {
             flash.causal(ws.qb.ptr(), kc.ptr(), vc.ptr(), kv.tableRow(currentSlot), kv.blockSize, ws.attnb.ptr(),
                     new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), chunkRows, past, c.numAttentionHeads(),
                     c.numKeyValueHeads());
-            if (rows > chunkRows) splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), chunkRows, rows, gridSplits);
+            if (rows > chunkRows) splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), chunkRows, rows, attention);
         } else {
             // Straight into the bf16 operand of o_proj: the same rounding as a separate conversion, one launch fewer.
-            splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), 0, rows, gridSplits);
+            splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), 0, rows, attention);
         }
         if (thin) skinny.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
         else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
@@ -268,7 +279,7 @@ final class ForwardPass implements AutoCloseable {
      * null); q, out and outBf16 are the whole pass's [rows][qDim] operands.
      */
     private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, CUdeviceptr outBf16, int first,
-                                int end, int gridSplits) {
+                                int end, AttentionSplits attention) {
         int rows = end - first;
         if (rows > ws.rows) {
             throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
@@ -281,22 +292,9 @@ final class ForwardPass implements AutoCloseable {
         CUdeviceptr slots = ws.slots.at(4L * first);
         CUdeviceptr positions = ws.positions.at(4L * first);
         float scale = (float) (1.0 / Math.sqrt(hd));
-        if (kernels.fusedAttention()) {
-            k.attentionFused(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(),
-                    ws.attnCounters.ptr(), out, outBf16, rows, c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(),
-                    gridSplits, ws.splits, scale, kernels.groupBuckets());
-            return;
-        }
-        if (kernels.mmaAttention()) {
-            k.attentionPartialMma(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,
-                    c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale);
-        } else {
-            k.attentionPartial(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(), rows,
-                    c.numAttentionHeads(), c.numKeyValueHeads(), hd, kv.paged(), gridSplits, ws.splits, scale,
-                    kernels.groupBuckets());
-        }
-        k.attentionCombine(ws.partO.ptr(), ws.partMl.ptr(), positions, out, outBf16, rows, c.numAttentionHeads(), hd,
-                ws.splits);
+        k.attention(new CudaKernels.AttentionOperands(q, kc.ptr(), vc.ptr(), slots, positions, ws.partO.ptr(), ws.partMl.ptr(),
+                        ws.attnCounters.ptr(), out, outBf16, ws.splits), rows, c.numAttentionHeads(), c.numKeyValueHeads(), hd,
+                kv.paged(), attention, scale, kernels);
     }
 
     /** Final norm and lm_head for ws.logitRows[from..from+count) into ws.logits rows 0..count-1 (count <= the workspace's rows). */

@@ -214,23 +214,35 @@ class CudaEngineReferenceTest {
      * they grow), decode steps of all three sequences and then of the first alone (the batch-1 GEMV
      * route where the norm is folded).
      */
-    @ParameterizedTest(name = "{0} buckets {1} fused {2} folded {3} split {4} early {5} mma {6}")
+    @ParameterizedTest(name = "{0} buckets {1} fused {2} folded {3} split {4} early {5} mma {6} spans {7} split norm {8}")
     @org.junit.jupiter.params.provider.CsvSource({
-            "tiny-untied-hd64-g2, true, false, false, false, false, false", "tiny-untied-hd64-g2, false, true, false, false, false, false",
-            "tiny-untied-hd64-g2, false, false, true, false, false, false", "tiny-untied-hd64-g2, true, true, true, false, false, false",
-            "tiny-untied-hd64-g2, true, false, true, true, true, false", "tiny-untied-hd64-g2, false, false, true, false, true, false",
-            "tiny-untied-hd64-g2, true, false, true, true, true, true",
-            "tiny-tied-hd128-g3, true, false, false, false, false, false", "tiny-tied-hd128-g3, false, true, false, false, false, false",
-            "tiny-tied-hd128-g3, false, false, true, false, false, false", "tiny-tied-hd128-g3, true, true, true, false, false, false",
-            "tiny-tied-hd128-g3, true, false, true, true, true, false", "tiny-tied-hd128-g3, false, false, false, false, false, true",
-            "tiny-tied-hd128-g3, true, false, true, true, true, true"})
+            "tiny-untied-hd64-g2, true, false, false, false, false, false, false, true",
+            "tiny-untied-hd64-g2, false, true, false, false, false, false, false, true",
+            "tiny-untied-hd64-g2, false, false, true, false, false, false, false, true",
+            "tiny-untied-hd64-g2, true, true, true, false, false, false, false, true",
+            "tiny-untied-hd64-g2, true, false, true, true, true, false, false, true",
+            "tiny-untied-hd64-g2, false, false, true, false, true, false, false, true",
+            "tiny-untied-hd64-g2, true, false, true, true, true, true, false, true",
+            "tiny-tied-hd128-g3, true, false, false, false, false, false, false, true",
+            "tiny-tied-hd128-g3, false, true, false, false, false, false, false, true",
+            "tiny-tied-hd128-g3, false, false, true, false, false, false, false, true",
+            "tiny-tied-hd128-g3, true, true, true, false, false, false, false, true",
+            "tiny-tied-hd128-g3, true, false, true, true, true, false, false, true",
+            "tiny-tied-hd128-g3, false, false, false, false, false, true, false, true",
+            "tiny-tied-hd128-g3, true, false, true, true, true, true, false, true",
+            "tiny-untied-hd64-g2, true, false, true, true, true, true, true, true",
+            "tiny-untied-hd64-g2, true, false, true, true, true, true, true, false",
+            "tiny-tied-hd128-g3, true, false, true, true, true, true, true, true",
+            "tiny-tied-hd128-g3, true, false, true, true, true, true, true, false"})
     void everyDecodeKernelChoiceMatchesTheCpuEngineAndTheOriginalKernels(String name, boolean buckets, boolean fused,
                                                                          boolean foldedNorm, boolean splitGemv,
-                                                                         boolean earlyWeights, boolean mmaAttention) {
+                                                                         boolean earlyWeights, boolean mmaAttention,
+                                                                         boolean attentionSpans, boolean splitNormGemv) {
         GpuTestSupport.assumeGpu();
         ReferenceData ref = ReferenceData.load(name);
         ModelConfig c = config(ref);
-        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false, splitGemv, earlyWeights, mmaAttention);
+        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false, splitGemv, earlyWeights, mmaAttention,
+                attentionSpans, splitNormGemv);
         CudaEngine.Options base = new CudaEngine.Options(0, true);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine gpu = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE,

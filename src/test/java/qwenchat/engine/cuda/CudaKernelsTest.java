@@ -74,8 +74,11 @@ class CudaKernelsTest {
         }
     }
 
-    @Test
-    void rmsnormMatchesCpuRoundingOnSelectedRows() {
+    /** Hidden sizes: 3584 (7B, four floats a load), 3586 (not a multiple of 4: the one-float loop). */
+    @ParameterizedTest(name = "hidden {0}, four floats a load allowed {1}")
+    @CsvSource({"3584, true", "3584, false", "3586, true"})
+    void rmsnormMatchesCpuRoundingOnSelectedRows(int hidden, boolean vectorized) {
+        final int H = hidden;
         Random r = new Random(2);
         int rows = 6;
         float[] x = gaussian(r, rows * H, 3.0);
@@ -86,10 +89,13 @@ class CudaKernelsTest {
         float eps = 1e-6f;
         float[] got = ctx.call(() -> {
             try (DeviceBuffer dx = f32("x", x); DeviceBuffer dw = bf16("w", w); DeviceBuffer idx = i32("rows", pick);
-                 DeviceBuffer out = poisonedF32("out", (long) pick.length * H)) {
-                k.rmsnorm(dx.ptr(), dw.ptr(), out.ptr(), idx.ptr(), pick.length, H, eps);
+                 DeviceBuffer out = poisonedF32("out", (long) pick.length * H);
+                 DeviceBuffer outB = poisonedBf16("out bf16", (long) pick.length * H)) {
+                k.rmsnorm(dx.ptr(), dw.ptr(), out.ptr(), outB.ptr(), idx.ptr(), pick.length, H, eps, vectorized);
                 ctx.synchronize();
-                return readF32(out, pick.length * H);
+                float[] f = readF32(out, pick.length * H);
+                assertArrayEquals(roundBf16(f.clone()), readBf16(outB, pick.length * H), "bf16 output is the f32 one rounded");
+                return f;
             }
         });
         double[] want = new double[pick.length * H];
@@ -102,7 +108,7 @@ class CudaKernelsTest {
         }
         assertEquals(0, nanCount(got), "unwritten outputs");
         double rel = relativeL2(got, want);
-        report("rmsnorm 3 of 6 rows x 3584", rel);
+        report("rmsnorm 3 of 6 rows x " + H + (vectorized ? "" : ", one float a load"), rel);
         assertTrue(rel < 1e-5, "relL2 " + rel);
     }
 

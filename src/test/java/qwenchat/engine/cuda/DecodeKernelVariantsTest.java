@@ -60,8 +60,30 @@ class DecodeKernelVariantsTest {
         return d;
     }
 
-    /** How a test runs the decode attention. */
-    enum Attention { ORIGINAL, BUCKETED, FUSED, FUSED_SIXTEEN_WIDE, MMA }
+    /**
+     * How a test runs the decode attention. The MMA_SPAN ones take blocks of that many tokens (several
+     * tiles each) and attn_combine; MMA_DIRECT one block a row that writes the rows itself, and
+     * MMA_ONE_SPAN_COMBINED the same single span through its partials and attn_combine.
+     */
+    enum Attention {
+        ORIGINAL, BUCKETED, FUSED, FUSED_SIXTEEN_WIDE, MMA, MMA_SPAN_256, MMA_SPAN_1024, MMA_DIRECT, MMA_ONE_SPAN_COMBINED;
+
+        boolean tensorCores() {
+            return ordinal() >= MMA.ordinal();
+        }
+
+        /** The plan of the MMA_SPAN and one-span variants over rows up to {@code length} positions long. */
+        AttentionSplits plan(int length) {
+            int span = switch (this) {
+                case MMA_SPAN_256 -> 256;
+                case MMA_SPAN_1024 -> 1024;
+                case MMA_DIRECT, MMA_ONE_SPAN_COMBINED -> Integer.highestOneBit(2 * length - 1);
+                default -> throw new IllegalStateException(this + " has no span plan");
+            };
+            int grid = (length + span - 1) / span;
+            return new AttentionSplits(span, grid, this == MMA_DIRECT);
+        }
+    }
 
     static Stream<Arguments> groupsHeadDimsAndVariants() {
         List<Arguments> a = new ArrayList<>();
@@ -78,6 +100,21 @@ class DecodeKernelVariantsTest {
     static final int[] POS = {0, 63, 64, 700, 2100};
 
     record AttentionRun(float[] out, float[] outBf16, int[] counters) { }
+
+    /** One attention problem over {@link #SLOTS}: q f32, K and V rounded to bf16 in shuffled pools of blockSize-token blocks. */
+    record Operands(int heads, int kvHeads, int hd, float[] q, float[] kc, float[] vc, PagedLayout kv) {
+        static Operands random(Random r, int heads, int kvHeads, int hd, int blockSize, int spareBlocks) {
+            PagedLayout kv = PagedLayout.shuffled(r, new int[] {2101, 701}, blockSize, kvHeads, hd, spareBlocks);
+            float[] q = gaussian(r, SLOTS.length * heads * hd, 1.0);
+            float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
+            float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
+            return new Operands(heads, kvHeads, hd, q, kc, vc, kv);
+        }
+
+        AttentionRun attend(Attention v, int repeats) {
+            return DecodeKernelVariantsTest.attend(v, heads, kvHeads, hd, q, kc, vc, kv, repeats);
+        }
+    }
 
     static AttentionRun attend(Attention v, int heads, int kvHeads, int hd, float[] q, float[] kc, float[] vc, PagedLayout kv,
                                int repeats) {
@@ -118,6 +155,10 @@ class DecodeKernelVariantsTest {
                         case FUSED, FUSED_SIXTEEN_WIDE -> k.attentionFused(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(),
                                 po.ptr(), pm.ptr(), cnt.ptr(), out.ptr(), outB.ptr(), rows, heads, kvHeads, hd, paged, splits, splits,
                                 scale, v == Attention.FUSED);
+                        case MMA_SPAN_256, MMA_SPAN_1024, MMA_DIRECT, MMA_ONE_SPAN_COMBINED -> k.attention(
+                                new CudaKernels.AttentionOperands(dq.ptr(), dk.ptr(), dv.ptr(), ds.ptr(), dp.ptr(), po.ptr(), pm.ptr(),
+                                        null, out.ptr(), outB.ptr(), splits), rows, heads, kvHeads, hd, paged,
+                                v.plan(POS[POS.length - 1] + 1), scale, DecodeKernels.defaults());
                     }
                 }
                 ctx.synchronize();
@@ -140,32 +181,31 @@ class DecodeKernelVariantsTest {
     }
 
     /**
-     * The tensor-core partials through 64-token blocks, where each split lies in one block (the
-     * kernel's one-lookup path; blocks of 48 above take the row-by-row one).
+     * The tensor-core partials through 64-token blocks, where each tile lies in one block (the
+     * kernels' one-lookup path; blocks of 48 above take the row-by-row one): one tile a block, four,
+     * and one block a row.
      */
     @ParameterizedTest(name = "group {0}, head_dim {1}")
     @CsvSource({"7, 128", "8, 128", "16, 128", "2, 64", "7, 64"})
     void tensorCoreAttentionMatchesSoftmaxThroughBlocksOfWholeSplits(int group, int hd) {
-        checkAttentionVariant(group, hd, Attention.MMA, 64);
+        for (Attention v : new Attention[] {Attention.MMA, Attention.MMA_SPAN_256, Attention.MMA_DIRECT}) {
+            checkAttentionVariant(group, hd, v, 64);
+        }
     }
 
     static void checkAttentionVariant(int group, int hd, Attention variant, int blockSize) {
         int kvHeads = 2;
         int heads = group * kvHeads;
-        Random r = new Random(31L * group + hd);
-        PagedLayout kv = PagedLayout.shuffled(r, new int[] {2101, 701}, blockSize, kvHeads, hd, 5);
-        float[] q = gaussian(r, SLOTS.length * heads * hd, 1.0);
-        float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        AttentionRun got = attend(variant, heads, kvHeads, hd, q, kc, vc, kv, 1);
-        AttentionRun original = attend(Attention.ORIGINAL, heads, kvHeads, hd, q, kc, vc, kv, 1);
+        Operands in = Operands.random(new Random(31L * group + hd), heads, kvHeads, hd, blockSize, 5);
+        AttentionRun got = in.attend(variant, 1);
+        AttentionRun original = in.attend(Attention.ORIGINAL, 1);
         assertEquals(0, nanCount(got.out()), "unwritten attention outputs");
         assertArrayEquals(roundBf16(got.out().clone()), got.outBf16(), "bf16 output is the f32 one rounded");
-        double rel = relativeL2(got.out(), softmaxAttention(heads, kvHeads, hd, q, kc, vc, kv));
+        double rel = relativeL2(got.out(), softmaxAttention(heads, kvHeads, hd, in.q(), in.kc(), in.vc(), in.kv()));
         double vsOriginal = relativeL2(got.out(), widen(original.out()));
         System.out.printf("[kernel] attention %s group %d hd %d blocks of %d: relL2 %.3e vs softmax, %.3e vs original%n",
                 variant, group, hd, blockSize, rel, vsOriginal);
-        if (variant == Attention.MMA) {
+        if (variant.tensorCores()) {
             // q and p rounded to bf16 for the MMAs, as prefill flash attention rounds them.
             assertTrue(rel < 1e-2, "relL2 vs softmax " + rel);
             assertTrue(vsOriginal < 1e-2, "relL2 vs the original kernels " + vsOriginal);
@@ -176,19 +216,33 @@ class DecodeKernelVariantsTest {
         assertTrue(vsOriginal < 1e-6, "relL2 vs the original kernels " + vsOriginal);
     }
 
+    /**
+     * A block that covers its row whole finishes it with attn_combine's arithmetic for one split, so
+     * skipping the combine changes no bit; and blocks of several tiles stay within the one-tile
+     * blocks' rounding of softmax.
+     */
+    @ParameterizedTest(name = "group {0}, head_dim {1}")
+    @CsvSource({"7, 128", "16, 128", "1, 128", "7, 64", "3, 64"})
+    void aBlockThatCoversItsRowWritesWhatTheCombineOfItsOneSplitWould(int group, int hd) {
+        Operands in = Operands.random(new Random(57L * group + hd), 2 * group, 2, hd, 64, 5);
+        AttentionRun direct = in.attend(Attention.MMA_DIRECT, 1);
+        AttentionRun combined = in.attend(Attention.MMA_ONE_SPAN_COMBINED, 1);
+        AttentionRun oneTile = in.attend(Attention.MMA, 1);
+        assertEquals(0, nanCount(direct.out()), "unwritten attention outputs");
+        assertArrayEquals(combined.out(), direct.out(), "direct rows vs the combine of one split");
+        assertArrayEquals(combined.outBf16(), direct.outBf16(), "direct bf16 rows vs the combine of one split");
+        double vsOneTile = relativeL2(direct.out(), widen(oneTile.out()));
+        System.out.printf("[kernel] one block a row, group %d hd %d: relL2 %.3e vs one-tile blocks%n", group, hd, vsOneTile);
+        assertTrue(vsOneTile < 1e-2, "relL2 vs one-tile blocks " + vsOneTile);
+    }
+
     @ParameterizedTest(name = "head_dim {0}")
     @ValueSource(ints = {64, 128})
     void fusedAttentionLeavesItsCountersZeroSoEveryLaunchCombinesAgain(int hd) {
-        int kvHeads = 4;
-        int heads = 28;
-        Random r = new Random(hd);
-        PagedLayout kv = PagedLayout.shuffled(r, new int[] {2101, 701}, 16, kvHeads, hd, 3);
-        float[] q = gaussian(r, SLOTS.length * heads * hd, 1.0);
-        float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        AttentionRun once = attend(Attention.FUSED, heads, kvHeads, hd, q, kc, vc, kv, 1);
-        AttentionRun thrice = attend(Attention.FUSED, heads, kvHeads, hd, q, kc, vc, kv, 3);
-        assertArrayEquals(new int[SLOTS.length * kvHeads], thrice.counters(), "split counters after three launches");
+        Operands in = Operands.random(new Random(hd), 28, 4, hd, 16, 3);
+        AttentionRun once = in.attend(Attention.FUSED, 1);
+        AttentionRun thrice = in.attend(Attention.FUSED, 3);
+        assertArrayEquals(new int[SLOTS.length * in.kvHeads()], thrice.counters(), "split counters after three launches");
         assertEquals(0, nanCount(thrice.out()), "a repeated launch left outputs uncombined");
         // Which split finishes last varies between launches; the combine's order does not.
         assertArrayEquals(once.out(), thrice.out(), "repeated launches agree bit for bit");

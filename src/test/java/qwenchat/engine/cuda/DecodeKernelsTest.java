@@ -64,7 +64,25 @@ class DecodeKernelsTest {
     }
 
     @Test
-    void engineOptionsNeedAKernelChoice() {
-        assertThrows(IllegalArgumentException.class, () -> new CudaEngine.Options(0, true, true, true, true, false, null));
+    void engineOptionsNeedAKernelChoiceAndAPrefillTile() {
+        assertThrows(IllegalArgumentException.class, () -> new CudaEngine.Options(0, true, true, true, true, false, null,
+                PrefillAttention.Tiles.DEFAULT));
+        assertThrows(IllegalArgumentException.class, () -> new CudaEngine.Options(0, true, true, true, true, false,
+                DecodeKernels.defaults(), null));
+    }
+
+    @Test
+    void theNewSwitchesDefaultAsMeasuredAndChangeAlone() {
+        DecodeKernels d = DecodeKernels.defaults();
+        assertEquals(DecodeKernels.ATTENTION_SPANS_DEFAULT, d.attentionSpans());
+        assertEquals(DecodeKernels.SPLIT_NORM_GEMV_DEFAULT, d.splitNormGemv());
+        DecodeKernels off = d.withAttentionSpans(false).withSplitNormGemv(false);
+        assertFalse(off.attentionSpans() || off.splitNormGemv());
+        assertEquals(d.withAttentionSpans(false).withSplitNormGemv(false), off.withMmaAttention(d.mmaAttention()));
+        assertEquals(d, off.withAttentionSpans(d.attentionSpans()).withSplitNormGemv(d.splitNormGemv()));
+        // The seven-switch constructor keeps the kernels before these two: one tile a block, the norm GEMVs split as the rest.
+        DecodeKernels seven = new DecodeKernels(true, false, true, true, true, true, true);
+        assertFalse(seven.attentionSpans());
+        assertTrue(seven.splitNormGemv());
     }
 }

@@ -7,12 +7,16 @@ import static qwenchat.engine.cuda.DeviceData.*;
 
 import java.util.Random;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import qwenchat.engine.cuda.PrefillAttention.Tile;
 
 /**
  * Prefill attention against a double-precision Java causal GQA attention at Qwen2.5-7B head counts,
@@ -71,59 +75,99 @@ class PrefillAttentionTest {
         return out;
     }
 
-    @ParameterizedTest(name = "tokens={0} past={1} block size={2}")
-    @CsvSource({"1, 0, 64", "70, 0, 16", "70, 130, 48", "1, 400, 128", "200, 311, 64", "200, 311, 16", "129, 0, 1000"})
-    void matchesCausalGqaAttentionOverPagedCacheAndChunk(int tokens, int past, int blockSize) {
-        Random r = new Random(31L * tokens + past + blockSize);
-        int qkvWidth = (Q_HEADS + 2 * KV_HEADS) * HD;
-        float[] qkv = roundBf16(gaussian(r, tokens * qkvWidth, 1.2));  // peaked enough that masking errors show
-        int seq = 1;  // row 1 of the table, so a kernel that ignored the row offset would read sequence 0's keys
-        PagedLayout kv = PagedLayout.shuffled(r, new int[] {257, past + tokens}, blockSize, KV_HEADS, HD, 3);
-        float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        double[] want = reference(qkv, kc, vc, kv, seq, tokens, past);
-        PrefillAttention attn = new PrefillAttention(module, ctx.stream());
-        float[] got = ctx.call(() -> {
-            try (DeviceBuffer dq = bf16("qkv", qkv); DeviceBuffer dk = bf16("k pool", kc); DeviceBuffer dv = bf16("v pool", vc);
-                 DeviceBuffer dt = i32("block table", kv.table());
-                 DeviceBuffer out = poisonedBf16("attn out", (long) tokens * Q_HEADS * HD)) {
-                attn.causal(dq.ptr(), dk.ptr(), dv.ptr(), dt.at(4L * seq * kv.maxBlocksPerSeq), kv.blockSize, out.ptr(),
-                        PrefillAttention.Strides.fusedQkv(Q_HEADS, KV_HEADS), tokens, past, Q_HEADS, KV_HEADS);
-                ctx.synchronize();
-                return readBf16(out, tokens * Q_HEADS * HD);
+    /**
+     * Chunks of one token, of fewer rows than either tile, not a multiple of 64 or 128 rows, or exactly
+     * 128 and 256; with and without cached positions before them; block sizes that are multiples of the
+     * 64-key tile (one lookup per tile) and sizes that are not (tiles straddling blocks).
+     */
+    static Stream<Arguments> chunks() {
+        int[][] shapes = {{1, 0, 64}, {70, 0, 16}, {70, 130, 48}, {1, 400, 128}, {200, 311, 64}, {200, 311, 16},
+            {129, 0, 1000}, {128, 0, 64}, {256, 37, 64}, {333, 70, 7}, {191, 65, 128}};
+        return Stream.of(Tile.values()).flatMap(t -> Stream.of(shapes).map(c -> Arguments.of(t, c[0], c[1], c[2])));
+    }
+
+    /** Q, K and V for one chunk: fused qkv rows and shuffled paged pools, rounded to bf16. */
+    record Operands(float[] qkv, PagedLayout kv, float[] kc, float[] vc) {
+        static Operands random(Random r, int tokens, int past, int blockSize, int[] seqLengths) {
+            int qkvWidth = (Q_HEADS + 2 * KV_HEADS) * HD;
+            float[] qkv = roundBf16(gaussian(r, tokens * qkvWidth, 1.2));  // peaked enough that masking errors show
+            PagedLayout kv = PagedLayout.shuffled(r, seqLengths, blockSize, KV_HEADS, HD, 3);
+            float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
+            float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
+            return new Operands(qkv, kv, kc, vc);
+        }
+    }
+
+    /** Runs each attention on the operands' sequence {@code seq} into its own NaN-poisoned output and reads them back. */
+    static float[][] run(Operands in, int seq, int tokens, int past, PrefillAttention... attns) {
+        PagedLayout kv = in.kv();
+        long outElements = (long) tokens * Q_HEADS * HD;
+        return ctx.call(() -> {
+            try (DeviceBuffer dq = bf16("qkv", in.qkv()); DeviceBuffer dk = bf16("k pool", in.kc());
+                 DeviceBuffer dv = bf16("v pool", in.vc()); DeviceBuffer dt = i32("block table", kv.table())) {
+                DeviceBuffer[] outs = new DeviceBuffer[attns.length];
+                try {
+                    for (int i = 0; i < attns.length; i++) {
+                        outs[i] = poisonedBf16("attn out " + i, outElements);
+                        attns[i].causal(dq.ptr(), dk.ptr(), dv.ptr(), dt.at(4L * seq * kv.maxBlocksPerSeq), kv.blockSize,
+                                outs[i].ptr(), PrefillAttention.Strides.fusedQkv(Q_HEADS, KV_HEADS), tokens, past, Q_HEADS,
+                                KV_HEADS);
+                    }
+                    ctx.synchronize();
+                    float[][] got = new float[attns.length][];
+                    for (int i = 0; i < attns.length; i++) got[i] = readBf16(outs[i], (int) outElements);
+                    return got;
+                } finally {
+                    for (DeviceBuffer b : outs) if (b != null) b.close();
+                }
             }
         });
+    }
+
+    @ParameterizedTest(name = "{0} tokens={1} past={2} block size={3}")
+    @MethodSource("chunks")
+    void matchesCausalGqaAttentionOverPagedCacheAndChunk(Tile tile, int tokens, int past, int blockSize) {
+        Random r = new Random(31L * tokens + past + blockSize);
+        int seq = 1;  // row 1 of the table, so a kernel that ignored the row offset would read sequence 0's keys
+        Operands in = Operands.random(r, tokens, past, blockSize, new int[] {257, past + tokens});
+        double[] want = reference(in.qkv(), in.kc(), in.vc(), in.kv(), seq, tokens, past);
+        float[] got = run(in, seq, tokens, past, new PrefillAttention(module, ctx.stream(), tile))[0];
         assertEquals(0, nanCount(got), "elements left unwritten (NaN)");
         double rel = relativeL2(got, want);
-        System.out.printf("[prefill] %-44s relL2 %.3e%n", "attention tokens=" + tokens + " past=" + past + " block=" + blockSize, rel);
+        System.out.printf("[prefill] %-52s relL2 %.3e%n", "attention " + tile + " tokens=" + tokens + " past=" + past + " block=" + blockSize, rel);
         assertTrue(rel < 1e-2, "relative L2 error " + rel);
     }
 
+    /**
+     * Each row sees the same 64-key tiles in the same order, at the same place in a 16-row MMA tile, with
+     * the same mask, exp2 and bf16 rounding of P in both kernels. The only extra work of the 32-row tile,
+     * the last key tile of a 128-row block for the block's first 64 rows, lies wholly after those rows:
+     * fully masked, it leaves their running max, sum and output as they were. Chunks of fewer rows than
+     * a block, of exactly one or two blocks and of a few rows more; with and without earlier positions.
+     */
+    @ParameterizedTest(name = "tokens={0} past={1} block size={2}")
+    @CsvSource({"1, 0, 64", "64, 0, 64", "127, 0, 16", "128, 0, 64", "129, 0, 64", "333, 70, 64", "300, 1000, 48",
+        "517, 9, 7", "1100, 130, 128"})
+    void theThirtyTwoRowTileGivesEveryOutputBitOfTheSixteenRowTile(int tokens, int past, int blockSize) {
+        Random r = new Random(17L * tokens + past + blockSize);
+        Operands in = Operands.random(r, tokens, past, blockSize, new int[] {past + tokens, 90});
+        float[][] got = run(in, 0, tokens, past, new PrefillAttention(module, ctx.stream(), Tile.ROWS16),
+                new PrefillAttention(module, ctx.stream(), Tile.ROWS32));
+        assertEquals(0, nanCount(got[0]), "elements left unwritten (NaN)");
+        assertArrayEquals(got[0], got[1]);
+    }
+
     /** The grid's block order (heads on x or on y) changes when each block runs, never what it computes. */
-    @Test
-    void theBlockOrderOfTheGridLeavesEveryOutputBitAsItWas() {
+    @ParameterizedTest
+    @EnumSource(Tile.class)
+    void theBlockOrderOfTheGridLeavesEveryOutputBitAsItWas(Tile tile) {
         int tokens = 333;
         int past = 70;
         Random r = new Random(5);
-        int qkvWidth = (Q_HEADS + 2 * KV_HEADS) * HD;
-        float[] qkv = roundBf16(gaussian(r, tokens * qkvWidth, 1.2));
-        PagedLayout kv = PagedLayout.shuffled(r, new int[] {past + tokens}, 64, KV_HEADS, HD, 2);
-        float[] kc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        float[] vc = roundBf16(gaussian(r, (int) kv.poolElements(), 1.0));
-        float[][] got = ctx.call(() -> {
-            try (DeviceBuffer dq = bf16("qkv", qkv); DeviceBuffer dk = bf16("k pool", kc); DeviceBuffer dv = bf16("v pool", vc);
-                 DeviceBuffer dt = i32("block table", kv.table());
-                 DeviceBuffer a = poisonedBf16("heads fastest", (long) tokens * Q_HEADS * HD);
-                 DeviceBuffer b = poisonedBf16("heads slowest", (long) tokens * Q_HEADS * HD)) {
-                PrefillAttention.Strides st = PrefillAttention.Strides.fusedQkv(Q_HEADS, KV_HEADS);
-                new PrefillAttention(module, ctx.stream(), true).causal(dq.ptr(), dk.ptr(), dv.ptr(), dt.ptr(), kv.blockSize,
-                        a.ptr(), st, tokens, past, Q_HEADS, KV_HEADS);
-                new PrefillAttention(module, ctx.stream(), false).causal(dq.ptr(), dk.ptr(), dv.ptr(), dt.ptr(), kv.blockSize,
-                        b.ptr(), st, tokens, past, Q_HEADS, KV_HEADS);
-                ctx.synchronize();
-                return new float[][] {readBf16(a, tokens * Q_HEADS * HD), readBf16(b, tokens * Q_HEADS * HD)};
-            }
-        });
+        Operands in = Operands.random(r, tokens, past, 64, new int[] {past + tokens});
+        PrefillAttention.Tiles only = PrefillAttention.Tiles.only(tile);
+        float[][] got = run(in, 0, tokens, past, new PrefillAttention(module, ctx.stream(), true, only),
+                new PrefillAttention(module, ctx.stream(), false, only));
         assertEquals(0, nanCount(got[0]), "elements left unwritten (NaN)");
         assertArrayEquals(got[0], got[1]);
     }

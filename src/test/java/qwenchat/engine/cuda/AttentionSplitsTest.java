@@ -1,0 +1,76 @@
+package qwenchat.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class AttentionSplitsTest {
+    static final int SMS = 132;
+    static final int KV = 4;
+
+    @Test
+    void withoutSpansEveryBlockTakesOneTileAndTheCombineFinishes() {
+        AttentionSplits p = AttentionSplits.plan(false, 256, KV, 1024, SMS);
+        assertEquals(new AttentionSplits(64, 16, false), p);
+        // Even a row that fits one tile goes through the combine: the one-tile kernels have no direct output.
+        assertEquals(new AttentionSplits(64, 1, false), AttentionSplits.plan(false, 1, KV, 40, SMS));
+    }
+
+    @ParameterizedTest(name = "{0} tokens -> span {1}")
+    @CsvSource({"1, 64", "64, 64", "65, 128", "130, 256", "256, 256"})
+    void aShortContextGoesAsOneBlockARowWhateverTheWidth(int length, int span) {
+        for (int rows : new int[] {1, 256}) {
+            AttentionSplits p = AttentionSplits.plan(true, rows, KV, length, SMS);
+            assertEquals(new AttentionSplits(span, 1, true), p, rows + " rows");
+        }
+    }
+
+    @ParameterizedTest(name = "{0} rows of {1} tokens -> span {2}")
+    @CsvSource({"1, 8192, 64", "1, 1024, 64", "16, 1024, 64", "64, 1024, 256", "128, 1024, 512", "256, 1024, 1024",
+            "256, 1030, 2048", "256, 8192, 4096", "64, 8192, 2048"})
+    void spansGrowWhileTheLaunchKeepsAWaveOfBlocks(int rows, int length, int span) {
+        AttentionSplits p = AttentionSplits.plan(true, rows, KV, length, SMS);
+        assertEquals(span, p.span());
+        long blocks = (long) rows * KV * p.grid();
+        long wanted = (long) AttentionSplits.BLOCKS_PER_MULTIPROCESSOR * SMS;
+        assertTrue(p.span() == AttentionSplits.TILE || blocks >= wanted, "a grown span left " + blocks + " blocks");
+        boolean couldGrow = p.span() < AttentionSplits.MAX_SPAN && p.span() < length
+                && (long) rows * KV * ((length + 2L * p.span() - 1) / (2L * p.span())) >= wanted;
+        assertFalse(couldGrow, "span " + p.span() + " could have doubled");
+        assertTrue(p.coveredTokens() >= length, "the grid covers the longest row");
+        assertEquals(p.grid() == 1, p.direct());
+    }
+
+    @Test
+    void aWideBatchWhoseRowsFitTheLongestSpanIsFinishedWithoutTheCombine() {
+        // 256 rows of 1K: 1024-token spans still leave 1024 blocks.
+        AttentionSplits p = AttentionSplits.plan(true, 256, KV, 1000, SMS);
+        assertEquals(new AttentionSplits(1024, 1, true), p);
+    }
+
+    @Test
+    void graphBucketsRoundTheGridUpToAPowerOfTwoWithinTheBuffers() {
+        assertEquals(new AttentionSplits(256, 8, false), new AttentionSplits(256, 5, false).bucketed(128));
+        assertEquals(new AttentionSplits(64, 100, false), new AttentionSplits(64, 100, false).bucketed(100));
+        AttentionSplits direct = new AttentionSplits(512, 1, true);
+        assertSame(direct, direct.bucketed(16));
+    }
+
+    @Test
+    void badPlansNameWhatIsWrong() {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new AttentionSplits(96, 1, false)).getMessage()
+                .contains("power-of-two multiple of 64"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new AttentionSplits(64, 0, false)).getMessage()
+                .contains("grid"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new AttentionSplits(64, 2, true)).getMessage()
+                .contains("one span a row"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> AttentionSplits.plan(true, 1, KV, 0, SMS)).getMessage()
+                .contains("length"));
+    }
+}
