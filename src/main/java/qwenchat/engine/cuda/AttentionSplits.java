@@ -25,6 +25,8 @@ record AttentionSplits(int span, int grid, boolean direct) {
     /**
      * Blocks a launch keeps per multiprocessor while its spans grow: four of the multi-tile kernel's
      * blocks are resident on one (128 registers a thread), so spans grow while a wave stays full.
+     * The engine was measured with this value; one layer alone ran fastest with longer spans still
+     * (on an H100 at 1K context, 64 sequences: 53.8 us in 1024-token spans, 63.8 in this rule's 256).
      */
     static final int BLOCKS_PER_MULTIPROCESSOR = 4;
 
