@@ -44,6 +44,28 @@ record AttentionSplits(int span, int grid, boolean direct) {
         return new AttentionSplits(TILE, ceil(maxLength, TILE), false);
     }
 
+    /** Whether the attention kernels {@code choice} launches take spans of several tiles and write finished rows. */
+    static boolean kernelsTakeSpans(DecodeKernels choice) {
+        return choice.mmaAttention() && !choice.fusedAttention();
+    }
+
+    /**
+     * The plan for a pass of {@code rows} rows whose longest attends to {@code maxLength} positions
+     * with the kernels of {@code choice}: spans of several tiles where they are switched on, the
+     * kernels take them, and batch invariance is off; one tile a block otherwise.
+     */
+    static AttentionSplits plan(DecodeKernels choice, boolean batchInvariant, int rows, int kvHeads, int maxLength,
+                                int multiprocessors) {
+        boolean spans = choice.attentionSpans() && kernelsTakeSpans(choice) && !batchInvariant;
+        return plan(spans, rows, kvHeads, maxLength, multiprocessors);
+    }
+
+    /** One launch of {@code span}-token blocks over rows up to {@code maxLength} long, direct where one span covers them and the kernels allow. */
+    static AttentionSplits ofSpan(int span, int maxLength, DecodeKernels choice) {
+        int grid = ceil(maxLength, span);
+        return new AttentionSplits(span, grid, grid == 1 && kernelsTakeSpans(choice));
+    }
+
     /**
      * The plan for a pass of {@code rows} rows whose longest attends to {@code maxLength} positions.
      *
@@ -69,11 +91,6 @@ record AttentionSplits(int span, int grid, boolean direct) {
         if (grid == 1) return this;
         int bucket = Math.min(Integer.highestOneBit(grid - 1) << 1, capacity);
         return new AttentionSplits(span, Math.max(bucket, grid), false);
-    }
-
-    /** Positions one launch covers per row. */
-    long coveredTokens() {
-        return (long) span * grid;
     }
 
     private static int ceil(int a, int b) {

@@ -67,8 +67,7 @@ public final class DeviceBenchmarks {
 
     /** The span of the engine's attention plan ({@link AttentionSplits}) for these rows with the kernels of {@code d}. */
     public static int engineAttentionSpan(DecodeKernels d, int rows, int kvHeads, int context, int multiprocessors) {
-        boolean spans = d.attentionSpans() && d.mmaAttention() && !d.fusedAttention();
-        return AttentionSplits.plan(spans, rows, kvHeads, context, multiprocessors).span();
+        return AttentionSplits.plan(d, false, rows, kvHeads, context, multiprocessors).span();
     }
 
     /**
@@ -92,8 +91,7 @@ public final class DeviceBenchmarks {
             pos[r] = context - 1;
         }
         int splits = CudaKernels.splitsFor(context);
-        int grid = (context + span - 1) / span;
-        AttentionSplits plan = new AttentionSplits(span, grid, grid == 1 && choice.mmaAttention() && !choice.fusedAttention());
+        AttentionSplits plan = AttentionSplits.ofSpan(span, context, choice);
         long poolBytes = 2L * totalBlocks * kvHeads * blockSize * headDim;
         try (DeviceBuffer kp = DeviceBuffer.allocate("bench K pool", poolBytes);
              DeviceBuffer vp = DeviceBuffer.allocate("bench V pool", poolBytes);

@@ -84,8 +84,7 @@ final class ForwardPass implements AutoCloseable {
 
     /** How split attention cuts the keys of {@code rows} rows whose longest attends to {@code maxLength} positions. */
     AttentionSplits attentionPlan(int rows, int maxLength) {
-        boolean spans = kernels.attentionSpans() && kernels.mmaAttention() && !kernels.fusedAttention() && !batchInvariant;
-        return AttentionSplits.plan(spans, rows, c.numKeyValueHeads(), maxLength, multiprocessors);
+        return AttentionSplits.plan(kernels, batchInvariant, rows, c.numKeyValueHeads(), maxLength, multiprocessors);
     }
 
     /** Whether the tensor-core kernels can take this model's shapes (K % 64, N % 8). */

@@ -22,6 +22,22 @@ class AttentionSplitsTest {
         assertEquals(new AttentionSplits(64, 1, false), AttentionSplits.plan(false, 1, KV, 40, SMS));
     }
 
+    @Test
+    void onlyTheTensorCoreKernelsWithoutBatchInvarianceTakeSpans() {
+        DecodeKernels d = DecodeKernels.defaults().withMmaAttention(true).withAttentionSpans(true);
+        assertEquals(new AttentionSplits(1024, 1, true), AttentionSplits.plan(d, false, 256, KV, 1000, SMS));
+        AttentionSplits tiles = AttentionSplits.tiles(1000);
+        assertEquals(tiles, AttentionSplits.plan(d, true, 256, KV, 1000, SMS), "batch invariance");
+        assertEquals(tiles, AttentionSplits.plan(d.withAttentionSpans(false), false, 256, KV, 1000, SMS), "switch off");
+        assertEquals(tiles, AttentionSplits.plan(d.withMmaAttention(false), false, 256, KV, 1000, SMS), "CUDA-core kernels");
+        DecodeKernels fused = new DecodeKernels(true, true, true, true, true, true, true, true, true);
+        assertEquals(tiles, AttentionSplits.plan(fused, false, 256, KV, 1000, SMS), "fused combine");
+        // A fixed span is direct only where it covers the rows and the kernels can write them.
+        assertEquals(new AttentionSplits(1024, 1, true), AttentionSplits.ofSpan(1024, 1000, d));
+        assertEquals(new AttentionSplits(1024, 1, false), AttentionSplits.ofSpan(1024, 1000, d.withMmaAttention(false)));
+        assertEquals(new AttentionSplits(256, 4, false), AttentionSplits.ofSpan(256, 1000, d));
+    }
+
     @ParameterizedTest(name = "{0} tokens -> span {1}")
     @CsvSource({"1, 64", "64, 64", "65, 128", "130, 256", "256, 256"})
     void aShortContextGoesAsOneBlockARowWhateverTheWidth(int length, int span) {
@@ -43,7 +59,7 @@ class AttentionSplitsTest {
         boolean couldGrow = p.span() < AttentionSplits.MAX_SPAN && p.span() < length
                 && (long) rows * KV * ((length + 2L * p.span() - 1) / (2L * p.span())) >= wanted;
         assertFalse(couldGrow, "span " + p.span() + " could have doubled");
-        assertTrue(p.coveredTokens() >= length, "the grid covers the longest row");
+        assertTrue((long) p.span() * p.grid() >= length, "the grid covers the longest row");
         assertEquals(p.grid() == 1, p.direct());
     }
 
