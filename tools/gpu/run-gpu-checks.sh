@@ -8,7 +8,8 @@
 #   and prints the `run` tool command to use. Maven resolves what it lacks online; OFFLINE=1 runs it
 #   with -o where the local repository already holds every plugin and dependency.
 # There (GPU machine, repo root):  bash .device/cuda/run-gpu-checks.sh run [STAGES]
-#   STAGES is a comma list of: tests (gpu-tagged JUnit tests), 7b (random 7B checkpoint, transformers
+#   STAGES is a comma list of: probe (the batch-1 GEMVs timed inside CUDA graphs by gemv_probe, compiled
+#   here by prepare), tests (gpu-tagged JUnit tests), 7b (random 7B checkpoint, transformers
 #   reference, our engine's parity), bench (our benchmark), peer (transformers on the same weights),
 #   graphpeer (a CUDA-graph PyTorch decode loop on the same weights, tools/gpu/bench_graph_peer.py),
 #   blocks (decode attention at 8K through block tables of 16..128 tokens), yarn (the 7B with YaRN x4:
@@ -16,7 +17,7 @@
 #   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64,
 #   then the long-prompt-among-streams scenario (at the default max-batched-tokens, then 1536 and 2048) and the
 #   next-turn scenario; server.md and server_*.json). The comparison table (table.md) has a column per peer run.
-#   Default: tests,7b,bench,peer,graphpeer. Everything goes to $OUT.
+#   Default: probe,tests,7b,bench,peer,graphpeer. Everything goes to $OUT.
 set -euo pipefail
 mode=${1:-prepare}
 
@@ -103,6 +104,11 @@ if [ "$mode" = prepare ]; then
       tools/gpu/make_7b_server_checkpoint.py tools/gpu/bench_transformers.py tools/gpu/bench_graph_peer.py; do
     [ -f "$f" ] && cp "$f" "$dest/"
   done
+  # The GEMV probe is C++ against the kernel sources: compiled here, as the GPU machine has no nvcc.
+  if command -v nvcc >/dev/null 2>&1; then
+    nvcc -O3 -std=c++17 -Isrc/main/cuda -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+      tools/gpu/gemv_probe.cu -o "$dest/gemv_probe"
+  fi
   # Classes and test classes travel packed: the fatbin and the tokenizer squeeze well, and unpacked they
   # would push the staging plus the tracked tree past the 64 MiB transfer. `run` unpacks them first.
   tar -cJf "$dest/classes.tar.xz" -C "$dest" classes test-classes && rm -rf "$dest/classes" "$dest/test-classes"
@@ -110,14 +116,14 @@ if [ "$mode" = prepare ]; then
   echo "[prepare] now call the run tool with:"
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
-  echo "  command: bash $area/run-gpu-checks.sh run tests,7b,bench,peer,graphpeer"
+  echo "  command: bash $area/run-gpu-checks.sh run probe,tests,7b,bench,peer,graphpeer"
   echo "  or, for the whole server (about 5 minutes on an H100: four app starts, each ready in seconds):"
   echo "  command: bash $area/run-gpu-checks.sh run server"
   exit 0
 fi
 
 # ---- run (GPU machine) ----
-stages=${2:-tests,7b,bench,peer,graphpeer}
+stages=${2:-probe,tests,7b,bench,peer,graphpeer}
 here=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -138,6 +144,12 @@ model=/tmp/qwen7b-random
 has() { [[ ",$stages," == *",$1,"* ]]; }
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv 2>&1 | tee "$OUT/gpu.txt" || true
 status=0
+
+if has probe; then
+  echo "=== batch-1 GEMVs inside CUDA graphs (gemv_probe)"
+  if [ -x "$here/gemv_probe" ]; then "$here/gemv_probe" 2>&1 | tee "$OUT/probe.txt" || status=1
+  else echo "no gemv_probe in $here: prepare ran without nvcc" | tee "$OUT/probe.txt"; status=1; fi
+fi
 
 if has tests; then
   echo "=== gpu-tagged JUnit tests"

@@ -25,14 +25,18 @@
 // activation row is RMSNorm'ed on the fly,
 //   acc[b][n] = rstd_b * sum_k W[n][k] * (w[k] * x[b][k]),  rstd_b = rsqrt(sum_k x[b][k]^2 / K + eps)
 // with norm weight w bf16 [K]; activation row b is X row row_index[b] when row_index is non-null
-// (lm_head on the logit rows only). Every block first reduces its BT rows' sums of squares over K
-// itself (all its threads, f32 fmas, warp butterflies, then the warps in order; x comes from L2), so
-// no separate rmsnorm_rows launch and no normed copy. Rounding differs from rmsnorm_rows + gemv: there
-// each activation is rounded to f32 as w * (x * rstd) before the dot product; here w * x is rounded,
-// the dot product accumulated, and rstd applied once to the sum. Agreement with the two-kernel path
-// is to a few f32 ulps of the result, not bit identity.
-// early (norm kernels' last argument, non-zero): each warp issues its first group of weight loads
-// before the block's sum-of-squares reduction, the same sums in the same order.
+// (lm_head on the logit rows only). No separate rmsnorm_rows launch and no normed copy. The sums of
+// squares come one of two ways (the norm kernels' last argument):
+//   streamed (non-zero): each pair's warps add x^2 over the very words of x their dot products load
+//     (lane order, then the butterfly, then the slices in order, as the dot products), so nothing
+//     waits for the norm before the weights stream; every pair of a row sums in the same order, so
+//     every output of the row gets the same rstd bits;
+//   block (zero): every block first reduces its BT rows' sums over K with all its threads (f32 fmas,
+//     warp butterflies, then the warps in order; x from L2) before its weight loop.
+// The two round differently (a few f32 ulps of rstd). Rounding also differs from rmsnorm_rows + gemv:
+// there each activation is rounded to f32 as w * (x * rstd) before the dot product; here w * x is
+// rounded, the dot product accumulated, and rstd applied once to the sum. Agreement with the
+// two-kernel path is to a few f32 ulps of the result, not bit identity.
 // CPU counterparts, all in Qwen2Forward#run: MatrixOps#matmul, then per epilogue Qwen2Forward#addBias,
 // Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
 // Qwen2Forward#addInto (residual); the norm kernels also Qwen2Forward#rmsNorm (which rounds
@@ -134,7 +138,7 @@ static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r
 }
 
 template <int BT, int MODE, bool NORM, int KS>
-static __device__ __forceinline__ void run(const Params& p, bool early) {
+static __device__ __forceinline__ void run(const Params& p, bool streamed) {
     constexpr int UNROLL = 4;
     constexpr int STRIDE = 32 * KS;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -167,8 +171,6 @@ static __device__ __forceinline__ void run(const Params& p, bool early) {
     bool has1 = r1 < p.N;
     const uint4* w0 = reinterpret_cast<const uint4*>(p.W + (size_t)r0 * p.K);
     const uint4* w1 = reinterpret_cast<const uint4*>(p.W + (size_t)(has1 ? r1 : r0) * p.K);
-    // The first group of UNROLL words of each row; with `early` (norm kernels only) it is requested
-    // before the norm's reduction below, whose L2 round trips then overlap the DRAM ones.
     const int k0 = lane + 32 * slice;
     uint4 wa[UNROLL], wb[UNROLL];
     auto load = [&](int k) {
@@ -183,19 +185,14 @@ static __device__ __forceinline__ void run(const Params& p, bool early) {
             }
         }
     };
-    const bool preloaded = NORM && early;
-    if (preloaded) load(k0);
-    float rstd[BT];
+    float rstd[BT], ss[BT];
 #pragma unroll
-    for (int b = 0; b < BT; b++) rstd[b] = 1.f;
-    if constexpr (NORM) {
-        // Every block reduces its rows' sums of squares itself (from L2): no separate norm launch.
+    for (int b = 0; b < BT; b++) rstd[b] = 1.f, ss[b] = 0.f;
+    if (NORM && !streamed) {
+        // The block reduces its rows' sums of squares (from L2) before any weight streams.
         __shared__ float red[8][BT];
         __shared__ float rs[BT];
         int warps = blockDim.x >> 5;
-        float ss[BT];
-#pragma unroll
-        for (int b = 0; b < BT; b++) ss[b] = 0.f;
         for (int i = threadIdx.x; i < 2 * kv; i += blockDim.x) {
 #pragma unroll
             for (int b = 0; b < BT; b++) {
@@ -240,6 +237,16 @@ static __device__ __forceinline__ void run(const Params& p, bool early) {
                 const float4* xr = row(b) + (size_t)kk * 2;
                 float4 xa = __ldg(xr), xb = __ldg(xr + 1);
                 if constexpr (NORM) {
+                    if (streamed) {
+                        ss[b] = fmaf(xa.x, xa.x, ss[b]);
+                        ss[b] = fmaf(xa.y, xa.y, ss[b]);
+                        ss[b] = fmaf(xa.z, xa.z, ss[b]);
+                        ss[b] = fmaf(xa.w, xa.w, ss[b]);
+                        ss[b] = fmaf(xb.x, xb.x, ss[b]);
+                        ss[b] = fmaf(xb.y, xb.y, ss[b]);
+                        ss[b] = fmaf(xb.z, xb.z, ss[b]);
+                        ss[b] = fmaf(xb.w, xb.w, ss[b]);
+                    }
                     xa = make_float4(xa.x * g[0], xa.y * g[1], xa.z * g[2], xa.w * g[3]);
                     xb = make_float4(xb.x * g[4], xb.y * g[5], xb.z * g[6], xb.w * g[7]);
                 }
@@ -253,7 +260,7 @@ static __device__ __forceinline__ void run(const Params& p, bool early) {
     // a one-word-at-a-time tail, without that tail's serial round trips to memory.
     if (active) {
         for (int k = k0; k < kv; k += STRIDE * UNROLL) {
-            if (!(preloaded && k == k0)) load(k);
+            load(k);
 #pragma unroll
             for (int u = 0; u < UNROLL; u++) {
                 int kk = k + STRIDE * u;
@@ -266,19 +273,22 @@ static __device__ __forceinline__ void run(const Params& p, bool early) {
             }
         }
     }
+    const bool sums = NORM && streamed;
 #pragma unroll
     for (int b = 0; b < BT; b++) {
         acc0[b] = qc::warp_sum(acc0[b]);
         acc1[b] = qc::warp_sum(acc1[b]);
+        if (sums) ss[b] = qc::warp_sum(ss[b]);
     }
     if constexpr (KS > 1) {
         // The group's slices meet in shared memory; slice 0 adds them in slice order (fixed bits).
-        __shared__ float part[8][2 * BT];
+        __shared__ float part[8][3 * BT];
         if (lane == 0) {
 #pragma unroll
             for (int b = 0; b < BT; b++) {
                 part[warp][b] = acc0[b];
                 part[warp][BT + b] = acc1[b];
+                part[warp][2 * BT + b] = ss[b];
             }
         }
         __syncthreads();
@@ -289,12 +299,14 @@ static __device__ __forceinline__ void run(const Params& p, bool early) {
             for (int b = 0; b < BT; b++) {
                 acc0[b] += part[warp + s][b];
                 acc1[b] += part[warp + s][BT + b];
+                if (sums) ss[b] += part[warp + s][2 * BT + b];
             }
         }
     }
     if constexpr (NORM) {
 #pragma unroll
         for (int b = 0; b < BT; b++) {
+            if (sums) rstd[b] = rsqrtf(ss[b] / (float)p.K + p.eps);
             acc0[b] *= rstd[b];
             acc1[b] *= rstd[b];
         }
@@ -327,11 +339,11 @@ static __device__ __forceinline__ void run(const Params& p, bool early) {
         float* out_act, const __nv_bfloat16* bias, const float* inv_freq, float rope_scale,                  \
         __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* slots, const int* pos, int qDim,         \
         int kvDim, int hd, const int* block_table, int max_blocks_per_seq, int block_size,                   \
-        const int* bias_off, const __nv_bfloat16* norm_w, const int* row_index, float eps, int early) {      \
+        const int* bias_off, const __nv_bfloat16* norm_w, const int* row_index, float eps, int streamed) {   \
         gemv::Params p{W, X, N, K, B, out_f32, out_act, bias, inv_freq, rope_scale, k_cache, v_cache, slots, \
                        pos, qDim, kvDim, hd, block_table, max_blocks_per_seq, block_size, bias_off, norm_w,  \
                        row_index, eps};                                                                      \
-        gemv::run<BT, MODE, true, KS>(p, early != 0);                                                                      \
+        gemv::run<BT, MODE, true, KS>(p, streamed != 0);                                                                      \
     }
 
 // KS = 1 for every tile; the K-split variants (_ks2, _ks4) for the GEMV route's small batches (up to 8 rows).

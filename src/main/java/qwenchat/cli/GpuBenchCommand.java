@@ -500,17 +500,18 @@ public final class GpuBenchCommand implements CliCommand {
 
     /** The batch-1 kernel choices {@link #batch1Variants} compares: name, then the decode kernels. */
     private static List<Map.Entry<String, DecodeKernels>> batch1Choices() {
-        DecodeKernels before = DecodeKernels.defaults().withAttentionSpans(false).withSplitNormGemv(true);
-        return List.of(Map.entry("before", before), Map.entry("spans", before.withAttentionSpans(true)),
-                Map.entry("unsplit_norm", before.withSplitNormGemv(false)),
-                Map.entry("spans_unsplit_norm", before.withAttentionSpans(true).withSplitNormGemv(false)));
+        DecodeKernels engine = DecodeKernels.defaults();
+        return List.of(Map.entry("block_norm", engine.withStreamedNorm(false)),
+                Map.entry("streamed_norm", engine.withStreamedNorm(true)),
+                Map.entry("streamed_norm_unsplit", engine.withStreamedNorm(true).withSplitNormGemv(false)),
+                Map.entry("one_tile_attention", engine.withAttentionSpans(false)));
     }
 
     /**
      * Batch-1 decode at 128 and 8K context for each of {@link #batch1Choices}, one engine each on the
-     * same weights and prompts: decode_b1_ctx{128,8192}_{name}_tok_s. Multi-tile attention blocks (one
-     * block a row at short contexts, no combine) and unsplit norm-folding GEMVs are measured alone and
-     * together against the kernels before them.
+     * same weights and prompts: decode_b1_ctx{128,8192}_{name}_tok_s. The norm-folding GEMVs with their
+     * sums of squares streamed or reduced by each block first, streamed without the K split, and the
+     * defaults with one-tile attention blocks.
      */
     private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         for (Map.Entry<String, DecodeKernels> v : batch1Choices()) {

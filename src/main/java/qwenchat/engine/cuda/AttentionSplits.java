@@ -18,17 +18,23 @@ package qwenchat.engine.cuda;
 record AttentionSplits(int span, int grid, boolean direct) {
     /** Tokens a block's warps take at a time (limits::ATTN_SPLIT). */
     static final int TILE = CudaKernels.ATTN_SPLIT;
-    /** Rows up to this long go as one block a row and KV head, whatever the pass's width. */
-    static final int DIRECT_MAX_TOKENS = 256;
+    /**
+     * Rows up to this long go as one block a row and KV head, whatever the pass's width: on an H100 one
+     * layer of one 512-token row took 19.3 us against 25.1 in 64-token blocks and their combine.
+     */
+    static final int DIRECT_MAX_TOKENS = 512;
     /** Longest span: one block's tiles run one after another. */
     static final int MAX_SPAN = 4096;
     /**
-     * Blocks a launch keeps per multiprocessor while its spans grow: four of the multi-tile kernel's
-     * blocks are resident on one (128 registers a thread), so spans grow while a wave stays full.
-     * The engine was measured with this value; one layer alone ran fastest with longer spans still
-     * (on an H100 at 1K context, 64 sequences: 53.8 us in 1024-token spans, 63.8 in this rule's 256).
+     * Blocks a launch keeps per multiprocessor while its spans grow. One layer on an H100 ran fastest
+     * with the longest span that still left a block on every multiprocessor: at 1K context 53.8 us in
+     * 1024-token spans against 63.8 in 256 for 64 sequences, 98.0 against 111.0 for 128; one row of
+     * 8K 26.0 us in 128-token spans against 32.1 in 64. Four blocks each (a full wave of the kernel,
+     * 128 registers a thread) kept spans shorter than that. In the engine this rule took 64, 128 and 256
+     * sequences at 1K from +1.6%, +2.6% and +11.7% over one-tile blocks (four blocks each) to +5.9%,
+     * +10.1% and +12.4%.
      */
-    static final int BLOCKS_PER_MULTIPROCESSOR = 4;
+    static final int BLOCKS_PER_MULTIPROCESSOR = 1;
 
     AttentionSplits {
         if (span < TILE || span % TILE != 0 || Integer.bitCount(span / TILE) != 1) {

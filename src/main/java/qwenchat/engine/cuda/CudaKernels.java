@@ -36,30 +36,30 @@ public final class CudaKernels {
     private final Launcher launcher;
     /** Whether the GEMVs of up to 8 rows split K ({@link DecodeKernels#splitGemv}). */
     private final boolean splitGemv;
-    /** Whether the norm-folding GEMVs load their first weights before the norm ({@link DecodeKernels#earlyWeights}). */
-    private final boolean earlyWeights;
+    /** Whether the norm-folding GEMVs stream their sums of squares ({@link DecodeKernels#streamedNorm}). */
+    private final boolean streamedNorm;
     /** Whether the norm-folding GEMVs split K too ({@link DecodeKernels#splitNormGemv}). */
     private final boolean splitNormGemv;
 
-    /** Kernels whose GEMVs neither split K nor load weights early. */
+    /** Kernels whose GEMVs neither split K nor stream their norm sums. */
     public CudaKernels(KernelModule module, CUstream stream) {
         this(module, stream, false, false);
     }
 
-    /** GEMVs split ({@code splitGemv}, the norm-folding ones too) or not, with early weight loads or not. */
-    public CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean earlyWeights) {
-        this(module, stream, splitGemv, earlyWeights, splitGemv);
+    /** GEMVs split ({@code splitGemv}, the norm-folding ones too) or not, with streamed norm sums or not. */
+    public CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean streamedNorm) {
+        this(module, stream, splitGemv, streamedNorm, splitGemv);
     }
 
     /** The GEMV launch choices of {@code kernels}. */
     public CudaKernels(KernelModule module, CUstream stream, DecodeKernels kernels) {
-        this(module, stream, kernels.splitGemv(), kernels.earlyWeights(), kernels.splitGemv() && kernels.splitNormGemv());
+        this(module, stream, kernels.splitGemv(), kernels.streamedNorm(), kernels.splitGemv() && kernels.splitNormGemv());
     }
 
-    private CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean earlyWeights, boolean splitNormGemv) {
+    private CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean streamedNorm, boolean splitNormGemv) {
         this.launcher = new Launcher(module, stream);
         this.splitGemv = splitGemv;
-        this.earlyWeights = earlyWeights;
+        this.streamedNorm = streamedNorm;
         this.splitNormGemv = splitNormGemv;
     }
 
@@ -67,9 +67,13 @@ public final class CudaKernels {
         return launcher;
     }
 
+    /** Threads of an embed_rows block, each converting 8 elements of a row. */
+    private static final int EMBED_THREADS = 128;
+
     /** x[r] = float(E[tokens[r]]): tokens int [rows], E bf16 [vocab][hidden], x f32 [rows][hidden]. */
     public void embedRows(CUdeviceptr tokens, CUdeviceptr embed, CUdeviceptr x, int rows, int hidden) {
-        launcher.launch("embed_rows", rows, 1, 1, 256, 0, tokens, embed, x, hidden);
+        launcher.launch("embed_rows", rows, (hidden + EMBED_THREADS * 8 - 1) / (EMBED_THREADS * 8), 1, EMBED_THREADS, 0,
+                tokens, embed, x, hidden);
     }
 
     /** out[r] = w * rmsnorm(x[rowIndex ? rowIndex[r] : r]), all f32; rowIndex may be null. */
@@ -232,7 +236,7 @@ public final class CudaKernels {
         }
         if (normW == null) throw new IllegalArgumentException("norm-folding gemv needs the norm weight");
         launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), splitNormGemv ? -1 : 1, w, x, n, k, rows, a, orNull(biasOff), normW,
-                orNull(rowIndex), eps, earlyWeights ? 1 : 0);
+                orNull(rowIndex), eps, streamedNorm ? 1 : 0);
     }
 
     /** {@code splits}: warps per weight-row pair, or -1 for {@link #gemvSplits}. */

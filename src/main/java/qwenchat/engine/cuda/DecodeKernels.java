@@ -18,8 +18,9 @@ package qwenchat.engine.cuda;
  * @param splitGemv on the GEMV route's batch tiles of up to 8 rows, each weight-row pair is shared by
  *     4 warps that split K ({@link GemvShape#splitsK}; gemv.cu's {@code _ks} kernels), so four times
  *     the warps have loads in flight
- * @param earlyWeights the norm-folding GEMVs issue their first weight loads before reducing the
- *     activation rows' sums of squares, so the norm's L2 round trips overlap the first DRAM ones
+ * @param streamedNorm the norm-folding GEMVs add the activation rows' sums of squares inside their
+ *     weight loop, from the activations their dot products load, instead of every block reducing them
+ *     before its first weight load (gemv.cu, "streamed")
  * @param mmaAttention decode attention's partials on tensor cores ({@code attn_partial_mma_*}; the
  *     query group is the MMA's rows, q and p rounded to bf16 for it) instead of CUDA-core FMAs, for
  *     every pass whatever its width (so a row's attention never depends on its batch mates); the
@@ -29,11 +30,10 @@ package qwenchat.engine.cuda;
  *     {@code attn_combine} ({@link AttentionSplits}); off, every block takes one tile. Never with batch
  *     invariance, whose rows keep one split length whatever the batch
  * @param splitNormGemv with {@code splitGemv}, the norm-folding GEMVs split K as well; off, they keep
- *     one warp a row pair (each of their blocks recomputes the rows' norm, and a split multiplies the
- *     blocks by four)
+ *     one warp a row pair
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
-                            boolean splitGemv, boolean earlyWeights, boolean mmaAttention, boolean attentionSpans,
+                            boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
                             boolean splitNormGemv) {
     /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
     public static final int FOLDED_NORM_MAX_ROWS = 8;
@@ -61,11 +61,12 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
      */
     public static final boolean SPLIT_GEMV_DEFAULT = true;
     /**
-     * Whether {@link #defaults()} has the norm-folding GEMVs ask for their first weights before the
-     * norm. Measured neutral on an H100 (batch 1: 184.4 against 184.3 tok/s); on as the GPU tests and
-     * the 7B parity ran it.
+     * Whether {@link #defaults()} has the norm-folding GEMVs stream their norm's sums of squares. On an
+     * H100 inside CUDA graphs, the batch-1 qkv GEMV took 18.75 us with each block's reduction first and
+     * 16.22 streamed, against 12.32 for a plain read of its weights. Batch-1 decode, one engine each:
+     * 185.2 against 177.2 tok/s at 128 tokens of context, 175.9 against 170.7 at 8K.
      */
-    public static final boolean EARLY_WEIGHTS_DEFAULT = true;
+    public static final boolean STREAMED_NORM_DEFAULT = true;
     /**
      * Whether {@link #defaults()} computes decode attention's partials on tensor cores. On an H100 at 1K
      * context: +2.5% at 1 sequence, +8.7% at 32, +12% at 64, +17% at 128 and +21% at 256.
@@ -73,30 +74,31 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
     public static final boolean MMA_ATTENTION_DEFAULT = true;
     /**
      * Whether {@link #defaults()} lets tensor-core attention blocks take several tiles ({@link AttentionSplits}).
-     * On an H100 at 1K context: +0.5% at 1 sequence, +2.6% at 32, +1.6% at 64, +2.6% at 128 and +11.7% at 256.
+     * On an H100 at 1K context: -0.2% at 1 sequence, -0.3% at 32, +5.9% at 64, +10.1% at 128 and +12.4% at
+     * 256; batch 1 at 8K context 175.9 against 165.9 tok/s.
      */
     public static final boolean ATTENTION_SPANS_DEFAULT = true;
     /**
      * Whether {@link #defaults()} splits K in the norm-folding GEMVs too (as the plain ones, with
-     * {@code splitGemv}). On an H100 at batch 1, unsplit was slower: 177.3 against 178.9 tok/s at 128
-     * tokens of context, 155.6 against 158.1 at 8K.
+     * {@code splitGemv}). On an H100 at batch 1 with streamed norm sums, unsplit was slower: 178.6
+     * against 185.2 tok/s at 128 tokens of context, 170.0 against 175.9 at 8K.
      */
     public static final boolean SPLIT_NORM_GEMV_DEFAULT = true;
 
-    /** These four switches, without the K-split GEMVs, the early weight loads and the tensor-core attention. */
+    /** These four switches, without the K-split GEMVs, the streamed norm sums and the tensor-core attention. */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
         this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, false, false, false);
     }
 
     /** These seven switches; multi-tile attention blocks off, and the norm-folding GEMVs split as the plain ones. */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
-                         boolean splitGemv, boolean earlyWeights, boolean mmaAttention) {
-        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, mmaAttention, false, true);
+                         boolean splitGemv, boolean streamedNorm, boolean mmaAttention) {
+        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention, false, true);
     }
 
     public static DecodeKernels defaults() {
         return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT, MIXED_STEPS_DEFAULT,
-                SPLIT_GEMV_DEFAULT, EARLY_WEIGHTS_DEFAULT, MMA_ATTENTION_DEFAULT, ATTENTION_SPANS_DEFAULT,
+                SPLIT_GEMV_DEFAULT, STREAMED_NORM_DEFAULT, MMA_ATTENTION_DEFAULT, ATTENTION_SPANS_DEFAULT,
                 SPLIT_NORM_GEMV_DEFAULT);
     }
 
@@ -107,37 +109,37 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
 
     /** These switches with decodes riding prefill chunks' passes or not. */
     public DecodeKernels withMixedSteps(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on, splitGemv, earlyWeights, mmaAttention,
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on, splitGemv, streamedNorm, mmaAttention,
                 attentionSpans, splitNormGemv);
     }
 
     /** These switches with the K-split GEMVs on or off. */
     public DecodeKernels withSplitGemv(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, on, earlyWeights, mmaAttention,
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, on, streamedNorm, mmaAttention,
                 attentionSpans, splitNormGemv);
     }
 
-    /** These switches with the early weight loads on or off. */
-    public DecodeKernels withEarlyWeights(boolean on) {
+    /** These switches with the norm-folding GEMVs' sums of squares streamed or reduced first. */
+    public DecodeKernels withStreamedNorm(boolean on) {
         return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, on, mmaAttention,
                 attentionSpans, splitNormGemv);
     }
 
     /** These switches with decode attention's partials on tensor cores or not. */
     public DecodeKernels withMmaAttention(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, on,
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, on,
                 attentionSpans, splitNormGemv);
     }
 
     /** These switches with multi-tile attention blocks on or off. */
     public DecodeKernels withAttentionSpans(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, mmaAttention,
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
                 on, splitNormGemv);
     }
 
     /** These switches with the norm-folding GEMVs' K split on or off. */
     public DecodeKernels withSplitNormGemv(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, earlyWeights, mmaAttention,
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
                 attentionSpans, on);
     }
 

@@ -39,7 +39,7 @@ class AttentionSplitsTest {
     }
 
     @ParameterizedTest(name = "{0} tokens -> span {1}")
-    @CsvSource({"1, 64", "64, 64", "65, 128", "130, 256", "256, 256"})
+    @CsvSource({"1, 64", "64, 64", "65, 128", "130, 256", "256, 256", "257, 512", "512, 512"})
     void aShortContextGoesAsOneBlockARowWhateverTheWidth(int length, int span) {
         for (int rows : new int[] {1, 256}) {
             AttentionSplits p = AttentionSplits.plan(true, rows, KV, length, SMS);
@@ -48,8 +48,9 @@ class AttentionSplitsTest {
     }
 
     @ParameterizedTest(name = "{0} rows of {1} tokens -> span {2}")
-    @CsvSource({"1, 8192, 64", "1, 1024, 64", "16, 1024, 64", "64, 1024, 256", "128, 1024, 512", "256, 1024, 1024",
-            "256, 1030, 2048", "256, 8192, 4096", "64, 8192, 2048"})
+    @CsvSource({"1, 8192, 128", "1, 1024, 64", "1, 513, 64", "4, 8192, 512", "16, 1024, 256", "32, 1024, 512",
+            "64, 1024, 1024", "128, 1024, 1024", "256, 1024, 1024", "64, 1030, 2048", "256, 1030, 2048", "256, 8192, 4096",
+            "64, 8192, 4096"})
     void spansGrowWhileTheLaunchKeepsAWaveOfBlocks(int rows, int length, int span) {
         AttentionSplits p = AttentionSplits.plan(true, rows, KV, length, SMS);
         assertEquals(span, p.span());

@@ -214,7 +214,7 @@ class CudaEngineReferenceTest {
      * they grow), decode steps of all three sequences and then of the first alone (the batch-1 GEMV
      * route where the norm is folded).
      */
-    @ParameterizedTest(name = "{0} buckets {1} fused {2} folded {3} split {4} early {5} mma {6} spans {7} split norm {8}")
+    @ParameterizedTest(name = "{0} buckets {1} fused {2} folded {3} split {4} streamed norm {5} mma {6} spans {7} split norm {8}")
     @org.junit.jupiter.params.provider.CsvSource({
             "tiny-untied-hd64-g2, true, false, false, false, false, false, false, true",
             "tiny-untied-hd64-g2, false, true, false, false, false, false, false, true",
@@ -233,15 +233,17 @@ class CudaEngineReferenceTest {
             "tiny-untied-hd64-g2, true, false, true, true, true, true, true, true",
             "tiny-untied-hd64-g2, true, false, true, true, true, true, true, false",
             "tiny-tied-hd128-g3, true, false, true, true, true, true, true, true",
-            "tiny-tied-hd128-g3, true, false, true, true, true, true, true, false"})
+            "tiny-tied-hd128-g3, true, false, true, true, true, true, true, false",
+            "tiny-untied-hd64-g2, true, false, true, true, false, true, true, true",
+            "tiny-tied-hd128-g3, true, false, true, true, false, true, true, true"})
     void everyDecodeKernelChoiceMatchesTheCpuEngineAndTheOriginalKernels(String name, boolean buckets, boolean fused,
                                                                          boolean foldedNorm, boolean splitGemv,
-                                                                         boolean earlyWeights, boolean mmaAttention,
+                                                                         boolean streamedNorm, boolean mmaAttention,
                                                                          boolean attentionSpans, boolean splitNormGemv) {
         GpuTestSupport.assumeGpu();
         ReferenceData ref = ReferenceData.load(name);
         ModelConfig c = config(ref);
-        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false, splitGemv, earlyWeights, mmaAttention,
+        DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false, splitGemv, streamedNorm, mmaAttention,
                 attentionSpans, splitNormGemv);
         CudaEngine.Options base = new CudaEngine.Options(0, true);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());

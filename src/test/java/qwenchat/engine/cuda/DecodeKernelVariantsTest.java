@@ -33,7 +33,7 @@ class DecodeKernelVariantsTest {
     static CudaContext ctx;
     static KernelModule module;
     static CudaKernels k;
-    /** The same kernels with the batch-1..8 GEMVs splitting K and loading their first weights before the norm. */
+    /** The same kernels with the batch-1..8 GEMVs splitting K and streaming their norm sums. */
     static CudaKernels split;
 
     @BeforeAll
@@ -44,9 +44,9 @@ class DecodeKernelVariantsTest {
         split = new CudaKernels(module, ctx.stream(), true, true);
     }
 
-    /** The kernels a folded-norm test launches: K split with early weight loads, or neither. */
-    static CudaKernels folding(boolean splitK) {
-        return splitK ? split : k;
+    /** The kernels a folded-norm test launches: K split or not, the norm's sums streamed or reduced by each block first. */
+    static CudaKernels folding(boolean splitK, boolean streamed) {
+        return new CudaKernels(module, ctx.stream(), splitK, streamed);
     }
 
     @AfterAll
@@ -279,9 +279,10 @@ class DecodeKernelVariantsTest {
         k.gemv(mode, dw.ptr(), xn.ptr(), n, kk, rows, a);
     }
 
-    @ParameterizedTest(name = "rows {0}, K split {1}")
-    @CsvSource({"1, false", "2, false", "5, false", "8, false", "1, true", "5, true", "8, true"})
-    void normFoldingLmHeadGemvMatchesNormThenProjectionOnSelectedRows(int rows, boolean splitK) {
+    @ParameterizedTest(name = "rows {0}, K split {1}, streamed norm {2}")
+    @CsvSource({"1, false, false", "2, false, false", "5, false, true", "8, false, true", "1, true, true", "5, true, true",
+            "8, true, false", "1, true, false", "1, false, true"})
+    void normFoldingLmHeadGemvMatchesNormThenProjectionOnSelectedRows(int rows, boolean splitK, boolean streamed) {
         int n = 32006;  // 16003 row pairs: the last block of 8 warps is partly idle
         Random r = new Random(40 + rows);
         int xRows = rows + 3;
@@ -294,7 +295,7 @@ class DecodeKernelVariantsTest {
                  DeviceBuffer idx = i32("rows", pick); DeviceBuffer xn = DeviceBuffer.allocate("xn", 4L * rows * H);
                  DeviceBuffer folded = poisonedF32("folded", (long) rows * n);
                  DeviceBuffer separate = poisonedF32("separate", (long) rows * n)) {
-                folding(splitK).gemvNormed(GemvMode.PLAIN, dw.ptr(), dx.ptr(), dn.ptr(), idx.ptr(), c.eps(), n, H, rows,
+                folding(splitK, streamed).gemvNormed(GemvMode.PLAIN, dw.ptr(), dx.ptr(), dn.ptr(), idx.ptr(), c.eps(), n, H, rows,
                         GemvArgs.out(folded.ptr()));
                 separateNormThenGemv(GemvMode.PLAIN, dw, dx, dn, idx, n, H, rows, c, xn, GemvArgs.out(separate.ptr()));
                 ctx.synchronize();
@@ -305,14 +306,15 @@ class DecodeKernelVariantsTest {
         double rel = relativeL2(got[0], matmul(w, c.normed(rows, H), n, H, rows));
         double vsSeparate = relativeL2(got[0], widen(got[1]));
         System.out.printf("[kernel] norm-folding lm_head rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
-                folding(splitK).gemvSplits(GemvMode.PLAIN, H, rows), rel, vsSeparate);
+                folding(splitK, streamed).gemvSplits(GemvMode.PLAIN, H, rows), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
 
-    @ParameterizedTest(name = "rows {0}, K split {1}")
-    @CsvSource({"1, false", "3, false", "8, false", "1, true", "3, true", "8, true"})
-    void normFoldingSwigluGemvMatchesNormThenGateUp(int rows, boolean splitK) {
+    @ParameterizedTest(name = "rows {0}, K split {1}, streamed norm {2}")
+    @CsvSource({"1, false, false", "3, false, true", "8, false, false", "1, true, true", "3, true, false", "8, true, true",
+            "1, false, true", "1, true, false"})
+    void normFoldingSwigluGemvMatchesNormThenGateUp(int rows, boolean splitK, boolean streamed) {
         int inter = 4736;
         Random r = new Random(50 + rows);
         NormCase c = normCase(r, rows, H, null);
@@ -322,7 +324,7 @@ class DecodeKernelVariantsTest {
                  DeviceBuffer xn = DeviceBuffer.allocate("xn", 4L * rows * H);
                  DeviceBuffer folded = poisonedF32("folded", (long) rows * inter);
                  DeviceBuffer separate = poisonedF32("separate", (long) rows * inter)) {
-                folding(splitK).gemvNormed(GemvMode.SWIGLU, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), 2 * inter, H, rows,
+                folding(splitK, streamed).gemvNormed(GemvMode.SWIGLU, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), 2 * inter, H, rows,
                         GemvArgs.swiglu(folded.ptr()));
                 separateNormThenGemv(GemvMode.SWIGLU, dw, dx, dn, null, 2 * inter, H, rows, c, xn,
                         GemvArgs.swiglu(separate.ptr()));
@@ -343,14 +345,14 @@ class DecodeKernelVariantsTest {
         double rel = relativeL2(got[0], want);
         double vsSeparate = relativeL2(got[0], widen(got[1]));
         System.out.printf("[kernel] norm-folding swiglu rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
-                folding(splitK).gemvSplits(GemvMode.SWIGLU, H, rows), rel, vsSeparate);
+                folding(splitK, streamed).gemvSplits(GemvMode.SWIGLU, H, rows), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
 
-    @ParameterizedTest(name = "rows {0}, K split {1}")
-    @CsvSource({"1, false", "4, false", "1, true", "4, true"})
-    void normFoldingQkvGemvWritesTheSameQAndCacheAsNormThenQkv(int rows, boolean splitK) {
+    @ParameterizedTest(name = "rows {0}, K split {1}, streamed norm {2}")
+    @CsvSource({"1, false, false", "4, false, true", "1, true, true", "4, true, false", "1, false, true", "1, true, false"})
+    void normFoldingQkvGemvWritesTheSameQAndCacheAsNormThenQkv(int rows, boolean splitK, boolean streamed) {
         int heads = 28;
         int kvHeads = 4;
         int hd = 128;
@@ -383,7 +385,7 @@ class DecodeKernelVariantsTest {
                  DeviceBuffer k1 = poisonedBf16("k folded", cacheElems); DeviceBuffer v1 = poisonedBf16("v folded", cacheElems);
                  DeviceBuffer k2 = poisonedBf16("k separate", cacheElems); DeviceBuffer v2 = poisonedBf16("v separate", cacheElems)) {
                 CudaKernels.PagedKv paged = new CudaKernels.PagedKv(dt.ptr(), kv.maxBlocksPerSeq, kv.blockSize);
-                folding(splitK).gemvNormed(GemvMode.QKV, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), n, H, rows, new GemvArgs(q1.ptr(), null,
+                folding(splitK, streamed).gemvNormed(GemvMode.QKV, dw.ptr(), dx.ptr(), dn.ptr(), null, c.eps(), n, H, rows, new GemvArgs(q1.ptr(), null,
                         db.ptr(), dinv.ptr(), 1f, k1.ptr(), v1.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, hd, paged));
                 separateNormThenGemv(GemvMode.QKV, dw, dx, dn, null, n, H, rows, c, xn, new GemvArgs(q2.ptr(), null, db.ptr(),
                         dinv.ptr(), 1f, k2.ptr(), v2.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, hd, paged));
@@ -428,7 +430,7 @@ class DecodeKernelVariantsTest {
         double kVsSeparate = relativeL2(got.get(2), widen(got.get(3)));
         double vVsSeparate = relativeL2(got.get(4), widen(got.get(5)));
         System.out.printf("[kernel] norm-folding qkv rows %d, K over %d warps: q relL2 %.3e; vs separate norm q %.3e k %.3e"
-                + " v %.3e%n", rows, folding(splitK).gemvSplits(GemvMode.QKV, H, rows), rq, qVsSeparate, kVsSeparate, vVsSeparate);
+                + " v %.3e%n", rows, folding(splitK, streamed).gemvSplits(GemvMode.QKV, H, rows), rq, qVsSeparate, kVsSeparate, vVsSeparate);
         assertTrue(rq < 1e-4, "q relL2 " + rq);
         assertTrue(qVsSeparate < 1e-5, "q vs the separate norm " + qVsSeparate);
         // bf16 cache entries: an f32 difference of a few ulps flips a rounding now and then.

@@ -45,7 +45,7 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.FOLDED_NORM_DEFAULT, d.foldedNorm());
         assertEquals(DecodeKernels.MIXED_STEPS_DEFAULT, d.mixedSteps());
         assertEquals(DecodeKernels.SPLIT_GEMV_DEFAULT, d.splitGemv());
-        assertEquals(DecodeKernels.EARLY_WEIGHTS_DEFAULT, d.earlyWeights());
+        assertEquals(DecodeKernels.STREAMED_NORM_DEFAULT, d.streamedNorm());
         assertEquals(DecodeKernels.MMA_ATTENTION_DEFAULT, d.mmaAttention());
         assertEquals(d, CudaEngine.Options.defaults().kernels());
     }
@@ -54,11 +54,11 @@ class DecodeKernelsTest {
     void theFourSwitchFormAndTheOriginalKernelsLeaveTheLaterSwitchesOff() {
         for (DecodeKernels d : new DecodeKernels[] {new DecodeKernels(true, true, true, true), DecodeKernels.original()}) {
             assertFalse(d.splitGemv());
-            assertFalse(d.earlyWeights());
+            assertFalse(d.streamedNorm());
             assertFalse(d.mmaAttention());
         }
-        DecodeKernels d = DecodeKernels.defaults().withSplitGemv(false).withEarlyWeights(false).withMmaAttention(false);
-        assertFalse(d.splitGemv() || d.earlyWeights() || d.mmaAttention());
+        DecodeKernels d = DecodeKernels.defaults().withSplitGemv(false).withStreamedNorm(false).withMmaAttention(false);
+        assertFalse(d.splitGemv() || d.streamedNorm() || d.mmaAttention());
         assertEquals(DecodeKernels.defaults().groupBuckets(), d.groupBuckets());
         assertEquals(DecodeKernels.defaults().foldedNorm(), d.foldedNorm());
     }
