@@ -10,16 +10,14 @@ import jcuda.driver.JCudaDriver;
  */
 public record CudaAvailability(boolean available, String reason, int deviceCount) {
 
-    private static volatile CudaAvailability cached;
+    /** The first answer, computed when {@link #probe} first asks (class initialization runs once per JVM). */
+    private static final class FirstProbe {
+        static final CudaAvailability ANSWER = probeNow();
+    }
 
     /** Probes once per JVM; later calls return the first answer. */
     public static CudaAvailability probe() {
-        CudaAvailability c = cached;
-        if (c == null) {
-            c = probeNow();
-            cached = c;
-        }
-        return c;
+        return FirstProbe.ANSWER;
     }
 
     static CudaAvailability probeNow() {

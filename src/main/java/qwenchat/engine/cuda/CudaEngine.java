@@ -588,7 +588,7 @@ public final class CudaEngine implements InferenceEngine {
             forward.lab = lab;
         }
         try {
-            forward.decode(n, n, maxLen, rowMasks == null && options.graphs() && KernelTimer.active == null);
+            forward.decode(n, n, maxLen, rowMasks == null && options.graphs() && module.timer() == null);
         } finally {
             forward.lab = null;
         }
@@ -770,12 +770,12 @@ public final class CudaEngine implements InferenceEngine {
     public java.util.Map<String, double[]> profileStep(List<StepRequest> requests) {
         return ctx.call(() -> {
             KernelTimer timer = new KernelTimer();
-            KernelTimer.active = timer;
+            module.timer(timer);
             try {
                 step(requests);
                 ctx.synchronize();
             } finally {
-                KernelTimer.active = null;
+                module.timer(null);
             }
             return timer.totals();
         });

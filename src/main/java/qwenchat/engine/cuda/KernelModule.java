@@ -25,9 +25,21 @@ public final class KernelModule implements AutoCloseable {
 
     private CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
+    /** While set, every {@link Launcher} launch of this module is timed by it (the benchmark's breakdown). */
+    private KernelTimer timer;
 
     private KernelModule(CUmodule module) {
         this.module = module;
+    }
+
+    /** The timer bracketing this module's launches, or null (context thread only). */
+    KernelTimer timer() {
+        return timer;
+    }
+
+    /** Installs {@code t} as the timer of this module's launches; null removes it. */
+    void timer(KernelTimer t) {
+        timer = t;
     }
 
     /** Loads the fatbin from the classpath; call on the context's worker thread. */

@@ -11,11 +11,12 @@ import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
 /**
- * Per-kernel GPU times for the benchmark's breakdown: while installed, every {@link Launcher}
- * launch is bracketed by CUDA events (so passes must run eagerly, not from a graph). Context thread only.
+ * Per-kernel GPU times for the benchmark's breakdown: while installed on a {@link KernelModule},
+ * every {@link Launcher} launch of it is bracketed by CUDA events (so passes must run eagerly, not
+ * from a graph). A span starts when its event is recorded, before the host has launched the kernel,
+ * so a kernel shorter than the host's launch time shows that time instead. Context thread only.
  */
 public final class KernelTimer {
-    static KernelTimer active;
 
     private record Span(String kernel, CUevent start, CUevent stop) {
     }

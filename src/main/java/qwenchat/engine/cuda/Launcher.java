@@ -35,7 +35,7 @@ public final class Launcher {
             throw new IllegalArgumentException("kernel " + kernel + " launched with an empty grid " + gridX + "x" + gridY + "x" + gridZ);
         }
         Pointer params = Pointer.to(pack(kernel, args));
-        KernelTimer timer = KernelTimer.active;
+        KernelTimer timer = module.timer();
         if (timer != null) timer.before(kernel, stream);
         check(JCudaDriver.cuLaunchKernel(module.function(kernel), gridX, gridY, gridZ, block, 1, 1, sharedBytes,
                 stream, params, null), "cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x" + gridZ
