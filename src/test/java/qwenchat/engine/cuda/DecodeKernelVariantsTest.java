@@ -44,6 +44,11 @@ class DecodeKernelVariantsTest {
         split = new CudaKernels(module, ctx.stream(), true, true);
     }
 
+    /** How a folded-norm test's kernels sum the squares, for its printout. */
+    static String sums(boolean streamed) {
+        return streamed ? "streamed" : "block";
+    }
+
     /** The kernels a folded-norm test launches: K split or not, the norm's sums streamed or reduced by each block first. */
     static CudaKernels folding(boolean splitK, boolean streamed) {
         return new CudaKernels(module, ctx.stream(), splitK, streamed);
@@ -305,8 +310,8 @@ class DecodeKernelVariantsTest {
         assertEquals(0, nanCount(got[0]), "unwritten logits");
         double rel = relativeL2(got[0], matmul(w, c.normed(rows, H), n, H, rows));
         double vsSeparate = relativeL2(got[0], widen(got[1]));
-        System.out.printf("[kernel] norm-folding lm_head rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
-                folding(splitK, streamed).gemvSplits(GemvMode.PLAIN, H, rows), rel, vsSeparate);
+        System.out.printf("[kernel] norm-folding lm_head rows %d, K over %d warps, %s sums: relL2 %.3e, %.3e vs separate norm%n",
+                rows, folding(splitK, streamed).gemvSplits(GemvMode.PLAIN, H, rows), sums(streamed), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
@@ -344,8 +349,8 @@ class DecodeKernelVariantsTest {
         assertEquals(0, nanCount(got[0]), "unwritten activations");
         double rel = relativeL2(got[0], want);
         double vsSeparate = relativeL2(got[0], widen(got[1]));
-        System.out.printf("[kernel] norm-folding swiglu rows %d, K over %d warps: relL2 %.3e, %.3e vs separate norm%n", rows,
-                folding(splitK, streamed).gemvSplits(GemvMode.SWIGLU, H, rows), rel, vsSeparate);
+        System.out.printf("[kernel] norm-folding swiglu rows %d, K over %d warps, %s sums: relL2 %.3e, %.3e vs separate norm%n",
+                rows, folding(splitK, streamed).gemvSplits(GemvMode.SWIGLU, H, rows), sums(streamed), rel, vsSeparate);
         assertTrue(rel < 1e-4, "relL2 " + rel);
         assertTrue(vsSeparate < 1e-5, "relL2 vs the separate norm " + vsSeparate);
     }
@@ -429,8 +434,9 @@ class DecodeKernelVariantsTest {
         double qVsSeparate = relativeL2(got.get(0), widen(got.get(1)));
         double kVsSeparate = relativeL2(got.get(2), widen(got.get(3)));
         double vVsSeparate = relativeL2(got.get(4), widen(got.get(5)));
-        System.out.printf("[kernel] norm-folding qkv rows %d, K over %d warps: q relL2 %.3e; vs separate norm q %.3e k %.3e"
-                + " v %.3e%n", rows, folding(splitK, streamed).gemvSplits(GemvMode.QKV, H, rows), rq, qVsSeparate, kVsSeparate, vVsSeparate);
+        System.out.printf("[kernel] norm-folding qkv rows %d, K over %d warps, %s sums: q relL2 %.3e; vs separate norm q %.3e"
+                + " k %.3e v %.3e%n", rows, folding(splitK, streamed).gemvSplits(GemvMode.QKV, H, rows), sums(streamed), rq,
+                qVsSeparate, kVsSeparate, vVsSeparate);
         assertTrue(rq < 1e-4, "q relL2 " + rq);
         assertTrue(qVsSeparate < 1e-5, "q vs the separate norm " + qVsSeparate);
         // bf16 cache entries: an f32 difference of a few ulps flips a rounding now and then.
