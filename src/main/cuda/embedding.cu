@@ -2,9 +2,8 @@
 // x[r][:] = float(E[tokens[r]][:]) for r < rows; E is bf16 [vocab][hidden], x is f32 [rows][hidden]
 // (the residual stream). Launch: grid = (rows, ceil(hidden / (8 * 128))), block = 128; each thread
 // converts one 16-byte word (8 bf16) of its row with a single load, so the copy is one memory round
-// trip instead of a thread's serial walk over the row (at batch 1 that walk was the pass's longest
-// launch after the projections). Where hidden is not a multiple of 8 the rows are not 16-byte aligned
-// and each thread copies its 8 elements one by one. Token ids are validated on the host before upload.
+// trip instead of a thread's serial walk over the row. Where hidden is not a multiple of 8 the rows
+// are not 16-byte aligned and each thread copies its 8 elements one by one. Token ids are validated on the host before upload.
 // CPU counterpart: the embedding row read at the start of Qwen2Forward#run (Bf16Matrix#readRow of
 // model.embed_tokens.weight).
 #include "common.cuh"
