@@ -30,9 +30,9 @@ record AttentionSplits(int span, int grid, boolean direct) {
      * with the longest span that still left a block on every multiprocessor: at 1K context 53.8 us in
      * 1024-token spans against 63.8 in 256 for 64 sequences, 98.0 against 111.0 for 128; one row of
      * 8K 26.0 us in 128-token spans against 32.1 in 64. Four blocks each (a full wave of the kernel,
-     * 128 registers a thread) kept spans shorter than that. In the engine this rule took 64, 128 and 256
-     * sequences at 1K from +1.6%, +2.6% and +11.7% over one-tile blocks (four blocks each) to +5.9%,
-     * +10.1% and +12.4%.
+     * 128 registers a thread) kept spans shorter than that. In the engine at 1K context, against one-tile
+     * blocks, four gained +1.6%, +2.6% and +11.7% at 64, 128 and 256 sequences; one gains +5.9%, +10.1%
+     * and +12.4%.
      */
     static final int BLOCKS_PER_MULTIPROCESSOR = 1;
 
