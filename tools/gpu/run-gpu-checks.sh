@@ -17,7 +17,8 @@
 #   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64,
 #   then the long-prompt-among-streams scenario (at the default max-batched-tokens, then 1536 and 2048) and the
 #   next-turn scenario; server.md and server_*.json). The comparison table (table.md) has a column per peer run.
-#   Default: probe,tests,7b,bench,peer,graphpeer. Everything goes to $OUT.
+#   Default: probe,tests,7b,bench,peer,graphpeer. Everything goes to $OUT; PACK=1 packs it into
+#   $OUT/logs.tgz at the end (the device tool brings back only a few files).
 set -euo pipefail
 mode=${1:-prepare}
 
@@ -116,7 +117,7 @@ if [ "$mode" = prepare ]; then
   echo "[prepare] now call the run tool with:"
   area=$(realpath --relative-to="$repo" "$dest")
   echo "  carry: [\"$area\"], timeout_s: 540,"
-  echo "  command: bash $area/run-gpu-checks.sh run probe,tests,7b,bench,peer,graphpeer"
+  echo "  command: PACK=1 bash $area/run-gpu-checks.sh run probe,tests,7b,bench,peer,graphpeer"
   echo "  or, for the whole server (about 5 minutes on an H100: four app starts, each ready in seconds):"
   echo "  command: bash $area/run-gpu-checks.sh run server"
   exit 0
@@ -384,5 +385,11 @@ if [ -f "$OUT/bench.json" ]; then
   if [ ${#peers[@]} -gt 0 ]; then
     "$java" -cp "$cp" qwenchat.cli.GpuBenchCommand --table "$OUT/bench.json" "${peers[@]}" | tee "$OUT/table.md"
   fi
+fi
+# PACK=1: everything in one archive, $OUT/logs.tgz, beside table.md and gpu.txt. The device tool
+# brings back only a few files from $OUT, and a full run writes a dozen (a run once lost its tests.log).
+if [ "${PACK:-0}" = 1 ]; then
+  (cd "$OUT" && tar czf /tmp/qwen-logs.tgz --exclude=logs.tgz . && mv /tmp/qwen-logs.tgz logs.tgz \
+    && find . -mindepth 1 -maxdepth 1 ! -name logs.tgz ! -name table.md ! -name gpu.txt -exec rm -rf {} +)
 fi
 exit $status
