@@ -167,19 +167,10 @@ public final class GpuBenchCommand implements CliCommand {
             log.printf("[bench] decode kernels: %s%n", CudaEngine.Options.defaults().kernels());
             kernelMeasurements(e, c, log, r);
             Random rnd = new Random(7);
-            SamplingParams g = SamplingParams.greedyDecoding();
             for (int ctxLen : new int[] {128, 8192}) {
-                int s = e.openSequence();
-                int[] prompt = randomIds(rnd, ctxLen, c.vocabSize());
-                int tok = e.step(List.of(StepRequest.prefill(s, prompt, g, 0))).get(0).token();
-                for (int i = 0; i < 8; i++) tok = e.step(List.of(StepRequest.decode(s, tok, g, 0))).get(0).token();
-                int steps = 64;
-                long t = System.nanoTime();
-                for (int i = 0; i < steps; i++) tok = e.step(List.of(StepRequest.decode(s, tok, g, 0))).get(0).token();
-                double tps = steps / secs(t);
+                double tps = batch1TokS(e, c, rnd, ctxLen, 64);
                 r.put("decode_b1_ctx" + ctxLen + "_tok_s", tps);
                 log.printf("[bench] decode batch 1, context %d: %.1f tok/s%n", ctxLen, tps);
-                e.freeSequence(s);
             }
             for (int len : TTFT_PROMPTS) {
                 double ms = ttftMillis(e, c, rnd, len);
@@ -538,21 +529,28 @@ public final class GpuBenchCommand implements CliCommand {
                 Random rnd = new Random(21);
                 StringBuilder line = new StringBuilder();
                 for (int ctxLen : new int[] {128, 8192}) {
-                    int s = e.openSequence();
-                    int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, ctxLen, c.vocabSize()), GREEDY, 0)))
-                            .get(0).token();
-                    for (int i = 0; i < 8; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
-                    int steps = 128;
-                    long t = System.nanoTime();
-                    for (int i = 0; i < steps; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
-                    double tps = steps / secs(t);
+                    double tps = batch1TokS(e, c, rnd, ctxLen, 128);
                     r.put("decode_b1_ctx" + ctxLen + "_" + v.name() + "_tok_s", tps);
                     line.append(String.format(" context %d %.1f tok/s;", ctxLen, tps));
-                    e.freeSequence(s);
                 }
                 log.printf("[bench] batch 1, %s (%s, KV for %d sequences of 8K):%s%n", v.name(), v.kernels(), v.sequences(), line);
             }
         }
+    }
+
+    /**
+     * Greedy batch-1 decode speed of one new sequence: a random {@code ctxLen}-token prompt, 8 decode
+     * steps untimed (the graph's capture among them), then {@code steps} timed; the sequence is freed.
+     */
+    private static double batch1TokS(CudaEngine e, ModelConfig c, Random rnd, int ctxLen, int steps) {
+        int s = e.openSequence();
+        int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, ctxLen, c.vocabSize()), GREEDY, 0))).get(0).token();
+        for (int i = 0; i < 8; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+        long t = System.nanoTime();
+        for (int i = 0; i < steps; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+        double tps = steps / secs(t);
+        e.freeSequence(s);
+        return tps;
     }
 
     /** Warps per weight-row pair {@link #gemvLaunchShapes} tries (gemv.cu's K split). */
