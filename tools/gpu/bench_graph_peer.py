@@ -166,6 +166,52 @@ def self_check(model_dir, peer, n=48):
     return {"rel_l2_prefill": rel[0], "rel_l2_decode": rel[1], "top1_agree": top1}
 
 
+def best_us(fn, reps=5):
+    """GPU microseconds of fn(), the best of reps after one warm-up, by CUDA events."""
+    fn()
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    best = float("inf")
+    for _ in range(reps):
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        best = min(best, a.elapsed_time(b) * 1e3)
+    return best
+
+
+@torch.no_grad()
+def prompt_breakdown(peer, r, t=8192):
+    """cuBLAS on each projection of an 8K prompt (layer 0's weights) and SDPA's causal attention of one
+    layer, as cublas_{qkv,o,gateup,down}_m8192_{random,zeros}_us and sdpa_causal_8192_us: bench's wgmma GEMMs and flash
+    attention are timed on the same shapes, so the TTFT row's gap can be laid where it is."""
+    ly = peer.layers[0]
+    bf = torch.bfloat16
+    g = torch.Generator(device="cuda").manual_seed(5)
+    hidden, inter = ly["wo"].shape[0], ly["wd"].shape[1]
+    x = torch.randn(t, hidden, dtype=bf, device="cuda", generator=g)
+    act = torch.randn(t, inter, dtype=bf, device="cuda", generator=g)
+    shapes = {"qkv": (x, ly["wqkv"]), "o": (x, ly["wo"]), "gateup": (x, ly["wgu"]), "down": (act, ly["wd"])}
+    # Zero operands as well: bench times its GEMMs on zeros, which draw less power than random data.
+    for kind in ("random", "zeros"):
+        parts = []
+        for name, (a, w) in shapes.items():
+            if kind == "zeros":
+                a, w = torch.zeros_like(a), torch.zeros_like(w)
+            us = best_us(lambda: F.linear(a, w))
+            r[f"cublas_{name}_m{t}_{kind}_us"] = us
+            parts.append(f"{name} {us:.1f} us ({2.0 * t * w.shape[0] * w.shape[1] / (us * 1e6):.0f} TFLOP/s)")
+            del a, w
+        log(f"cuBLAS projections, {t} rows, {kind} operands: " + "; ".join(parts))
+    q = torch.randn(1, peer.H, t, peer.D, dtype=bf, device="cuda", generator=g)
+    k = torch.randn(1, peer.KV, t, peer.D, dtype=bf, device="cuda", generator=g)
+    v = torch.randn(1, peer.KV, t, peer.D, dtype=bf, device="cuda", generator=g)
+    us = best_us(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True))
+    r[f"sdpa_causal_{t}_us"] = us
+    flops = 4.0 * peer.H * peer.D * t * t / 2
+    log(f"SDPA causal attention, {t} tokens, one layer: {us:.1f} us ({flops / (us * 1e6):.0f} TFLOP/s)")
+
+
 @torch.no_grad()
 def main():
     model_dir, out = sys.argv[1], sys.argv[2]
@@ -239,6 +285,9 @@ def main():
         row(f"decode_b{b}_tok_s", lambda: decode(b, 128, 32))
     for b in (128, 256):
         row(f"decode_b{b}_ctx1k_tok_s", lambda: decode(b, 1024, 32))
+    peer.k_cache = peer.v_cache = None
+    torch.cuda.empty_cache()
+    prompt_breakdown(peer, r)
     with open(out, "w") as f:
         json.dump(r, f, indent=2)
 

@@ -145,6 +145,14 @@ model=/tmp/qwen7b-random
 has() { [[ ",$stages," == *",$1,"* ]]; }
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv 2>&1 | tee "$OUT/gpu.txt" || true
 status=0
+# The card's clocks, power and temperature four times a second through the whole run (clocks.csv),
+# and every line of the logs stamped with the time, so a slow row can be matched with what the card
+# was doing then: a memory-bound kernel still slows when the SM clock drops under load.
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu --format=csv \
+  -lms 250 >"$OUT/clocks.csv" 2>&1 &
+clocks_pid=$!
+trap 'kill $clocks_pid 2>/dev/null || true' EXIT
+stamp() { while IFS= read -r line; do printf '%s %s\n' "$(date +%H:%M:%S.%2N)" "$line"; done; }
 
 if has probe; then
   echo "=== batch-1 GEMVs inside CUDA graphs (gemv_probe)"
@@ -175,7 +183,7 @@ if has bench; then
   echo "=== benchmark (ours)"
   # BENCH_ARGS: extra arguments, e.g. --served-shape for the served workload alone.
   "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" ${BENCH_ARGS:-} --out "$OUT/bench.json" 2>&1 \
-    | tee "$OUT/bench.log" || status=1
+    | stamp | tee "$OUT/bench.log" || status=1
 fi
 
 if has peer; then
@@ -197,7 +205,7 @@ fi
 
 if has graphpeer; then
   echo "=== benchmark (CUDA-graph PyTorch peer)"
-  python3 "$here/bench_graph_peer.py" "$model" "$OUT/graph_peer.json" 2>&1 | tee "$OUT/graph_peer.log" || status=1
+  python3 "$here/bench_graph_peer.py" "$model" "$OUT/graph_peer.json" 2>&1 | stamp | tee "$OUT/graph_peer.log" || status=1
 fi
 
 if has server; then
@@ -386,6 +394,7 @@ if [ -f "$OUT/bench.json" ]; then
     "$java" -cp "$cp" qwenchat.cli.GpuBenchCommand --table "$OUT/bench.json" "${peers[@]}" | tee "$OUT/table.md"
   fi
 fi
+kill $clocks_pid 2>/dev/null || true
 # PACK=1: everything in one archive, $OUT/logs.tgz, beside table.md and gpu.txt. The device tool
 # brings back only a few files from $OUT, and a full run writes a dozen (a run once lost its tests.log).
 if [ "${PACK:-0}" = 1 ]; then

@@ -9,6 +9,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import qwenchat.engine.KvCacheCapacity;
 import qwenchat.engine.StepRequest;
 import qwenchat.engine.cuda.CudaContext;
@@ -19,6 +22,7 @@ import qwenchat.engine.cuda.DeviceBenchmarks;
 import qwenchat.engine.cuda.KernelModule;
 import qwenchat.engine.cuda.PrefillAttention;
 import qwenchat.engine.cuda.PrefillGemm;
+import qwenchat.engine.sampling.SampledToken;
 import qwenchat.engine.sampling.SamplingParams;
 import qwenchat.model.ModelConfig;
 import qwenchat.model.ModelConfigParser;
@@ -165,12 +169,27 @@ public final class GpuBenchCommand implements CliCommand {
             r.put("load_s", secs(t0));
             log.printf("[bench] loaded %s in %.1f s on %s%n", dir, r.get("load_s"), e.info().device());
             log.printf("[bench] decode kernels: %s%n", CudaEngine.Options.defaults().kernels());
-            kernelMeasurements(e, c, log, r);
             Random rnd = new Random(7);
+            // Batch 1 first, as a served batch-1 stream runs: on a card not just heated by the kernel
+            // benchmarks' GEMMs. The same rows again after them show what that heat costs.
             for (int ctxLen : new int[] {128, 8192}) {
-                double tps = batch1TokS(e, c, rnd, ctxLen, 64);
-                r.put("decode_b1_ctx" + ctxLen + "_tok_s", tps);
-                log.printf("[bench] decode batch 1, context %d: %.1f tok/s%n", ctxLen, tps);
+                Batch1 b1 = batch1(e, c, rnd, ctxLen, BATCH1_STEPS);
+                r.put("decode_b1_ctx" + ctxLen + "_tok_s", b1.tokS());
+                r.put("decode_b1_ctx" + ctxLen + "_graph_us", b1.graphMicros());
+                log.printf("[bench] decode batch 1, context %d: %.1f tok/s; %s%n", ctxLen, b1.tokS(), b1.split());
+            }
+            handedOffSteps(e, c, rnd, log, r);
+            try {
+                kernelMeasurements(e, c, log, r);
+            } catch (RuntimeException ex) {
+                // Diagnostics only: the table's rows below must not be lost with them.
+                log.printf("[bench] kernel measurements failed, the engine rows go on: %s%n", ex);
+            }
+            for (int ctxLen : new int[] {128, 8192}) {
+                Batch1 b1 = batch1(e, c, rnd, ctxLen, BATCH1_STEPS);
+                r.put("decode_b1_ctx" + ctxLen + "_after_kernel_benchmarks_tok_s", b1.tokS());
+                log.printf("[bench] decode batch 1, context %d, after the kernel benchmarks: %.1f tok/s; %s%n", ctxLen,
+                        b1.tokS(), b1.split());
             }
             for (int len : TTFT_PROMPTS) {
                 double ms = ttftMillis(e, c, rnd, len);
@@ -178,7 +197,10 @@ public final class GpuBenchCommand implements CliCommand {
                 log.printf("[bench] time to first token, %d-token prompt: %.1f ms%n", len, ms);
             }
             profile(e, c, rnd, log);
-            if (PrefillGemm.usesWgmma(e.info().computeCapability())) wideGemms(e, c, log, r);
+            if (PrefillGemm.usesWgmma(e.info().computeCapability())) {
+                wideGemms(e, c, log, r);
+                promptGemms(e, c, log, r);
+            }
             r.putAll(MaskCostBench.measure(e, c, log));
             String tag = CudaEngine.Options.SKINNY_DEFAULT ? "skinny" : "prefill_gemm";
             decodeBatches(e, c, rnd, log, r, "", tag);
@@ -309,6 +331,33 @@ public final class GpuBenchCommand implements CliCommand {
             }
             log.printf("[bench] wgmma projections, %d rows, untuned -> tuned:%s%n", m, line);
         }
+    }
+
+    /** Prompt rows {@link #promptGemms} times each projection at: the 8K prompt of the TTFT row. */
+    static final int PROMPT_GEMM_ROWS = 8192;
+
+    /**
+     * Each projection of an 8K-token prefill pass through the engine's wgmma GEMM, as
+     * gemm_{name}_m8192_us and its TFLOP/s: the graph peer times cuBLAS on the same shapes, so the
+     * TTFT row's gap can be laid at the projections or at attention.
+     */
+    private static void promptGemms(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        record Shape(String name, DeviceBenchmarks.GemmOp op, int n, int k) {
+        }
+        List<Shape> shapes = List.of(new Shape("qkv", DeviceBenchmarks.GemmOp.F32, c.qkvDim(), c.hiddenSize()),
+                new Shape("o", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.qDim()),
+                new Shape("gateup", DeviceBenchmarks.GemmOp.SWIGLU, c.intermediateSize(), c.hiddenSize()),
+                new Shape("down", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.intermediateSize()));
+        int sms = e.multiprocessors();
+        int m = PROMPT_GEMM_ROWS;
+        StringBuilder line = new StringBuilder();
+        for (Shape sh : shapes) {
+            double us = e.onDevice(k -> DeviceBenchmarks.gemmMicros(k, sms, sh.op(), m, sh.n(), sh.k(), true, 3));
+            r.put("gemm_" + sh.name() + "_m" + m + "_us", us);
+            long outputs = (long) sh.n() * (sh.op() == DeviceBenchmarks.GemmOp.SWIGLU ? 2 : 1);
+            line.append(String.format(" %s %.1f us (%.0f TFLOP/s);", sh.name(), us, 2.0 * m * outputs * sh.k() / (us * 1e6)));
+        }
+        log.printf("[bench] wgmma projections, %d rows:%s%n", m, line);
     }
 
     /**
@@ -529,28 +578,90 @@ public final class GpuBenchCommand implements CliCommand {
                 Random rnd = new Random(21);
                 StringBuilder line = new StringBuilder();
                 for (int ctxLen : new int[] {128, 8192}) {
-                    double tps = batch1TokS(e, c, rnd, ctxLen, 128);
-                    r.put("decode_b1_ctx" + ctxLen + "_" + v.name() + "_tok_s", tps);
-                    line.append(String.format(" context %d %.1f tok/s;", ctxLen, tps));
+                    Batch1 b1 = batch1(e, c, rnd, ctxLen, BATCH1_STEPS);
+                    r.put("decode_b1_ctx" + ctxLen + "_" + v.name() + "_tok_s", b1.tokS());
+                    r.put("decode_b1_ctx" + ctxLen + "_" + v.name() + "_graph_us", b1.graphMicros());
+                    line.append(String.format(" context %d %.1f tok/s (graph %.1f us);", ctxLen, b1.tokS(), b1.graphMicros()));
                 }
                 log.printf("[bench] batch 1, %s (%s, KV for %d sequences of 8K):%s%n", v.name(), v.kernels(), v.sequences(), line);
             }
         }
     }
 
+    /** Timed decode steps of every batch-1 row, after 8 untimed ones. */
+    static final int BATCH1_STEPS = 128;
+
     /**
-     * Greedy batch-1 decode speed of one new sequence: a random {@code ctxLen}-token prompt, 8 decode
-     * steps untimed (the graph's capture among them), then {@code steps} timed; the sequence is freed.
+     * One batch-1 decode measurement: steps a second through {@link CudaEngine#step}, and the GPU
+     * time of one replay of the step's graph alone ({@link CudaEngine#replayLastDecodeMicros}).
      */
-    private static double batch1TokS(CudaEngine e, ModelConfig c, Random rnd, int ctxLen, int steps) {
+    record Batch1(double tokS, double graphMicros) {
+        /** Wall time of a step outside its graph: staging, the sampling kernels and copies, and the host. */
+        double outsideGraphMicros() {
+            return 1e6 / tokS - graphMicros;
+        }
+
+        String split() {
+            return String.format("a step %.1f us, its graph %.1f us, outside the graph %.1f us", 1e6 / tokS, graphMicros,
+                    outsideGraphMicros());
+        }
+    }
+
+    /**
+     * Batch 1 at 128 tokens of context with every step handed to another thread and waited for, as
+     * the engine ran its device work before its context let callers run it themselves (a worker
+     * thread owned the context): decode_b1_ctx128_handed_off_tok_s beside decode_b1_ctx128_tok_s.
+     */
+    private static void handedOffSteps(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try {
+            StepRunner handedOff = requests -> {
+                try {
+                    return other.submit(() -> e.step(requests)).get();
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(ex);
+                } catch (ExecutionException ex) {
+                    throw new IllegalStateException(ex.getCause());
+                }
+            };
+            Batch1 b1 = batch1(e, handedOff, c, rnd, 128, BATCH1_STEPS);
+            r.put("decode_b1_ctx128_handed_off_tok_s", b1.tokS());
+            log.printf("[bench] decode batch 1, context 128, each step handed to another thread: %.1f tok/s; %s%n", b1.tokS(),
+                    b1.split());
+        } finally {
+            other.shutdown();
+        }
+    }
+
+    /** How {@link #batch1} runs a step. */
+    private interface StepRunner {
+        List<SampledToken> step(List<StepRequest> requests);
+    }
+
+    private static Batch1 batch1(CudaEngine e, ModelConfig c, Random rnd, int ctxLen, int steps) {
+        return batch1(e, e::step, c, rnd, ctxLen, steps);
+    }
+
+    /**
+     * Greedy batch-1 decode of one new sequence: a random {@code ctxLen}-token prompt, 8 decode steps
+     * untimed (the graph's capture among them), then {@code steps} timed, then the last step's graph
+     * replayed alone; the sequence is freed.
+     */
+    private static Batch1 batch1(CudaEngine e, StepRunner runner, ModelConfig c, Random rnd, int ctxLen, int steps) {
         int s = e.openSequence();
         int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, ctxLen, c.vocabSize()), GREEDY, 0))).get(0).token();
-        for (int i = 0; i < 8; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+        for (int i = 0; i < 8; i++) tok = runner.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+        int fed = tok;
         long t = System.nanoTime();
-        for (int i = 0; i < steps; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+        for (int i = 0; i < steps; i++) {
+            fed = tok;
+            tok = runner.step(List.of(StepRequest.decode(s, fed, GREEDY, 0))).get(0).token();
+        }
         double tps = steps / secs(t);
+        double graphUs = e.replayLastDecodeMicros(s, fed, steps);
         e.freeSequence(s);
-        return tps;
+        return new Batch1(tps, graphUs);
     }
 
     /** Warps per weight-row pair {@link #gemvLaunchShapes} tries (gemv.cu's K split). */

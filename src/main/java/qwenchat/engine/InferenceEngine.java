@@ -31,7 +31,7 @@ import qwenchat.model.ModelConfig;
  *
  * <h2>Threading</h2>
  * Not thread-safe: exactly one thread (the scheduler's loop) calls an engine at a time. The CUDA
- * engine additionally keeps its context on its own worker thread and blocks callers on it.
+ * engine additionally serialises its device work under its context's lock.
  */
 public interface InferenceEngine extends AutoCloseable {
 

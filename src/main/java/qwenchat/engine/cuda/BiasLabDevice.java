@@ -47,7 +47,7 @@ final class BiasLabDevice implements AutoCloseable {
     }
 
     /**
-     * Prepares a pass of {@code n} rows (worker thread, before its kernels are queued).
+     * Prepares a pass of {@code n} rows (inside the context's call, before its kernels are queued).
      *
      * @param masks each row's mask, null entries (or a null array) for rows that keep every bias
      * @param probeRow the row to measure, or -1

@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.locks.ReentrantLock;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
@@ -17,15 +18,23 @@ import jcuda.driver.JCudaDriver;
 import qwenchat.engine.EngineException;
 
 /**
- * Owns one CUDA context and the single worker thread every driver call runs on. A driver context
- * is current per thread; pinning all work to one thread means no call ever runs against the wrong
- * (or no) context, whichever thread the caller is. Callers block in {@link #call} until the work
- * is done; exceptions thrown there are rethrown to the caller unchanged.
+ * Owns one CUDA context and its stream, and lets one thread at a time use them. A driver context is
+ * current per thread, so {@link #call} takes the context's lock, makes the context current on the
+ * calling thread and runs the work there: no call ever runs against the wrong (or no) context,
+ * whichever thread the caller is, and the caller waits for nobody but another holder. A step needs no
+ * hand-off to another thread and back, which cost tens of microseconds a step in wake-ups.
+ *
+ * <p>Virtual threads are the exception: one may move to another carrier thread at any blocking
+ * point inside the work, leaving the context current on the old one, so their work runs on the
+ * context's own worker thread and they block until it is done. Exceptions thrown by the work are
+ * rethrown to the caller unchanged either way.
  */
 public final class CudaContext implements AutoCloseable {
 
+    /** Held by whichever thread is using the context; fair, so a waiting caller is not overtaken by a busy loop. */
+    private final ReentrantLock owner = new ReentrantLock(true);
+    /** Runs the work of virtual threads. */
     private final ExecutorService worker;
-    private volatile Thread workerThread;
     private CUcontext context;
     private CUdevice device;
     private CUstream stream;
@@ -35,18 +44,17 @@ public final class CudaContext implements AutoCloseable {
     private int driverVersion;
     private long totalMemory;
     private int multiprocessors;
-    private boolean closed;
+    private volatile boolean closed;
 
     private CudaContext(int ordinal) {
         worker = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "cuda-worker-" + ordinal);
             t.setDaemon(true);
-            workerThread = t;
             return t;
         });
     }
 
-    /** Initialises the driver and creates a context on device {@code ordinal}, on the worker thread. */
+    /** Initialises the driver and creates a context on device {@code ordinal}. */
     public static CudaContext create(int ordinal) {
         CudaContext ctx = new CudaContext(ordinal);
         try {
@@ -97,15 +105,35 @@ public final class CudaContext implements AutoCloseable {
         return v[0];
     }
 
-    /** Runs {@code work} on the context's thread and waits for it. Re-entrant from that thread. */
+    /**
+     * Runs {@code work} with the context current and waits for it: on the calling thread, or for a
+     * virtual thread on the worker thread. Re-entrant.
+     */
     public <T> T call(Callable<T> work) {
-        if (Thread.currentThread() == workerThread) {
-            return invoke(work);
-        }
-        Future<T> f;
-        synchronized (this) {
+        if (owner.isHeldByCurrentThread()) return invoke(work);
+        if (Thread.currentThread().isVirtual()) return onWorker(work);
+        return holding(work);
+    }
+
+    /** Takes the lock, makes the context current on this thread, and runs {@code work}. */
+    private <T> T holding(Callable<T> work) {
+        owner.lock();
+        try {
             if (closed) throw new EngineException("the CUDA context is closed");
-            f = worker.submit(() -> invoke(work));
+            // Null only while create() runs init, which makes the new context current itself.
+            if (context != null) check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            return invoke(work);
+        } finally {
+            owner.unlock();
+        }
+    }
+
+    private <T> T onWorker(Callable<T> work) {
+        Future<T> f;
+        try {
+            f = worker.submit(() -> holding(work));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw new EngineException("the CUDA context is closed", e);
         }
         try {
             return f.get();
@@ -138,10 +166,10 @@ public final class CudaContext implements AutoCloseable {
         }
     }
 
-    /** Throws unless the caller is the context's worker thread: device objects are only touched there. */
-    public void requireWorkerThread() {
-        if (Thread.currentThread() != workerThread) {
-            throw new IllegalStateException("CUDA call outside the context's worker thread (" + Thread.currentThread().getName() + ")");
+    /** Throws unless the caller is inside {@link #call}: device objects are only touched there. */
+    public void requireOwner() {
+        if (!owner.isHeldByCurrentThread()) {
+            throw new IllegalStateException("CUDA call outside CudaContext.call (" + Thread.currentThread().getName() + ")");
         }
     }
 
@@ -151,13 +179,13 @@ public final class CudaContext implements AutoCloseable {
     }
 
     public void synchronize() {
-        requireWorkerThread();
+        requireOwner();
         check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
     /** Free and total device memory in bytes. */
     public long[] memoryInfo() {
-        requireWorkerThread();
+        requireOwner();
         long[] free = new long[1];
         long[] total = new long[1];
         check(JCudaDriver.cuMemGetInfo(free, total), "cuMemGetInfo");
@@ -185,22 +213,23 @@ public final class CudaContext implements AutoCloseable {
         return totalMemory;
     }
 
-    /** Destroys the stream and context on the worker thread, then stops the thread. Idempotent. */
+    /** Destroys the stream and context, then stops the worker thread. Idempotent. */
     @Override
     public void close() {
-        synchronized (this) {
-            if (closed) return;
-        }
+        if (closed) return;
         try {
             call(() -> {
-                if (stream != null) JCudaDriver.cuStreamDestroy(stream);
-                if (context != null) check(JCudaDriver.cuCtxDestroy(context), "cuCtxDestroy");
+                try {
+                    if (stream != null) JCudaDriver.cuStreamDestroy(stream);
+                    if (context != null) check(JCudaDriver.cuCtxDestroy(context), "cuCtxDestroy");
+                } finally {
+                    closed = true;
+                }
                 return null;
             });
+        } catch (EngineException e) {
+            if (!closed) throw e;  // else another thread closed it first
         } finally {
-            synchronized (this) {
-                closed = true;
-            }
             worker.shutdown();
         }
     }

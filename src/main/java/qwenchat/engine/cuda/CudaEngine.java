@@ -28,7 +28,7 @@ import qwenchat.weights.Checkpoint;
 
 /**
  * Qwen2 inference on one NVIDIA GPU through our own kernels: load, forward and KV. All device work
- * runs on the {@link CudaContext}'s worker thread; the public methods block on it. Prefill runs in
+ * runs inside {@link CudaContext#call}, on the calling thread with the context's lock held. Prefill runs in
  * chunks through the tensor-core GEMMs and flash attention (or the decode kernels where those do not
  * fit); decode batches replay CUDA graphs. The KV cache is paged: a {@link KvBlockManager} decides
  * which pool blocks each sequence holds, {@link DeviceKvCache} mirrors that into the device block
@@ -386,12 +386,12 @@ public final class CudaEngine implements InferenceEngine {
         blocks.appendAll(sequences, tokens);
     }
 
-    /** Uploads the block table rows of the step's sequences (worker thread, before the step's kernels). */
+    /** Uploads the block table rows of the step's sequences (inside the context's call, before the step's kernels). */
     private void syncTables(int[] sequences) {
         for (int s : sequences) kv.syncTable(s, blocks.blockIds(s), ctx.stream());
     }
 
-    // ---- forward passes (worker thread) ----
+    // ---- forward passes (inside the context's call) ----
 
     // Pinned staging layout: tokens, slots, positions and logit rows ([chunk] ints each).
 
@@ -781,7 +781,41 @@ public final class CudaEngine implements InferenceEngine {
         });
     }
 
-    /** For the benchmark and tests: runs {@code work} on the engine's CUDA thread with its kernels. */
+    /**
+     * For the benchmark: GPU microseconds of one replay of the captured graph that decoded
+     * {@code sequence}'s last position, replayed {@code times} times back to back with no host work
+     * between them. Each replay feeds {@code lastToken} at that position again and so rewrites the
+     * same keys and values; the sequence does not grow. Set against a step's wall time, it is the
+     * share of a step spent outside the graph: staging, sampling and the host.
+     */
+    public double replayLastDecodeMicros(int sequence, int lastToken, int times) {
+        if (times < 1) throw new IllegalArgumentException("replays must be >= 1, got " + times);
+        checkTokens(new int[] {lastToken});
+        return ctx.call(() -> {
+            int pos = seqs.length(sequence) - 1;
+            if (pos < 0) throw new IllegalArgumentException("sequence " + sequence + " has no position to decode again");
+            int maxLen = stage(1, new int[] {lastToken}, new int[] {sequence}, new int[] {pos}, new int[] {0}, 1);
+            forward.decode(1, 1, maxLen, true);  // captures the graph if this bucket has none yet
+            CUevent start = new CUevent();
+            CUevent stop = new CUevent();
+            CudaCheck.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+            CudaCheck.check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+            try {
+                CudaCheck.check(JCudaDriver.cuEventRecord(start, ctx.stream()), "cuEventRecord");
+                for (int i = 0; i < times; i++) forward.decode(1, 1, maxLen, true);
+                CudaCheck.check(JCudaDriver.cuEventRecord(stop, ctx.stream()), "cuEventRecord");
+                CudaCheck.check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
+                float[] ms = new float[1];
+                CudaCheck.check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+                return ms[0] * 1e3 / times;
+            } finally {
+                JCudaDriver.cuEventDestroy(start);
+                JCudaDriver.cuEventDestroy(stop);
+            }
+        });
+    }
+
+    /** For the benchmark and tests: runs {@code work} inside the engine's context call with its kernels. */
     public <T> T onDevice(java.util.function.Function<CudaKernels, T> work) {
         return ctx.call(() -> work.apply(kernels));
     }

@@ -7,7 +7,7 @@ import qwenchat.engine.KernelLimits;
 /**
  * Typed launches of the model kernels (see each {@code src/main/cuda/*.cu} for what it computes).
  * Shapes are checked here, where a wrong one is still a readable Java exception rather than a
- * device fault. Call on the context's worker thread.
+ * device fault. Call inside {@link CudaContext#call}.
  */
 public final class CudaKernels {
     /**

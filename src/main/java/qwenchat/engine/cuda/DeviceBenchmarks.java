@@ -7,9 +7,13 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 import jcuda.driver.CUevent;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
 
-/** Measurements of the card itself, for the benchmark's roofline numbers. Run on the context thread. */
+/** Measurements of the card itself, for the benchmark's roofline numbers. Run inside {@link CudaContext#call}. */
 public final class DeviceBenchmarks {
     private DeviceBenchmarks() {
     }
@@ -120,7 +124,7 @@ public final class DeviceBenchmarks {
     }
 
     /**
-     * GPU time in microseconds (best of {@code reps}, each the mean of 10 launches) of one batch-1..8
+     * GPU time in microseconds (best of {@code reps}, each the mean of a graph of {@link #GRAPH_LAUNCHES} launches) of one batch-1..8
      * GEMV of Qwen2.5-7B's shape {@code n} x {@code k} in {@code mode} (RESIDUAL or SWIGLU) with
      * {@code warps} per block and {@code splits} warps per weight-row pair, on zero weights and
      * activations: the launch shape's effect on how fast the weights stream, which the engine's
@@ -154,7 +158,7 @@ public final class DeviceBenchmarks {
     }
 
     /**
-     * GPU time in microseconds (best of {@code reps}, each the mean of 10 launches) of one layer's
+     * GPU time in microseconds (best of {@code reps}, each the mean of a graph of {@link #GRAPH_LAUNCHES} launches) of one layer's
      * causal prefill attention over a {@code tokens}-token prompt at past 0 ({@link PrefillAttention},
      * 64-token KV blocks in order), with the grid's heads on x ({@code headsFastest}, the engine's
      * order) or on y. Zero operands: the work does not depend on the values.
@@ -195,8 +199,8 @@ public final class DeviceBenchmarks {
     public enum GemmOp { F32, RESIDUAL, SWIGLU }
 
     /**
-     * GPU time in microseconds (best of {@code reps}, each the mean of 10 launches) of one wgmma
-     * projection of {@code m} rows, {@code n} outputs over {@code kDim}, on zero operands: with the
+     * GPU time in microseconds (best of {@code reps}, each the mean of a graph of
+     * {@link #GRAPH_LAUNCHES} launches) of one wgmma projection of {@code m} rows, {@code n} outputs over {@code kDim}, on zero operands: with the
      * engine's tuning ({@code tuned}: split-K for plain projections, the swiglu tile for the card) or
      * without it (one pass of 128 x 256 tiles). Compute capability 9.0 only.
      */
@@ -221,7 +225,6 @@ public final class DeviceBenchmarks {
         }
     }
 
-    /** Best of {@code reps} timings (CUDA events around 10 launches of {@code once}), per launch, in microseconds. */
     /**
      * GPU time in microseconds (best of {@code reps}) of RMSNorm over {@code rows} rows of
      * {@code hidden} into bf16, as the GEMM route runs it, four floats a load or one.
@@ -236,28 +239,50 @@ public final class DeviceBenchmarks {
         }
     }
 
+    /**
+     * GPU microseconds of one {@code once} (best of {@code reps}), timed as the engine runs its decode
+     * passes: {@link #GRAPH_LAUNCHES} copies captured in one CUDA graph and replayed, so a kernel
+     * shorter than a JCuda launch is not timed as the launch (launched one by one from the JVM, a
+     * 5 us kernel reads as the 10-25 us its launch takes).
+     */
     private static double bestMicros(CudaKernels k, Runnable once, int reps) {
+        once.run();  // warm-up, and any one-time set-up (shared-memory limits) outside the capture
+        CUstream stream = k.launcher().stream();
+        CUgraphExec exec = new CUgraphExec();
+        CUgraph graph = new CUgraph();
+        check(JCudaDriver.cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                "cuStreamBeginCapture");
+        try {
+            for (int j = 0; j < GRAPH_LAUNCHES; j++) once.run();
+        } finally {
+            check(JCudaDriver.cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
+        }
         CUevent start = new CUevent();
         CUevent stop = new CUevent();
-        check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
-        check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
         try {
-            once.run();  // warm-up
-            int inner = 10;
+            check(JCudaDriver.cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate");
+            check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+            check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
+            check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch");  // the graph's own first-launch cost
             float best = Float.MAX_VALUE;
             for (int i = 0; i < reps; i++) {
-                check(JCudaDriver.cuEventRecord(start, k.launcher().stream()), "cuEventRecord");
-                for (int j = 0; j < inner; j++) once.run();
-                check(JCudaDriver.cuEventRecord(stop, k.launcher().stream()), "cuEventRecord");
+                check(JCudaDriver.cuEventRecord(start, stream), "cuEventRecord");
+                check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch");
+                check(JCudaDriver.cuEventRecord(stop, stream), "cuEventRecord");
                 check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
                 float[] ms = new float[1];
                 check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
-                best = Math.min(best, ms[0] / inner);
+                best = Math.min(best, ms[0] / GRAPH_LAUNCHES);
             }
             return best * 1e3;
         } finally {
             JCudaDriver.cuEventDestroy(start);
             JCudaDriver.cuEventDestroy(stop);
+            JCudaDriver.cuGraphExecDestroy(exec);
+            JCudaDriver.cuGraphDestroy(graph);
         }
     }
+
+    /** Copies of a kernel in the graph {@link #bestMicros} times. */
+    static final int GRAPH_LAUNCHES = 20;
 }

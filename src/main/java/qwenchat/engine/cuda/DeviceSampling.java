@@ -20,7 +20,7 @@ import qwenchat.engine.sampling.SamplingParams;
  * Token choice for {@link CudaEngine#step}: the logits never leave the GPU whole. Kernels of
  * sampling.cu reduce each row to its argmax or top-k survivors, and only those cross to the host,
  * where the CPU {@link Sampler} finishes, so both engines pick the same tokens for the same seed.
- * Runs on the engine's CUDA thread, after a forward pass left rows 0..n-1 of ws.logits filled.
+ * Runs inside the engine's context call, after a forward pass left rows 0..n-1 of ws.logits filled.
  */
 final class DeviceSampling implements AutoCloseable {
     /** Pinned bytes for one pick's results: ids and log-probabilities [MAX_ROWS][MAX_TOPK], lse [MAX_ROWS]. */

@@ -32,7 +32,7 @@ public final class KernelModule implements AutoCloseable {
         this.module = module;
     }
 
-    /** The timer bracketing this module's launches, or null (context thread only). */
+    /** The timer bracketing this module's launches, or null (inside the context's call only). */
     KernelTimer timer() {
         return timer;
     }
@@ -42,7 +42,7 @@ public final class KernelModule implements AutoCloseable {
         timer = t;
     }
 
-    /** Loads the fatbin from the classpath; call on the context's worker thread. */
+    /** Loads the fatbin from the classpath; call inside {@link CudaContext#call}. */
     public static KernelModule load() {
         byte[] image = readFatbin();
         CUmodule m = new CUmodule();

@@ -8,7 +8,7 @@ import jcuda.driver.CUstream;
  * sits at position past + i and attends to cache positions 0..past+i, query head h to KV head
  * h / (qHeads / kvHeads), softmax(q·k / sqrt(128)) in f32, bf16 in and out. K and V are read from
  * the paged pools through the sequence's block table row. The chunk's own K/V (after RoPE) must
- * already be in the pools. Call on the context's worker thread.
+ * already be in the pools. Call inside {@link CudaContext#call}.
  */
 public final class PrefillAttention {
     public static final int HEAD_DIM = 128;

@@ -11,7 +11,7 @@ import jcuda.driver.CUstream;
  * measured speeds are in docs/prefill-kernels.md). On compute capability 9.0 it launches the Hopper
  * wgmma kernels, whose sm_90a code the build always emits; anywhere else those kernels would trap,
  * so it launches the portable mma.sync ones. Operands: a bf16 [m][k] row-major, weights bf16
- * [n][k] as in the checkpoint, f32 accumulation. Call on the context's worker thread.
+ * [n][k] as in the checkpoint, f32 accumulation. Call inside {@link CudaContext#call}.
  */
 public final class PrefillGemm {
     /** Rows of {@code a} one block covers; any m >= 1 works, the last tile is masked. */
