@@ -140,7 +140,7 @@ java=$scratch/jre/bin/java
 [ -d "$here/classes" ] || tar -xJf "$here/classes.tar.xz" -C "$here"
 cp="$here/classes:$here/test-classes:$(ls "$here"/lib/*.jar | grep -v console-standalone | paste -sd:)"
 console=$(ls "$here"/lib/junit-platform-console-standalone-*.jar)
-jvm=(-Xss4m -Xmx60g -XX:+UseParallelGC)
+jvm=(-Xss4m -Xmx60g -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED)
 model=/tmp/qwen7b-random
 has() { [[ ",$stages," == *",$1,"* ]]; }
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm,clocks.max.mem --format=csv 2>&1 | tee "$OUT/gpu.txt" || true

@@ -24,6 +24,7 @@
 // attn_combine launch: grid (nH, R), block 128 (dims strided); span is the tokens per split the
 // partials were made with (SPLIT, limits::ATTN_SPLIT, for this file's kernels; a multiple of it for
 // attn_partial_mma_*), so row r has ceil((pos[r]+1)/span) splits.
+// attn_combine waits for the kernel before it first (qc::pdl_wait): it may be a dependent launch.
 // Group buckets: attn_partial_hd{64,128}_g{4,8,16} size the per-thread register arrays (scores of
 // phase 1, p*V accumulators of phase 3) for at most 4, 8 or 16 heads per group; the host picks the
 // smallest bucket >= G (Qwen2.5's groups of 5..8 take g8, half the registers of the 16-wide
@@ -318,6 +319,8 @@ extern "C" __global__ void __launch_bounds__(128) attn_combine(
     constexpr int MAX_SPLITS = 4096;
     __shared__ float wts[MAX_SPLITS];
     __shared__ float scratch[32];
+    qc::pdl_launch_dependents();
+    qc::pdl_wait();  // the partials of the launch just before (common.cuh)
     int h = blockIdx.x, r = blockIdx.y;
     int used = (pos[r] + span) / span;  // ceil((pos + 1) / span)
     const float* ml = part_ml + ((size_t)r * nH + h) * nSplits * 2;

@@ -26,7 +26,8 @@
 // then meet in shared memory (over the dead K/V tiles): m = max_w m_w, each warp's O_w and l_w scaled
 // by exp(m_w - m) and summed in warp order. With one tile this is the arithmetic of a single-tile
 // block exactly (the rescale multiplies zeros by zero). Splits past the row's length return at once
-// (graph-captured grids cover the longest row).
+// (graph-captured grids cover the longest row). Every block first waits for the kernel before it
+// (qc::pdl_wait), so the host may launch these as dependent launches.
 // CPU counterpart: Qwen2Forward's attention (qwenchat.engine.cpu).
 #include "common.cuh"
 #include "limits.cuh"
@@ -75,6 +76,9 @@ static __device__ __forceinline__ void partial(const float* __restrict__ q, cons
     __shared__ __align__(128) unsigned char sQb[ROWS * ROW_BYTES];
     __shared__ __align__(128) unsigned char sKV[2 * TILE * ROW_BYTES];  // K tile, V tile; later the warps' O
     __shared__ float wm[4][ROWS], wl[4][ROWS], fl[ROWS];
+    // q and this step's keys and values come from the qkv kernel just before (common.cuh, pdl_wait).
+    qc::pdl_launch_dependents();
+    qc::pdl_wait();
     const int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z;
     const int len = pos[r] + 1;
     if (ONE_TILE) span = TILE;

@@ -95,4 +95,24 @@ static __device__ __forceinline__ size_t kv_offset(const int* __restrict__ bt_ro
     return (((size_t)blk * kv_heads + kvh) * block_size + (p % block_size)) * hd;
 }
 
+// Programmatic dependent launch (compute capability 9.0 and up). A kernel the host launches with
+// the programmatic-serialization attribute (DependentLaunch; its kernel list is the kernels that call
+// pdl_wait) may start while the kernel before it in the stream still runs. pdl_wait() returns once
+// that kernel has finished and its writes are visible; since every such kernel waits before it
+// finishes, everything earlier in the stream has finished too. Before the wait a kernel may only
+// read what no earlier kernel writes (weights) and write nothing. pdl_launch_dependents() lets the
+// next kernel's blocks start as soon as every block of this one has started. Launched without the
+// attribute, or compiled for an older GPU, both do nothing.
+static __device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+static __device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 }  // namespace qc

@@ -37,6 +37,9 @@
 // there each activation is rounded to f32 as w * (x * rstd) before the dot product; here w * x is
 // rounded, the dot product accumulated, and rstd applied once to the sum. Agreement with the
 // two-kernel path is to a few f32 ulps of the result, not bit identity.
+// Dependent launch (common.cuh, pdl_wait): every kernel here issues its first group of weight loads,
+// then waits for the previous kernel, so under a programmatic dependent launch the weights start
+// streaming while that kernel finishes.
 // CPU counterparts, all in Qwen2Forward#run: MatrixOps#matmul, then per epilogue Qwen2Forward#addBias,
 // Rope#rotate and the copy into the sequence's KV arrays (qkv), the SwiGLU loop (swiglu) and
 // Qwen2Forward#addInto (residual); the norm kernels also Qwen2Forward#rmsNorm (which rounds
@@ -141,6 +144,7 @@ template <int BT, int MODE, bool NORM, int KS>
 static __device__ __forceinline__ void run(const Params& p, bool streamed) {
     constexpr int UNROLL = 4;
     constexpr int STRIDE = 32 * KS;
+    qc::pdl_launch_dependents();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int b0 = blockIdx.y * BT;
     int nb = min(BT, p.B - b0);
@@ -188,6 +192,10 @@ static __device__ __forceinline__ void run(const Params& p, bool streamed) {
     float rstd[BT], ss[BT];
 #pragma unroll
     for (int b = 0; b < BT; b++) rstd[b] = 1.f, ss[b] = 0.f;
+    // The first group of weight words is in flight before the wait: no earlier kernel writes weights,
+    // so under a dependent launch their loads overlap the previous kernel's tail.
+    if (active) load(k0);
+    qc::pdl_wait();
     if (NORM && !streamed) {
         // The block reduces its rows' sums of squares (from L2) before any weight streams.
         __shared__ float red[8][BT];
@@ -260,7 +268,7 @@ static __device__ __forceinline__ void run(const Params& p, bool streamed) {
     // a one-word-at-a-time tail, without that tail's serial round trips to memory.
     if (active) {
         for (int k = k0; k < kv; k += STRIDE * UNROLL) {
-            load(k);
+            if (k != k0) load(k);  // the first group was loaded before the wait
 #pragma unroll
             for (int u = 0; u < UNROLL; u++) {
                 int kk = k + STRIDE * u;

@@ -560,6 +560,7 @@ public final class GpuBenchCommand implements CliCommand {
                 new Batch1Choice("streamed_norm", engine.withStreamedNorm(true), 1),
                 new Batch1Choice("streamed_norm_unsplit", engine.withStreamedNorm(true).withSplitNormGemv(false), 1),
                 new Batch1Choice("one_tile_attention", engine.withAttentionSpans(false), 1),
+                new Batch1Choice("no_dependent_launch", engine.withDependentLaunch(false), 1),
                 new Batch1Choice("defaults_64_sequence_engine", engine, MAIN_ENGINE_SEQUENCES));
     }
 
@@ -567,7 +568,8 @@ public final class GpuBenchCommand implements CliCommand {
      * Batch-1 decode at 128 and 8K context for each of {@link #batch1Choices}, one engine each on the
      * same weights and prompts, 128 steps after 8: decode_b1_ctx{128,8192}_{name}_tok_s. The
      * norm-folding GEMVs with their sums of squares streamed or reduced by each block first, streamed
-     * without the K split, the defaults with one-tile attention blocks, and the defaults in an engine
+     * without the K split, the defaults with one-tile attention blocks, the defaults with every kernel
+     * waiting for the one before it to finish (no dependent launches), and the defaults in an engine
      * sized as the main table's.
      */
     private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {

@@ -200,6 +200,10 @@ public final class CudaContext implements AutoCloseable {
         return ccMajor + "." + ccMinor;
     }
 
+    public int computeCapabilityMajor() {
+        return ccMajor;
+    }
+
     public int multiprocessors() {
         return multiprocessors;
     }

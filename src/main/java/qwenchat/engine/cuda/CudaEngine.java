@@ -228,7 +228,7 @@ public final class CudaEngine implements InferenceEngine {
         // The CPU engine's table, so both engines rotate by the very same float32 frequencies.
         Rope rope = Rope.of(config);
         ws.invFreq.copyFromHost(rope.invFreq());
-        kernels = new CudaKernels(module, ctx.stream(), options.kernels());
+        kernels = new CudaKernels(module, ctx.stream(), options.kernels(), dependentLaunch());
         PrefillGemm gemm = gemmChunks
                 ? new PrefillGemm(module, ctx.stream(), ctx.computeCapability(), options.batchInvariant(), ctx.multiprocessors(),
                         ws.splitParts.ptr()) : null;
@@ -250,6 +250,24 @@ public final class CudaEngine implements InferenceEngine {
         info = new EngineInfo("cuda", ctx.deviceName(), ctx.computeCapability(), ctx.driverVersion(), weights.bytes(),
                 kvBytes, ws.totalBytes() + tableBytes + staging, total,
                 List.of(new GpuMemory(options.device(), ctx.deviceName(), loaded[1] - loaded[0], total)));
+    }
+
+    /**
+     * The dependent launcher where {@link DecodeKernels#dependentLaunch} asks for it and the card
+     * (compute capability 9.0 and up), the JDK and the driver allow it; null otherwise, and the log
+     * says why not.
+     */
+    private DependentLaunch dependentLaunch() {
+        if (!options.kernels().dependentLaunch()) return null;
+        if (ctx.computeCapabilityMajor() < 9) return null;
+        System.Logger log = System.getLogger(CudaEngine.class.getName());
+        return DependentLaunch.load(why -> log.log(System.Logger.Level.INFO,
+                "kernels launched one after another, without programmatic dependent launch: " + why)).orElse(null);
+    }
+
+    /** For tests: whether this engine launches its waiting kernels as dependent launches. */
+    boolean dependentLaunches() {
+        return kernels.launcher().dependentLaunches();
     }
 
     /** The device's memory as the engine should see it: {@code real}, or less under {@link #SIMULATE_DEVICE_MEMORY}. */

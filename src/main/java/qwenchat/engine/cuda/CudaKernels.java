@@ -51,13 +51,27 @@ public final class CudaKernels {
         this(module, stream, splitGemv, streamedNorm, splitGemv);
     }
 
-    /** The GEMV launch choices of {@code kernels}. */
+    /** The GEMV launch choices of {@code kernels}, every kernel launched after the one before it finishes. */
     public CudaKernels(KernelModule module, CUstream stream, DecodeKernels kernels) {
-        this(module, stream, kernels.splitGemv(), kernels.streamedNorm(), kernels.splitGemv() && kernels.splitNormGemv());
+        this(module, stream, kernels, null);
+    }
+
+    /**
+     * The GEMV launch choices of {@code kernels}; {@code dependent} (or null) launches the kernels that
+     * wait for their predecessor themselves ({@link DecodeKernels#dependentLaunch}).
+     */
+    CudaKernels(KernelModule module, CUstream stream, DecodeKernels kernels, DependentLaunch dependent) {
+        this(module, stream, kernels.splitGemv(), kernels.streamedNorm(), kernels.splitGemv() && kernels.splitNormGemv(),
+                dependent);
     }
 
     private CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean streamedNorm, boolean splitNormGemv) {
-        this.launcher = new Launcher(module, stream);
+        this(module, stream, splitGemv, streamedNorm, splitNormGemv, null);
+    }
+
+    private CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean streamedNorm, boolean splitNormGemv,
+                        DependentLaunch dependent) {
+        this.launcher = new Launcher(module, stream, dependent);
         this.splitGemv = splitGemv;
         this.streamedNorm = streamedNorm;
         this.splitNormGemv = splitNormGemv;

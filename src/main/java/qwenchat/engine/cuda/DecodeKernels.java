@@ -31,10 +31,15 @@ package qwenchat.engine.cuda;
  *     invariance, whose rows keep one split length whatever the batch
  * @param splitNormGemv with {@code splitGemv}, the norm-folding GEMVs split K as well; off, they keep
  *     one warp a row pair
+ * @param dependentLaunch on compute capability 9.0 and up, in the CUDA graphs of decode passes, the
+ *     kernels that wait for their predecessor themselves (GEMVs, tensor-core attention, the combine)
+ *     are launched with programmatic dependent launch ({@link DependentLaunch}), so each starts its
+ *     weight loads while the kernel before it finishes; off, or where the JDK or driver cannot, every
+ *     kernel waits for the one before it to finish before it starts
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
                             boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
-                            boolean splitNormGemv) {
+                            boolean splitNormGemv, boolean dependentLaunch) {
     /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
     public static final int FOLDED_NORM_MAX_ROWS = 8;
 
@@ -84,22 +89,27 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
      * against 185.2 tok/s at 128 tokens of context, 170.0 against 175.9 at 8K.
      */
     public static final boolean SPLIT_NORM_GEMV_DEFAULT = true;
+    /** Whether {@link #defaults()} launches the kernels that wait for their predecessor as dependent launches. */
+    public static final boolean DEPENDENT_LAUNCH_DEFAULT = true;
 
     /** These four switches, without the K-split GEMVs, the streamed norm sums and the tensor-core attention. */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
         this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, false, false, false);
     }
 
-    /** These seven switches; multi-tile attention blocks off, and the norm-folding GEMVs split as the plain ones. */
+    /**
+     * These seven switches; multi-tile attention blocks off, the norm-folding GEMVs split as the plain
+     * ones, and no dependent launches.
+     */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
                          boolean splitGemv, boolean streamedNorm, boolean mmaAttention) {
-        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention, false, true);
+        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention, false, true, false);
     }
 
     public static DecodeKernels defaults() {
         return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT, MIXED_STEPS_DEFAULT,
                 SPLIT_GEMV_DEFAULT, STREAMED_NORM_DEFAULT, MMA_ATTENTION_DEFAULT, ATTENTION_SPANS_DEFAULT,
-                SPLIT_NORM_GEMV_DEFAULT);
+                SPLIT_NORM_GEMV_DEFAULT, DEPENDENT_LAUNCH_DEFAULT);
     }
 
     /** The kernels before these switches existed: 16-wide attention, a separate combine and norm, decodes in their own pass. */
@@ -110,37 +120,43 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
     /** These switches with decodes riding prefill chunks' passes or not. */
     public DecodeKernels withMixedSteps(boolean on) {
         return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv);
+                attentionSpans, splitNormGemv, dependentLaunch);
     }
 
     /** These switches with the K-split GEMVs on or off. */
     public DecodeKernels withSplitGemv(boolean on) {
         return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, on, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv);
+                attentionSpans, splitNormGemv, dependentLaunch);
     }
 
     /** These switches with the norm-folding GEMVs' sums of squares streamed or reduced first. */
     public DecodeKernels withStreamedNorm(boolean on) {
         return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, on, mmaAttention,
-                attentionSpans, splitNormGemv);
+                attentionSpans, splitNormGemv, dependentLaunch);
     }
 
     /** These switches with decode attention's partials on tensor cores or not. */
     public DecodeKernels withMmaAttention(boolean on) {
         return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, on,
-                attentionSpans, splitNormGemv);
+                attentionSpans, splitNormGemv, dependentLaunch);
     }
 
     /** These switches with multi-tile attention blocks on or off. */
     public DecodeKernels withAttentionSpans(boolean on) {
         return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
-                on, splitNormGemv);
+                on, splitNormGemv, dependentLaunch);
     }
 
     /** These switches with the norm-folding GEMVs' K split on or off. */
     public DecodeKernels withSplitNormGemv(boolean on) {
         return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, on);
+                attentionSpans, on, dependentLaunch);
+    }
+
+    /** These switches with dependent launches on or off. */
+    public DecodeKernels withDependentLaunch(boolean on) {
+        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
+                attentionSpans, splitNormGemv, on);
     }
 
     /** Whether a GEMV pass of {@code rows} rows folds the norm into its projections. */

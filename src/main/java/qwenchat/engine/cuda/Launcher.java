@@ -6,6 +6,7 @@ import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstreamCaptureStatus;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -16,10 +17,22 @@ import jcuda.driver.JCudaDriver;
 public final class Launcher {
     private final KernelModule module;
     private final CUstream stream;
+    /** Launches {@link DependentLaunch#takes} kernels inside graph captures as dependent launches; null: none. */
+    private final DependentLaunch dependent;
 
     public Launcher(KernelModule module, CUstream stream) {
+        this(module, stream, null);
+    }
+
+    Launcher(KernelModule module, CUstream stream, DependentLaunch dependent) {
         this.module = module;
         this.stream = stream;
+        this.dependent = dependent;
+    }
+
+    /** Whether kernels that wait for their predecessor themselves are launched as dependent launches. */
+    boolean dependentLaunches() {
+        return dependent != null;
     }
 
     public KernelModule module() {
@@ -34,13 +47,28 @@ public final class Launcher {
         if (gridX <= 0 || gridY <= 0 || gridZ <= 0) {
             throw new IllegalArgumentException("kernel " + kernel + " launched with an empty grid " + gridX + "x" + gridY + "x" + gridZ);
         }
-        Pointer params = Pointer.to(pack(kernel, args));
+        NativePointerObject[] packed = pack(kernel, args);
         KernelTimer timer = module.timer();
         if (timer != null) timer.before(kernel, stream);
-        check(JCudaDriver.cuLaunchKernel(module.function(kernel), gridX, gridY, gridZ, block, 1, 1, sharedBytes,
-                stream, params, null), "cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x" + gridZ
-                + ", block " + block + ", shared " + sharedBytes + ")");
+        if (dependent != null && DependentLaunch.takes(kernel) && capturing()) {
+            dependent.launch(kernel, module.function(kernel), gridX, gridY, gridZ, block, sharedBytes, stream, args);
+        } else {
+            check(JCudaDriver.cuLaunchKernel(module.function(kernel), gridX, gridY, gridZ, block, 1, 1, sharedBytes,
+                    stream, Pointer.to(packed), null), "cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x"
+                    + gridZ + ", block " + block + ", shared " + sharedBytes + ")");
+        }
         if (timer != null) timer.after(stream);
+    }
+
+    /**
+     * Whether the stream is being captured into a CUDA graph: only there are dependent launches made,
+     * because in a graph the driver turns them into programmatic edges between kernel nodes alone,
+     * whereas on a live stream a copy or event between two kernels would leave the order unclear.
+     */
+    private boolean capturing() {
+        int[] status = new int[1];
+        check(JCudaDriver.cuStreamIsCapturing(stream, status), "cuStreamIsCapturing");
+        return status[0] == CUstreamCaptureStatus.CU_STREAM_CAPTURE_STATUS_ACTIVE;
     }
 
     private static NativePointerObject[] pack(String kernel, Object[] args) {

@@ -30,7 +30,7 @@ class AttentionSplitsTest {
         assertEquals(tiles, AttentionSplits.plan(d, true, 256, KV, 1000, SMS), "batch invariance");
         assertEquals(tiles, AttentionSplits.plan(d.withAttentionSpans(false), false, 256, KV, 1000, SMS), "switch off");
         assertEquals(tiles, AttentionSplits.plan(d.withMmaAttention(false), false, 256, KV, 1000, SMS), "CUDA-core kernels");
-        DecodeKernels fused = new DecodeKernels(true, true, true, true, true, true, true, true, true);
+        DecodeKernels fused = new DecodeKernels(true, true, true, true, true, true, true, true, true, true);
         assertEquals(tiles, AttentionSplits.plan(fused, false, 256, KV, 1000, SMS), "fused combine");
         // A fixed span is direct only where it covers the rows and the kernels can write them.
         assertEquals(new AttentionSplits(1024, 1, true), AttentionSplits.ofSpan(1024, 1000, d));

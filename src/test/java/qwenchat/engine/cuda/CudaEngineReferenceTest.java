@@ -244,7 +244,7 @@ class CudaEngineReferenceTest {
         ReferenceData ref = ReferenceData.load(name);
         ModelConfig c = config(ref);
         DecodeKernels choice = new DecodeKernels(buckets, fused, foldedNorm, false, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv);
+                attentionSpans, splitNormGemv, DecodeKernels.DEPENDENT_LAUNCH_DEFAULT);
         CudaEngine.Options base = new CudaEngine.Options(0, true);
         try (Checkpoint ckpt = Checkpoint.open(ref.dir());
              CudaEngine gpu = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE,

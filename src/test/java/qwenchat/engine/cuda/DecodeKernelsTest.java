@@ -84,5 +84,9 @@ class DecodeKernelsTest {
         DecodeKernels seven = new DecodeKernels(true, false, true, true, true, true, true);
         assertFalse(seven.attentionSpans());
         assertTrue(seven.splitNormGemv());
+        assertFalse(seven.dependentLaunch());
+        assertEquals(DecodeKernels.DEPENDENT_LAUNCH_DEFAULT, d.dependentLaunch());
+        assertEquals(d, d.withDependentLaunch(false).withDependentLaunch(d.dependentLaunch()));
+        assertFalse(d.withDependentLaunch(false).dependentLaunch());
     }
 }
