@@ -261,8 +261,13 @@ public final class CudaEngine implements InferenceEngine {
         if (!options.kernels().dependentLaunch()) return null;
         if (ctx.computeCapabilityMajor() < 9) return null;
         System.Logger log = System.getLogger(CudaEngine.class.getName());
-        return DependentLaunch.load(why -> log.log(System.Logger.Level.INFO,
-                "kernels launched one after another, without programmatic dependent launch: " + why)).orElse(null);
+        java.util.function.Consumer<String> without = why -> log.log(System.Logger.Level.INFO,
+                "kernels launched one after another, without programmatic dependent launch: " + why);
+        DependentLaunch d = DependentLaunch.load(without).orElse(null);
+        String failed = d == null ? null : d.selfTest(module, ctx.stream());
+        if (failed == null) return d;
+        without.accept(failed);
+        return null;
     }
 
     /** For tests: whether this engine launches its waiting kernels as dependent launches. */

@@ -126,6 +126,36 @@ final class DependentLaunch {
         }
     }
 
+    /**
+     * Runs {@code selftest_axpy} through {@link #launch} on the idle {@code stream} and checks every
+     * output against {@link KernelSelfTest#expected}: the call into the driver, the launch record and
+     * the argument marshalling, proven once at load before any graph depends on them. Null when it
+     * passed, else what went wrong.
+     */
+    String selfTest(KernelModule module, CUstream stream) {
+        float[] x = new float[1000];
+        for (int i = 0; i < x.length; i++) x[i] = 0.25f * i - 7f;
+        float a = 1.5f;
+        try (DeviceBuffer in = DeviceBuffer.allocate("dependent launch self-test x", 4L * x.length);
+             DeviceBuffer out = DeviceBuffer.allocate("dependent launch self-test out", 4L * x.length)) {
+            in.copyFromHost(x);
+            launch("selftest_axpy", module.function("selftest_axpy"), (x.length + 255) / 256, 1, 1, 256, 0, stream,
+                    new Object[] {in, out, a, x.length});
+            check(jcuda.driver.JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize(dependent launch self-test)");
+            float[] got = new float[x.length];
+            out.copyToHost(got);
+            float[] want = KernelSelfTest.expected(x, a);
+            for (int i = 0; i < x.length; i++) {
+                if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(want[i])) {
+                    return "selftest_axpy through cuLaunchKernelEx gave " + got[i] + " at " + i + ", not " + want[i];
+                }
+            }
+            return null;
+        } catch (RuntimeException e) {
+            return "selftest_axpy through cuLaunchKernelEx failed: " + e.getMessage();
+        }
+    }
+
     /** As {@code cuLaunchKernel} of {@code f} with {@code args} ({@link Launcher}'s kinds, already checked), on {@code stream}. */
     void launch(String kernel, CUfunction f, int gridX, int gridY, int gridZ, int block, int sharedBytes, CUstream stream,
                 Object[] args) {
