@@ -119,44 +119,51 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
 
     /** These switches with decodes riding prefill chunks' passes or not. */
     public DecodeKernels withMixedSteps(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, on, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv, dependentLaunch);
+        return with(Switch.MIXED_STEPS, on);
     }
 
     /** These switches with the K-split GEMVs on or off. */
     public DecodeKernels withSplitGemv(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, on, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv, dependentLaunch);
+        return with(Switch.SPLIT_GEMV, on);
     }
 
     /** These switches with the norm-folding GEMVs' sums of squares streamed or reduced first. */
     public DecodeKernels withStreamedNorm(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, on, mmaAttention,
-                attentionSpans, splitNormGemv, dependentLaunch);
+        return with(Switch.STREAMED_NORM, on);
     }
 
     /** These switches with decode attention's partials on tensor cores or not. */
     public DecodeKernels withMmaAttention(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, on,
-                attentionSpans, splitNormGemv, dependentLaunch);
+        return with(Switch.MMA_ATTENTION, on);
     }
 
     /** These switches with multi-tile attention blocks on or off. */
     public DecodeKernels withAttentionSpans(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
-                on, splitNormGemv, dependentLaunch);
+        return with(Switch.ATTENTION_SPANS, on);
     }
 
     /** These switches with the norm-folding GEMVs' K split on or off. */
     public DecodeKernels withSplitNormGemv(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, on, dependentLaunch);
+        return with(Switch.SPLIT_NORM_GEMV, on);
     }
 
     /** These switches with dependent launches on or off. */
     public DecodeKernels withDependentLaunch(boolean on) {
-        return new DecodeKernels(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv, on);
+        return with(Switch.DEPENDENT_LAUNCH, on);
+    }
+
+    /** The record's components, in their order: what {@link #with} changes one of. */
+    private enum Switch {
+        GROUP_BUCKETS, FUSED_ATTENTION, FOLDED_NORM, MIXED_STEPS, SPLIT_GEMV, STREAMED_NORM, MMA_ATTENTION, ATTENTION_SPANS,
+        SPLIT_NORM_GEMV, DEPENDENT_LAUNCH
+    }
+
+    /** These switches with {@code s} set to {@code on}. */
+    private DecodeKernels with(Switch s, boolean on) {
+        boolean[] v = {groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
+                attentionSpans, splitNormGemv, dependentLaunch};
+        v[s.ordinal()] = on;
+        return new DecodeKernels(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
     }
 
     /** Whether a GEMV pass of {@code rows} rows folds the norm into its projections. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Which kernel variants the decode switches select, without a GPU. */
@@ -88,5 +89,31 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.DEPENDENT_LAUNCH_DEFAULT, d.dependentLaunch());
         assertEquals(d, d.withDependentLaunch(false).withDependentLaunch(d.dependentLaunch()));
         assertFalse(d.withDependentLaunch(false).dependentLaunch());
+    }
+    @Test
+    void eachWithMethodChangesItsOwnSwitchAndNoOther() {
+        record Named(String name, java.util.function.BiFunction<DecodeKernels, Boolean, DecodeKernels> with,
+                     java.util.function.Predicate<DecodeKernels> get) {
+        }
+        List<Named> switches = List.of(new Named("mixedSteps", DecodeKernels::withMixedSteps, DecodeKernels::mixedSteps),
+                new Named("splitGemv", DecodeKernels::withSplitGemv, DecodeKernels::splitGemv),
+                new Named("streamedNorm", DecodeKernels::withStreamedNorm, DecodeKernels::streamedNorm),
+                new Named("mmaAttention", DecodeKernels::withMmaAttention, DecodeKernels::mmaAttention),
+                new Named("attentionSpans", DecodeKernels::withAttentionSpans, DecodeKernels::attentionSpans),
+                new Named("splitNormGemv", DecodeKernels::withSplitNormGemv, DecodeKernels::splitNormGemv),
+                new Named("dependentLaunch", DecodeKernels::withDependentLaunch, DecodeKernels::dependentLaunch));
+        DecodeKernels none = new DecodeKernels(false, false, false, false, false, false, false, false, false, false);
+        DecodeKernels all = new DecodeKernels(true, true, true, true, true, true, true, true, true, true);
+        for (Named n : switches) {
+            DecodeKernels one = n.with().apply(none, true);
+            DecodeKernels allButOne = n.with().apply(all, false);
+            assertTrue(n.get().test(one) && !n.get().test(allButOne), n.name());
+            for (Named other : switches) {
+                if (other == n) continue;
+                assertFalse(other.get().test(one), n.name() + " also set " + other.name());
+                assertTrue(other.get().test(allButOne), n.name() + " also cleared " + other.name());
+            }
+            assertFalse(one.groupBuckets() || one.fusedAttention() || one.foldedNorm(), n.name());
+        }
     }
 }
