@@ -44,8 +44,9 @@ import tools.jackson.databind.json.JsonMapper;
  * one layer's decode attention at 8K context through fragmented block tables of 16, 32, 64 and 128
  * tokens (the measurement behind the default block size). {@code --served-shape} measures only the
  * served workload ({@link #servedShape}), the yardstick of the server stage's load tests, and
- * {@code --no-served-shape} leaves it out of the full run. {@code --kernel-variants} measures only the
- * kernel choices under trial ({@link #kernelVariants}).
+ * {@code --no-served-shape} leaves it out of the full run, {@code --no-settled} the comparisons behind
+ * choices already made. {@code --kernel-variants} measures only the kernel choices under trial
+ * ({@link #kernelVariants}).
  * {@code bench --table OURS.json PEER.json} prints the comparison table.
  */
 public final class GpuBenchCommand implements CliCommand {
@@ -79,6 +80,7 @@ public final class GpuBenchCommand implements CliCommand {
         boolean servedShapeOnly = false;
         boolean variantsOnly = false;
         boolean withServedShape = true;
+        boolean withSettled = true;
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
                 case "--model" -> model = Path.of(value(args, ++i, "--model"));
@@ -88,8 +90,10 @@ public final class GpuBenchCommand implements CliCommand {
                 case "--served-shape" -> servedShapeOnly = true;
                 case "--kernel-variants" -> variantsOnly = true;
                 case "--no-served-shape" -> withServedShape = false;
+                case "--no-settled" -> withSettled = false;
                 default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
-                        + " [--yarn-128k | --served-shape | --kernel-variants | --no-served-shape] [--out FILE] | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
+                        + " [--yarn-128k | --served-shape | --kernel-variants | --no-served-shape] [--no-settled] [--out FILE]"
+                        + " | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
         }
         if (model == null && !blockSizes) throw new CliException("bench needs --model DIR (or --kv-block-sizes)");
@@ -98,7 +102,7 @@ public final class GpuBenchCommand implements CliCommand {
         if (model != null && yarn) r.putAll(yarn128k(model, out));
         else if (model != null && servedShapeOnly) servedShape(model, ModelConfigParser.parseConfig(model.resolve("config.json")), out, r);
         else if (model != null && variantsOnly) r.putAll(kernelVariants(model, out));
-        else if (model != null) r.putAll(measure(model, out, withServedShape));
+        else if (model != null) r.putAll(measure(model, out, withServedShape, withSettled));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
         json.append("\n}\n");
@@ -159,7 +163,12 @@ public final class GpuBenchCommand implements CliCommand {
     /** Sequences of 8K the main measurement's engine is sized for (batch 1 to 64 sequences share it). */
     static final int MAIN_ENGINE_SEQUENCES = 64;
 
-    static Map<String, Double> measure(Path dir, PrintStream log, boolean withServedShape) {
+    /**
+     * @param withSettled also the comparisons whose choice is made and documented (the other route for
+     *     16-64-row decode batches, multi-tile attention blocks, the prefill attention tiles, the
+     *     chunk steps): {@code --no-settled} leaves them out when device time is short
+     */
+    static Map<String, Double> measure(Path dir, PrintStream log, boolean withServedShape, boolean withSettled) {
         Map<String, Double> r = new LinkedHashMap<>();
         ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
         long t0 = System.nanoTime();
@@ -212,6 +221,15 @@ public final class GpuBenchCommand implements CliCommand {
                      KvCacheCapacity.DEFAULT_BLOCK_SIZE), (done, total, name) -> { })) {
             wideBatches(e, c, new Random(9), log, r);
         }
+        batch1Variants(dir, c, log, r);
+        invarianceCost(dir, c, log, r);
+        if (withSettled) settledComparisons(dir, c, log, r);
+        if (withServedShape) servedShape(dir, c, log, r);
+        return r;
+    }
+
+    /** The comparisons behind choices already made (see {@link #measure}'s withSettled). */
+    private static void settledComparisons(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         // The other route for 16-64-row decode batches, measured the same way so one run compares both.
         boolean other = !CudaEngine.Options.SKINNY_DEFAULT;
         String otherTag = other ? "skinny" : "prefill_gemm";
@@ -222,13 +240,9 @@ public final class GpuBenchCommand implements CliCommand {
             decodeBatches(e, c, rnd, log, r, "_" + otherTag, otherTag);
             profileBatch(e, c, rnd, log, 32, otherTag);
         }
-        batch1Variants(dir, c, log, r);
         attentionSpansCost(dir, c, log, r);
         prefillTiles(dir, c, log, r);
-        invarianceCost(dir, c, log, r);
         chunkSteps(dir, c, log, r);
-        if (withServedShape) servedShape(dir, c, log, r);
-        return r;
     }
 
     /** Streams of the served-shape runs, and the steps each is timed over. */
