@@ -96,8 +96,8 @@ static __device__ __forceinline__ size_t kv_offset(const int* __restrict__ bt_ro
 }
 
 // Programmatic dependent launch (compute capability 9.0 and up). A kernel the host launches with
-// the programmatic-serialization attribute (DependentLaunch; its kernel list is the kernels that call
-// pdl_wait) may start while the kernel before it in the stream still runs. pdl_wait() returns once
+// the programmatic-serialization attribute (DependentLaunch lists which; each calls pdl_wait) may
+// start while the kernel before it in the stream still runs. pdl_wait() returns once
 // that kernel has finished and its writes are visible; since every such kernel waits before it
 // finishes, everything earlier in the stream has finished too. Before the wait a kernel may only
 // read what no earlier kernel writes (weights) and write nothing. pdl_launch_dependents() lets the

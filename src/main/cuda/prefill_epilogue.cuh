@@ -21,22 +21,32 @@ static __device__ __forceinline__ void bias_pair(const __nv_bfloat16* __restrict
     }
 }
 
-// Stores v0, v1 (bias already added) at element offset off of the output, adding the residual R
-// first when given. R has the output's element type (bf16 with C, f32 with Cf) and may be the
-// output itself: each element is read and written by the same thread.
-static __device__ __forceinline__ void store_pair(float v0, float v1, size_t off, __nv_bfloat16* C, float* Cf,
-                                                  const void* R) {
-    if (R != nullptr) {
-        const float2 r = C != nullptr ? __bfloat1622float2(static_cast<const __nv_bfloat162*>(R)[off / 2])
-                                      : static_cast<const float2*>(R)[off / 2];
-        v0 += r.x;
-        v1 += r.y;
-    }
+// The residual pair at element offset off of R, as f32. R has the output's element type (bf16 with
+// C, f32 with Cf) and may be the output itself: each element is read and written by the same thread.
+static __device__ __forceinline__ float2 residual_pair(const void* R, const __nv_bfloat16* C, size_t off) {
+    return C != nullptr ? __bfloat1622float2(static_cast<const __nv_bfloat162*>(R)[off / 2])
+                        : static_cast<const float2*>(R)[off / 2];
+}
+
+// Stores v0, v1 (bias and residual already added) at element offset off of the output.
+static __device__ __forceinline__ void store_out_pair(float v0, float v1, size_t off, __nv_bfloat16* C, float* Cf) {
     if (C != nullptr) {
         *reinterpret_cast<__nv_bfloat162*>(C + off) = __floats2bfloat162_rn(v0, v1);
     } else {
         *reinterpret_cast<float2*>(Cf + off) = make_float2(v0, v1);
     }
+}
+
+// Stores v0, v1 (bias already added) at element offset off of the output, adding the residual R
+// first when given (residual_pair).
+static __device__ __forceinline__ void store_pair(float v0, float v1, size_t off, __nv_bfloat16* C, float* Cf,
+                                                  const void* R) {
+    if (R != nullptr) {
+        const float2 r = residual_pair(R, C, off);
+        v0 += r.x;
+        v1 += r.y;
+    }
+    store_out_pair(v0, v1, off, C, Cf);
 }
 
 // silu(g) * u for two columns, rounded once to bf16 at element offset off of C.

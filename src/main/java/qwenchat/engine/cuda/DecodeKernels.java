@@ -32,10 +32,9 @@ package qwenchat.engine.cuda;
  * @param splitNormGemv with {@code splitGemv}, the norm-folding GEMVs split K as well; off, they keep
  *     one warp a row pair
  * @param dependentLaunch on compute capability 9.0 and up, in the CUDA graphs of decode passes, the
- *     kernels that wait for their predecessor themselves (GEMVs, tensor-core attention, the combine)
- *     are launched with programmatic dependent launch ({@link DependentLaunch}), so each starts its
- *     weight loads while the kernel before it finishes; off, or where the JDK or driver cannot, every
- *     kernel waits for the one before it to finish before it starts
+ *     GEMVs are launched with programmatic dependent launch ({@link DependentLaunch}), so each starts
+ *     its weight loads while the kernel before it finishes; off, or where the JDK or driver cannot,
+ *     every kernel waits for the one before it to finish before it starts
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
                             boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
