@@ -314,6 +314,18 @@ public final class GpuBenchCommand implements CliCommand {
         }
     }
 
+    /** One projection of a layer as the wgmma GEMM benchmarks time it: its name, epilogue, outputs and K. */
+    private record Projection(String name, DeviceBenchmarks.GemmOp op, int n, int k) {
+    }
+
+    /** A layer's four projections in {@code c}'s shapes (gate/up as its swiglu outputs). */
+    private static List<Projection> projections(ModelConfig c) {
+        return List.of(new Projection("qkv", DeviceBenchmarks.GemmOp.F32, c.qkvDim(), c.hiddenSize()),
+                new Projection("o", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.qDim()),
+                new Projection("gateup", DeviceBenchmarks.GemmOp.SWIGLU, c.intermediateSize(), c.hiddenSize()),
+                new Projection("down", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.intermediateSize()));
+    }
+
     /** Rows of the decode-width passes {@link #wideGemms} times. */
     static final int[] WIDE_GEMM_ROWS = {64, 128, 256};
 
@@ -323,16 +335,11 @@ public final class GpuBenchCommand implements CliCommand {
      * as gemm_{name}_m{rows}_{tuned,untuned}_us: the few tiles of a 64-256-row pass leave most SMs idle.
      */
     private static void wideGemms(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
-        record Shape(String name, DeviceBenchmarks.GemmOp op, int n, int k) {
-        }
-        List<Shape> shapes = List.of(new Shape("qkv", DeviceBenchmarks.GemmOp.F32, c.qkvDim(), c.hiddenSize()),
-                new Shape("o", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.qDim()),
-                new Shape("gateup", DeviceBenchmarks.GemmOp.SWIGLU, c.intermediateSize(), c.hiddenSize()),
-                new Shape("down", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.intermediateSize()));
+        List<Projection> shapes = projections(c);
         int sms = e.multiprocessors();
         for (int m : WIDE_GEMM_ROWS) {
             StringBuilder line = new StringBuilder();
-            for (Shape sh : shapes) {
+            for (Projection sh : shapes) {
                 double[] us = new double[2];
                 for (int tuned = 0; tuned < 2; tuned++) {
                     boolean t = tuned == 1;
@@ -356,16 +363,11 @@ public final class GpuBenchCommand implements CliCommand {
      * TTFT row's gap can be laid at the projections or at attention.
      */
     private static void promptGemms(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
-        record Shape(String name, DeviceBenchmarks.GemmOp op, int n, int k) {
-        }
-        List<Shape> shapes = List.of(new Shape("qkv", DeviceBenchmarks.GemmOp.F32, c.qkvDim(), c.hiddenSize()),
-                new Shape("o", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.qDim()),
-                new Shape("gateup", DeviceBenchmarks.GemmOp.SWIGLU, c.intermediateSize(), c.hiddenSize()),
-                new Shape("down", DeviceBenchmarks.GemmOp.RESIDUAL, c.hiddenSize(), c.intermediateSize()));
+        List<Projection> shapes = projections(c);
         int sms = e.multiprocessors();
         int m = PROMPT_GEMM_ROWS;
         StringBuilder line = new StringBuilder();
-        for (Shape sh : shapes) {
+        for (Projection sh : shapes) {
             double us = e.onDevice(k -> DeviceBenchmarks.gemmMicros(k, sms, sh.op(), m, sh.n(), sh.k(), true, 3));
             r.put("gemm_" + sh.name() + "_m" + m + "_us", us);
             long outputs = (long) sh.n() * (sh.op() == DeviceBenchmarks.GemmOp.SWIGLU ? 2 : 1);
