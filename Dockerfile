@@ -38,7 +38,8 @@ WORKDIR /opt/qwen-chat
 EXPOSE 8080
 # Long start period: a 7B model loads for minutes and a download can take far longer.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30m --retries=3 CMD ["/opt/qwen-chat/healthcheck.sh"]
-ENTRYPOINT ["java", "org.springframework.boot.loader.launch.JarLauncher"]
+# JCuda's JNI and the CUDA engine's foreign-function call into the driver are restricted methods.
+ENTRYPOINT ["java", "--enable-native-access=ALL-UNNAMED", "org.springframework.boot.loader.launch.JarLauncher"]
 
 # ---------------------------------------------------------------------------------------------
 # Runtime from a jar and a JRE prepared on the host: target/docker/{jre,app/...}.
