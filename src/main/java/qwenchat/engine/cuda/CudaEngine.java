@@ -819,21 +819,10 @@ public final class CudaEngine implements InferenceEngine {
             if (pos < 0) throw new IllegalArgumentException("sequence " + sequence + " has no position to decode again");
             int maxLen = stage(1, new int[] {lastToken}, new int[] {sequence}, new int[] {pos}, new int[] {0}, 1);
             forward.decode(1, 1, maxLen, true);  // captures the graph if this bucket has none yet
-            CUevent start = new CUevent();
-            CUevent stop = new CUevent();
-            CudaCheck.check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
-            CudaCheck.check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
-            try {
-                CudaCheck.check(JCudaDriver.cuEventRecord(start, ctx.stream()), "cuEventRecord");
-                for (int i = 0; i < times; i++) forward.decode(1, 1, maxLen, true);
-                CudaCheck.check(JCudaDriver.cuEventRecord(stop, ctx.stream()), "cuEventRecord");
-                CudaCheck.check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
-                float[] ms = new float[1];
-                CudaCheck.check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
-                return ms[0] * 1e3 / times;
-            } finally {
-                JCudaDriver.cuEventDestroy(start);
-                JCudaDriver.cuEventDestroy(stop);
+            try (StreamTimer timer = new StreamTimer(ctx.stream())) {
+                return timer.millis(() -> {
+                    for (int i = 0; i < times; i++) forward.decode(1, 1, maxLen, true);
+                }) * 1e3 / times;
             }
         });
     }

@@ -143,14 +143,10 @@ final class DependentLaunch {
         float[] x = new float[1000];
         for (int i = 0; i < x.length; i++) x[i] = 0.25f * i - 7f;
         float a = 1.5f;
-        try (DeviceBuffer in = DeviceBuffer.allocate("dependent launch self-test x", 4L * x.length);
-             DeviceBuffer out = DeviceBuffer.allocate("dependent launch self-test out", 4L * x.length)) {
-            in.copyFromHost(x);
-            launch("selftest_axpy", module.function("selftest_axpy"), (x.length + 255) / 256, 1, 1, 256, 0, stream,
-                    new Object[] {in, out, a, x.length});
-            check(jcuda.driver.JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize(dependent launch self-test)");
-            float[] got = new float[x.length];
-            out.copyToHost(got);
+        try {
+            CUfunction f = module.function(KernelSelfTest.KERNEL);
+            float[] got = KernelSelfTest.runWith(stream, x, a,
+                    (grid, block, args) -> launch(KernelSelfTest.KERNEL, f, grid, 1, 1, block, 0, stream, args));
             float[] want = KernelSelfTest.expected(x, a);
             for (int i = 0; i < x.length; i++) {
                 if (Float.floatToRawIntBits(got[i]) != Float.floatToRawIntBits(want[i])) {

@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
-import jcuda.driver.CUevent;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
@@ -24,27 +23,14 @@ public final class DeviceBenchmarks {
         try (DeviceBuffer src = DeviceBuffer.allocate("bandwidth source", bytes);
              DeviceBuffer sums = DeviceBuffer.allocate("bandwidth sums", 4L * blocks)) {
             src.zero();
-            CUevent start = new CUevent();
-            CUevent stop = new CUevent();
-            check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
-            check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
-            try {
-                k.readBandwidth(src.ptr(), bytes, sums.ptr(), blocks);  // warm-up
-                float best = Float.MAX_VALUE;
+            k.readBandwidth(src.ptr(), bytes, sums.ptr(), blocks);  // warm-up
+            float best = Float.MAX_VALUE;
+            try (StreamTimer timer = new StreamTimer(k.launcher().stream())) {
                 for (int i = 0; i < reps; i++) {
-                    check(JCudaDriver.cuEventRecord(start, k.launcher().stream()), "cuEventRecord");
-                    k.readBandwidth(src.ptr(), bytes, sums.ptr(), blocks);
-                    check(JCudaDriver.cuEventRecord(stop, k.launcher().stream()), "cuEventRecord");
-                    check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
-                    float[] ms = new float[1];
-                    check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
-                    best = Math.min(best, ms[0]);
+                    best = Math.min(best, timer.millis(() -> k.readBandwidth(src.ptr(), bytes, sums.ptr(), blocks)));
                 }
-                return bytes / (best * 1e-3) / 1e9;
-            } finally {
-                JCudaDriver.cuEventDestroy(start);
-                JCudaDriver.cuEventDestroy(stop);
             }
+            return bytes / (best * 1e-3) / 1e9;
         }
     }
 
@@ -257,27 +243,18 @@ public final class DeviceBenchmarks {
         } finally {
             check(JCudaDriver.cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
         }
-        CUevent start = new CUevent();
-        CUevent stop = new CUevent();
         try {
             check(JCudaDriver.cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate");
-            check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
-            check(JCudaDriver.cuEventCreate(stop, 0), "cuEventCreate");
             check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch");  // the graph's own first-launch cost
             float best = Float.MAX_VALUE;
-            for (int i = 0; i < reps; i++) {
-                check(JCudaDriver.cuEventRecord(start, stream), "cuEventRecord");
-                check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch");
-                check(JCudaDriver.cuEventRecord(stop, stream), "cuEventRecord");
-                check(JCudaDriver.cuEventSynchronize(stop), "cuEventSynchronize");
-                float[] ms = new float[1];
-                check(JCudaDriver.cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
-                best = Math.min(best, ms[0] / GRAPH_LAUNCHES);
+            try (StreamTimer timer = new StreamTimer(stream)) {
+                for (int i = 0; i < reps; i++) {
+                    best = Math.min(best, timer.millis(() -> check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch"))
+                            / GRAPH_LAUNCHES);
+                }
             }
             return best * 1e3;
         } finally {
-            JCudaDriver.cuEventDestroy(start);
-            JCudaDriver.cuEventDestroy(stop);
             JCudaDriver.cuGraphExecDestroy(exec);
             JCudaDriver.cuGraphDestroy(graph);
         }

@@ -47,15 +47,16 @@ public final class Launcher {
         if (gridX <= 0 || gridY <= 0 || gridZ <= 0) {
             throw new IllegalArgumentException("kernel " + kernel + " launched with an empty grid " + gridX + "x" + gridY + "x" + gridZ);
         }
-        NativePointerObject[] packed = pack(kernel, args);
+        boolean asDependent = dependent != null && DependentLaunch.takes(kernel) && capturing();
+        Pointer params = asDependent ? null : Pointer.to(pack(kernel, args));  // DependentLaunch packs its own
         KernelTimer timer = module.timer();
         if (timer != null) timer.before(kernel, stream);
-        if (dependent != null && DependentLaunch.takes(kernel) && capturing()) {
+        if (asDependent) {
             dependent.launch(kernel, module.function(kernel), gridX, gridY, gridZ, block, sharedBytes, stream, args);
         } else {
             check(JCudaDriver.cuLaunchKernel(module.function(kernel), gridX, gridY, gridZ, block, 1, 1, sharedBytes,
-                    stream, Pointer.to(packed), null), "cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x"
-                    + gridZ + ", block " + block + ", shared " + sharedBytes + ")");
+                    stream, params, null), "cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x" + gridZ
+                    + ", block " + block + ", shared " + sharedBytes + ")");
         }
         if (timer != null) timer.after(stream);
     }
