@@ -47,6 +47,7 @@
 //   Java launcher: PrefillAttention#causal, which picks hd128 or _m32 by the chunk's length.
 //   All ints 32-bit. Requires T >= 1, past >= 0, qHeads % kvHeads == 0.
 #include "common.cuh"
+#include "prefill_causal_block.cuh"
 #include "prefill_mma.cuh"
 
 namespace prefill_attn {
@@ -124,16 +125,8 @@ static __device__ __forceinline__ void attention_block(
     const int tid = threadIdx.x;
     const int lane = tid & 31;
     const int warp = tid >> 5;
-    // Query blocks are walked from the last (longest) to the first; with headsFastest, every head's
-    // block of one height goes before any shorter block, so the launch ends on the shortest ones.
-    const int qBlock = headsFastest ? gridDim.y - 1 - blockIdx.y : gridDim.x - 1 - blockIdx.x;
-    const int head = headsFastest ? blockIdx.x : blockIdx.y;
-    const int kvHead = head / (qHeads / kvHeads);
-    const int q0 = qBlock * BQ;
-    const int kvLen = past + T;
-    // Keys up to the last query row of this block (causal), never past the cache fill.
-    const int keyEnd = past + min(q0 + BQ, T);
-    const int kvBlocks = (keyEnd + BKV - 1) / BKV;
+    const prefill_causal::Block blk = prefill_causal::block<BQ, BKV>(T, past, qHeads, kvHeads, headsFastest);
+    const int head = blk.head, kvHead = blk.kvHead, q0 = blk.q0, kvLen = blk.kvLen, kvBlocks = blk.kvBlocks;
 
     const __nv_bfloat16* qBase = Q + (size_t)head * qHeadStride;
 
@@ -305,13 +298,8 @@ static __device__ __forceinline__ void attention_block_m32(
     const int tid = threadIdx.x;
     const int lane = tid & 31;
     const int warp = tid >> 5;
-    const int qBlock = headsFastest ? gridDim.y - 1 - blockIdx.y : gridDim.x - 1 - blockIdx.x;
-    const int head = headsFastest ? blockIdx.x : blockIdx.y;
-    const int kvHead = head / (qHeads / kvHeads);
-    const int q0 = qBlock * BQ;
-    const int kvLen = past + T;
-    const int keyEnd = past + min(q0 + BQ, T);
-    const int kvBlocks = (keyEnd + BKV - 1) / BKV;
+    const prefill_causal::Block blk = prefill_causal::block<BQ, BKV>(T, past, qHeads, kvHeads, headsFastest);
+    const int head = blk.head, kvHead = blk.kvHead, q0 = blk.q0, kvLen = blk.kvLen, kvBlocks = blk.kvBlocks;
 
     const __nv_bfloat16* qBase = Q + (size_t)head * qHeadStride;
 

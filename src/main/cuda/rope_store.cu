@@ -2,8 +2,9 @@
 // projection came from the tensor-core GEMM (prefill, large decode batches) as f32 without bias.
 // For row r and every pair (head h, i < hd/2) of q and k heads: v0 = qkv[r][h*hd+i] + bias,
 // v1 = qkv[r][h*hd+i+hd/2] + bias, rotated by angle = float(pos[r]) * inv_freq[i] (cos and sin times
-// rope_scale); q goes to q_out f32 [R][qDim] and, when q_bf16 is not null, to q_bf16 [R][qDim] (the
-// flash-attention input); k (rotated) and v (bias only) go to the paged bf16 pools
+// rope_scale); q goes to q_out f32 [R][qDim] for rows r >= q_f32_from (the rows before it are a
+// prompt chunk whose attention reads only q_bf16; 0 writes every row) and, when q_bf16 is not null, to
+// q_bf16 [R][qDim] (the flash-attention input); k (rotated) and v (bias only) go to the paged bf16 pools
 // [totalBlocks][kvHeads][blockSize][hd] at position pos[r] of sequence slots[r]: block
 // block_table[slots[r]][pos[r] / block_size], slot pos[r] % block_size (qc::kv_offset). Every row
 // must have its block allocated (KvBlockManager#append runs before the step). bias_off (the bias
@@ -20,7 +21,7 @@ extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const _
                                           __nv_bfloat16* __restrict__ v_cache, const int* __restrict__ slots,
                                           const int* __restrict__ pos, int qDim, int kvDim, int hd,
                                           const int* __restrict__ block_table, int max_blocks_per_seq, int block_size,
-                                          const int* __restrict__ bias_off) {
+                                          const int* __restrict__ bias_off, int q_f32_from) {
     int r = blockIdx.x;
     int half = hd >> 1;
     int n = qDim + 2 * kvDim;
@@ -46,8 +47,10 @@ extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const _
             a1 = x1 * c + x0 * s;
         }
         if (r0 < qDim) {
-            q_out[(size_t)r * qDim + r0] = a0;
-            q_out[(size_t)r * qDim + r1] = a1;
+            if (r >= q_f32_from) {
+                q_out[(size_t)r * qDim + r0] = a0;
+                q_out[(size_t)r * qDim + r1] = a1;
+            }
             if (q_bf16) {
                 q_bf16[(size_t)r * qDim + r0] = __float2bfloat16(a0);
                 q_bf16[(size_t)r * qDim + r1] = __float2bfloat16(a1);

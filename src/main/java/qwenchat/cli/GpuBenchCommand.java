@@ -46,7 +46,8 @@ import tools.jackson.databind.json.JsonMapper;
  * served workload ({@link #servedShape}), the yardstick of the server stage's load tests, and
  * {@code --no-served-shape} leaves it out of the full run, {@code --no-settled} the comparisons behind
  * choices already made. {@code --kernel-variants} measures only the kernel choices under trial
- * ({@link #kernelVariants}).
+ * ({@link #kernelVariants}), {@code --prefill-attention} only the prefill attention kernels and the
+ * time to first token on each ({@link #prefillAttention}).
  * {@code bench --table OURS.json PEER.json} prints the comparison table.
  */
 public final class GpuBenchCommand implements CliCommand {
@@ -79,6 +80,7 @@ public final class GpuBenchCommand implements CliCommand {
         boolean yarn = false;
         boolean servedShapeOnly = false;
         boolean variantsOnly = false;
+        boolean prefillAttentionOnly = false;
         boolean withServedShape = true;
         boolean withSettled = true;
         for (int i = 0; i < args.size(); i++) {
@@ -89,10 +91,12 @@ public final class GpuBenchCommand implements CliCommand {
                 case "--yarn-128k" -> yarn = true;
                 case "--served-shape" -> servedShapeOnly = true;
                 case "--kernel-variants" -> variantsOnly = true;
+                case "--prefill-attention" -> prefillAttentionOnly = true;
                 case "--no-served-shape" -> withServedShape = false;
                 case "--no-settled" -> withSettled = false;
                 default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
-                        + " [--yarn-128k | --served-shape | --kernel-variants | --no-served-shape] [--no-settled] [--out FILE]"
+                        + " [--yarn-128k | --served-shape | --kernel-variants | --prefill-attention | --no-served-shape] [--no-settled]"
+                        + " [--out FILE]"
                         + " | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
         }
@@ -102,6 +106,7 @@ public final class GpuBenchCommand implements CliCommand {
         if (model != null && yarn) r.putAll(yarn128k(model, out));
         else if (model != null && servedShapeOnly) servedShape(model, ModelConfigParser.parseConfig(model.resolve("config.json")), out, r);
         else if (model != null && variantsOnly) r.putAll(kernelVariants(model, out));
+        else if (model != null && prefillAttentionOnly) r.putAll(prefillAttention(model, out));
         else if (model != null) r.putAll(measure(model, out, withServedShape, withSettled));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
@@ -136,7 +141,7 @@ public final class GpuBenchCommand implements CliCommand {
     /**
      * Time to first token at {@link #TTFT_PROMPTS} with every chunk on each {@link PrefillAttention.Tile}
      * and with the engine's choice by chunk length, one engine each on the same weights and prompts:
-     * ttft_{len}_{rows16,rows32,engine}_ms.
+     * ttft_{len}_{rows16,rows32,wgmma,engine}_ms (wgmma on compute capability 9.0 only).
      */
     private static void prefillTiles(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         Map<String, PrefillAttention.Tiles> choices = new LinkedHashMap<>();
@@ -148,6 +153,8 @@ public final class GpuBenchCommand implements CliCommand {
             try (Checkpoint ckpt = Checkpoint.open(dir);
                  CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 8192 + 256), (done, total, name) -> { },
                          CudaEngine.Options.defaults().withPrefillTiles(choice.getValue()))) {
+                boolean wgmmaOnly = choice.getValue().wgmmaFrom() == 1;
+                if (wgmmaOnly && !PrefillGemm.usesWgmma(e.info().computeCapability())) continue;
                 Random rnd = new Random(23);
                 StringBuilder line = new StringBuilder();
                 for (int len : TTFT_PROMPTS) {
@@ -402,28 +409,56 @@ public final class GpuBenchCommand implements CliCommand {
     }
 
     /**
+     * The prefill attention kernels alone (one layer at 1K and 8K tokens, each tile), the time to first
+     * token with every chunk on each tile, and the 8K prefill's kernel profile on the engine's choice.
+     */
+    static Map<String, Double> prefillAttention(Path dir, PrintStream log) {
+        Map<String, Double> r = new LinkedHashMap<>();
+        ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 8192 + 256), (done, total, name) -> { })) {
+            log.printf("[bench] prefill attention on %s%n", e.info().device());
+            prefillAttentionOrder(e, c, log, r);
+            Random rnd = new Random(4);
+            for (int len : TTFT_PROMPTS) {
+                int s = e.openSequence();
+                e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, len, c.vocabSize()), GREEDY, 0)));  // warm-up
+                e.freeSequence(s);
+                s = e.openSequence();
+                print(log, "prefill " + len + " tokens", e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, len,
+                        c.vocabSize()), GREEDY, 0))));
+                e.freeSequence(s);
+            }
+        }
+        prefillTiles(dir, c, log, r);
+        return r;
+    }
+
+    /**
      * One layer's causal prefill attention at 1K and 8K tokens with the grid's heads on x (the
      * engine's order: every head's longest query block first) and on y, as
      * prefill_attention_{tokens}_heads_{fastest,slowest}_us, with the default tile; then each
      * {@link PrefillAttention.Tile} with the heads on x as prefill_attention_{tokens}_{tile}_us.
      */
     private static void prefillAttentionOrder(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        boolean wgmma = PrefillGemm.usesWgmma(e.info().computeCapability());
         for (int tokens : new int[] {1024, 8192}) {
             StringBuilder line = new StringBuilder();
             double flops = 4.0 * c.numAttentionHeads() * (tokens * (tokens + 1.0) / 2) * c.headDim();  // QK and PV, causal
             for (boolean fastest : new boolean[] {true, false}) {
                 double us = e.onDevice(k -> DeviceBenchmarks.prefillAttentionMicros(k, tokens, c.numAttentionHeads(),
-                        c.numKeyValueHeads(), fastest, 5));
+                        c.numKeyValueHeads(), fastest, wgmma, 5));
                 r.put("prefill_attention_" + tokens + "_heads_" + (fastest ? "fastest" : "slowest") + "_us", us);
                 line.append(String.format(" heads %s %.1f us (%.0f TFLOP/s);", fastest ? "fastest" : "slowest", us,
                         flops / (us * 1e6)));
             }
             for (PrefillAttention.Tile tile : PrefillAttention.Tile.values()) {
+                if (tile.wgmma() && !wgmma) continue;
                 double us = e.onDevice(k -> DeviceBenchmarks.prefillAttentionMicros(k, tokens, c.numAttentionHeads(),
                         c.numKeyValueHeads(), true, tile, 5));
                 r.put("prefill_attention_" + tokens + "_" + tile.name().toLowerCase(java.util.Locale.ROOT) + "_us", us);
                 line.append(String.format(" %s%s %.1f us (%.0f TFLOP/s);", tile,
-                        tile == PrefillAttention.Tiles.DEFAULT.forTokens(tokens) ? " (engine)" : "", us, flops / (us * 1e6)));
+                        tile == PrefillAttention.Tiles.DEFAULT.forTokens(tokens, wgmma) ? " (engine)" : "", us, flops / (us * 1e6)));
             }
             log.printf("[bench] prefill attention, %d tokens, one layer:%s%n", tokens, line);
         }
@@ -661,15 +696,20 @@ public final class GpuBenchCommand implements CliCommand {
         return batch1(e, e::step, c, rnd, ctxLen, steps);
     }
 
+    /** Untimed decode steps before a batch-1 row: the graph's capture, and the JIT's compilation of the step path. */
+    static final int BATCH1_WARMUP_STEPS = 64;
+
     /**
-     * Greedy batch-1 decode of one new sequence: a random {@code ctxLen}-token prompt, 8 decode steps
-     * untimed (the graph's capture among them), then {@code steps} timed, then the last step's graph
-     * replayed alone; the sequence is freed.
+     * Greedy batch-1 decode of one new sequence: a random {@code ctxLen}-token prompt,
+     * {@link #BATCH1_WARMUP_STEPS} decode steps untimed, then {@code steps} timed, then the last step's
+     * graph replayed alone; the sequence is freed. With 8 untimed steps the first row of a run paid
+     * 211 us a step outside the graph against 18 us later in the same run (an H100 machine): host code
+     * not yet compiled, which a serving process pays only in its first seconds.
      */
     private static Batch1 batch1(CudaEngine e, StepRunner runner, ModelConfig c, Random rnd, int ctxLen, int steps) {
         int s = e.openSequence();
         int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, ctxLen, c.vocabSize()), GREEDY, 0))).get(0).token();
-        for (int i = 0; i < 8; i++) tok = runner.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+        for (int i = 0; i < BATCH1_WARMUP_STEPS; i++) tok = runner.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
         int fed = tok;
         long t = System.nanoTime();
         for (int i = 0; i < steps; i++) {

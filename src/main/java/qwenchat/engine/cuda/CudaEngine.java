@@ -238,7 +238,8 @@ public final class CudaEngine implements InferenceEngine {
         SkinnyGemm skinny = gemmChunks && options.skinny()
                 ? new SkinnyGemm(module, ctx.stream(), ctx.multiprocessors(), ws.splitParts.ptr(), null,
                         ws.skinnyRows) : null;
-        forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream(), options.prefillTiles()),
+        forward = new ForwardPass(config, weights, kv, ws, kernels, gemm, skinny, new PrefillAttention(module, ctx.stream(),
+                PrefillGemm.usesWgmma(ctx.computeCapability()), options.prefillTiles()),
                 ctx.stream(), rope.attentionScaling(), options.batchInvariant(), options.kernels(), ctx.multiprocessors());
         io = PinnedBuffer.allocate(16L * ws.chunk);
         // Batch invariance keeps decode rows on their own projection family, which a chunk's pass is not.

@@ -128,24 +128,21 @@ public final class CudaKernels {
     /**
      * Bias, RoPE and the KV write for f32 q/k/v rows [rows][qDim+2*kvDim] (see rope_store.cu); row r
      * is position pos[r] of sequence slots[r], whose block must be in {@code kv}'s table already.
+     * {@code biasOff}: the bias lab's mask, int [rows] of {@link qwenchat.engine.KernelLimits} BIAS_*
+     * bits naming the biases each row skips, or null (all added). q goes to {@code qBf16} (when not
+     * null) for every row and to {@code qOut} f32 from row {@code qF32From} on: the rows before it are
+     * a prompt chunk whose flash attention reads only the bf16 copy (0: every row).
      */
     public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
                              CUdeviceptr qBf16, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
-                             int rows, int qDim, int kvDim, int headDim, PagedKv kv) {
-        qkvRopeStore(qkv, bias, invFreq, ropeScale, qOut, qBf16, kPool, vPool, slots, pos, rows, qDim, kvDim, headDim, kv,
-                null);
-    }
-
-    /**
-     * As above, with the bias lab's mask: {@code biasOff} int [rows] of {@link qwenchat.engine.KernelLimits}
-     * BIAS_* bits naming the biases each row skips, or null (all added).
-     */
-    public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
-                             CUdeviceptr qBf16, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
-                             int rows, int qDim, int kvDim, int headDim, PagedKv kv, CUdeviceptr biasOff) {
+                             int rows, int qDim, int kvDim, int headDim, PagedKv kv, CUdeviceptr biasOff, int qF32From) {
+        if (qF32From < 0 || qF32From > rows) {
+            throw new IllegalArgumentException("qkv_rope_store: qF32From must be in 0.." + rows + ", got " + qF32From);
+        }
+        if (qF32From > 0 && qBf16 == null) throw new IllegalArgumentException("qkv_rope_store: rows without f32 q need the bf16 q");
         launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kPool,
                 vPool, slots, pos, qDim, kvDim, headDim, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(),
-                orNull(biasOff));
+                orNull(biasOff), qF32From);
     }
 
     /**

@@ -147,12 +147,13 @@ public final class DeviceBenchmarks {
      * GPU time in microseconds (best of {@code reps}, each the mean of a graph of {@link #GRAPH_LAUNCHES} launches) of one layer's
      * causal prefill attention over a {@code tokens}-token prompt at past 0 ({@link PrefillAttention},
      * 64-token KV blocks in order), with the grid's heads on x ({@code headsFastest}, the engine's
-     * order) or on y. Zero operands: the work does not depend on the values.
+     * order) or on y, on the engine's tile for a card with ({@code wgmma}) or without Hopper's MMAs.
+     * Zero operands: the work does not depend on the values.
      */
     public static double prefillAttentionMicros(CudaKernels k, int tokens, int qHeads, int kvHeads, boolean headsFastest,
-                                                int reps) {
+                                                boolean wgmma, int reps) {
         return prefillAttentionMicros(k, tokens, qHeads, kvHeads, headsFastest,
-                PrefillAttention.Tiles.DEFAULT.forTokens(tokens), reps);
+                PrefillAttention.Tiles.DEFAULT.forTokens(tokens, wgmma), reps);
     }
 
     /** As above with the kernel of {@code tile}. */
@@ -173,8 +174,7 @@ public final class DeviceBenchmarks {
             kp.zero();
             vp.zero();
             bt.copyFromHost(table);
-            PrefillAttention a = new PrefillAttention(k.launcher().module(), k.launcher().stream(), headsFastest,
-                    PrefillAttention.Tiles.only(tile));
+            PrefillAttention a = new PrefillAttention(k.launcher().module(), k.launcher().stream(), headsFastest, tile);
             PrefillAttention.Strides st = new PrefillAttention.Strides(qHeads * hd, hd, qHeads * hd, hd);
             return bestMicros(k, () -> a.causal(q.ptr(), kp.ptr(), vp.ptr(), bt.ptr(), blockSize, out.ptr(), st, tokens, 0, qHeads,
                     kvHeads), reps);

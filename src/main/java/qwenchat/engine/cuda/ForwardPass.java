@@ -237,9 +237,12 @@ final class ForwardPass implements AutoCloseable {
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
         if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
         else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
+        // The chunk's f32 q is read by nobody but the bias lab: flash attention takes the bf16 copy,
+        // and only the decode rows after the chunk attend from f32 q (8K rows: 117 MB of writes a layer).
+        int qF32From = useFlash && lab == null ? chunkRows : 0;
         k.qkvRopeStore(ws.qkvF32.ptr(), L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, ws.qGemm.ptr(),
                 useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, c.qDim(),
-                c.kvDim(), hd, kv.paged(), lab == null ? null : lab.maskRow(l));
+                c.kvDim(), hd, kv.paged(), lab == null ? null : lab.maskRow(l), qF32From);
         if (lab != null) lab.afterQkv(l, ws.qGemm.ptr(), kc);
         if (useFlash) {
             // One sequence: the kernel follows its table row through positions 0..past+chunkRows-1.

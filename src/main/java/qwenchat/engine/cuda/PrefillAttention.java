@@ -14,54 +14,81 @@ public final class PrefillAttention {
     public static final int HEAD_DIM = 128;
 
     /**
-     * Which kernel runs: how many query rows each of the block's 4 warps owns. Both give every output
-     * bit for bit the same (each row goes through the same operations in the same order); they differ
-     * in speed. Shared bytes: the block's Q tile plus double-buffered 64-key K and V tiles, 256-byte rows.
+     * Which kernel runs. All give every output bit for bit the same (each row goes through the same
+     * operations in the same order); they differ in speed. Shared bytes: the block's Q tile plus its
+     * 64-key K and V tiles (double-buffered, or {@link #WGMMA}'s ring of stages), 256-byte rows.
      */
     public enum Tile {
         /** 16 rows a warp, 64 a block: every warp reads the whole K and V tile for its 16 rows. */
-        ROWS16("prefill_attention_causal_hd128", 64, 81920),
+        ROWS16("prefill_attention_causal_hd128", 64, 81920, 128),
         /**
          * 32 rows a warp as two 16-row MMA tiles, 128 a block: each K and V fragment read from shared
          * memory feeds both, about 5/8 of ROWS16's shared-memory reads per FLOP. On an H100 at 28/4
          * heads: 1.43 ms a layer against 2.03 at 8K tokens, 0.108 against 0.148 at 2K, but 0.051
          * against 0.043 at 1K, where half as many blocks leave SMs idle at the end of the launch.
          */
-        ROWS32("prefill_attention_causal_hd128_m32", 128, 98304);
+        ROWS32("prefill_attention_causal_hd128_m32", 128, 98304, 128),
+        /**
+         * Hopper's warpgroup MMAs (prefill_attention_sm90.cu, compute capability 9.0 only): 128 rows a
+         * block, one warpgroup loading K and V into a ring of {@link #WGMMA_STAGES} stages while two
+         * compute 64 rows each, Q and K read by the tensor cores straight from shared memory; each
+         * issues the next tile's S = Q.K^T before this tile's P.V, so its softmax overlaps its MMAs.
+         * On an H100 at 28/4 heads: 1.33 ms a layer against ROWS32's 1.41 at 8K tokens, 0.035 against
+         * ROWS16's 0.042 at 1K.
+         */
+        WGMMA("prefill_attention_causal_hd128_wgmma", 128, 1024 + 128 * 256 + WGMMA_STAGES * 2 * 64 * 256 + 256, 384);
 
-        static final int THREADS = 128;
+        /** Whether this tile runs Hopper's warpgroup MMAs (compute capability 9.0 only). */
+        public boolean wgmma() {
+            return this == WGMMA;
+        }
 
         final String kernel;
         final int rowsPerBlock;
         final int sharedBytes;
+        final int threads;
 
-        Tile(String kernel, int rowsPerBlock, int sharedBytes) {
+        Tile(String kernel, int rowsPerBlock, int sharedBytes, int threads) {
             this.kernel = kernel;
             this.rowsPerBlock = rowsPerBlock;
             this.sharedBytes = sharedBytes;
+            this.threads = threads;
         }
     }
 
+    /** K/V stages of {@link Tile#WGMMA}'s ring: STAGES in prefill_attention_sm90.cu. */
+    static final int WGMMA_STAGES = 4;
+
     /**
-     * Which tile a chunk takes: {@link Tile#ROWS32} from {@code rows32From} new tokens up, else
-     * {@link Tile#ROWS16}. Both give the same bits, so the choice is speed only: the 32-row tile reads
-     * less shared memory per FLOP, but makes half the blocks, too few to keep every SM busy to the end
-     * of a short chunk.
+     * Which tile a chunk takes: on compute capability 9.0, {@link Tile#WGMMA} from {@code wgmmaFrom}
+     * new tokens up; else {@link Tile#ROWS32} from {@code rows32From} up, and {@link Tile#ROWS16} below.
+     * All give the same bits, so the choice is speed only: the 128-row tiles make fewer blocks, too
+     * few to keep every SM busy to the end of a short chunk.
      */
-    public record Tiles(int rows32From) {
-        /** On an H100 with 28 query heads: ROWS32 took 1.43 against 2.03 ms at 8K tokens, 0.108 against 0.148 at 2K, 0.051 against 0.043 at 1K. */
-        public static final Tiles DEFAULT = new Tiles(2048);
+    public record Tiles(int rows32From, int wgmmaFrom) {
+        /**
+         * On an H100 with 28 query heads: ROWS32 took 1.43 against 2.03 ms at 8K tokens, 0.108 against
+         * 0.148 at 2K, 0.051 against 0.043 at 1K; WGMMA 1.33 ms at 8K and 0.035 at 1K (ROWS16 0.042).
+         */
+        public static final Tiles DEFAULT = new Tiles(2048, 1024);
 
         public Tiles {
             if (rows32From < 1) throw new IllegalArgumentException("prefill attention tiles: rows32From must be >= 1, got " + rows32From);
+            if (wgmmaFrom < 1) throw new IllegalArgumentException("prefill attention tiles: wgmmaFrom must be >= 1, got " + wgmmaFrom);
         }
 
-        /** Every chunk on {@code tile}. */
+        /** Every chunk on {@code tile} (where the card has it: {@link Tile#WGMMA} needs compute capability 9.0). */
         public static Tiles only(Tile tile) {
-            return new Tiles(tile == Tile.ROWS32 ? 1 : Integer.MAX_VALUE);
+            return switch (tile) {
+                case ROWS16 -> new Tiles(Integer.MAX_VALUE, Integer.MAX_VALUE);
+                case ROWS32 -> new Tiles(1, Integer.MAX_VALUE);
+                case WGMMA -> new Tiles(Integer.MAX_VALUE, 1);
+            };
         }
 
-        public Tile forTokens(int tokens) {
+        /** The tile of a {@code tokens}-token chunk on a card with ({@code wgmma}) or without Hopper's MMAs. */
+        public Tile forTokens(int tokens, boolean wgmma) {
+            if (wgmma && tokens >= wgmmaFrom) return Tile.WGMMA;
             return tokens >= rows32From ? Tile.ROWS32 : Tile.ROWS16;
         }
     }
@@ -96,34 +123,35 @@ public final class PrefillAttention {
     private final KernelModule module;
     private final Launcher launcher;
     private final boolean headsFastest;
+    private final boolean wgmma;
     private final Tiles tiles;
     /** Per tile: whether its kernel's shared-memory limit has been raised. */
     private final boolean[] sharedRaised = new boolean[Tile.values().length];
 
-    /** The engine's attention: {@link Tiles#DEFAULT}, heads on the grid's x. */
-    public PrefillAttention(KernelModule module, CUstream stream) {
-        this(module, stream, HEADS_FASTEST, Tiles.DEFAULT);
-    }
-
-    /** With the grid's block order chosen ({@link #HEADS_FASTEST}), for the benchmark to compare both; the same results either way. */
-    PrefillAttention(KernelModule module, CUstream stream, boolean headsFastest) {
-        this(module, stream, headsFastest, Tiles.DEFAULT);
+    /**
+     * The engine's attention: heads on the grid's x, each chunk on {@code tiles}' choice.
+     *
+     * @param wgmma whether the card runs the sm_90a kernels ({@link PrefillGemm#usesWgmma})
+     */
+    public PrefillAttention(KernelModule module, CUstream stream, boolean wgmma, Tiles tiles) {
+        this(module, stream, HEADS_FASTEST, wgmma, tiles);
     }
 
     /** Every chunk on {@code tile}, for tests and the benchmark to compare them; the same results either way. */
     PrefillAttention(KernelModule module, CUstream stream, Tile tile) {
-        this(module, stream, HEADS_FASTEST, Tiles.only(tile));
+        this(module, stream, HEADS_FASTEST, tile);
     }
 
-    /** With the tile choice {@code tiles}. */
-    PrefillAttention(KernelModule module, CUstream stream, Tiles tiles) {
-        this(module, stream, HEADS_FASTEST, tiles);
+    /** Every chunk on {@code tile} with the grid's block order chosen ({@link #HEADS_FASTEST}); the same results either way. */
+    PrefillAttention(KernelModule module, CUstream stream, boolean headsFastest, Tile tile) {
+        this(module, stream, headsFastest, tile.wgmma(), Tiles.only(tile));
     }
 
-    PrefillAttention(KernelModule module, CUstream stream, boolean headsFastest, Tiles tiles) {
+    PrefillAttention(KernelModule module, CUstream stream, boolean headsFastest, boolean wgmma, Tiles tiles) {
         this.module = module;
         this.launcher = new Launcher(module, stream);
         this.headsFastest = headsFastest;
+        this.wgmma = wgmma;
         this.tiles = tiles;
     }
 
@@ -150,13 +178,13 @@ public final class PrefillAttention {
                        Strides s, int tokens, int past, int qHeads, int kvHeads) {
         checkShape(tokens, past, qHeads, kvHeads);
         if (blockSize < 1) throw new IllegalArgumentException("prefill attention: block size must be >= 1, got " + blockSize);
-        Tile tile = tiles.forTokens(tokens);
+        Tile tile = tiles.forTokens(tokens, wgmma);
         if (!sharedRaised[tile.ordinal()]) {
             module.allowDynamicShared(tile.kernel, tile.sharedBytes);
             sharedRaised[tile.ordinal()] = true;
         }
         int blocks = blocksX(tokens, tile);
-        launcher.launch(tile.kernel, headsFastest ? qHeads : blocks, headsFastest ? blocks : qHeads, 1, Tile.THREADS, tile.sharedBytes, q,
+        launcher.launch(tile.kernel, headsFastest ? qHeads : blocks, headsFastest ? blocks : qHeads, 1, tile.threads, tile.sharedBytes, q,
                 s.qToken(), s.qHead(), k, v, blockTableRow, blockSize, out, s.outToken(), s.outHead(), tokens, past, qHeads,
                 kvHeads, (float) (1.0 / Math.sqrt(HEAD_DIM)), headsFastest ? 1 : 0);
     }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -41,36 +43,56 @@ class PrefillAttentionShapeTest {
         assertEquals(65, PrefillAttention.blocksX(8193, Tile.ROWS32));
     }
 
-    /** Four warps of 16 or 32 query rows. */
+    /** Four warps of 16 or 32 query rows; the warpgroup tile's loader and two warpgroups of 64 rows. */
     @ParameterizedTest
     @EnumSource(Tile.class)
-    void everyTileRunsFourWarpsOfItsRowsPerBlock(Tile t) {
-        assertEquals(128, Tile.THREADS);
+    void everyTileRunsFourWarpsOfItsRowsOrThreeWarpgroupsPerBlock(Tile t) {
+        assertEquals(t.wgmma() ? 384 : 128, t.threads);
         assertEquals(t == Tile.ROWS16 ? 64 : 128, t.rowsPerBlock);
     }
 
     /** The Q tile of the block's rows plus two buffers each of a 64-key K and V tile, 256 bytes a row. */
     @ParameterizedTest
-    @EnumSource(Tile.class)
+    @EnumSource(value = Tile.class, names = {"ROWS16", "ROWS32"})
     void sharedBytesHoldTheQueryTileAndDoubleBufferedKeyAndValueTiles(Tile t) {
         int rowBytes = PrefillAttention.HEAD_DIM * 2;
         assertEquals(t.rowsPerBlock * rowBytes + 2 * 2 * 64 * rowBytes, t.sharedBytes);
         assertEquals(t == Tile.ROWS16 ? 81920 : 98304, t.sharedBytes);
     }
 
+    /**
+     * The warpgroup tile: 1 KB to align its tiles to 1024 bytes, the 128-row Q tile, the kernel's STAGES
+     * ring stages of a 64-key K and V tile, and 256 bytes of mbarriers; the stage count is the kernel's.
+     */
     @Test
-    void theTwoTilesRunDifferentKernels() {
+    void theWarpgroupTilesSharedBytesHoldItsRingOfStagesAsTheKernelCountsThem() throws IOException {
+        String src = Files.readString(Path.of("src/main/cuda/prefill_attention_sm90.cu"));
+        Matcher m = Pattern.compile("constexpr int STAGES = (\\d+);").matcher(src);
+        assertTrue(m.find(), "prefill_attention_sm90.cu declares no STAGES");
+        assertEquals(Integer.parseInt(m.group(1)), PrefillAttention.WGMMA_STAGES);
+        assertTrue(src.contains("constexpr int SHARED_BYTES = 1024 + 2 * Q_HALF + STAGES * STAGE_BYTES + 256;"),
+                "the kernel's shared layout changed: update Tile.WGMMA.sharedBytes with it");
+        int rowBytes = PrefillAttention.HEAD_DIM * 2;
+        assertEquals(1024 + 128 * rowBytes + PrefillAttention.WGMMA_STAGES * 2 * 64 * rowBytes + 256, Tile.WGMMA.sharedBytes);
+        assertTrue(Tile.WGMMA.sharedBytes <= 227 * 1024, "over the sm_90 shared memory limit: " + Tile.WGMMA.sharedBytes);
+    }
+
+    @Test
+    void theTilesRunDifferentKernels() {
         assertEquals("prefill_attention_causal_hd128", Tile.ROWS16.kernel);
         assertEquals("prefill_attention_causal_hd128_m32", Tile.ROWS32.kernel);
+        assertEquals("prefill_attention_causal_hd128_wgmma", Tile.WGMMA.kernel);
     }
 
     /** A launch with more threads than the kernel's bound fails on the device only; this catches it here. */
     @ParameterizedTest
     @EnumSource(Tile.class)
     void everyTilesKernelIsBuiltForItsThreadsPerBlock(Tile t) throws IOException {
-        String src = Files.readString(Path.of("src/main/cuda/prefill_attention.cu"));
-        String decl = "__launch_bounds__(" + Tile.THREADS + ") " + t.kernel + "(PREFILL_ATTN_PARAMS)";
-        assertTrue(src.contains(decl), "prefill_attention.cu declares no " + decl);
+        String file = t.wgmma() ? "prefill_attention_sm90.cu" : "prefill_attention.cu";
+        String src = Files.readString(Path.of("src/main/cuda/" + file));
+        String decl = t.wgmma() ? "__launch_bounds__(" + t.threads + ", 1) " + t.kernel + "(PREFILL_ATTN_SM90_PARAMS)"
+                : "__launch_bounds__(" + t.threads + ") " + t.kernel + "(PREFILL_ATTN_PARAMS)";
+        assertTrue(src.contains(decl), file + " declares no " + decl);
     }
 
     @Test
@@ -93,17 +115,27 @@ class PrefillAttentionShapeTest {
     }
 
     @Test
-    void chunksFromTwoThousandTokensTakeTheThirtyTwoRowTileAndShorterOnesTheSixteenRowTile() {
+    void onHopperChunksFromOneThousandTokensTakeTheWarpgroupTileElsewhereFromTwoThousandTheThirtyTwoRowTile() {
         PrefillAttention.Tiles d = PrefillAttention.Tiles.DEFAULT;
-        assertEquals(Tile.ROWS16, d.forTokens(1));
-        assertEquals(Tile.ROWS16, d.forTokens(1792));
-        assertEquals(Tile.ROWS16, d.forTokens(2047));
-        assertEquals(Tile.ROWS32, d.forTokens(2048));
-        assertEquals(Tile.ROWS32, d.forTokens(8192));
-        for (Tile t : Tile.values()) {
-            for (int tokens : new int[] {1, 1000, 8192}) assertEquals(t, PrefillAttention.Tiles.only(t).forTokens(tokens));
+        for (boolean wgmma : new boolean[] {false, true}) {
+            assertEquals(Tile.ROWS16, d.forTokens(1, wgmma));
+            assertEquals(Tile.ROWS16, d.forTokens(1023, wgmma));
         }
-        var e = assertThrows(IllegalArgumentException.class, () -> new PrefillAttention.Tiles(0));
+        assertEquals(Tile.ROWS16, d.forTokens(1024, false));
+        assertEquals(Tile.ROWS16, d.forTokens(2047, false));
+        assertEquals(Tile.ROWS32, d.forTokens(2048, false));
+        assertEquals(Tile.ROWS32, d.forTokens(8192, false));
+        assertEquals(Tile.WGMMA, d.forTokens(1024, true));
+        assertEquals(Tile.WGMMA, d.forTokens(2048, true));
+        assertEquals(Tile.WGMMA, d.forTokens(8192, true));
+        for (Tile t : Tile.values()) {
+            for (int tokens : new int[] {1, 1000, 8192}) assertEquals(t, PrefillAttention.Tiles.only(t).forTokens(tokens, true));
+        }
+        // Without Hopper's MMAs the warpgroup tile falls back to the one every card runs.
+        assertEquals(Tile.ROWS16, PrefillAttention.Tiles.only(Tile.WGMMA).forTokens(8192, false));
+        var e = assertThrows(IllegalArgumentException.class, () -> new PrefillAttention.Tiles(0, 1));
         assertTrue(e.getMessage().contains("rows32From must be >= 1, got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new PrefillAttention.Tiles(1, 0));
+        assertTrue(e.getMessage().contains("wgmmaFrom must be >= 1, got 0"), e.getMessage());
     }
 }

@@ -3,6 +3,7 @@ package qwenchat.engine.cuda;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static qwenchat.engine.cuda.DeviceData.*;
 
 import java.util.Random;
@@ -32,11 +33,18 @@ class PrefillAttentionTest {
 
     static CudaContext ctx;
     static KernelModule module;
+    /** Whether this card runs the warpgroup tile (compute capability 9.0); its tests are skipped elsewhere. */
+    static boolean wgmma;
 
     @BeforeAll
     static void load() {
         ctx = GpuTestSupport.context();
         module = ctx.call(KernelModule::load);
+        wgmma = PrefillGemm.usesWgmma(ctx.computeCapability());
+    }
+
+    static void assumeTileRuns(Tile tile) {
+        assumeTrue(!tile.wgmma() || wgmma, "the warpgroup tile needs compute capability 9.0, this card is " + ctx.computeCapability());
     }
 
     @AfterAll
@@ -127,6 +135,7 @@ class PrefillAttentionTest {
     @ParameterizedTest(name = "{0} tokens={1} past={2} block size={3}")
     @MethodSource("chunks")
     void matchesCausalGqaAttentionOverPagedCacheAndChunk(Tile tile, int tokens, int past, int blockSize) {
+        assumeTileRuns(tile);
         Random r = new Random(31L * tokens + past + blockSize);
         int seq = 1;  // row 1 of the table, so a kernel that ignored the row offset would read sequence 0's keys
         Operands in = Operands.random(r, tokens, past, blockSize, new int[] {257, past + tokens});
@@ -157,17 +166,52 @@ class PrefillAttentionTest {
         assertArrayEquals(got[0], got[1]);
     }
 
+    /**
+     * The warpgroup tile computes S and P.V with Hopper's wgmma instead of m16n8k16 MMAs, over the same
+     * 64-key tiles with the same per-row softmax code; the MMAs add the same products in the same k
+     * order, so the outputs match the sixteen-row tile's bit for bit. Chunks of fewer rows than a
+     * block, of one or two blocks and a few rows more, longer than the ring of stages; with earlier
+     * positions, and block sizes that are not multiples of the key tile.
+     */
+    static Stream<Arguments> warpgroupChunks() {
+        int[][] shapes = {{1, 0, 64}, {64, 0, 64}, {127, 0, 16}, {128, 0, 64}, {129, 0, 64}, {333, 70, 64}, {300, 1000, 48},
+            {517, 9, 7}, {1100, 130, 128}, {2100, 0, 64}, {2, 1, 64}};
+        return Stream.of(shapes).map(c -> Arguments.of(c[0], c[1], c[2]));
+    }
+
+    @ParameterizedTest(name = "tokens={0} past={1} block size={2}")
+    @MethodSource("warpgroupChunks")
+    void theWarpgroupTileGivesEveryOutputBitOfTheSixteenRowTile(int tokens, int past, int blockSize) {
+        Tile tile = Tile.WGMMA;
+        assumeTileRuns(tile);
+        Random r = new Random(19L * tokens + past + blockSize);
+        Operands in = Operands.random(r, tokens, past, blockSize, new int[] {past + tokens, 90});
+        float[][] got = run(in, 0, tokens, past, new PrefillAttention(module, ctx.stream(), Tile.ROWS16),
+                new PrefillAttention(module, ctx.stream(), tile));
+        assertEquals(0, nanCount(got[0]), "elements left unwritten (NaN)");
+        assertEquals(0, nanCount(got[1]), "elements the warpgroup tile left unwritten (NaN)");
+        int differ = 0;
+        double[] rows16 = new double[got[0].length];
+        for (int i = 0; i < got[0].length; i++) {
+            rows16[i] = got[0][i];
+            if (Float.floatToRawIntBits(got[0][i]) != Float.floatToRawIntBits(got[1][i])) differ++;
+        }
+        System.out.printf("[prefill] attention %s vs ROWS16 tokens=%d past=%d block=%d: %d of %d outputs differ, relL2 %.3e%n",
+                tile, tokens, past, blockSize, differ, got[0].length, relativeL2(got[1], rows16));
+        assertArrayEquals(got[0], got[1]);
+    }
+
     /** The grid's block order (heads on x or on y) changes when each block runs, never what it computes. */
     @ParameterizedTest
     @EnumSource(Tile.class)
     void theBlockOrderOfTheGridLeavesEveryOutputBitAsItWas(Tile tile) {
+        assumeTileRuns(tile);
         int tokens = 333;
         int past = 70;
         Random r = new Random(5);
         Operands in = Operands.random(r, tokens, past, 64, new int[] {past + tokens});
-        PrefillAttention.Tiles only = PrefillAttention.Tiles.only(tile);
-        float[][] got = run(in, 0, tokens, past, new PrefillAttention(module, ctx.stream(), true, only),
-                new PrefillAttention(module, ctx.stream(), false, only));
+        float[][] got = run(in, 0, tokens, past, new PrefillAttention(module, ctx.stream(), true, tile),
+                new PrefillAttention(module, ctx.stream(), false, tile));
         assertEquals(0, nanCount(got[0]), "elements left unwritten (NaN)");
         assertArrayEquals(got[0], got[1]);
     }
