@@ -149,12 +149,14 @@ public final class GpuBenchCommand implements CliCommand {
             choices.put(t.name().toLowerCase(java.util.Locale.ROOT), PrefillAttention.Tiles.only(t));
         }
         choices.put("engine", PrefillAttention.Tiles.DEFAULT);
+        PrefillAttention.Tiles wgmmaOnly = PrefillAttention.Tiles.only(PrefillAttention.Tile.WGMMA);
+        boolean wgmma = true;  // known from the first engine, before the warpgroup tile's turn (enum order)
         for (Map.Entry<String, PrefillAttention.Tiles> choice : choices.entrySet()) {
+            if (!wgmma && choice.getValue().equals(wgmmaOnly)) continue;
             try (Checkpoint ckpt = Checkpoint.open(dir);
                  CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 8192 + 256), (done, total, name) -> { },
                          CudaEngine.Options.defaults().withPrefillTiles(choice.getValue()))) {
-                boolean wgmmaOnly = choice.getValue().wgmmaFrom() == 1;
-                if (wgmmaOnly && !PrefillGemm.usesWgmma(e.info().computeCapability())) continue;
+                wgmma = PrefillGemm.usesWgmma(e.info().computeCapability());
                 Random rnd = new Random(23);
                 StringBuilder line = new StringBuilder();
                 for (int len : TTFT_PROMPTS) {
@@ -409,8 +411,8 @@ public final class GpuBenchCommand implements CliCommand {
     }
 
     /**
-     * The prefill attention kernels alone (one layer at 1K and 8K tokens, each tile), the time to first
-     * token with every chunk on each tile, and the 8K prefill's kernel profile on the engine's choice.
+     * The prefill attention kernels alone (one layer at 1K and 8K tokens, each tile), the kernel profiles
+     * of {@link #profile} on the engine's choice, and the time to first token with every chunk on each tile.
      */
     static Map<String, Double> prefillAttention(Path dir, PrintStream log) {
         Map<String, Double> r = new LinkedHashMap<>();
@@ -419,16 +421,7 @@ public final class GpuBenchCommand implements CliCommand {
              CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 8192 + 256), (done, total, name) -> { })) {
             log.printf("[bench] prefill attention on %s%n", e.info().device());
             prefillAttentionOrder(e, c, log, r);
-            Random rnd = new Random(4);
-            for (int len : TTFT_PROMPTS) {
-                int s = e.openSequence();
-                e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, len, c.vocabSize()), GREEDY, 0)));  // warm-up
-                e.freeSequence(s);
-                s = e.openSequence();
-                print(log, "prefill " + len + " tokens", e.profileStep(List.of(StepRequest.prefill(s, randomIds(rnd, len,
-                        c.vocabSize()), GREEDY, 0))));
-                e.freeSequence(s);
-            }
+            profile(e, c, new Random(4), log);
         }
         prefillTiles(dir, c, log, r);
         return r;
