@@ -49,7 +49,7 @@ public final class CudaEngine implements InferenceEngine {
      *     was chunked: every decode pass and every logits row through one projection family
      *     ({@link ProjectionRoute}); needs {@code gemm} and a model the tensor-core GEMMs fit
      * @param kernels which decode kernel variants run (attention group buckets, fused combine, folded norm)
-     * @param prefillTiles which causal flash attention kernel each prefill chunk takes (the same results either way)
+     * @param prefillTiles which causal flash attention kernel each prefill chunk takes
      */
     public record Options(int device, boolean graphs, boolean gemm, boolean alignedChunks, boolean skinny,
                           boolean batchInvariant, DecodeKernels kernels, PrefillAttention.Tiles prefillTiles) {
@@ -490,15 +490,17 @@ public final class CudaEngine implements InferenceEngine {
      * and fetched into {@code sink}; without a sink the last row's logits stay in ws.logits row 0.
      */
     private void prefillChunks(int seq, int[] tokens, boolean allPositions, List<float[]> sink) {
-        prefillChunks(seq, tokens, allPositions, sink, null, false);
+        prefillChunks(seq, tokens, allPositions, sink, null, false, true);
     }
 
     /**
      * @param mask every row's bias mask (a bias-lab pass), or null
      * @param probe measure the last row of the last chunk (into {@link #lab})
+     * @param lastLogits whether the last row's logits are wanted (false: a chunk that picks nothing
+     *     stores its keys and values only)
      */
     private void prefillChunks(int seq, int[] tokens, boolean allPositions, List<float[]> sink, BiasMask mask,
-            boolean probe) {
+            boolean probe, boolean lastLogits) {
         int max = ws.chunk;
         int[] slots = new int[max];
         int[] pos = new int[max];
@@ -512,7 +514,7 @@ public final class CudaEngine implements InferenceEngine {
             int nLogit = 0;
             if (allPositions) {
                 for (int i = 0; i < n; i++) logitRows[nLogit++] = i;
-            } else if (last) {
+            } else if (last && (lastLogits || probe)) {
                 logitRows[nLogit++] = n - 1;
             }
             stage(n, Arrays.copyOfRange(tokens, from, from + n), slots, pos, logitRows, nLogit);
@@ -524,7 +526,8 @@ public final class CudaEngine implements InferenceEngine {
                 forward.lab = lab;
             }
             try {
-                forward.prefill(n, start);
+                // Logit rows ascend, so rows before the first have no use for the last layer's output.
+                forward.prefill(n, start, nLogit == 0 ? n : logitRows[0]);
             } finally {
                 forward.lab = null;
             }
@@ -662,7 +665,7 @@ public final class CudaEngine implements InferenceEngine {
                 for (int i = 0; i < requests.size(); i++) {
                     StepRequest r = requests.get(i);
                     if (!r.prefill() || i == carrier) continue;
-                    prefillChunks(r.sequence(), r.tokens(), false, null, LabPass.droppedBiases(r), r.probed());
+                    prefillChunks(r.sequence(), r.tokens(), false, null, LabPass.droppedBiases(r), r.probed(), r.sample());
                     if (r.generatedTail() > 0) seqs.markGenerated(r.sequence(), r.generatedTail());
                     // A chunk that is not its prompt's last picks nothing: no logits read, no sampling pass.
                     out[i] = r.sample() ? sampling.pick(List.of(r))[0] : SampledToken.none(r.sequence());
@@ -744,7 +747,7 @@ public final class CudaEngine implements InferenceEngine {
         }
         stage(rows, tok, slots, pos, logitRows, nLogit);
         forward.currentSlot = seq;
-        forward.mixed(n, start, rows, decodeMax);
+        forward.mixed(n, start, rows, decodeMax, logitRows[0]);
         mixedStepsRun++;
         seqs.append(seq, chunk.tokens(), 0, n, false);
         if (chunk.generatedTail() > 0) seqs.markGenerated(seq, chunk.generatedTail());

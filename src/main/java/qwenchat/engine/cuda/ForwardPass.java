@@ -101,7 +101,7 @@ final class ForwardPass implements AutoCloseable {
     void decode(int rows, int logitRows, int maxLength, boolean useGraph) {
         AttentionSplits plan = attentionPlan(rows, maxLength);
         if (!useGraph || lab != null) {
-            layers(rows, plan, -1, 0);
+            layers(rows, plan, -1, 0, 0);
             logits(0, logitRows);
             return;
         }
@@ -111,7 +111,7 @@ final class ForwardPass implements AutoCloseable {
         if (exec == null) {
             // Run it eagerly this once (so one-time set-up such as raising a kernel's shared-memory
             // limit happens outside the capture), then capture the same launches for later steps.
-            layers(rows, bucket, -1, 0);
+            layers(rows, bucket, -1, 0, 0);
             logits(0, logitRows);
             graphs.put(key, capture(rows, logitRows, bucket));
             return;
@@ -119,9 +119,15 @@ final class ForwardPass implements AutoCloseable {
         check(JCudaDriver.cuGraphLaunch(exec, stream), "cuGraphLaunch(rows " + rows + ", " + bucket + ")");
     }
 
-    /** Enqueues the layers for a chunk of one sequence's prompt at positions past..past+rows-1. */
-    void prefill(int rows, int past) {
-        layers(rows, attentionPlan(rows, past + rows), past, rows);
+    /**
+     * Enqueues the layers for a chunk of one sequence's prompt at positions past..past+rows-1.
+     *
+     * @param outputFrom the first row whose final hidden state anything reads (its logits): the last
+     *     layer stores every row's keys and values but computes attention and the MLP for rows
+     *     outputFrom..rows-1 only; {@code rows} for none, 0 for all
+     */
+    void prefill(int rows, int past, int outputFrom) {
+        layers(rows, attentionPlan(rows, past + rows), past, rows, outputFrom);
     }
 
     /**
@@ -144,14 +150,15 @@ final class ForwardPass implements AutoCloseable {
      * split attention. No logits: the caller computes the rows it samples.
      *
      * @param decodeMaxLength the longest attended length among the decode rows (position + 1)
+     * @param outputFrom the first row whose final hidden state the caller reads, as in {@link #prefill}
      */
-    void mixed(int chunkRows, int past, int rows, int decodeMaxLength) {
+    void mixed(int chunkRows, int past, int rows, int decodeMaxLength, int outputFrom) {
         if (!takesMixed(chunkRows, rows - chunkRows)) {
             throw new IllegalArgumentException("a mixed pass takes a chunk and 1.." + ws.rows + " decode rows through the"
                     + " prefill GEMM with flash attention, at most " + ws.chunk + " rows; got " + chunkRows + " + "
                     + (rows - chunkRows));
         }
-        layers(rows, attentionPlan(rows - chunkRows, decodeMaxLength), past, chunkRows);
+        layers(rows, attentionPlan(rows - chunkRows, decodeMaxLength), past, chunkRows, outputFrom);
     }
 
     private CUgraphExec capture(int rows, int logitRows, AttentionSplits attention) {
@@ -159,7 +166,7 @@ final class ForwardPass implements AutoCloseable {
                 "cuStreamBeginCapture");
         CUgraph graph = new CUgraph();
         try {
-            layers(rows, attention, -1, 0);
+            layers(rows, attention, -1, 0, 0);
             logits(0, logitRows);
         } finally {
             check(JCudaDriver.cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
@@ -182,14 +189,22 @@ final class ForwardPass implements AutoCloseable {
      * @param past >= 0: rows 0..chunkRows-1 are one sequence's prompt chunk starting there (flash
      *     attention allowed for them); -1: every row is a decode
      * @param chunkRows how many leading rows are that chunk; the rest are decode rows
+     * @param outputFrom rows before it need no final hidden state: the last layer of the tensor-core
+     *     routes stops at their keys and values (1/28 of an 8K prompt's work on the 7B); 0 for all rows
      */
-    private void layers(int rows, AttentionSplits attention, int past, int chunkRows) {
+    private void layers(int rows, AttentionSplits attention, int past, int chunkRows, int outputFrom) {
+        if (outputFrom < 0 || outputFrom > rows) {
+            throw new IllegalArgumentException("output rows start at " + outputFrom + ", outside the pass's 0.." + rows);
+        }
         int h = c.hiddenSize();
         k.embedRows(ws.tokens.ptr(), w.embed.ptr(), ws.x.ptr(), rows, h);
         ProjectionRoute route = route(rows, past >= 0);
-        for (int l = 0; l < c.numHiddenLayers(); l++) {
+        int last = c.numHiddenLayers() - 1;
+        for (int l = 0; l <= last; l++) {
+            // The bias lab reads every row of every layer.
+            int from = l == last && lab == null ? outputFrom : 0;
             if (route == ProjectionRoute.GEMV) gemvLayer(l, rows, attention);
-            else gemmLayer(l, rows, attention, past, chunkRows, route == ProjectionRoute.SKINNY);
+            else gemmLayer(l, rows, attention, past, chunkRows, route == ProjectionRoute.SKINNY, from);
             if (lab != null) lab.afterLayer(l);
         }
     }
@@ -226,9 +241,14 @@ final class ForwardPass implements AutoCloseable {
         k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(ws.x.ptr()));
     }
 
-    private void gemmLayer(int l, int rows, AttentionSplits attention, int past, int chunkRows, boolean thin) {
+    /**
+     * @param from rows before it only store their keys and values; attention, o_proj and the MLP run
+     *     for rows from..rows-1 (0: every row)
+     */
+    private void gemmLayer(int l, int rows, AttentionSplits attention, int past, int chunkRows, boolean thin, int from) {
         int h = c.hiddenSize();
         int hd = c.headDim();
+        int inter = c.intermediateSize();
         float eps = (float) c.rmsNormEps();
         DeviceWeights.Layer L = w.layers.get(l);
         DeviceBuffer kc = kv.k.get(l);
@@ -244,29 +264,37 @@ final class ForwardPass implements AutoCloseable {
                 useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, c.qDim(),
                 c.kvDim(), hd, kv.paged(), lab == null ? null : lab.maskRow(l), qF32From);
         if (lab != null) lab.afterQkv(l, ws.qGemm.ptr(), kc);
-        if (useFlash) {
+        int m = rows - from;  // rows that go on past their keys and values
+        if (m == 0) return;
+        long qRow = 2L * c.qDim();  // bytes of a bf16 q or attention row
+        if (useFlash && from < chunkRows) {
             // One sequence: the kernel follows its table row through positions 0..past+chunkRows-1.
-            flash.causal(ws.qb.ptr(), kc.ptr(), vc.ptr(), kv.tableRow(currentSlot), kv.blockSize, ws.attnb.ptr(),
-                    new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), chunkRows, past, c.numAttentionHeads(),
-                    c.numKeyValueHeads());
-            if (rows > chunkRows) splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), chunkRows, rows, attention);
-        } else {
-            // Straight into the bf16 operand of o_proj: the same rounding as a separate conversion, one launch fewer.
-            splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), 0, rows, attention);
+            // A row's bits do not depend on where its chunk starts (PrefillAttention.Tiles keeps them
+            // from depending on the chunk's length too), so starting at row from changes no output.
+            flash.causal(ws.qb.at(qRow * from), kc.ptr(), vc.ptr(), kv.tableRow(currentSlot), kv.blockSize,
+                    ws.attnb.at(qRow * from), new PrefillAttention.Strides(c.qDim(), hd, c.qDim(), hd), chunkRows - from,
+                    past + from, c.numAttentionHeads(), c.numKeyValueHeads());
         }
-        if (thin) skinny.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
-        else gemm.linearAddF32(ws.attnb.ptr(), L.o().ptr(), rows, h, c.qDim(), ws.x.ptr());
-        k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
+        int splitFrom = useFlash ? Math.max(from, chunkRows) : from;
+        // Straight into the bf16 operand of o_proj: the same rounding as a separate conversion, one launch fewer.
+        if (rows > splitFrom) splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), splitFrom, rows, attention);
+        CUdeviceptr attnb = ws.attnb.at(qRow * from);
+        CUdeviceptr x = ws.x.at(4L * h * from);
+        CUdeviceptr xnb = ws.xnb.at(2L * h * from);
+        CUdeviceptr actb = ws.actb.at(2L * inter * from);
+        if (thin) skinny.linearAddF32(attnb, L.o().ptr(), m, h, c.qDim(), x);
+        else gemm.linearAddF32(attnb, L.o().ptr(), m, h, c.qDim(), x);
+        k.rmsnorm(x, L.postNorm().ptr(), null, xnb, null, m, h, eps);
         if (thin) {
-            if (ProjectionRoute.swigluOnGemm(rows, batchInvariant, oneWaveSwiglu)) {
-                gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+            if (ProjectionRoute.swigluOnGemm(m, batchInvariant, oneWaveSwiglu)) {
+                gemm.swiglu(xnb, L.gateUp().ptr(), m, inter, h, actb);
             } else {
-                skinny.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
+                skinny.swiglu(xnb, L.gateUp().ptr(), m, inter, h, actb);
             }
-            skinny.linearAddF32(ws.actb.ptr(), L.down().ptr(), rows, h, c.intermediateSize(), ws.x.ptr());
+            skinny.linearAddF32(actb, L.down().ptr(), m, h, inter, x);
         } else {
-            gemm.swiglu(ws.xnb.ptr(), L.gateUp().ptr(), rows, c.intermediateSize(), h, ws.actb.ptr());
-            gemm.linearAddF32(ws.actb.ptr(), L.down().ptr(), rows, h, c.intermediateSize(), ws.x.ptr());
+            gemm.swiglu(xnb, L.gateUp().ptr(), m, inter, h, actb);
+            gemm.linearAddF32(actb, L.down().ptr(), m, h, inter, x);
         }
     }
 

@@ -162,6 +162,52 @@ class BatchInvariantEngineTest {
         }
     }
 
+    /**
+     * A prefill that wants only its last row's logits runs the last layer past the keys and values for
+     * that row alone; with invariance on, that row's logits and the decode steps after it (which read
+     * the last layer's keys and values of every prompt row) are the bits of a pass that computes every
+     * row to the end. Off, the one-row tail takes other kernels than the 333-row pass: close, not equal.
+     */
+    @Test
+    void theLastLayerRunForTheSampledRowAloneGivesTheBitsOfAPassThatRunsEveryRow() {
+        int[] prompt = randomTokens(new Random(11), 333);
+        int[] feed = randomTokens(new Random(12), STEPS);
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            for (boolean invariant : new boolean[] {true, false}) {
+                try (CudaEngine e = engine(ckpt, 2, CudaEngine.Options.defaults().withBatchInvariant(invariant))) {
+                    float[][] everyRow = prefilledThenDecoded(e, prompt, true, feed);
+                    float[][] lastRow = prefilledThenDecoded(e, prompt, false, feed);
+                    for (int t = 0; t <= STEPS; t++) {
+                        String what = (t == 0 ? "last prompt position" : "decode step " + t) + ", invariance " + invariant;
+                        if (invariant) {
+                            assertArrayEquals(bits(everyRow[t]), bits(lastRow[t]), what);
+                        } else {
+                            double d = ReferenceData.relativeL2(lastRow[t], everyRow[t]);
+                            assertTrue(d < 1e-2, what + ": relative L2 " + d);
+                        }
+                    }
+                    System.out.printf("[invariance] invariance %s: the last layer for the last row alone, then %d decode steps:"
+                            + " %s the every-row pass%n", invariant, STEPS, invariant ? "bit-identical to" : "within 1e-2 of");
+                }
+            }
+        }
+    }
+
+    /** The last prompt position's logits from a prefill of every position's ({@code allPositions}) or the last one's, then decode steps. */
+    static float[][] prefilledThenDecoded(CudaEngine e, int[] prompt, boolean allPositions, int[] feed) {
+        int s = e.openSequence();
+        try {
+            float[][] out = new float[STEPS + 1][];
+            float[][] prefill = e.prefillLogits(s, prompt, allPositions);
+            assertEquals(allPositions ? prompt.length : 1, prefill.length);
+            out[0] = last(prefill);
+            for (int t = 0; t < STEPS; t++) out[t + 1] = e.decodeLogits(new int[] {s}, new int[] {feed[t]})[0];
+            return out;
+        } finally {
+            e.freeSequence(s);
+        }
+    }
+
     /** The last prompt position's logits, then those of {@link #STEPS} decode steps on {@code feed}. */
     static float[][] prefilledInChunks(CudaEngine e, int[] prompt, int[] cut, int[] feed) {
         assertEquals(prompt.length, Arrays.stream(cut).sum());
