@@ -1,5 +1,6 @@
 package qwenchat.engine.cpu;
 
+import java.util.Arrays;
 import qwenchat.engine.BiasMask;
 import qwenchat.engine.LabProbe;
 import qwenchat.model.ModelConfig;
@@ -37,7 +38,8 @@ final class Qwen2Forward {
      *
      * @param seqs the sequence of each token
      * @param positions each token's position in its sequence
-     * @param outputRows tokens whose logits to return
+     * @param outputRows tokens whose logits to return; the last layer runs attention and the MLP
+     *     from the first of them on (every token's keys and values are stored)
      * @return {@code [outputRows.length][vocab]}
      */
     float[][] run(int[] tokens, SequenceState[] seqs, int[] positions, int[] outputRows) {
@@ -76,7 +78,11 @@ final class Qwen2Forward {
             w.embed().readRow(tokens[t], x[t]);
             rope.cosSin(positions[t], cos[t], sin[t]);
         }
-        for (int l = 0; l < w.layers().length; l++) {
+        int lastLayer = w.layers().length - 1;
+        // Rows before the first output row need no final hidden state: the last layer stops at their
+        // keys and values. A probe measures its row at every layer, so a lab pass runs every row.
+        int tailFrom = probe == null ? firstOutputRow(outputRows, n) : 0;
+        for (int l = 0; l <= lastLayer; l++) {
             LayerWeights lw = w.layers()[l];
             rmsNorm(x, n, lw.inputNorm(), xn);
             ops.matmul(lw.q(), xn, n, q);
@@ -91,19 +97,26 @@ final class Qwen2Forward {
                 Rope.rotate(k[t], 0, c.numKeyValueHeads(), hd, cos[t], sin[t]);
                 kv.write(l, seqs[t].table, positions[t], k[t], v[t]);
             }
-            attention(l, q, seqs, positions, n, attn, probe);
-            ops.matmul(lw.o(), attn, n, proj);
-            addInto(x, proj, n);
-            rmsNorm(x, n, lw.postNorm(), xn);
-            ops.matmul(lw.gate(), xn, n, gate);
-            ops.matmul(lw.up(), xn, n, up);
-            for (int t = 0; t < n; t++) {
-                float[] g = gate[t];
-                float[] u = up[t];
+            int from = l == lastLayer ? tailFrom : 0;
+            int m = n - from;  // rows that go on past their keys and values
+            if (m == 0) continue;
+            // Views of rows from..n-1; the row arrays are shared, so results land in place.
+            float[][] xs = tail(x, from), xns = tail(xn, from), attns = tail(attn, from), projs = tail(proj, from);
+            float[][] gates = tail(gate, from), ups = tail(up, from);
+            attention(l, tail(q, from), from == 0 ? seqs : Arrays.copyOfRange(seqs, from, n),
+                    from == 0 ? positions : Arrays.copyOfRange(positions, from, n), m, attns, probe);
+            ops.matmul(lw.o(), attns, m, projs);
+            addInto(xs, projs, m);
+            rmsNorm(xs, m, lw.postNorm(), xns);
+            ops.matmul(lw.gate(), xns, m, gates);
+            ops.matmul(lw.up(), xns, m, ups);
+            for (int t = 0; t < m; t++) {
+                float[] g = gates[t];
+                float[] u = ups[t];
                 for (int i = 0; i < g.length; i++) g[i] = g[i] / (1f + (float) Math.exp(-g[i])) * u[i];
             }
-            ops.matmul(lw.down(), gate, n, proj);
-            addInto(x, proj, n);
+            ops.matmul(lw.down(), gates, m, projs);
+            addInto(xs, projs, m);
             if (probe != null) probe.residuals[l] = x[probe.row].clone();
         }
         if (probe != null) {
@@ -120,6 +133,18 @@ final class Qwen2Forward {
         float[][] logits = new float[outputRows.length][c.vocabSize()];
         ops.matmul(w.lmHead(), normed, normed.length, logits);
         return logits;
+    }
+
+    /** The first of the rows whose logits a pass returns, or {@code n} for none. */
+    private static int firstOutputRow(int[] outputRows, int n) {
+        int first = n;
+        for (int r : outputRows) first = Math.min(first, r);
+        return first;
+    }
+
+    /** Rows from..end of a batch's per-row arrays, sharing them (no copy of a row). */
+    private static float[][] tail(float[][] rows, int from) {
+        return from == 0 ? rows : Arrays.copyOfRange(rows, from, rows.length);
     }
 
     /**

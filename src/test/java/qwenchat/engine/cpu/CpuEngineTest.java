@@ -126,6 +126,30 @@ class CpuEngineTest {
         }
     }
 
+    /**
+     * A prefill that wants only its last position's logits runs the last layer past the keys and
+     * values for that row alone: its logits and the decode steps after it (which read the last layer's
+     * keys and values of every prompt position) agree with a prefill that runs every row to the end.
+     * The one-row products take the single-token dot path, so they agree to float rounding.
+     */
+    @Test
+    void theLastLayerForTheLastPositionAloneGivesWhatEveryRowGives() {
+        int[] ids = randomIds(CpuEngine.PREFILL_CHUNK + 45, 11);
+        int[] feed = randomIds(4, 12);
+        try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 400))) {
+            int every = e.openSequence();
+            int lastOnly = e.openSequence();
+            float[][] all = e.prefillLogits(every, ids, true);
+            float[][] last = e.prefillLogits(lastOnly, ids, false);
+            assertEquals(1, last.length);
+            assertTrue(ReferenceData.relativeL2(last[0], all[ids.length - 1]) < 1e-5, "last prompt position");
+            for (int t = 0; t < feed.length; t++) {
+                float[][] both = e.decodeLogits(new int[] {every, lastOnly}, new int[] {feed[t], feed[t]});
+                assertTrue(ReferenceData.relativeL2(both[1], both[0]) < 1e-6, "decode step " + t);
+            }
+        }
+    }
+
     @Test
     void stepReturnsResultsInRequestOrderWithTopLogprobs() {
         try (CpuEngine e = CpuEngine.load(config, ckpt, new KvCacheCapacity(2, 64))) {
