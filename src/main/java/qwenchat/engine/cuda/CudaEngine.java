@@ -526,8 +526,7 @@ public final class CudaEngine implements InferenceEngine {
                 forward.lab = lab;
             }
             try {
-                // Logit rows ascend, so rows before the first have no use for the last layer's output.
-                forward.prefill(n, start, nLogit == 0 ? n : logitRows[0]);
+                forward.prefill(n, start, firstOutputRow(logitRows, nLogit, n));
             } finally {
                 forward.lab = null;
             }
@@ -538,6 +537,16 @@ public final class CudaEngine implements InferenceEngine {
                 if (sink != null) sink.addAll(Arrays.asList(readLogits(cnt)));
             }
         }
+    }
+
+    /**
+     * The first row of a {@code rows}-row pass whose logits are read ({@code rows} for none): rows
+     * before it have no use for the last layer's output ({@link ForwardPass#prefill}).
+     */
+    private static int firstOutputRow(int[] logitRows, int nLogit, int rows) {
+        int first = rows;
+        for (int i = 0; i < nLogit; i++) first = Math.min(first, logitRows[i]);
+        return first;
     }
 
     @Override
@@ -747,7 +756,7 @@ public final class CudaEngine implements InferenceEngine {
         }
         stage(rows, tok, slots, pos, logitRows, nLogit);
         forward.currentSlot = seq;
-        forward.mixed(n, start, rows, decodeMax, logitRows[0]);
+        forward.mixed(n, start, rows, decodeMax, firstOutputRow(logitRows, nLogit, rows));
         mixedStepsRun++;
         seqs.append(seq, chunk.tokens(), 0, n, false);
         if (chunk.generatedTail() > 0) seqs.markGenerated(seq, chunk.generatedTail());
