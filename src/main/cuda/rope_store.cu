@@ -9,11 +9,83 @@
 // block_table[slots[r]][pos[r] / block_size], slot pos[r] % block_size (qc::kv_offset). Every row
 // must have its block allocated (KvBlockManager#append runs before the step). bias_off (the bias
 // lab's mask, null on every ordinary pass): [R] limits::BIAS_* bits; a row skips the bias of each
-// projection (q, k, v) whose bit it has. Launch: grid = R,
-// block = 256, threads stride the pairs. CPU counterpart: Qwen2Forward's bias add, Rope#rotate and
-// KV append.
+// projection (q, k, v) whose bit it has. Launch: grid = R, block = 256, dynamic shared memory
+// 4 * hd bytes (the row's hd/2 cosines and sines, each computed once instead of once per head);
+// threads stride the pairs two adjacent ones at a time when hd/2 is even (8-byte f32 loads, 4-byte
+// bf16 stores), else one. CPU counterpart: Qwen2Forward's bias add, Rope#rotate and KV append.
 #include "common.cuh"
 #include "limits.cuh"
+
+namespace rope_store {
+
+// W adjacent pairs (i .. i+W-1 of one head, so one projection and one KV head) per thread step.
+template <int W>
+static __device__ __forceinline__ void store_pairs(const float* __restrict__ row, const __nv_bfloat16* __restrict__ bias,
+                                                   const float* __restrict__ rot, int r, int p, int qDim, int kvDim,
+                                                   int hd, const int* __restrict__ bt, int block_size, int off,
+                                                   bool q_f32, float* __restrict__ q_out,
+                                                   __nv_bfloat16* __restrict__ q_bf16, __nv_bfloat16* __restrict__ k_cache,
+                                                   __nv_bfloat16* __restrict__ v_cache) {
+    const int half = hd >> 1;
+    const int n = qDim + 2 * kvDim;
+    const int kvHeads = kvDim / hd;
+    for (int pair = threadIdx.x * W; pair < (n >> 1); pair += blockDim.x * W) {
+        const int head = pair / half, i = pair - head * half;
+        const int r0 = head * hd + i, r1 = r0 + half;
+        const int proj = r0 < qDim ? limits::BIAS_Q : r0 < qDim + kvDim ? limits::BIAS_K : limits::BIAS_V;
+        const bool keep = !(off & proj);
+        float a0[W], a1[W];
+        if constexpr (W == 2) {
+            const float2 x0 = *reinterpret_cast<const float2*>(row + r0);
+            const float2 x1 = *reinterpret_cast<const float2*>(row + r1);
+            a0[0] = x0.x; a0[1] = x0.y;
+            a1[0] = x1.x; a1[1] = x1.y;
+        } else {
+            a0[0] = row[r0];
+            a1[0] = row[r1];
+        }
+#pragma unroll
+        for (int w = 0; w < W; ++w) {
+            a0[w] += keep ? __bfloat162float(bias[r0 + w]) : 0.f;
+            a1[w] += keep ? __bfloat162float(bias[r1 + w]) : 0.f;
+            if (r0 < qDim + kvDim) {
+                const float c = rot[i + w], s = rot[half + i + w];
+                const float x0 = a0[w], x1 = a1[w];
+                a0[w] = x0 * c - x1 * s;
+                a1[w] = x1 * c + x0 * s;
+            }
+        }
+        __nv_bfloat16* dst;
+        size_t base;
+        if (r0 < qDim) {
+            if (q_f32) {
+#pragma unroll
+                for (int w = 0; w < W; ++w) {
+                    q_out[(size_t)r * qDim + r0 + w] = a0[w];
+                    q_out[(size_t)r * qDim + r1 + w] = a1[w];
+                }
+            }
+            if (!q_bf16) continue;
+            dst = q_bf16;
+            base = (size_t)r * qDim + r0;
+        } else {
+            const bool isK = r0 < qDim + kvDim;
+            const int rel = r0 - qDim - (isK ? 0 : kvDim);
+            dst = isK ? k_cache : v_cache;
+            base = qc::kv_offset(bt, block_size, kvHeads, rel / hd, p, hd) + i;
+        }
+        if constexpr (W == 2) {
+            *reinterpret_cast<__nv_bfloat162*>(dst + base) = __halves2bfloat162(__float2bfloat16(a0[0]), __float2bfloat16(a0[1]));
+            *reinterpret_cast<__nv_bfloat162*>(dst + base + half) =
+                __halves2bfloat162(__float2bfloat16(a1[0]), __float2bfloat16(a1[1]));
+        } else {
+            dst[base] = __float2bfloat16(a0[0]);
+            dst[base + half] = __float2bfloat16(a1[0]);
+        }
+    }
+}
+
+}  // namespace rope_store
 
 extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const __nv_bfloat16* __restrict__ bias,
                                           const float* __restrict__ inv_freq, float rope_scale, float* __restrict__ q_out,
@@ -22,48 +94,27 @@ extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const _
                                           const int* __restrict__ pos, int qDim, int kvDim, int hd,
                                           const int* __restrict__ block_table, int max_blocks_per_seq, int block_size,
                                           const int* __restrict__ bias_off, int q_f32_from) {
-    int r = blockIdx.x;
-    int half = hd >> 1;
-    int n = qDim + 2 * kvDim;
-    const float* row = qkv + (size_t)r * n;
-    int p = pos[r];
-    int kvHeads = kvDim / hd;
+    extern __shared__ float rot[];  // [hd/2] cos * rope_scale, then [hd/2] sin * rope_scale, of this row's position
+    const int r = blockIdx.x;
+    const int half = hd >> 1;
+    const int p = pos[r];
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float s, c;
+        sincosf((float)p * inv_freq[i], &s, &c);
+        rot[i] = c * rope_scale;
+        rot[half + i] = s * rope_scale;
+    }
+    __syncthreads();
+    const float* row = qkv + (size_t)r * (qDim + 2 * kvDim);
     const int* bt = block_table + (size_t)slots[r] * max_blocks_per_seq;
-    int off = bias_off ? bias_off[r] : 0;
-    for (int pair = threadIdx.x; pair < (n >> 1); pair += blockDim.x) {
-        int head = pair / half, i = pair - head * half;
-        int r0 = head * hd + i, r1 = r0 + half;
-        int proj = r0 < qDim ? limits::BIAS_Q : r0 < qDim + kvDim ? limits::BIAS_K : limits::BIAS_V;
-        bool keep = !(off & proj);
-        float a0 = row[r0] + (keep ? __bfloat162float(bias[r0]) : 0.f);
-        float a1 = row[r1] + (keep ? __bfloat162float(bias[r1]) : 0.f);
-        if (r0 < qDim + kvDim) {
-            float s, c;
-            sincosf((float)p * inv_freq[i], &s, &c);
-            c *= rope_scale;
-            s *= rope_scale;
-            float x0 = a0, x1 = a1;
-            a0 = x0 * c - x1 * s;
-            a1 = x1 * c + x0 * s;
-        }
-        if (r0 < qDim) {
-            if (r >= q_f32_from) {
-                q_out[(size_t)r * qDim + r0] = a0;
-                q_out[(size_t)r * qDim + r1] = a1;
-            }
-            if (q_bf16) {
-                q_bf16[(size_t)r * qDim + r0] = __float2bfloat16(a0);
-                q_bf16[(size_t)r * qDim + r1] = __float2bfloat16(a1);
-            }
-        } else {
-            bool isK = r0 < qDim + kvDim;
-            int rel = r0 - qDim - (isK ? 0 : kvDim);
-            int kvh = rel / hd;
-            size_t base = qc::kv_offset(bt, block_size, kvHeads, kvh, p, hd) + i;
-            __nv_bfloat16* dst = isK ? k_cache : v_cache;
-            dst[base] = __float2bfloat16(a0);
-            dst[base + half] = __float2bfloat16(a1);
-        }
+    const int off = bias_off ? bias_off[r] : 0;
+    const bool q_f32 = r >= q_f32_from;
+    if ((half & 1) == 0) {
+        rope_store::store_pairs<2>(row, bias, rot, r, p, qDim, kvDim, hd, bt, block_size, off, q_f32, q_out, q_bf16, k_cache,
+                                   v_cache);
+    } else {
+        rope_store::store_pairs<1>(row, bias, rot, r, p, qDim, kvDim, hd, bt, block_size, off, q_f32, q_out, q_bf16, k_cache,
+                                   v_cache);
     }
 }
 

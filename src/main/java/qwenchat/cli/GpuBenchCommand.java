@@ -190,6 +190,7 @@ public final class GpuBenchCommand implements CliCommand {
             Random rnd = new Random(7);
             // Batch 1 first, as a served batch-1 stream runs: on a card not just heated by the kernel
             // benchmarks' GEMMs. The same rows again after them show what that heat costs.
+            warmStepPath(e, c, rnd, log, r);
             for (int ctxLen : new int[] {128, 8192}) {
                 Batch1 b1 = batch1(e, c, rnd, ctxLen, BATCH1_STEPS);
                 r.put("decode_b1_ctx" + ctxLen + "_tok_s", b1.tokS());
@@ -691,6 +692,39 @@ public final class GpuBenchCommand implements CliCommand {
 
     /** Untimed decode steps before a batch-1 row: the graph's capture, and the JIT's compilation of the step path. */
     static final int BATCH1_WARMUP_STEPS = 64;
+
+    /** Decode steps {@link #warmStepPath} runs before the first batch-1 row, in windows of {@link #BATCH1_STEPS}. */
+    static final int STEP_PATH_WARMUP_STEPS = 1536;
+
+    /**
+     * Batch-1 decode steps of a throwaway sequence before the table's batch-1 rows, so that they time
+     * the step path a serving process runs after its first seconds, not a process's first steps
+     * (with 64 warm-up steps alone, the first row of a run paid 100-211 us a step outside the graph on
+     * H100s, and 18-52 us later in the same run). Logs the first and last windows' speed
+     * (step_path_first_tok_s, step_path_last_tok_s); the sequence's context grows from 128 to 1664
+     * tokens meanwhile, so the later windows are not faster even when the host's share shrinks.
+     */
+    private static void warmStepPath(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
+        int s = e.openSequence();
+        try {
+            int tok = e.step(List.of(StepRequest.prefill(s, randomIds(rnd, 128, c.vocabSize()), GREEDY, 0))).get(0).token();
+            double first = 0;
+            double last = 0;
+            long start = System.nanoTime();
+            for (int done = 0; done < STEP_PATH_WARMUP_STEPS; done += BATCH1_STEPS) {
+                long t = System.nanoTime();
+                for (int i = 0; i < BATCH1_STEPS; i++) tok = e.step(List.of(StepRequest.decode(s, tok, GREEDY, 0))).get(0).token();
+                last = BATCH1_STEPS / secs(t);
+                if (done == 0) first = last;
+            }
+            r.put("step_path_first_tok_s", first);
+            r.put("step_path_last_tok_s", last);
+            log.printf("[bench] step path warm-up: %d batch-1 steps at context 128 in %.1f s, first %d %.1f tok/s, last %d %.1f tok/s%n",
+                    STEP_PATH_WARMUP_STEPS, secs(start), BATCH1_STEPS, first, BATCH1_STEPS, last);
+        } finally {
+            e.freeSequence(s);
+        }
+    }
 
     /**
      * Greedy batch-1 decode of one new sequence: a random {@code ctxLen}-token prompt,

@@ -140,7 +140,7 @@ public final class CudaKernels {
             throw new IllegalArgumentException("qkv_rope_store: qF32From must be in 0.." + rows + ", got " + qF32From);
         }
         if (qF32From > 0 && qBf16 == null) throw new IllegalArgumentException("qkv_rope_store: rows without f32 q need the bf16 q");
-        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kPool,
+        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 4 * headDim, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kPool,
                 vPool, slots, pos, qDim, kvDim, headDim, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(),
                 orNull(biasOff), qF32From);
     }
