@@ -183,7 +183,7 @@ def best_us(fn, reps=5):
 @torch.no_grad()
 def prompt_breakdown(peer, r, t=8192):
     """cuBLAS on each projection of an 8K prompt (layer 0's weights) and SDPA's causal attention of one
-    layer, as cublas_{qkv,o,gateup,down}_m8192_{random,zeros}_us and sdpa_causal_8192_us: bench's wgmma GEMMs and flash
+    layer, as cublas_{qkv,o,gateup,down}_m8192_{random,zeros}_us and sdpa_causal_8192{,_zeros}_us: bench's wgmma GEMMs and flash
     attention are timed on the same shapes, so the TTFT row's gap can be laid where it is."""
     ly = peer.layers[0]
     bf = torch.bfloat16
@@ -210,6 +210,11 @@ def prompt_breakdown(peer, r, t=8192):
     r[f"sdpa_causal_{t}_us"] = us
     flops = 4.0 * peer.H * peer.D * t * t / 2
     log(f"SDPA causal attention, {t} tokens, one layer: {us:.1f} us ({flops / (us * 1e6):.0f} TFLOP/s)")
+    # On zeros too, as bench times its own kernels beside its unit-normal line.
+    q, k, v = torch.zeros_like(q), torch.zeros_like(k), torch.zeros_like(v)
+    us = best_us(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True))
+    r[f"sdpa_causal_{t}_zeros_us"] = us
+    log(f"SDPA causal attention, {t} tokens, one layer, zero operands: {us:.1f} us ({flops / (us * 1e6):.0f} TFLOP/s)")
 
 
 @torch.no_grad()

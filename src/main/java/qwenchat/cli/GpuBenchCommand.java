@@ -432,7 +432,8 @@ public final class GpuBenchCommand implements CliCommand {
      * One layer's causal prefill attention at 1K and 8K tokens with the grid's heads on x (the
      * engine's order: every head's longest query block first) and on y, as
      * prefill_attention_{tokens}_heads_{fastest,slowest}_us, with the default tile; then each
-     * {@link PrefillAttention.Tile} with the heads on x as prefill_attention_{tokens}_{tile}_us.
+     * {@link PrefillAttention.Tile} with the heads on x as prefill_attention_{tokens}_{tile}_us; then the
+     * engine's tile on unit-normal operands (the others are zeros) as prefill_attention_{tokens}_random_us.
      */
     private static void prefillAttentionOrder(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
         boolean wgmma = PrefillGemm.usesWgmma(e.info().computeCapability());
@@ -455,6 +456,12 @@ public final class GpuBenchCommand implements CliCommand {
                         tile == PrefillAttention.Tiles.DEFAULT.forTokens(tokens, wgmma) ? " (engine)" : "", us, flops / (us * 1e6)));
             }
             log.printf("[bench] prefill attention, %d tokens, one layer:%s%n", tokens, line);
+            PrefillAttention.Tile engine = PrefillAttention.Tiles.DEFAULT.forTokens(tokens, wgmma);
+            double us = e.onDevice(k -> DeviceBenchmarks.prefillAttentionMicros(k, tokens, c.numAttentionHeads(),
+                    c.numKeyValueHeads(), true, engine, true, 5));
+            r.put("prefill_attention_" + tokens + "_random_us", us);
+            log.printf("[bench] prefill attention, %d tokens, one layer, unit-normal operands: %s %.1f us (%.0f TFLOP/s)%n", tokens,
+                    engine, us, flops / (us * 1e6));
         }
     }
 

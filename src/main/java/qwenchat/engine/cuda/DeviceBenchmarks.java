@@ -159,6 +159,16 @@ public final class DeviceBenchmarks {
     /** As above with the kernel of {@code tile}. */
     public static double prefillAttentionMicros(CudaKernels k, int tokens, int qHeads, int kvHeads, boolean headsFastest,
                                                 PrefillAttention.Tile tile, int reps) {
+        return prefillAttentionMicros(k, tokens, qHeads, kvHeads, headsFastest, tile, false, reps);
+    }
+
+    /**
+     * As above; {@code random}: q, k and v drawn from a unit normal (scores of about unit spread)
+     * instead of zeros, as a prompt's are: the tensor cores' power, and with it the clock the card
+     * holds, depends on the operands.
+     */
+    public static double prefillAttentionMicros(CudaKernels k, int tokens, int qHeads, int kvHeads, boolean headsFastest,
+                                                PrefillAttention.Tile tile, boolean random, int reps) {
         int hd = PrefillAttention.HEAD_DIM;
         int blockSize = 64;
         int blocks = (tokens + blockSize - 1) / blockSize;
@@ -170,15 +180,29 @@ public final class DeviceBenchmarks {
              DeviceBuffer vp = DeviceBuffer.allocate("bench attention v pool", 2 * pool);
              DeviceBuffer bt = DeviceBuffer.allocate("bench attention block table", 4L * blocks);
              DeviceBuffer out = DeviceBuffer.allocate("bench attention out", 2L * tokens * qHeads * hd)) {
-            q.zero();
-            kp.zero();
-            vp.zero();
+            if (random) {
+                Random rnd = new Random(29);
+                q.copyFromHost(gaussianBf16(rnd, (long) tokens * qHeads * hd));
+                kp.copyFromHost(gaussianBf16(rnd, pool));
+                vp.copyFromHost(gaussianBf16(rnd, pool));
+            } else {
+                q.zero();
+                kp.zero();
+                vp.zero();
+            }
             bt.copyFromHost(table);
             PrefillAttention a = new PrefillAttention(k.launcher().module(), k.launcher().stream(), headsFastest, tile);
             PrefillAttention.Strides st = new PrefillAttention.Strides(qHeads * hd, hd, qHeads * hd, hd);
             return bestMicros(k, () -> a.causal(q.ptr(), kp.ptr(), vp.ptr(), bt.ptr(), blockSize, out.ptr(), st, tokens, 0, qHeads,
                     kvHeads), reps);
         }
+    }
+
+    /** n bf16 bit patterns of unit-normal draws (truncated to bf16: the benchmark needs the spread, not the rounding). */
+    private static short[] gaussianBf16(Random rnd, long n) {
+        short[] a = new short[Math.toIntExact(n)];
+        for (int i = 0; i < a.length; i++) a[i] = (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16);
+        return a;
     }
 
     /** A projection kind {@link #gemmMicros} times. */
