@@ -11,6 +11,7 @@ import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.JCudaDriver;
+import qwenchat.weights.Bf16;
 
 /** Measurements of the card itself, for the benchmark's roofline numbers. Run inside {@link CudaContext#call}. */
 public final class DeviceBenchmarks {
@@ -198,10 +199,10 @@ public final class DeviceBenchmarks {
         }
     }
 
-    /** n bf16 bit patterns of unit-normal draws (truncated to bf16: the benchmark needs the spread, not the rounding). */
+    /** n unit-normal draws as bf16 bits. */
     private static short[] gaussianBf16(Random rnd, long n) {
         short[] a = new short[Math.toIntExact(n)];
-        for (int i = 0; i < a.length; i++) a[i] = (short) (Float.floatToRawIntBits((float) rnd.nextGaussian()) >>> 16);
+        for (int i = 0; i < a.length; i++) a[i] = Bf16.fromFloat((float) rnd.nextGaussian());
         return a;
     }
 

@@ -462,4 +462,109 @@ class CudaKernelsTest {
         });
         for (float s : sums) assertEquals(0f, s, "every block writes its partial sum");
     }
+
+    // qkv_rope_store: rows of two sequences at positions 0 to 3001 (cosines of large angles), non-zero
+    // biases, a rope scale other than 1, q in f32 only from row 2, against a double-precision bias add,
+    // half-split rotation and paged KV write. Head dim 128 takes the two-pairs-a-thread path; 6 (three
+    // pairs a head) the one-pair path.
+    static final int ROPE_Q_HEADS = 3;
+    static final int ROPE_KV_HEADS = 2;
+    static final int ROPE_BLOCK = 64;
+    static final int ROPE_MAX_BLOCKS = 48;
+    static final int[] ROPE_SLOTS = {0, 0, 1, 1, 1};
+    static final int[] ROPE_POS = {0, 5, 63, 64, 3001};
+    static final int ROPE_Q_F32_FROM = 2;
+    static final float ROPE_SCALE = 1.25f;
+
+    @ParameterizedTest(name = "head dim {0}")
+    @ValueSource(ints = {128, 6})
+    void qkvRopeStoreAddsBiasRotatesAndWritesThePagedKvAsTheReferenceDoes(int hd) {
+        int half = hd / 2;
+        int qDim = ROPE_Q_HEADS * hd;
+        int kvDim = ROPE_KV_HEADS * hd;
+        int n = qDim + 2 * kvDim;
+        int rows = ROPE_POS.length;
+        Random r = new Random(hd);
+        float[] qkv = gaussian(r, rows * n, 2.0);
+        float[] bias = roundBf16(gaussian(r, n, 3.0));  // large, as Qwen2.5's k_proj biases are
+        float[] invFreq = new float[half];
+        for (int i = 0; i < half; i++) invFreq[i] = (float) Math.pow(1e6, -2.0 * i / hd);
+        // Sequence 0 in physical blocks 5, 9, ...; sequence 1 in blocks 2, 7, 12, ...: no two alike.
+        int[] table = new int[2 * ROPE_MAX_BLOCKS];
+        for (int b = 0; b < ROPE_MAX_BLOCKS; b++) {
+            table[b] = 5 + 4 * b;
+            table[ROPE_MAX_BLOCKS + b] = 2 + 5 * b;
+        }
+        int totalBlocks = 2 + 5 * ROPE_MAX_BLOCKS;
+        long pool = (long) totalBlocks * ROPE_KV_HEADS * ROPE_BLOCK * hd;
+
+        double[][] want = ropeReference(qkv, bias, invFreq, hd, qDim, kvDim);
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer dqkv = f32("qkv", qkv); DeviceBuffer db = bf16("bias", bias); DeviceBuffer df = f32("inv freq", invFreq);
+                 DeviceBuffer qOut = poisonedF32("q f32", (long) rows * qDim); DeviceBuffer qBf = poisonedBf16("q bf16", (long) rows * qDim);
+                 DeviceBuffer kPool = poisonedBf16("k pool", pool); DeviceBuffer vPool = poisonedBf16("v pool", pool);
+                 DeviceBuffer slots = i32("slots", ROPE_SLOTS); DeviceBuffer pos = i32("pos", ROPE_POS); DeviceBuffer bt = i32("block table", table)) {
+                k.qkvRopeStore(dqkv.ptr(), db.ptr(), df.ptr(), ROPE_SCALE, qOut.ptr(), qBf.ptr(), kPool.ptr(), vPool.ptr(), slots.ptr(),
+                        pos.ptr(), rows, qDim, kvDim, hd, new CudaKernels.PagedKv(bt.ptr(), ROPE_MAX_BLOCKS, ROPE_BLOCK), null, ROPE_Q_F32_FROM);
+                ctx.synchronize();
+                return new float[][] {readF32(qOut, rows * qDim), readBf16(qBf, rows * qDim), readBf16(kPool, (int) pool),
+                        readBf16(vPool, (int) pool)};
+            }
+        });
+
+        float[] qF32 = new float[(rows - ROPE_Q_F32_FROM) * qDim];
+        System.arraycopy(got[0], ROPE_Q_F32_FROM * qDim, qF32, 0, qF32.length);
+        double[] qWant = new double[qF32.length];
+        System.arraycopy(want[0], ROPE_Q_F32_FROM * qDim, qWant, 0, qWant.length);
+        assertEquals(ROPE_Q_F32_FROM * qDim, nanCount(got[0]), "q f32 must be written from row " + ROPE_Q_F32_FROM + " on, and only there");
+        assertEquals(0, nanCount(qF32));
+        assertTrue(relativeL2(qF32, qWant) < 1e-5, "q f32 relative L2 " + relativeL2(qF32, qWant));
+        assertEquals(0, nanCount(got[1]), "q bf16 is written for every row");
+        assertTrue(relativeL2(got[1], want[0]) < 1e-2, "q bf16 relative L2 " + relativeL2(got[1], want[0]));
+
+        float[] kGot = new float[rows * kvDim];
+        float[] vGot = new float[rows * kvDim];
+        for (int row = 0; row < rows; row++) {
+            for (int h = 0; h < ROPE_KV_HEADS; h++) {
+                int blk = table[ROPE_SLOTS[row] * ROPE_MAX_BLOCKS + ROPE_POS[row] / ROPE_BLOCK];
+                int at = ((blk * ROPE_KV_HEADS + h) * ROPE_BLOCK + ROPE_POS[row] % ROPE_BLOCK) * hd;
+                System.arraycopy(got[2], at, kGot, row * kvDim + h * hd, hd);
+                System.arraycopy(got[3], at, vGot, row * kvDim + h * hd, hd);
+            }
+        }
+        assertEquals(0, nanCount(kGot));
+        assertEquals(0, nanCount(vGot));
+        assertEquals((long) rows * kvDim, pool - nanCount(got[2]), "k must land at the rows' slots and nowhere else");
+        assertTrue(relativeL2(kGot, want[1]) < 1e-2, "k relative L2 " + relativeL2(kGot, want[1]));
+        assertTrue(relativeL2(vGot, want[2]) < 1e-2, "v relative L2 " + relativeL2(vGot, want[2]));
+    }
+
+    /** [q rows*qDim, k rows*kvDim, v rows*kvDim]: bias added, q and k rotated by pos * invFreq[i] (f32 angle). */
+    private static double[][] ropeReference(float[] qkv, float[] bias, float[] invFreq, int hd, int qDim, int kvDim) {
+        int n = qDim + 2 * kvDim;
+        int half = hd / 2;
+        int rows = ROPE_POS.length;
+        double[] q = new double[rows * qDim];
+        double[] kk = new double[rows * kvDim];
+        double[] v = new double[rows * kvDim];
+        for (int row = 0; row < rows; row++) {
+            for (int c = 0; c < n; c++) {
+                int head = c / hd;
+                int i = c % hd;
+                double x = qkv[row * n + c] + bias[c];
+                if (c < qDim + kvDim) {
+                    int j = i % half;
+                    double angle = (float) ROPE_POS[row] * invFreq[j];
+                    int mate = head * hd + (i < half ? i + half : i - half);
+                    double y = qkv[row * n + mate] + bias[mate];
+                    x = i < half ? x * Math.cos(angle) * ROPE_SCALE - y * Math.sin(angle) * ROPE_SCALE
+                            : x * Math.cos(angle) * ROPE_SCALE + y * Math.sin(angle) * ROPE_SCALE;
+                }
+                if (c < qDim) q[row * qDim + c] = x;
+                else if (c < qDim + kvDim) kk[row * kvDim + c - qDim] = x;
+                else v[row * kvDim + c - qDim - kvDim] = x;
+            }
+        }
+        return new double[][] {q, kk, v};
+    }
 }
