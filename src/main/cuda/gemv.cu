@@ -9,7 +9,7 @@
 //   residual rows (2p, 2p+1)             x[b][n] += acc                             (o_proj, down_proj)
 //   qkv      rows (h*hd+i, h*hd+i+hd/2)  + bias (skipped for the rows' projection, q, k or v, where the
 //                                        bias lab's bias_off[b] has its limits::BIAS_* bit; bias_off null:
-//                                        always added), RoPE (half-split) on q and k, q -> q_out f32
+//                                        always added), RoPE (half-split, rope.cuh) on q and k, q -> q_out f32
 //                                        [B][qDim], k and v -> the paged bf16 KV pools at position
 //                                        pos[b] of sequence slots[b], through its block table row
 //                                        (qc::kv_offset; pools [blocks][kvHeads][blockSize][hd])
@@ -46,6 +46,7 @@
 // w * (x * rstd) per element and sums x^2 in double; see norm folding above).
 #include "common.cuh"
 #include "limits.cuh"
+#include "rope.cuh"
 
 namespace gemv {
 
@@ -106,22 +107,16 @@ static __device__ __forceinline__ void epilogue(const Params& p, int pair, int r
     } else {  // QKV
         // r0 and r1 lie in the same head, so in the same projection.
         int proj = r0 < p.qDim ? limits::BIAS_Q : r0 < p.qDim + p.kvDim ? limits::BIAS_K : limits::BIAS_V;
-        if (!p.bias_off || !(p.bias_off[b] & proj)) {
-            a0 += __bfloat162float(p.bias[r0]);
-            a1 += __bfloat162float(p.bias[r1]);
-        }
+        const bool keep = !p.bias_off || !(p.bias_off[b] & proj);
+        a0 = qc::rope_bias(a0, p.bias, r0, keep);
+        a1 = qc::rope_bias(a1, p.bias, r1, keep);
         int half = p.hd >> 1;
         int i = r0 % p.hd;  // < half by construction
         int pos = p.pos[b];
         if (r0 < p.qDim + p.kvDim) {
-            float angle = (float)pos * p.inv_freq[i];
-            float s, c;
-            sincosf(angle, &s, &c);
-            c *= p.rope_scale;
-            s *= p.rope_scale;
-            float x0 = a0, x1 = a1;
-            a0 = x0 * c - x1 * s;
-            a1 = x1 * c + x0 * s;
+            float c, s;
+            qc::rope_cos_sin(pos, p.inv_freq[i], p.rope_scale, c, s);
+            qc::rope_rotate(a0, a1, c, s);
         }
         if (r0 < p.qDim) {
             p.out_f32[(size_t)b * p.qDim + r0] = a0;

@@ -15,7 +15,8 @@
 // per-thread values, and P's registers are the A fragment of the P.V wgmma as they are of the
 // m16n8k16 MMA. The GPU test PrefillAttentionTest holds it to ROWS16's outputs bit for bit.
 //
-// Launch layout: prefill_attention_causal_hd128_wgmma, block = 384 threads (3 warpgroups), 128 query
+// Launch layout: prefill_attention_causal_hd128_wgmma and _wgmma_pp (the two computing warpgroups take
+//   turns to issue their MMAs: PINGPONG below), block = 384 threads (3 warpgroups), 128 query
 //   rows per block, grid = (qHeads, ceil(T/128), 1) with headsFastest = 1, else (ceil(T/128), qHeads, 1),
 //   query blocks walked from the last (longest) as in prefill_attention.cu. Warpgroup 0 only loads:
 //   the block's Q tile once, then K and V 64 keys at a time into STAGES ring stages (cp.async
@@ -182,10 +183,24 @@ static __device__ __forceinline__ void rescale(float (&o)[HD / 2], const float (
 }
 #endif  // QC_WGMMA_ENABLED
 
+// PINGPONG: the two computing warpgroups take turns to issue their MMAs (named barriers 1 and 2, 256
+// threads: a warpgroup waits for its turn before issuing and hands the turn over once it has issued),
+// so one's softmax runs while the other's MMAs keep the tensor cores busy, instead of both computing
+// softmax at once and leaving them idle. Only the issue order between the warpgroups changes: each
+// row's arithmetic, and so every output bit, is the same.
+static __device__ __forceinline__ void turn_wait(int cw) {
+    asm volatile("bar.sync %0, 256;\n" ::"r"(1 + cw) : "memory");
+}
+
+static __device__ __forceinline__ void turn_pass(int cw) {
+    asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - cw) : "memory");
+}
+
 // Each warpgroup issues the next tile's S = Q K^T before this tile's P V and computes the next
 // softmax while P V runs, so its own softmax work overlaps its tensor-core work. Every row still sees
 // the operations of prefill_attention.cu in the same order: O is scaled for a tile after the previous
 // tile's P V has completed and before its own.
+template <bool PINGPONG>
 static __device__ __forceinline__ void attention_block(
     const __nv_bfloat16* __restrict__ Q, int qTokenStride, int qHeadStride, const __nv_bfloat16* __restrict__ K,
     const __nv_bfloat16* __restrict__ V, const int* __restrict__ blockTable, int blockSize, __nv_bfloat16* __restrict__ O,
@@ -247,10 +262,23 @@ static __device__ __forceinline__ void attention_block(
     uint32_t pa[BKV / 16][4];
     float alpha[2];
 
+    // A warpgroup issues MMAs at kvBlocks + 1 points (the first S, one per step, the last P V), each
+    // between turn_wait and turn_pass under PINGPONG. Warpgroup 0 goes first: warpgroup 1 hands it the
+    // first turn, and skips the hand-over after its own last issue, which no one waits for.
+    int issues = kvBlocks + 1;
+    auto begin_issue = [&]() {
+        if (PINGPONG) turn_wait(cw);
+    };
+    auto end_issue = [&]() {
+        if (PINGPONG && !(cw == 1 && --issues == 0)) turn_pass(cw);
+    };
+    if (PINGPONG && cw == 1) turn_pass(cw);
     mbar_wait(qFull, 0);
     mbar_wait(full, 0);
     fence_proxy_async();
+    begin_issue();
     issue_scores(sc, tQ, sStages);
+    end_issue();
     wgmma_wait<0>();
     fence_operands(sc);
     softmax_tile(sc, rowMax, rowSum, alpha, pa, 0, wgPos0, rowPos0, fragCol, scaleLog2);
@@ -264,8 +292,10 @@ static __device__ __forceinline__ void attention_block(
         const int n = (kb + 1) % STAGES;
         mbar_wait(full + 8 * n, ((kb + 1) / STAGES) & 1);
         fence_proxy_async();
+        begin_issue();
         issue_scores(sc, tQ, sStages + n * STAGE_BYTES);
         issue_pv(o, cur, sStages + s * STAGE_BYTES + 2 * KV_HALF);
+        end_issue();
         wgmma_wait<1>();  // the next S (committed first) has completed; this tile's P V may still run
         fence_operands(sc);
         softmax_tile(sc, rowMax, rowSum, alpha, next, (kb + 1) * BKV, wgPos0, rowPos0, fragCol, scaleLog2);
@@ -277,7 +307,9 @@ static __device__ __forceinline__ void attention_block(
     // The last tile: its P V alone.
     auto last = [&](int kb, const uint32_t(&cur)[BKV / 16][4]) {
         const int s = kb % STAGES;
+        begin_issue();
         issue_pv(o, cur, sStages + s * STAGE_BYTES + 2 * KV_HALF);
+        end_issue();
         wgmma_wait<0>();
         fence_operands(o);
         mbar_arrive(empty + 8 * s);
@@ -326,7 +358,11 @@ static __device__ __forceinline__ void attention_block(
         headsFastest
 
 extern "C" __global__ void __launch_bounds__(384, 1) prefill_attention_causal_hd128_wgmma(PREFILL_ATTN_SM90_PARAMS) {
-    prefill_attn_sm90::attention_block(PREFILL_ATTN_SM90_ARGS);
+    prefill_attn_sm90::attention_block<false>(PREFILL_ATTN_SM90_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(384, 1) prefill_attention_causal_hd128_wgmma_pp(PREFILL_ATTN_SM90_PARAMS) {
+    prefill_attn_sm90::attention_block<true>(PREFILL_ATTN_SM90_ARGS);
 }
 
 #undef PREFILL_ATTN_SM90_PARAMS

@@ -27,6 +27,15 @@
 //       to part[y][M][N]; prefill_splitk_finish (1-D grid-stride, 256 threads) then adds the parts in
 //       order 0..splits-1 and applies the epilogue, so the result is reproducible (no atomics) but
 //       rounds differently from the unsplit kernel; batch-invariant passes never split
+//   prefill_gemm_wgmma_ws_qkv_rope_hd{64,128}: the plain ws kernel for the fused q/k/v projection with
+//       rope_store.cu's epilogue in place of store_tile (store_qkv_rope): bias, RoPE, q to f32 and/or
+//       bf16, k and v into the paged KV pools, the same roundings as the f32 GEMM followed by
+//       qkv_rope_store (rope.cuh), without the f32 [M][qDim+2*kvDim] round trip through memory. A
+//       256-column tile holds whole heads of 64 or 128 dims, and a thread's accumulators hold both
+//       halves of every RoPE pair it stores, so no exchange between threads is needed. Arguments:
+//       A, W, M, K, col0, then qkv_rope_store's after its qkv pointer (hd must equal the kernel's): W
+//       holds the fused weight's rows [col0, qDim + 2*kvDim) (col0 a multiple of hd; qDim: keys and
+//       values only), and only those output columns are computed.
 //   With a residual R (o_proj, down_proj), the ws kernels' producer prefetches the tile's R rows into L2
 //   once its last stage is loaded, and the epilogue loads each thread's R pairs RESIDUAL_GROUP column
 //   chunks at a time before storing them (store_tile).
@@ -37,8 +46,11 @@
 // any other target (including plain sm_90 and PTX JIT) the kernels trap, so the host must launch
 // them only on compute capability 9.0 with a module that contains sm_90a code, and otherwise use
 // prefill_gemm.cu's mma.sync kernels.
+#include "common.cuh"
+#include "limits.cuh"
 #include "prefill_epilogue.cuh"
 #include "prefill_mma.cuh"
+#include "rope.cuh"
 #include "wgmma.cuh"
 
 namespace prefill_gemm_sm90 {
@@ -195,6 +207,93 @@ static __device__ __forceinline__ void store_tile(const float (&acc)[BN / 2], in
     }
 }
 
+// The operands of the fused qkv epilogue: rope_store.cu's qkv_rope_store arguments after its qkv.
+struct QkvRope {
+    const __nv_bfloat16* __restrict__ bias;  // [qDim + 2*kvDim]
+    const float* __restrict__ rope_table;    // [M][hd/2][2]: (cos, sin) of each row's position (rope_table)
+    float* q_out;                            // [M][qDim] f32, rows >= q_f32_from
+    __nv_bfloat16* q_bf16;                   // [M][qDim] or null
+    __nv_bfloat16* k_cache;                  // [totalBlocks][kvHeads][blockSize][hd]
+    __nv_bfloat16* v_cache;
+    const int* __restrict__ slots;           // [M]
+    const int* __restrict__ pos;             // [M]
+    int qDim, kvDim;
+    const int* __restrict__ block_table;     // [sequences][max_blocks_per_seq]
+    int max_blocks_per_seq, block_size;
+    const int* __restrict__ bias_off;        // [M] limits::BIAS_* bits, or null
+    int q_f32_from;
+    int col0;                                // the fused output column of the GEMM's column 0
+};
+
+// store_tile's accumulators (BN = 256) through qkv_rope_store's epilogue. Head columns c and c + HD/2
+// are n8 chunks j and j + HD/16 of the same thread (acc[4j + 2h + e]: row rowBase + 8h, column
+// 8j + 2*(lane%4) + e), so each thread rotates its own pairs. Its (cos, sin) pairs i, i+1 come from
+// the pass's table in one 16-byte load, its biases two columns a load.
+template <int HD>
+static __device__ __forceinline__ void store_qkv_rope(const float (&acc)[128], int rowBase, int n0, int lane,
+                                                      const QkvRope& e, int M) {
+    constexpr int HC = HD / 8;  // n8 chunks of a head
+    constexpr int HEADS = 256 / HD;
+    constexpr int HALF = HD / 2;
+    static_assert(256 % HD == 0 && HC % 2 == 0, "a 256-column tile must hold whole heads");
+    const int colBase = (lane & 3) * 2;
+    n0 += e.col0;                                // the tile's first column of the fused q/k/v output
+    const bool rotates = n0 < e.qDim + e.kvDim;  // the tile holds a q or k head
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int row = rowBase + h * 8;
+        if (row >= M) continue;
+        const int p = e.pos[row];
+        const int off = e.bias_off != nullptr ? e.bias_off[row] : 0;
+        const int* bt = e.block_table + (size_t)e.slots[row] * e.max_blocks_per_seq;
+        const bool qf32 = row >= e.q_f32_from;
+        const float4* tab = reinterpret_cast<const float4*>(e.rope_table + (size_t)row * HD);
+#pragma unroll
+        for (int jj = 0; jj < HC / 2; ++jj) {
+            const int i = jj * 8 + colBase;  // this thread's pairs (i, i + HALF) and (i + 1, i + 1 + HALF)
+            const float4 cs = rotates ? __ldg(tab + (i >> 1)) : make_float4(1.f, 0.f, 1.f, 0.f);
+#pragma unroll
+            for (int hh = 0; hh < HEADS; ++hh) {
+                const int head0 = n0 + hh * HD;  // the head's first column
+                if (head0 >= e.qDim + 2 * e.kvDim) continue;
+                const int j0 = hh * HC + jj, j1 = j0 + HC / 2;
+                const int proj = head0 < e.qDim ? limits::BIAS_Q : head0 < e.qDim + e.kvDim ? limits::BIAS_K : limits::BIAS_V;
+                const bool keep = !(off & proj);
+                const float2 b0 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(e.bias + head0 + i));
+                const float2 b1 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(e.bias + head0 + HALF + i));
+                float a00 = qc::rope_add_bias(acc[4 * j0 + 2 * h], b0.x, keep);
+                float a01 = qc::rope_add_bias(acc[4 * j0 + 2 * h + 1], b0.y, keep);
+                float a10 = qc::rope_add_bias(acc[4 * j1 + 2 * h], b1.x, keep);
+                float a11 = qc::rope_add_bias(acc[4 * j1 + 2 * h + 1], b1.y, keep);
+                if (proj != limits::BIAS_V) {
+                    qc::rope_rotate(a00, a10, cs.x, cs.y);
+                    qc::rope_rotate(a01, a11, cs.z, cs.w);
+                }
+                __nv_bfloat16* dst;
+                size_t base;
+                if (proj == limits::BIAS_Q) {
+                    const size_t at = (size_t)row * e.qDim + head0 + i;
+                    if (qf32) {
+                        *reinterpret_cast<float2*>(e.q_out + at) = make_float2(a00, a01);
+                        *reinterpret_cast<float2*>(e.q_out + at + HALF) = make_float2(a10, a11);
+                    }
+                    if (e.q_bf16 == nullptr) continue;
+                    dst = e.q_bf16;
+                    base = at;
+                } else {
+                    const bool isK = proj == limits::BIAS_K;
+                    const int kvh = (head0 - e.qDim - (isK ? 0 : e.kvDim)) / HD;
+                    dst = isK ? e.k_cache : e.v_cache;
+                    base = qc::kv_offset(bt, e.block_size, e.kvDim / HD, kvh, p, HD) + i;
+                }
+                *reinterpret_cast<__nv_bfloat162*>(dst + base) = __halves2bfloat162(__float2bfloat16(a00), __float2bfloat16(a01));
+                *reinterpret_cast<__nv_bfloat162*>(dst + base + HALF) =
+                    __halves2bfloat162(__float2bfloat16(a10), __float2bfloat16(a11));
+            }
+        }
+    }
+}
+
 // Prefetches rows [m0, m0+128) x columns [n0, n0+BN) of the row-major [M][N] matrix P (elements of
 // esz bytes) into L2, one 128-byte line a prefetch, spread over the producer's 128 threads (t).
 template <int BN>
@@ -295,12 +394,14 @@ static __device__ __forceinline__ void gemm_cooperative(const __nv_bfloat16* __r
 // swiglu tile moves registers from the producer to the consumers.
 // Split-K (SPLIT): block (x, y) sums only k-tiles [y * kPerSplit, min(kTiles, (y + 1) * kPerSplit)) and
 // stores its raw f32 sums to part[y][M][N]; prefill_splitk_finish adds the parts and applies the epilogue.
-template <int BN, int STAGES, bool SWIGLU, bool SPLIT = false>
+// ROPE_HD (fused qkv epilogue, BN = 256 only): the tile goes through store_qkv_rope<ROPE_HD>(*rope)
+// instead of store_tile.
+template <int BN, int STAGES, bool SWIGLU, bool SPLIT = false, int ROPE_HD = 0>
 static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __restrict__ A,
                                                         const __nv_bfloat16* __restrict__ W, __nv_bfloat16* C,
                                                         float* Cf, const __nv_bfloat16* __restrict__ bias,
                                                         const void* R, int M, int N, int K, float* part = nullptr,
-                                                        int kPerSplit = 0) {
+                                                        int kPerSplit = 0, const QkvRope* rope = nullptr) {
 #ifdef QC_WGMMA_ENABLED
     constexpr int B_STAGE = BN * ROW_BYTES;
     extern __shared__ __align__(1024) unsigned char smem[];
@@ -335,7 +436,7 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
             load_stage<BN, SWIGLU, 128>(sA + s * A_STAGE, sB + s * B_STAGE, A, W, M, N, K, m0, n0, kFirst + kt, tid);
             mbar_arrive_cp_async(full + 8 * s);
         }
-        if constexpr (!SWIGLU && !SPLIT) {
+        if constexpr (!SWIGLU && !SPLIT && ROPE_HD == 0) {
             // The tile's residual rows into L2 while the consumers finish their last stages, so the
             // epilogue's loads of them hit L2 instead of waiting on memory.
             if (R != nullptr) prefetch_tile_l2<BN>(R, C != nullptr ? 2 : 4, m0, n0, M, N, tid);
@@ -362,7 +463,10 @@ static __device__ __forceinline__ void gemm_specialized(const __nv_bfloat16* __r
         }
         wgmma_wait<0>();
         const int rowBase = m0 + cw * 64 + (warp & 3) * 16 + (lane >> 2);
-        if constexpr (SPLIT) {
+        if constexpr (ROPE_HD > 0) {
+            static_assert(BN == 256 && !SWIGLU && !SPLIT, "the fused qkv epilogue takes the plain 256-column tile");
+            store_qkv_rope<ROPE_HD>(acc, rowBase, n0, lane, *rope, M);
+        } else if constexpr (SPLIT) {
             store_part<BN>(acc, rowBase, n0, lane, part + (size_t)blockIdx.y * M * N, M, N);
         } else {
             store_tile<BN, SWIGLU>(acc, rowBase, n0, lane, C, Cf, bias, R, M, N);
@@ -408,6 +512,25 @@ extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_bf16_
                                                                                      int kPerSplit) {
     prefill_gemm_sm90::gemm_specialized<256, 4, false, true>(PREFILL_WGMMA_ARGS, part, kPerSplit);
 }
+
+#define PREFILL_QKV_ROPE_KERNEL(HD)                                                                              \
+    extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_qkv_rope_hd##HD(                   \
+        const __nv_bfloat16* __restrict__ A, const __nv_bfloat16* __restrict__ W, int M, int K, int col0,         \
+        const __nv_bfloat16* __restrict__ bias, const float* __restrict__ rope_table, float* q_out,               \
+        __nv_bfloat16* q_bf16, __nv_bfloat16* k_cache, __nv_bfloat16* v_cache, const int* __restrict__ slots,      \
+        const int* __restrict__ pos, int qDim, int kvDim, int hd, const int* __restrict__ block_table,            \
+        int max_blocks_per_seq, int block_size, const int* __restrict__ bias_off, int q_f32_from) {               \
+        if (hd != HD || col0 % HD != 0) __trap();                                                                \
+        const prefill_gemm_sm90::QkvRope rope{bias,  rope_table, q_out, q_bf16,      k_cache,           v_cache, \
+                                              slots, pos,        qDim,  kvDim,       block_table,       \
+                                              max_blocks_per_seq, block_size, bias_off, q_f32_from, col0};         \
+        prefill_gemm_sm90::gemm_specialized<256, 4, false, false, HD>(A, W, nullptr, nullptr, nullptr, nullptr, M,   \
+                                                                      qDim + 2 * kvDim - col0, K, nullptr, 0, &rope); \
+    }
+
+PREFILL_QKV_ROPE_KERNEL(64)
+PREFILL_QKV_ROPE_KERNEL(128)
+#undef PREFILL_QKV_ROPE_KERNEL
 
 // Sums the split-K parts of prefill_gemm_wgmma_ws_bf16_splitk in part order 0..splits-1, then applies
 // the plain kernels' epilogue (bias, residual R, bf16 C or f32 Cf) through prefill_epilogue.cuh.

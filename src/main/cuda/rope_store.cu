@@ -1,20 +1,23 @@
 // rope_store.cu: the QKV epilogue of gemv.cu as a kernel of its own, for rows whose fused q/k/v
 // projection came from the tensor-core GEMM (prefill, large decode batches) as f32 without bias.
-// For row r and every pair (head h, i < hd/2) of q and k heads: v0 = qkv[r][h*hd+i] + bias,
-// v1 = qkv[r][h*hd+i+hd/2] + bias, rotated by angle = float(pos[r]) * inv_freq[i] (cos and sin times
-// rope_scale); q goes to q_out f32 [R][qDim] for rows r >= q_f32_from (the rows before it are a
+// rope_table: table[r][i] = (c, s) = rope_cos_sin(pos[r], inv_freq[i], rope_scale) (rope.cuh), f32
+// [R][hd/2][2], once a pass for every layer's qkv_rope_store and fused qkv GEMM epilogue
+// (prefill_gemm_sm90.cu). Launch: grid = R, block = 64, threads striding the hd/2 frequencies.
+// qkv_rope_store: for row r and every pair (head h, i < hd/2) of q and k heads: v0 = qkv[r][h*hd+i]
+// + bias, v1 = qkv[r][h*hd+i+hd/2] + bias, rotated by (c, s) = table[r][i] (rope.cuh spells out every
+// rounding); q goes to q_out f32 [R][qDim] for rows r >= q_f32_from (the rows before it are a
 // prompt chunk whose attention reads only q_bf16; 0 writes every row) and, when q_bf16 is not null, to
 // q_bf16 [R][qDim] (the flash-attention input); k (rotated) and v (bias only) go to the paged bf16 pools
 // [totalBlocks][kvHeads][blockSize][hd] at position pos[r] of sequence slots[r]: block
 // block_table[slots[r]][pos[r] / block_size], slot pos[r] % block_size (qc::kv_offset). Every row
 // must have its block allocated (KvBlockManager#append runs before the step). bias_off (the bias
 // lab's mask, null on every ordinary pass): [R] limits::BIAS_* bits; a row skips the bias of each
-// projection (q, k, v) whose bit it has. Launch: grid = R, block = 256, dynamic shared memory
-// 4 * hd bytes (the row's hd/2 cosines and sines, each computed once instead of once per head);
-// threads stride the pairs two adjacent ones at a time when hd/2 is even (8-byte f32 loads, 4-byte
-// bf16 stores), else one. CPU counterpart: Qwen2Forward's bias add, Rope#rotate and KV append.
+// projection (q, k, v) whose bit it has. Launch: grid = R, block = 256; threads stride the pairs two
+// adjacent ones at a time when hd/2 is even (8-byte f32 loads, 4-byte bf16 stores), else one.
+// CPU counterpart: Qwen2Forward's bias add, Rope#rotate and KV append.
 #include "common.cuh"
 #include "limits.cuh"
+#include "rope.cuh"
 
 namespace rope_store {
 
@@ -46,14 +49,9 @@ static __device__ __forceinline__ void store_pairs(const float* __restrict__ row
         }
 #pragma unroll
         for (int w = 0; w < W; ++w) {
-            a0[w] += keep ? __bfloat162float(bias[r0 + w]) : 0.f;
-            a1[w] += keep ? __bfloat162float(bias[r1 + w]) : 0.f;
-            if (r0 < qDim + kvDim) {
-                const float c = rot[i + w], s = rot[half + i + w];
-                const float x0 = a0[w], x1 = a1[w];
-                a0[w] = x0 * c - x1 * s;
-                a1[w] = x1 * c + x0 * s;
-            }
+            a0[w] = qc::rope_bias(a0[w], bias, r0 + w, keep);
+            a1[w] = qc::rope_bias(a1[w], bias, r1 + w, keep);
+            if (r0 < qDim + kvDim) qc::rope_rotate(a0[w], a1[w], rot[2 * (i + w)], rot[2 * (i + w) + 1]);
         }
         __nv_bfloat16* dst;
         size_t base;
@@ -87,24 +85,29 @@ static __device__ __forceinline__ void store_pairs(const float* __restrict__ row
 
 }  // namespace rope_store
 
+extern "C" __global__ void rope_table(const int* __restrict__ pos, const float* __restrict__ inv_freq, float rope_scale,
+                                      float* __restrict__ table, int hd) {
+    const int half = hd >> 1;
+    float2* row = reinterpret_cast<float2*>(table + (size_t)blockIdx.x * hd);
+    const int p = pos[blockIdx.x];
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        float c, s;
+        qc::rope_cos_sin(p, inv_freq[i], rope_scale, c, s);
+        row[i] = make_float2(c, s);
+    }
+}
+
 extern "C" __global__ void qkv_rope_store(const float* __restrict__ qkv, const __nv_bfloat16* __restrict__ bias,
-                                          const float* __restrict__ inv_freq, float rope_scale, float* __restrict__ q_out,
+                                          const float* __restrict__ rope_table, float* __restrict__ q_out,
                                           __nv_bfloat16* __restrict__ q_bf16, __nv_bfloat16* __restrict__ k_cache,
                                           __nv_bfloat16* __restrict__ v_cache, const int* __restrict__ slots,
                                           const int* __restrict__ pos, int qDim, int kvDim, int hd,
                                           const int* __restrict__ block_table, int max_blocks_per_seq, int block_size,
                                           const int* __restrict__ bias_off, int q_f32_from) {
-    extern __shared__ float rot[];  // [hd/2] cos * rope_scale, then [hd/2] sin * rope_scale, of this row's position
     const int r = blockIdx.x;
     const int half = hd >> 1;
     const int p = pos[r];
-    for (int i = threadIdx.x; i < half; i += blockDim.x) {
-        float s, c;
-        sincosf((float)p * inv_freq[i], &s, &c);
-        rot[i] = c * rope_scale;
-        rot[half + i] = s * rope_scale;
-    }
-    __syncthreads();
+    const float* rot = rope_table + (size_t)r * hd;  // [hd/2] pairs (c, s) of this row's position
     const float* row = qkv + (size_t)r * (qDim + 2 * kvDim);
     const int* bt = block_table + (size_t)slots[r] * max_blocks_per_seq;
     const int off = bias_off ? bias_off[r] : 0;

@@ -145,14 +145,16 @@ public final class GpuBenchCommand implements CliCommand {
      */
     private static void prefillTiles(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         Map<String, PrefillAttention.Tiles> choices = new LinkedHashMap<>();
+        java.util.Set<String> warpgroupOnly = new java.util.HashSet<>();
         for (PrefillAttention.Tile t : PrefillAttention.Tile.values()) {
-            choices.put(t.name().toLowerCase(java.util.Locale.ROOT), PrefillAttention.Tiles.only(t));
+            String name = t.name().toLowerCase(java.util.Locale.ROOT);
+            choices.put(name, PrefillAttention.Tiles.only(t));
+            if (t.wgmma()) warpgroupOnly.add(name);
         }
         choices.put("engine", PrefillAttention.Tiles.DEFAULT);
-        PrefillAttention.Tiles wgmmaOnly = PrefillAttention.Tiles.only(PrefillAttention.Tile.WGMMA);
-        boolean wgmma = true;  // known from the first engine, before the warpgroup tile's turn (enum order)
+        boolean wgmma = true;  // known from the first engine, before the warpgroup tiles' turn (enum order)
         for (Map.Entry<String, PrefillAttention.Tiles> choice : choices.entrySet()) {
-            if (!wgmma && choice.getValue().equals(wgmmaOnly)) continue;
+            if (!wgmma && warpgroupOnly.contains(choice.getKey())) continue;
             try (Checkpoint ckpt = Checkpoint.open(dir);
                  CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(1, 8192 + 256), (done, total, name) -> { },
                          CudaEngine.Options.defaults().withPrefillTiles(choice.getValue()))) {
@@ -384,6 +386,17 @@ public final class GpuBenchCommand implements CliCommand {
             line.append(String.format(" %s %.1f us (%.0f TFLOP/s);", sh.name(), us, 2.0 * m * outputs * sh.k() / (us * 1e6)));
         }
         log.printf("[bench] wgmma projections, %d rows:%s%n", m, line);
+        if (c.headDim() == 64 || c.headDim() == 128) {
+            StringBuilder runs = new StringBuilder();
+            for (DeviceBenchmarks.QkvEpilogueRun run : DeviceBenchmarks.QkvEpilogueRun.values()) {
+                double us = e.onDevice(k -> DeviceBenchmarks.qkvEpilogueMicros(k, sms, m, c.numAttentionHeads(),
+                        c.numKeyValueHeads(), c.headDim(), c.hiddenSize(), run, 3));
+                String name = run.name().toLowerCase(java.util.Locale.ROOT);
+                r.put("qkv_epilogue_m" + m + "_" + name + "_us", us);
+                runs.append(String.format(" %s %.1f us;", name.replace('_', ' '), us));
+            }
+            log.printf("[bench] qkv projection + bias/RoPE/KV epilogue, %d rows, random operands:%s%n", m, runs);
+        }
     }
 
     /**
@@ -462,6 +475,14 @@ public final class GpuBenchCommand implements CliCommand {
             r.put("prefill_attention_" + tokens + "_random_us", us);
             log.printf("[bench] prefill attention, %d tokens, one layer, unit-normal operands: %s %.1f us (%.0f TFLOP/s)%n", tokens,
                     engine, us, flops / (us * 1e6));
+            for (PrefillAttention.Tile tile : PrefillAttention.Tile.values()) {
+                if (!tile.wgmma() || !wgmma || tile == engine) continue;
+                double other = e.onDevice(k -> DeviceBenchmarks.prefillAttentionMicros(k, tokens, c.numAttentionHeads(),
+                        c.numKeyValueHeads(), true, tile, true, 5));
+                r.put("prefill_attention_" + tokens + "_" + tile.name().toLowerCase(java.util.Locale.ROOT) + "_random_us", other);
+                log.printf("[bench] prefill attention, %d tokens, one layer, unit-normal operands: %s %.1f us (%.0f TFLOP/s)%n",
+                        tokens, tile, other, flops / (us * 1e6));
+            }
         }
     }
 
@@ -613,6 +634,7 @@ public final class GpuBenchCommand implements CliCommand {
                 new Batch1Choice("streamed_norm_unsplit", engine.withStreamedNorm(true).withSplitNormGemv(false), 1),
                 new Batch1Choice("one_tile_attention", engine.withAttentionSpans(false), 1),
                 new Batch1Choice("no_dependent_launch", engine.withDependentLaunch(false), 1),
+                new Batch1Choice("qkv_split", engine.withSplitQkvGemv(true), 1),
                 new Batch1Choice("defaults_64_sequence_engine", engine, MAIN_ENGINE_SEQUENCES));
     }
 
@@ -621,7 +643,8 @@ public final class GpuBenchCommand implements CliCommand {
      * same weights and prompts, 128 steps after 8: decode_b1_ctx{128,8192}_{name}_tok_s. The
      * norm-folding GEMVs with their sums of squares streamed or reduced by each block first, streamed
      * without the K split, the defaults with one-tile attention blocks, the defaults with every kernel
-     * waiting for the one before it to finish (no dependent launches), and the defaults in an engine
+     * waiting for the one before it to finish (no dependent launches), the defaults with the qkv GEMV's K
+     * split as gate/up's, and the defaults in an engine
      * sized as the main table's.
      */
     private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {

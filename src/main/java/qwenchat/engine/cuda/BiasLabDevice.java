@@ -80,10 +80,20 @@ final class BiasLabDevice implements AutoCloseable {
 
     /** After the layer's QKV epilogue stored the keys: attention statistics of the probed row. */
     void afterQkv(int layer, CUdeviceptr q, DeviceBuffer kPool) {
+        afterQkv(layer, q, 0, kPool);
+    }
+
+    /**
+     * As {@link #afterQkv(int, CUdeviceptr, DeviceBuffer)} with f32 q rows that start at the pass's row
+     * {@code qFirst} (at most the probed row): a last layer whose output rows took the GEMVs.
+     */
+    void afterQkv(int layer, CUdeviceptr q, int qFirst, DeviceBuffer kPool) {
         if (probeRow < 0) return;
+        if (qFirst > probeRow) throw new IllegalArgumentException("q rows from " + qFirst + " lack the probed row " + probeRow);
         int heads = c.numAttentionHeads();
-        k.attentionProbe(q, kPool.ptr(), ws.slots.ptr(), ws.positions.ptr(), probeRow, heads, c.numKeyValueHeads(),
-                c.headDim(), (float) (1.0 / Math.sqrt(c.headDim())), kv.paged(), stats.at(8L * layer * heads));
+        k.attentionProbe(q.withByteOffset(4L * c.qDim() * (probeRow - qFirst)), kPool.ptr(), ws.slots.at(4L * probeRow),
+                ws.positions.at(4L * probeRow), 0, heads, c.numKeyValueHeads(), c.headDim(), (float) (1.0 / Math.sqrt(c.headDim())),
+                kv.paged(), stats.at(8L * layer * heads));
     }
 
     /** After the layer's residual adds: keeps the probed row of the residual stream. */

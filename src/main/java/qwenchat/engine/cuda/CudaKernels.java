@@ -40,6 +40,8 @@ public final class CudaKernels {
     private final boolean streamedNorm;
     /** Whether the norm-folding GEMVs split K too ({@link DecodeKernels#splitNormGemv}). */
     private final boolean splitNormGemv;
+    /** Whether the norm-folding qkv GEMV splits K too ({@link DecodeKernels#splitQkvGemv}). */
+    private final boolean splitQkvNormGemv;
 
     /** Kernels whose GEMVs neither split K nor stream their norm sums. */
     public CudaKernels(KernelModule module, CUstream stream) {
@@ -62,19 +64,20 @@ public final class CudaKernels {
      */
     CudaKernels(KernelModule module, CUstream stream, DecodeKernels kernels, DependentLaunch dependent) {
         this(module, stream, kernels.splitGemv(), kernels.streamedNorm(), kernels.splitGemv() && kernels.splitNormGemv(),
-                dependent);
+                kernels.splitGemv() && kernels.splitNormGemv() && kernels.splitQkvGemv(), dependent);
     }
 
     private CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean streamedNorm, boolean splitNormGemv) {
-        this(module, stream, splitGemv, streamedNorm, splitNormGemv, null);
+        this(module, stream, splitGemv, streamedNorm, splitNormGemv, splitNormGemv, null);
     }
 
     private CudaKernels(KernelModule module, CUstream stream, boolean splitGemv, boolean streamedNorm, boolean splitNormGemv,
-                        DependentLaunch dependent) {
+                        boolean splitQkvNormGemv, DependentLaunch dependent) {
         this.launcher = new Launcher(module, stream, dependent);
         this.splitGemv = splitGemv;
         this.streamedNorm = streamedNorm;
         this.splitNormGemv = splitNormGemv;
+        this.splitQkvNormGemv = splitQkvNormGemv;
     }
 
     public Launcher launcher() {
@@ -126,23 +129,24 @@ public final class CudaKernels {
     }
 
     /**
-     * Bias, RoPE and the KV write for f32 q/k/v rows [rows][qDim+2*kvDim] (see rope_store.cu); row r
-     * is position pos[r] of sequence slots[r], whose block must be in {@code kv}'s table already.
-     * {@code biasOff}: the bias lab's mask, int [rows] of {@link qwenchat.engine.KernelLimits} BIAS_*
-     * bits naming the biases each row skips, or null (all added). q goes to {@code qBf16} (when not
-     * null) for every row and to {@code qOut} f32 from row {@code qF32From} on: the rows before it are
-     * a prompt chunk whose flash attention reads only the bf16 copy (0: every row).
+     * The (cos, sin) table of a pass's rows (rope_store.cu's rope_table): f32 [rows][headDim/2][2] into
+     * {@code table}, for position pos[r] at every frequency, times {@code ropeScale}.
      */
-    public void qkvRopeStore(CUdeviceptr qkv, CUdeviceptr bias, CUdeviceptr invFreq, float ropeScale, CUdeviceptr qOut,
-                             CUdeviceptr qBf16, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
-                             int rows, int qDim, int kvDim, int headDim, PagedKv kv, CUdeviceptr biasOff, int qF32From) {
-        if (qF32From < 0 || qF32From > rows) {
-            throw new IllegalArgumentException("qkv_rope_store: qF32From must be in 0.." + rows + ", got " + qF32From);
-        }
-        if (qF32From > 0 && qBf16 == null) throw new IllegalArgumentException("qkv_rope_store: rows without f32 q need the bf16 q");
-        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 4 * headDim, qkv, bias, invFreq, ropeScale, qOut, orNull(qBf16), kPool,
-                vPool, slots, pos, qDim, kvDim, headDim, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(),
-                orNull(biasOff), qF32From);
+    void ropeTable(CUdeviceptr pos, CUdeviceptr invFreq, float ropeScale, CUdeviceptr table, int rows, int headDim) {
+        launcher.launch("rope_table", rows, 1, 1, 64, 0, pos, invFreq, ropeScale, table, headDim);
+    }
+
+    /**
+     * Bias, RoPE and the KV write (see rope_store.cu) for f32 q/k/v rows [rows][qDim+2*kvDim] that a
+     * projection without bias wrote; {@code e} says where q, k and v go.
+     */
+    void qkvRopeStore(CUdeviceptr qkv, int rows, QkvEpilogue e) {
+        e.checkRows(rows);
+        Object[] tail = e.kernelArgs();
+        Object[] args = new Object[1 + tail.length];
+        args[0] = qkv;
+        System.arraycopy(tail, 0, args, 1, tail.length);
+        launcher.launch("qkv_rope_store", rows, 1, 1, 256, 0, args);
     }
 
     /**
@@ -246,7 +250,8 @@ public final class CudaKernels {
                     + ", got " + rows);
         }
         if (normW == null) throw new IllegalArgumentException("norm-folding gemv needs the norm weight");
-        launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), splitNormGemv ? -1 : 1, w, x, n, k, rows, a, orNull(biasOff), normW,
+        boolean split = mode == GemvMode.QKV ? splitQkvNormGemv : splitNormGemv;
+        launchGemv(mode, mode.prefix + "_norm", gemvWarps(mode), split ? -1 : 1, w, x, n, k, rows, a, orNull(biasOff), normW,
                 orNull(rowIndex), eps, streamedNorm ? 1 : 0);
     }
 

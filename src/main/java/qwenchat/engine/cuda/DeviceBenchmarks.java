@@ -236,6 +236,82 @@ public final class DeviceBenchmarks {
         }
     }
 
+    /** How {@link #qkvEpilogueMicros} runs the q/k/v projection of a prompt. */
+    public enum QkvEpilogueRun {
+        /** The f32 GEMM, then {@code qkv_rope_store}. */
+        TWO_LAUNCHES,
+        /** {@link PrefillGemm#qkvRope}: bias, RoPE and the stores in the GEMM's epilogue. */
+        FUSED,
+        /** The plain GEMM storing bf16, no bias or RoPE: what an epilogue of that many bytes costs at least. */
+        BF16_STORE
+    }
+
+    /**
+     * GPU time in microseconds (best of {@code reps}, as {@link #gemmMicros}) of the q/k/v projection of
+     * a prompt's {@code m} rows (positions 0..m-1 of one sequence, 64-token KV blocks) with its epilogue
+     * (bias, RoPE, bf16 q, the K/V writes) as {@code run} says; the pass's (cos, sin) table is computed
+     * once before, as the engine does once a pass. Unit-normal activations and weights; compute
+     * capability 9.0 only.
+     *
+     * @throws IllegalStateException where the fused kernel does not take this shape
+     */
+    public static double qkvEpilogueMicros(CudaKernels k, int multiprocessors, int m, int qHeads, int kvHeads, int hd,
+                                           int kDim, QkvEpilogueRun run, int reps) {
+        int qDim = qHeads * hd;
+        int kvDim = kvHeads * hd;
+        int n = qDim + 2 * kvDim;
+        int blockSize = 64;
+        int blocks = (m + blockSize - 1) / blockSize;
+        int[] table = new int[blocks];
+        for (int i = 0; i < blocks; i++) table[i] = i;
+        int[] positions = new int[m];
+        for (int i = 0; i < m; i++) positions[i] = i;
+        float[] invFreq = new float[hd / 2];
+        for (int i = 0; i < invFreq.length; i++) invFreq[i] = (float) Math.pow(1e6, -2.0 * i / hd);
+        long pool = (long) blocks * kvHeads * blockSize * hd;
+        Random rnd = new Random(31);
+        try (DeviceBuffer parts = DeviceBuffer.allocate("bench split-K parts", 4L * PrefillGemm.partialFloats());
+             DeviceBuffer a = DeviceBuffer.allocate("bench qkv activations", 2L * m * kDim);
+             DeviceBuffer w = DeviceBuffer.allocate("bench qkv weights", 2L * n * kDim);
+             DeviceBuffer bias = DeviceBuffer.allocate("bench qkv bias", 2L * n);
+             DeviceBuffer freq = DeviceBuffer.allocate("bench inv freq", 4L * invFreq.length);
+             DeviceBuffer rope = DeviceBuffer.allocate("bench rope table", 4L * m * hd);
+             DeviceBuffer qkvF32 = DeviceBuffer.allocate("bench qkv f32", 4L * m * n);
+             DeviceBuffer qOut = DeviceBuffer.allocate("bench q f32", 4L * m * qDim);
+             DeviceBuffer qBf16 = DeviceBuffer.allocate("bench q bf16", 2L * m * qDim);
+             DeviceBuffer kp = DeviceBuffer.allocate("bench k pool", 2 * pool);
+             DeviceBuffer vp = DeviceBuffer.allocate("bench v pool", 2 * pool);
+             DeviceBuffer slots = DeviceBuffer.allocate("bench slots", 4L * m);
+             DeviceBuffer pos = DeviceBuffer.allocate("bench positions", 4L * m);
+             DeviceBuffer bt = DeviceBuffer.allocate("bench block table", 4L * blocks)) {
+            a.copyFromHost(gaussianBf16(rnd, (long) m * kDim));
+            w.copyFromHost(gaussianBf16(rnd, (long) n * kDim));
+            bias.copyFromHost(gaussianBf16(rnd, n));
+            freq.copyFromHost(invFreq);
+            slots.zero();
+            pos.copyFromHost(positions);
+            bt.copyFromHost(table);
+            k.ropeTable(pos.ptr(), freq.ptr(), 1f, rope.ptr(), m, hd);
+            PrefillGemm g = new PrefillGemm(k.launcher().module(), k.launcher().stream(), true, false, multiprocessors,
+                    parts.ptr());
+            QkvEpilogue e = new QkvEpilogue(bias.ptr(), rope.ptr(), qOut.ptr(), qBf16.ptr(), kp.ptr(), vp.ptr(), slots.ptr(),
+                    pos.ptr(), qDim, kvDim, hd, new CudaKernels.PagedKv(bt.ptr(), blocks, blockSize), null, m);
+            Runnable once = switch (run) {
+                case FUSED -> () -> {
+                    if (!g.qkvRope(a.ptr(), w.ptr(), m, kDim, e, 0)) {
+                        throw new IllegalStateException("the fused qkv kernel does not take " + m + " rows of head dim " + hd);
+                    }
+                };
+                case TWO_LAUNCHES -> () -> {
+                    g.linearF32(a.ptr(), w.ptr(), m, n, kDim, qkvF32.ptr());
+                    k.qkvRopeStore(qkvF32.ptr(), m, e);
+                };
+                case BF16_STORE -> () -> g.linear(a.ptr(), w.ptr(), null, m, n, kDim, qkvF32.ptr());
+            };
+            return bestMicros(k, once, reps);
+        }
+    }
+
     /**
      * GPU time in microseconds (best of {@code reps}) of RMSNorm over {@code rows} rows of
      * {@code hidden} into bf16, as the GEMM route runs it, four floats a load or one.

@@ -23,7 +23,8 @@ import qwenchat.model.ModelConfig;
  * per step, which is what batch-1 decode is bound by. With {@link DecodeKernels#foldedNorm} the
  * QKV, gate/up and lm_head GEMVs of passes up to 8 rows apply the norms themselves.</li>
  * <li>GEMM: {@link SkinnyGemm} or the tensor-core {@link PrefillGemm} on bf16 copies of the
- * activations, {@code qkv_rope_store} for bias/RoPE/KV write, and causal {@link PrefillAttention}
+ * activations, bias/RoPE/KV write in the qkv GEMM's epilogue ({@link PrefillGemm#qkvRope}) or by
+ * {@code qkv_rope_store} after it, and causal {@link PrefillAttention}
  * for a single sequence's chunk with head_dim 128 (split attention otherwise); the residual stream
  * stays f32.</li>
  * </ul>
@@ -199,10 +200,15 @@ final class ForwardPass implements AutoCloseable {
         int h = c.hiddenSize();
         k.embedRows(ws.tokens.ptr(), w.embed.ptr(), ws.x.ptr(), rows, h);
         ProjectionRoute route = route(rows, past >= 0);
+        // Every layer's qkv epilogue on the tensor-core routes rotates by the same positions.
+        if (route != ProjectionRoute.GEMV) {
+            k.ropeTable(ws.positions.ptr(), ws.invFreq.ptr(), ropeScale, ws.ropeTable.ptr(), rows, c.headDim());
+        }
         int last = c.numHiddenLayers() - 1;
         for (int l = 0; l <= last; l++) {
-            // The bias lab reads every row of every layer.
-            int from = l == last && lab == null ? outputFrom : 0;
+            // A lab pass reads no more than the rows a plain pass reads (its probe is a logit row), and
+            // takes the same kernels: a lab pass that ablates nothing gives a plain pass's bits.
+            int from = l == last ? outputFrom : 0;
             if (route == ProjectionRoute.GEMV) gemvLayer(l, rows, attention);
             else gemmLayer(l, rows, attention, past, chunkRows, route == ProjectionRoute.SKINNY, from);
             if (lab != null) lab.afterLayer(l);
@@ -210,35 +216,66 @@ final class ForwardPass implements AutoCloseable {
     }
 
     private void gemvLayer(int l, int rows, AttentionSplits attention) {
-        int h = c.hiddenSize();
-        int hd = c.headDim();
-        float eps = (float) c.rmsNormEps();
         DeviceWeights.Layer L = w.layers.get(l);
         DeviceBuffer kc = kv.k.get(l);
         DeviceBuffer vc = kv.v.get(l);
-        boolean fold = kernels.foldsNorm(rows);
+        gemvQkv(L, kc, vc, ws.x.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, lab == null ? null : lab.maskRow(l));
+        if (lab != null) lab.afterQkv(l, ws.q.ptr(), kc);
+        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, 0, rows, 0, 0, attention);
+        gemvAfterAttention(L, ws.x.ptr(), rows);
+    }
+
+    /**
+     * The GEMV route's fused q/k/v projection of {@code rows} rows whose residual rows start at
+     * {@code x} and whose slots and positions start at {@code slots} and {@code positions}: the norm
+     * (folded where {@link DecodeKernels#foldsNorm}), bias, RoPE, q into ws.q rows 0..rows-1 (f32), keys
+     * and values into the cache; {@code biasOff} the bias lab's mask rows, or null.
+     */
+    private void gemvQkv(DeviceWeights.Layer L, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr x, CUdeviceptr slots,
+                         CUdeviceptr positions, int rows, CUdeviceptr biasOff) {
+        int h = c.hiddenSize();
+        float eps = (float) c.rmsNormEps();
         GemvArgs qkvArgs = new GemvArgs(ws.q.ptr(), null, L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, kc.ptr(), vc.ptr(),
-                ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd, kv.paged());
-        CUdeviceptr biasOff = lab == null ? null : lab.maskRow(l);
-        if (fold) {
-            k.gemvNormed(GemvMode.QKV, L.qkv().ptr(), ws.x.ptr(), L.inputNorm().ptr(), null, eps, c.qkvDim(), h, rows, qkvArgs,
-                    biasOff);
+                slots, positions, c.qDim(), c.kvDim(), c.headDim(), kv.paged());
+        if (kernels.foldsNorm(rows)) {
+            k.gemvNormed(GemvMode.QKV, L.qkv().ptr(), x, L.inputNorm().ptr(), null, eps, c.qkvDim(), h, rows, qkvArgs, biasOff);
         } else {
-            k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
+            k.rmsnorm(x, L.inputNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
             k.gemv(GemvMode.QKV, L.qkv().ptr(), ws.xn.ptr(), c.qkvDim(), h, rows, qkvArgs, biasOff);
         }
-        if (lab != null) lab.afterQkv(l, ws.q.ptr(), kc);
-        splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, 0, rows, attention);
-        k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(ws.x.ptr()));
-        if (fold) {
-            k.gemvNormed(GemvMode.SWIGLU, L.gateUp().ptr(), ws.x.ptr(), L.postNorm().ptr(), null, eps, 2 * c.intermediateSize(),
-                    h, rows, GemvArgs.swiglu(ws.act.ptr()));
+    }
+
+    /**
+     * The GEMV route's layer after attention, for {@code rows} rows whose f32 attention output is in
+     * ws.attn rows 0..rows-1 and whose residual rows start at {@code x}: o_proj + residual, the norm
+     * (folded into gate/up where {@link DecodeKernels#foldsNorm}), gate/up + SwiGLU, down_proj + residual.
+     */
+    private void gemvAfterAttention(DeviceWeights.Layer L, CUdeviceptr x, int rows) {
+        int h = c.hiddenSize();
+        float eps = (float) c.rmsNormEps();
+        k.gemv(GemvMode.RESIDUAL, L.o().ptr(), ws.attn.ptr(), h, c.qDim(), rows, GemvArgs.out(x));
+        if (kernels.foldsNorm(rows)) {
+            k.gemvNormed(GemvMode.SWIGLU, L.gateUp().ptr(), x, L.postNorm().ptr(), null, eps, 2 * c.intermediateSize(), h, rows,
+                    GemvArgs.swiglu(ws.act.ptr()));
         } else {
-            k.rmsnorm(ws.x.ptr(), L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
+            k.rmsnorm(x, L.postNorm().ptr(), ws.xn.ptr(), null, rows, h, eps);
             k.gemv(GemvMode.SWIGLU, L.gateUp().ptr(), ws.xn.ptr(), 2 * c.intermediateSize(), h, rows,
                     GemvArgs.swiglu(ws.act.ptr()));
         }
-        k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(ws.x.ptr()));
+        k.gemv(GemvMode.RESIDUAL, L.down().ptr(), ws.act.ptr(), h, c.intermediateSize(), rows, GemvArgs.out(x));
+    }
+
+    /**
+     * Whether a prompt chunk's last layer runs its output rows from..rows-1 (the rows whose logits are
+     * read) through split attention and the GEMVs instead of the chunk's kernels: a few rows attend to
+     * the whole prompt, which the flash kernel's one-tile block walks key tile by key tile (an 8K prompt's
+     * one row took 317 us of attention on an H100, and its o_proj and down_proj 195 us on the narrow
+     * GEMM tile). Not with batch invariance, where those rows keep the bits of a pass that runs every
+     * row (BatchInvariantEngineTest), nor in a pass with decode rows.
+     */
+    private boolean tailOnGemv(int rows, int chunkRows, int from) {
+        int m = rows - from;
+        return !batchInvariant && from > 0 && chunkRows == rows && m <= DecodeKernels.FOLDED_NORM_MAX_ROWS && m <= ws.rows;
     }
 
     /**
@@ -255,17 +292,37 @@ final class ForwardPass implements AutoCloseable {
         DeviceBuffer vc = kv.v.get(l);
         boolean useFlash = past >= 0 && chunkRows > 0 && hd == PrefillAttention.HEAD_DIM;
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
-        if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
-        else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
         // The chunk's f32 q is read by nobody but the bias lab: flash attention takes the bf16 copy,
         // and only the decode rows after the chunk attend from f32 q (8K rows: 117 MB of writes a layer).
         int qF32From = useFlash && lab == null ? chunkRows : 0;
-        k.qkvRopeStore(ws.qkvF32.ptr(), L.qkvBias().ptr(), ws.invFreq.ptr(), ropeScale, ws.qGemm.ptr(),
-                useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), rows, c.qDim(),
-                c.kvDim(), hd, kv.paged(), lab == null ? null : lab.maskRow(l), qF32From);
-        if (lab != null) lab.afterQkv(l, ws.qGemm.ptr(), kc);
+        QkvEpilogue qkv = new QkvEpilogue(L.qkvBias().ptr(), ws.ropeTable.ptr(), ws.qGemm.ptr(),
+                useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd,
+                kv.paged(), lab == null ? null : lab.maskRow(l), qF32From);
+        // A last layer whose few output rows take the GEMVs (tailOnGemv) needs only the other rows' keys
+        // and values from the GEMM (on the 7B, 1024 of the 4608 columns); its own rows' q, keys and values
+        // come from the GEMV below.
+        boolean tail = tailOnGemv(rows, chunkRows, from);
+        boolean fused;
+        if (thin) fused = false;
+        else if (tail) fused = gemm.qkvRope(ws.xnb.ptr(), L.qkv().ptr(), from, h, qkv.withQF32From(Math.min(qF32From, from)), c.qDim());
+        else fused = gemm.qkvRope(ws.xnb.ptr(), L.qkv().ptr(), rows, h, qkv, 0);
+        if (!fused) {
+            if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
+            else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
+            k.qkvRopeStore(ws.qkvF32.ptr(), rows, qkv);
+        }
+        if (lab != null && !tail) lab.afterQkv(l, ws.qGemm.ptr(), kc);
         int m = rows - from;  // rows that go on past their keys and values
         if (m == 0) return;
+        if (tail) {
+            CUdeviceptr x = ws.x.at(4L * h * from);
+            CUdeviceptr mask = lab == null || lab.maskRow(l) == null ? null : lab.maskRow(l).withByteOffset(4L * from);
+            gemvQkv(L, kc, vc, x, ws.slots.at(4L * from), ws.positions.at(4L * from), m, mask);
+            if (lab != null) lab.afterQkv(l, ws.q.ptr(), from, kc);
+            splitAttention(ws.q.ptr(), kc, vc, ws.attn.ptr(), null, from, rows, from, from, attentionPlan(m, past + rows));
+            gemvAfterAttention(L, x, m);
+            return;
+        }
         long qRow = 2L * c.qDim();  // bytes of a bf16 q or attention row
         if (useFlash && from < chunkRows) {
             // One sequence: the kernel follows its table row through positions 0..past+chunkRows-1.
@@ -277,7 +334,7 @@ final class ForwardPass implements AutoCloseable {
         }
         int splitFrom = useFlash ? Math.max(from, chunkRows) : from;
         // Straight into the bf16 operand of o_proj: the same rounding as a separate conversion, one launch fewer.
-        if (rows > splitFrom) splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), splitFrom, rows, attention);
+        if (rows > splitFrom) splitAttention(ws.qGemm.ptr(), kc, vc, null, ws.attnb.ptr(), splitFrom, rows, 0, 0, attention);
         CUdeviceptr attnb = ws.attnb.at(qRow * from);
         CUdeviceptr x = ws.x.at(4L * h * from);
         CUdeviceptr xnb = ws.xnb.at(2L * h * from);
@@ -305,20 +362,23 @@ final class ForwardPass implements AutoCloseable {
     BiasLabDevice lab;
 
     /**
-     * Attention of rows first..end-1 into f32 {@code out} and/or bf16 {@code outBf16} (either may be
-     * null); q, out and outBf16 are the whole pass's [rows][qDim] operands.
+     * Attention of the pass's rows first..end-1 (their slots and positions) into f32 {@code out} and/or
+     * bf16 {@code outBf16} (either may be null): q is [][qDim] f32 whose row 0 is the pass's row
+     * {@code qFirst}, out and outBf16 [][qDim] whose row 0 is row {@code outFirst} (0: the whole pass's
+     * operands).
      */
     private void splitAttention(CUdeviceptr q, DeviceBuffer kc, DeviceBuffer vc, CUdeviceptr out, CUdeviceptr outBf16, int first,
-                                int end, AttentionSplits attention) {
+                                int end, int qFirst, int outFirst, AttentionSplits attention) {
         int rows = end - first;
         if (rows > ws.rows) {
             throw new IllegalStateException("split attention takes at most " + ws.rows + " rows, got " + rows);
         }
         int hd = c.headDim();
-        long qRow = (long) c.qDim() * first;
+        long qRow = (long) c.qDim() * (first - qFirst);
+        long outRow = (long) c.qDim() * (first - outFirst);
         q = q.withByteOffset(4 * qRow);
-        if (out != null) out = out.withByteOffset(4 * qRow);
-        if (outBf16 != null) outBf16 = outBf16.withByteOffset(2 * qRow);
+        if (out != null) out = out.withByteOffset(4 * outRow);
+        if (outBf16 != null) outBf16 = outBf16.withByteOffset(2 * outRow);
         CUdeviceptr slots = ws.slots.at(4L * first);
         CUdeviceptr positions = ws.positions.at(4L * first);
         float scale = (float) (1.0 / Math.sqrt(hd));

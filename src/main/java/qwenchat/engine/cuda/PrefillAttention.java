@@ -36,11 +36,16 @@ public final class PrefillAttention {
          * On an H100 at 28/4 heads: 1.33 ms a layer against ROWS32's 1.41 at 8K tokens, 0.035 against
          * ROWS16's 0.042 at 1K.
          */
-        WGMMA("prefill_attention_causal_hd128_wgmma", 128, 1024 + 128 * 256 + WGMMA_STAGES * 2 * 64 * 256 + 256, 384);
+        WGMMA("prefill_attention_causal_hd128_wgmma", 128, 1024 + 128 * 256 + WGMMA_STAGES * 2 * 64 * 256 + 256, 384),
+        /**
+         * {@link #WGMMA} with its two computing warpgroups taking turns to issue their MMAs (named
+         * barriers), so that one's softmax runs while the other's MMAs do; the same bits.
+         */
+        WGMMA_PINGPONG("prefill_attention_causal_hd128_wgmma_pp", 128, WGMMA.sharedBytes, 384);
 
         /** Whether this tile runs Hopper's warpgroup MMAs (compute capability 9.0 only). */
         public boolean wgmma() {
-            return this == WGMMA;
+            return this == WGMMA || this == WGMMA_PINGPONG;
         }
 
         final String kernel;
@@ -56,6 +61,9 @@ public final class PrefillAttention {
         }
     }
 
+    /** The warpgroup tile of {@link Tiles#DEFAULT} on compute capability 9.0. */
+    static final Tile DEFAULT_WARPGROUP_TILE = Tile.WGMMA_PINGPONG;
+
     /** K/V stages of {@link Tile#WGMMA}'s ring: STAGES in prefill_attention_sm90.cu. */
     static final int WGMMA_STAGES = 4;
 
@@ -65,16 +73,24 @@ public final class PrefillAttention {
      * All give the same bits, so the choice is speed only: the 128-row tiles make fewer blocks, too
      * few to keep every SM busy to the end of a short chunk.
      */
-    public record Tiles(int rows32From, int wgmmaFrom) {
+    public record Tiles(int rows32From, int wgmmaFrom, Tile warpgroupTile) {
         /**
          * On an H100 with 28 query heads: ROWS32 took 1.43 against 2.03 ms at 8K tokens, 0.108 against
          * 0.148 at 2K, 0.051 against 0.043 at 1K; WGMMA 1.33 ms at 8K and 0.035 at 1K (ROWS16 0.042).
          */
-        public static final Tiles DEFAULT = new Tiles(2048, 1024);
+        public static final Tiles DEFAULT = new Tiles(2048, 1024, DEFAULT_WARPGROUP_TILE);
 
         public Tiles {
             if (rows32From < 1) throw new IllegalArgumentException("prefill attention tiles: rows32From must be >= 1, got " + rows32From);
             if (wgmmaFrom < 1) throw new IllegalArgumentException("prefill attention tiles: wgmmaFrom must be >= 1, got " + wgmmaFrom);
+            if (warpgroupTile == null || !warpgroupTile.wgmma()) {
+                throw new IllegalArgumentException("prefill attention tiles: the warpgroup tile must be a wgmma one, got " + warpgroupTile);
+            }
+        }
+
+        /** These thresholds with the default warpgroup tile. */
+        public Tiles(int rows32From, int wgmmaFrom) {
+            this(rows32From, wgmmaFrom, DEFAULT_WARPGROUP_TILE);
         }
 
         /** Every chunk on {@code tile} (where the card has it: {@link Tile#WGMMA} needs compute capability 9.0). */
@@ -82,13 +98,14 @@ public final class PrefillAttention {
             return switch (tile) {
                 case ROWS16 -> new Tiles(Integer.MAX_VALUE, Integer.MAX_VALUE);
                 case ROWS32 -> new Tiles(1, Integer.MAX_VALUE);
-                case WGMMA -> new Tiles(Integer.MAX_VALUE, 1);
+                case WGMMA -> new Tiles(Integer.MAX_VALUE, 1, Tile.WGMMA);
+                case WGMMA_PINGPONG -> new Tiles(Integer.MAX_VALUE, 1, Tile.WGMMA_PINGPONG);
             };
         }
 
         /** The tile of a {@code tokens}-token chunk on a card with ({@code wgmma}) or without Hopper's MMAs. */
         public Tile forTokens(int tokens, boolean wgmma) {
-            if (wgmma && tokens >= wgmmaFrom) return Tile.WGMMA;
+            if (wgmma && tokens >= wgmmaFrom) return warpgroupTile;
             return tokens >= rows32From ? Tile.ROWS32 : Tile.ROWS16;
         }
     }

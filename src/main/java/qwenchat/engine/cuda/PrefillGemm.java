@@ -42,6 +42,12 @@ public final class PrefillGemm {
     static final Kernel WGMMA_PLAIN_SPLIT = new Kernel("prefill_gemm_wgmma_ws_bf16_splitk", 256, 384, 197888, false);
     static final String FINISH = "prefill_splitk_finish";
     static final int FINISH_THREADS = 256;
+    /**
+     * {@link #WGMMA_PLAIN} for the fused q/k/v projection with rope_store.cu's epilogue in place of its
+     * store ({@link #qkvRope}), one kernel per head dim a 256-column tile holds whole.
+     */
+    static final Kernel WGMMA_QKV_ROPE_64 = new Kernel("prefill_gemm_wgmma_ws_qkv_rope_hd64", 256, 384, 197888, false);
+    static final Kernel WGMMA_QKV_ROPE_128 = new Kernel("prefill_gemm_wgmma_ws_qkv_rope_hd128", 256, 384, 197888, false);
     /** k per pipeline stage of the wgmma kernels. */
     static final int TILE_K = 64;
     /** Fewest k-tiles per split-K part, so the 4-stage pipeline is not all ramp. */
@@ -182,6 +188,46 @@ public final class PrefillGemm {
     public void linearF32(CUdeviceptr a, CUdeviceptr w, int m, int n, int k, CUdeviceptr out) {
         checkShape("prefill f32 linear", m, n, k);
         launch(choose(wgmma, false, m, oneKernel), a, w, null, out, null, null, m, n, k);
+    }
+
+    /**
+     * The q/k/v projection of {@code m} rows with its epilogue fused ({@code e}: bias, RoPE, q and the
+     * paged K/V writes, as {@link CudaKernels#qkvRopeStore} applies them to an f32 {@link #linearF32}),
+     * when the pass would take {@link #WGMMA_PLAIN} whole (not split over k) and a tile holds whole
+     * heads. Same bits as the two launches (rope.cuh), without the f32 [m][width] round trip: at 8K rows
+     * of the 7B, 151 MB written and read again, and a launch, per layer.
+     *
+     * @param col0 the first output column computed: 0 for q, k and v, {@code e.qDim()} for the keys and
+     *     values alone (a last layer whose q no row reads); a multiple of the head dim
+     * @return false, having launched nothing, where the pass takes another kernel: the caller then runs
+     *     the projection and the epilogue as two launches
+     */
+    boolean qkvRope(CUdeviceptr a, CUdeviceptr w, int m, int k, QkvEpilogue e, int col0) {
+        if (col0 < 0 || col0 % e.headDim() != 0 || col0 > e.qDim()) {
+            throw new IllegalArgumentException("prefill qkv projection: first column " + col0 + " must be a multiple of the"
+                    + " head dim " + e.headDim() + " in 0.." + e.qDim());
+        }
+        int n = e.width() - col0;
+        checkShape("prefill qkv projection", m, n, k);
+        e.checkRows(m);
+        Kernel kn = switch (e.headDim()) {
+            case 64 -> WGMMA_QKV_ROPE_64;
+            case 128 -> WGMMA_QKV_ROPE_128;
+            default -> null;
+        };
+        if (kn == null || choose(wgmma, false, m, oneKernel) != WGMMA_PLAIN) return false;
+        if (partials != null && splits(m, n, k, multiprocessors) > 1) return false;
+        Object[] tail = e.kernelArgs();
+        Object[] args = new Object[5 + tail.length];
+        args[0] = a;
+        args[1] = w.withByteOffset(2L * col0 * k);
+        args[2] = m;
+        args[3] = k;
+        args[4] = col0;
+        System.arraycopy(tail, 0, args, 5, tail.length);
+        if (sharedRaised.add(kn.name())) module.allowDynamicShared(kn.name(), kn.sharedBytes());
+        launcher.launch(kn.name(), (int) kn.blocks(m, n), 1, 1, kn.threads(), kn.sharedBytes(), args);
+        return true;
     }
 
     /**

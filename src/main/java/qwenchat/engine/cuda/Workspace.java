@@ -32,6 +32,7 @@ final class Workspace implements AutoCloseable {
     final DeviceBuffer x;         // f32 [chunk][hidden], the residual stream
     final DeviceBuffer xnb;       // bf16 [chunk][hidden]
     final DeviceBuffer qkvF32;    // f32 [chunk][qkvDim], GEMM output before bias/RoPE
+    final DeviceBuffer ropeTable; // f32 [chunk][headDim/2][2], (cos, sin) of each row's position, once a GEMM-route pass
     final DeviceBuffer qGemm;     // f32 [chunk][qDim]
     final DeviceBuffer qb;        // bf16 [chunk][qDim], flash-attention input
     final DeviceBuffer attnb;     // bf16 [chunk][qDim]
@@ -88,8 +89,8 @@ final class Workspace implements AutoCloseable {
         long splits = CudaKernels.splitsFor(maxTokens);
         long h = c.hiddenSize();
         long ch = chunkRows(c, maxTokens, gemm, rows);
-        long gemmRows = ch * (4L * 4 + 4 * h + 2 * h + 4L * c.qkvDim() + 4L * c.qDim() + 2L * c.qDim() + 2L * c.qDim()
-                + 2L * c.intermediateSize());
+        long gemmRows = ch * (4L * 4 + 4 * h + 2 * h + 4L * c.qkvDim() + 4L * c.headDim() + 4L * c.qDim() + 2L * c.qDim()
+                + 2L * c.qDim() + 2L * c.intermediateSize());
         return gemmRows + skinny + R * (4 * h + 4L * c.qDim() + 4L * c.qDim() + 4L * c.intermediateSize()
                 + 4L * c.numAttentionHeads() * splits * c.headDim() + 8L * c.numAttentionHeads() * splits
                 + 4L * c.numKeyValueHeads()
@@ -116,6 +117,7 @@ final class Workspace implements AutoCloseable {
             x = alloc("x (residual)", 4L * chunk * h);
             xnb = alloc("xn bf16", 2L * chunk * h);
             qkvF32 = alloc("qkv f32", 4L * chunk * c.qkvDim());
+            ropeTable = alloc("rope table", 4L * chunk * c.headDim());
             qGemm = alloc("q f32 (gemm path)", 4L * chunk * c.qDim());
             qb = alloc("q bf16", 2L * chunk * c.qDim());
             attnb = alloc("attention out bf16", 2L * chunk * c.qDim());

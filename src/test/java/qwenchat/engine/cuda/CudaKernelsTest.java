@@ -463,7 +463,7 @@ class CudaKernelsTest {
         for (float s : sums) assertEquals(0f, s, "every block writes its partial sum");
     }
 
-    // qkv_rope_store: rows of two sequences at positions 0 to 3001 (cosines of large angles), non-zero
+    // rope_table and qkv_rope_store: rows of two sequences at positions 0 to 3001 (cosines of large angles), non-zero
     // biases, a rope scale other than 1, q in f32 only from row 2, against a double-precision bias add,
     // half-split rotation and paged KV write. Head dim 128 takes the two-pairs-a-thread path; 6 (three
     // pairs a head) the one-pair path.
@@ -503,9 +503,12 @@ class CudaKernelsTest {
             try (DeviceBuffer dqkv = f32("qkv", qkv); DeviceBuffer db = bf16("bias", bias); DeviceBuffer df = f32("inv freq", invFreq);
                  DeviceBuffer qOut = poisonedF32("q f32", (long) rows * qDim); DeviceBuffer qBf = poisonedBf16("q bf16", (long) rows * qDim);
                  DeviceBuffer kPool = poisonedBf16("k pool", pool); DeviceBuffer vPool = poisonedBf16("v pool", pool);
-                 DeviceBuffer slots = i32("slots", ROPE_SLOTS); DeviceBuffer pos = i32("pos", ROPE_POS); DeviceBuffer bt = i32("block table", table)) {
-                k.qkvRopeStore(dqkv.ptr(), db.ptr(), df.ptr(), ROPE_SCALE, qOut.ptr(), qBf.ptr(), kPool.ptr(), vPool.ptr(), slots.ptr(),
-                        pos.ptr(), rows, qDim, kvDim, hd, new CudaKernels.PagedKv(bt.ptr(), ROPE_MAX_BLOCKS, ROPE_BLOCK), null, ROPE_Q_F32_FROM);
+                 DeviceBuffer slots = i32("slots", ROPE_SLOTS); DeviceBuffer pos = i32("pos", ROPE_POS); DeviceBuffer bt = i32("block table", table);
+                 DeviceBuffer rope = poisonedF32("rope table", (long) rows * hd)) {
+                k.ropeTable(pos.ptr(), df.ptr(), ROPE_SCALE, rope.ptr(), rows, hd);
+                k.qkvRopeStore(dqkv.ptr(), rows, new QkvEpilogue(db.ptr(), rope.ptr(), qOut.ptr(), qBf.ptr(), kPool.ptr(),
+                        vPool.ptr(), slots.ptr(), pos.ptr(), qDim, kvDim, hd, new CudaKernels.PagedKv(bt.ptr(), ROPE_MAX_BLOCKS, ROPE_BLOCK),
+                        null, ROPE_Q_F32_FROM));
                 ctx.synchronize();
                 return new float[][] {readF32(qOut, rows * qDim), readBf16(qBf, rows * qDim), readBf16(kPool, (int) pool),
                         readBf16(vPool, (int) pool)};

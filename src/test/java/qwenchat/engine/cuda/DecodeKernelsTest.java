@@ -101,9 +101,10 @@ class DecodeKernelsTest {
                 new Named("mmaAttention", DecodeKernels::withMmaAttention, DecodeKernels::mmaAttention),
                 new Named("attentionSpans", DecodeKernels::withAttentionSpans, DecodeKernels::attentionSpans),
                 new Named("splitNormGemv", DecodeKernels::withSplitNormGemv, DecodeKernels::splitNormGemv),
-                new Named("dependentLaunch", DecodeKernels::withDependentLaunch, DecodeKernels::dependentLaunch));
-        DecodeKernels none = new DecodeKernels(false, false, false, false, false, false, false, false, false, false);
-        DecodeKernels all = new DecodeKernels(true, true, true, true, true, true, true, true, true, true);
+                new Named("dependentLaunch", DecodeKernels::withDependentLaunch, DecodeKernels::dependentLaunch),
+                new Named("splitQkvGemv", DecodeKernels::withSplitQkvGemv, DecodeKernels::splitQkvGemv));
+        DecodeKernels none = new DecodeKernels(false, false, false, false, false, false, false, false, false, false, false);
+        DecodeKernels all = new DecodeKernels(true, true, true, true, true, true, true, true, true, true, true);
         for (Named n : switches) {
             DecodeKernels one = n.with().apply(none, true);
             DecodeKernels allButOne = n.with().apply(all, false);

@@ -82,6 +82,8 @@ class PrefillAttentionShapeTest {
         assertEquals("prefill_attention_causal_hd128", Tile.ROWS16.kernel);
         assertEquals("prefill_attention_causal_hd128_m32", Tile.ROWS32.kernel);
         assertEquals("prefill_attention_causal_hd128_wgmma", Tile.WGMMA.kernel);
+        assertEquals("prefill_attention_causal_hd128_wgmma_pp", Tile.WGMMA_PINGPONG.kernel);
+        assertEquals(Tile.WGMMA.sharedBytes, Tile.WGMMA_PINGPONG.sharedBytes, "one kernel body, two issue orders");
     }
 
     /** A launch with more threads than the kernel's bound fails on the device only; this catches it here. */
@@ -125,9 +127,10 @@ class PrefillAttentionShapeTest {
         assertEquals(Tile.ROWS16, d.forTokens(2047, false));
         assertEquals(Tile.ROWS32, d.forTokens(2048, false));
         assertEquals(Tile.ROWS32, d.forTokens(8192, false));
-        assertEquals(Tile.WGMMA, d.forTokens(1024, true));
-        assertEquals(Tile.WGMMA, d.forTokens(2048, true));
-        assertEquals(Tile.WGMMA, d.forTokens(8192, true));
+        assertEquals(Tile.WGMMA_PINGPONG, d.forTokens(1024, true));
+        assertEquals(Tile.WGMMA_PINGPONG, d.forTokens(2048, true));
+        assertEquals(Tile.WGMMA_PINGPONG, d.forTokens(8192, true));
+        assertEquals(Tile.WGMMA, new PrefillAttention.Tiles(2048, 1024, Tile.WGMMA).forTokens(8192, true));
         for (Tile t : Tile.values()) {
             for (int tokens : new int[] {1, 1000, 8192}) assertEquals(t, PrefillAttention.Tiles.only(t).forTokens(tokens, true));
         }
@@ -137,5 +140,7 @@ class PrefillAttentionShapeTest {
         assertTrue(e.getMessage().contains("rows32From must be >= 1, got 0"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> new PrefillAttention.Tiles(1, 0));
         assertTrue(e.getMessage().contains("wgmmaFrom must be >= 1, got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new PrefillAttention.Tiles(1, 1, Tile.ROWS32));
+        assertTrue(e.getMessage().contains("the warpgroup tile must be a wgmma one, got ROWS32"), e.getMessage());
     }
 }

@@ -176,13 +176,13 @@ class PrefillAttentionTest {
     static Stream<Arguments> warpgroupChunks() {
         int[][] shapes = {{1, 0, 64}, {64, 0, 64}, {127, 0, 16}, {128, 0, 64}, {129, 0, 64}, {333, 70, 64}, {300, 1000, 48},
             {517, 9, 7}, {1100, 130, 128}, {2100, 0, 64}, {2, 1, 64}};
-        return Stream.of(shapes).map(c -> Arguments.of(c[0], c[1], c[2]));
+        return Stream.of(Tile.WGMMA, Tile.WGMMA_PINGPONG)
+                .flatMap(t -> Stream.of(shapes).map(c -> Arguments.of(t, c[0], c[1], c[2])));
     }
 
-    @ParameterizedTest(name = "tokens={0} past={1} block size={2}")
+    @ParameterizedTest(name = "{0} tokens={1} past={2} block size={3}")
     @MethodSource("warpgroupChunks")
-    void theWarpgroupTileGivesEveryOutputBitOfTheSixteenRowTile(int tokens, int past, int blockSize) {
-        Tile tile = Tile.WGMMA;
+    void theWarpgroupTileGivesEveryOutputBitOfTheSixteenRowTile(Tile tile, int tokens, int past, int blockSize) {
         assumeTileRuns(tile);
         Random r = new Random(19L * tokens + past + blockSize);
         Operands in = Operands.random(r, tokens, past, blockSize, new int[] {past + tokens, 90});

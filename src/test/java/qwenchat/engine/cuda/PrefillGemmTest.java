@@ -213,4 +213,137 @@ class PrefillGemmTest {
         });
         assertClose(what, got, want);
     }
+
+    /**
+     * The qkv projection with its epilogue fused (bias, RoPE, q, the paged K/V writes) against the f32
+     * GEMM followed by {@code qkv_rope_store}: the same bits in q f32, q bf16 and both pools, poisoned
+     * elements included. Shapes with 256-column tiles that hold q and k heads, or k and v heads, and
+     * (head dim 128) a last tile of half its width; 200 rows of two sequences (positions to 3099, scrambled
+     * blocks), large biases, a bias-lab mask on some rows, a rope scale other than 1, and q in f32 from
+     * row 37 on beside the bf16 copy, then every row's f32 q without it; and the keys and values alone
+     * (the GEMM's columns from qDim on), which write no q.
+     */
+    @ParameterizedTest(name = "head dim {0}")
+    @ValueSource(ints = {128, 64})
+    void theFusedQkvEpilogueWritesTheBitsOfTheProjectionFollowedByRopeStore(int hd) {
+        Assumptions.assumeTrue(PrefillGemm.usesWgmma(ctx.computeCapability()), "the fused epilogue is a wgmma kernel");
+        int k = 256;
+        int qHeads = 896 / hd;
+        int kvHeads = 128 / hd + (hd == 128 ? 0 : 1);
+        int qDim = qHeads * hd;
+        int kvDim = kvHeads * hd;
+        int n = qDim + 2 * kvDim;
+        int rows = M;
+        int blockSize = 16;
+        int maxBlocks = 200;
+        Random r = new Random(hd + 7);
+        float[] a = roundBf16(gaussian(r, rows * k, 1.0));
+        float[] w = roundBf16(gaussian(r, n * k, 1.0 / Math.sqrt(k)));
+        float[] bias = roundBf16(gaussian(r, n, 3.0));
+        float[] invFreq = new float[hd / 2];
+        for (int i = 0; i < invFreq.length; i++) invFreq[i] = (float) Math.pow(1e6, -2.0 * i / hd);
+        int[] slots = new int[rows];
+        int[] pos = new int[rows];
+        int[] biasOff = new int[rows];
+        for (int i = 0; i < rows; i++) {
+            slots[i] = i < rows / 2 ? 0 : 1;
+            pos[i] = i < rows / 2 ? i : 3000 + i - rows / 2;
+            biasOff[i] = i % 3 == 0 ? i % 8 : 0;  // every third row skips some of q, k and v's biases
+        }
+        int[] table = new int[2 * maxBlocks];
+        for (int b = 0; b < maxBlocks; b++) {
+            table[b] = (7 * b + 3) % (2 * maxBlocks);
+            table[maxBlocks + b] = (7 * b + 4) % (2 * maxBlocks);
+        }
+        long pool = 2L * maxBlocks * kvHeads * blockSize * hd;
+        int qf32From = 37;
+        float[][] got = ctx.call(() -> {
+            try (DeviceBuffer da = bf16("a", a); DeviceBuffer dw = bf16("w", w); DeviceBuffer db = bf16("bias", bias);
+                 DeviceBuffer df = f32("inv freq", invFreq); DeviceBuffer ds = i32("slots", slots); DeviceBuffer dp = i32("pos", pos);
+                 DeviceBuffer dt = i32("block table", table); DeviceBuffer dOff = i32("bias off", biasOff);
+                 DeviceBuffer qkvF32 = poisonedF32("qkv f32", (long) rows * n);
+                 DeviceBuffer part = DeviceBuffer.allocate("split parts", 4L * PrefillGemm.partialFloats());
+                 DeviceBuffer rope = poisonedF32("rope table", (long) rows * hd)) {
+                PrefillGemm g = new PrefillGemm(module, ctx.stream(), true);
+                CudaKernels kernels = new CudaKernels(module, ctx.stream(), DecodeKernels.defaults());
+                CudaKernels.PagedKv kv = new CudaKernels.PagedKv(dt.ptr(), maxBlocks, blockSize);
+                kernels.ropeTable(dp.ptr(), df.ptr(), 1.25f, rope.ptr(), rows, hd);
+                float[][] out = new float[20][];
+                for (int pass = 0; pass < 2; pass++) {
+                    boolean chunk = pass == 0;  // a prompt chunk's q: bf16 for every row, f32 from row 37
+                    for (int fused = 0; fused < 2; fused++) {
+                        try (DeviceBuffer qOut = poisonedF32("q f32", (long) rows * qDim);
+                             DeviceBuffer qBf = poisonedBf16("q bf16", (long) rows * qDim);
+                             DeviceBuffer kPool = poisonedBf16("k pool", pool); DeviceBuffer vPool = poisonedBf16("v pool", pool)) {
+                            QkvEpilogue e = new QkvEpilogue(db.ptr(), rope.ptr(), qOut.ptr(), chunk ? qBf.ptr() : null,
+                                    kPool.ptr(), vPool.ptr(), ds.ptr(), dp.ptr(), qDim, kvDim, hd, kv, chunk ? dOff.ptr() : null,
+                                    chunk ? qf32From : 0);
+                            if (fused == 1) {
+                                assertTrue(g.qkvRope(da.ptr(), dw.ptr(), rows, k, e, 0), "the fused kernel takes " + rows + " rows");
+                            } else {
+                                g.linearF32(da.ptr(), dw.ptr(), rows, n, k, qkvF32.ptr());
+                                kernels.qkvRopeStore(qkvF32.ptr(), rows, e);
+                            }
+                            ctx.synchronize();
+                            int at = 8 * pass + 4 * fused;
+                            out[at] = readF32(qOut, rows * qDim);
+                            out[at + 1] = readBf16(qBf, rows * qDim);
+                            out[at + 2] = readBf16(kPool, (int) pool);
+                            out[at + 3] = readBf16(vPool, (int) pool);
+                        }
+                    }
+                }
+                // Keys and values alone (a last layer whose q no row reads): the chunk pass's pools, no q.
+                try (DeviceBuffer qOut = poisonedF32("q f32", (long) rows * qDim);
+                     DeviceBuffer qBf = poisonedBf16("q bf16", (long) rows * qDim);
+                     DeviceBuffer kPool = poisonedBf16("k pool", pool); DeviceBuffer vPool = poisonedBf16("v pool", pool)) {
+                    QkvEpilogue e = new QkvEpilogue(db.ptr(), rope.ptr(), qOut.ptr(), qBf.ptr(), kPool.ptr(), vPool.ptr(), ds.ptr(),
+                            dp.ptr(), qDim, kvDim, hd, kv, dOff.ptr(), qf32From);
+                    assertTrue(g.qkvRope(da.ptr(), dw.ptr(), rows, k, e, qDim), "the fused kernel takes keys and values alone");
+                    ctx.synchronize();
+                    out[16] = readF32(qOut, rows * qDim);
+                    out[17] = readBf16(qBf, rows * qDim);
+                    out[18] = readBf16(kPool, (int) pool);
+                    out[19] = readBf16(vPool, (int) pool);
+                }
+                // Where the plain kernel would split over k, or take the narrow tile, the fused one declines.
+                PrefillGemm splitting = new PrefillGemm(module, ctx.stream(), true, false, ctx.multiprocessors(), part.ptr());
+                QkvEpilogue none = new QkvEpilogue(db.ptr(), rope.ptr(), qkvF32.ptr(), null, qkvF32.ptr(), qkvF32.ptr(), ds.ptr(),
+                        dp.ptr(), qDim, kvDim, hd, kv, null, 0);
+                assertTrue(PrefillGemm.splits(rows, n, k, ctx.multiprocessors()) > 1 == !splitting.qkvRope(da.ptr(), dw.ptr(), rows,
+                        k, none, 0), "declines exactly where the plain projection splits over k");
+                assertTrue(!g.qkvRope(da.ptr(), dw.ptr(), PrefillGemm.SMALL_M, k, none, 0), "declines the narrow tile's row counts");
+                ctx.synchronize();
+                return out;
+            }
+        });
+        String[] names = {"q f32", "q bf16", "k pool", "v pool"};
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < 4; i++) {
+                float[] two = got[8 * pass + i];
+                float[] one = got[8 * pass + 4 + i];
+                int differ = 0;
+                for (int j = 0; j < two.length; j++) {
+                    if (Float.floatToRawIntBits(two[j]) != Float.floatToRawIntBits(one[j])) differ++;
+                }
+                assertEquals(0, differ, (pass == 0 ? "chunk pass: " : "decode pass: ") + names[i] + " elements differ from the"
+                        + " two launches");
+            }
+            assertTrue(nanCount(got[8 * pass + 2]) < pool, "keys were written");
+        }
+        assertEquals(rows * qDim, nanCount(got[16]), "keys and values alone: no f32 q");
+        assertEquals(rows * qDim, nanCount(got[17]), "keys and values alone: no bf16 q");
+        for (int i = 2; i < 4; i++) {
+            int differ = 0;
+            for (int j = 0; j < got[i].length; j++) {
+                if (Float.floatToRawIntBits(got[i][j]) != Float.floatToRawIntBits(got[16 + i][j])) differ++;
+            }
+            assertEquals(0, differ, "keys and values alone: " + names[i] + " elements differ from the two launches");
+        }
+        assertEquals(qf32From * qDim, nanCount(got[0]), "chunk pass: f32 q only from row " + qf32From);
+        assertEquals(0, nanCount(got[1]), "chunk pass: bf16 q for every row");
+        assertEquals(0, nanCount(got[8]), "decode pass: f32 q for every row");
+        assertEquals(rows * qDim, nanCount(got[9]), "decode pass: no bf16 q");
+        assertEquals(pool - (long) rows * kvDim, nanCount(got[2]), "keys land at the rows' slots and nowhere else");
+    }
 }
