@@ -61,15 +61,20 @@ public final class PrefillAttention {
         }
     }
 
-    /** The warpgroup tile of {@link Tiles#DEFAULT} on compute capability 9.0. */
+    /**
+     * The warpgroup tile of {@link Tiles#DEFAULT} on compute capability 9.0. On an H100, one layer at 8K
+     * tokens: 1313.9 us with the turns against 1326.3 without (zero operands), 1334.6 against 1340.1 on
+     * unit-normal ones; in the 8K prompt's pass 1743.6 us a layer against 1772.1.
+     */
     static final Tile DEFAULT_WARPGROUP_TILE = Tile.WGMMA_PINGPONG;
 
     /** K/V stages of {@link Tile#WGMMA}'s ring: STAGES in prefill_attention_sm90.cu. */
     static final int WGMMA_STAGES = 4;
 
     /**
-     * Which tile a chunk takes: on compute capability 9.0, {@link Tile#WGMMA} from {@code wgmmaFrom}
-     * new tokens up; else {@link Tile#ROWS32} from {@code rows32From} up, and {@link Tile#ROWS16} below.
+     * Which tile a chunk takes: on compute capability 9.0, {@code warpgroupTile} ({@link Tile#WGMMA} or
+     * {@link Tile#WGMMA_PINGPONG}) from {@code wgmmaFrom} new tokens up; else {@link Tile#ROWS32} from
+     * {@code rows32From} up, and {@link Tile#ROWS16} below.
      * All give the same bits, so the choice is speed only: the 128-row tiles make fewer blocks, too
      * few to keep every SM busy to the end of a short chunk.
      */
