@@ -521,9 +521,9 @@ extern "C" __global__ void __launch_bounds__(384, 1) prefill_gemm_wgmma_ws_bf16_
         const int* __restrict__ pos, int qDim, int kvDim, int hd, const int* __restrict__ block_table,            \
         int max_blocks_per_seq, int block_size, const int* __restrict__ bias_off, int q_f32_from) {               \
         if (hd != HD || col0 % HD != 0) __trap();                                                                \
-        const prefill_gemm_sm90::QkvRope rope{bias,  rope_table, q_out, q_bf16,      k_cache,           v_cache, \
-                                              slots, pos,        qDim,  kvDim,       block_table,       \
-                                              max_blocks_per_seq, block_size, bias_off, q_f32_from, col0};         \
+        const prefill_gemm_sm90::QkvRope rope{bias, rope_table, q_out, q_bf16, k_cache, v_cache, slots, pos, qDim,  \
+                                              kvDim, block_table, max_blocks_per_seq, block_size, bias_off,         \
+                                              q_f32_from, col0};                                                    \
         prefill_gemm_sm90::gemm_specialized<256, 4, false, false, HD>(A, W, nullptr, nullptr, nullptr, nullptr, M,   \
                                                                       qDim + 2 * kvDim - col0, K, nullptr, 0, &rope); \
     }
