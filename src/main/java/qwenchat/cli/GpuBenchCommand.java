@@ -481,7 +481,7 @@ public final class GpuBenchCommand implements CliCommand {
                         c.numKeyValueHeads(), true, tile, true, 5));
                 r.put("prefill_attention_" + tokens + "_" + tile.name().toLowerCase(java.util.Locale.ROOT) + "_random_us", other);
                 log.printf("[bench] prefill attention, %d tokens, one layer, unit-normal operands: %s %.1f us (%.0f TFLOP/s)%n",
-                        tokens, tile, other, flops / (us * 1e6));
+                        tokens, tile, other, flops / (other * 1e6));
             }
         }
     }

@@ -292,24 +292,21 @@ final class ForwardPass implements AutoCloseable {
         DeviceBuffer vc = kv.v.get(l);
         boolean useFlash = past >= 0 && chunkRows > 0 && hd == PrefillAttention.HEAD_DIM;
         k.rmsnorm(ws.x.ptr(), L.inputNorm().ptr(), null, ws.xnb.ptr(), null, rows, h, eps);
+        // A last layer whose few output rows take the GEMVs (tailOnGemv) projects only the rows before
+        // them here, for their keys and values (on the 7B, 1024 of the 4608 columns where the fused
+        // kernel takes the pass); the tail rows' q, keys and values come from the GEMV below.
+        boolean tail = tailOnGemv(rows, chunkRows, from);
+        int projected = tail ? from : rows;
         // The chunk's f32 q is read by nobody but the bias lab: flash attention takes the bf16 copy,
         // and only the decode rows after the chunk attend from f32 q (8K rows: 117 MB of writes a layer).
-        int qF32From = useFlash && lab == null ? chunkRows : 0;
+        int qF32From = useFlash && lab == null ? Math.min(chunkRows, projected) : 0;
         QkvEpilogue qkv = new QkvEpilogue(L.qkvBias().ptr(), ws.ropeTable.ptr(), ws.qGemm.ptr(),
                 useFlash ? ws.qb.ptr() : null, kc.ptr(), vc.ptr(), ws.slots.ptr(), ws.positions.ptr(), c.qDim(), c.kvDim(), hd,
                 kv.paged(), lab == null ? null : lab.maskRow(l), qF32From);
-        // A last layer whose few output rows take the GEMVs (tailOnGemv) needs only the other rows' keys
-        // and values from the GEMM (on the 7B, 1024 of the 4608 columns); its own rows' q, keys and values
-        // come from the GEMV below.
-        boolean tail = tailOnGemv(rows, chunkRows, from);
-        boolean fused;
-        if (thin) fused = false;
-        else if (tail) fused = gemm.qkvRope(ws.xnb.ptr(), L.qkv().ptr(), from, h, qkv.withQF32From(Math.min(qF32From, from)), c.qDim());
-        else fused = gemm.qkvRope(ws.xnb.ptr(), L.qkv().ptr(), rows, h, qkv, 0);
-        if (!fused) {
-            if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
-            else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), rows, c.qkvDim(), h, ws.qkvF32.ptr());
-            k.qkvRopeStore(ws.qkvF32.ptr(), rows, qkv);
+        if (thin || !gemm.qkvRope(ws.xnb.ptr(), L.qkv().ptr(), projected, h, qkv, tail ? c.qDim() : 0)) {
+            if (thin) skinny.linearF32(ws.xnb.ptr(), L.qkv().ptr(), projected, c.qkvDim(), h, ws.qkvF32.ptr());
+            else gemm.linearF32(ws.xnb.ptr(), L.qkv().ptr(), projected, c.qkvDim(), h, ws.qkvF32.ptr());
+            k.qkvRopeStore(ws.qkvF32.ptr(), projected, qkv);
         }
         if (lab != null && !tail) lab.afterQkv(l, ws.qGemm.ptr(), kc);
         int m = rows - from;  // rows that go on past their keys and values

@@ -28,11 +28,6 @@ record QkvEpilogue(CUdeviceptr bias, CUdeviceptr ropeTable, CUdeviceptr qOut, CU
         return qDim + 2 * kvDim;
     }
 
-    /** This epilogue with f32 q from row {@code from} on. */
-    QkvEpilogue withQF32From(int from) {
-        return new QkvEpilogue(bias, ropeTable, qOut, qBf16, kPool, vPool, slots, pos, qDim, kvDim, headDim, kv, biasOff, from);
-    }
-
     /** Rejects a pass of {@code rows} rows that {@link #qF32From} does not fit. */
     void checkRows(int rows) {
         if (qF32From > rows) {
