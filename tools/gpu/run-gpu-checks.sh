@@ -12,6 +12,10 @@
 #   here by prepare), tests (gpu-tagged JUnit tests), 7b (random 7B checkpoint, transformers
 #   reference, our engine's parity), bench (our benchmark), peer (transformers on the same weights),
 #   graphpeer (a CUDA-graph PyTorch decode loop on the same weights, tools/gpu/bench_graph_peer.py),
+#   batch1 (bench --batch1 alone: the table's batch-1 rows, the card's floor and two one-sequence
+#   variants; both it and trace build the random 7B without its references when the 7b stage has not),
+#   trace (the same under a CUPTI kernel tracer, tools/gpu/kernel-trace: where a decode graph's replay
+#   spends its time, kernel by kernel, in trace.txt),
 #   blocks (decode attention at 8K through block tables of 16..128 tokens), yarn (the 7B with YaRN x4:
 #   a prompt filling the 128K context), server (the whole app with the CUDA engine on a random 7B laid out
 #   like Qwen2.5-7B-Instruct; load-test over HTTP with 1/16/64/256 clients and over the WebSocket with 64,
@@ -110,6 +114,18 @@ if [ "$mode" = prepare ]; then
     nvcc -O3 -std=c++17 -Isrc/main/cuda -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
       tools/gpu/gemv_probe.cu -o "$dest/gemv_probe"
   fi
+  # The kernel tracer (the trace stage): a CUPTI injection library, with the CUPTI it was built against.
+  cuda=${CUDA_HOME:-/usr/local/cuda}
+  cupti=$(ls "$cuda"/lib64/libcupti.so.* "$cuda"/lib/libcupti.so.* "$cuda"/extras/CUPTI/lib64/libcupti.so.* 2>/dev/null \
+    | grep -E 'libcupti\.so\.[0-9]+$' | head -1 || true)
+  if [ -n "$cupti" ]; then
+    mkdir -p "$dest/trace"
+    cp "$cupti" "$dest/trace/"
+    g++ -O2 -shared -fPIC -std=c++17 -static-libstdc++ -static-libgcc -I"$cuda/include" -I"$cuda/extras/CUPTI/include" \
+      tools/gpu/kernel-trace/kernel_trace.cpp -L"$(dirname "$cupti")" -l:"$(basename "$cupti")" -Wl,-rpath,'$ORIGIN' \
+      -o "$dest/trace/libkernel_trace.so"
+    cp tools/gpu/kernel-trace/summarize.py "$dest/trace/"
+  fi
   # Classes and test classes travel packed: the fatbin and the tokenizer squeeze well, and unpacked they
   # would push the staging plus the tracked tree past the 64 MiB transfer. `run` unpacks them first.
   tar -cJf "$dest/classes.tar.xz" -C "$dest" classes test-classes && rm -rf "$dest/classes" "$dest/test-classes"
@@ -184,6 +200,30 @@ if has bench; then
   # BENCH_ARGS: extra arguments, e.g. --served-shape for the served workload alone.
   "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" ${BENCH_ARGS:-} --out "$OUT/bench.json" 2>&1 \
     | stamp | tee "$OUT/bench.log" || status=1
+fi
+
+# The random 7B without its transformers references, for the stages that only time it (batch1, trace)
+# when the 7b stage has not built it.
+weights_only() {
+  [ -f "$model/config.json" ] || CHECKPOINT_ONLY=1 python3 "$here/make_7b_reference.py" "$model" 2>&1 | tee "$OUT/make_7b.log" || status=1
+}
+
+if has batch1; then
+  echo "=== batch 1 alone: the table's batch-1 rows, the floor, and the traced variants (bench --batch1)"
+  weights_only
+  "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" --batch1 --out "$OUT/batch1.json" 2>&1 \
+    | stamp | tee "$OUT/batch1.log" || status=1
+fi
+
+if has trace; then
+  echo "=== batch-1 decode under the kernel tracer (tools/gpu/kernel-trace)"
+  if [ -f "$here/trace/libkernel_trace.so" ]; then
+    weights_only
+    CUDA_INJECTION64_PATH=$here/trace/libkernel_trace.so KERNEL_TRACE_OUT=$scratch/kernel_trace.csv \
+      "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" --batch1 --out "$OUT/trace_bench.json" 2>&1 \
+      | stamp | tee "$OUT/trace_bench.log" || status=1
+    python3 "$here/trace/summarize.py" "$scratch/kernel_trace.csv" 2>&1 | tee "$OUT/trace.txt" || status=1
+  else echo "no kernel tracer in $here: prepare found no CUPTI" | tee "$OUT/trace.txt"; status=1; fi
 fi
 
 if has peer; then

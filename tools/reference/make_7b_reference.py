@@ -28,6 +28,7 @@ Besides the bf16 run (the model as shipped), the same weights are run upcast to 
 exact oracle. reference.json records both, and how far transformers' bf16 is from its float32.
 
 usage: python3 make_7b_reference.py OUT_DIR [CONFIG_JSON]
+With CHECKPOINT_ONLY=1 it stops once the checkpoint is written (no reference runs).
 """
 import json
 import os
@@ -156,6 +157,8 @@ def main():
     shutil.copyfile(cfg_path, os.path.join(out, "config.json"))  # the real file, not transformers' rewrite
     size = sum(os.path.getsize(os.path.join(out, x)) for x in os.listdir(out))
     log(f"saved {size / 1e9:.2f} GB in {time.time() - t0:.1f}s to {out}")
+    if os.environ.get("CHECKPOINT_ONLY") == "1":
+        return  # the weights alone, for a benchmark that needs no reference
 
     # Run what was saved, loaded the way users load a checkpoint. Not the model object built above:
     # its .to(bfloat16) also rounded the rotary inv_freq buffer to bf16 (from_pretrained keeps it

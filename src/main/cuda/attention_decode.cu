@@ -313,13 +313,16 @@ ATTN_BUCKETS(4, hd128)
 
 extern "C" __global__ void __launch_bounds__(128) attn_combine(
     const float* __restrict__ part_o, const float* __restrict__ part_ml, const int* __restrict__ pos,
-    float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits, int span) {
+    float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, int nH, int hd, int nSplits, int span,
+    int late_trigger) {
     // Split weights exp(m_s - M) / L, computed once by the block (the splits in parallel) and then
     // applied by one thread per dimension; at 8K context a row has 128 splits.
     constexpr int MAX_SPLITS = 4096;
     __shared__ float wts[MAX_SPLITS];
     __shared__ float scratch[32];
-    qc::pdl_launch_dependents();
+    // late_trigger: the kernel after starts as this one's blocks exit, not while they load the
+    // partials (attention_decode_mma.cu says why).
+    if (!late_trigger) qc::pdl_launch_dependents();
     qc::pdl_wait();  // the partials of the launch just before (common.cuh)
     int h = blockIdx.x, r = blockIdx.y;
     int used = (pos[r] + span) / span;  // ceil((pos + 1) / span)

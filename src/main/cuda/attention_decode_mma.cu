@@ -28,6 +28,11 @@
 // block exactly (the rescale multiplies zeros by zero). Splits past the row's length return at once
 // (graph-captured grids cover the longest row). Every block first waits for the kernel before it
 // (qc::pdl_wait), so the host may launch these as dependent launches.
+// When the kernel after it may start (its dependent launch, qc::pdl_launch_dependents): at once, or
+// with late_trigger once the block's last tile is loading. The kernel after is o_proj's GEMV, whose
+// blocks issue their first weight loads before they wait; at batch 1 those are most of o_proj's 26 MB,
+// and started at once they queued ahead of this kernel's few tiles: 14.8 us a layer at 129 to 256
+// positions in the engine's graph, against 7.4 to 11.3 alone (kernel trace, H100).
 // CPU counterpart: Qwen2Forward's attention (qwenchat.engine.cpu).
 #include "common.cuh"
 #include "limits.cuh"
@@ -70,14 +75,14 @@ static __device__ __forceinline__ void partial(const float* __restrict__ q, cons
                                                float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale,
                                                const int* __restrict__ block_table, int max_blocks_per_seq,
                                                int block_size, int span, float* __restrict__ out,
-                                               __nv_bfloat16* __restrict__ out_bf16) {
+                                               __nv_bfloat16* __restrict__ out_bf16, bool late_trigger) {
     constexpr int ROW_BYTES = HD * 2;
     constexpr int CHUNKS = HD / 8;  // 16-byte chunks per row
     __shared__ __align__(128) unsigned char sQb[ROWS * ROW_BYTES];
     __shared__ __align__(128) unsigned char sKV[2 * TILE * ROW_BYTES];  // K tile, V tile; later the warps' O
     __shared__ float wm[4][ROWS], wl[4][ROWS], fl[ROWS];
     // q and this step's keys and values come from the qkv kernel just before (common.cuh, pdl_wait).
-    qc::pdl_launch_dependents();
+    if (!late_trigger) qc::pdl_launch_dependents();
     qc::pdl_wait();
     const int split = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z;
     const int len = pos[r] + 1;
@@ -124,6 +129,10 @@ static __device__ __forceinline__ void partial(const float* __restrict__ q, cons
         const int tj = t0 + j * TILE;
         const int n = min(TILE, end - tj);  // valid tokens of this tile
         const bool more = j + 1 < tiles;
+        // Late trigger: the next kernel (o_proj's GEMV, launched dependently) may start once every
+        // load of this block is in flight. Started earlier, its weight loads queue ahead of these
+        // tiles' K and V and stretch a latency-bound attention (see the header).
+        if (late_trigger && !more) qc::pdl_launch_dependents();
         cp_async_wait<1>();  // K(j)
         __syncwarp();
         // S = Q K^T over this warp's 16 tokens: s[ni][e] is head lane/4 + 8*(e>>1), token 16w + 8ni + 2(lane&3) + (e&1).
@@ -269,9 +278,10 @@ static __device__ __forceinline__ void partial(const float* __restrict__ q, cons
         const float* __restrict__ q, const __nv_bfloat16* __restrict__ kc, const __nv_bfloat16* __restrict__ vc, \
         const int* __restrict__ slots, const int* __restrict__ pos, float* __restrict__ part_o,              \
         float* __restrict__ part_ml, int nH, int nKv, int nSplits, float scale, const int* __restrict__ block_table, \
-        int max_blocks_per_seq, int block_size, int span, float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16) { \
+        int max_blocks_per_seq, int block_size, int span, float* __restrict__ out, __nv_bfloat16* __restrict__ out_bf16, \
+        int late_trigger) {                                                                                   \
         attn_mma::partial<HD, ONE_TILE>(q, kc, vc, slots, pos, part_o, part_ml, nH, nKv, nSplits, scale, block_table,   \
-                              max_blocks_per_seq, block_size, span, out, out_bf16);                           \
+                              max_blocks_per_seq, block_size, span, out, out_bf16, late_trigger != 0);        \
     }
 
 ATTN_PARTIAL_MMA(attn_partial_mma_hd64, 64, true)

@@ -83,6 +83,7 @@ public final class GpuBenchCommand implements CliCommand {
         boolean prefillAttentionOnly = false;
         boolean withServedShape = true;
         boolean withSettled = true;
+        boolean batch1Only = false;
         for (int i = 0; i < args.size(); i++) {
             switch (args.get(i)) {
                 case "--model" -> model = Path.of(value(args, ++i, "--model"));
@@ -94,8 +95,10 @@ public final class GpuBenchCommand implements CliCommand {
                 case "--prefill-attention" -> prefillAttentionOnly = true;
                 case "--no-served-shape" -> withServedShape = false;
                 case "--no-settled" -> withSettled = false;
+                case "--batch1" -> batch1Only = true;
                 default -> throw new CliException("unknown argument '" + args.get(i) + "'; usage: bench --model DIR"
-                        + " [--yarn-128k | --served-shape | --kernel-variants | --prefill-attention | --no-served-shape] [--no-settled]"
+                        + " [--yarn-128k | --served-shape | --kernel-variants | --prefill-attention | --batch1 | --no-served-shape]"
+                        + " [--no-settled]"
                         + " [--out FILE]"
                         + " | bench --kv-block-sizes [--out FILE] | bench --table OURS.json PEER.json [PEER.json...]");
             }
@@ -107,6 +110,7 @@ public final class GpuBenchCommand implements CliCommand {
         else if (model != null && servedShapeOnly) servedShape(model, ModelConfigParser.parseConfig(model.resolve("config.json")), out, r);
         else if (model != null && variantsOnly) r.putAll(kernelVariants(model, out));
         else if (model != null && prefillAttentionOnly) r.putAll(prefillAttention(model, out));
+        else if (model != null && batch1Only) r.putAll(batch1Rows(model, out));
         else if (model != null) r.putAll(measure(model, out, withServedShape, withSettled));
         StringBuilder json = new StringBuilder("{");
         r.forEach((k, v) -> json.append(json.length() > 1 ? ",\n" : "\n").append("  \"").append(k).append("\": ").append(v));
@@ -192,13 +196,7 @@ public final class GpuBenchCommand implements CliCommand {
             Random rnd = new Random(7);
             // Batch 1 first, as a served batch-1 stream runs: on a card not just heated by the kernel
             // benchmarks' GEMMs. The same rows again after them show what that heat costs.
-            warmStepPath(e, c, rnd, log, r);
-            for (int ctxLen : new int[] {128, 8192}) {
-                Batch1 b1 = batch1(e, c, rnd, ctxLen, BATCH1_STEPS);
-                r.put("decode_b1_ctx" + ctxLen + "_tok_s", b1.tokS());
-                r.put("decode_b1_ctx" + ctxLen + "_graph_us", b1.graphMicros());
-                log.printf("[bench] decode batch 1, context %d: %.1f tok/s; %s%n", ctxLen, b1.tokS(), b1.split());
-            }
+            tableBatch1Rows(e, c, rnd, log, r);
             handedOffSteps(e, c, rnd, log, r);
             try {
                 kernelMeasurements(e, c, log, r);
@@ -239,6 +237,48 @@ public final class GpuBenchCommand implements CliCommand {
         if (withServedShape) servedShape(dir, c, log, r);
         return r;
     }
+
+    /**
+     * The table's batch-1 rows alone, measured as {@link #measure} measures them first (same engine
+     * size, same warm-up), and the floor they are held to; then {@link #BATCH1_TRACED_CHOICES}. For a
+     * run under a kernel tracer (tools/gpu/kernel-trace), which should see little else, and for a
+     * short run.
+     */
+    static Map<String, Double> batch1Rows(Path dir, PrintStream log) {
+        Map<String, Double> r = new LinkedHashMap<>();
+        ModelConfig c = ModelConfigParser.parseConfig(dir.resolve("config.json"));
+        try (Checkpoint ckpt = Checkpoint.open(dir);
+             CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(MAIN_ENGINE_SEQUENCES, 8192 + 256),
+                     (done, total, name) -> { })) {
+            log.printf("[bench] decode kernels: %s%n", CudaEngine.Options.defaults().kernels());
+            tableBatch1Rows(e, c, new Random(7), log, r);
+            batch1Floor(e, log, r);
+        }
+        batch1Variants(dir, c, log, r, BATCH1_TRACED_CHOICES);
+        return r;
+    }
+
+    /** The card's read bandwidth (read_bandwidth_gbps) and the batch-1 floor it sets (batch1_floor_tok_s). */
+    private static void batch1Floor(CudaEngine e, PrintStream log, Map<String, Double> r) {
+        double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
+        r.put("read_bandwidth_gbps", gbps);
+        r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
+        log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
+    }
+
+    /** The table's batch-1 rows (decode_b1_ctx{128,8192}_{tok_s,graph_us}), after the step path's warm-up. */
+    private static void tableBatch1Rows(CudaEngine e, ModelConfig c, Random rnd, PrintStream log, Map<String, Double> r) {
+        warmStepPath(e, c, rnd, log, r);
+        for (int ctxLen : new int[] {128, 8192}) {
+            Batch1 b1 = batch1(e, c, rnd, ctxLen, BATCH1_STEPS);
+            r.put("decode_b1_ctx" + ctxLen + "_tok_s", b1.tokS());
+            r.put("decode_b1_ctx" + ctxLen + "_graph_us", b1.graphMicros());
+            log.printf("[bench] decode batch 1, context %d: %.1f tok/s; %s%n", ctxLen, b1.tokS(), b1.split());
+        }
+    }
+
+    /** The {@link #batch1Choices} {@link #batch1Rows} runs after the table's rows: the defaults and the attention's early trigger. */
+    static final java.util.Set<String> BATCH1_TRACED_CHOICES = java.util.Set.of("streamed_norm", "early_attention_trigger");
 
     /** The comparisons behind choices already made (see {@link #measure}'s withSettled). */
     private static void settledComparisons(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
@@ -492,10 +532,7 @@ public final class GpuBenchCommand implements CliCommand {
      * spans, and the norm's loads.
      */
     private static void kernelMeasurements(CudaEngine e, ModelConfig c, PrintStream log, Map<String, Double> r) {
-        double gbps = e.onDevice(k -> DeviceBenchmarks.readBandwidth(k, 8L << 30, 5));
-        r.put("read_bandwidth_gbps", gbps);
-        r.put("batch1_floor_tok_s", gbps * 1e9 / BYTES_PER_TOKEN_7B);
-        log.printf("[bench] read bandwidth %.0f GB/s -> batch-1 floor %.1f tok/s%n", gbps, r.get("batch1_floor_tok_s"));
+        batch1Floor(e, log, r);
         gemvLaunchShapes(e, c, log, r);
         prefillAttentionOrder(e, c, log, r);
         decodeAttentionKernels(e, c, log, r);
@@ -635,6 +672,7 @@ public final class GpuBenchCommand implements CliCommand {
                 new Batch1Choice("one_tile_attention", engine.withAttentionSpans(false), 1),
                 new Batch1Choice("no_dependent_launch", engine.withDependentLaunch(false), 1),
                 new Batch1Choice("qkv_split", engine.withSplitQkvGemv(true), 1),
+                new Batch1Choice("early_attention_trigger", engine.withLateAttentionTrigger(false), 1),
                 new Batch1Choice("defaults_64_sequence_engine", engine, MAIN_ENGINE_SEQUENCES));
     }
 
@@ -644,11 +682,18 @@ public final class GpuBenchCommand implements CliCommand {
      * norm-folding GEMVs with their sums of squares streamed or reduced by each block first, streamed
      * without the K split, the defaults with one-tile attention blocks, the defaults with every kernel
      * waiting for the one before it to finish (no dependent launches), the defaults with the qkv GEMV's K
-     * split as gate/up's, and the defaults in an engine
-     * sized as the main table's.
+     * split as gate/up's, the defaults with the attention letting o_proj's GEMV start as soon as every
+     * attention block has (not once their loads are issued), and the defaults in an engine sized as the
+     * main table's.
      */
     private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
+        batch1Variants(dir, c, log, r, null);
+    }
+
+    /** {@link #batch1Variants} for the choices named in {@code only} (null: every one). */
+    private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r, java.util.Set<String> only) {
         for (Batch1Choice v : batch1Choices()) {
+            if (only != null && !only.contains(v.name())) continue;
             try (Checkpoint ckpt = Checkpoint.open(dir);
                  CudaEngine e = CudaEngine.load(c, ckpt, new KvCacheCapacity(v.sequences(), 8192 + 256), (done, total, name) -> { },
                          CudaEngine.Options.defaults().withKernels(v.kernels()))) {

@@ -329,7 +329,8 @@ public final class CudaKernels {
                                     CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
                                     PagedKv kv, int gridSplits, int partSplits, float scale) {
         attentionPartialMma(q, kPool, vPool, slots, pos, partO, partMl, rows, heads, kvHeads, headDim, kv,
-                new AttentionSplits(ATTN_SPLIT, gridSplits, false), partSplits, scale, null, null);
+                new AttentionSplits(ATTN_SPLIT, gridSplits, false), partSplits, scale, null, null,
+                DecodeKernels.LATE_ATTENTION_TRIGGER_DEFAULT);
     }
 
     /**
@@ -337,12 +338,13 @@ public final class CudaKernels {
      * kernel {@code attn_partial_mma_hd*} for one tile, else {@code attn_partial_mma_span_hd*}). A
      * direct plan writes the finished rows into f32 {@code out} and/or bf16 {@code outBf16} (one may
      * be null) and the partial buffers are untouched; otherwise both outputs must be null and
-     * {@link #attentionCombine} with the plan's span finishes the rows.
+     * {@link #attentionCombine} with the plan's span finishes the rows. {@code lateTrigger}: the
+     * kernel after may start only once the blocks' loads are issued ({@link DecodeKernels#lateAttentionTrigger}).
      */
     public void attentionPartialMma(CUdeviceptr q, CUdeviceptr kPool, CUdeviceptr vPool, CUdeviceptr slots, CUdeviceptr pos,
                                     CUdeviceptr partO, CUdeviceptr partMl, int rows, int heads, int kvHeads, int headDim,
                                     PagedKv kv, AttentionSplits plan, int partSplits, float scale, CUdeviceptr out,
-                                    CUdeviceptr outBf16) {
+                                    CUdeviceptr outBf16, boolean lateTrigger) {
         checkAttention(heads, kvHeads, headDim, plan.grid(), partSplits);
         boolean outputs = out != null || outBf16 != null;
         if (outputs != plan.direct()) {
@@ -352,7 +354,7 @@ public final class CudaKernels {
         String name = "attn_partial_mma_" + (plan.span() == ATTN_SPLIT ? "" : "span_") + "hd" + headDim;
         launcher.launch(name, plan.grid(), kvHeads, rows, 128, 0, q, kPool, vPool, slots, pos, partO, partMl, heads, kvHeads,
                 partSplits, scale, kv.blockTable(), kv.maxBlocksPerSeq(), kv.blockSize(), plan.span(), orNull(out),
-                orNull(outBf16));
+                orNull(outBf16), lateTrigger ? 1 : 0);
     }
 
     /**
@@ -371,7 +373,7 @@ public final class CudaKernels {
         if (choice.mmaAttention()) {
             attentionPartialMma(a.q(), a.kPool(), a.vPool(), a.slots(), a.pos(), a.partO(), a.partMl(), rows, heads, kvHeads,
                     headDim, kv, plan, a.partSplits(), scale, plan.direct() ? a.out() : null,
-                    plan.direct() ? a.outBf16() : null);
+                    plan.direct() ? a.outBf16() : null, choice.lateAttentionTrigger());
             if (plan.direct()) return;
         } else {
             if (plan.span() != ATTN_SPLIT) {
@@ -381,7 +383,8 @@ public final class CudaKernels {
             attentionPartial(a.q(), a.kPool(), a.vPool(), a.slots(), a.pos(), a.partO(), a.partMl(), rows, heads, kvHeads,
                     headDim, kv, plan.grid(), a.partSplits(), scale, choice.groupBuckets());
         }
-        attentionCombine(a.partO(), a.partMl(), a.pos(), a.out(), a.outBf16(), rows, heads, headDim, a.partSplits(), plan.span());
+        attentionCombine(a.partO(), a.partMl(), a.pos(), a.out(), a.outBf16(), rows, heads, headDim, a.partSplits(), plan.span(),
+                choice.lateAttentionTrigger());
     }
 
     /**
@@ -452,18 +455,22 @@ public final class CudaKernels {
     /** The combine into f32 {@code out} and/or its bf16 rounding {@code outBf16} ([rows][heads*headDim]; either may be null). */
     public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, CUdeviceptr outBf16,
                                  int rows, int heads, int headDim, int partSplits) {
-        attentionCombine(partO, partMl, pos, out, outBf16, rows, heads, headDim, partSplits, ATTN_SPLIT);
+        attentionCombine(partO, partMl, pos, out, outBf16, rows, heads, headDim, partSplits, ATTN_SPLIT,
+                DecodeKernels.LATE_ATTENTION_TRIGGER_DEFAULT);
     }
 
-    /** The combine of partials made with {@code span}-token splits (row r has ceil((pos[r]+1)/span) of them). */
+    /**
+     * The combine of partials made with {@code span}-token splits (row r has ceil((pos[r]+1)/span) of
+     * them); {@code lateTrigger}: the kernel after starts as its blocks exit ({@link DecodeKernels#lateAttentionTrigger}).
+     */
     public void attentionCombine(CUdeviceptr partO, CUdeviceptr partMl, CUdeviceptr pos, CUdeviceptr out, CUdeviceptr outBf16,
-                                 int rows, int heads, int headDim, int partSplits, int span) {
+                                 int rows, int heads, int headDim, int partSplits, int span, boolean lateTrigger) {
         if (out == null && outBf16 == null) throw new IllegalArgumentException("attention combine needs an f32 or a bf16 output");
         if (span < ATTN_SPLIT || span % ATTN_SPLIT != 0) {
             throw new IllegalArgumentException("attention combine span must be a multiple of " + ATTN_SPLIT + ", got " + span);
         }
         launcher.launch("attn_combine", heads, rows, 1, 128, 0, partO, partMl, pos, orNull(out), orNull(outBf16), heads, headDim,
-                partSplits, span);
+                partSplits, span, lateTrigger ? 1 : 0);
     }
 
     /** Chunks per row of the two-stage argmax; ws.argmaxPart holds [rows][ARGMAX_CHUNKS][3] floats. */

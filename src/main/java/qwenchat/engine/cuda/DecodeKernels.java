@@ -37,10 +37,14 @@ package qwenchat.engine.cuda;
  *     every kernel waits for the one before it to finish before it starts
  * @param splitQkvGemv with {@code splitNormGemv}, the norm-folding qkv GEMV splits K too; off, it keeps
  *     one warp a row pair while gate/up and lm_head split
+ * @param lateAttentionTrigger the tensor-core attention partials and {@code attn_combine} let the
+ *     kernel after them start (their dependent launch) only once their own loads are in flight
+ *     (attention_decode_mma.cu); off, as soon as every block has started
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
                             boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
-                            boolean splitNormGemv, boolean dependentLaunch, boolean splitQkvGemv) {
+                            boolean splitNormGemv, boolean dependentLaunch, boolean splitQkvGemv,
+                            boolean lateAttentionTrigger) {
     /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
     public static final int FOLDED_NORM_MAX_ROWS = 8;
 
@@ -98,6 +102,14 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
      * 175.5 at 8K (gate/up stays split: run t's probe had it faster so, 89.49 against 90.88 us).
      */
     public static final boolean SPLIT_QKV_GEMV_DEFAULT = false;
+    /**
+     * Whether {@link #defaults()} has decode attention let the o_proj GEMV start only once its own loads
+     * are issued. A kernel trace of the batch-1 graph on an H100 had the attention at 14.8 us a layer at
+     * 129 to 256 positions (7.4 to 11.3 alone) while o_proj's GEMV, started at once, loaded its weights
+     * beside it. Batch 1 on an H100, one-sequence engines, two runs: 190.3 and 190.1 tok/s against 188.5
+     * and 187.6 at 128 tokens of context, 182.3 and 182.2 against 177.6 and 177.4 at 8K.
+     */
+    public static final boolean LATE_ATTENTION_TRIGGER_DEFAULT = true;
 
     /** These four switches, without the K-split GEMVs, the streamed norm sums and the tensor-core attention. */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
@@ -121,10 +133,18 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
                 splitNormGemv, dependentLaunch, true);
     }
 
+    /** These eleven switches, the attention letting the next kernel start as soon as all its blocks have. */
+    public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
+                         boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
+                         boolean splitNormGemv, boolean dependentLaunch, boolean splitQkvGemv) {
+        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention, attentionSpans,
+                splitNormGemv, dependentLaunch, splitQkvGemv, false);
+    }
+
     public static DecodeKernels defaults() {
         return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT, MIXED_STEPS_DEFAULT,
                 SPLIT_GEMV_DEFAULT, STREAMED_NORM_DEFAULT, MMA_ATTENTION_DEFAULT, ATTENTION_SPANS_DEFAULT,
-                SPLIT_NORM_GEMV_DEFAULT, DEPENDENT_LAUNCH_DEFAULT, SPLIT_QKV_GEMV_DEFAULT);
+                SPLIT_NORM_GEMV_DEFAULT, DEPENDENT_LAUNCH_DEFAULT, SPLIT_QKV_GEMV_DEFAULT, LATE_ATTENTION_TRIGGER_DEFAULT);
     }
 
     /** The kernels before these switches existed: 16-wide attention, a separate combine and norm, decodes in their own pass. */
@@ -172,18 +192,23 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
         return with(Switch.SPLIT_QKV_GEMV, on);
     }
 
+    /** These switches with decode attention's late trigger of the next kernel on or off. */
+    public DecodeKernels withLateAttentionTrigger(boolean on) {
+        return with(Switch.LATE_ATTENTION_TRIGGER, on);
+    }
+
     /** The record's components, in their order: what {@link #with} changes one of. */
     private enum Switch {
         GROUP_BUCKETS, FUSED_ATTENTION, FOLDED_NORM, MIXED_STEPS, SPLIT_GEMV, STREAMED_NORM, MMA_ATTENTION, ATTENTION_SPANS,
-        SPLIT_NORM_GEMV, DEPENDENT_LAUNCH, SPLIT_QKV_GEMV
+        SPLIT_NORM_GEMV, DEPENDENT_LAUNCH, SPLIT_QKV_GEMV, LATE_ATTENTION_TRIGGER
     }
 
     /** These switches with {@code s} set to {@code on}. */
     private DecodeKernels with(Switch s, boolean on) {
         boolean[] v = {groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv, dependentLaunch, splitQkvGemv};
+                attentionSpans, splitNormGemv, dependentLaunch, splitQkvGemv, lateAttentionTrigger};
         v[s.ordinal()] = on;
-        return new DecodeKernels(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]);
+        return new DecodeKernels(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
     }
 
     /** Whether a GEMV pass of {@code rows} rows folds the norm into its projections. */

@@ -48,6 +48,7 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.SPLIT_GEMV_DEFAULT, d.splitGemv());
         assertEquals(DecodeKernels.STREAMED_NORM_DEFAULT, d.streamedNorm());
         assertEquals(DecodeKernels.MMA_ATTENTION_DEFAULT, d.mmaAttention());
+        assertEquals(DecodeKernels.LATE_ATTENTION_TRIGGER_DEFAULT, d.lateAttentionTrigger());
         assertEquals(d, CudaEngine.Options.defaults().kernels());
     }
 
@@ -102,9 +103,10 @@ class DecodeKernelsTest {
                 new Named("attentionSpans", DecodeKernels::withAttentionSpans, DecodeKernels::attentionSpans),
                 new Named("splitNormGemv", DecodeKernels::withSplitNormGemv, DecodeKernels::splitNormGemv),
                 new Named("dependentLaunch", DecodeKernels::withDependentLaunch, DecodeKernels::dependentLaunch),
-                new Named("splitQkvGemv", DecodeKernels::withSplitQkvGemv, DecodeKernels::splitQkvGemv));
-        DecodeKernels none = new DecodeKernels(false, false, false, false, false, false, false, false, false, false, false);
-        DecodeKernels all = new DecodeKernels(true, true, true, true, true, true, true, true, true, true, true);
+                new Named("splitQkvGemv", DecodeKernels::withSplitQkvGemv, DecodeKernels::splitQkvGemv),
+                new Named("lateAttentionTrigger", DecodeKernels::withLateAttentionTrigger, DecodeKernels::lateAttentionTrigger));
+        DecodeKernels none = new DecodeKernels(false, false, false, false, false, false, false, false, false, false, false, false);
+        DecodeKernels all = new DecodeKernels(true, true, true, true, true, true, true, true, true, true, true, true);
         for (Named n : switches) {
             DecodeKernels one = n.with().apply(none, true);
             DecodeKernels allButOne = n.with().apply(all, false);

@@ -70,16 +70,38 @@ class DependentLaunchTest {
     @ValueSource(strings = {"tiny-untied-hd64-g2", "tiny-tied-hd128-g3"})
     void dependentLaunchesChangeNoBitOfTheLogits(String name) {
         GpuTestSupport.assumeGpu();
-        ReferenceData ref = ReferenceData.load(name);
-        ModelConfig c = CudaEngineReferenceTest.config(ref);
-        CudaEngine.Options on = CudaEngine.Options.defaults().withKernels(DecodeKernels.defaults().withDependentLaunch(true));
-        CudaEngine.Options off = CudaEngine.Options.defaults().withKernels(DecodeKernels.defaults().withDependentLaunch(false));
-        try (Checkpoint ckpt = Checkpoint.open(ref.dir());
-             CudaEngine a = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE, on);
-             CudaEngine b = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE, off)) {
+        DecodeKernels on = DecodeKernels.defaults().withDependentLaunch(true);
+        sameLogits(name, on, on.withDependentLaunch(false), (a, b) -> {
             boolean hopper = a.context().computeCapabilityMajor() >= 9;
             assertEquals(hopper, a.dependentLaunches(), "dependent launches wherever the card has them");
             assertFalse(b.dependentLaunches());
+        });
+    }
+
+    /**
+     * Where the decode attention lets o_proj's GEMV start (at once, or once its loads are in flight)
+     * moves no result: the GEMV still waits for the attention to finish before it reads a row.
+     */
+    @Tag("gpu")
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-untied-hd64-g2", "tiny-tied-hd128-g3"})
+    void theAttentionsLateTriggerChangesNoBitOfTheLogits(String name) {
+        GpuTestSupport.assumeGpu();
+        DecodeKernels late = DecodeKernels.defaults().withDependentLaunch(true).withLateAttentionTrigger(true);
+        sameLogits(name, late, late.withLateAttentionTrigger(false), (a, b) -> { });
+    }
+
+    /** Prompts of 5, 70 and 190 tokens and 24 decode steps through engines of kernels {@code x} and {@code y}: every logit bit alike. */
+    private static void sameLogits(String name, DecodeKernels x, DecodeKernels y,
+                                   java.util.function.BiConsumer<CudaEngine, CudaEngine> check) {
+        ReferenceData ref = ReferenceData.load(name);
+        ModelConfig c = CudaEngineReferenceTest.config(ref);
+        CudaEngine.Options on = CudaEngine.Options.defaults().withKernels(x);
+        CudaEngine.Options off = CudaEngine.Options.defaults().withKernels(y);
+        try (Checkpoint ckpt = Checkpoint.open(ref.dir());
+             CudaEngine a = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE, on);
+             CudaEngine b = CudaEngine.load(c, ckpt, new KvCacheCapacity(3, c.contextLength()), LoadProgressListener.NONE, off)) {
+            check.accept(a, b);
             int[] lengths = {5, 70, 190};
             int[] as = new int[3];
             int[] bs = new int[3];
