@@ -8,7 +8,6 @@
 #include <cupti.h>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <mutex>
 
 namespace {

@@ -12,12 +12,20 @@ import statistics
 import sys
 
 
+def costs(replay):
+    """Each kernel of a replay with its cost: its end minus the latest end before it (0 if none later)."""
+    latest = replay[0][0]
+    for record in replay:
+        yield record, max(0, record[1] - latest)
+        latest = max(latest, record[1])
+
+
 def main(path, min_replays=50):
     graphs = collections.defaultdict(list)
     with open(path) as f:
         next(f)
         for line in f:
-            start, end, graph, node, stream, grid, block, regs, name = line.rstrip("\n").split(",", 8)
+            start, end, graph, node, _stream, grid, block, _regs, name = line.rstrip("\n").split(",", 8)
             if graph != "0":
                 graphs[graph].append((int(start), int(end), int(node), int(grid), int(block), name))
     for graph, records in graphs.items():
@@ -39,13 +47,11 @@ def main(path, min_replays=50):
               f"{lengths[len(lengths) // 2] / 1e3:.1f} us, min {lengths[0] / 1e3:.1f} us")
         per_name = collections.defaultdict(lambda: [0, 0.0, 0.0])
         for rep in replays:
-            latest = rep[0][0]
-            for start, end, node, grid, block, name in rep:
+            for (start, end, _node, _grid, _block, name), cost in costs(rep):
                 s = per_name[name]
                 s[0] += 1
                 s[1] += end - start
-                s[2] += max(0, end - latest)
-                latest = max(latest, end)
+                s[2] += cost
         n = len(replays)
         print(f"  {'kernel':44s} {'a replay':>8s} {'duration':>11s} {'cost':>11s} {'cost/launch':>11s}")
         for name, (count, dur, cost) in sorted(per_name.items(), key=lambda kv: -kv[1][2]):
@@ -53,12 +59,10 @@ def main(path, min_replays=50):
                   f"{cost / count / 1e3:9.2f}us")
         median = sorted(replays, key=lambda r: r[-1][1] - r[0][0])[n // 2]
         t0 = median[0][0]
-        latest = t0
-        print(f"  one replay (the median), offsets from its start in us:")
-        for start, end, node, grid, block, name in median[:40]:
+        print("  one replay (the median), offsets from its start in us:")
+        for (start, end, _node, grid, block, name), cost in list(costs(median))[:40]:
             print(f"    {name[:40]:40s} grid {grid:6d} x {block:4d}  start {(start - t0) / 1e3:8.2f}"
-                  f"  end {(end - t0) / 1e3:8.2f}  took {(end - start) / 1e3:7.2f}  cost {max(0, end - latest) / 1e3:7.2f}")
-            latest = max(latest, end)
+                  f"  end {(end - t0) / 1e3:8.2f}  took {(end - start) / 1e3:7.2f}  cost {cost / 1e3:7.2f}")
 
 
 if __name__ == "__main__":
