@@ -195,18 +195,19 @@ if has 7b; then
     --select-package qwenchat --details tree --disable-banner --disable-ansi-colors 2>&1 | tee "$OUT/parity_7b.log" || status=1
 fi
 
+# The random 7B without its transformers references, for the stages that only time it (bench, batch1,
+# trace) when the 7b stage has not built it.
+weights_only() {
+  [ -f "$model/config.json" ] || CHECKPOINT_ONLY=1 python3 "$here/make_7b_reference.py" "$model" 2>&1 | tee "$OUT/make_7b.log" || status=1
+}
+
 if has bench; then
   echo "=== benchmark (ours)"
+  weights_only
   # BENCH_ARGS: extra arguments, e.g. --served-shape for the served workload alone.
   "$java" "${jvm[@]}" -cp "$cp" qwenchat.cli.GpuBenchCommand --model "$model" ${BENCH_ARGS:-} --out "$OUT/bench.json" 2>&1 \
     | stamp | tee "$OUT/bench.log" || status=1
 fi
-
-# The random 7B without its transformers references, for the stages that only time it (batch1, trace)
-# when the 7b stage has not built it.
-weights_only() {
-  [ -f "$model/config.json" ] || CHECKPOINT_ONLY=1 python3 "$here/make_7b_reference.py" "$model" 2>&1 | tee "$OUT/make_7b.log" || status=1
-}
 
 if has batch1; then
   echo "=== batch 1 alone: the table's batch-1 rows, the floor, and the traced variants (bench --batch1)"
