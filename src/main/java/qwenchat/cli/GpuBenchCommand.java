@@ -277,8 +277,12 @@ public final class GpuBenchCommand implements CliCommand {
         }
     }
 
-    /** The {@link #batch1Choices} {@link #batch1Rows} runs after the table's rows: the defaults and the attention's early trigger. */
-    static final java.util.Set<String> BATCH1_TRACED_CHOICES = java.util.Set.of("streamed_norm", "early_attention_trigger");
+    /**
+     * The {@link #batch1Choices} {@link #batch1Rows} runs after the table's rows: the defaults, the
+     * attention's early trigger, and short rows as one attention block a row.
+     */
+    static final java.util.Set<String> BATCH1_TRACED_CHOICES = java.util.Set.of("streamed_norm", "early_attention_trigger",
+            "direct_short_rows");
 
     /** The comparisons behind choices already made (see {@link #measure}'s withSettled). */
     private static void settledComparisons(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
@@ -673,18 +677,19 @@ public final class GpuBenchCommand implements CliCommand {
                 new Batch1Choice("no_dependent_launch", engine.withDependentLaunch(false), 1),
                 new Batch1Choice("qkv_split", engine.withSplitQkvGemv(true), 1),
                 new Batch1Choice("early_attention_trigger", engine.withLateAttentionTrigger(false), 1),
+                new Batch1Choice("direct_short_rows", engine.withDirectShortRows(true), 1),
                 new Batch1Choice("defaults_64_sequence_engine", engine, MAIN_ENGINE_SEQUENCES));
     }
 
     /**
-     * Batch-1 decode at 128 and 8K context for each of {@link #batch1Choices}, one engine each on the
-     * same weights and prompts, 128 steps after 8: decode_b1_ctx{128,8192}_{name}_tok_s. The
+     * Batch-1 decode at {@link #BATCH1_VARIANT_CONTEXTS} for each of {@link #batch1Choices}, one engine each
+     * on the same weights and prompts, 128 steps after 8: decode_b1_ctx{128,320,8192}_{name}_tok_s. The
      * norm-folding GEMVs with their sums of squares streamed or reduced by each block first, streamed
      * without the K split, the defaults with one-tile attention blocks, the defaults with every kernel
      * waiting for the one before it to finish (no dependent launches), the defaults with the qkv GEMV's K
      * split as gate/up's, the defaults with the attention letting o_proj's GEMV start as soon as every
-     * attention block has (not once their loads are issued), and the defaults in an engine sized as the
-     * main table's.
+     * attention block has (not once their loads are issued), the defaults with short rows as one
+     * attention block a row and KV head, and the defaults in an engine sized as the main table's.
      */
     private static void batch1Variants(Path dir, ModelConfig c, PrintStream log, Map<String, Double> r) {
         batch1Variants(dir, c, log, r, null);
@@ -699,7 +704,7 @@ public final class GpuBenchCommand implements CliCommand {
                          CudaEngine.Options.defaults().withKernels(v.kernels()))) {
                 Random rnd = new Random(21);
                 StringBuilder line = new StringBuilder();
-                for (int ctxLen : new int[] {128, 8192}) {
+                for (int ctxLen : BATCH1_VARIANT_CONTEXTS) {
                     Batch1 b1 = batch1(e, c, rnd, ctxLen, BATCH1_STEPS);
                     r.put("decode_b1_ctx" + ctxLen + "_" + v.name() + "_tok_s", b1.tokS());
                     r.put("decode_b1_ctx" + ctxLen + "_" + v.name() + "_graph_us", b1.graphMicros());
@@ -709,6 +714,12 @@ public final class GpuBenchCommand implements CliCommand {
             }
         }
     }
+
+    /**
+     * Contexts {@link #batch1Variants} decodes from: the table's two, and 320, whose 128 steps stay within
+     * the short rows of {@code AttentionSplits.DIRECT_MAX_TOKENS} past the 256 the first one reaches.
+     */
+    static final int[] BATCH1_VARIANT_CONTEXTS = {128, 320, 8192};
 
     /** Timed decode steps of every batch-1 row, after 8 untimed ones. */
     static final int BATCH1_STEPS = 128;

@@ -9,8 +9,8 @@ package qwenchat.engine.cuda;
  * <p>Why spans longer than a tile: a 64-token block pays a fixed cost (its q rows, the cross-warp
  * merge, its partials written and read back by the combine) that wide batches, which have blocks to
  * spare, need not pay 16 times a row at 1K context. Narrow passes keep 64-token blocks, as many as
- * there are, to have loads in flight; a short context goes as one block a row, which saves the
- * combine's launch.
+ * there are, to have loads in flight. With {@link DecodeKernels#directShortRows}, a pass of short rows
+ * goes as one block a row whatever its width, which saves the combine's launch.
  *
  * <p>A row's span depends on its batch mates (the pass's width and longest row), so with batch
  * invariance, and with the kernels that only take one tile, every span is one tile.
@@ -19,8 +19,8 @@ record AttentionSplits(int span, int grid, boolean direct) {
     /** Tokens a block's warps take at a time (limits::ATTN_SPLIT). */
     static final int TILE = CudaKernels.ATTN_SPLIT;
     /**
-     * Rows up to this long go as one block a row and KV head, whatever the pass's width: on an H100 one
-     * layer of one 512-token row took 19.3 us against 25.1 in 64-token blocks and their combine.
+     * Rows up to this long go as one block a row and KV head, whatever the pass's width, where
+     * {@link DecodeKernels#directShortRows} is on (see its default for what was measured).
      */
     static final int DIRECT_MAX_TOKENS = 512;
     /** Longest span: one block's tiles run one after another. */
@@ -63,7 +63,7 @@ record AttentionSplits(int span, int grid, boolean direct) {
     static AttentionSplits plan(DecodeKernels choice, boolean batchInvariant, int rows, int kvHeads, int maxLength,
                                 int multiprocessors) {
         boolean spans = choice.attentionSpans() && kernelsTakeSpans(choice) && !batchInvariant;
-        return plan(spans, rows, kvHeads, maxLength, multiprocessors);
+        return plan(spans, choice.directShortRows(), rows, kvHeads, maxLength, multiprocessors);
     }
 
     /** One launch of {@code span}-token blocks over rows up to {@code maxLength} long, direct where one span covers them and the kernels allow. */
@@ -76,12 +76,14 @@ record AttentionSplits(int span, int grid, boolean direct) {
      * The plan for a pass of {@code rows} rows whose longest attends to {@code maxLength} positions.
      *
      * @param spans whether blocks may take several tiles (the tensor-core kernel, batch invariance off)
+     * @param directShortRows with {@code spans}, rows up to {@link #DIRECT_MAX_TOKENS} as one block a row
      */
-    static AttentionSplits plan(boolean spans, int rows, int kvHeads, int maxLength, int multiprocessors) {
+    static AttentionSplits plan(boolean spans, boolean directShortRows, int rows, int kvHeads, int maxLength,
+                                int multiprocessors) {
         if (maxLength < 1) throw new IllegalArgumentException("attention needs a length >= 1, got " + maxLength);
         if (!spans) return tiles(maxLength);
         int tiles = ceil(maxLength, TILE);
-        if (maxLength <= DIRECT_MAX_TOKENS) return new AttentionSplits(TILE * Integer.highestOneBit(2 * tiles - 1), 1, true);
+        if (directShortRows && maxLength <= DIRECT_MAX_TOKENS) return new AttentionSplits(TILE * Integer.highestOneBit(2 * tiles - 1), 1, true);
         long wanted = (long) BLOCKS_PER_MULTIPROCESSOR * multiprocessors;
         int span = TILE;
         while (span < MAX_SPAN && span < maxLength && (long) rows * kvHeads * ceil(maxLength, 2 * span) >= wanted) span *= 2;

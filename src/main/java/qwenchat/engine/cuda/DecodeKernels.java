@@ -40,11 +40,15 @@ package qwenchat.engine.cuda;
  * @param lateAttentionTrigger the tensor-core attention partials and {@code attn_combine} let the
  *     kernel after them start (their dependent launch) only once their own loads are in flight
  *     (attention_decode_mma.cu); off, as soon as every block has started
+ * @param directShortRows with {@code attentionSpans}, a pass whose rows are all short
+ *     ({@link AttentionSplits#DIRECT_MAX_TOKENS}) goes as one block a row and KV head whatever its width;
+ *     off, short rows follow the span rule as long ones do, so a narrow pass keeps 64-token blocks and
+ *     their combine
  */
 public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
                             boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
                             boolean splitNormGemv, boolean dependentLaunch, boolean splitQkvGemv,
-                            boolean lateAttentionTrigger) {
+                            boolean lateAttentionTrigger, boolean directShortRows) {
     /** Largest pass whose GEMVs can fold the norm (the compiled {@code *_norm_bt*} tiles go up to 8). */
     public static final int FOLDED_NORM_MAX_ROWS = 8;
 
@@ -110,6 +114,14 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
      * and 187.6 at 128 tokens of context, 182.3 and 182.2 against 177.6 and 177.4 at 8K.
      */
     public static final boolean LATE_ATTENTION_TRIGGER_DEFAULT = true;
+    /**
+     * Whether {@link #defaults()} sends a pass of short rows as one block a row and KV head. Alone, one
+     * layer of one 512-token row took 19.3 us so against 25.1 in 64-token blocks and their combine; but
+     * in the batch-1 step, where the attention's late trigger holds o_proj's GEMV back, the 64-token
+     * blocks win. Batch 1 on an H100, one-sequence engines: 193.9 / 193.6 tok/s against 191.8 / 186.3 at
+     * 128 / 320 tokens of context (182.8 against 183.7 at 8K, where both take the same plan).
+     */
+    public static final boolean DIRECT_SHORT_ROWS_DEFAULT = false;
 
     /** These four switches, without the K-split GEMVs, the streamed norm sums and the tensor-core attention. */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps) {
@@ -141,10 +153,19 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
                 splitNormGemv, dependentLaunch, splitQkvGemv, false);
     }
 
+    /** These twelve switches, short rows one block a row (the plan before {@code directShortRows} was a switch). */
+    public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
+                         boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
+                         boolean splitNormGemv, boolean dependentLaunch, boolean splitQkvGemv, boolean lateAttentionTrigger) {
+        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention, attentionSpans,
+                splitNormGemv, dependentLaunch, splitQkvGemv, lateAttentionTrigger, true);
+    }
+
     public static DecodeKernels defaults() {
         return new DecodeKernels(GROUP_BUCKETS_DEFAULT, FUSED_ATTENTION_DEFAULT, FOLDED_NORM_DEFAULT, MIXED_STEPS_DEFAULT,
                 SPLIT_GEMV_DEFAULT, STREAMED_NORM_DEFAULT, MMA_ATTENTION_DEFAULT, ATTENTION_SPANS_DEFAULT,
-                SPLIT_NORM_GEMV_DEFAULT, DEPENDENT_LAUNCH_DEFAULT, SPLIT_QKV_GEMV_DEFAULT, LATE_ATTENTION_TRIGGER_DEFAULT);
+                SPLIT_NORM_GEMV_DEFAULT, DEPENDENT_LAUNCH_DEFAULT, SPLIT_QKV_GEMV_DEFAULT, LATE_ATTENTION_TRIGGER_DEFAULT,
+                DIRECT_SHORT_ROWS_DEFAULT);
     }
 
     /** The kernels before these switches existed: 16-wide attention, a separate combine and norm, decodes in their own pass. */
@@ -197,18 +218,23 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
         return with(Switch.LATE_ATTENTION_TRIGGER, on);
     }
 
+    /** These switches with a pass of short rows going as one block a row or by the span rule. */
+    public DecodeKernels withDirectShortRows(boolean on) {
+        return with(Switch.DIRECT_SHORT_ROWS, on);
+    }
+
     /** The record's components, in their order: what {@link #with} changes one of. */
     private enum Switch {
         GROUP_BUCKETS, FUSED_ATTENTION, FOLDED_NORM, MIXED_STEPS, SPLIT_GEMV, STREAMED_NORM, MMA_ATTENTION, ATTENTION_SPANS,
-        SPLIT_NORM_GEMV, DEPENDENT_LAUNCH, SPLIT_QKV_GEMV, LATE_ATTENTION_TRIGGER
+        SPLIT_NORM_GEMV, DEPENDENT_LAUNCH, SPLIT_QKV_GEMV, LATE_ATTENTION_TRIGGER, DIRECT_SHORT_ROWS
     }
 
     /** These switches with {@code s} set to {@code on}. */
     private DecodeKernels with(Switch s, boolean on) {
         boolean[] v = {groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention,
-                attentionSpans, splitNormGemv, dependentLaunch, splitQkvGemv, lateAttentionTrigger};
+                attentionSpans, splitNormGemv, dependentLaunch, splitQkvGemv, lateAttentionTrigger, directShortRows};
         v[s.ordinal()] = on;
-        return new DecodeKernels(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+        return new DecodeKernels(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12]);
     }
 
     /** Whether a GEMV pass of {@code rows} rows folds the norm into its projections. */

@@ -16,10 +16,10 @@ class AttentionSplitsTest {
 
     @Test
     void withoutSpansEveryBlockTakesOneTileAndTheCombineFinishes() {
-        AttentionSplits p = AttentionSplits.plan(false, 256, KV, 1024, SMS);
+        AttentionSplits p = AttentionSplits.plan(false, true, 256, KV, 1024, SMS);
         assertEquals(new AttentionSplits(64, 16, false), p);
         // Even a row that fits one tile goes through the combine: the one-tile kernels have no direct output.
-        assertEquals(new AttentionSplits(64, 1, false), AttentionSplits.plan(false, 1, KV, 40, SMS));
+        assertEquals(new AttentionSplits(64, 1, false), AttentionSplits.plan(false, true, 1, KV, 40, SMS));
     }
 
     @Test
@@ -40,11 +40,22 @@ class AttentionSplitsTest {
 
     @ParameterizedTest(name = "{0} tokens -> span {1}")
     @CsvSource({"1, 64", "64, 64", "65, 128", "130, 256", "256, 256", "257, 512", "512, 512"})
-    void aShortContextGoesAsOneBlockARowWhateverTheWidth(int length, int span) {
+    void withDirectShortRowsAShortContextGoesAsOneBlockARowWhateverTheWidth(int length, int span) {
         for (int rows : new int[] {1, 256}) {
-            AttentionSplits p = AttentionSplits.plan(true, rows, KV, length, SMS);
+            AttentionSplits p = AttentionSplits.plan(true, true, rows, KV, length, SMS);
             assertEquals(new AttentionSplits(span, 1, true), p, rows + " rows");
         }
+    }
+
+    @ParameterizedTest(name = "{0} rows of {1} tokens -> {2}")
+    @CsvSource({"1, 130, '64, 3, false'", "1, 512, '64, 8, false'", "1, 64, '64, 1, true'", "16, 300, '128, 3, false'",
+            "64, 300, '512, 1, true'", "256, 200, '256, 1, true'"})
+    void withoutDirectShortRowsAShortContextFollowsTheSpanRule(int rows, int length, String plan) {
+        String[] f = plan.split(", ");
+        AttentionSplits expected = new AttentionSplits(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Boolean.parseBoolean(f[2]));
+        assertEquals(expected, AttentionSplits.plan(true, false, rows, KV, length, SMS));
+        DecodeKernels d = DecodeKernels.defaults().withMmaAttention(true).withAttentionSpans(true).withDirectShortRows(false);
+        assertEquals(expected, AttentionSplits.plan(d, false, rows, KV, length, SMS), "through the decode kernels' switch");
     }
 
     @ParameterizedTest(name = "{0} rows of {1} tokens -> span {2}")
@@ -52,7 +63,7 @@ class AttentionSplitsTest {
             "64, 1024, 1024", "128, 1024, 1024", "256, 1024, 1024", "64, 1030, 2048", "256, 1030, 2048", "256, 8192, 4096",
             "64, 8192, 4096"})
     void spansGrowWhileTheLaunchKeepsAWaveOfBlocks(int rows, int length, int span) {
-        AttentionSplits p = AttentionSplits.plan(true, rows, KV, length, SMS);
+        AttentionSplits p = AttentionSplits.plan(true, true, rows, KV, length, SMS);
         assertEquals(span, p.span());
         long blocks = (long) rows * KV * p.grid();
         long wanted = (long) AttentionSplits.BLOCKS_PER_MULTIPROCESSOR * SMS;
@@ -67,7 +78,7 @@ class AttentionSplitsTest {
     @Test
     void aWideBatchWhoseRowsFitTheLongestSpanIsFinishedWithoutTheCombine() {
         // 256 rows of 1K: 1024-token spans still leave 1024 blocks.
-        AttentionSplits p = AttentionSplits.plan(true, 256, KV, 1000, SMS);
+        AttentionSplits p = AttentionSplits.plan(true, true, 256, KV, 1000, SMS);
         assertEquals(new AttentionSplits(1024, 1, true), p);
     }
 
@@ -87,7 +98,7 @@ class AttentionSplitsTest {
                 .contains("grid"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new AttentionSplits(64, 2, true)).getMessage()
                 .contains("one span a row"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> AttentionSplits.plan(true, 1, KV, 0, SMS)).getMessage()
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> AttentionSplits.plan(true, true, 1, KV, 0, SMS)).getMessage()
                 .contains("length"));
     }
 }

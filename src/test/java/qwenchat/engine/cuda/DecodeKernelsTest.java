@@ -49,6 +49,7 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.STREAMED_NORM_DEFAULT, d.streamedNorm());
         assertEquals(DecodeKernels.MMA_ATTENTION_DEFAULT, d.mmaAttention());
         assertEquals(DecodeKernels.LATE_ATTENTION_TRIGGER_DEFAULT, d.lateAttentionTrigger());
+        assertEquals(DecodeKernels.DIRECT_SHORT_ROWS_DEFAULT, d.directShortRows());
         assertEquals(d, CudaEngine.Options.defaults().kernels());
     }
 
@@ -90,6 +91,8 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.DEPENDENT_LAUNCH_DEFAULT, d.dependentLaunch());
         assertEquals(d, d.withDependentLaunch(false).withDependentLaunch(d.dependentLaunch()));
         assertFalse(d.withDependentLaunch(false).dependentLaunch());
+        // The twelve-switch constructor keeps the plan from before directShortRows: short rows one block a row.
+        assertTrue(new DecodeKernels(true, false, true, true, true, true, true, true, true, true, false, true).directShortRows());
     }
     @Test
     void eachWithMethodChangesItsOwnSwitchAndNoOther() {
@@ -104,9 +107,11 @@ class DecodeKernelsTest {
                 new Named("splitNormGemv", DecodeKernels::withSplitNormGemv, DecodeKernels::splitNormGemv),
                 new Named("dependentLaunch", DecodeKernels::withDependentLaunch, DecodeKernels::dependentLaunch),
                 new Named("splitQkvGemv", DecodeKernels::withSplitQkvGemv, DecodeKernels::splitQkvGemv),
-                new Named("lateAttentionTrigger", DecodeKernels::withLateAttentionTrigger, DecodeKernels::lateAttentionTrigger));
-        DecodeKernels none = new DecodeKernels(false, false, false, false, false, false, false, false, false, false, false, false);
-        DecodeKernels all = new DecodeKernels(true, true, true, true, true, true, true, true, true, true, true, true);
+                new Named("lateAttentionTrigger", DecodeKernels::withLateAttentionTrigger, DecodeKernels::lateAttentionTrigger),
+                new Named("directShortRows", DecodeKernels::withDirectShortRows, DecodeKernels::directShortRows));
+        DecodeKernels none = new DecodeKernels(false, false, false, false, false, false, false, false, false, false, false, false,
+                false);
+        DecodeKernels all = new DecodeKernels(true, true, true, true, true, true, true, true, true, true, true, true, true);
         for (Named n : switches) {
             DecodeKernels one = n.with().apply(none, true);
             DecodeKernels allButOne = n.with().apply(all, false);
