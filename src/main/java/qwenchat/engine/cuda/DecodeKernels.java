@@ -116,10 +116,12 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
     public static final boolean LATE_ATTENTION_TRIGGER_DEFAULT = true;
     /**
      * Whether {@link #defaults()} sends a pass of short rows as one block a row and KV head. Alone, one
-     * layer of one 512-token row took 19.3 us so against 25.1 in 64-token blocks and their combine; but
-     * in the batch-1 step, where the attention's late trigger holds o_proj's GEMV back, the 64-token
-     * blocks win. Batch 1 on an H100, one-sequence engines: 193.9 / 193.6 tok/s against 191.8 / 186.3 at
-     * 128 / 320 tokens of context (182.8 against 183.7 at 8K, where both take the same plan).
+     * layer of one 512-token row took 19.3 us that way against 25.1 in 64-token blocks and their
+     * combine; inside the batch-1 step's graph (dependent launches, the late trigger) the 64-token blocks
+     * were faster. Batch 1 on an H100, one-sequence engines: 193.9 / 193.6 tok/s against 191.8 / 186.3
+     * at 128 / 320 tokens of context (182.8 against 183.7 at 8K, where both take the same plan). 16 / 32
+     * / 64 sequences of 128-token prompts, two runs on cards of the same bandwidth: 2518 / 4919 / 9233
+     * against 2514 / 4962 / 9221 tok/s.
      */
     public static final boolean DIRECT_SHORT_ROWS_DEFAULT = false;
 
