@@ -83,7 +83,9 @@ record AttentionSplits(int span, int grid, boolean direct) {
         if (maxLength < 1) throw new IllegalArgumentException("attention needs a length >= 1, got " + maxLength);
         if (!spans) return tiles(maxLength);
         int tiles = ceil(maxLength, TILE);
-        if (directShortRows && maxLength <= DIRECT_MAX_TOKENS) return new AttentionSplits(TILE * Integer.highestOneBit(2 * tiles - 1), 1, true);
+        if (directShortRows && maxLength <= DIRECT_MAX_TOKENS) {
+            return new AttentionSplits(TILE * Integer.highestOneBit(2 * tiles - 1), 1, true);
+        }
         long wanted = (long) BLOCKS_PER_MULTIPROCESSOR * multiprocessors;
         int span = TILE;
         while (span < MAX_SPAN && span < maxLength && (long) rows * kvHeads * ceil(maxLength, 2 * span) >= wanted) span *= 2;

@@ -147,20 +147,15 @@ public record DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolea
                 splitNormGemv, dependentLaunch, true);
     }
 
-    /** These eleven switches, the attention letting the next kernel start as soon as all its blocks have. */
+    /**
+     * These eleven switches, the attention letting the next kernel start as soon as all its blocks have
+     * and short rows one block a row (the kernels before those two switches).
+     */
     public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
                          boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
                          boolean splitNormGemv, boolean dependentLaunch, boolean splitQkvGemv) {
         this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention, attentionSpans,
-                splitNormGemv, dependentLaunch, splitQkvGemv, false);
-    }
-
-    /** These twelve switches, short rows one block a row (the plan before {@code directShortRows} was a switch). */
-    public DecodeKernels(boolean groupBuckets, boolean fusedAttention, boolean foldedNorm, boolean mixedSteps,
-                         boolean splitGemv, boolean streamedNorm, boolean mmaAttention, boolean attentionSpans,
-                         boolean splitNormGemv, boolean dependentLaunch, boolean splitQkvGemv, boolean lateAttentionTrigger) {
-        this(groupBuckets, fusedAttention, foldedNorm, mixedSteps, splitGemv, streamedNorm, mmaAttention, attentionSpans,
-                splitNormGemv, dependentLaunch, splitQkvGemv, lateAttentionTrigger, true);
+                splitNormGemv, dependentLaunch, splitQkvGemv, false, true);
     }
 
     public static DecodeKernels defaults() {

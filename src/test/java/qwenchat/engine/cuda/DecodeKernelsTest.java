@@ -91,8 +91,8 @@ class DecodeKernelsTest {
         assertEquals(DecodeKernels.DEPENDENT_LAUNCH_DEFAULT, d.dependentLaunch());
         assertEquals(d, d.withDependentLaunch(false).withDependentLaunch(d.dependentLaunch()));
         assertFalse(d.withDependentLaunch(false).dependentLaunch());
-        // The twelve-switch constructor keeps the plan from before directShortRows: short rows one block a row.
-        assertTrue(new DecodeKernels(true, false, true, true, true, true, true, true, true, true, false, true).directShortRows());
+        // The ten-switch constructor (the variant test's) keeps the plan from before directShortRows: short rows one block a row.
+        assertTrue(new DecodeKernels(true, false, true, true, true, true, true, true, true, true).directShortRows());
     }
     @Test
     void eachWithMethodChangesItsOwnSwitchAndNoOther() {
