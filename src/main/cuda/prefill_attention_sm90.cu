@@ -20,10 +20,12 @@
 //   rows per block, grid = (qHeads, ceil(T/128), 1) with headsFastest = 1, else (ceil(T/128), qHeads, 1),
 //   query blocks walked from the last (longest) as in prefill_attention.cu. Warpgroup 0 only loads:
 //   the block's Q tile once, then K and V 64 keys at a time into STAGES ring stages (cp.async
-//   completing on mbarriers). Warpgroups 1 and 2 each own 64 query rows and compute
-//   S = Q.K^T with wgmma.m64n64k16 (Q and K from shared memory) and O += P.V with wgmma.m64n128k16
-//   (P from registers, V from shared memory read transposed), issuing the next tile's S before this
-//   tile's P.V so that the softmax overlaps the tensor cores' work. Dynamic shared memory = SHARED_BYTES
+//   completing on mbarriers; whole tiles of a pool whose block size is a multiple of 64 from
+//   addresses worked out once a block, the rest through the block table a row). Warpgroups 1 and 2
+//   each own 64 query rows and compute S = Q.K^T with wgmma.m64n64k16 (Q and K from shared memory)
+//   and O += P.V with wgmma.m64n128k16 (P from registers, V from shared memory read transposed),
+//   issuing the next tile's S before this tile's P.V so that the softmax overlaps the tensor cores'
+//   work. Dynamic shared memory = SHARED_BYTES
 //   (Q 32 KB + STAGES x (K 16 KB + V 16 KB) + barriers + 1 KB for 1024-byte alignment); set
 //   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES before launching.
 //   Tiles hold a 128-element head row as two 64-element halves, each [rows][128 bytes] in the
@@ -91,6 +93,26 @@ static __device__ __forceinline__ void load_kv(uint32_t dst, const __nv_bfloat16
         }
         cp_async_16(dst + (c >> 3) * KV_HALF + swizzle<HALF_ROW_BYTES>(r, c & 7), src, valid);
     }
+}
+
+// Where one loader thread's copies of a whole 64-key tile go and come from, worked out once a block:
+// thread t copies 16-byte chunk t % 16 of rows t / 16 + 8i (i = 0..7), so its shared-memory targets
+// are dst + 1024 i (the swizzle depends on row % 8 only) and its sources src + 8i head rows.
+struct TileCopy {
+    uint32_t dst;  // byte offset in a K or V tile
+    int src;       // element offset in a tile of the pool
+};
+
+static __device__ __forceinline__ TileCopy tile_copy(int t) {
+    const int r = t >> 4, c = t & 15;
+    return TileCopy{(c >> 3) * KV_HALF + swizzle<HALF_ROW_BYTES>(r, c & 7), r * HD + c * 8};
+}
+
+// A whole tile (all 64 keys below the cache fill) of a dense pool, whose 64 keys are 64 consecutive
+// head rows from `tile`: no table lookup, division or bounds test a copy, as load_kv makes.
+static __device__ __forceinline__ void load_kv_whole(uint32_t dst, const __nv_bfloat16* tile, TileCopy tc) {
+#pragma unroll
+    for (int i = 0; i < BKV / 8; ++i) cp_async_16(dst + tc.dst + i * 8 * HALF_ROW_BYTES, tile + tc.src + i * 8 * HD, true);
 }
 
 #ifdef QC_WGMMA_ENABLED
@@ -233,12 +255,34 @@ static __device__ __forceinline__ void attention_block(
     if (wg == 0) {
         load_q<BQ>(sQ, Q + (size_t)head * qHeadStride, qTokenStride, q0, T, tid);
         mbar_arrive_cp_async(qFull);
+        // Pools whose block size is a multiple of 64 (dense): tile kb is tile `within` of the pool
+        // block in table entry `entry`, walked without a division, and the next tile's entry is read
+        // before the wait for its stage, off the copies' path. The loader shares its schedulers with the
+        // computing warpgroups: with a lookup, a division and a bounds test a copy (load_kv), its
+        // instructions were 29% of the kernel's at 8K tokens.
+        const bool dense = blockSize % BKV == 0;
+        const int tilesPerBlock = blockSize / BKV;
+        const size_t blockElems = (size_t)kvHeads * blockSize * HD;  // one pool block: [kvHeads][blockSize][HD]
+        const size_t headElems = (size_t)kvHead * blockSize * HD;
+        const TileCopy tc = tile_copy(tid);
+        int entry = 0, within = 0;
+        int poolBlock = dense ? __ldg(blockTable) : 0;
         for (int kb = 0; kb < kvBlocks; ++kb) {
             const int s = kb % STAGES;
+            const size_t tileElems = (size_t)poolBlock * blockElems + headElems + (size_t)within * BKV * HD;
+            if (dense && ++within == tilesPerBlock) {
+                within = 0;
+                if (kb + 1 < kvBlocks) poolBlock = __ldg(blockTable + ++entry);
+            }
             if (kb >= STAGES) mbar_wait(empty + 8 * s, ((kb / STAGES) - 1) & 1);
             const uint32_t stage = sStages + s * STAGE_BYTES;
-            load_kv(stage, K, blockTable, blockSize, kvHeads, kvHead, kb * BKV, kvLen, tid);
-            load_kv(stage + 2 * KV_HALF, V, blockTable, blockSize, kvHeads, kvHead, kb * BKV, kvLen, tid);
+            if (dense && (kb + 1) * BKV <= kvLen) {
+                load_kv_whole(stage, K + tileElems, tc);
+                load_kv_whole(stage + 2 * KV_HALF, V + tileElems, tc);
+            } else {
+                load_kv(stage, K, blockTable, blockSize, kvHeads, kvHead, kb * BKV, kvLen, tid);
+                load_kv(stage + 2 * KV_HALF, V, blockTable, blockSize, kvHeads, kvHead, kb * BKV, kvLen, tid);
+            }
             mbar_arrive_cp_async(full + 8 * s);
         }
         return;

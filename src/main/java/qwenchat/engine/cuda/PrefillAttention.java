@@ -33,8 +33,10 @@ public final class PrefillAttention {
          * block, one warpgroup loading K and V into a ring of {@link #WGMMA_STAGES} stages while two
          * compute 64 rows each, Q and K read by the tensor cores straight from shared memory; each
          * issues the next tile's S = Q.K^T before this tile's P.V, so its softmax overlaps its MMAs.
-         * On an H100 at 28/4 heads: 1.33 ms a layer against ROWS32's 1.41 at 8K tokens, 0.035 against
-         * ROWS16's 0.042 at 1K.
+         * Whole 64-key tiles of a pool whose block size is a multiple of 64 are copied from addresses
+         * worked out once a block. On an H100 at 28/4 heads, unit-normal operands, with the turns of
+         * {@link #WGMMA_PINGPONG}: 0.95 to 0.97 ms a layer at 8K tokens, 1.37 when every copy looked its
+         * key up in the block table (ROWS32 took 1.48 on zero operands in the same run).
          */
         WGMMA("prefill_attention_causal_hd128_wgmma", 128, 1024 + 128 * 256 + WGMMA_STAGES * 2 * 64 * 256 + 256, 384),
         /**
@@ -63,8 +65,9 @@ public final class PrefillAttention {
 
     /**
      * The warpgroup tile of {@link Tiles#DEFAULT} on compute capability 9.0. On an H100, one layer at 8K
-     * tokens: 1313.9 us with the turns against 1326.3 without (zero operands), 1334.6 against 1340.1 on
-     * unit-normal ones; in the 8K prompt's pass 1743.6 us a layer against 1772.1.
+     * tokens, before the loader copied whole tiles: 1313.9 us with the turns against 1326.3 without
+     * (zero operands), 1334.6 against 1340.1 on unit-normal ones; in the 8K prompt's pass 1743.6 us a
+     * layer against 1772.1.
      */
     static final Tile DEFAULT_WARPGROUP_TILE = Tile.WGMMA_PINGPONG;
 

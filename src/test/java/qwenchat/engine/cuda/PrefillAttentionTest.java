@@ -171,11 +171,12 @@ class PrefillAttentionTest {
      * 64-key tiles with the same per-row softmax code; the MMAs add the same products in the same k
      * order, so the outputs match the sixteen-row tile's bit for bit. Chunks of fewer rows than a
      * block, of one or two blocks and a few rows more, longer than the ring of stages; with earlier
-     * positions, and block sizes that are not multiples of the key tile.
+     * positions; block sizes of one, two and four key tiles (the loader walks whole tiles of those
+     * without the table lookup a copy), and block sizes that are not multiples of the key tile.
      */
     static Stream<Arguments> warpgroupChunks() {
         int[][] shapes = {{1, 0, 64}, {64, 0, 64}, {127, 0, 16}, {128, 0, 64}, {129, 0, 64}, {333, 70, 64}, {300, 1000, 48},
-            {517, 9, 7}, {1100, 130, 128}, {2100, 0, 64}, {2, 1, 64}};
+            {517, 9, 7}, {1100, 130, 128}, {700, 300, 256}, {2100, 0, 64}, {2, 1, 64}};
         return Stream.of(Tile.WGMMA, Tile.WGMMA_PINGPONG)
                 .flatMap(t -> Stream.of(shapes).map(c -> Arguments.of(t, c[0], c[1], c[2])));
     }
