@@ -82,6 +82,8 @@ double median_us(F launch, int reps) {
         ms.push_back(t);
     }
     CHECK(cudaGetLastError());
+    CHECK(cudaEventDestroy(a));
+    CHECK(cudaEventDestroy(b));
     std::sort(ms.begin(), ms.end());
     return ms[ms.size() / 2] * 1e3;
 }
