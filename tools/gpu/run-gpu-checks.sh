@@ -13,7 +13,8 @@
 #   reference, our engine's parity), bench (our benchmark), peer (transformers on the same weights),
 #   graphpeer (a CUDA-graph PyTorch decode loop on the same weights, tools/gpu/bench_graph_peer.py),
 #   batch1 (bench --batch1 alone: the table's batch-1 rows, the card's floor and the one-sequence
-#   variants of GpuBenchCommand.BATCH1_TRACED_CHOICES; it, bench and trace build the random 7B without its references when the 7b stage has not),
+#   variants of GpuBenchCommand.BATCH1_TRACED_CHOICES; it, bench and trace build the random 7B
+#   without its references when the 7b stage has not),
 #   trace (the same under a CUPTI kernel tracer, tools/gpu/kernel-trace: where a decode graph's replay
 #   spends its time, kernel by kernel, in trace.txt),
 #   blocks (decode attention at 8K through block tables of 16..128 tokens), yarn (the 7B with YaRN x4:
