@@ -12,7 +12,8 @@
 // The kernels are the ones the engine launches, with the engine's launch layout (PrefillAttention,
 // PrefillGemm). The GPU tests hold them to the CPU engine; here each attention kernel's outputs are
 // only compared bit for bit with the first one's, at 8K tokens and for a chunk past cached positions
-// through a block table in reverse order.
+// through a block table in reverse order. The *_tma cases are tma_gemm_sm90.cuh's kernels (not in the
+// engine), compared bit for bit with the engine's kernel of the same shape and timed beside it.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -25,8 +26,12 @@
 #include <numeric>
 #include <vector>
 
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
 #include "prefill_attention_sm90.cu"
 #include "prefill_gemm_sm90.cu"
+#include "tma_gemm_sm90.cuh"  // the GEMMs with TMA stages, next to this file
 #ifdef QC_OLD_ATTENTION
 #include "old_attention_sm90.cu"  // a previous prefill_attention_sm90.cu, renamed, to compare against
 #endif
@@ -214,6 +219,78 @@ int main(int argc, char** argv) {
         }, reps);
         const double flops = 2.0 * T * (g.swiglu ? 2.0 * g.n : g.n) * g.kdim;
         std::printf("%s %.1f %.0f\n", g.name, us, flops / (us * 1e6));
+    }
+
+    // The same GEMMs with their stages loaded by TMA (tma_gemm_sm90.cuh): every output bit against the
+    // engine's kernel on the same operands (a residual case from a zeroed residual each time), then timed.
+    void* encodeFn = nullptr;
+    cudaDriverEntryPointQueryResult found;
+    CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &encodeFn, 12000, cudaEnableDefault, &found));
+    auto encode = [&](const void* base, int cols, int rows, int boxRows) {
+        CUtensorMap map;
+        const cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows};
+        const cuuint64_t strides[1] = {(cuuint64_t)cols * 2};
+        const cuuint32_t box[2] = {64, (cuuint32_t)boxRows};
+        const cuuint32_t estr[2] = {1, 1};
+        CUresult r = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(encodeFn)(
+            &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<void*>(base), dims, strides, box, estr,
+            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+        if (r != CUDA_SUCCESS) {
+            std::fprintf(stderr, "cuTensorMapEncodeTiled failed (%d) for %d x %d, box rows %d\n", (int)r, rows, cols, boxRows);
+            std::exit(2);
+        }
+        return map;
+    };
+    using TmaKernel = void (*)(CUtensorMap, CUtensorMap, __nv_bfloat16*, float*, const __nv_bfloat16*, const void*, int,
+                               int, int);
+    struct TmaGemm {
+        const char* name;
+        TmaKernel kernel;
+        const Gemm* engine;  // the engine's kernel for the same shape
+    };
+    const TmaGemm tmas[] = {
+        {"gateup_bn288_tma", prefill_gemm_tma_ws_swiglu_bn288, &gemms[0]},
+        {"down_tma", prefill_gemm_tma_ws_bf16, &gemms[2]},
+        {"o_proj_tma", prefill_gemm_tma_ws_bf16, &gemms[3]},
+    };
+    if (encodeFn == nullptr || found != cudaDriverEntryPointSuccess) {
+        std::printf("no cuTensorMapEncodeTiled: TMA cases skipped\n");
+        return 0;
+    }
+    for (const TmaGemm& t : tmas) {
+        if (!wanted(only, t.name)) continue;
+        const Gemm& g = *t.engine;
+        CHECK(cudaFuncSetAttribute(t.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, g.smem));
+        const CUtensorMap mapA = encode(a, g.kdim, T, 128);
+        const CUtensorMap mapW = encode(g.w, g.kdim, g.swiglu ? 2 * g.n : g.n, g.swiglu ? g.bn / 2 : g.bn);
+        const int outTile = g.swiglu ? g.bn / 2 : g.bn;
+        const int blocks = ((T + 127) / 128) * ((g.n + outTile - 1) / outTile);
+        __nv_bfloat16* cOut = g.swiglu ? cb : nullptr;
+        float* fOut = g.residual ? resid : nullptr;
+        const size_t bytes = (size_t)T * g.n * (g.swiglu ? 2 : 4);
+        auto run = [&](bool tma) {
+            if (tma)
+                t.kernel<<<blocks, 384, g.smem>>>(mapA, mapW, cOut, fOut, nullptr, fOut, T, g.n, g.kdim);
+            else
+                g.kernel<<<blocks, 384, g.smem>>>(a, g.w, cOut, fOut, nullptr, fOut, T, g.n, g.kdim);
+        };
+        std::vector<unsigned char> ref(bytes), got(bytes);
+        for (int tma = 0; tma < 2; ++tma) {
+            void* dst = g.swiglu ? (void*)cb : (void*)resid;
+            CHECK(cudaMemset(dst, g.residual ? 0 : 0xff, bytes));
+            run(tma == 1);
+            CHECK(cudaDeviceSynchronize());
+            CHECK(cudaMemcpy(tma ? got.data() : ref.data(), dst, bytes, cudaMemcpyDeviceToHost));
+        }
+        const int esz = g.swiglu ? 2 : 4;
+        long differ = 0;
+        for (size_t i = 0; i < bytes; i += esz) differ += std::memcmp(&ref[i], &got[i], esz) != 0;
+        double us = median_us([&] { run(true); }, reps);
+        double usEngine = median_us([&] { run(false); }, reps);
+        const double flops = 2.0 * T * (g.swiglu ? 2.0 * g.n : g.n) * g.kdim;
+        std::printf("%s %.1f %.0f  (engine's %s %.1f us in turn; %ld of %zu outputs differ from it)\n", t.name, us,
+                    flops / (us * 1e6), g.name, usEngine, differ, bytes / esz);
     }
     CHECK(cudaDeviceSynchronize());
     return 0;

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Runs on the GPU machine from the repository root:
 #   [PROFILE="attention_pp gateup_bn288 peers"] bash tools/gpu/kernel-harness/profile-prefill.sh
-# Times the 8K prompt's big kernels alone (prefill_profile.cu) beside the peer's cuBLAS and SDPA
-# kernels (peer_kernels.py), dumps the engine's attention and gate/up SASS, then reads the hardware
+# Times the 8K prompt's big kernels alone (prefill_profile.cu; its *_tma cases are the GEMMs with TMA
+# stages from tma_gemm_sm90.cuh, bit-compared with the engine's) beside the peer's cuBLAS and SDPA
+# kernels (peer_kernels.py), runs tensormap_probe.cu (tensormap.txt: whether tensor maps built on the
+# device load what the driver's do), dumps the engine's attention and gate/up SASS, then reads the hardware
 # counters of the cases PROFILE names (its names are prefill_profile.cu's cases; default: the engine's
 # attention and gate/up; "peers" adds SDPA and cuBLAS's gate/up) with Nsight Compute, one launch each,
 # clocks left alone. Writes times.txt and profile.tgz (ncu raw metrics as CSV, details pages, SASS
@@ -30,6 +32,8 @@ for f in prefill_attention_causal_hd128_wgmma_pp prefill_gemm_wgmma_ws_swiglu_bn
   cuobjdump --dump-sass -fun "$f" "$work/prefill_profile" >"$work/$f.sass" 2>&1
   grep -n "DEPBAR\|MUFU.EX2\|HGMMA\|TRYWAIT\|LDGSTS\|BAR.SYNC\|BAR.ARV" "$work/$f.sass" >"$work/$f.marks.txt"
 done
+nvcc -O2 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Isrc/main/cuda -o "$work/tensormap_probe" \
+  $h/tensormap_probe.cu >"$work/nvcc_probe.txt" 2>&1 && timeout 60 "$work/tensormap_probe" 2>&1 | tee "$out/tensormap.txt"
 {
   "$work/prefill_profile" --reps 20
   python3 $h/peer_kernels.py --reps 20
@@ -54,6 +58,6 @@ for p in ${PROFILE:-attention_pp gateup_bn288}; do
     *) profile "$p" '^prefill_gemm' "$work/prefill_profile" --reps 1 --only "$p" ;;
   esac
 done
-rm -f "$work/prefill_profile"
+rm -f "$work/prefill_profile" "$work/tensormap_probe"
 tar czf "$out/profile.tgz" -C "$work" .
 ls -la "$work" "$out"
