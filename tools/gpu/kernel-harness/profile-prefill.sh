@@ -35,7 +35,7 @@ done
 nvcc -O2 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Isrc/main/cuda -o "$work/tensormap_probe" \
   $h/tensormap_probe.cu >"$work/nvcc_probe.txt" 2>&1 && timeout 60 "$work/tensormap_probe" 2>&1 | tee "$out/tensormap.txt"
 {
-  "$work/prefill_profile" --reps 20
+  timeout 300 "$work/prefill_profile" --reps 20  # a hung kernel must not take the call with it
   python3 $h/peer_kernels.py --reps 20
 } 2>&1 | tee "$out/times.txt"
 
