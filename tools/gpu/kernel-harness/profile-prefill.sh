@@ -55,6 +55,7 @@ for p in ${PROFILE:-attention_pp gateup_bn288}; do
       profile sdpa 'flash|fmha|attn|sdpa|cudnn' python3 $h/peer_kernels.py --reps 1 --only sdpa
       profile cublas_gateup 'gemm|nvjet|sm90|cutlass' python3 $h/peer_kernels.py --reps 1 --only cublas_gateup ;;
     attention_*) profile "$p" 'attn|attention' "$work/prefill_profile" --reps 1 --only "$p" ;;
+    *_tma) profile "$p" '^prefill_gemm_tma' "$work/prefill_profile" --reps 1 --only "$p" ;;  # its engine twin runs first
     *) profile "$p" '^prefill_gemm' "$work/prefill_profile" --reps 1 --only "$p" ;;
   esac
 done
