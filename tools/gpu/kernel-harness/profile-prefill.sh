@@ -32,8 +32,10 @@ for f in prefill_attention_causal_hd128_wgmma_pp prefill_gemm_wgmma_ws_swiglu_bn
   cuobjdump --dump-sass -fun "$f" "$work/prefill_profile" >"$work/$f.sass" 2>&1
   grep -n "DEPBAR\|MUFU.EX2\|HGMMA\|TRYWAIT\|LDGSTS\|BAR.SYNC\|BAR.ARV" "$work/$f.sass" >"$work/$f.marks.txt"
 done
-nvcc -O2 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Isrc/main/cuda -o "$work/tensormap_probe" \
-  $h/tensormap_probe.cu >"$work/nvcc_probe.txt" 2>&1 && timeout 60 "$work/tensormap_probe" 2>&1 | tee "$out/tensormap.txt"
+if nvcc -O2 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Isrc/main/cuda -o "$work/tensormap_probe" \
+    $h/tensormap_probe.cu >"$work/nvcc_probe.txt" 2>&1; then
+  for v in "" 0 1 2 3; do timeout 20 "$work/tensormap_probe" $v; echo "exit $?"; done 2>&1 | tee "$out/tensormap.txt"
+fi
 {
   timeout 300 "$work/prefill_profile" --reps 20  # a hung kernel must not take the call with it
   python3 $h/peer_kernels.py --reps 20

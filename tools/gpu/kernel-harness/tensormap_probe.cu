@@ -18,17 +18,20 @@
 //   4. loads boxes with cp.async.bulk.tensor through each map (one inside the matrix, one whose rows run
 //      past its end) and checks every byte of shared memory against the layout the GEMMs' cp.async
 //      loaders write (prefill_mma::swizzle<128>, in a kernel), rows past the end zero.
-// Build and run on the GPU machine from the repository root:
+// Build and run on the GPU machine from the repository root (profile-prefill.sh does this):
 //   nvcc -O2 -std=c++17 -gencode arch=compute_90a,code=sm_90a -Isrc/main/cuda \
-//     -o /tmp/tensormap_probe tools/gpu/kernel-harness/tensormap_probe.cu && /tmp/tensormap_probe
-// Exit status 0 when the driver's map loads correctly and at least one device-built map loads the same
-// bytes; the lines say which.
+//     -o /tmp/tensormap_probe tools/gpu/kernel-harness/tensormap_probe.cu
+//   /tmp/tensormap_probe          every map's bytes against the driver's, then the driver's map's loads
+//   /tmp/tensormap_probe V        device-built variant V's loads alone (0..3), one process each since a
+//                                 bad map can fault or hang and lose the context
+// Exit status 0 when the map tested loads the loaders' layout.
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <cudaTypedefs.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -97,13 +100,14 @@ __global__ void load_box(const void* mapAddr, int col0, int row0, uint8_t* out) 
     const uint32_t sTile = static_cast<uint32_t>(__cvta_generic_to_shared(tile));
     const uint32_t sBar = static_cast<uint32_t>(__cvta_generic_to_shared(&bar));
     for (int i = threadIdx.x; i < BOX_BYTES; i += blockDim.x) tile[i] = 0xAB;  // poison: unwritten bytes show
+    // The poison is written through the generic proxy, the box through the async one.
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
     if (threadIdx.x == 0) {
         asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(sBar) : "memory");
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
         asm volatile("fence.proxy.tensormap::generic.acquire.gpu [%0], 128;" ::"l"(mapAddr) : "memory");
         asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(sBar), "r"(BOX_BYTES) : "memory");
         asm volatile(
@@ -144,7 +148,10 @@ void print_map(const char* name, const uint8_t* m) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    // No argument: every map's bytes, and the driver's map's loads. V: variant V's loads alone, so that a
+    // map that faults or never completes (which loses the context) costs only its own process.
+    const int only = argc > 1 ? std::atoi(argv[1]) : -1;
     std::printf("tensormap_probe: %d x %d bf16, box %d cols x %d rows, 128-byte swizzle\n", ROWS, COLS, BOX_COLS, BOX_ROWS);
 
     std::vector<uint16_t> host((size_t)ROWS * COLS);
@@ -204,27 +211,33 @@ int main() {
     CHECK(cudaMalloc(&out, BOX_BYTES));
     CHECK(cudaMalloc(&ref, BOX_BYTES));
     const int boxes[2][2] = {{64, 128}, {448, 256}};  // inside; rows 256..383 of 300
-    bool driverLoads = false, deviceLoads = false;
-    for (int v = 0; v <= NV; ++v) {
-        const char* name = v < NV ? variants[v].name : "driver (copied to global)";
-        const uint8_t* m = &built[v * 128];
-        int differ = 0;
-        std::printf("%s: bytes differing from the driver's:", name);
-        for (int i = 0; i < 128; ++i)
-            if (m[i] != driverBytes[i]) {
-                ++differ;
-                std::printf(" %d(%02x/%02x)", i, m[i], driverBytes[i]);
-            }
-        std::printf(" -> %d\n", differ);
-        if (v < NV) print_map(name, m);
+    if (only < 0) {
+        for (int v = 0; v < NV; ++v) {
+            const uint8_t* m = &built[v * 128];
+            int differ = 0;
+            std::printf("%s: bytes differing from the driver's:", variants[v].name);
+            for (int i = 0; i < 128; ++i)
+                if (m[i] != driverBytes[i]) {
+                    ++differ;
+                    std::printf(" %d(%02x/%02x)", i, m[i], driverBytes[i]);
+                }
+            std::printf(" -> %d\n", differ);
+            print_map(variants[v].name, m);
+        }
+    } else if (only >= NV) {
+        std::printf("no variant %d (0..%d)\n", only, NV - 1);
+        return 2;
+    }
+    const int v = only < 0 ? NV : only;
+    const char* name = v < NV ? variants[v].name : "driver (copied to global)";
+    {
         bool allOk = true;
         for (const auto& b : boxes) {
             std::vector<uint8_t> got(BOX_BYTES, 0);
             load_box<<<1, 128, BOX_BYTES + 1024>>>(maps + v * 128, b[0], b[1], out);
             cudaError_t e = cudaDeviceSynchronize();
             if (e != cudaSuccess) {
-                std::printf("  box (%d, %d): launch failed: %s (the context is lost; stopping)\n", b[0], b[1],
-                            cudaGetErrorString(e));
+                std::printf("%s: box (%d, %d): launch failed: %s\n", name, b[0], b[1], cudaGetErrorString(e));
                 return 1;
             }
             CHECK(cudaMemcpy(got.data(), out, BOX_BYTES, cudaMemcpyDeviceToHost));
@@ -238,16 +251,13 @@ int main() {
                     if (first < 0) first = i;
                     ++bad;
                 }
-            std::printf("  box (col %d, row %d): %d of %d bytes differ from the loaders' layout", b[0], b[1], bad, BOX_BYTES);
+            std::printf("%s: box (col %d, row %d): %d of %d bytes differ from the loaders' layout", name, b[0], b[1], bad,
+                        BOX_BYTES);
             if (bad) std::printf(" (first at %d: %02x, want %02x)", first, got[first], want[first]);
             std::printf("\n");
             allOk = allOk && bad == 0;
         }
-        if (v < NV) deviceLoads = deviceLoads || allOk;
-        else driverLoads = allOk;
-        std::printf("  %s: %s\n", name, allOk ? "LOADS THE LOADERS' LAYOUT" : "wrong");
+        std::printf("%s: %s\n", name, allOk ? "LOADS THE LOADERS' LAYOUT" : "wrong");
+        return allOk ? 0 : 1;
     }
-    std::printf("driver map %s; a device-built map %s\n", driverLoads ? "works" : "FAILS",
-                deviceLoads ? "works" : "does not work");
-    return driverLoads && deviceLoads ? 0 : 1;
 }
