@@ -24,7 +24,6 @@
 #include <cstring>
 #include <functional>
 #include <numeric>
-#include <utility>
 #include <vector>
 
 #include <cuda.h>
@@ -70,59 +69,42 @@ __nv_bfloat16* normal(size_t n, unsigned seed, float scale) {
     return p;
 }
 
-// Medians of two kernels timed rep by rep in alternating order, so that clocks falling under a long run's
-// power draw weigh on both alike (timed one after the other, the second of two 3 ms GEMMs lost ~15%).
-template <typename F, typename G>
-std::pair<double, double> paired_median_us(F first, G second, int reps) {
+// Median time of each launch over reps, the launches timed one at a time in turn, each rep starting
+// one further along: clocks that fall under a long run's power draw weigh on every launch alike (timed
+// in blocks, one after the other, the second of two 3 ms GEMMs lost ~15%).
+std::vector<double> medians_us(const std::vector<std::function<void()>>& launches, int reps) {
+    const size_t n = launches.size();
     cudaEvent_t a, b;
     CHECK(cudaEventCreate(&a));
     CHECK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; ++i) { first(); second(); }
+    for (int i = 0; i < 3; ++i)
+        for (const auto& launch : launches) launch();
     CHECK(cudaDeviceSynchronize());
-    std::vector<float> ms[2];
-    auto timed = [&](auto launch, std::vector<float>& into) {
-        CHECK(cudaEventRecord(a));
-        launch();
-        CHECK(cudaEventRecord(b));
-        CHECK(cudaEventSynchronize(b));
-        float t;
-        CHECK(cudaEventElapsedTime(&t, a, b));
-        into.push_back(t);
-    };
+    std::vector<std::vector<float>> ms(n);
     for (int i = 0; i < reps; ++i) {
-        if (i % 2 == 0) { timed(first, ms[0]); timed(second, ms[1]); }
-        else { timed(second, ms[1]); timed(first, ms[0]); }
+        for (size_t j = 0; j < n; ++j) {
+            const size_t k = (i + j) % n;
+            CHECK(cudaEventRecord(a));
+            launches[k]();
+            CHECK(cudaEventRecord(b));
+            CHECK(cudaEventSynchronize(b));
+            float t;
+            CHECK(cudaEventElapsedTime(&t, a, b));
+            ms[k].push_back(t);
+        }
     }
     CHECK(cudaGetLastError());
     CHECK(cudaEventDestroy(a));
     CHECK(cudaEventDestroy(b));
-    for (auto& v : ms) std::sort(v.begin(), v.end());
-    return {ms[0][ms[0].size() / 2] * 1e3, ms[1][ms[1].size() / 2] * 1e3};
+    std::vector<double> medians;
+    for (auto& v : ms) {
+        std::sort(v.begin(), v.end());
+        medians.push_back(v[v.size() / 2] * 1e3);
+    }
+    return medians;
 }
 
-template <typename F>
-double median_us(F launch, int reps) {
-    cudaEvent_t a, b;
-    CHECK(cudaEventCreate(&a));
-    CHECK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; ++i) launch();
-    CHECK(cudaDeviceSynchronize());
-    std::vector<float> ms;
-    for (int i = 0; i < reps; ++i) {
-        CHECK(cudaEventRecord(a));
-        launch();
-        CHECK(cudaEventRecord(b));
-        CHECK(cudaEventSynchronize(b));
-        float t;
-        CHECK(cudaEventElapsedTime(&t, a, b));
-        ms.push_back(t);
-    }
-    CHECK(cudaGetLastError());
-    CHECK(cudaEventDestroy(a));
-    CHECK(cudaEventDestroy(b));
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2] * 1e3;
-}
+double median_us(const std::function<void()>& launch, int reps) { return medians_us({launch}, reps)[0]; }
 
 bool wanted(const char* only, const char* name) { return only == nullptr || std::strstr(name, only) != nullptr; }
 
@@ -319,7 +301,8 @@ int main(int argc, char** argv) {
         const int esz = g.swiglu ? 2 : 4;
         long differ = 0;
         for (size_t i = 0; i < bytes; i += esz) differ += std::memcmp(&ref[i], &got[i], esz) != 0;
-        const auto [us, usEngine] = paired_median_us([&] { run(true); }, [&] { run(false); }, reps);
+        const std::vector<double> us2 = medians_us({[&] { run(true); }, [&] { run(false); }}, reps);
+        const double us = us2[0], usEngine = us2[1];
         const double flops = 2.0 * T * (g.swiglu ? 2.0 * g.n : g.n) * g.kdim;
         std::printf("%s %.1f %.0f  (engine's %s %.1f us, reps alternating; %ld of %zu outputs differ from it)\n", t.name, us,
                     flops / (us * 1e6), g.name, usEngine, differ, bytes / esz);
