@@ -27,15 +27,7 @@
 #include "prefill_gemm.cu"
 #include "prefill_gemm_sm90.cu"
 
-#define CHECK(call)                                                                                 \
-    do {                                                                                            \
-        cudaError_t err_ = (call);                                                                  \
-        if (err_ != cudaSuccess) {                                                                  \
-            std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call,               \
-                         cudaGetErrorString(err_));                                                 \
-            std::exit(2);                                                                           \
-        }                                                                                           \
-    } while (0)
+#include "cuda_check.cuh"
 
 #define CHECK_LAUNCH() CHECK(cudaGetLastError())
 

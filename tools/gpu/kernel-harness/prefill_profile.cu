@@ -36,14 +36,7 @@
 #include "old_attention_sm90.cu"  // a previous prefill_attention_sm90.cu, renamed, to compare against
 #endif
 
-#define CHECK(call)                                                                                         \
-    do {                                                                                                    \
-        cudaError_t err_ = (call);                                                                          \
-        if (err_ != cudaSuccess) {                                                                          \
-            std::fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(err_)); \
-            std::exit(2);                                                                                   \
-        }                                                                                                   \
-    } while (0)
+#include "cuda_check.cuh"
 
 namespace {
 

@@ -38,14 +38,7 @@
 
 #include "prefill_mma.cuh"
 
-#define CHECK(x)                                                                                 \
-    do {                                                                                         \
-        cudaError_t e_ = (x);                                                                    \
-        if (e_ != cudaSuccess) {                                                                 \
-            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            std::exit(2);                                                                        \
-        }                                                                                        \
-    } while (0)
+#include "cuda_check.cuh"
 
 namespace {
 
